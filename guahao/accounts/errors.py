@@ -1,0 +1,14 @@
+from django.utils.translation import gettext_lazy as _
+
+from guahao.core.problems import ProblemType
+
+PHONE_INVALID = ProblemType("phone.invalid", 422, _("This is not a valid mainland mobile number"))
+SMS_TOO_SOON = ProblemType("sms.too_soon", 429, _("A code was sent a moment ago; please wait before asking again"))
+SMS_DAILY_LIMIT = ProblemType("sms.daily_limit", 429, _("Too many codes were sent to this phone today"))
+CODE_WRONG = ProblemType("login.code_wrong", 401, _("The code is wrong or has expired"))
+CODE_ATTEMPTS = ProblemType("login.too_many_attempts", 429, _("Too many wrong codes; ask for a new one"))
+ID_NUMBER_INVALID = ProblemType("patient.id_number_invalid", 422, _("The ID number is not valid"))
+NAME_INVALID = ProblemType("patient.name_invalid", 422, _("Please give the patient's real name"))
+PATIENT_EXISTS = ProblemType("patient.exists", 409, _("This person is already one of your patients"))
+SELF_EXISTS = ProblemType("patient.self_exists", 409, _("The account already has a patient marked as yourself"))
+PATIENT_LIMIT = ProblemType("patient.limit", 409, _("An account can manage at most 8 patients"))

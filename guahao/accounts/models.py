@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from guahao.catalog.models import Hospital
+
+
+class Account(models.Model):
+    """The login of a patient or family: a mainland mobile number."""
+
+    phone = models.CharField(_("phone"), max_length=20, unique=True)
+    created_at = models.DateTimeField(_("created at"))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+
+    def __str__(self) -> str:
+        return f"{self.phone[:3]}****{self.phone[-4:]}"
+
+
+class SmsCode(models.Model):
+    """A login code sent to a phone; only its hash is kept."""
+
+    phone = models.CharField(max_length=20, db_index=True)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"code for {self.phone[:3]}****{self.phone[-4:]}"
+
+
+class AuthToken(models.Model):
+    key_hash = models.CharField(max_length=64, unique=True)
+    account = models.ForeignKey(Account, models.CASCADE, related_name="tokens")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"token of account {self.account_id}"
+
+
+class StaffToken(models.Model):
+    """An API token of a staff user or a kiosk (check-in, integrations)."""
+
+    key_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="guahao_tokens")
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.label or f"token of user {self.user_id}"
+
+
+class StaffProfile(models.Model):
+    """Which hospital a staff user works for; none means platform staff, who see every hospital."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="staff_profile", verbose_name=_("user")
+    )
+    hospital = models.ForeignKey(
+        Hospital, models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("hospital")
+    )
+
+    class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class Relation(models.TextChoices):
+    SELF = "self", _("Self")
+    SPOUSE = "spouse", _("Spouse")
+    CHILD = "child", _("Child")
+    PARENT = "parent", _("Parent")
+    OTHER = "other", _("Other")
+
+
+class Gender(models.TextChoices):
+    MALE = "male", _("Male")
+    FEMALE = "female", _("Female")
+
+
+class Patient(models.Model):
+    """A real-name person an account books for.
+
+    The ID number is stored encrypted; ``id_number_hash`` (a keyed hash) finds the same person
+    across accounts for limits and the blacklist, and makes a person unique within an account.
+    """
+
+    account = models.ForeignKey(Account, models.CASCADE, related_name="patients", verbose_name=_("account"))
+    name = models.CharField(_("name"), max_length=50)
+    id_number_encrypted = models.TextField(editable=False)
+    id_number_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    id_number_masked = models.CharField(_("ID number"), max_length=20, editable=False)
+    birth_date = models.DateField(_("birth date"))
+    gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices)
+    phone = models.CharField(_("phone"), max_length=20)
+    relation = models.CharField(_("relation"), max_length=10, choices=Relation.choices)
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("patient")
+        verbose_name_plural = _("patients")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "id_number_hash"], name="patient_once_per_account"),
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(relation="self"), name="patient_one_self_per_account"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id_number_masked})"
+
+
+class MedicalRecord(models.Model):
+    """A patient's record in a hospital's HIS (建档)."""
+
+    patient = models.ForeignKey(Patient, models.CASCADE, related_name="medical_records")
+    hospital = models.ForeignKey(Hospital, models.CASCADE, related_name="+")
+    his_patient_id = models.CharField(max_length=64)
+    card_number = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("medical record")
+        verbose_name_plural = _("medical records")
+        constraints = [models.UniqueConstraint(fields=["patient", "hospital"], name="record_once_per_hospital")]
+
+    def __str__(self) -> str:
+        return self.his_patient_id

@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import secrets
+
+import phonenumbers
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from guahao.accounts import errors, idcard
+from guahao.accounts.models import Account, AuthToken, Patient, SmsCode, StaffProfile, StaffToken
+from guahao.core import clock, ratelimit
+from guahao.core.errors import RATE_LIMITED
+
+log = logging.getLogger(__name__)
+
+CODE_TTL = dt.timedelta(minutes=5)
+RESEND_AFTER = dt.timedelta(seconds=60)
+CODES_PER_PHONE_PER_DAY = 10
+CODE_ATTEMPTS = 5
+TOKEN_TTL = dt.timedelta(days=30)
+PATIENTS_PER_ACCOUNT = 8
+
+
+def _digest(value: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def phone_normalize(raw: str, *, field: str = "phone") -> str:
+    """A mainland mobile number as its 11 digits, whether written with +86, spaces or dashes."""
+    try:
+        parsed = phonenumbers.parse(raw, "CN")
+    except phonenumbers.NumberParseException:
+        raise errors.PHONE_INVALID.error(field=field) from None
+    if (
+        parsed.country_code != 86
+        or not phonenumbers.is_valid_number(parsed)
+        or phonenumbers.number_type(parsed) != phonenumbers.PhoneNumberType.MOBILE
+    ):
+        raise errors.PHONE_INVALID.error(field=field)
+    return str(parsed.national_number)
+
+
+def mask_phone(phone: str) -> str:
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
+def sms_code_send(*, phone: str, client_ip: str | None) -> tuple[SmsCode, str]:
+    """Send a login code; returns the row and the code (which the console backend shows)."""
+    phone = phone_normalize(phone)
+    if client_ip and not ratelimit.allow(f"sms-ip:{client_ip}", limit=30, window_seconds=3600):
+        raise RATE_LIMITED.error()
+    now = clock.now()
+    if settings.RATELIMIT_ENABLED:
+        recent = SmsCode.objects.filter(phone=phone, created_at__gt=now - dt.timedelta(days=1))
+        if recent.filter(created_at__gt=now - RESEND_AFTER).exists():
+            raise errors.SMS_TOO_SOON.error()
+        if recent.count() >= CODES_PER_PHONE_PER_DAY:
+            raise errors.SMS_DAILY_LIMIT.error()
+    code = f"{secrets.randbelow(10**6):06d}"
+    row = SmsCode.objects.create(
+        phone=phone,
+        code_hash=_digest(f"{phone}:{code}"),
+        created_at=now,
+        expires_at=now + CODE_TTL,
+        client_ip=client_ip,
+    )
+    # The console backend stands in for an SMS gateway in the demo and in tests.
+    print(f"[sms] to {mask_phone(phone)}: 您的挂号登录验证码是 {code}，5分钟内有效。", flush=True)  # noqa: T201
+    return row, code
+
+
+def account_login(*, phone: str, code: str) -> tuple[Account, str]:
+    """Check the newest live code for the phone; returns the account and a new bearer token."""
+    phone = phone_normalize(phone)
+    now = clock.now()
+    sms = SmsCode.objects.filter(phone=phone, used_at__isnull=True, expires_at__gt=now).order_by("-created_at").first()
+    if sms is None:
+        raise errors.CODE_WRONG.error()
+    if sms.attempts >= CODE_ATTEMPTS:
+        raise errors.CODE_ATTEMPTS.error()
+    if not hmac.compare_digest(sms.code_hash, _digest(f"{phone}:{code.strip()}")):
+        # Counted in the database, so parallel guesses cannot each see a low count.
+        SmsCode.objects.filter(pk=sms.pk).update(attempts=F("attempts") + 1)
+        raise errors.CODE_WRONG.error()
+    with transaction.atomic():
+        if not SmsCode.objects.filter(pk=sms.pk, used_at__isnull=True, attempts__lt=CODE_ATTEMPTS).update(used_at=now):
+            raise errors.CODE_WRONG.error()
+        account, _ = Account.objects.get_or_create(phone=phone, defaults={"created_at": now})
+        key = secrets.token_urlsafe(32)
+        AuthToken.objects.create(key_hash=_digest(key), account=account, created_at=now, expires_at=now + TOKEN_TTL)
+    return account, key
+
+
+def account_for_token(key: str) -> Account | None:
+    token = (
+        AuthToken.objects.select_related("account")
+        .filter(key_hash=_digest(key), expires_at__gt=clock.now(), account__is_active=True)
+        .first()
+    )
+    return token.account if token else None
+
+
+def staff_token_create(*, user, label: str = "") -> str:  # type: ignore[no-untyped-def]
+    key = "st_" + secrets.token_urlsafe(32)
+    StaffToken.objects.create(key_hash=_digest(key), user=user, label=label, created_at=clock.now())
+    return key
+
+
+def staff_for_token(key: str):  # type: ignore[no-untyped-def]
+    token = StaffToken.objects.select_related("user").filter(key_hash=_digest(key), user__is_active=True).first()
+    return token.user if token and token.user.is_staff else None
+
+
+def staff_hospital_id(user) -> int | None:  # type: ignore[no-untyped-def]
+    """The hospital a staff user is limited to, or None for platform staff (and superusers)."""
+    if user.is_superuser:
+        return None
+    profile = StaffProfile.objects.filter(user=user).first()
+    return profile.hospital_id if profile else None
+
+
+def staff_may_act_for(*, user, hospital_id: int) -> bool:  # type: ignore[no-untyped-def]
+    scope = staff_hospital_id(user)
+    return scope is None or scope == hospital_id
+
+
+def patient_create(*, account: Account, name: str, id_number: str, phone: str, relation: str) -> Patient:
+    name = name.strip()
+    if not (1 < len(name) <= 50) or any(ch.isdigit() for ch in name):
+        raise errors.NAME_INVALID.error(field="name")
+    parsed = idcard.parse(id_number)
+    if parsed is None:
+        raise errors.ID_NUMBER_INVALID.error(field="id_number")
+    phone = phone_normalize(phone)
+    id_hash = idcard.lookup_hash(parsed.number)
+    if Patient.objects.filter(account=account, id_number_hash=id_hash).exists():
+        raise errors.PATIENT_EXISTS.error(field="id_number")
+    if relation == "self" and Patient.objects.filter(account=account, relation="self").exists():
+        raise errors.SELF_EXISTS.error(field="relation")
+    if Patient.objects.filter(account=account).count() >= PATIENTS_PER_ACCOUNT:
+        raise errors.PATIENT_LIMIT.error()
+    try:
+        with transaction.atomic():
+            return Patient.objects.create(
+                account=account,
+                name=name,
+                id_number_encrypted=idcard.encrypt(parsed.number),
+                id_number_hash=id_hash,
+                id_number_masked=idcard.mask(parsed.number),
+                birth_date=parsed.birth_date,
+                gender=parsed.gender,
+                phone=phone,
+                relation=relation,
+                created_at=clock.now(),
+            )
+    except IntegrityError:  # the same person added twice at once
+        raise errors.PATIENT_EXISTS.error(field="id_number") from None

@@ -1,0 +1,86 @@
+"""Every API error is application/problem+json with a stable ``code`` (API.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from guahao.core import errors
+from guahao.core.problems import Problem, ProblemType
+
+
+class ProblemOut(Schema):
+    code: str
+    title: str
+    detail: str
+    status: int
+    field: str | None = None
+    alternatives: list[dict[str, Any]] | None = None
+
+
+def problem_response(problem: Problem) -> HttpResponse:
+    import json
+
+    return HttpResponse(
+        json.dumps(problem.as_dict(), ensure_ascii=False),
+        status=problem.status,
+        content_type="application/problem+json; charset=utf-8",
+    )
+
+
+def _field_of(error: dict[str, Any]) -> str:
+    loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "payload")]
+    return ".".join(loc) or "body"
+
+
+def install(api: NinjaAPI) -> None:
+    @api.exception_handler(Problem)
+    def on_problem(request: HttpRequest, exc: Problem) -> HttpResponse:
+        return problem_response(exc)
+
+    @api.exception_handler(ValidationError)
+    def on_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        first = exc.errors[0] if exc.errors else {}
+        if first.get("type") == "json_invalid":
+            return problem_response(errors.MALFORMED.error())
+        field = _field_of(first)
+        message = first.get("msg", "")
+        return problem_response(errors.INVALID.error(detail=f"{field}: {message}", field=field))
+
+    @api.exception_handler(AuthenticationError)
+    def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        return problem_response(errors.NOT_LOGGED_IN.error())
+
+    @api.exception_handler(HttpError)
+    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if exc.status_code == 400:
+            return problem_response(errors.MALFORMED.error())
+        type_ = {401: errors.NOT_LOGGED_IN, 403: errors.FORBIDDEN, 404: errors.NOT_FOUND, 429: errors.RATE_LIMITED}.get(
+            exc.status_code
+        )
+        if type_ is None:
+            type_ = ProblemType("request.error", exc.status_code, str(exc))
+        return problem_response(type_.error())
+
+    @api.exception_handler(Http404)
+    def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return problem_response(errors.NOT_FOUND.error())
+
+
+def documented(ok: dict[int, Any], *types: ProblemType, summary: str | None = None) -> dict[str, Any]:
+    """Route options whose OpenAPI answer lists each refusal's status and stable code."""
+    response: dict[int, Any] = dict(ok)
+    lines = []
+    for t in (errors.MALFORMED, errors.INVALID, *types):
+        response.setdefault(t.status, ProblemOut)
+        lines.append(f"- `{t.code}` ({t.status}): {t.title}")
+    options: dict[str, Any] = {
+        "response": response,
+        "description": "Refusals (application/problem+json):\n\n" + "\n".join(lines),
+    }
+    if summary:
+        options["summary"] = summary
+    return options

@@ -1,0 +1,417 @@
+"""Request and response shapes of API v1, and how domain objects are shown through them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from ninja import Schema
+from pydantic import Field
+
+from guahao.accounts.models import Patient
+from guahao.booking.models import Hold, Registration, RegistrationStatus
+from guahao.booking.services import checkin_qr
+from guahao.catalog.models import Department, Doctor, Hospital
+from guahao.core import clock
+from guahao.scheduling.models import Period, Schedule
+from guahao.scheduling.rules import Rules, cancel_deadline, rules_for_schedule
+from guahao.scheduling.selectors import ScheduleView
+
+Id = str | int
+
+
+def _local(when: dt.datetime, tz: str) -> str:
+    return when.astimezone(ZoneInfo(tz)).isoformat()
+
+
+# --- input ---------------------------------------------------------------------------------------
+
+
+class SmsCodeIn(Schema):
+    phone: str = Field(max_length=20)
+
+
+class LoginIn(Schema):
+    phone: str = Field(max_length=20)
+    code: str = Field(max_length=10)
+
+
+class PatientIn(Schema):
+    name: str = Field(min_length=1, max_length=50)
+    id_number: str = Field(min_length=1, max_length=20)
+    phone: str = Field(max_length=20)
+    relation: Literal["self", "spouse", "child", "parent", "other"] = "self"
+
+
+class HoldIn(Schema):
+    schedule_id: Id
+    patient_id: Id
+    period_id: Id | None = None
+
+
+class ConfirmIn(Schema):
+    payment_method: Literal["wechat", "alipay", "card"] | None = None
+    insurance: bool = False
+
+
+class CheckinIn(Schema):
+    registration_number: str | None = Field(default=None, max_length=20)
+    qr: str | None = Field(default=None, max_length=200)
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+class SmsCodeOut(Schema):
+    sent: bool
+    expires_in: int
+    dev_code: str | None = None
+
+
+class LoginOut(Schema):
+    token: str
+    account_id: str
+
+
+class PatientOut(Schema):
+    id: str
+    name: str
+    id_number_masked: str
+    phone_masked: str
+    relation: str
+    gender: str
+    birth_date: dt.date
+
+
+def patient_out(p: Patient) -> dict:
+    return {
+        "id": str(p.pk),
+        "name": p.name,
+        "id_number_masked": p.id_number_masked,
+        "phone_masked": f"{p.phone[:3]}****{p.phone[-4:]}",
+        "relation": p.relation,
+        "gender": p.gender,
+        "birth_date": p.birth_date,
+    }
+
+
+class CampusOut(Schema):
+    id: str
+    name: str
+    name_en: str
+    address: str
+
+
+class RulesOut(Schema):
+    release_time: str
+    days_ahead: int
+    hold_minutes: int
+    max_active_holds: int
+    max_per_patient_department_day: int
+    max_per_account_hospital_day: int
+    cancel_policy: str
+    cancel_hours_before: int
+    blacklist_cancellations: int
+    blacklist_cancellation_days: int
+    blacklist_no_shows: int
+    blacklist_no_show_days: int
+    blacklist_days: int
+    medical_record_mode: str
+    payment_required: bool
+
+
+def rules_out(r: Rules) -> dict:
+    out = {k: getattr(r, k) for k in RulesOut.model_fields}
+    out["release_time"] = r.release_time.strftime("%H:%M")
+    return out
+
+
+class HospitalOut(Schema):
+    id: str
+    code: str
+    name: str
+    name_en: str
+    grade: str
+    address: str
+    phone: str
+    notice: str
+    notice_en: str
+    campuses: list[CampusOut]
+    rules: RulesOut
+
+
+def hospital_out(h: Hospital, rules: Rules) -> dict:
+    return {
+        "id": str(h.pk),
+        "code": h.code,
+        "name": h.name,
+        "name_en": h.name_en,
+        "grade": h.grade,
+        "address": h.address,
+        "phone": h.phone,
+        "notice": h.notice,
+        "notice_en": h.notice_en,
+        "campuses": [
+            {"id": str(c.pk), "name": c.name, "name_en": c.name_en, "address": c.address} for c in h.campuses.all()
+        ],
+        "rules": rules_out(rules),
+    }
+
+
+class DepartmentNode(Schema):
+    id: str
+    name: str
+    name_en: str
+    level: int
+    bookable: bool
+    location: str
+    children: list[DepartmentNode]
+
+
+DepartmentNode.model_rebuild()
+
+
+def department_node(node: dict) -> dict:
+    d: Department = node["department"]
+    return {
+        "id": str(d.pk),
+        "name": d.name,
+        "name_en": d.name_en,
+        "level": d.level,
+        "location": d.location,
+        "bookable": not node["children"],
+        "children": [department_node(c) for c in node["children"]],
+    }
+
+
+class DoctorBrief(Schema):
+    id: str
+    name: str
+    name_en: str
+    title: str
+    title_label: str
+
+
+def doctor_brief(d: Doctor | None) -> dict | None:
+    if d is None:
+        return None
+    return {
+        "id": str(d.pk),
+        "name": d.name,
+        "name_en": d.name_en,
+        "title": d.title,
+        "title_label": str(d.get_title_display()),
+    }
+
+
+class DoctorOut(DoctorBrief):
+    specialty: str
+    specialty_en: str
+    hospital_id: str
+    department_id: str
+    department_name: str
+
+
+class DepartmentBrief(Schema):
+    id: str
+    name: str
+    name_en: str
+    hospital_id: str
+    hospital_name: str
+
+
+def department_brief(d: Department) -> dict:
+    return {
+        "id": str(d.pk),
+        "name": d.name,
+        "name_en": d.name_en,
+        "hospital_id": str(d.hospital_id),
+        "hospital_name": d.hospital.name,
+    }
+
+
+class SearchOut(Schema):
+    departments: list[DepartmentBrief]
+    doctors: list[DoctorOut]
+
+
+def doctor_out(d: Doctor) -> dict:
+    brief = doctor_brief(d)
+    assert brief is not None
+    return brief | {
+        "specialty": d.specialty,
+        "specialty_en": d.specialty_en,
+        "hospital_id": str(d.hospital_id),
+        "department_id": str(d.department_id),
+        "department_name": d.department.name,
+    }
+
+
+class ScheduleOut(Schema):
+    id: str
+    date: dt.date
+    session: str
+    starts_at: str
+    ends_at: str
+    doctor: DoctorBrief | None
+    available: int
+    status: Literal["available", "full", "not_released", "suspended"]
+    fee_fen: int
+    registration_fee_fen: int
+    consultation_fee_fen: int
+    release_at: str
+    location: str
+
+
+def schedule_out(v: ScheduleView) -> dict:
+    s: Schedule = v.schedule
+    tz = s.hospital.timezone
+    return {
+        "id": str(s.pk),
+        "date": s.date,
+        "session": s.session,
+        "starts_at": _local(s.starts_at, tz),
+        "ends_at": _local(s.ends_at, tz),
+        "doctor": doctor_brief(s.doctor),
+        "available": v.available,
+        "status": v.status,
+        "fee_fen": s.fee_fen,
+        "registration_fee_fen": s.registration_fee_fen,
+        "consultation_fee_fen": s.consultation_fee_fen,
+        "release_at": _local(v.release_at, tz),
+        "location": s.location,
+    }
+
+
+class DayOut(Schema):
+    date: dt.date
+    weekday: int = Field(description="1 = Monday … 7 = Sunday")
+    available: int
+    status: Literal["available", "full", "not_released", "suspended", "none"]
+    schedules: list[ScheduleOut]
+
+
+class AvailabilityOut(Schema):
+    department: DepartmentBrief
+    start: dt.date
+    days: list[DayOut]
+
+
+class PeriodOut(Schema):
+    id: str
+    starts_at: str
+    ends_at: str
+    label: str
+    available: int
+
+
+def period_out(p: Period, tz: str, available: int | None = None) -> dict:
+    start, end = p.starts_at.astimezone(ZoneInfo(tz)), p.ends_at.astimezone(ZoneInfo(tz))
+    return {
+        "id": str(p.pk),
+        "starts_at": start.isoformat(),
+        "ends_at": end.isoformat(),
+        "label": f"{start:%H:%M}-{end:%H:%M}",
+        "available": available if available is not None else 0,
+    }
+
+
+class ScheduleDetailOut(ScheduleOut):
+    hospital_id: str
+    department: DepartmentBrief
+    periods: list[PeriodOut]
+
+
+class HoldOut(Schema):
+    id: str
+    status: str
+    expires_at: str
+    slot_number: int
+    schedule_id: str
+    patient_id: str
+    period: PeriodOut
+    fee_fen: int
+    registration_fee_fen: int
+    consultation_fee_fen: int
+    payment_required: bool
+
+
+def hold_out(h: Hold) -> dict:
+    tz = h.schedule.hospital.timezone
+    return {
+        "id": str(h.pk),
+        "status": h.status,
+        "expires_at": _local(h.expires_at, tz),
+        "slot_number": h.slot.number,
+        "schedule_id": str(h.schedule_id),
+        "patient_id": str(h.patient_id),
+        "period": period_out(h.period, tz),
+        "fee_fen": h.fee_fen,
+        "registration_fee_fen": h.registration_fee_fen,
+        "consultation_fee_fen": h.consultation_fee_fen,
+        "payment_required": h.payment_required,
+    }
+
+
+class PatientBrief(Schema):
+    id: str
+    name: str
+    id_number_masked: str
+
+
+class RegistrationOut(Schema):
+    id: str
+    status: str
+    registration_number: str
+    slot_number: int
+    visit_date: dt.date
+    visit_time: str
+    visit_end: str
+    session: str
+    hospital: dict
+    department: dict
+    doctor: DoctorBrief | None
+    patient: PatientBrief
+    location: str
+    fee_fen: int
+    registration_fee_fen: int
+    consultation_fee_fen: int
+    insurance: bool
+    qr: str
+    cancellable: bool
+    cancel_deadline: str
+    booked_at: str
+    cancelled_at: str | None
+    checked_in_at: str | None
+
+
+def registration_out(r: Registration) -> dict:
+    s = r.schedule
+    tz = s.hospital.timezone
+    deadline = cancel_deadline(s, rules_for_schedule(s))
+    return {
+        "id": str(r.pk),
+        "status": r.status,
+        "registration_number": r.registration_number,
+        "slot_number": r.slot_number,
+        "visit_date": r.visit_date,
+        "visit_time": _local(r.period.starts_at, tz),
+        "visit_end": _local(r.period.ends_at, tz),
+        "session": s.session,
+        "hospital": {"id": str(r.hospital_id), "name": r.hospital.name, "name_en": r.hospital.name_en},
+        "department": {"id": str(r.department_id), "name": r.department.name, "name_en": r.department.name_en},
+        "doctor": doctor_brief(r.doctor),
+        "patient": {"id": str(r.patient_id), "name": r.patient.name, "id_number_masked": r.patient.id_number_masked},
+        "location": s.location,
+        "fee_fen": r.fee_fen,
+        "registration_fee_fen": r.registration_fee_fen,
+        "consultation_fee_fen": r.consultation_fee_fen,
+        "insurance": r.insurance,
+        "qr": checkin_qr(r),
+        "cancellable": r.status == RegistrationStatus.BOOKED and clock.now() < deadline,
+        "cancel_deadline": _local(deadline, tz),
+        "booked_at": _local(r.booked_at, tz),
+        "cancelled_at": _local(r.cancelled_at, tz) if r.cancelled_at else None,
+        "checked_in_at": _local(r.checked_in_at, tz) if r.checked_in_at else None,
+    }

@@ -1,0 +1,369 @@
+"""API v1 (API.md): thin endpoints that parse, call one service or selector, and shape the answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import cast
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import NinjaAPI, Query, Router, Status
+
+from guahao.accounts import errors as account_errors
+from guahao.accounts import services as accounts
+from guahao.accounts.models import Account, Patient
+from guahao.api import problems, schemas
+from guahao.api.auth import AccountBearer, StaffBearer, client_ip
+from guahao.api.problems import documented
+from guahao.booking import errors as booking_errors
+from guahao.booking import selectors as booking_selectors
+from guahao.booking import services as booking
+from guahao.booking.models import Registration
+from guahao.catalog import errors as catalog_errors
+from guahao.catalog import selectors as catalog
+from guahao.catalog.models import Department, Hospital
+from guahao.core import clock, ratelimit
+from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN, RATE_LIMITED
+from guahao.scheduling import selectors as scheduling
+from guahao.scheduling.models import Period, Schedule
+from guahao.scheduling.rules import rules_for
+
+api = NinjaAPI(
+    title="Guahao API",
+    version="1",
+    description="Online appointment registration (挂号). Errors are application/problem+json with a stable `code`; "
+    "titles and details follow Accept-Language (zh-Hans by default, en).",
+    urls_namespace="api-v1",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+problems.install(api)
+
+patient_auth = AccountBearer()
+MAX_DAYS = 14
+
+
+def _account(request: HttpRequest) -> Account:
+    """The logged-in patient account (routes with ``patient_auth`` only)."""
+    return cast(Account, getattr(request, "auth", None))
+
+
+def _get(model, pk):  # type: ignore[no-untyped-def]
+    try:
+        return get_object_or_404(model, pk=int(pk))
+    except (TypeError, ValueError):
+        raise NOT_FOUND.error() from None
+
+
+# --- auth ----------------------------------------------------------------------------------------
+
+auth_router = Router(tags=["auth"])
+
+
+@auth_router.post(
+    "/sms-code",
+    **documented(
+        {200: schemas.SmsCodeOut},
+        account_errors.PHONE_INVALID,
+        account_errors.SMS_TOO_SOON,
+        account_errors.SMS_DAILY_LIMIT,
+        RATE_LIMITED,
+    ),
+)
+def sms_code(request: HttpRequest, body: schemas.SmsCodeIn) -> dict:
+    row, code = accounts.sms_code_send(phone=body.phone, client_ip=client_ip(request))
+    expires_in = int((row.expires_at - clock.now()).total_seconds())
+    return {"sent": True, "expires_in": expires_in, "dev_code": code if settings.SMS_BACKEND == "console" else None}
+
+
+@auth_router.post(
+    "/login",
+    **documented(
+        {200: schemas.LoginOut},
+        account_errors.PHONE_INVALID,
+        account_errors.CODE_WRONG,
+        account_errors.CODE_ATTEMPTS,
+        RATE_LIMITED,
+    ),
+)
+def login(request: HttpRequest, body: schemas.LoginIn) -> dict:
+    ip = client_ip(request)
+    if ip and not ratelimit.allow(f"login-ip:{ip}", limit=60, window_seconds=600):
+        raise RATE_LIMITED.error()
+    account, token = accounts.account_login(phone=body.phone, code=body.code)
+    return {"token": token, "account_id": str(account.pk)}
+
+
+# --- patients ------------------------------------------------------------------------------------
+
+patients_router = Router(tags=["patients"], auth=patient_auth)
+
+
+@patients_router.get("", **documented({200: list[schemas.PatientOut]}, NOT_LOGGED_IN))
+def patients_list(request: HttpRequest) -> list[dict]:
+    return [schemas.patient_out(p) for p in Patient.objects.filter(account=_account(request))]
+
+
+@patients_router.post(
+    "",
+    **documented(
+        {201: schemas.PatientOut},
+        NOT_LOGGED_IN,
+        account_errors.NAME_INVALID,
+        account_errors.ID_NUMBER_INVALID,
+        account_errors.PHONE_INVALID,
+        account_errors.PATIENT_EXISTS,
+        account_errors.SELF_EXISTS,
+        account_errors.PATIENT_LIMIT,
+    ),
+)
+def patients_create(request: HttpRequest, body: schemas.PatientIn) -> Status:
+    patient = accounts.patient_create(
+        account=_account(request), name=body.name, id_number=body.id_number, phone=body.phone, relation=body.relation
+    )
+    return Status(201, schemas.patient_out(patient))
+
+
+# --- catalog -------------------------------------------------------------------------------------
+
+catalog_router = Router(tags=["hospitals and departments"])
+
+
+@catalog_router.get("/hospitals", **documented({200: list[schemas.HospitalOut]}))
+def hospitals_list(request: HttpRequest) -> list[dict]:
+    hospitals = Hospital.objects.filter(is_active=True).prefetch_related("campuses")
+    return [schemas.hospital_out(h, rules_for(hospital=h)) for h in hospitals]
+
+
+@catalog_router.get("/hospitals/{hospital_id}", **documented({200: schemas.HospitalOut}, NOT_FOUND))
+def hospitals_detail(request: HttpRequest, hospital_id: str) -> dict:
+    hospital = _get(Hospital, hospital_id)
+    return schemas.hospital_out(hospital, rules_for(hospital=hospital))
+
+
+@catalog_router.get(
+    "/hospitals/{hospital_id}/departments", **documented({200: list[schemas.DepartmentNode]}, NOT_FOUND)
+)
+def departments_tree(request: HttpRequest, hospital_id: str) -> list[dict]:
+    hospital = _get(Hospital, hospital_id)
+    return [schemas.department_node(n) for n in catalog.department_tree(hospital=hospital)]
+
+
+@catalog_router.get("/search", **documented({200: schemas.SearchOut}, NOT_FOUND))
+def search(request: HttpRequest, q: str = "", hospital: str | None = None) -> dict:
+    scope = _get(Hospital, hospital) if hospital else None
+    departments, doctors = catalog.search(q=q[:50], hospital=scope)
+    return {
+        "departments": [schemas.department_brief(d) for d in departments],
+        "doctors": [schemas.doctor_out(d) for d in doctors],
+    }
+
+
+class AvailabilityQuery(schemas.Schema):
+    start: dt.date | None = schemas.Field(default=None, alias="from")
+    days: int = schemas.Field(default=7, ge=1, le=MAX_DAYS)
+
+
+@catalog_router.get(
+    "/departments/{department_id}/availability",
+    **documented({200: schemas.AvailabilityOut}, NOT_FOUND, catalog_errors.DEPARTMENT_NOT_LEAF),
+)
+def availability(request: HttpRequest, department_id: str, query: Query[AvailabilityQuery]) -> dict:
+    department = _get(Department, department_id)
+    if not catalog.is_leaf(department):
+        raise catalog_errors.DEPARTMENT_NOT_LEAF.error()
+    today = clock.local_today(department.hospital.timezone)
+    start = query.start or today
+    if start < today or start > today + dt.timedelta(days=60):
+        raise INVALID.error(detail="from: must be between today and 60 days ahead", field="from")
+    days = []
+    for day, views in scheduling.department_availability(department=department, start=start, days=query.days):
+        total, status = scheduling.day_status(views) if views else (0, "none")
+        days.append(
+            {
+                "date": day,
+                "weekday": day.isoweekday(),
+                "available": total,
+                "status": status,
+                "schedules": [schemas.schedule_out(v) for v in views],
+            }
+        )
+    return {"department": schemas.department_brief(department), "start": start, "days": days}
+
+
+@catalog_router.get("/schedules/{schedule_id}", **documented({200: schemas.ScheduleDetailOut}, NOT_FOUND))
+def schedule_detail(request: HttpRequest, schedule_id: str) -> dict:
+    schedule = _get(Schedule, schedule_id)
+    view, periods = scheduling.schedule_detail(schedule)
+    tz = schedule.hospital.timezone
+    return schemas.schedule_out(view) | {
+        "hospital_id": str(schedule.hospital_id),
+        "department": schemas.department_brief(schedule.department),
+        "periods": [schemas.period_out(p, tz, n) for p, n in periods],
+    }
+
+
+# --- booking -------------------------------------------------------------------------------------
+
+booking_router = Router(tags=["holds and registrations"], auth=patient_auth)
+
+HOLD_REFUSALS = (
+    NOT_LOGGED_IN,
+    NOT_FOUND,
+    booking_errors.SLOT_UNAVAILABLE,
+    booking_errors.SCHEDULE_SUSPENDED,
+    booking_errors.SCHEDULE_NOT_RELEASED,
+    booking_errors.SCHEDULE_ENDED,
+    booking_errors.PERIOD_MISMATCH,
+    booking_errors.HOLD_LIMIT,
+    booking_errors.ONE_PER_DEPARTMENT,
+    booking_errors.ACCOUNT_DAILY_LIMIT,
+    booking_errors.BLACKLISTED,
+    booking_errors.RECORD_REQUIRED,
+    RATE_LIMITED,
+)
+
+
+@booking_router.post("/holds", **documented({201: schemas.HoldOut}, *HOLD_REFUSALS))
+def holds_create(request: HttpRequest, body: schemas.HoldIn) -> Status:
+    account = _account(request)
+    if not ratelimit.allow(f"hold-account:{account.pk}", limit=30, window_seconds=60):
+        raise RATE_LIMITED.error()
+    patient = booking_selectors.access_patient(account=account, patient_id=body.patient_id)
+    schedule = (
+        Schedule.objects.select_related("hospital", "department__parent__parent")
+        .filter(pk=_int(body.schedule_id))
+        .first()
+    )
+    if schedule is None:
+        raise NOT_FOUND.error(field="schedule_id")
+    period = None
+    if body.period_id is not None:
+        period = Period.objects.filter(pk=_int(body.period_id)).first()
+        if period is None:
+            raise NOT_FOUND.error(field="period_id")
+    hold = booking.hold_create(account=account, patient=patient, schedule=schedule, period=period)
+    return Status(201, schemas.hold_out(booking_selectors.access_hold(account=account, hold_id=hold.pk)))
+
+
+def _int(value: str | int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+@booking_router.get("/holds/{hold_id}", **documented({200: schemas.HoldOut}, NOT_LOGGED_IN, NOT_FOUND))
+def holds_detail(request: HttpRequest, hold_id: str) -> dict:
+    return schemas.hold_out(booking_selectors.access_hold(account=_account(request), hold_id=hold_id))
+
+
+@booking_router.delete(
+    "/holds/{hold_id}",
+    **documented(
+        {200: schemas.HoldOut}, NOT_LOGGED_IN, NOT_FOUND, booking_errors.HOLD_EXPIRED, booking_errors.HOLD_NOT_ACTIVE
+    ),
+)
+def holds_release(request: HttpRequest, hold_id: str) -> dict:
+    hold = booking_selectors.access_hold(account=_account(request), hold_id=hold_id)
+    hold = booking.hold_release(hold=hold, actor=booking.Actor.patient(_account(request)))
+    return schemas.hold_out(hold)
+
+
+@booking_router.post(
+    "/holds/{hold_id}/confirm",
+    **documented(
+        {201: schemas.RegistrationOut},
+        NOT_LOGGED_IN,
+        NOT_FOUND,
+        booking_errors.HOLD_EXPIRED,
+        booking_errors.HOLD_NOT_ACTIVE,
+        booking_errors.PAYMENT_UNAVAILABLE,
+    ),
+)
+def holds_confirm(request: HttpRequest, hold_id: str, body: schemas.ConfirmIn | None = None) -> Status:
+    hold = booking_selectors.access_hold(account=_account(request), hold_id=hold_id)
+    body = body or schemas.ConfirmIn()
+    registration = booking.hold_confirm(hold=hold, payment_method=body.payment_method, insurance=body.insurance)
+    return Status(
+        201,
+        schemas.registration_out(
+            booking_selectors.access_registration(account=_account(request), registration_id=registration.pk)
+        ),
+    )
+
+
+@booking_router.get("/registrations", **documented({200: list[schemas.RegistrationOut]}, NOT_LOGGED_IN))
+def registrations_list(request: HttpRequest) -> list[dict]:
+    return [schemas.registration_out(r) for r in booking_selectors.registrations_of(_account(request))[:200]]
+
+
+@booking_router.get(
+    "/registrations/{registration_id}", **documented({200: schemas.RegistrationOut}, NOT_LOGGED_IN, NOT_FOUND)
+)
+def registrations_detail(request: HttpRequest, registration_id: str) -> dict:
+    return schemas.registration_out(
+        booking_selectors.access_registration(account=_account(request), registration_id=registration_id)
+    )
+
+
+@booking_router.post(
+    "/registrations/{registration_id}/cancel",
+    **documented(
+        {200: schemas.RegistrationOut},
+        NOT_LOGGED_IN,
+        NOT_FOUND,
+        booking_errors.CANCEL_TOO_LATE,
+        booking_errors.BAD_TRANSITION,
+    ),
+)
+def registrations_cancel(request: HttpRequest, registration_id: str) -> dict:
+    registration = booking_selectors.access_registration(account=_account(request), registration_id=registration_id)
+    booking.registration_cancel(registration=registration, actor=booking.Actor.patient(_account(request)))
+    return schemas.registration_out(
+        booking_selectors.access_registration(account=_account(request), registration_id=registration_id)
+    )
+
+
+# --- check-in (kiosk, window, or the patient's own phone at the hospital) -------------------------
+
+checkin_router = Router(tags=["integrations"], auth=[StaffBearer(), patient_auth])
+
+
+@checkin_router.post(
+    "/checkin",
+    **documented(
+        {200: schemas.RegistrationOut},
+        NOT_LOGGED_IN,
+        NOT_FOUND,
+        booking_errors.CHECKIN_UNKNOWN,
+        booking_errors.CHECKIN_WRONG_DAY,
+        booking_errors.BAD_TRANSITION,
+    ),
+)
+def checkin(request: HttpRequest, body: schemas.CheckinIn) -> dict:
+    if not body.registration_number and not body.qr:
+        raise INVALID.error(detail="registration_number or qr is required", field="registration_number")
+    registration = booking.registration_for_checkin(registration_number=body.registration_number, qr=body.qr)
+    who = getattr(request, "auth", None)
+    if isinstance(who, Account):
+        if registration.account_id != who.pk:  # another account's number is not revealed
+            raise booking_errors.CHECKIN_UNKNOWN.error()
+        actor = booking.Actor.patient(who)
+    else:
+        if not accounts.staff_may_act_for(user=who, hospital_id=registration.hospital_id):
+            raise FORBIDDEN.error()
+        actor = booking.Actor.staff(who)
+    booking.registration_check_in(registration=registration, actor=actor)
+    registration = Registration.objects.select_related(
+        "hospital", "department", "doctor", "patient", "period", "schedule__hospital"
+    ).get(pk=registration.pk)
+    return schemas.registration_out(registration)
+
+
+api.add_router("/auth", auth_router)
+api.add_router("/patients", patients_router)
+api.add_router("", catalog_router)
+api.add_router("", booking_router)
+api.add_router("", checkin_router)

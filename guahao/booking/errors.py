@@ -1,0 +1,33 @@
+from django.utils.translation import gettext_lazy as _
+
+from guahao.core.problems import ProblemType
+
+SLOT_UNAVAILABLE = ProblemType("slot.unavailable", 409, _("No slot is free for this choice"))
+SCHEDULE_SUSPENDED = ProblemType("schedule.suspended", 409, _("This clinic has been suspended"))
+SCHEDULE_NOT_RELEASED = ProblemType("schedule.not_released", 409, _("These slots are not released yet"))
+SCHEDULE_ENDED = ProblemType("schedule.ended", 409, _("This session is over"))
+PERIOD_MISMATCH = ProblemType("period.invalid", 422, _("The period does not belong to this schedule"))
+HOLD_LIMIT = ProblemType(
+    "rule.active_holds", 409, _("You already hold as many slots as allowed; finish or release one first")
+)
+ONE_PER_DEPARTMENT = ProblemType(
+    "rule.one_per_department_per_day", 409, _("This patient already has a registration in this department on that day")
+)
+ACCOUNT_DAILY_LIMIT = ProblemType(
+    "rule.per_account_per_day", 409, _("This account has reached its registrations at this hospital for that day")
+)
+BLACKLISTED = ProblemType("rule.blacklisted", 403, _("This patient is barred from online booking"))
+RECORD_REQUIRED = ProblemType(
+    "rule.medical_record_required", 409, _("This hospital needs a medical record (建档) before booking online")
+)
+HOLD_EXPIRED = ProblemType("hold.expired", 409, _("The hold has expired; the slot was released"))
+HOLD_NOT_ACTIVE = ProblemType("hold.not_active", 409, _("The hold is no longer active"))
+PAYMENT_UNAVAILABLE = ProblemType(
+    "payment.unavailable", 503, _("Online payment is not available yet; please register at the hospital")
+)
+CANCEL_TOO_LATE = ProblemType(
+    "rule.cancel_cutoff", 409, _("It is too late to cancel online; please go to the hospital's window")
+)
+BAD_TRANSITION = ProblemType("registration.state", 409, _("The registration is not in a state that allows this"))
+CHECKIN_WRONG_DAY = ProblemType("checkin.wrong_day", 409, _("Check-in is only possible on the day of the visit"))
+CHECKIN_UNKNOWN = ProblemType("checkin.unknown", 404, _("No registration has this number"))

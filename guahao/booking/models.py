@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from guahao.accounts.models import Account, Patient
+from guahao.catalog.models import Department, Doctor, Hospital
+from guahao.scheduling.models import Period, Schedule, Slot
+
+
+class HoldStatus(models.TextChoices):
+    HELD = "held", _("Held")
+    CONFIRMED = "confirmed", _("Confirmed")
+    RELEASED = "released", _("Released")
+    EXPIRED = "expired", _("Expired")
+
+
+class RegistrationStatus(models.TextChoices):
+    BOOKED = "booked", _("Booked")
+    CHECKED_IN = "checked_in", _("Checked in")
+    VISITED = "visited", _("Visited")
+    CANCELLED = "cancelled", _("Cancelled")
+    REFUNDING = "refunding", _("Refunding")
+    REFUNDED = "refunded", _("Refunded")
+    NO_SHOW = "no_show", _("No-show")
+
+
+# A registration in one of these states owns its slot and counts against the patient's limits.
+ACTIVE_REGISTRATION = [
+    RegistrationStatus.BOOKED,
+    RegistrationStatus.CHECKED_IN,
+    RegistrationStatus.VISITED,
+    RegistrationStatus.NO_SHOW,
+]
+
+
+class Hold(models.Model):
+    """A slot locked for one patient while they confirm and pay.
+
+    Kept after it ends (confirmed, released, expired) for audit and statistics; only a
+    confirmed hold becomes a registration.
+    """
+
+    account = models.ForeignKey(Account, models.PROTECT, related_name="holds")
+    patient = models.ForeignKey(Patient, models.PROTECT, related_name="holds")
+    person_hash = models.CharField(max_length=64, db_index=True)
+    hospital = models.ForeignKey(Hospital, models.PROTECT, related_name="+")
+    department = models.ForeignKey(Department, models.PROTECT, related_name="+")
+    schedule = models.ForeignKey(Schedule, models.PROTECT, related_name="holds")
+    period = models.ForeignKey(Period, models.PROTECT, related_name="+")
+    slot = models.ForeignKey(Slot, models.PROTECT, related_name="holds")
+    visit_date = models.DateField()
+    status = models.CharField(max_length=10, choices=HoldStatus.choices, default=HoldStatus.HELD)
+    registration_fee_fen = models.PositiveIntegerField()
+    consultation_fee_fen = models.PositiveIntegerField()
+    payment_required = models.BooleanField()
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("hold")
+        verbose_name_plural = _("holds")
+        constraints = [
+            # The last line of defence: one slot, one live hold.
+            models.UniqueConstraint(fields=["slot"], condition=Q(status="held"), name="hold_one_live_per_slot"),
+        ]
+        indexes = [models.Index(fields=["account", "status"]), models.Index(fields=["status", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"hold {self.pk} ({self.status})"
+
+    @property
+    def fee_fen(self) -> int:
+        return self.registration_fee_fen + self.consultation_fee_fen
+
+
+class Registration(models.Model):
+    """A confirmed booking with its registration number; the visit number is the slot's number."""
+
+    hold = models.OneToOneField(Hold, models.PROTECT, related_name="registration")
+    registration_number = models.CharField(_("registration number"), max_length=20, unique=True)
+    account = models.ForeignKey(Account, models.PROTECT, related_name="registrations", verbose_name=_("account"))
+    patient = models.ForeignKey(Patient, models.PROTECT, related_name="registrations", verbose_name=_("patient"))
+    person_hash = models.CharField(max_length=64, db_index=True)
+    hospital = models.ForeignKey(Hospital, models.PROTECT, related_name="registrations", verbose_name=_("hospital"))
+    department = models.ForeignKey(
+        Department, models.PROTECT, related_name="registrations", verbose_name=_("department")
+    )
+    doctor = models.ForeignKey(
+        Doctor, models.PROTECT, null=True, blank=True, related_name="registrations", verbose_name=_("doctor")
+    )
+    schedule = models.ForeignKey(Schedule, models.PROTECT, related_name="registrations", verbose_name=_("schedule"))
+    period = models.ForeignKey(Period, models.PROTECT, related_name="+")
+    slot = models.ForeignKey(Slot, models.PROTECT, related_name="registrations")
+    slot_number = models.PositiveSmallIntegerField(_("visit number"))
+    visit_date = models.DateField(_("visit date"), db_index=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=RegistrationStatus.choices, default=RegistrationStatus.BOOKED
+    )
+    registration_fee_fen = models.PositiveIntegerField(_("registration fee (fen)"))
+    consultation_fee_fen = models.PositiveIntegerField(_("consultation fee (fen)"))
+    insurance = models.BooleanField(_("medical insurance"), default=False)
+    booked_at = models.DateTimeField(_("booked at"))
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancelled_by = models.CharField(_("cancelled by"), max_length=10, blank=True)
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("registration")
+        verbose_name_plural = _("registrations")
+        ordering = ["-booked_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slot"],
+                condition=Q(status__in=["booked", "checked_in", "visited", "no_show"]),
+                name="registration_one_active_per_slot",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["person_hash", "department", "visit_date"]),
+            models.Index(fields=["status", "visit_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.registration_number
+
+    @property
+    def fee_fen(self) -> int:
+        return self.registration_fee_fen + self.consultation_fee_fen
+
+
+class ActorType(models.TextChoices):
+    PATIENT = "patient", _("Patient")
+    STAFF = "staff", _("Staff")
+    SYSTEM = "system", _("System")
+
+
+class BookingEvent(models.Model):
+    """One transition of a hold or a registration: what, from which state, who, when."""
+
+    hold = models.ForeignKey(Hold, models.CASCADE, null=True, blank=True, related_name="events")
+    registration = models.ForeignKey(Registration, models.CASCADE, null=True, blank=True, related_name="events")
+    kind = models.CharField(max_length=40)
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12, blank=True)
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
+    actor_id = models.CharField(max_length=40, blank=True)
+    at = models.DateTimeField(db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("booking event")
+        verbose_name_plural = _("booking events")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_status}→{self.to_status}"
+
+
+class BlacklistReason(models.TextChoices):
+    CANCELLATIONS = "cancellations", _("Too many cancellations")
+    NO_SHOWS = "no_shows", _("Too many no-shows")
+    MANUAL = "manual", _("Set by staff")
+
+
+class BlacklistEntry(models.Model):
+    """A person barred from online booking at one hospital until ``ends_at`` (or lifted)."""
+
+    hospital = models.ForeignKey(Hospital, models.CASCADE, related_name="blacklist", verbose_name=_("hospital"))
+    person_hash = models.CharField(max_length=64, db_index=True)
+    patient = models.ForeignKey(Patient, models.PROTECT, related_name="+", verbose_name=_("patient"))
+    reason = models.CharField(_("reason"), max_length=20, choices=BlacklistReason.choices)
+    count = models.PositiveSmallIntegerField(_("count"), default=0)
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("until"))
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+    lifted_by = models.CharField(_("lifted by"), max_length=150, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("blacklist entry")
+        verbose_name_plural = _("blacklist")
+        ordering = ["-starts_at"]
+
+    def __str__(self) -> str:
+        return f"{self.patient} {self.get_reason_display()}"

@@ -1,0 +1,103 @@
+"""Reads of the booking domain that need care: ownership, and alternatives for a full schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import QuerySet
+
+from guahao.accounts.models import Account, Patient
+from guahao.booking.models import Hold, Registration
+from guahao.core import clock
+from guahao.core.errors import NOT_FOUND
+from guahao.scheduling.models import Period, Pool, Schedule, ScheduleStatus, Slot, SlotState
+from guahao.scheduling.rules import release_at, rules_for
+from guahao.scheduling.selectors import with_available
+
+
+def access_patient(*, account: Account, patient_id: int | str) -> Patient:
+    """The account's own patient; anyone else's is reported as unknown, never as forbidden."""
+    patient = Patient.objects.filter(pk=_int(patient_id), account=account).first()
+    if patient is None:
+        raise NOT_FOUND.error(field="patient_id")
+    return patient
+
+
+def access_hold(*, account: Account, hold_id: int | str) -> Hold:
+    hold = (
+        Hold.objects.select_related("schedule__hospital", "period", "slot", "patient")
+        .filter(pk=_int(hold_id), account=account)
+        .first()
+    )
+    if hold is None:
+        raise NOT_FOUND.error()
+    return hold
+
+
+def registrations_of(account: Account) -> QuerySet[Registration]:
+    return Registration.objects.filter(account=account).select_related(
+        "hospital", "department", "doctor", "patient", "period", "schedule__hospital", "schedule__campus"
+    )
+
+
+def access_registration(*, account: Account, registration_id: int | str) -> Registration:
+    registration = registrations_of(account).filter(pk=_int(registration_id)).first()
+    if registration is None:
+        raise NOT_FOUND.error()
+    return registration
+
+
+def _int(value: int | str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _bookable(qs: QuerySet[Schedule], now: dt.datetime, limit: int) -> list[Schedule]:
+    """Schedules of ``qs`` that are open, released, not over, and have a free online slot."""
+    out = []
+    open_ = with_available(qs.filter(status=ScheduleStatus.OPEN, ends_at__gt=now))
+    for s in open_.filter(free_online__gt=0)[:limit]:  # type: ignore[misc]
+        if now >= release_at(s, rules_for(hospital=s.hospital, department=s.department, doctor_id=s.doctor_id)):
+            out.append(s)
+    return out
+
+
+def alternatives(*, schedule: Schedule, period: Period | None, limit: int = 5) -> list[dict[str, Any]]:
+    """What to offer a patient refused a slot: other periods of the same schedule, other doctors
+    of the same department that day, other days of the same doctor; at most ``limit``."""
+    now = clock.now()
+    found: list[dict[str, Any]] = []
+    if period is not None:
+        free_periods = (
+            Slot.objects.filter(schedule=schedule, pool=Pool.PLATFORM, state=SlotState.FREE, period__ends_at__gt=now)
+            .exclude(period=period)
+            .values_list("period_id", flat=True)
+            .distinct()
+        )
+        for p in Period.objects.filter(pk__in=list(free_periods)).order_by("starts_at")[:limit]:
+            found.append(_alternative("period", schedule, p))
+    related = Schedule.objects.select_related("doctor", "hospital", "department__parent__parent")
+    same_day = related.filter(department_id=schedule.department_id, date=schedule.date).exclude(pk=schedule.pk)
+    for s in _bookable(same_day.order_by("starts_at"), now, limit):
+        found.append(_alternative("doctor", s))
+    if schedule.doctor_id:
+        other_days = related.filter(doctor_id=schedule.doctor_id).exclude(pk=schedule.pk).order_by("date", "starts_at")
+        for s in _bookable(other_days.filter(date__gte=clock.local_today(schedule.hospital.timezone)), now, limit):
+            found.append(_alternative("day", s))
+    return found[:limit]
+
+
+def _alternative(kind: str, schedule: Schedule, period: Period | None = None) -> dict[str, Any]:
+    doctor = schedule.doctor
+    return {
+        "kind": kind,
+        "schedule_id": str(schedule.pk),
+        "period_id": str(period.pk) if period else None,
+        "date": schedule.date.isoformat(),
+        "session": schedule.session,
+        "starts_at": (period or schedule).starts_at.isoformat(),
+        "doctor": {"id": str(doctor.pk), "name": doctor.name, "title": doctor.title} if doctor else None,
+    }

@@ -1,0 +1,492 @@
+"""Every write of the booking lifecycle: hold, release, expire, confirm, cancel, check in.
+
+Each transition is one transaction that changes the state with a conditional update (so a
+second, concurrent attempt changes nothing) and writes a ``BookingEvent``. Limits are checked
+under the account and person locks of ``locks.py``; slots are taken by a conditional update.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.core import signing
+from django.db import transaction
+from django.db.models import Q
+
+from guahao.accounts.models import Account, MedicalRecord, Patient
+from guahao.booking import errors, gate, locks, selectors
+from guahao.booking.models import (
+    ACTIVE_REGISTRATION,
+    ActorType,
+    BlacklistEntry,
+    BlacklistReason,
+    BookingEvent,
+    Hold,
+    HoldStatus,
+    Registration,
+    RegistrationStatus,
+)
+from guahao.core import clock
+from guahao.core.errors import INVALID
+from guahao.core.problems import Problem
+from guahao.scheduling.models import (
+    MedicalRecordMode,
+    Period,
+    Schedule,
+    ScheduleStatus,
+    Slot,
+    SlotState,
+)
+from guahao.scheduling.rules import Rules, cancel_deadline, release_at, rules_for_schedule
+
+QR_SALT = "guahao.checkin"
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: str
+    id: str = ""
+
+    @classmethod
+    def patient(cls, account: Account) -> Actor:
+        return cls(ActorType.PATIENT, str(account.pk))
+
+    @classmethod
+    def staff(cls, user) -> Actor:  # type: ignore[no-untyped-def]
+        return cls(ActorType.STAFF, user.get_username())
+
+
+SYSTEM = Actor(ActorType.SYSTEM, "")
+
+
+def _event(
+    *,
+    actor: Actor,
+    kind: str,
+    hold: Hold | None = None,
+    registration: Registration | None = None,
+    from_status: str = "",
+    to_status: str = "",
+    **data: object,
+) -> None:
+    BookingEvent.objects.create(
+        hold=hold,
+        registration=registration,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        at=clock.now(),
+        data=data,
+    )
+
+
+# --- holds ---------------------------------------------------------------------------------------
+
+
+def _check_bookable(*, schedule: Schedule, period: Period | None, rules: Rules, now: dt.datetime) -> None:
+    if schedule.status == ScheduleStatus.SUSPENDED:
+        raise errors.SCHEDULE_SUSPENDED.error()
+    if now < release_at(schedule, rules):
+        opens = release_at(schedule, rules).astimezone(ZoneInfo(schedule.hospital.timezone))
+        raise errors.SCHEDULE_NOT_RELEASED.error(release_at=opens.isoformat())
+    if schedule.ends_at <= now:
+        raise errors.SCHEDULE_ENDED.error()
+    if period is not None:
+        if period.schedule_id != schedule.pk:
+            raise errors.PERIOD_MISMATCH.error(field="period_id")
+        if period.ends_at <= now:
+            raise errors.SCHEDULE_ENDED.error(field="period_id")
+
+
+def _check_person(*, patient: Patient, schedule: Schedule, rules: Rules, now: dt.datetime) -> None:
+    entry = blacklist_active(hospital_id=schedule.hospital_id, person_hash=patient.id_number_hash, now=now)
+    if entry is not None:
+        raise errors.BLACKLISTED.error(
+            detail=errors.BLACKLISTED.title,
+            reason=entry.reason,
+            until=entry.ends_at.isoformat(),
+        )
+    mode = rules.medical_record_mode
+    has_record = MedicalRecord.objects.filter(patient=patient, hospital_id=schedule.hospital_id).exists()
+    if mode == MedicalRecordMode.REQUIRED and not has_record:
+        raise errors.RECORD_REQUIRED.error()
+    if mode == MedicalRecordMode.AUTO_CREATE and not has_record:
+        medical_record_create(patient=patient, hospital_id=schedule.hospital_id)
+
+
+def medical_record_create(*, patient: Patient, hospital_id: int) -> MedicalRecord:
+    """Create the patient's record at a hospital that creates records for online patients.
+
+    The platform numbers the record itself until the HIS adapter creates it in the HIS.
+    """
+    record, _ = MedicalRecord.objects.get_or_create(
+        patient=patient,
+        hospital_id=hospital_id,
+        defaults={"his_patient_id": f"P{patient.pk:010d}", "created_at": clock.now()},
+    )
+    return record
+
+
+def _check_limits(*, account: Account, patient: Patient, schedule: Schedule, rules: Rules, now: dt.datetime) -> None:
+    """Call under ``lock_account`` and ``lock_person``: the counts cannot change underneath."""
+    live = Hold.objects.filter(status=HoldStatus.HELD, expires_at__gt=now)
+    if live.filter(account=account).count() >= rules.max_active_holds:
+        raise errors.HOLD_LIMIT.error(limit=rules.max_active_holds)
+    same_day = Q(visit_date=schedule.date)
+    active = Registration.objects.filter(same_day, status__in=ACTIVE_REGISTRATION)
+    in_department = Q(person_hash=patient.id_number_hash, department_id=schedule.department_id)
+    taken = active.filter(in_department).count() + live.filter(same_day, in_department).count()
+    if taken >= rules.max_per_patient_department_day:
+        raise errors.ONE_PER_DEPARTMENT.error(limit=rules.max_per_patient_department_day)
+    at_hospital = Q(account=account, hospital_id=schedule.hospital_id)
+    taken = active.filter(at_hospital).count() + live.filter(same_day, at_hospital).count()
+    if taken >= rules.max_per_account_hospital_day:
+        raise errors.ACCOUNT_DAILY_LIMIT.error(limit=rules.max_per_account_hospital_day)
+
+
+def _insert_hold(
+    *, account: Account, patient: Patient, schedule: Schedule, period: Period | None, rules: Rules, now: dt.datetime
+) -> Hold | None:
+    """One transaction: locks, limits, the slot, the hold. None when no slot was free."""
+    with transaction.atomic():
+        locks.lock_account(account.pk)
+        locks.lock_person(patient.id_number_hash)
+        _check_limits(account=account, patient=patient, schedule=schedule, rules=rules, now=now)
+        slot = locks.claim_free_slot(schedule=schedule, period=period, after=now)
+        if slot is None:
+            return None
+        hold = Hold.objects.create(
+            account=account,
+            patient=patient,
+            person_hash=patient.id_number_hash,
+            hospital_id=schedule.hospital_id,
+            department_id=schedule.department_id,
+            schedule=schedule,
+            period_id=slot.period_id,
+            slot=slot,
+            visit_date=schedule.date,
+            registration_fee_fen=schedule.registration_fee_fen,
+            consultation_fee_fen=schedule.consultation_fee_fen,
+            payment_required=rules.payment_required,
+            created_at=now,
+            expires_at=now + dt.timedelta(minutes=rules.hold_minutes),
+        )
+        _event(
+            actor=Actor.patient(account),
+            kind="hold.created",
+            hold=hold,
+            to_status=HoldStatus.HELD,
+            slot_number=slot.number,
+        )
+    return hold
+
+
+def hold_create(*, account: Account, patient: Patient, schedule: Schedule, period: Period | None = None) -> Hold:
+    """Hold the first free platform slot of the schedule (or of one period) for a patient.
+
+    Refusals name the rule; a full schedule is refused with ``alternatives``. The caller has
+    checked that the patient belongs to the account.
+    """
+    now = clock.now()
+    rules = rules_for_schedule(schedule)
+    _check_bookable(schedule=schedule, period=period, rules=rules, now=now)
+    _check_person(patient=patient, schedule=schedule, rules=rules, now=now)
+    if period is None and gate.is_sold_out(schedule.pk):
+        raise _unavailable(schedule, period)
+    hold = _insert_hold(account=account, patient=patient, schedule=schedule, period=period, rules=rules, now=now)
+    if hold is None and holds_expire(schedule=schedule):
+        # Holds that ran out but were not swept yet gave their slots back: try once more.
+        hold = _insert_hold(account=account, patient=patient, schedule=schedule, period=period, rules=rules, now=now)
+    if hold is None:
+        if period is None:
+            gate.mark_sold_out(schedule.pk)
+        raise _unavailable(schedule, period)
+    return hold
+
+
+def _unavailable(schedule: Schedule, period: Period | None) -> Exception:
+    return errors.SLOT_UNAVAILABLE.error(alternatives=selectors.alternatives(schedule=schedule, period=period))
+
+
+def _hold_end(*, hold_id: int, to_status: str, actor: Actor, only_overdue: bool = False) -> bool:
+    """End a live hold and give its slot back; False if it was no longer live."""
+    now = clock.now()
+    with transaction.atomic():
+        live = Hold.objects.filter(pk=hold_id, status=HoldStatus.HELD)
+        if only_overdue:
+            live = live.filter(expires_at__lte=now)
+        if not live.update(status=to_status, ended_at=now):
+            return False
+        hold = Hold.objects.get(pk=hold_id)
+        Slot.objects.filter(pk=hold.slot_id, state=SlotState.HELD).update(state=SlotState.FREE)
+        _event(actor=actor, kind=f"hold.{to_status}", hold=hold, from_status=HoldStatus.HELD, to_status=to_status)
+    transaction.on_commit(lambda: gate.reopen(hold.schedule_id))
+    return True
+
+
+def hold_release(*, hold: Hold, actor: Actor) -> Hold:
+    if not _hold_end(hold_id=hold.pk, to_status=HoldStatus.RELEASED, actor=actor):
+        hold.refresh_from_db()
+        if hold.status == HoldStatus.EXPIRED:
+            raise errors.HOLD_EXPIRED.error()
+        raise errors.HOLD_NOT_ACTIVE.error(status=hold.status)
+    hold.refresh_from_db()
+    return hold
+
+
+def holds_expire(*, schedule: Schedule | None = None, account: Account | None = None) -> int:
+    """Expire every hold whose time is up (the periodic sweep, and on demand); returns how many."""
+    overdue = Hold.objects.filter(status=HoldStatus.HELD, expires_at__lte=clock.now())
+    if schedule is not None:
+        overdue = overdue.filter(schedule=schedule)
+    if account is not None:
+        overdue = overdue.filter(account=account)
+    ids = list(overdue.values_list("pk", flat=True)[:1000])
+    return sum(_hold_end(hold_id=i, to_status=HoldStatus.EXPIRED, actor=SYSTEM, only_overdue=True) for i in ids)
+
+
+def _new_registration_number(visit_date: dt.date) -> str:
+    # Digits only, so it can be read out and typed at a window; random, so it reveals no volume.
+    for _attempt in range(10):
+        number = f"{visit_date:%y%m%d}{secrets.randbelow(10**8):08d}"
+        if not Registration.objects.filter(registration_number=number).exists():
+            return number
+    raise RuntimeError("no free registration number")  # pragma: no cover - 10^8 per day
+
+
+def hold_confirm(*, hold: Hold, payment_method: str | None = None, insurance: bool = False) -> Registration:
+    """Turn a live hold into a registration (hospitals that need no payment step)."""
+    now = clock.now()
+    if hold.status == HoldStatus.HELD and hold.expires_at <= now:
+        holds_expire(schedule=hold.schedule)
+        raise errors.HOLD_EXPIRED.error()
+    if hold.status != HoldStatus.HELD:
+        if hold.status == HoldStatus.EXPIRED:
+            raise errors.HOLD_EXPIRED.error()
+        raise errors.HOLD_NOT_ACTIVE.error(status=hold.status)
+    if hold.payment_required:
+        if not payment_method:
+            raise INVALID.error(detail=errors.PAYMENT_UNAVAILABLE.title, field="payment_method")
+        raise errors.PAYMENT_UNAVAILABLE.error()
+    with transaction.atomic():
+        # The expiry is checked in the same statement that confirms: a late sweep never lets an
+        # expired hold through.
+        if not Hold.objects.filter(pk=hold.pk, status=HoldStatus.HELD, expires_at__gt=now).update(
+            status=HoldStatus.CONFIRMED, ended_at=now
+        ):
+            raise errors.HOLD_EXPIRED.error()
+        if not Slot.objects.filter(pk=hold.slot_id, state=SlotState.HELD).update(state=SlotState.BOOKED):
+            raise errors.HOLD_NOT_ACTIVE.error()
+        schedule = hold.schedule
+        registration = Registration.objects.create(
+            hold=hold,
+            registration_number=_new_registration_number(hold.visit_date),
+            account_id=hold.account_id,
+            patient_id=hold.patient_id,
+            person_hash=hold.person_hash,
+            hospital_id=hold.hospital_id,
+            department_id=hold.department_id,
+            doctor_id=schedule.doctor_id,
+            schedule=schedule,
+            period_id=hold.period_id,
+            slot_id=hold.slot_id,
+            slot_number=hold.slot.number,
+            visit_date=hold.visit_date,
+            registration_fee_fen=hold.registration_fee_fen,
+            consultation_fee_fen=hold.consultation_fee_fen,
+            insurance=insurance,
+            booked_at=now,
+        )
+        actor = Actor(ActorType.PATIENT, str(hold.account_id))
+        _event(
+            actor=actor, kind="hold.confirmed", hold=hold, from_status=HoldStatus.HELD, to_status=HoldStatus.CONFIRMED
+        )
+        _event(actor=actor, kind="registration.booked", registration=registration, to_status=RegistrationStatus.BOOKED)
+    hold.refresh_from_db()
+    return registration
+
+
+# --- registrations -------------------------------------------------------------------------------
+
+
+def _transition(
+    *, registration: Registration, allowed: list[str], to_status: str, actor: Actor, kind: str, **changes: object
+) -> Registration:
+    """Move a registration from one of ``allowed`` to ``to_status``; call inside a transaction."""
+    updated = Registration.objects.filter(pk=registration.pk, status__in=allowed).update(status=to_status, **changes)
+    if not updated:
+        registration.refresh_from_db()
+        raise errors.BAD_TRANSITION.error(status=registration.status)
+    from_status = registration.status
+    registration.refresh_from_db()
+    _event(actor=actor, kind=kind, registration=registration, from_status=from_status, to_status=to_status)
+    return registration
+
+
+def registration_cancel(*, registration: Registration, actor: Actor) -> Registration:
+    """Cancel before the cutoff (staff may cancel later) and give the slot back."""
+    now = clock.now()
+    rules = rules_for_schedule(registration.schedule)
+    if registration.status != RegistrationStatus.BOOKED:
+        raise errors.BAD_TRANSITION.error(status=registration.status)
+    deadline = cancel_deadline(registration.schedule, rules)
+    if actor.type == ActorType.PATIENT and now >= deadline:
+        raise errors.CANCEL_TOO_LATE.error(deadline=deadline.isoformat())
+    with transaction.atomic():
+        registration = _transition(
+            registration=registration,
+            allowed=[RegistrationStatus.BOOKED],
+            to_status=RegistrationStatus.CANCELLED,
+            actor=actor,
+            kind="registration.cancelled",
+            cancelled_at=now,
+            cancelled_by=actor.type,
+        )
+        Slot.objects.filter(pk=registration.slot_id, state=SlotState.BOOKED).update(state=SlotState.FREE)
+        if actor.type == ActorType.PATIENT:
+            _blacklist_consider(registration=registration, reason=BlacklistReason.CANCELLATIONS, rules=rules, now=now)
+    transaction.on_commit(lambda: gate.reopen(registration.schedule_id))
+    return registration
+
+
+def checkin_qr(registration: Registration) -> str:
+    """What the registration's QR code carries: its number, signed so a kiosk can trust it."""
+    return signing.dumps(registration.registration_number, salt=QR_SALT)
+
+
+def registration_for_checkin(*, registration_number: str | None = None, qr: str | None = None) -> Registration:
+    if qr:
+        try:
+            registration_number = signing.loads(qr, salt=QR_SALT)
+        except signing.BadSignature:
+            raise INVALID.error(field="qr") from None
+    registration = (
+        Registration.objects.select_related("schedule__hospital")
+        .filter(registration_number=(registration_number or "").strip())
+        .first()
+    )
+    if registration is None:
+        raise errors.CHECKIN_UNKNOWN.error()
+    return registration
+
+
+def registration_check_in(*, registration: Registration, actor: Actor) -> Registration:
+    """The patient has arrived (kiosk, window, QR): only on the visit day, before the session ends."""
+    now = clock.now()
+    schedule = registration.schedule
+    if registration.status == RegistrationStatus.BOOKED:
+        if clock.local_today(schedule.hospital.timezone) != registration.visit_date or now >= schedule.ends_at:
+            raise errors.CHECKIN_WRONG_DAY.error()
+    with transaction.atomic():
+        return _transition(
+            registration=registration,
+            allowed=[RegistrationStatus.BOOKED],
+            to_status=RegistrationStatus.CHECKED_IN,
+            actor=actor,
+            kind="registration.checked_in",
+            checked_in_at=now,
+        )
+
+
+def registration_mark_visited(*, registration: Registration, actor: Actor) -> Registration:
+    with transaction.atomic():
+        return _transition(
+            registration=registration,
+            allowed=[RegistrationStatus.CHECKED_IN],
+            to_status=RegistrationStatus.VISITED,
+            actor=actor,
+            kind="registration.visited",
+        )
+
+
+def registrations_mark_no_show() -> int:
+    """Registrations neither cancelled nor checked in by the end of their session become no-shows."""
+    now = clock.now()
+    due = Registration.objects.filter(status=RegistrationStatus.BOOKED, schedule__ends_at__lte=now)
+    marked = 0
+    for registration in due.select_related("schedule__hospital", "schedule__department")[:1000]:
+        rules = rules_for_schedule(registration.schedule)
+        with transaction.atomic():
+            try:
+                _transition(
+                    registration=registration,
+                    allowed=[RegistrationStatus.BOOKED],
+                    to_status=RegistrationStatus.NO_SHOW,
+                    actor=SYSTEM,
+                    kind="registration.no_show",
+                )
+            except Problem:  # checked in or cancelled at the last moment
+                continue
+            _blacklist_consider(registration=registration, reason=BlacklistReason.NO_SHOWS, rules=rules, now=now)
+            marked += 1
+    return marked
+
+
+# --- blacklist -----------------------------------------------------------------------------------
+
+
+def blacklist_active(*, hospital_id: int, person_hash: str, now: dt.datetime) -> BlacklistEntry | None:
+    return (
+        BlacklistEntry.objects.filter(
+            hospital_id=hospital_id, person_hash=person_hash, lifted_at__isnull=True, ends_at__gt=now
+        )
+        .order_by("-ends_at")
+        .first()
+    )
+
+
+def _blacklist_consider(
+    *, registration: Registration, reason: str, rules: Rules, now: dt.datetime
+) -> BlacklistEntry | None:
+    """Bar the person if this cancellation or no-show reaches the hospital's threshold.
+
+    Only what happened since the person's last bar for the same reason counts, so a bar that
+    staff lifted is not re-imposed by the offences that caused it.
+    """
+    if reason == BlacklistReason.CANCELLATIONS:
+        threshold, days = rules.blacklist_cancellations, rules.blacklist_cancellation_days
+        offences = Registration.objects.filter(cancelled_by=ActorType.PATIENT, cancelled_at__isnull=False)
+        field = "cancelled_at"
+    else:
+        threshold, days = rules.blacklist_no_shows, rules.blacklist_no_show_days
+        offences = Registration.objects.filter(status=RegistrationStatus.NO_SHOW)
+        field = "schedule__ends_at"
+    since = now - dt.timedelta(days=days)
+    previous = (
+        BlacklistEntry.objects.filter(
+            hospital_id=registration.hospital_id, person_hash=registration.person_hash, reason=reason
+        )
+        .order_by("-starts_at")
+        .first()
+    )
+    if previous is not None:
+        since = max(since, previous.starts_at)
+    count = offences.filter(
+        hospital_id=registration.hospital_id, person_hash=registration.person_hash, **{f"{field}__gt": since}
+    ).count()
+    if count < threshold or blacklist_active(
+        hospital_id=registration.hospital_id, person_hash=registration.person_hash, now=now
+    ):
+        return None
+    return BlacklistEntry.objects.create(
+        hospital_id=registration.hospital_id,
+        person_hash=registration.person_hash,
+        patient_id=registration.patient_id,
+        reason=reason,
+        count=count,
+        starts_at=now,
+        ends_at=now + dt.timedelta(days=rules.blacklist_days),
+    )
+
+
+def blacklist_lift(*, entry: BlacklistEntry, by: str, note: str = "") -> BlacklistEntry:
+    BlacklistEntry.objects.filter(pk=entry.pk, lifted_at__isnull=True).update(
+        lifted_at=clock.now(), lifted_by=by, note=note
+    )
+    entry.refresh_from_db()
+    return entry

@@ -1,0 +1,168 @@
+"""The ``guahao`` command.
+
+guahao demo [--host H] [--port P]   migrate, load demo data if empty, serve with the job worker
+guahao serve [--host H] [--port P] [--workers N] [--no-worker]   serve an existing database
+guahao seed --demo                  load the demo data
+guahao worker                       run the background and periodic jobs
+guahao migrate                      apply database migrations
+guahao staff-token --user NAME      print a new API token for a staff user or kiosk
+guahao manage …                     any Django management command
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+DEMO_STAFF = ("admin", "guahao-demo")
+
+
+def _django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "guahao.settings")
+    import django
+
+    django.setup()
+
+
+def _manage(*args: str) -> None:
+    _django()
+    from django.core.management import call_command
+
+    call_command(*args)
+
+
+def _ensure_demo() -> None:
+    _manage("migrate", "--verbosity", "0")
+    from guahao.catalog.models import Hospital
+
+    if not Hospital.objects.exists():
+        from guahao import demo
+
+        demo.load()
+        print("demo data loaded", flush=True)
+
+
+def _serve(host: str, port: int, workers: int, with_worker: bool, banner: bool) -> int:
+    procs: list[subprocess.Popen] = []
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="guahao.settings")
+    if with_worker:
+        procs.append(subprocess.Popen([sys.executable, "-m", "guahao.cli", "worker"], env=env))  # noqa: S603
+    server = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "wsgi",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            "4",
+            "--no-ws",
+            "guahao.wsgi:application",
+        ],
+        env=env,
+    )
+    procs.append(server)
+    if banner:
+        base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+        print(
+            f"\nGuahao is running.\n"
+            f"  patient app   {base}/\n"
+            f"  API docs      {base}/api/v1/docs   (OpenAPI: {base}/api/v1/openapi.json)\n"
+            f"  console       {base}/console/   staff login: {DEMO_STAFF[0]} / {DEMO_STAFF[1]}\n"
+            f"Press Ctrl+C to stop.\n",
+            flush=True,
+        )
+
+    def stop(*_: object) -> None:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+
+    def on_term(*_: object) -> None:
+        stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return server.returncode or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="guahao", description="Guahao online appointment registration")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("demo", "serve"):
+        p = sub.add_parser(name)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+        p.add_argument("--workers", type=int, default=2)
+        p.add_argument("--no-worker", action="store_true", help="do not start the job worker")
+    seed = sub.add_parser("seed")
+    seed.add_argument("--demo", action="store_true", required=True)
+    sub.add_parser("worker")
+    sub.add_parser("migrate")
+    token = sub.add_parser("staff-token")
+    token.add_argument("--user", required=True)
+    token.add_argument("--label", default="")
+    manage = sub.add_parser("manage")
+    manage.add_argument("args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        _ensure_demo()
+        return _serve(args.host, args.port, args.workers, not args.no_worker, banner=True)
+    if args.command == "serve":
+        return _serve(args.host, args.port, args.workers, not args.no_worker, banner=False)
+    if args.command == "seed":
+        _manage("migrate", "--verbosity", "0")
+        from guahao import demo
+
+        demo.load()
+        print("demo data loaded")
+        return 0
+    if args.command == "worker":
+        _manage("run_huey")
+        return 0
+    if args.command == "migrate":
+        _manage("migrate")
+        return 0
+    if args.command == "staff-token":
+        _django()
+        from django.contrib.auth import get_user_model
+
+        from guahao.accounts.services import staff_token_create
+
+        user = get_user_model().objects.get(username=args.user)
+        print(staff_token_create(user=user, label=args.label))
+        return 0
+    if args.command == "manage":
+        _django()
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(["guahao", *args.args])
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""The hospital console: catalog, schedules, rules, registrations, blacklist.
+
+Hospital staff see and change only their own hospital; platform staff see all. Actions on
+registrations go through the booking services, which write an event naming the staff member.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin, TabularInline
+
+from guahao.accounts.models import Account, Patient, StaffProfile
+from guahao.accounts.services import staff_hospital_id
+from guahao.booking import services as booking
+from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration
+from guahao.catalog import services as catalog
+from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
+from guahao.core.problems import Problem
+from guahao.scheduling.models import RuleSet, Schedule
+
+
+class ScopedAdmin(ModelAdmin):
+    """Limits rows (and choices of hospital-owned foreign keys) to the staff member's hospital."""
+
+    hospital_path = "hospital"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)
+        scope = staff_hospital_id(request.user)
+        return qs if scope is None else qs.filter(**{f"{self.hospital_path}_id": scope})
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        scope = staff_hospital_id(request.user)
+        if scope is not None:
+            model = db_field.related_model
+            if model is Hospital:
+                kwargs["queryset"] = Hospital.objects.filter(pk=scope)
+            elif model in (Campus, Department, Doctor):
+                kwargs["queryset"] = model.objects.filter(hospital_id=scope)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class CampusInline(TabularInline):
+    model = Campus
+    extra = 0
+
+
+class FeeInline(TabularInline):
+    model = Fee
+    extra = 0
+
+
+@admin.register(Hospital)
+class HospitalAdmin(ScopedAdmin):
+    hospital_path = "pk"
+    list_display = ["name", "code", "grade", "is_active"]
+    search_fields = ["name", "code"]
+    inlines = [CampusInline, FeeInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = ModelAdmin.get_queryset(self, request)
+        scope = staff_hospital_id(request.user)
+        return qs if scope is None else qs.filter(pk=scope)
+
+
+@admin.register(Department)
+class DepartmentAdmin(ScopedAdmin):
+    list_display = ["name", "parent", "level", "hospital", "location"]
+    list_filter = ["hospital", "level"]
+    search_fields = ["name", "pinyin_initials"]
+    readonly_fields = ["level", "pinyin_initials"]
+
+    def save_model(self, request: HttpRequest, obj: Department, form: Any, change: bool) -> None:
+        catalog.department_fill(obj)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Doctor)
+class DoctorAdmin(ScopedAdmin):
+    list_display = ["name", "title", "department", "hospital", "is_active"]
+    list_filter = ["hospital", "title"]
+    search_fields = ["name", "pinyin_initials", "specialty"]
+    readonly_fields = ["pinyin", "pinyin_initials"]
+
+    def save_model(self, request: HttpRequest, obj: Doctor, form: Any, change: bool) -> None:
+        catalog.doctor_fill(obj)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(ScopedAdmin):
+    list_display = ["date", "session", "department", "doctor", "status", "location"]
+    list_filter = ["hospital", "status", "session", "date"]
+    search_fields = ["department__name", "doctor__name"]
+    date_hierarchy = "date"
+    # A suspension must cancel and refund the schedule's registrations, so status is not edited
+    # here by hand.
+    readonly_fields = ["status", "starts_at", "ends_at", "suspended_reason"]
+    list_select_related = ["department", "doctor"]
+
+
+@admin.register(RuleSet)
+class RuleSetAdmin(ScopedAdmin):
+    list_display = ["__str__", "hold_minutes", "days_ahead", "release_time", "payment_required", "medical_record_mode"]
+    list_filter = ["hospital"]
+    fieldsets = [
+        (None, {"fields": ["hospital", "department", "doctor"]}),
+        (_("Release"), {"fields": ["release_time", "days_ahead", "platform_share_percent"]}),
+        (
+            _("Holds and limits"),
+            {
+                "fields": [
+                    "hold_minutes",
+                    "max_active_holds",
+                    "max_per_patient_department_day",
+                    "max_per_account_hospital_day",
+                ]
+            },
+        ),
+        (_("Cancellation"), {"fields": ["cancel_policy", "cancel_hours_before"]}),
+        (
+            _("Blacklist"),
+            {
+                "fields": [
+                    "blacklist_cancellations",
+                    "blacklist_cancellation_days",
+                    "blacklist_no_shows",
+                    "blacklist_no_show_days",
+                    "blacklist_days",
+                ]
+            },
+        ),
+        (_("Records and payment"), {"fields": ["medical_record_mode", "payment_required"]}),
+    ]
+
+
+def _apply(modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet, action: Any, done: str) -> None:
+    ok = 0
+    for obj in queryset:
+        try:
+            action(obj)
+            ok += 1
+        except Problem as problem:
+            modeladmin.message_user(request, f"{obj}: {problem.as_dict()['detail']}", messages.ERROR)
+    if ok:
+        modeladmin.message_user(request, f"{done}: {ok}", messages.SUCCESS)
+
+
+@admin.register(Registration)
+class RegistrationAdmin(ScopedAdmin):
+    list_display = [
+        "registration_number",
+        "status",
+        "visit_date",
+        "slot_number",
+        "department",
+        "doctor",
+        "patient_display",
+        "booked_at",
+    ]
+    list_filter = ["hospital", "status", "visit_date"]
+    search_fields = ["registration_number", "patient__name"]
+    list_select_related = ["department", "doctor", "patient"]
+    actions = ["cancel", "check_in", "mark_visited"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    @admin.display(description=_("patient"))
+    def patient_display(self, obj: Registration) -> str:
+        return str(obj.patient)
+
+    @admin.action(description=_("Cancel the selected registrations"))
+    def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
+        actor = booking.Actor.staff(request.user)
+        _apply(
+            self,
+            request,
+            queryset,
+            lambda r: booking.registration_cancel(registration=r, actor=actor),
+            str(_("Cancelled")),
+        )
+
+    @admin.action(description=_("Check in the selected registrations"))
+    def check_in(self, request: HttpRequest, queryset: QuerySet) -> None:
+        actor = booking.Actor.staff(request.user)
+        _apply(
+            self,
+            request,
+            queryset,
+            lambda r: booking.registration_check_in(registration=r, actor=actor),
+            str(_("Checked in")),
+        )
+
+    @admin.action(description=_("Mark the selected registrations visited"))
+    def mark_visited(self, request: HttpRequest, queryset: QuerySet) -> None:
+        actor = booking.Actor.staff(request.user)
+        _apply(
+            self,
+            request,
+            queryset,
+            lambda r: booking.registration_mark_visited(registration=r, actor=actor),
+            str(_("Marked visited")),
+        )
+
+
+class ReadOnlyAdmin(ScopedAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
+    list_display = ["id", "status", "visit_date", "department", "patient", "created_at", "expires_at"]
+    list_filter = ["hospital", "status"]
+    list_select_related = ["department", "patient"]
+
+
+@admin.register(BookingEvent)
+class BookingEventAdmin(ReadOnlyAdmin):
+    hospital_path = "registration__hospital"
+    list_display = ["at", "kind", "from_status", "to_status", "actor_type", "actor_id", "registration", "hold"]
+    list_filter = ["kind", "actor_type"]
+    search_fields = ["registration__registration_number", "actor_id"]
+
+
+@admin.register(BlacklistEntry)
+class BlacklistAdmin(ScopedAdmin):
+    list_display = ["patient", "hospital", "reason", "count", "starts_at", "ends_at", "lifted_at", "lifted_by"]
+    list_filter = ["hospital", "reason"]
+    readonly_fields = ["person_hash", "lifted_at", "lifted_by"]
+    actions = ["lift"]
+
+    @admin.action(description=_("Lift the selected bars"))
+    def lift(self, request: HttpRequest, queryset: QuerySet) -> None:
+        by = request.user.get_username()
+        _apply(self, request, queryset, lambda e: booking.blacklist_lift(entry=e, by=by), str(_("Lifted")))
+
+
+@admin.register(Patient)
+class PatientAdmin(ReadOnlyAdmin):
+    hospital_path = ""
+    list_display = ["name", "id_number_masked", "gender", "birth_date", "relation", "account"]
+    search_fields = ["name"]
+    exclude = ["id_number_encrypted", "id_number_hash"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = ModelAdmin.get_queryset(self, request)
+        scope = staff_hospital_id(request.user)
+        return qs if scope is None else qs.filter(registrations__hospital_id=scope).distinct()
+
+
+@admin.register(Account)
+class AccountAdmin(ModelAdmin):
+    list_display = ["__str__", "created_at", "is_active"]
+    exclude = ["phone"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)
+        return qs if staff_hospital_id(request.user) is None else qs.none()
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(ModelAdmin):
+    list_display = ["user", "hospital"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser

@@ -1,0 +1,10 @@
+from django.utils.translation import gettext_lazy as _
+
+from guahao.core.problems import ProblemType
+
+MALFORMED = ProblemType("request.malformed", 400, _("The request could not be read"))
+INVALID = ProblemType("request.invalid", 422, _("A field is invalid"))
+NOT_LOGGED_IN = ProblemType("auth.required", 401, _("Please log in"))
+FORBIDDEN = ProblemType("auth.forbidden", 403, _("This is not allowed for you"))
+NOT_FOUND = ProblemType("not_found", 404, _("Not found"))
+RATE_LIMITED = ProblemType("rate_limited", 429, _("Too many requests; please wait and try again"))

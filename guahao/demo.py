@@ -1,0 +1,402 @@
+"""Demo data: two hospitals, a three-level department tree, doctors, 14 days of schedules.
+
+仁和医院 charges a registration and a consultation fee (payment step) and has two campuses;
+市第二人民医院 has made registration free of charge (no payment step). A few expert schedules
+are already full (booked through the booking services by demo patients) and one is suspended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import transaction
+from pypinyin import lazy_pinyin
+
+from guahao.accounts import services as accounts
+from guahao.accounts.models import Account, StaffProfile
+from guahao.booking import services as booking
+from guahao.catalog import services as catalog
+from guahao.catalog.models import Campus, Department, Fee, Hospital, Title
+from guahao.core import clock
+from guahao.scheduling.models import (
+    CancelPolicy,
+    MedicalRecordMode,
+    RuleSet,
+    ScheduleStatus,
+    Session,
+)
+from guahao.scheduling.services import schedule_create
+
+AM = (dt.time(8, 0), dt.time(12, 0))
+PM = (dt.time(13, 30), dt.time(17, 0))
+EXPERT_AM = (dt.time(8, 0), dt.time(10, 0))
+DAYS = 14
+
+# (name, English name, children); a child with no children of its own is a leaf (bookable).
+RENHE_TREE: list = [
+    (
+        "内科",
+        "Internal Medicine",
+        [
+            (
+                "心血管内科",
+                "Cardiology",
+                [
+                    ("心血管内科普通门诊", "Cardiology Clinic", []),
+                    ("高血压专病门诊", "Hypertension Clinic", []),
+                    ("心律失常门诊", "Arrhythmia Clinic", []),
+                ],
+            ),
+            ("消化内科", "Gastroenterology", []),
+            ("呼吸与危重症医学科", "Respiratory Medicine", []),
+            (
+                "内分泌科",
+                "Endocrinology",
+                [
+                    ("糖尿病专病门诊", "Diabetes Clinic", []),
+                    ("甲状腺门诊", "Thyroid Clinic", []),
+                ],
+            ),
+            ("神经内科", "Neurology", []),
+            ("肾内科", "Nephrology", []),
+        ],
+    ),
+    (
+        "外科",
+        "Surgery",
+        [
+            ("普通外科", "General Surgery", []),
+            (
+                "骨科",
+                "Orthopaedics",
+                [
+                    ("脊柱外科", "Spine Surgery", []),
+                    ("关节外科", "Joint Surgery", []),
+                    ("运动医学门诊", "Sports Medicine", []),
+                ],
+            ),
+            ("泌尿外科", "Urology", []),
+            ("神经外科", "Neurosurgery", []),
+        ],
+    ),
+    (
+        "妇产科",
+        "Obstetrics and Gynaecology",
+        [
+            ("妇科", "Gynaecology", []),
+            ("产科", "Obstetrics", []),
+        ],
+    ),
+    (
+        "儿科",
+        "Paediatrics",
+        [
+            ("儿科普通门诊", "Paediatrics Clinic", []),
+            ("小儿呼吸门诊", "Paediatric Respiratory", []),
+        ],
+    ),
+    (
+        "五官科",
+        "Eye, ENT and Dental",
+        [
+            ("眼科", "Ophthalmology", []),
+            ("耳鼻咽喉头颈外科", "ENT", []),
+            ("口腔科", "Stomatology", []),
+        ],
+    ),
+    ("中医科", "Traditional Chinese Medicine", []),
+]
+
+SECOND_TREE: list = [
+    (
+        "内科",
+        "Internal Medicine",
+        [
+            ("心血管内科", "Cardiology", []),
+            ("消化内科", "Gastroenterology", []),
+            ("呼吸内科", "Respiratory Medicine", []),
+        ],
+    ),
+    (
+        "外科",
+        "Surgery",
+        [
+            ("普通外科", "General Surgery", []),
+            ("骨科", "Orthopaedics", []),
+        ],
+    ),
+    ("儿科", "Paediatrics", []),
+    ("妇科", "Gynaecology", []),
+    ("全科医学科", "General Practice", []),
+    ("口腔科", "Stomatology", []),
+]
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "霞",
+    "平",
+    "刚",
+    "桂英",
+    "建华",
+    "志强",
+    "晓东",
+    "海燕",
+    "文博",
+    "思远",
+    "雅琴",
+    "国栋",
+    "立新",
+    "振华",
+    "慧敏",
+    "子健",
+    "春梅",
+    "德明",
+]
+
+SPECIALTIES = {
+    "Cardiology": ("冠心病、高血压、心力衰竭的诊治", "coronary disease, hypertension, heart failure"),
+    "Hypertension": ("难治性高血压、继发性高血压", "resistant and secondary hypertension"),
+    "Arrhythmia": ("房颤、早搏、起搏器随访", "atrial fibrillation, pacemaker follow-up"),
+    "Gastro": ("胃肠镜检查、慢性胃炎、肝病", "endoscopy, gastritis, liver disease"),
+    "Respiratory": ("慢阻肺、哮喘、肺结节", "COPD, asthma, lung nodules"),
+    "Diabetes": ("糖尿病及并发症管理", "diabetes and its complications"),
+    "Thyroid": ("甲亢、甲减、甲状腺结节", "thyroid disorders and nodules"),
+    "Neurology": ("脑血管病、头痛、癫痫", "stroke, headache, epilepsy"),
+    "Nephrology": ("慢性肾病、肾炎、透析", "chronic kidney disease, dialysis"),
+    "General Surgery": ("甲状腺、乳腺、疝气手术", "thyroid, breast and hernia surgery"),
+    "Spine": ("颈椎病、腰椎间盘突出", "cervical and lumbar disc disease"),
+    "Joint": ("膝髋关节置换、关节炎", "knee and hip replacement, arthritis"),
+    "Sports": ("运动损伤、韧带修复", "sports injuries, ligament repair"),
+    "Urology": ("泌尿系结石、前列腺疾病", "urinary stones, prostate disease"),
+    "Neurosurgery": ("脑肿瘤、脑外伤", "brain tumours, head injury"),
+    "Gynaecology": ("妇科炎症、子宫肌瘤", "gynaecological infections, fibroids"),
+    "Obstetrics": ("产前检查、高危妊娠", "antenatal care, high-risk pregnancy"),
+    "Paediatric": ("小儿发热、咳嗽、生长发育", "fever, cough, growth in children"),
+    "Ophthalmology": ("白内障、青光眼、近视防控", "cataract, glaucoma, myopia"),
+    "ENT": ("鼻炎、中耳炎、咽喉疾病", "rhinitis, otitis, throat disease"),
+    "Stomatology": ("牙体牙髓、口腔修复", "endodontics, prosthodontics"),
+    "Chinese": ("中医内科调理、针灸", "herbal medicine, acupuncture"),
+    "General Practice": ("常见病、慢病随访", "common illness, chronic care"),
+}
+
+TITLES = [Title.ATTENDING, Title.ASSOCIATE_CHIEF, Title.CHIEF, Title.ATTENDING, Title.ASSOCIATE_CHIEF]
+
+
+def _specialty(name_en: str) -> tuple[str, str]:
+    for key, value in SPECIALTIES.items():
+        if key.lower() in name_en.lower():
+            return value
+    return ("常见病、多发病", "common conditions")
+
+
+def _tree(hospital: Hospital, nodes: list, campus: Campus | None, parent: Department | None = None) -> list[Department]:
+    leaves = []
+    for i, (name, name_en, children) in enumerate(nodes):
+        floor = 2 + i % 5
+        dep = catalog.department_create(
+            hospital=hospital,
+            parent=parent,
+            name=name,
+            name_en=name_en,
+            campus=campus,
+            sort=i,
+            location=f"门诊楼{floor}层" if campus is None else f"{campus.name} 门诊楼{floor}层",
+        )
+        leaves.extend(_tree(hospital, children, campus, dep) if children else [dep])
+    return leaves
+
+
+def _id_number(rng: random.Random) -> str:
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    body = f"110105{rng.randint(1950, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
+
+
+def _staff() -> None:
+    User = get_user_model()
+    if not User.objects.filter(username="admin").exists():
+        User.objects.create_superuser("admin", "admin@example.org", "guahao-demo")
+    if not User.objects.filter(username="renhe").exists():
+        user = User.objects.create_user("renhe", "renhe@example.org", "guahao-demo", is_staff=True)
+        apps = ["catalog", "scheduling", "booking", "accounts"]
+        user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=apps))
+        StaffProfile.objects.create(user=user, hospital=Hospital.objects.get(code="renhe"))
+
+
+def _hospitals(rng: random.Random) -> list[tuple[Hospital, list[Department], Campus | None]]:
+    renhe = Hospital.objects.create(
+        code="renhe",
+        name="仁和医院",
+        name_en="Renhe Hospital",
+        grade="三级甲等",
+        address="北京市东城区示范路1号",
+        phone="010-60000001",
+        notice="1. 实行实名制预约挂号，请携带就诊人身份证件就诊。\n2. 锁号后请在15分钟内完成支付，超时号源自动释放。\n3. 就诊当日不可线上取消，请提前一天取消。\n4. 一个月内取消3次或90天内爽约2次，将暂停线上预约90天。",
+        notice_en="1. Registration is real-name: bring the patient's ID card.\n2. Pay within 15 minutes of holding a slot, or it is released.\n3. Cancel online until the day before the visit.\n4. Three cancellations in 30 days or two no-shows in 90 days suspend online booking for 90 days.",
+    )
+    main = Campus.objects.create(hospital=renhe, name="本部", name_en="Main campus", address="北京市东城区示范路1号")
+    Campus.objects.create(hospital=renhe, name="东院区", name_en="East campus", address="北京市朝阳区康复路88号")
+    second = Hospital.objects.create(
+        code="second",
+        name="市第二人民医院",
+        name_en="Second People's Hospital",
+        grade="三级乙等",
+        address="北京市西城区民安街20号",
+        phone="010-60000002",
+        notice="本院已取消挂号费，预约免费，诊查费就诊时在院内支付。请按预约时段提前15分钟到达。",
+        notice_en="Registration is free of charge; the consultation fee is paid at the visit. Please arrive 15 minutes early.",
+    )
+    fees = {
+        renhe: {
+            Title.GENERAL: (100, 1000),
+            Title.ATTENDING: (100, 2000),
+            Title.ASSOCIATE_CHIEF: (100, 3000),
+            Title.CHIEF: (100, 5000),
+            Title.RENOWNED: (100, 10000),
+        },
+        second: {
+            Title.GENERAL: (0, 800),
+            Title.ATTENDING: (0, 1200),
+            Title.ASSOCIATE_CHIEF: (0, 2000),
+            Title.CHIEF: (0, 3000),
+            Title.RENOWNED: (0, 6000),
+        },
+    }
+    for hospital, table in fees.items():
+        for title, (reg, consult) in table.items():
+            Fee.objects.create(hospital=hospital, title=title, registration_fee_fen=reg, consultation_fee_fen=consult)
+    RuleSet.objects.create(
+        hospital=renhe,
+        release_time=dt.time(7, 0),
+        days_ahead=14,
+        hold_minutes=15,
+        max_active_holds=1,
+        cancel_policy=CancelPolicy.DAY_BEFORE,
+        medical_record_mode=MedicalRecordMode.AUTO_CREATE,
+        payment_required=True,
+    )
+    RuleSet.objects.create(
+        hospital=second,
+        release_time=dt.time(8, 0),
+        days_ahead=7,
+        hold_minutes=10,
+        max_active_holds=2,
+        cancel_policy=CancelPolicy.HOURS_BEFORE,
+        cancel_hours_before=2,
+        medical_record_mode=MedicalRecordMode.AT_VISIT,
+        payment_required=False,
+    )
+    return [(renhe, _tree(renhe, RENHE_TREE, main), main), (second, _tree(second, SECOND_TREE, None), None)]
+
+
+@transaction.atomic
+def _catalog_and_schedules(rng: random.Random) -> list:
+    today = clock.local_today("Asia/Shanghai")
+    experts = []
+    for hospital, leaves, _campus in _hospitals(rng):
+        for li, dep in enumerate(leaves):
+            spec, spec_en = _specialty(dep.name_en)
+            count = 2 if hospital.code == "renhe" else 1 + li % 2
+            for k in range(count):
+                name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+                expert = k == 1 and li % 4 == (0 if hospital.code == "renhe" else 1)
+                title = Title.RENOWNED if expert else TITLES[(li + k) % len(TITLES)]
+                doctor = catalog.doctor_create(
+                    hospital=hospital,
+                    department=dep,
+                    name=name,
+                    title=title,
+                    name_en=" ".join(p.capitalize() for p in lazy_pinyin(name)),
+                    specialty=spec,
+                    specialty_en=spec_en,
+                    intro=f"{hospital.name}{dep.name}{Title(title).label}，从事临床工作{rng.randint(8, 30)}年。",
+                )
+                workdays = {(li + k + j * 2) % 5 for j in range(1 if title == Title.RENOWNED else 2)}
+                for d in range(DAYS):
+                    day = today + dt.timedelta(days=d)
+                    if day.weekday() not in workdays:
+                        continue
+                    if title == Title.RENOWNED:
+                        s = schedule_create(
+                            department=dep,
+                            doctor=doctor,
+                            date=day,
+                            session=Session.AM,
+                            start=EXPERT_AM[0],
+                            end=EXPERT_AM[1],
+                            slots_per_period=2,
+                            platform_share_percent=50,
+                        )
+                        experts.append(s)
+                        continue
+                    session, (start, end) = (Session.AM, AM) if (k + d) % 2 == 0 else (Session.PM, PM)
+                    schedule_create(department=dep, doctor=doctor, date=day, session=session, start=start, end=end)
+            if li % 3 == 0:  # a general clinic (普通门诊) every day, weekends included
+                for d in range(DAYS):
+                    day = today + dt.timedelta(days=d)
+                    for session, (start, end) in ((Session.AM, AM), (Session.PM, PM)):
+                        schedule_create(
+                            department=dep,
+                            doctor=None,
+                            date=day,
+                            session=session,
+                            start=start,
+                            end=end,
+                            slots_per_period=4,
+                            platform_share_percent=50,
+                        )
+    return experts
+
+
+def _fill(schedules: list, rng: random.Random) -> None:
+    """Book three expert schedules of the coming days full, through the booking services."""
+    now = clock.now()
+    soon = clock.local_today("Asia/Shanghai") + dt.timedelta(days=5)
+    n = 0
+    for schedule in [s for s in schedules if s.hospital.code == "second" and s.starts_at > now and s.date <= soon][:3]:
+        free = schedule.slots.filter(pool="platform", state="free").count()
+        for _ in range(free):
+            n += 1
+            phone = f"1380000{n:04d}"
+            account = Account.objects.create(phone=phone, created_at=now)
+            patient = accounts.patient_create(
+                account=account,
+                name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+                id_number=_id_number(rng),
+                phone=phone,
+                relation="self",
+            )
+            hold = booking.hold_create(account=account, patient=patient, schedule=schedule)
+            booking.hold_confirm(hold=hold)
+
+
+def load(seed: int = 20261122) -> None:
+    rng = random.Random(seed)
+    experts = _catalog_and_schedules(rng)
+    _fill(experts, rng)
+    suspended = experts[-1]
+    type(suspended).objects.filter(pk=suspended.pk).update(
+        status=ScheduleStatus.SUSPENDED, suspended_reason="医生外出会诊"
+    )
+    _staff()

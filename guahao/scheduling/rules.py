@@ -1,0 +1,73 @@
+"""Resolving the rules in force for a schedule: doctor over department tree over hospital."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from guahao.catalog.models import Department, Hospital
+from guahao.core import clock
+from guahao.scheduling.models import CancelPolicy, MedicalRecordMode, RuleSet, Schedule
+
+
+@dataclasses.dataclass(frozen=True)
+class Rules:
+    release_time: dt.time = dt.time(7, 0)
+    days_ahead: int = 7
+    platform_share_percent: int = 60
+    hold_minutes: int = 15
+    max_active_holds: int = 1
+    max_per_patient_department_day: int = 1
+    max_per_account_hospital_day: int = 2
+    cancel_policy: str = CancelPolicy.DAY_BEFORE
+    cancel_hours_before: int = 0
+    blacklist_cancellations: int = 3
+    blacklist_cancellation_days: int = 30
+    blacklist_no_shows: int = 2
+    blacklist_no_show_days: int = 90
+    blacklist_days: int = 90
+    medical_record_mode: str = MedicalRecordMode.AT_VISIT
+    payment_required: bool = False
+
+
+DEFAULTS = Rules()
+FIELDS = [f.name for f in dataclasses.fields(Rules)]
+
+
+def _merge(rules: Rules, rule_set: RuleSet | None) -> Rules:
+    if rule_set is None:
+        return rules
+    changes = {name: getattr(rule_set, name) for name in FIELDS if getattr(rule_set, name) is not None}
+    return dataclasses.replace(rules, **changes)
+
+
+def rules_for(*, hospital: Hospital, department: Department | None = None, doctor_id: int | None = None) -> Rules:
+    chain: list[int] = []
+    node = department
+    while node is not None:
+        chain.append(node.id)
+        node = node.parent
+    sets = {(rs.department_id, rs.doctor_id): rs for rs in RuleSet.objects.filter(hospital=hospital)}
+    rules = _merge(DEFAULTS, sets.get((None, None)))
+    for dep_id in reversed(chain):  # root first, the leaf last, so the nearest wins
+        rules = _merge(rules, sets.get((dep_id, None)))
+    if doctor_id is not None:
+        rules = _merge(rules, sets.get((None, doctor_id)))
+    return rules
+
+
+def rules_for_schedule(schedule: Schedule) -> Rules:
+    return rules_for(hospital=schedule.hospital, department=schedule.department, doctor_id=schedule.doctor_id)
+
+
+def release_at(schedule: Schedule, rules: Rules) -> dt.datetime:
+    """When a schedule's slots become bookable: ``days_ahead`` days before, at the release time."""
+    day = schedule.date - dt.timedelta(days=rules.days_ahead)
+    return clock.at_local(day, rules.release_time, schedule.hospital.timezone)
+
+
+def cancel_deadline(schedule: Schedule, rules: Rules) -> dt.datetime:
+    """The last moment a registration for this schedule may be cancelled online."""
+    if rules.cancel_policy == CancelPolicy.HOURS_BEFORE:
+        return schedule.starts_at - dt.timedelta(hours=rules.cancel_hours_before)
+    return clock.at_local(schedule.date, dt.time(0, 0), schedule.hospital.timezone)

@@ -1,0 +1,96 @@
+"""Reads of schedules and availability as a patient sees them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from guahao.catalog.models import Department
+from guahao.core import clock
+from guahao.scheduling.models import Period, Pool, Schedule, ScheduleStatus, SlotState
+from guahao.scheduling.rules import Rules, release_at, rules_for, rules_for_schedule
+
+FREE_ONLINE = Q(slots__pool=Pool.PLATFORM, slots__state=SlotState.FREE)
+
+
+class Availability:
+    AVAILABLE = "available"
+    FULL = "full"
+    NOT_RELEASED = "not_released"
+    SUSPENDED = "suspended"
+
+
+@dataclass
+class ScheduleView:
+    schedule: Schedule
+    available: int
+    status: str
+    release_at: dt.datetime
+
+
+def with_available(qs: QuerySet[Schedule]) -> QuerySet[Schedule]:
+    return qs.annotate(free_online=Count("slots", filter=FREE_ONLINE))
+
+
+def schedule_status(schedule: Schedule, *, free: int, rules: Rules, now: dt.datetime) -> str:
+    if schedule.status == ScheduleStatus.SUSPENDED:
+        return Availability.SUSPENDED
+    if now < release_at(schedule, rules):
+        return Availability.NOT_RELEASED
+    return Availability.AVAILABLE if free > 0 else Availability.FULL
+
+
+def view_of(schedule: Schedule, *, free: int, rules: Rules, now: dt.datetime) -> ScheduleView:
+    status = schedule_status(schedule, free=free, rules=rules, now=now)
+    shown = free if status == Availability.AVAILABLE else 0
+    return ScheduleView(schedule, shown, status, release_at(schedule, rules))
+
+
+def department_availability(
+    *, department: Department, start: dt.date, days: int
+) -> list[tuple[dt.date, list[ScheduleView]]]:
+    """Per day, the department's schedules that have not ended, with what a patient may book.
+
+    Slots of a schedule that is not released yet are not counted as available: a patient sees
+    the day and when it opens.
+    """
+    now = clock.now()
+    end = start + dt.timedelta(days=days - 1)
+    schedules = with_available(
+        Schedule.objects.filter(department=department, date__range=(start, end), ends_at__gt=now)
+        .select_related("doctor", "hospital", "department", "department__parent__parent")
+        .order_by("date", "starts_at", "doctor_id")
+    )
+    rules_cache: dict[int | None, Rules] = {}
+    by_day: dict[dt.date, list[ScheduleView]] = {start + dt.timedelta(days=i): [] for i in range(days)}
+    for s in schedules:
+        if s.doctor_id not in rules_cache:
+            rules_cache[s.doctor_id] = rules_for(hospital=s.hospital, department=s.department, doctor_id=s.doctor_id)
+        free: int = s.free_online  # type: ignore[attr-defined]
+        by_day[s.date].append(view_of(s, free=free, rules=rules_cache[s.doctor_id], now=now))
+    return list(by_day.items())
+
+
+def day_status(views: list[ScheduleView]) -> tuple[int, str]:
+    """A day's total and its status: available if any schedule is, else the most telling one."""
+    total = sum(v.available for v in views)
+    statuses = {v.status for v in views}
+    for status in (Availability.AVAILABLE, Availability.FULL, Availability.NOT_RELEASED, Availability.SUSPENDED):
+        if status in statuses:
+            return total, status
+    return 0, Availability.FULL
+
+
+def schedule_detail(schedule: Schedule) -> tuple[ScheduleView, list[tuple[Period, int]]]:
+    rules = rules_for_schedule(schedule)
+    periods = list(
+        Period.objects.filter(schedule=schedule).annotate(
+            free_online=Count("slots", filter=Q(slots__pool=Pool.PLATFORM, slots__state=SlotState.FREE))
+        )
+    )
+    free = sum(p.free_online for p in periods)
+    view = view_of(schedule, free=free, rules=rules, now=clock.now())
+    open_ = view.status == Availability.AVAILABLE
+    return view, [(p, p.free_online if open_ else 0) for p in periods]

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import path
+
+from guahao.api.v1 import api
+from guahao.core import health
+from guahao.web import views as web
+
+urlpatterns = [
+    path("healthz", health.healthz),
+    path("readyz", health.readyz),
+    path("api/v1/", api.urls),
+    path("console/", admin.site.urls),
+    path("", web.home, name="web-home"),
+]

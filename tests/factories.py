@@ -1,0 +1,129 @@
+"""Builders for test data: small, explicit, each returning what a test needs to look at."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import random
+from typing import Any
+
+from django.test import Client
+
+from guahao.accounts import services as accounts
+from guahao.accounts.models import Account, Patient
+from guahao.catalog import services as catalog
+from guahao.catalog.models import Department, Doctor, Fee, Hospital, Title
+from guahao.core import clock
+from guahao.scheduling.models import RuleSet, Schedule, Session
+from guahao.scheduling.services import schedule_create
+
+TZ = "Asia/Shanghai"
+_seq = itertools.count(1)
+_rng = random.Random(7)
+WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+
+
+def id_number(birth: str | None = None) -> str:
+    """A valid GB 11643 number (checksum included), different on every call."""
+    birth = birth or f"{_rng.randint(1950, 2010)}{_rng.randint(1, 12):02d}{_rng.randint(1, 28):02d}"
+    body = f"110105{birth}{next(_seq) % 1000:03d}"
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, WEIGHTS, strict=True)) % 11]
+
+
+def phone() -> str:
+    return f"139{next(_seq) + _rng.randint(0, 10**6):08d}"[:11]
+
+
+def today() -> dt.date:
+    return clock.local_today(TZ)
+
+
+def hospital(**rules: Any) -> Hospital:
+    n = next(_seq)
+    h = Hospital.objects.create(code=f"h{n}", name=f"测试医院{n}", name_en=f"Test Hospital {n}", timezone=TZ)
+    Fee.objects.create(hospital=h, title=Title.CHIEF, registration_fee_fen=100, consultation_fee_fen=5000)
+    Fee.objects.create(hospital=h, title=Title.GENERAL, registration_fee_fen=0, consultation_fee_fen=1000)
+    RuleSet.objects.create(hospital=h, **rules)
+    return h
+
+
+def department(h: Hospital, name: str = "心血管内科", parent: Department | None = None) -> Department:
+    return catalog.department_create(hospital=h, name=name, name_en="Cardiology", parent=parent)
+
+
+def doctor(dep: Department, name: str = "王建华", title: str = Title.CHIEF) -> Doctor:
+    return catalog.doctor_create(hospital=dep.hospital, department=dep, name=name, title=title, specialty="高血压")
+
+
+def schedule(
+    dep: Department,
+    doc: Doctor | None = None,
+    *,
+    day: dt.date | None = None,
+    session: str = Session.AM,
+    start: dt.time = dt.time(8, 0),
+    end: dt.time = dt.time(9, 0),
+    slots_per_period: int = 5,
+    platform_share_percent: int = 100,
+) -> Schedule:
+    """By default tomorrow 08:00-09:00: two periods of five online slots each (ten in all)."""
+    return schedule_create(
+        department=dep,
+        doctor=doc,
+        date=day or today() + dt.timedelta(days=1),
+        session=session,
+        start=start,
+        end=end,
+        slots_per_period=slots_per_period,
+        platform_share_percent=platform_share_percent,
+    )
+
+
+def account() -> Account:
+    return Account.objects.create(phone=phone(), created_at=clock.now())
+
+
+def patient(acc: Account, *, relation: str = "other", number: str | None = None, name: str = "李秀英") -> Patient:
+    return accounts.patient_create(
+        account=acc, name=name, id_number=number or id_number(), phone=acc.phone, relation=relation
+    )
+
+
+class Api:
+    """A patient's client for the JSON API, logged in through SMS like a real one."""
+
+    def __init__(self, client: Client | None = None, language: str = "zh-hans") -> None:
+        self.client = client or Client()
+        self.token: str | None = None
+        self.language = language
+
+    def call(self, method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+        extra = {"HTTP_ACCEPT_LANGUAGE": self.language}
+        if self.token:
+            extra["HTTP_AUTHORIZATION"] = f"Bearer {self.token}"
+        extra.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
+        data = body if isinstance(body, str | bytes) else json.dumps(body) if body is not None else None
+        response = getattr(self.client, method.lower())(
+            "/api/v1" + path, data=data, content_type="application/json", **extra
+        )
+        raw = response.content.decode()
+        return response.status_code, (json.loads(raw) if raw else None)
+
+    def login(self, number: str | None = None) -> Api:
+        number = number or phone()
+        _, sent = self.call("POST", "/auth/sms-code", {"phone": number})
+        status, body = self.call("POST", "/auth/login", {"phone": number, "code": sent["dev_code"]})
+        assert status == 200, body
+        self.token = body["token"]
+        self.account_id = body["account_id"]
+        return self
+
+    def add_patient(self, number: str | None = None, relation: str = "self", name: str = "张伟") -> str:
+        status, body = self.call(
+            "POST",
+            "/patients",
+            {"name": name, "id_number": number or id_number(), "phone": "13912345678", "relation": relation},
+        )
+        assert status == 201, body
+        return body["id"]
