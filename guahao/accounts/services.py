@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from guahao.accounts import errors, idcard
+from guahao.accounts.locks import lock_account
 from guahao.accounts.models import Account, AuthToken, Patient, SmsCode, StaffProfile, StaffToken
 from guahao.core import clock, ratelimit
 from guahao.core.errors import RATE_LIMITED
@@ -138,14 +139,18 @@ def patient_create(*, account: Account, name: str, id_number: str, phone: str, r
         raise errors.ID_NUMBER_INVALID.error(field="id_number")
     phone = phone_normalize(phone)
     id_hash = idcard.lookup_hash(parsed.number)
-    if Patient.objects.filter(account=account, id_number_hash=id_hash).exists():
-        raise errors.PATIENT_EXISTS.error(field="id_number")
-    if relation == "self" and Patient.objects.filter(account=account, relation="self").exists():
-        raise errors.SELF_EXISTS.error(field="relation")
-    if Patient.objects.filter(account=account).count() >= PATIENTS_PER_ACCOUNT:
-        raise errors.PATIENT_LIMIT.error()
     try:
         with transaction.atomic():
+            # The account row lock makes the checks and the insert one step: two parallel adds
+            # cannot both see seven patients and make nine.
+            lock_account(account.pk)
+            mine = Patient.objects.filter(account=account)
+            if mine.filter(id_number_hash=id_hash).exists():
+                raise errors.PATIENT_EXISTS.error(field="id_number")
+            if relation == "self" and mine.filter(relation="self").exists():
+                raise errors.SELF_EXISTS.error(field="relation")
+            if mine.count() >= PATIENTS_PER_ACCOUNT:
+                raise errors.PATIENT_LIMIT.error()
             return Patient.objects.create(
                 account=account,
                 name=name,

@@ -73,7 +73,7 @@ auth_router = Router(tags=["auth"])
 )
 def sms_code(request: HttpRequest, body: schemas.SmsCodeIn) -> dict:
     row, code = accounts.sms_code_send(phone=body.phone, client_ip=client_ip(request))
-    expires_in = int((row.expires_at - clock.now()).total_seconds())
+    expires_in = round((row.expires_at - clock.now()).total_seconds())
     return {"sent": True, "expires_in": expires_in, "dev_code": code if settings.SMS_BACKEND == "console" else None}
 
 

@@ -11,12 +11,11 @@ import datetime as dt
 
 from django.db import connection
 
-from guahao.accounts.models import Account, Patient
+from guahao.accounts.locks import lock_account
+from guahao.accounts.models import Patient
 from guahao.scheduling.models import Period, Pool, Schedule, Slot, SlotState
 
-
-def lock_account(account_id: int) -> None:
-    list(Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True))
+__all__ = ["claim_free_slot", "lock_account", "lock_person"]
 
 
 def lock_person(person_hash: str) -> None:

@@ -1,0 +1,104 @@
+"""Logging in with a phone and an SMS code, and the limits that keep codes from being guessed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from guahao.accounts.models import Account, AuthToken
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def test_first_login_creates_the_account_and_the_token_works(api):
+    number = f.phone()
+    status, sent = api.call("POST", "/auth/sms-code", {"phone": number})
+    assert status == 200 and sent["sent"] is True and len(sent["dev_code"]) == 6
+    assert sent["expires_in"] == 300
+
+    status, body = api.call("POST", "/auth/login", {"phone": number, "code": sent["dev_code"]})
+    assert status == 200
+    assert Account.objects.get(pk=body["account_id"]).phone == number
+    api.token = body["token"]
+    assert api.call("GET", "/patients")[0] == 200
+
+
+def test_second_login_reaches_the_same_account(api):
+    first = f.Api().login("13900001111")
+    second = f.Api().login("+86 139-0000-1111")
+    assert first.account_id == second.account_id
+    assert Account.objects.filter(phone="13900001111").count() == 1
+
+
+def test_a_code_works_once(api):
+    number = f.phone()
+    code = api.call("POST", "/auth/sms-code", {"phone": number})[1]["dev_code"]
+    assert api.call("POST", "/auth/login", {"phone": number, "code": code})[0] == 200
+    status, body = api.call("POST", "/auth/login", {"phone": number, "code": code})
+    assert (status, body["code"]) == (401, "login.code_wrong")
+
+
+def test_a_wrong_code_is_refused_and_creates_nothing(api):
+    number = f.phone()
+    code = api.call("POST", "/auth/sms-code", {"phone": number})[1]["dev_code"]
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    status, body = api.call("POST", "/auth/login", {"phone": number, "code": wrong})
+    assert (status, body["code"]) == (401, "login.code_wrong")
+    assert not Account.objects.filter(phone=number).exists()
+    assert AuthToken.objects.count() == 0
+
+
+def test_after_five_wrong_codes_even_the_right_one_is_refused(api):
+    number = f.phone()
+    code = api.call("POST", "/auth/sms-code", {"phone": number})[1]["dev_code"]
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for _ in range(5):
+        assert api.call("POST", "/auth/login", {"phone": number, "code": wrong})[0] == 401
+    status, body = api.call("POST", "/auth/login", {"phone": number, "code": code})
+    assert (status, body["code"]) == (429, "login.too_many_attempts")
+    assert not Account.objects.filter(phone=number).exists()
+
+
+def test_an_expired_code_is_refused(api):
+    from guahao.core import clock
+
+    number = f.phone()
+    code = api.call("POST", "/auth/sms-code", {"phone": number})[1]["dev_code"]
+    clock.advance(dt.timedelta(seconds=301))
+    assert api.call("POST", "/auth/login", {"phone": number, "code": code})[1]["code"] == "login.code_wrong"
+
+
+@pytest.mark.parametrize("number", ["12345", "1391234567", "0101234567", "abcdefghijk", "23912345678"])
+def test_numbers_that_are_not_mainland_mobiles_are_refused_with_the_field(api, number):
+    status, body = api.call("POST", "/auth/sms-code", {"phone": number})
+    assert status == 422
+    assert (body["code"], body["field"]) == ("phone.invalid", "phone")
+
+
+def test_codes_cannot_be_requested_again_within_a_minute(api, ratelimits):
+    number = f.phone()
+    assert api.call("POST", "/auth/sms-code", {"phone": number})[0] == 200
+    status, body = api.call("POST", "/auth/sms-code", {"phone": number})
+    assert (status, body["code"]) == (429, "sms.too_soon")
+
+
+def test_codes_per_phone_per_day_are_limited(api, ratelimits):
+    from guahao.core import clock
+
+    number = f.phone()
+    statuses = []
+    for _ in range(12):
+        statuses.append(api.call("POST", "/auth/sms-code", {"phone": number})[0])
+        clock.advance(dt.timedelta(seconds=61))
+    assert statuses[:10] == [200] * 10
+    status, body = api.call("POST", "/auth/sms-code", {"phone": number})
+    assert (status, body["code"]) == (429, "sms.daily_limit")
+
+
+def test_without_a_token_patient_paths_answer_401(api):
+    status, body = api.call("GET", "/registrations")
+    assert (status, body["code"]) == (401, "auth.required")
+    api.token = "not-a-token"
+    assert api.call("GET", "/patients")[0] == 401
