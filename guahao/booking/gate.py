@@ -10,6 +10,8 @@ default, Redis (shared by all web processes) when REDIS_URL is set.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.cache import cache
 
 TTL = 3
@@ -19,12 +21,15 @@ def _key(schedule_id: int) -> str:
     return f"gate:sold-out:{schedule_id}"
 
 
-def is_sold_out(schedule_id: int) -> bool:
-    return bool(cache.get(_key(schedule_id)))
+def sold_out(schedule_id: int) -> list[dict[str, Any]] | None:
+    """None while the schedule may have slots; when it is closed, the alternatives to offer."""
+    value = cache.get(_key(schedule_id))
+    return None if value is None else list(value)
 
 
-def mark_sold_out(schedule_id: int) -> None:
-    cache.set(_key(schedule_id), 1, timeout=TTL)
+def mark_sold_out(schedule_id: int, alternatives: list[dict[str, Any]]) -> None:
+    """Close the gate for ``TTL`` seconds, remembering what to offer the next ones turned away."""
+    cache.set(_key(schedule_id), alternatives, timeout=TTL)
 
 
 def reopen(schedule_id: int) -> None:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from django.core import signing
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from guahao.accounts.models import Account, MedicalRecord, Patient
 from guahao.booking import errors, gate, locks, selectors
@@ -134,18 +134,23 @@ def medical_record_create(*, patient: Patient, hospital_id: int) -> MedicalRecor
 
 def _check_limits(*, account: Account, patient: Patient, schedule: Schedule, rules: Rules, now: dt.datetime) -> None:
     """Call under ``lock_account`` and ``lock_person``: the counts cannot change underneath."""
-    live = Hold.objects.filter(status=HoldStatus.HELD, expires_at__gt=now)
-    if live.filter(account=account).count() >= rules.max_active_holds:
+    mine = Q(account=account)
+    in_department = Q(person_hash=patient.id_number_hash, department_id=schedule.department_id, visit_date=schedule.date)
+    at_hospital = Q(account=account, hospital_id=schedule.hospital_id, visit_date=schedule.date)
+    holds = Hold.objects.filter(mine | in_department, status=HoldStatus.HELD, expires_at__gt=now).aggregate(
+        live=Count("pk", filter=mine),
+        in_department=Count("pk", filter=in_department),
+        at_hospital=Count("pk", filter=at_hospital),
+    )
+    booked = Registration.objects.filter(in_department | at_hospital, status__in=ACTIVE_REGISTRATION).aggregate(
+        in_department=Count("pk", filter=in_department),
+        at_hospital=Count("pk", filter=at_hospital),
+    )
+    if holds["live"] >= rules.max_active_holds:
         raise errors.HOLD_LIMIT.error(limit=rules.max_active_holds)
-    same_day = Q(visit_date=schedule.date)
-    active = Registration.objects.filter(same_day, status__in=ACTIVE_REGISTRATION)
-    in_department = Q(person_hash=patient.id_number_hash, department_id=schedule.department_id)
-    taken = active.filter(in_department).count() + live.filter(same_day, in_department).count()
-    if taken >= rules.max_per_patient_department_day:
+    if holds["in_department"] + booked["in_department"] >= rules.max_per_patient_department_day:
         raise errors.ONE_PER_DEPARTMENT.error(limit=rules.max_per_patient_department_day)
-    at_hospital = Q(account=account, hospital_id=schedule.hospital_id)
-    taken = active.filter(at_hospital).count() + live.filter(same_day, at_hospital).count()
-    if taken >= rules.max_per_account_hospital_day:
+    if holds["at_hospital"] + booked["at_hospital"] >= rules.max_per_account_hospital_day:
         raise errors.ACCOUNT_DAILY_LIMIT.error(limit=rules.max_per_account_hospital_day)
 
 
@@ -193,24 +198,25 @@ def hold_create(*, account: Account, patient: Patient, schedule: Schedule, perio
     checked that the patient belongs to the account.
     """
     now = clock.now()
+    if period is None:
+        # A closed gate answers a sold-out schedule without touching the database; it only
+        # ever refuses, so the checks below still decide every hold that is given.
+        offered = gate.sold_out(schedule.pk)
+        if offered is not None:
+            raise errors.SLOT_UNAVAILABLE.error(alternatives=offered)
     rules = rules_for_schedule(schedule)
     _check_bookable(schedule=schedule, period=period, rules=rules, now=now)
     _check_person(patient=patient, schedule=schedule, rules=rules, now=now)
-    if period is None and gate.is_sold_out(schedule.pk):
-        raise _unavailable(schedule, period)
     hold = _insert_hold(account=account, patient=patient, schedule=schedule, period=period, rules=rules, now=now)
     if hold is None and holds_expire(schedule=schedule):
         # Holds that ran out but were not swept yet gave their slots back: try once more.
         hold = _insert_hold(account=account, patient=patient, schedule=schedule, period=period, rules=rules, now=now)
     if hold is None:
+        offered = selectors.alternatives(schedule=schedule, period=period)
         if period is None:
-            gate.mark_sold_out(schedule.pk)
-        raise _unavailable(schedule, period)
+            gate.mark_sold_out(schedule.pk, offered)
+        raise errors.SLOT_UNAVAILABLE.error(alternatives=offered)
     return hold
-
-
-def _unavailable(schedule: Schedule, period: Period | None) -> Exception:
-    return errors.SLOT_UNAVAILABLE.error(alternatives=selectors.alternatives(schedule=schedule, period=period))
 
 
 def _hold_end(*, hold_id: int, to_status: str, actor: Actor, only_overdue: bool = False) -> bool:
