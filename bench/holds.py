@@ -11,6 +11,7 @@ ratios between the backends. Each backend runs in its own process on a fresh dat
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import subprocess
@@ -43,13 +44,12 @@ def _run_one(threads: int, slots: int) -> dict:
     dep = f.department(h)
     per_period = 40
     periods = slots // per_period
-    import datetime as dt
 
     schedule = f.schedule(
         dep,
         f.doctor(dep),
         start=dt.time(8, 0),
-        end=(dt.datetime(2000, 1, 1, 8, 0) + dt.timedelta(minutes=30 * periods)).time(),
+        end=dt.time(8 + periods // 2, 30 * (periods % 2)),  # 30-minute periods from 08:00
         slots_per_period=per_period,
     )
     crowd = []

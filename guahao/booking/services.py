@@ -135,7 +135,9 @@ def medical_record_create(*, patient: Patient, hospital_id: int) -> MedicalRecor
 def _check_limits(*, account: Account, patient: Patient, schedule: Schedule, rules: Rules, now: dt.datetime) -> None:
     """Call under ``lock_account`` and ``lock_person``: the counts cannot change underneath."""
     mine = Q(account=account)
-    in_department = Q(person_hash=patient.id_number_hash, department_id=schedule.department_id, visit_date=schedule.date)
+    in_department = Q(
+        person_hash=patient.id_number_hash, department_id=schedule.department_id, visit_date=schedule.date
+    )
     at_hospital = Q(account=account, hospital_id=schedule.hospital_id, visit_date=schedule.date)
     holds = Hold.objects.filter(mine | in_department, status=HoldStatus.HELD, expires_at__gt=now).aggregate(
         live=Count("pk", filter=mine),
