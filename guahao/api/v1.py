@@ -175,6 +175,9 @@ def availability(request: HttpRequest, department_id: str, query: Query[Availabi
         raise catalog_errors.DEPARTMENT_NOT_LEAF.error()
     today = clock.local_today(department.hospital.timezone)
     start = query.start or today
+    # A client a time zone behind the hospital may still be on yesterday: show it today onwards.
+    if start == today - dt.timedelta(days=1):
+        start = today
     if start < today or start > today + dt.timedelta(days=60):
         raise INVALID.error(detail="from: must be between today and 60 days ahead", field="from")
     days = []

@@ -114,10 +114,18 @@ def test_a_department_can_release_further_ahead_than_its_hospital(api, cardiolog
     assert body["days"][12]["status"] == "available"
 
 
-def test_availability_outside_the_window_is_refused(api, cardiology):
+def test_a_client_still_on_yesterday_sees_today_onwards(api, cardiology):
     *_, leaf = cardiology
     yesterday = (f.today() - dt.timedelta(days=1)).isoformat()
-    status, body = api.call("GET", f"/departments/{leaf.pk}/availability?from={yesterday}")
+    status, body = api.call("GET", f"/departments/{leaf.pk}/availability?from={yesterday}&days=3")
+    assert status == 200
+    assert [d["date"] for d in body["days"]][0] == f.today().isoformat()
+
+
+def test_availability_outside_the_window_is_refused(api, cardiology):
+    *_, leaf = cardiology
+    before = (f.today() - dt.timedelta(days=2)).isoformat()
+    status, body = api.call("GET", f"/departments/{leaf.pk}/availability?from={before}")
     assert (status, body["code"], body["field"]) == (422, "request.invalid", "from")
     status, body = api.call("GET", f"/departments/{leaf.pk}/availability?days=15")
     assert (status, body["field"]) == (422, "days")
