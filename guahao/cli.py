@@ -5,6 +5,7 @@ guahao serve [--host H] [--port P] [--workers N] [--no-worker]   serve an existi
 guahao seed --demo                  load the demo data
 guahao worker                       run the background and periodic jobs
 guahao migrate                      apply database migrations
+guahao paysim [--host H] [--port P] [--knobs K]   the payment sandbox (a provider simulator)
 guahao staff-token --user NAME      print a new API token for a staff user or kiosk
 guahao manage …                     any Django management command
 """
@@ -46,9 +47,27 @@ def _ensure_demo() -> None:
         print("demo data loaded", flush=True)
 
 
-def _serve(host: str, port: int, workers: int, with_worker: bool, banner: bool) -> int:
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(host: str, port: int, workers: int, with_worker: bool, banner: bool, with_paysim: bool = False) -> int:
     procs: list[subprocess.Popen] = []
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="guahao.settings")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    env.setdefault("GUAHAO_PUBLIC_URL", f"http://{shown}:{port}")
+    if with_paysim and "GUAHAO_PAYSIM_URL" not in os.environ:
+        paysim_port = port + 20 if port + 20 < 65536 else _free_port(host)
+        env["GUAHAO_PAYSIM_URL"] = f"http://{shown}:{paysim_port}"
+        procs.append(
+            subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "guahao.cli", "paysim", "--host", host, "--port", str(paysim_port)], env=env
+            )
+        )
     if with_worker:
         procs.append(subprocess.Popen([sys.executable, "-m", "guahao.cli", "worker"], env=env))  # noqa: S603
     server = subprocess.Popen(  # noqa: S603
@@ -73,13 +92,14 @@ def _serve(host: str, port: int, workers: int, with_worker: bool, banner: bool) 
     )
     procs.append(server)
     if banner:
-        base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+        base = f"http://{shown}:{port}"
         print(
             f"\nGuahao is running.\n"
             f"  patient app   {base}/\n"
             f"  API docs      {base}/api/v1/docs   (OpenAPI: {base}/api/v1/openapi.json)\n"
             f"  console       {base}/console/   staff login: {DEMO_STAFF[0]} / {DEMO_STAFF[1]}\n"
-            f"Press Ctrl+C to stop.\n",
+            + (f"  pay sandbox   {env['GUAHAO_PAYSIM_URL']}/healthz\n" if with_paysim else "")
+            + "Press Ctrl+C to stop.\n",
             flush=True,
         )
 
@@ -120,6 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     seed = sub.add_parser("seed")
     seed.add_argument("--demo", action="store_true", required=True)
     sub.add_parser("worker")
+    paysim = sub.add_parser("paysim", help="the payment sandbox")
+    paysim.add_argument("--host", default="127.0.0.1")
+    paysim.add_argument("--port", type=int, default=8020)
+    paysim.add_argument("--store", help="its SQLite file (default: paysim.sqlite3 in the data dir)")
+    paysim.add_argument("--public-url", help="the address patients' browsers reach it at")
+    paysim.add_argument(
+        "--knobs", default=os.environ.get("GUAHAO_PAYSIM_KNOBS", ""), help="e.g. duplicate=0.3,jitter_ms=500"
+    )
     sub.add_parser("migrate")
     token = sub.add_parser("staff-token")
     token.add_argument("--user", required=True)
@@ -130,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "demo":
         _ensure_demo()
-        return _serve(args.host, args.port, args.workers, not args.no_worker, banner=True)
+        return _serve(args.host, args.port, args.workers, not args.no_worker, banner=True, with_paysim=True)
     if args.command == "serve":
         return _serve(args.host, args.port, args.workers, not args.no_worker, banner=False)
     if args.command == "seed":
@@ -142,6 +170,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "worker":
         _manage("run_huey")
+        return 0
+    if args.command == "paysim":
+        from django.conf import settings
+
+        from guahao.payments.sandbox import server
+
+        _django()
+        server.serve(
+            host=args.host,
+            port=args.port,
+            store=args.store or str(settings.DATA_DIR / "paysim.sqlite3"),
+            merchants={settings.PAYSIM_MCH_ID: settings.PAYSIM_KEY},
+            public_url=args.public_url,
+            knobs=server.knobs_from(args.knobs),
+        )
         return 0
     if args.command == "migrate":
         _manage("migrate")

@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "guahao.scheduling",
     "guahao.accounts",
     "guahao.booking",
+    "guahao.payments",
     "guahao.console",
     "guahao.web",
 ]
@@ -199,6 +200,14 @@ else:
     }
 
 RATELIMIT_ENABLED = env_bool("GUAHAO_RATELIMIT", True)
+
+# Payments: the provider every method goes through, and the sandbox's address and merchant.
+# GUAHAO_PUBLIC_URL is where providers send their notifications.
+PUBLIC_URL = env_str("GUAHAO_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+PAYMENT_PROVIDER = env_choice("GUAHAO_PAYMENT_PROVIDER", "sandbox", ("sandbox",))
+PAYSIM_URL = env_str("GUAHAO_PAYSIM_URL", "http://127.0.0.1:8020").rstrip("/")
+PAYSIM_MCH_ID = env_str("GUAHAO_PAYSIM_MCH_ID", "1900000001")
+PAYSIM_KEY = env_str("GUAHAO_PAYSIM_KEY", "paysim-demo-key")
 SMS_BACKEND = env_choice("GUAHAO_SMS_BACKEND", "console", ("console",))
 
 # --- i18n, time -------------------------------------------------------------------------------

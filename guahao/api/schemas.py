@@ -14,6 +14,7 @@ from guahao.booking.models import Hold, Registration, RegistrationStatus
 from guahao.booking.services import checkin_qr
 from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.core import clock
+from guahao.payments.models import Payment
 from guahao.scheduling.models import Period, Schedule
 from guahao.scheduling.rules import Rules, cancel_deadline, rules_for_schedule
 from guahao.scheduling.selectors import ScheduleView
@@ -335,6 +336,8 @@ class HoldOut(Schema):
     registration_fee_fen: int
     consultation_fee_fen: int
     payment_required: bool
+    registration_id: str | None
+    payment: PaymentOut | None
 
 
 def hold_out(h: Hold) -> dict:
@@ -351,7 +354,65 @@ def hold_out(h: Hold) -> dict:
         "registration_fee_fen": h.registration_fee_fen,
         "consultation_fee_fen": h.consultation_fee_fen,
         "payment_required": h.payment_required,
+        "registration_id": str(h.registration.pk) if hasattr(h, "registration") else None,
+        "payment": payment_out(Payment.objects.filter(hold=h).order_by("-pk").first()),
     }
+
+
+class RefundOut(Schema):
+    status: str
+    reason: str
+    reason_label: str
+    failure: str
+
+
+class PaymentOut(Schema):
+    id: str
+    status: str
+    method: str
+    amount_fen: int
+    registration_fee_fen: int
+    consultation_fee_fen: int
+    insurance: bool
+    pay_url: str
+    refund: RefundOut | None
+
+
+def payment_out(p: Payment | None) -> dict | None:
+    if p is None:
+        return None
+    refund = p.refunds.order_by("-pk").first()
+    return {
+        "id": str(p.pk),
+        "status": p.status,
+        "method": p.method,
+        "amount_fen": p.amount_fen,
+        "registration_fee_fen": p.registration_fee_fen,
+        "consultation_fee_fen": p.consultation_fee_fen,
+        "insurance": p.insurance,
+        "pay_url": p.pay_url,
+        "refund": None
+        if refund is None
+        else {
+            "status": refund.status,
+            "reason": refund.reason,
+            "reason_label": str(refund.get_reason_display()),
+            "failure": refund.failure,
+        },
+    }
+
+
+class NotifyOut(Schema):
+    code: str
+    outcome: str
+
+
+class PaymentStartOut(Schema):
+    payment_id: str
+    pay_url: str
+    amount_fen: int
+    hold_id: str
+    expires_at: str
 
 
 class PatientBrief(Schema):
@@ -384,6 +445,7 @@ class RegistrationOut(Schema):
     booked_at: str
     cancelled_at: str | None
     checked_in_at: str | None
+    payment: PaymentOut | None
 
 
 def registration_out(r: Registration) -> dict:
@@ -414,4 +476,5 @@ def registration_out(r: Registration) -> dict:
         "booked_at": _local(r.booked_at, tz),
         "cancelled_at": _local(r.cancelled_at, tz) if r.cancelled_at else None,
         "checked_in_at": _local(r.checked_in_at, tz) if r.checked_in_at else None,
+        "payment": payment_out(getattr(r, "payment", None)),
     }

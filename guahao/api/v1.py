@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import cast
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -25,6 +26,8 @@ from guahao.catalog import selectors as catalog
 from guahao.catalog.models import Department, Hospital
 from guahao.core import clock, ratelimit
 from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN, RATE_LIMITED
+from guahao.payments import errors as payment_errors
+from guahao.payments import services as payments
 from guahao.scheduling import selectors as scheduling
 from guahao.scheduling.models import Period, Schedule
 from guahao.scheduling.rules import rules_for
@@ -277,22 +280,41 @@ def holds_release(request: HttpRequest, hold_id: str) -> dict:
 @booking_router.post(
     "/holds/{hold_id}/confirm",
     **documented(
-        {201: schemas.RegistrationOut},
+        {201: schemas.RegistrationOut | schemas.PaymentStartOut},
         NOT_LOGGED_IN,
         NOT_FOUND,
         booking_errors.HOLD_EXPIRED,
         booking_errors.HOLD_NOT_ACTIVE,
-        booking_errors.PAYMENT_UNAVAILABLE,
+        booking_errors.PAYMENT_REQUIRED,
+        payment_errors.PROVIDER_FAILED,
+        payment_errors.PROVIDER_TIMEOUT,
+        summary="Confirm a hold: the registration, or where to pay for it",
     ),
 )
 def holds_confirm(request: HttpRequest, hold_id: str, body: schemas.ConfirmIn | None = None) -> Status:
     hold = booking_selectors.access_hold(account=_account(request), hold_id=hold_id)
     body = body or schemas.ConfirmIn()
-    registration = booking.hold_confirm(hold=hold, payment_method=body.payment_method, insurance=body.insurance)
+    if hold.payment_required and body.payment_method:
+        payment = payments.payment_start(hold=hold, method=body.payment_method, insurance=body.insurance)
+        hold.refresh_from_db()
+        if payment.registration_id is None:
+            return Status(
+                201,
+                {
+                    "payment_id": str(payment.pk),
+                    "pay_url": payment.pay_url,
+                    "amount_fen": payment.amount_fen,
+                    "hold_id": str(hold.pk),
+                    "expires_at": hold.expires_at.astimezone(ZoneInfo(hold.schedule.hospital.timezone)).isoformat(),
+                },
+            )
+        registration_id = payment.registration_id
+    else:
+        registration_id = booking.hold_confirm(hold=hold, insurance=body.insurance).pk
     return Status(
         201,
         schemas.registration_out(
-            booking_selectors.access_registration(account=_account(request), registration_id=registration.pk)
+            booking_selectors.access_registration(account=_account(request), registration_id=registration_id)
         ),
     )
 
@@ -319,14 +341,37 @@ def registrations_detail(request: HttpRequest, registration_id: str) -> dict:
         NOT_FOUND,
         booking_errors.CANCEL_TOO_LATE,
         booking_errors.BAD_TRANSITION,
+        summary="Cancel a registration; a paid one goes on to refunding and refunded",
     ),
 )
 def registrations_cancel(request: HttpRequest, registration_id: str) -> dict:
     registration = booking_selectors.access_registration(account=_account(request), registration_id=registration_id)
-    booking.registration_cancel(registration=registration, actor=booking.Actor.patient(_account(request)))
+    payments.registration_cancel(registration=registration, actor=booking.Actor.patient(_account(request)))
     return schemas.registration_out(
         booking_selectors.access_registration(account=_account(request), registration_id=registration_id)
     )
+
+
+# --- payment provider notifications --------------------------------------------------------------
+
+payments_router = Router(tags=["integrations"])
+
+
+@payments_router.post(
+    "/notify/{provider}",
+    **documented(
+        {200: schemas.NotifyOut},
+        payment_errors.SIGNATURE_INVALID,
+        payment_errors.NOTIFICATION_MISMATCH,
+        payment_errors.PAYMENT_UNKNOWN,
+        payment_errors.PROVIDER_UNKNOWN,
+        summary="A provider's signed notification; applied once, duplicates change nothing",
+    ),
+)
+def payments_notify(request: HttpRequest, provider: str) -> dict:
+    headers = {k: v for k, v in request.headers.items()}
+    outcome = payments.notification_receive(provider_name=provider, headers=headers, body=request.body)
+    return {"code": "SUCCESS", "outcome": outcome}
 
 
 # --- check-in (kiosk, window, or the patient's own phone at the hospital) -------------------------
@@ -370,3 +415,4 @@ api.add_router("/patients", patients_router)
 api.add_router("", catalog_router)
 api.add_router("", booking_router)
 api.add_router("", checkin_router)
+api.add_router("/payments", payments_router)

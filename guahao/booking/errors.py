@@ -22,8 +22,8 @@ RECORD_REQUIRED = ProblemType(
 )
 HOLD_EXPIRED = ProblemType("hold.expired", 409, _("The hold has expired; the slot was released"))
 HOLD_NOT_ACTIVE = ProblemType("hold.not_active", 409, _("The hold is no longer active"))
-PAYMENT_UNAVAILABLE = ProblemType(
-    "payment.unavailable", 503, _("Online payment is not available yet; please register at the hospital")
+PAYMENT_REQUIRED = ProblemType(
+    "payment.method_required", 422, _("This hospital charges a fee: choose how to pay (wechat, alipay or card)")
 )
 CANCEL_TOO_LATE = ProblemType(
     "rule.cancel_cutoff", 409, _("It is too late to cancel online; please go to the hospital's window")

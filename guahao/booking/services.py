@@ -267,8 +267,8 @@ def _new_registration_number(visit_date: dt.date) -> str:
     raise RuntimeError("no free registration number")  # pragma: no cover - 10^8 per day
 
 
-def hold_confirm(*, hold: Hold, payment_method: str | None = None, insurance: bool = False) -> Registration:
-    """Turn a live hold into a registration (hospitals that need no payment step)."""
+def hold_check_live(hold: Hold) -> None:
+    """Refuse, with the reason, a hold that can no longer be confirmed or paid for."""
     now = clock.now()
     if hold.status == HoldStatus.HELD and hold.expires_at <= now:
         holds_expire(schedule=hold.schedule)
@@ -277,45 +277,60 @@ def hold_confirm(*, hold: Hold, payment_method: str | None = None, insurance: bo
         if hold.status == HoldStatus.EXPIRED:
             raise errors.HOLD_EXPIRED.error()
         raise errors.HOLD_NOT_ACTIVE.error(status=hold.status)
+
+
+def hold_confirm(*, hold: Hold, insurance: bool = False) -> Registration:
+    """Turn a live hold into a registration (hospitals that need no payment step)."""
+    hold_check_live(hold)
     if hold.payment_required:
-        if not payment_method:
-            raise INVALID.error(detail=errors.PAYMENT_UNAVAILABLE.title, field="payment_method")
-        raise errors.PAYMENT_UNAVAILABLE.error()
+        raise errors.PAYMENT_REQUIRED.error(field="payment_method")
     with transaction.atomic():
-        # The expiry is checked in the same statement that confirms: a late sweep never lets an
-        # expired hold through.
-        if not Hold.objects.filter(pk=hold.pk, status=HoldStatus.HELD, expires_at__gt=now).update(
-            status=HoldStatus.CONFIRMED, ended_at=now
-        ):
+        registration = hold_book(hold_id=hold.pk, in_time_at=clock.now(), insurance=insurance)
+        if registration is None:
             raise errors.HOLD_EXPIRED.error()
-        if not Slot.objects.filter(pk=hold.slot_id, state=SlotState.HELD).update(state=SlotState.BOOKED):
-            raise errors.HOLD_NOT_ACTIVE.error()
-        schedule = hold.schedule
-        registration = Registration.objects.create(
-            hold=hold,
-            registration_number=_new_registration_number(hold.visit_date),
-            account_id=hold.account_id,
-            patient_id=hold.patient_id,
-            person_hash=hold.person_hash,
-            hospital_id=hold.hospital_id,
-            department_id=hold.department_id,
-            doctor_id=schedule.doctor_id,
-            schedule=schedule,
-            period_id=hold.period_id,
-            slot_id=hold.slot_id,
-            slot_number=hold.slot.number,
-            visit_date=hold.visit_date,
-            registration_fee_fen=hold.registration_fee_fen,
-            consultation_fee_fen=hold.consultation_fee_fen,
-            insurance=insurance,
-            booked_at=now,
-        )
-        actor = Actor(ActorType.PATIENT, str(hold.account_id))
-        _event(
-            actor=actor, kind="hold.confirmed", hold=hold, from_status=HoldStatus.HELD, to_status=HoldStatus.CONFIRMED
-        )
-        _event(actor=actor, kind="registration.booked", registration=registration, to_status=RegistrationStatus.BOOKED)
     hold.refresh_from_db()
+    return registration
+
+
+def hold_book(*, hold_id: int, in_time_at: dt.datetime, insurance: bool) -> Registration | None:
+    """Book a hold that was still live at ``in_time_at`` (now, or when the money arrived).
+
+    None when the hold had already ended or ``in_time_at`` is past its expiry: the slot may be
+    someone else's by now, so nothing is booked. Call inside a transaction.
+    """
+    now = clock.now()
+    # The expiry is checked in the same statement that confirms: a late sweep never lets an
+    # expired hold through.
+    if not Hold.objects.filter(pk=hold_id, status=HoldStatus.HELD, expires_at__gt=in_time_at).update(
+        status=HoldStatus.CONFIRMED, ended_at=now
+    ):
+        return None
+    hold = Hold.objects.select_related("schedule", "slot").get(pk=hold_id)
+    if not Slot.objects.filter(pk=hold.slot_id, state=SlotState.HELD).update(state=SlotState.BOOKED):
+        raise errors.HOLD_NOT_ACTIVE.error()  # rolls the transaction back: the slot is not ours
+    schedule = hold.schedule
+    registration = Registration.objects.create(
+        hold=hold,
+        registration_number=_new_registration_number(hold.visit_date),
+        account_id=hold.account_id,
+        patient_id=hold.patient_id,
+        person_hash=hold.person_hash,
+        hospital_id=hold.hospital_id,
+        department_id=hold.department_id,
+        doctor_id=schedule.doctor_id,
+        schedule=schedule,
+        period_id=hold.period_id,
+        slot_id=hold.slot_id,
+        slot_number=hold.slot.number,
+        visit_date=hold.visit_date,
+        registration_fee_fen=hold.registration_fee_fen,
+        consultation_fee_fen=hold.consultation_fee_fen,
+        insurance=insurance,
+        booked_at=now,
+    )
+    actor = Actor(ActorType.PATIENT, str(hold.account_id))
+    _event(actor=actor, kind="hold.confirmed", hold=hold, from_status=HoldStatus.HELD, to_status=HoldStatus.CONFIRMED)
+    _event(actor=actor, kind="registration.booked", registration=registration, to_status=RegistrationStatus.BOOKED)
     return registration
 
 
@@ -360,6 +375,30 @@ def registration_cancel(*, registration: Registration, actor: Actor) -> Registra
             _blacklist_consider(registration=registration, reason=BlacklistReason.CANCELLATIONS, rules=rules, now=now)
     transaction.on_commit(lambda: gate.reopen(registration.schedule_id))
     return registration
+
+
+def registration_refund_start(*, registration_id: int, actor: Actor) -> None:
+    """A cancelled registration's money is on its way back. Call inside a transaction."""
+    registration = Registration.objects.get(pk=registration_id)
+    _transition(
+        registration=registration,
+        allowed=[RegistrationStatus.CANCELLED],
+        to_status=RegistrationStatus.REFUNDING,
+        actor=actor,
+        kind="registration.refunding",
+    )
+
+
+def registration_refund_finish(*, registration_id: int) -> None:
+    """The provider confirmed the refund. Call inside a transaction."""
+    registration = Registration.objects.get(pk=registration_id)
+    _transition(
+        registration=registration,
+        allowed=[RegistrationStatus.REFUNDING],
+        to_status=RegistrationStatus.REFUNDED,
+        actor=SYSTEM,
+        kind="registration.refunded",
+    )
 
 
 def checkin_qr(registration: Registration) -> str:

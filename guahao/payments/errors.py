@@ -1,0 +1,14 @@
+from django.utils.translation import gettext_lazy as _
+
+from guahao.core.problems import ProblemType
+
+PROVIDER_FAILED = ProblemType(
+    "payment.provider_failed", 502, _("The payment service did not answer properly; please try again")
+)
+PROVIDER_TIMEOUT = ProblemType("payment.provider_timeout", 504, _("The payment service timed out; please try again"))
+PROVIDER_UNKNOWN = ProblemType("payment.provider_unknown", 404, _("No such payment provider"))
+SIGNATURE_INVALID = ProblemType("payment.signature_invalid", 401, _("The notification's signature is not valid"))
+NOTIFICATION_MISMATCH = ProblemType(
+    "payment.notification_mismatch", 400, _("The notification does not match the order (merchant or amount)")
+)
+PAYMENT_UNKNOWN = ProblemType("payment.unknown", 400, _("The notification names an order we do not have"))

@@ -1,0 +1,125 @@
+"""Payments, refunds and the provider notifications that move them.
+
+A payment belongs to a hold; it becomes the registration's payment when the money arrives in
+time. Amounts are integer fen, the registration fee and the consultation fee kept apart.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from guahao.accounts.models import Account
+from guahao.booking.models import Hold, Registration
+from guahao.catalog.models import Hospital
+
+
+class Method(models.TextChoices):
+    WECHAT = "wechat", _("WeChat Pay")
+    ALIPAY = "alipay", _("Alipay")
+    CARD = "card", _("Bank card")
+
+
+class PaymentStatus(models.TextChoices):
+    CREATED = "created", _("Awaiting payment")
+    PAID = "paid", _("Paid")
+    CLOSED = "closed", _("Closed")
+
+
+class Payment(models.Model):
+    hold = models.ForeignKey(Hold, models.PROTECT, related_name="payments", verbose_name=_("hold"))
+    registration = models.OneToOneField(
+        Registration, models.PROTECT, null=True, blank=True, related_name="payment", verbose_name=_("registration")
+    )
+    account = models.ForeignKey(Account, models.PROTECT, related_name="payments", verbose_name=_("account"))
+    hospital = models.ForeignKey(Hospital, models.PROTECT, related_name="payments", verbose_name=_("hospital"))
+    provider = models.CharField(_("provider"), max_length=20)
+    method = models.CharField(_("method"), max_length=10, choices=Method.choices)
+    out_trade_no = models.CharField(_("order number"), max_length=32, unique=True)
+    registration_fee_fen = models.PositiveIntegerField(_("registration fee (fen)"))
+    consultation_fee_fen = models.PositiveIntegerField(_("consultation fee (fen)"))
+    amount_fen = models.PositiveIntegerField(_("amount (fen)"))
+    insurance = models.BooleanField(_("medical insurance"), default=False)
+    status = models.CharField(_("status"), max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.CREATED)
+    pay_url = models.URLField(_("cashier URL"), max_length=300, blank=True)
+    transaction_id = models.CharField(_("provider transaction"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_fen=models.F("registration_fee_fen") + models.F("consultation_fee_fen")),
+                name="payment_amount_is_its_lines",
+            ),
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="payment_amount_positive"),
+            # While a hold lasts, one payment is open for it: a second confirm reuses it.
+            models.UniqueConstraint(fields=["hold"], condition=Q(status="created"), name="payment_one_open_per_hold"),
+        ]
+
+    def __str__(self) -> str:
+        return self.out_trade_no
+
+
+class RefundReason(models.TextChoices):
+    CANCELLED = "cancelled", _("Registration cancelled")
+    LATE = "late", _("Paid after the hold had ended")
+    SUSPENDED = "suspended", _("Clinic suspended")
+    STAFF = "staff", _("Refunded by staff")
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", _("Being refunded")
+    SUCCEEDED = "succeeded", _("Refunded")
+    FAILED = "failed", _("Refund failed")
+
+
+class Refund(models.Model):
+    payment = models.ForeignKey(Payment, models.PROTECT, related_name="refunds", verbose_name=_("payment"))
+    out_refund_no = models.CharField(_("refund number"), max_length=32, unique=True)
+    amount_fen = models.PositiveIntegerField(_("amount (fen)"))
+    reason = models.CharField(_("reason"), max_length=10, choices=RefundReason.choices)
+    status = models.CharField(_("status"), max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING)
+    failure = models.CharField(_("failure"), max_length=200, blank=True)
+    sent_at = models.DateTimeField(_("sent to the provider"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-id"]
+        constraints = [
+            # Full refunds only: a payment is refunded at most once (a failed refund may be retried).
+            models.UniqueConstraint(fields=["payment"], condition=~Q(status="failed"), name="refund_once_per_payment"),
+        ]
+
+    def __str__(self) -> str:
+        return self.out_refund_no
+
+
+class ProviderNotification(models.Model):
+    """Every verified notification, once: a duplicate or replay finds its id here and does nothing."""
+
+    provider = models.CharField(max_length=20)
+    notification_id = models.CharField(max_length=64)
+    event_type = models.CharField(max_length=40)
+    reference = models.CharField(max_length=32, db_index=True)
+    body = models.JSONField()
+    received_at = models.DateTimeField()
+    outcome = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("provider notification")
+        verbose_name_plural = _("provider notifications")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "notification_id"], name="notification_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.reference}"

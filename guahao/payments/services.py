@@ -1,0 +1,338 @@
+"""Paying for a hold, applying the provider's notifications once, refunds.
+
+No provider call happens inside a database transaction: the rows are written first (so a crash
+loses nothing and a retry finds them), the provider is called after commit, and a periodic check
+finishes whatever a crash or a lost notification left half done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from guahao.booking import services as booking
+from guahao.booking.models import Hold, HoldStatus, Registration
+from guahao.booking.services import Actor
+from guahao.core import clock
+from guahao.payments import errors
+from guahao.payments.interface import Notification, PaymentProvider, ProviderError
+from guahao.payments.models import Payment, PaymentStatus, ProviderNotification, Refund, RefundReason, RefundStatus
+from guahao.payments.providers.registry import provider_for, provider_named
+
+log = logging.getLogger(__name__)
+
+# Pending payments are asked about this long before their hold runs out.
+QUERY_BEFORE_EXPIRY = dt.timedelta(minutes=2)
+# A refund sent this long ago without an outcome is asked about.
+REFUND_QUERY_AFTER = dt.timedelta(minutes=5)
+
+
+def _number(prefix: str) -> str:
+    """Our order and refund numbers: date, time and randomness, at most 32 characters."""
+    return f"{prefix}{clock.now():%Y%m%d%H%M%S}{secrets.token_hex(6).upper()}"
+
+
+def _notify_url(provider: PaymentProvider) -> str:
+    return f"{settings.PUBLIC_URL}/api/v1/payments/notify/{provider.name}"
+
+
+def _provider_problem(exc: ProviderError) -> Exception:
+    return (errors.PROVIDER_TIMEOUT if exc.timeout else errors.PROVIDER_FAILED).error()
+
+
+# --- paying --------------------------------------------------------------------------------------
+
+
+def payment_start(*, hold: Hold, method: str, insurance: bool = False) -> Payment:
+    """Open (or reopen) the payment of a live hold and create its order at the provider.
+
+    The hold's countdown keeps running. Asking again with the same method returns the same
+    payment, so a failed attempt can be retried at the same cashier while the hold lasts;
+    another method closes the first order and opens a new one.
+    """
+    booking.hold_check_live(hold)
+    provider = provider_for(method)
+    replaced: Payment | None = None
+    with transaction.atomic():
+        payment = Payment.objects.filter(hold=hold, status=PaymentStatus.CREATED).first()
+        if payment is not None and (payment.method, payment.insurance) != (method, insurance):
+            Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CREATED).update(
+                status=PaymentStatus.CLOSED, closed_at=clock.now()
+            )
+            replaced, payment = payment, None
+        if payment is None:
+            try:
+                with transaction.atomic():
+                    payment = Payment.objects.create(
+                        hold=hold,
+                        account_id=hold.account_id,
+                        hospital_id=hold.hospital_id,
+                        provider=provider.name,
+                        method=method,
+                        out_trade_no=_number("GH"),
+                        registration_fee_fen=hold.registration_fee_fen,
+                        consultation_fee_fen=hold.consultation_fee_fen,
+                        amount_fen=hold.registration_fee_fen + hold.consultation_fee_fen,
+                        insurance=insurance,
+                        created_at=clock.now(),
+                    )
+            except IntegrityError:  # a parallel confirm opened it first
+                payment = Payment.objects.get(hold=hold, status=PaymentStatus.CREATED)
+    if replaced is not None:
+        _order_close(replaced)
+    try:
+        order = provider.order_create(
+            out_trade_no=payment.out_trade_no,
+            amount_fen=payment.amount_fen,
+            description=f"挂号费 {hold.visit_date:%Y-%m-%d} No.{hold.slot.number}",
+            notify_url=_notify_url(provider),
+        )
+    except ProviderError as exc:
+        log.warning("payment %s: order create failed: %s", payment.out_trade_no, exc)
+        raise _provider_problem(exc) from exc
+    if order.status == "SUCCESS":  # paid already (a retry after a lost answer)
+        _capture(payment_id=payment.pk, transaction_id=order.transaction_id, paid_at=order.paid_at)
+    if payment.pay_url != order.pay_url:
+        Payment.objects.filter(pk=payment.pk).update(pay_url=order.pay_url)
+    payment.refresh_from_db()
+    return payment
+
+
+def _order_close(payment: Payment) -> None:
+    """Close a payment's order so it can no longer be paid; if it was paid meanwhile, apply that."""
+    provider = provider_named(payment.provider)
+    if provider is None:
+        return
+    try:
+        order = provider.order_close(out_trade_no=payment.out_trade_no)
+    except ProviderError as exc:
+        log.warning("payment %s: close failed: %s", payment.out_trade_no, exc)
+        return
+    if order.status in ("SUCCESS", "REFUND"):
+        _capture(payment_id=payment.pk, transaction_id=order.transaction_id, paid_at=order.paid_at)
+    elif order.status == "CLOSED":
+        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CREATED).update(
+            status=PaymentStatus.CLOSED, closed_at=clock.now()
+        )
+
+
+def _capture(*, payment_id: int, transaction_id: str, paid_at: dt.datetime | None) -> str:
+    """The money arrived: book the hold if it was live when it did, else refund it all.
+
+    Applied once: a second call for the same payment finds it paid and changes nothing.
+    """
+    refund: Refund | None = None
+    with transaction.atomic():
+        now = clock.now()
+        if not Payment.objects.filter(pk=payment_id, status__in=[PaymentStatus.CREATED, PaymentStatus.CLOSED]).update(
+            status=PaymentStatus.PAID, transaction_id=transaction_id, paid_at=paid_at or now
+        ):
+            return "duplicate"
+        payment = Payment.objects.get(pk=payment_id)
+        registration = booking.hold_book(
+            hold_id=payment.hold_id, in_time_at=min(paid_at or now, now), insurance=payment.insurance
+        )
+        if registration is not None:
+            Payment.objects.filter(pk=payment_id).update(registration=registration)
+            outcome = "booked"
+        else:
+            # Paid for a hold that had ended (or a second payment for one hold): the slot is not
+            # ours to give, so every fen goes back and the patient sees why on the hold.
+            refund = _refund_open(payment=payment, reason=RefundReason.LATE)
+            outcome = "refunded_late"
+    if refund is not None:
+        _after_commit_send(refund)
+    return outcome
+
+
+# --- notifications -------------------------------------------------------------------------------
+
+
+def notification_receive(*, provider_name: str, headers: dict[str, str], body: bytes) -> str:
+    """Verify a provider's notification and apply it once; returns what happened."""
+    provider = provider_named(provider_name)
+    if provider is None:
+        raise errors.PROVIDER_UNKNOWN.error()
+    note = provider.notification_verify(headers=headers, body=body)
+    if note is None:
+        raise errors.SIGNATURE_INVALID.error()
+    if note.mch_id != provider.mch_id:
+        raise errors.NOTIFICATION_MISMATCH.error(detail="merchant")
+    reference = note.order.out_trade_no if note.order else note.refund.out_refund_no if note.refund else ""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = ProviderNotification.objects.create(
+                    provider=provider.name,
+                    notification_id=note.id,
+                    event_type=note.event_type,
+                    reference=reference,
+                    body=_public(note),
+                    received_at=clock.now(),
+                )
+        except IntegrityError:
+            return "duplicate"
+        outcome = _apply(note)
+        ProviderNotification.objects.filter(pk=record.pk).update(outcome=outcome)
+    return outcome
+
+
+def _public(note: Notification) -> dict:
+    order, refund = note.order, note.refund
+    return {
+        "event_type": note.event_type,
+        "order": None
+        if order is None
+        else {"out_trade_no": order.out_trade_no, "status": order.status, "amount_fen": order.amount_fen},
+        "refund": None
+        if refund is None
+        else {"out_refund_no": refund.out_refund_no, "status": refund.status, "amount_fen": refund.amount_fen},
+    }
+
+
+def _apply(note: Notification) -> str:
+    if note.order is not None and note.event_type == "TRANSACTION.SUCCESS":
+        payment = Payment.objects.filter(out_trade_no=note.order.out_trade_no).first()
+        if payment is None:
+            raise errors.PAYMENT_UNKNOWN.error()
+        if note.order.amount_fen != payment.amount_fen:
+            log.error("payment %s: notified amount %s differs", payment.out_trade_no, note.order.amount_fen)
+            raise errors.NOTIFICATION_MISMATCH.error(detail="amount_fen")
+        return _capture(payment_id=payment.pk, transaction_id=note.order.transaction_id, paid_at=note.order.paid_at)
+    if note.refund is not None:
+        refund = Refund.objects.filter(out_refund_no=note.refund.out_refund_no).first()
+        if refund is None:
+            raise errors.PAYMENT_UNKNOWN.error()
+        if note.refund.amount_fen != refund.amount_fen:
+            raise errors.NOTIFICATION_MISMATCH.error(detail="amount_fen")
+        return _refund_finish(
+            refund=refund, succeeded=note.refund.status == "SUCCESS", failure=note.refund.reason or note.refund.status
+        )
+    return "ignored"
+
+
+# --- refunds -------------------------------------------------------------------------------------
+
+
+def _refund_open(*, payment: Payment, reason: str) -> Refund:
+    """A pending refund of the whole payment, sent after commit. Call inside a transaction."""
+    return Refund.objects.create(
+        payment=payment,
+        out_refund_no=_number("RF"),
+        amount_fen=payment.amount_fen,
+        reason=reason,
+        created_at=clock.now(),
+    )
+
+
+def _after_commit_send(refund: Refund) -> None:
+    transaction.on_commit(lambda: refund_send(refund_id=refund.pk))
+
+
+def refund_send(*, refund_id: int) -> None:
+    """Ask the provider to refund; safe to repeat (the refund number makes it idempotent)."""
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if refund.status != RefundStatus.PENDING:
+        return
+    provider = provider_named(refund.payment.provider)
+    assert provider is not None
+    try:
+        state = provider.refund_create(
+            out_trade_no=refund.payment.out_trade_no,
+            out_refund_no=refund.out_refund_no,
+            amount_fen=refund.amount_fen,
+            notify_url=_notify_url(provider),
+        )
+    except ProviderError as exc:
+        log.warning("refund %s: send failed: %s", refund.out_refund_no, exc)
+        if exc.permanent:
+            _refund_finish(refund=refund, succeeded=False, failure=str(exc))
+        return
+    Refund.objects.filter(pk=refund.pk, sent_at__isnull=True).update(sent_at=clock.now())
+    if state.status in ("SUCCESS", "ABNORMAL"):
+        _refund_finish(refund=refund, succeeded=state.status == "SUCCESS", failure=state.reason or state.status)
+
+
+def _refund_finish(*, refund: Refund, succeeded: bool, failure: str = "") -> str:
+    with transaction.atomic():
+        status = RefundStatus.SUCCEEDED if succeeded else RefundStatus.FAILED
+        if not Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(
+            status=status, finished_at=clock.now(), failure="" if succeeded else failure[:200]
+        ):
+            return "duplicate"
+        registration_id = refund.payment.registration_id
+        if succeeded and registration_id is not None and refund.reason != RefundReason.LATE:
+            booking.registration_refund_finish(registration_id=registration_id)
+    if not succeeded:
+        log.error("refund %s failed: %s (waiting for staff)", refund.out_refund_no, failure)
+    return "refunded" if succeeded else "refund_failed"
+
+
+def registration_cancel(*, registration: Registration, actor: Actor) -> Registration:
+    """Cancel a registration and, if it was paid for, start refunding it in the same step."""
+    refund: Refund | None = None
+    with transaction.atomic():
+        registration = booking.registration_cancel(registration=registration, actor=actor)
+        payment = Payment.objects.filter(registration=registration, status=PaymentStatus.PAID).first()
+        if payment is not None:
+            booking.registration_refund_start(registration_id=registration.pk, actor=actor)
+            refund = _refund_open(payment=payment, reason=RefundReason.CANCELLED)
+    if refund is not None:
+        _after_commit_send(refund)
+    registration.refresh_from_db()
+    return registration
+
+
+def refund_retry(*, refund: Refund) -> Refund:
+    """Staff try a failed refund again: a new refund number for the same payment."""
+    with transaction.atomic():
+        again = _refund_open(payment=refund.payment, reason=refund.reason)
+    _after_commit_send(again)
+    return again
+
+
+# --- the periodic check --------------------------------------------------------------------------
+
+
+def payments_check() -> dict[str, int]:
+    """Finish what notifications did not: ask about payments whose hold is about to end, close
+    the orders of holds that ended unpaid, and resend or ask about refunds without an outcome."""
+    now = clock.now()
+    done = {"queried": 0, "closed": 0, "refunds": 0}
+    soon = Payment.objects.filter(
+        status=PaymentStatus.CREATED, hold__status=HoldStatus.HELD, hold__expires_at__lte=now + QUERY_BEFORE_EXPIRY
+    )
+    for payment in soon.select_related("hold")[:200]:
+        provider = provider_named(payment.provider)
+        try:
+            order = provider.order_query(out_trade_no=payment.out_trade_no) if provider else None
+        except ProviderError:
+            continue
+        done["queried"] += 1
+        if order is not None and order.status in ("SUCCESS", "REFUND"):
+            _capture(payment_id=payment.pk, transaction_id=order.transaction_id, paid_at=order.paid_at)
+    ended = Payment.objects.filter(status=PaymentStatus.CREATED).exclude(hold__status=HoldStatus.HELD)
+    for payment in ended[:200]:
+        _order_close(payment)
+        done["closed"] += 1
+    stale = Refund.objects.filter(status=RefundStatus.PENDING).filter(
+        Q(sent_at__isnull=True) | Q(sent_at__lte=now - REFUND_QUERY_AFTER)
+    )
+    for refund in stale.select_related("payment")[:200]:
+        if refund.sent_at is None:
+            refund_send(refund_id=refund.pk)
+        else:
+            provider = provider_named(refund.payment.provider)
+            try:
+                state = provider.refund_query(out_refund_no=refund.out_refund_no) if provider else None
+            except ProviderError:
+                continue
+            if state is not None and state.status in ("SUCCESS", "ABNORMAL"):
+                _refund_finish(refund=refund, succeeded=state.status == "SUCCESS", failure=state.reason)
+        done["refunds"] += 1
+    return done

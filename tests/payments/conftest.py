@@ -1,0 +1,88 @@
+"""The payment sandbox as a real process, and Guahao on a live server it can notify."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+
+import pytest
+
+FAST = {"time_scale": 0.01, "notify_delay_ms": 50, "jitter_ms": 0, "duplicate": 0.0, "lost": 0.0}
+FAST |= {"refund_fail": 0.0, "refund_delay_ms": 50, "error": 0.0}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def paysim_url(tmp_path_factory) -> Iterator[str]:
+    port = _free_port()
+    store = tmp_path_factory.mktemp("paysim") / "paysim.sqlite3"
+    env = dict(os.environ, GUAHAO_PAYSIM_MCH_ID="1900000001", GUAHAO_PAYSIM_KEY="paysim-test-key")
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "guahao.cli", "paysim", "--port", str(port), "--store", str(store)], env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=1).close()  # noqa: S310
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("the payment sandbox did not start")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def knobs(paysim_url) -> Iterator[Callable[..., None]]:
+    def set_knobs(**values: object) -> None:
+        request = urllib.request.Request(  # noqa: S310
+            f"{paysim_url}/control", data=json.dumps(FAST | values).encode(), method="POST"
+        )
+        urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
+
+    set_knobs()
+    yield set_knobs
+    set_knobs()
+
+
+@pytest.fixture
+def sandbox(settings, live_server, paysim_url, knobs):
+    """Guahao pointed at the sandbox, with its notifications reaching the live server."""
+    settings.PUBLIC_URL = live_server.url
+    settings.PAYSIM_URL = paysim_url
+    settings.PAYSIM_MCH_ID = "1900000001"
+    settings.PAYSIM_KEY = "paysim-test-key"
+    return knobs
+
+
+def wait_for(check: Callable[[], object], timeout: float = 15) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def post(url: str) -> int:
+    request = urllib.request.Request(url, data=b"", method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code

@@ -1,0 +1,197 @@
+"""Paying for a hold through the sandbox provider, running as its own process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import time
+
+import pytest
+
+from guahao.booking import services as booking
+from guahao.booking.models import Hold, HoldStatus, Registration
+from guahao.core import clock
+from guahao.payments import services as payments
+from guahao.payments.models import Payment, ProviderNotification, Refund
+from guahao.payments.sandbox import signing
+from guahao.scheduling.models import Slot, SlotState
+from tests import factories as f
+from tests.payments.conftest import post, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def held(sandbox):
+    """A patient holding a slot at a hospital that charges 51 yuan (1 registration + 50 consultation)."""
+    h = f.hospital(payment_required=True)
+    dep = f.department(h)
+    schedule = f.schedule(dep, f.doctor(dep))
+    client = f.Api().login()
+    patient = client.add_patient()
+    status, hold = client.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": patient})
+    assert status == 201 and hold["payment_required"] is True
+    return client, hold
+
+
+def pay_start(client, hold, method="wechat"):
+    status, body = client.call("POST", f"/holds/{hold['id']}/confirm", {"payment_method": method})
+    assert status == 201, body
+    return body
+
+
+def hold_now(client, hold):
+    return client.call("GET", f"/holds/{hold['id']}")[1]
+
+
+def test_paid_in_time_becomes_a_registration(held):
+    client, hold = held
+    started = pay_start(client, hold)
+    assert started["amount_fen"] == 5100 and started["pay_url"].startswith("http://127.0.0.1:")
+    assert hold_now(client, hold)["status"] == "held"  # the countdown keeps running while paying
+
+    assert post(started["pay_url"] + "/pay") == 200
+    seen = wait_for(lambda: (h := hold_now(client, hold))["registration_id"] and h)
+    assert seen["status"] == "confirmed"
+    registration = client.call("GET", f"/registrations/{seen['registration_id']}")[1]
+    assert registration["status"] == "booked"
+    assert registration["payment"]["status"] == "paid"
+    assert (registration["payment"]["registration_fee_fen"], registration["payment"]["consultation_fee_fen"]) == (
+        100,
+        5000,
+    )
+    assert Slot.objects.get(pk=Hold.objects.get(pk=hold["id"]).slot_id).state == SlotState.BOOKED
+
+
+def test_confirm_without_a_method_names_the_field(held):
+    client, hold = held
+    status, body = client.call("POST", f"/holds/{hold['id']}/confirm", {})
+    assert (status, body["code"], body["field"]) == (422, "payment.method_required", "payment_method")
+    assert not Payment.objects.exists()
+
+
+def test_a_failed_payment_can_be_retried_at_the_same_cashier(held):
+    client, hold = held
+    first = pay_start(client, hold)
+    assert post(first["pay_url"] + "/fail") == 200
+    again = pay_start(client, hold)
+    assert (again["payment_id"], again["pay_url"]) == (first["payment_id"], first["pay_url"])
+    post(again["pay_url"] + "/pay")
+    wait_for(lambda: Registration.objects.exists())
+    assert Payment.objects.count() == 1
+
+
+def test_notifications_sent_twice_book_once(held, sandbox):
+    sandbox(duplicate=1.0)
+    client, hold = held
+    post(pay_start(client, hold)["pay_url"] + "/pay")
+    wait_for(lambda: Registration.objects.exists())
+    time.sleep(0.5)  # the second copy has arrived by now
+    assert Registration.objects.count() == 1
+    assert ProviderNotification.objects.count() == 1
+    assert not Refund.objects.exists()
+
+
+def test_a_lost_notification_is_made_up_for_by_asking_before_the_hold_ends(held, sandbox):
+    sandbox(lost=1.0)
+    client, hold = held
+    post(pay_start(client, hold)["pay_url"] + "/pay")
+    time.sleep(0.3)
+    assert not Registration.objects.exists()
+    clock.advance(dt.timedelta(minutes=14))  # the hold ends within two minutes
+    assert payments.payments_check()["queried"] == 1
+    assert Registration.objects.get().status == "booked"
+
+
+def test_payment_after_the_hold_expired_is_refunded_in_full(held):
+    client, hold = held
+    started = pay_start(client, hold)
+    clock.advance(dt.timedelta(minutes=16))
+    booking.holds_expire()
+    assert post(started["pay_url"] + "/pay") == 200
+
+    refunded = wait_for(
+        lambda: (p := hold_now(client, hold)["payment"])["refund"] and p["refund"]["status"] == "succeeded" and p
+    )
+    assert refunded["status"] == "paid"
+    assert refunded["refund"]["reason"] == "late"
+    assert not Registration.objects.exists()
+    assert Refund.objects.get().amount_fen == 5100
+    assert Hold.objects.get(pk=hold["id"]).status == HoldStatus.EXPIRED
+
+
+def test_cancelling_a_paid_registration_refunds_it(held):
+    client, hold = held
+    post(pay_start(client, hold)["pay_url"] + "/pay")
+    registration = wait_for(lambda: Registration.objects.first())
+    status, body = client.call("POST", f"/registrations/{registration.pk}/cancel")
+    assert status == 200 and body["status"] in ("refunding", "refunded")
+    wait_for(lambda: client.call("GET", f"/registrations/{registration.pk}")[1]["status"] == "refunded")
+    assert Refund.objects.get().reason == "cancelled"
+
+
+def test_a_failed_refund_waits_for_staff_with_its_reason(held, sandbox):
+    sandbox(refund_fail=1.0)
+    client, hold = held
+    post(pay_start(client, hold)["pay_url"] + "/pay")
+    registration = wait_for(lambda: Registration.objects.first())
+    client.call("POST", f"/registrations/{registration.pk}/cancel")
+    refund = wait_for(lambda: Refund.objects.filter(status="failed").first())
+    assert refund.failure
+    assert Registration.objects.get().status == "refunding"
+
+    sandbox(refund_fail=0.0)
+    payments.refund_retry(refund=refund)
+    wait_for(lambda: Registration.objects.get().status == "refunded")
+
+
+def _notification(key: str, resource: dict) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({"id": secrets.token_hex(8), "event_type": "TRANSACTION.SUCCESS", "resource": resource})
+    return body.encode(), signing.notification_headers(key=key, body=body)
+
+
+def test_forged_and_mismatched_notifications_change_nothing(held, settings):
+    client, hold = held
+    pay_start(client, hold)
+    payment = Payment.objects.get()
+    resource = {
+        "mch_id": settings.PAYSIM_MCH_ID,
+        "out_trade_no": payment.out_trade_no,
+        "amount_fen": payment.amount_fen,
+        "status": "SUCCESS",
+        "transaction_id": "4200forged",
+    }
+    notify = "/api/v1/payments/notify/sandbox"
+
+    body, headers = _notification("not-the-key", resource)
+    response = client.client.post(
+        notify,
+        body,
+        content_type="application/json",
+        **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()},
+    )
+    assert (response.status_code, response.json()["code"]) == (401, "payment.signature_invalid")
+
+    body, headers = _notification(settings.PAYSIM_KEY, resource | {"amount_fen": 1})
+    response = client.client.post(
+        notify,
+        body,
+        content_type="application/json",
+        **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()},
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "payment.notification_mismatch")
+
+    body, headers = _notification(settings.PAYSIM_KEY, resource | {"mch_id": "1900000999"})
+    response = client.client.post(
+        notify,
+        body,
+        content_type="application/json",
+        **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()},
+    )
+    assert response.status_code == 400
+
+    payment.refresh_from_db()
+    assert payment.status == "created"
+    assert not Registration.objects.exists()
+    assert not ProviderNotification.objects.exists()
