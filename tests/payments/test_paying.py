@@ -146,9 +146,12 @@ def test_a_failed_refund_waits_for_staff_with_its_reason(held, sandbox):
     wait_for(lambda: Registration.objects.get().status == "refunded")
 
 
-def _notification(key: str, resource: dict) -> tuple[bytes, dict[str, str]]:
+def _notify(client, key: str, resource: dict):
+    """Post a payment notification signed with ``key`` as the provider would."""
     body = json.dumps({"id": secrets.token_hex(8), "event_type": "TRANSACTION.SUCCESS", "resource": resource})
-    return body.encode(), signing.notification_headers(key=key, body=body)
+    headers = signing.notification_headers(key=key, body=body)
+    meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+    return client.client.post("/api/v1/payments/notify/sandbox", body, content_type="application/json", **meta)
 
 
 def test_forged_and_mismatched_notifications_change_nothing(held, settings):
@@ -162,36 +165,35 @@ def test_forged_and_mismatched_notifications_change_nothing(held, settings):
         "status": "SUCCESS",
         "transaction_id": "4200forged",
     }
-    notify = "/api/v1/payments/notify/sandbox"
-
-    body, headers = _notification("not-the-key", resource)
-    response = client.client.post(
-        notify,
-        body,
-        content_type="application/json",
-        **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()},
-    )
+    response = _notify(client, "not-the-key", resource)
     assert (response.status_code, response.json()["code"]) == (401, "payment.signature_invalid")
 
-    body, headers = _notification(settings.PAYSIM_KEY, resource | {"amount_fen": 1})
-    response = client.client.post(
-        notify,
-        body,
-        content_type="application/json",
-        **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()},
-    )
+    response = _notify(client, settings.PAYSIM_KEY, resource | {"amount_fen": 1})
     assert (response.status_code, response.json()["code"]) == (400, "payment.notification_mismatch")
 
-    body, headers = _notification(settings.PAYSIM_KEY, resource | {"mch_id": "1900000999"})
-    response = client.client.post(
-        notify,
-        body,
-        content_type="application/json",
-        **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()},
-    )
+    response = _notify(client, settings.PAYSIM_KEY, resource | {"mch_id": "1900000999"})
     assert response.status_code == 400
 
     payment.refresh_from_db()
     assert payment.status == "created"
     assert not Registration.objects.exists()
     assert not ProviderNotification.objects.exists()
+
+
+def test_a_replayed_notification_changes_nothing(held, settings):
+    client, hold = held
+    started = pay_start(client, hold)
+    post(started["pay_url"] + "/pay")
+    wait_for(lambda: ProviderNotification.objects.exists())
+    payment = Payment.objects.get()
+    resource = {
+        "mch_id": settings.PAYSIM_MCH_ID,
+        "out_trade_no": payment.out_trade_no,
+        "amount_fen": payment.amount_fen,
+        "status": "SUCCESS",
+        "transaction_id": payment.transaction_id,
+    }
+    response = _notify(client, settings.PAYSIM_KEY, resource)  # a new id for the same payment
+    assert (response.status_code, response.json()["outcome"]) == (200, "duplicate")
+    assert Registration.objects.count() == 1
+    assert not Refund.objects.exists()
