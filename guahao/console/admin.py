@@ -21,6 +21,7 @@ from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registrati
 from guahao.catalog import services as catalog
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
 from guahao.core.problems import Problem
+from guahao.payments import services as payments
 from guahao.scheduling.models import RuleSet, Schedule
 
 
@@ -188,7 +189,7 @@ class RegistrationAdmin(ScopedAdmin):
             self,
             request,
             queryset,
-            lambda r: booking.registration_cancel(registration=r, actor=actor),
+            lambda r: payments.registration_cancel(registration=r, actor=actor),
             str(_("Cancelled")),
         )
 

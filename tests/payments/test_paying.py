@@ -197,3 +197,22 @@ def test_a_replayed_notification_changes_nothing(held, settings):
     assert (response.status_code, response.json()["outcome"]) == (200, "duplicate")
     assert Registration.objects.count() == 1
     assert not Refund.objects.exists()
+
+
+def test_staff_cancelling_a_paid_registration_refunds_it_too(held):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    client, hold = held
+    post(pay_start(client, hold)["pay_url"] + "/pay")
+    registration = wait_for(lambda: Registration.objects.first())
+    User.objects.create_superuser("ops", password="pw-for-tests")
+    console = Client()
+    console.login(username="ops", password="pw-for-tests")
+    response = console.post(
+        "/console/booking/registration/",
+        {"action": "cancel", "_selected_action": [registration.pk]},
+    )
+    assert response.status_code in (200, 302)
+    wait_for(lambda: Registration.objects.get().status == "refunded")
+    assert Refund.objects.get().reason == "cancelled"
