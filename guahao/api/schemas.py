@@ -415,6 +415,16 @@ class PaymentStartOut(Schema):
     expires_at: str
 
 
+def payment_start_out(p: Payment, hold: Hold) -> dict:
+    return {
+        "payment_id": str(p.pk),
+        "pay_url": p.pay_url,
+        "amount_fen": p.amount_fen,
+        "hold_id": str(hold.pk),
+        "expires_at": _local(hold.expires_at, hold.schedule.hospital.timezone),
+    }
+
+
 class PatientBrief(Schema):
     id: str
     name: str

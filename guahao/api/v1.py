@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import cast
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -28,6 +27,7 @@ from guahao.core import clock, ratelimit
 from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN, RATE_LIMITED
 from guahao.payments import errors as payment_errors
 from guahao.payments import services as payments
+from guahao.payments.models import Payment
 from guahao.scheduling import selectors as scheduling
 from guahao.scheduling.models import Period, Schedule
 from guahao.scheduling.rules import rules_for
@@ -294,29 +294,12 @@ def holds_release(request: HttpRequest, hold_id: str) -> dict:
 def holds_confirm(request: HttpRequest, hold_id: str, body: schemas.ConfirmIn | None = None) -> Status:
     hold = booking_selectors.access_hold(account=_account(request), hold_id=hold_id)
     body = body or schemas.ConfirmIn()
-    if hold.payment_required and body.payment_method:
-        payment = payments.payment_start(hold=hold, method=body.payment_method, insurance=body.insurance)
+    outcome = payments.hold_confirm(hold=hold, method=body.payment_method, insurance=body.insurance)
+    if isinstance(outcome, Payment):
         hold.refresh_from_db()
-        if payment.registration_id is None:
-            return Status(
-                201,
-                {
-                    "payment_id": str(payment.pk),
-                    "pay_url": payment.pay_url,
-                    "amount_fen": payment.amount_fen,
-                    "hold_id": str(hold.pk),
-                    "expires_at": hold.expires_at.astimezone(ZoneInfo(hold.schedule.hospital.timezone)).isoformat(),
-                },
-            )
-        registration_id = payment.registration_id
-    else:
-        registration_id = booking.hold_confirm(hold=hold, insurance=body.insurance).pk
-    return Status(
-        201,
-        schemas.registration_out(
-            booking_selectors.access_registration(account=_account(request), registration_id=registration_id)
-        ),
-    )
+        return Status(201, schemas.payment_start_out(outcome, hold))
+    registration = booking_selectors.access_registration(account=_account(request), registration_id=outcome.pk)
+    return Status(201, schemas.registration_out(registration))
 
 
 @booking_router.get("/registrations", **documented({200: list[schemas.RegistrationOut]}, NOT_LOGGED_IN))
@@ -369,8 +352,7 @@ payments_router = Router(tags=["integrations"])
     ),
 )
 def payments_notify(request: HttpRequest, provider: str) -> dict:
-    headers = {k: v for k, v in request.headers.items()}
-    outcome = payments.notification_receive(provider_name=provider, headers=headers, body=request.body)
+    outcome = payments.notification_receive(provider_name=provider, headers=dict(request.headers), body=request.body)
     return {"code": "SUCCESS", "outcome": outcome}
 
 

@@ -103,6 +103,15 @@ def payment_start(*, hold: Hold, method: str, insurance: bool = False) -> Paymen
     return payment
 
 
+def hold_confirm(*, hold: Hold, method: str | None, insurance: bool = False) -> Registration | Payment:
+    """Confirm a hold: the registration where nothing is to be paid (or the money is already
+    in), else the payment whose cashier the patient goes on to."""
+    if not (hold.payment_required and method):
+        return booking.hold_confirm(hold=hold, insurance=insurance)
+    payment = payment_start(hold=hold, method=method, insurance=insurance)
+    return payment.registration or payment
+
+
 def _order_close(payment: Payment) -> None:
     """Close a payment's order so it can no longer be paid; if it was paid meanwhile, apply that."""
     provider = provider_named(payment.provider)
