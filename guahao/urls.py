@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from guahao.api.v1 import api
 from guahao.core import health
@@ -10,5 +10,6 @@ urlpatterns = [
     path("readyz", health.readyz),
     path("api/v1/", api.urls),
     path("console/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # the language switch (console, web app)
     path("", web.home, name="web-home"),
 ]

@@ -62,7 +62,7 @@ class Actor:
 SYSTEM = Actor(ActorType.SYSTEM, "")
 
 
-def _event(
+def event_record(
     *,
     actor: Actor,
     kind: str,
@@ -183,7 +183,7 @@ def _insert_hold(
             created_at=now,
             expires_at=now + dt.timedelta(minutes=rules.hold_minutes),
         )
-        _event(
+        event_record(
             actor=Actor.patient(account),
             kind="hold.created",
             hold=hold,
@@ -232,7 +232,7 @@ def _hold_end(*, hold_id: int, to_status: str, actor: Actor, only_overdue: bool 
             return False
         hold = Hold.objects.get(pk=hold_id)
         Slot.objects.filter(pk=hold.slot_id, state=SlotState.HELD).update(state=SlotState.FREE)
-        _event(actor=actor, kind=f"hold.{to_status}", hold=hold, from_status=HoldStatus.HELD, to_status=to_status)
+        event_record(actor=actor, kind=f"hold.{to_status}", hold=hold, from_status=HoldStatus.HELD, to_status=to_status)
     transaction.on_commit(lambda: gate.reopen(hold.schedule_id))
     return True
 
@@ -329,8 +329,12 @@ def hold_book(*, hold_id: int, in_time_at: dt.datetime, insurance: bool) -> Regi
         booked_at=now,
     )
     actor = Actor(ActorType.PATIENT, str(hold.account_id))
-    _event(actor=actor, kind="hold.confirmed", hold=hold, from_status=HoldStatus.HELD, to_status=HoldStatus.CONFIRMED)
-    _event(actor=actor, kind="registration.booked", registration=registration, to_status=RegistrationStatus.BOOKED)
+    event_record(
+        actor=actor, kind="hold.confirmed", hold=hold, from_status=HoldStatus.HELD, to_status=HoldStatus.CONFIRMED
+    )
+    event_record(
+        actor=actor, kind="registration.booked", registration=registration, to_status=RegistrationStatus.BOOKED
+    )
     return registration
 
 
@@ -347,7 +351,7 @@ def _transition(
         raise errors.BAD_TRANSITION.error(status=registration.status)
     from_status = registration.status
     registration.refresh_from_db()
-    _event(actor=actor, kind=kind, registration=registration, from_status=from_status, to_status=to_status)
+    event_record(actor=actor, kind=kind, registration=registration, from_status=from_status, to_status=to_status)
     return registration
 
 

@@ -1,4 +1,5 @@
-"""The hospital console: catalog, schedules, rules, registrations, blacklist.
+"""The hospital console: catalog, schedules, rules, registrations, blacklist (payments and
+reconciliation in console/payments.py).
 
 Hospital staff see and change only their own hospital; platform staff see all. Actions on
 registrations go through the booking services, which write an event naming the staff member.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -20,30 +21,10 @@ from guahao.booking import services as booking
 from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration
 from guahao.catalog import services as catalog
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
-from guahao.core.problems import Problem
+from guahao.console import payments as _payments  # noqa: F401 - registers the payment pages
+from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each
 from guahao.payments import services as payments
 from guahao.scheduling.models import RuleSet, Schedule
-
-
-class ScopedAdmin(ModelAdmin):
-    """Limits rows (and choices of hospital-owned foreign keys) to the staff member's hospital."""
-
-    hospital_path = "hospital"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        qs = super().get_queryset(request)
-        scope = staff_hospital_id(request.user)
-        return qs if scope is None else qs.filter(**{f"{self.hospital_path}_id": scope})
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        scope = staff_hospital_id(request.user)
-        if scope is not None:
-            model = db_field.related_model
-            if model is Hospital:
-                kwargs["queryset"] = Hospital.objects.filter(pk=scope)
-            elif model in (Campus, Department, Doctor):
-                kwargs["queryset"] = model.objects.filter(hospital_id=scope)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class CampusInline(TabularInline):
@@ -140,18 +121,6 @@ class RuleSetAdmin(ScopedAdmin):
     ]
 
 
-def _apply(modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet, action: Any, done: str) -> None:
-    ok = 0
-    for obj in queryset:
-        try:
-            action(obj)
-            ok += 1
-        except Problem as problem:
-            modeladmin.message_user(request, f"{obj}: {problem.as_dict()['detail']}", messages.ERROR)
-    if ok:
-        modeladmin.message_user(request, f"{done}: {ok}", messages.SUCCESS)
-
-
 @admin.register(Registration)
 class RegistrationAdmin(ScopedAdmin):
     list_display = [
@@ -185,7 +154,7 @@ class RegistrationAdmin(ScopedAdmin):
     @admin.action(description=_("Cancel the selected registrations"))
     def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
         actor = booking.Actor.staff(request.user)
-        _apply(
+        apply_each(
             self,
             request,
             queryset,
@@ -196,7 +165,7 @@ class RegistrationAdmin(ScopedAdmin):
     @admin.action(description=_("Check in the selected registrations"))
     def check_in(self, request: HttpRequest, queryset: QuerySet) -> None:
         actor = booking.Actor.staff(request.user)
-        _apply(
+        apply_each(
             self,
             request,
             queryset,
@@ -207,24 +176,13 @@ class RegistrationAdmin(ScopedAdmin):
     @admin.action(description=_("Mark the selected registrations visited"))
     def mark_visited(self, request: HttpRequest, queryset: QuerySet) -> None:
         actor = booking.Actor.staff(request.user)
-        _apply(
+        apply_each(
             self,
             request,
             queryset,
             lambda r: booking.registration_mark_visited(registration=r, actor=actor),
             str(_("Marked visited")),
         )
-
-
-class ReadOnlyAdmin(ScopedAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Hold)
@@ -252,7 +210,7 @@ class BlacklistAdmin(ScopedAdmin):
     @admin.action(description=_("Lift the selected bars"))
     def lift(self, request: HttpRequest, queryset: QuerySet) -> None:
         by = request.user.get_username()
-        _apply(self, request, queryset, lambda e: booking.blacklist_lift(entry=e, by=by), str(_("Lifted")))
+        apply_each(self, request, queryset, lambda e: booking.blacklist_lift(entry=e, by=by), str(_("Lifted")))
 
 
 @admin.register(Patient)

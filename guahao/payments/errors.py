@@ -12,3 +12,4 @@ NOTIFICATION_MISMATCH = ProblemType(
     "payment.notification_mismatch", 400, _("The notification does not match the order (merchant or amount)")
 )
 PAYMENT_UNKNOWN = ProblemType("payment.unknown", 400, _("The notification names an order we do not have"))
+REFUND_NOT_FAILED = ProblemType("refund.not_failed", 409, _("Only a failed refund can be tried again"))

@@ -123,3 +123,80 @@ class ProviderNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_type} {self.reference}"
+
+
+class RunStatus(models.TextChoices):
+    MATCHED = "matched", _("Matched")
+    DIFFERENCES = "differences", _("Differences found")
+    FAILED = "failed", _("Statement not available")
+
+
+class ReconciliationRun(models.Model):
+    """One provider's statement of one day compared with our ledger; a re-run replaces it."""
+
+    provider = models.CharField(_("provider"), max_length=20)
+    day = models.DateField(_("day"))
+    status = models.CharField(_("status"), max_length=12, choices=RunStatus.choices)
+    error = models.CharField(_("error"), max_length=200, blank=True)
+    ran_at = models.DateTimeField(_("ran at"))
+    runs = models.PositiveIntegerField(_("times run"), default=1)
+    their_lines = models.PositiveIntegerField(_("statement lines"), default=0)
+    their_paid_fen = models.BigIntegerField(_("paid per statement (fen)"), default=0)
+    their_refunded_fen = models.BigIntegerField(_("refunded per statement (fen)"), default=0)
+    our_lines = models.PositiveIntegerField(_("ledger lines"), default=0)
+    our_paid_fen = models.BigIntegerField(_("paid per ledger (fen)"), default=0)
+    our_refunded_fen = models.BigIntegerField(_("refunded per ledger (fen)"), default=0)
+    difference_count = models.PositiveIntegerField(_("differences"), default=0)
+
+    class Meta:
+        verbose_name = _("reconciliation")
+        verbose_name_plural = _("reconciliations")
+        ordering = ["-day", "provider"]
+        constraints = [models.UniqueConstraint(fields=["provider", "day"], name="reconciliation_once_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.day}"
+
+
+class DifferenceKind(models.TextChoices):
+    MISSING_THERE = "missing_there", _("In our ledger, not in the statement")
+    MISSING_HERE = "missing_here", _("In the statement, not in our ledger")
+    AMOUNT = "amount", _("Amounts differ")
+    STATUS = "status", _("Status differs")
+
+
+class ReconciliationDifference(models.Model):
+    run = models.ForeignKey(
+        ReconciliationRun, models.CASCADE, related_name="differences", verbose_name=_("reconciliation")
+    )
+    kind = models.CharField(_("difference"), max_length=14, choices=DifferenceKind.choices)
+    entry = models.CharField(_("entry"), max_length=10)  # payment or refund
+    out_trade_no = models.CharField(_("order number"), max_length=32)
+    out_refund_no = models.CharField(_("refund number"), max_length=32, blank=True)
+    our_amount_fen = models.BigIntegerField(_("our amount (fen)"), null=True, blank=True)
+    their_amount_fen = models.BigIntegerField(_("their amount (fen)"), null=True, blank=True)
+    our_status = models.CharField(_("our status"), max_length=12, blank=True)
+    their_status = models.CharField(_("their status"), max_length=12, blank=True)
+    at = models.DateTimeField(_("time"), null=True, blank=True)
+    hospital = models.ForeignKey(
+        Hospital, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("hospital")
+    )
+    payment = models.ForeignKey(Payment, models.PROTECT, null=True, blank=True, related_name="+")
+    refund = models.ForeignKey(Refund, models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("reconciliation difference")
+        verbose_name_plural = _("reconciliation differences")
+        ordering = ["run", "kind", "out_trade_no", "out_refund_no"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.out_refund_no or self.out_trade_no}"
+
+
+class FailedRefund(Refund):
+    """The staff queue of refunds that failed and wait for someone to act."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("failed refund")
+        verbose_name_plural = _("failed refunds (to handle)")

@@ -220,7 +220,10 @@ def _apply(note: Notification) -> str:
         if note.refund.amount_fen != refund.amount_fen:
             raise errors.NOTIFICATION_MISMATCH.error(detail="amount_fen")
         return _refund_finish(
-            refund=refund, succeeded=note.refund.status == "SUCCESS", failure=note.refund.reason or note.refund.status
+            refund=refund,
+            succeeded=note.refund.status == "SUCCESS",
+            failure=note.refund.reason or note.refund.status,
+            finished_at=note.refund.finished_at,
         )
     return "ignored"
 
@@ -264,14 +267,25 @@ def refund_send(*, refund_id: int) -> None:
         return
     Refund.objects.filter(pk=refund.pk, sent_at__isnull=True).update(sent_at=clock.now())
     if state.status in ("SUCCESS", "ABNORMAL"):
-        _refund_finish(refund=refund, succeeded=state.status == "SUCCESS", failure=state.reason or state.status)
+        _refund_finish(
+            refund=refund,
+            succeeded=state.status == "SUCCESS",
+            failure=state.reason or state.status,
+            finished_at=state.finished_at,
+        )
 
 
-def _refund_finish(*, refund: Refund, succeeded: bool, failure: str = "") -> str:
+def _refund_finish(
+    *, refund: Refund, succeeded: bool, failure: str = "", finished_at: dt.datetime | None = None
+) -> str:
+    """Record a refund's outcome once; ``finished_at`` is the provider's time when it gives one
+    (the statement files the refund under that day)."""
     with transaction.atomic():
         status = RefundStatus.SUCCEEDED if succeeded else RefundStatus.FAILED
         if not Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(
-            status=status, finished_at=clock.now(), failure="" if succeeded else failure[:200]
+            status=status,
+            finished_at=(finished_at if succeeded and finished_at else clock.now()),
+            failure="" if succeeded else failure[:200],
         ):
             return "duplicate"
         registration_id = refund.payment.registration_id
@@ -297,10 +311,23 @@ def registration_cancel(*, registration: Registration, actor: Actor) -> Registra
     return registration
 
 
-def refund_retry(*, refund: Refund) -> Refund:
-    """Staff try a failed refund again: a new refund number for the same payment."""
+def refund_retry(*, refund: Refund, actor: Actor) -> Refund:
+    """Staff try a failed refund again: a new refund number for the same payment, recorded in
+    the order's audit trail with who asked."""
     with transaction.atomic():
+        refund = Refund.objects.select_for_update().select_related("payment").get(pk=refund.pk)
+        if refund.status != RefundStatus.FAILED or refund.payment.refunds.exclude(status=RefundStatus.FAILED).exists():
+            raise errors.REFUND_NOT_FAILED.error()
         again = _refund_open(payment=refund.payment, reason=refund.reason)
+        booking.event_record(
+            actor=actor,
+            kind="refund.retried",
+            hold=refund.payment.hold,
+            registration=refund.payment.registration,
+            out_refund_no=again.out_refund_no,
+            failed_refund_no=refund.out_refund_no,
+            failure=refund.failure,
+        )
     _after_commit_send(again)
     return again
 
@@ -342,6 +369,11 @@ def payments_check() -> dict[str, int]:
             except ProviderError:
                 continue
             if state is not None and state.status in ("SUCCESS", "ABNORMAL"):
-                _refund_finish(refund=refund, succeeded=state.status == "SUCCESS", failure=state.reason)
+                _refund_finish(
+                    refund=refund,
+                    succeeded=state.status == "SUCCESS",
+                    failure=state.reason or state.status,
+                    finished_at=state.finished_at,
+                )
         done["refunds"] += 1
     return done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -10,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,33 +19,40 @@ FAST = {"time_scale": 0.01, "notify_delay_ms": 50, "jitter_ms": 0, "duplicate": 
 FAST |= {"refund_fail": 0.0, "refund_delay_ms": 50, "error": 0.0}
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def paysim_url(tmp_path_factory) -> Iterator[str]:
-    port = _free_port()
-    store = tmp_path_factory.mktemp("paysim") / "paysim.sqlite3"
+@contextlib.contextmanager
+def paysim_process(store: Path) -> Iterator[str]:
+    """``guahao paysim`` on a free port with its own store; yields its address."""
+    port = free_port()
     env = dict(os.environ, GUAHAO_PAYSIM_MCH_ID="1900000001", GUAHAO_PAYSIM_KEY="paysim-test-key")
     proc = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "guahao.cli", "paysim", "--port", str(port), "--store", str(store)], env=env
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1).close()  # noqa: S310
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("the payment sandbox did not start")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=1).close()  # noqa: S310
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the payment sandbox did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def paysim_url(tmp_path_factory) -> Iterator[str]:
+    with paysim_process(tmp_path_factory.mktemp("paysim") / "paysim.sqlite3") as url:
+        yield url
 
 
 @pytest.fixture

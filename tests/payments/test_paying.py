@@ -10,7 +10,7 @@ import time
 import pytest
 
 from guahao.booking import services as booking
-from guahao.booking.models import Hold, HoldStatus, Registration
+from guahao.booking.models import BookingEvent, Hold, HoldStatus, Registration
 from guahao.core import clock
 from guahao.payments import services as payments
 from guahao.payments.models import Payment, ProviderNotification, Refund
@@ -141,9 +141,34 @@ def test_a_failed_refund_waits_for_staff_with_its_reason(held, sandbox):
     assert refund.failure
     assert Registration.objects.get().status == "refunding"
 
+    # Staff find it in the failed-refunds queue and send it again; the audit trail names them.
+    console = _console()
+    queue = console.get("/console/payments/failedrefund/").content.decode()
+    assert refund.out_refund_no in queue
     sandbox(refund_fail=0.0)
-    payments.refund_retry(refund=refund)
+    console.post("/console/payments/failedrefund/", {"action": "retry", "_selected_action": [refund.pk]})
     wait_for(lambda: Registration.objects.get().status == "refunded")
+    assert refund.out_refund_no not in console.get("/console/payments/failedrefund/").content.decode()
+    event = BookingEvent.objects.get(kind="refund.retried")
+    assert (event.actor_type, event.actor_id, event.registration_id) == ("staff", "ops", registration.pk)
+    assert event.data["failed_refund_no"] == refund.out_refund_no
+
+    # A refund that did not fail is not sent again: the queue's action refuses and says why.
+    response = console.post(
+        "/console/payments/refund/", {"action": "retry", "_selected_action": [refund.pk]}, follow=True
+    )
+    assert "只有失败的退款才能重新发起" in response.content.decode()
+    assert Refund.objects.count() == 2
+
+
+def _console():
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    User.objects.create_superuser("ops", password="pw-for-tests")
+    console = Client()
+    console.login(username="ops", password="pw-for-tests")
+    return console
 
 
 def _notify(client, key: str, resource: dict):
@@ -200,15 +225,10 @@ def test_a_replayed_notification_changes_nothing(held, settings):
 
 
 def test_staff_cancelling_a_paid_registration_refunds_it_too(held):
-    from django.contrib.auth.models import User
-    from django.test import Client
-
     client, hold = held
     post(pay_start(client, hold)["pay_url"] + "/pay")
     registration = wait_for(lambda: Registration.objects.first())
-    User.objects.create_superuser("ops", password="pw-for-tests")
-    console = Client()
-    console.login(username="ops", password="pw-for-tests")
+    console = _console()
     response = console.post(
         "/console/booking/registration/",
         {"action": "cancel", "_selected_action": [registration.pk]},

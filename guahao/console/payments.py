@@ -1,0 +1,168 @@
+"""Console pages for money: payments, refunds (with the queue of failed ones), and the daily
+reconciliation with each provider.
+
+Retrying a refund goes through the payment services, which write it into the order's audit
+trail with the staff member's name. Reconciliation is the platform's: hospital staff see only
+the differences that concern their hospital.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Exists, OuterRef, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import TabularInline
+
+from guahao.booking import services as booking
+from guahao.console.base import ReadOnlyAdmin, apply_each, is_platform_staff
+from guahao.payments import reconciliation
+from guahao.payments import services as payments
+from guahao.payments.models import FailedRefund, Payment, ReconciliationDifference, ReconciliationRun, Refund
+
+
+def _yuan(fen: int | None) -> str:
+    return "" if fen is None else f"¥{fen / 100:.2f}"
+
+
+def _csv_response(text: str, name: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = [
+        "out_trade_no",
+        "status",
+        "amount",
+        "method",
+        "insurance",
+        "registration",
+        "hospital",
+        "created_at",
+        "paid_at",
+    ]
+    list_filter = ["hospital", "status", "method", "provider", "insurance"]
+    search_fields = ["out_trade_no", "transaction_id", "registration__registration_number"]
+    list_select_related = ["registration", "hospital"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description=_("amount"), ordering="amount_fen")
+    def amount(self, obj: Payment) -> str:
+        return _yuan(obj.amount_fen)
+
+
+class RefundAdmin(ReadOnlyAdmin):
+    hospital_path = "payment__hospital"
+    list_display = ["out_refund_no", "status", "reason", "amount", "failure", "payment", "created_at", "finished_at"]
+    list_filter = ["status", "reason"]
+    search_fields = ["out_refund_no", "payment__out_trade_no", "payment__registration__registration_number"]
+    list_select_related = ["payment"]
+    actions = ["retry"]
+
+    @admin.display(description=_("amount"), ordering="amount_fen")
+    def amount(self, obj: Refund) -> str:
+        return _yuan(obj.amount_fen)
+
+    @admin.action(description=_("Try the selected failed refunds again"))
+    def retry(self, request: HttpRequest, queryset: QuerySet) -> None:
+        actor = booking.Actor.staff(request.user)
+        apply_each(
+            self, request, queryset, lambda r: payments.refund_retry(refund=r, actor=actor), str(_("Sent again"))
+        )
+
+
+admin.site.register(Refund, RefundAdmin)
+
+
+@admin.register(FailedRefund)
+class FailedRefundAdmin(RefundAdmin):
+    """The staff queue: failed refunds whose payment has no other refund under way or done."""
+
+    list_filter = ["reason"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        later = Refund.objects.filter(payment_id=OuterRef("payment_id")).exclude(status="failed")
+        return super().get_queryset(request).filter(status="failed").exclude(Exists(later))
+
+
+class DifferenceInline(TabularInline):
+    model = ReconciliationDifference
+    extra = 0
+    can_delete = False
+    fields = ["kind", "entry", "out_trade_no", "out_refund_no", "our_amount_fen", "their_amount_fen"]
+    fields += ["our_status", "their_status", "at", "hospital"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    list_display = ["day", "provider", "status", "their_lines", "our_lines", "paid", "refunded", "difference_count"]
+    list_display += ["ran_at", "runs"]
+    list_filter = ["status", "provider"]
+    date_hierarchy = "day"
+    inlines = [DifferenceInline]
+    actions = ["run_again", "export_csv"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_platform_staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_platform_staff(request)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return ReconciliationRun.objects.all()
+
+    @admin.display(description=_("paid (statement / ours)"))
+    def paid(self, obj: ReconciliationRun) -> str:
+        return f"{_yuan(obj.their_paid_fen)} / {_yuan(obj.our_paid_fen)}"
+
+    @admin.display(description=_("refunded (statement / ours)"))
+    def refunded(self, obj: ReconciliationRun) -> str:
+        return f"{_yuan(obj.their_refunded_fen)} / {_yuan(obj.our_refunded_fen)}"
+
+    @admin.action(description=_("Reconcile the selected days again"))
+    def run_again(self, request: HttpRequest, queryset: QuerySet) -> None:
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda run: reconciliation.reconcile(provider_name=run.provider, day=run.day),
+            str(_("Reconciled")),
+        )
+
+    @admin.action(description=_("Export the differences as CSV"))
+    def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        rows = ReconciliationDifference.objects.filter(run__in=queryset).select_related("run", "hospital")
+        return _csv_response(reconciliation.differences_csv(rows), f"reconciliation-{timezone.localdate()}.csv")
+
+
+@admin.register(ReconciliationDifference)
+class ReconciliationDifferenceAdmin(ReadOnlyAdmin):
+    list_display = ["run", "kind", "entry", "out_trade_no", "out_refund_no", "ours", "theirs"]
+    list_display += ["our_status", "their_status", "at", "hospital"]
+    list_filter = ["kind", "entry", "run__provider", "run__day"]
+    search_fields = ["out_trade_no", "out_refund_no"]
+    list_select_related = ["run", "hospital"]
+    actions = ["export_csv"]
+
+    @admin.display(description=_("our amount"))
+    def ours(self, obj: ReconciliationDifference) -> str:
+        return _yuan(obj.our_amount_fen)
+
+    @admin.display(description=_("their amount"))
+    def theirs(self, obj: ReconciliationDifference) -> str:
+        return _yuan(obj.their_amount_fen)
+
+    @admin.action(description=_("Export the selected differences as CSV"))
+    def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        rows = queryset.select_related("run", "hospital")
+        return _csv_response(reconciliation.differences_csv(rows), f"differences-{timezone.localdate()}.csv")
