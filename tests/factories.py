@@ -103,7 +103,7 @@ class Api:
         extra = {"HTTP_ACCEPT_LANGUAGE": self.language}
         if self.token:
             extra["HTTP_AUTHORIZATION"] = f"Bearer {self.token}"
-        extra.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
+        extra.update({f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()})
         data = body if isinstance(body, str | bytes) else json.dumps(body) if body is not None else None
         response = getattr(self.client, method.lower())(
             "/api/v1" + path, data=data, content_type="application/json", **extra

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import cast
 
 from django.conf import settings
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Query, Router, Status
+from ninja import Header, NinjaAPI, Query, Router, Status
 
 from guahao.accounts import errors as account_errors
 from guahao.accounts import services as accounts
@@ -23,7 +24,7 @@ from guahao.booking.models import Registration
 from guahao.catalog import errors as catalog_errors
 from guahao.catalog import selectors as catalog
 from guahao.catalog.models import Department, Hospital
-from guahao.core import clock, ratelimit
+from guahao.core import clock, idempotency, ratelimit
 from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN, RATE_LIMITED
 from guahao.payments import errors as payment_errors
 from guahao.payments import services as payments
@@ -231,8 +232,39 @@ HOLD_REFUSALS = (
 )
 
 
-@booking_router.post("/holds", **documented({201: schemas.HoldOut}, *HOLD_REFUSALS))
-def holds_create(request: HttpRequest, body: schemas.HoldIn) -> Status:
+IDEMPOTENCY_REFUSALS = (idempotency.KEY_REUSED, idempotency.IN_PROGRESS)
+IDEMPOTENCY_KEY = Header(
+    None,
+    alias=idempotency.HEADER,
+    description="Send the request again with the same key to get the first answer; nothing is done twice.",
+)
+
+
+def _once(request: HttpRequest, key: str | None, run: Callable[[], Status], *, atomic: bool) -> Status:
+    """Run a write once per ``Idempotency-Key`` (when the client sends one)."""
+    if key is None:
+        return run()
+
+    def answer() -> tuple[int, object]:
+        done = run()
+        return done.status_code, done.value
+
+    status, body = idempotency.replay_or_run(
+        owner=f"account:{_account(request).pk}",
+        key=key,
+        print_=idempotency.fingerprint(method=request.method or "", path=request.path, body=request.body),
+        run=answer,
+        atomic=atomic,
+    )
+    return Status(status, body)
+
+
+@booking_router.post("/holds", **documented({201: schemas.HoldOut}, *HOLD_REFUSALS, *IDEMPOTENCY_REFUSALS))
+def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: str | None = IDEMPOTENCY_KEY) -> Status:
+    return _once(request, idempotency_key, lambda: _hold_create(request, body), atomic=True)
+
+
+def _hold_create(request: HttpRequest, body: schemas.HoldIn) -> Status:
     account = _account(request)
     if not ratelimit.allow(f"hold-account:{account.pk}", limit=30, window_seconds=60):
         raise RATE_LIMITED.error()
@@ -288,10 +320,21 @@ def holds_release(request: HttpRequest, hold_id: str) -> dict:
         booking_errors.PAYMENT_REQUIRED,
         payment_errors.PROVIDER_FAILED,
         payment_errors.PROVIDER_TIMEOUT,
+        *IDEMPOTENCY_REFUSALS,
         summary="Confirm a hold: the registration, or where to pay for it",
     ),
 )
-def holds_confirm(request: HttpRequest, hold_id: str, body: schemas.ConfirmIn | None = None) -> Status:
+def holds_confirm(
+    request: HttpRequest,
+    hold_id: str,
+    body: schemas.ConfirmIn | None = None,
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
+) -> Status:
+    # Not atomic: paying calls the provider, which never happens inside a transaction.
+    return _once(request, idempotency_key, lambda: _hold_confirm(request, hold_id, body), atomic=False)
+
+
+def _hold_confirm(request: HttpRequest, hold_id: str, body: schemas.ConfirmIn | None) -> Status:
     hold = booking_selectors.access_hold(account=_account(request), hold_id=hold_id)
     body = body or schemas.ConfirmIn()
     outcome = payments.hold_confirm(hold=hold, method=body.payment_method, insurance=body.insurance)

@@ -236,3 +236,15 @@ def test_staff_cancelling_a_paid_registration_refunds_it_too(held):
     assert response.status_code in (200, 302)
     wait_for(lambda: Registration.objects.get().status == "refunded")
     assert Refund.objects.get().reason == "cancelled"
+
+
+def test_paying_twice_with_one_idempotency_key_opens_one_payment(held):
+    client, hold = held
+    path = f"/holds/{hold['id']}/confirm"
+    first = client.call("POST", path, {"payment_method": "wechat"}, **{"Idempotency-Key": "pay-1"})
+    again = client.call("POST", path, {"payment_method": "wechat"}, **{"Idempotency-Key": "pay-1"})
+    assert first[0] == again[0] == 201 and first[1] == again[1]
+    assert Payment.objects.count() == 1
+    status, problem = client.call("POST", path, {"payment_method": "alipay"}, **{"Idempotency-Key": "pay-1"})
+    assert (status, problem["code"]) == (422, "idempotency.key_reused")
+    assert Payment.objects.get().status == "created"
