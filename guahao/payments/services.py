@@ -121,6 +121,11 @@ def _order_close(payment: Payment) -> None:
         order = provider.order_close(out_trade_no=payment.out_trade_no)
     except ProviderError as exc:
         log.warning("payment %s: close failed: %s", payment.out_trade_no, exc)
+        if exc.permanent and _order_missing(provider, payment):
+            # The order never reached the provider (its creation failed): nothing can be paid.
+            Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CREATED).update(
+                status=PaymentStatus.CLOSED, closed_at=clock.now()
+            )
         return
     if order.status in ("SUCCESS", "REFUND"):
         _capture(payment_id=payment.pk, transaction_id=order.transaction_id, paid_at=order.paid_at)
@@ -128,6 +133,13 @@ def _order_close(payment: Payment) -> None:
         Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CREATED).update(
             status=PaymentStatus.CLOSED, closed_at=clock.now()
         )
+
+
+def _order_missing(provider: PaymentProvider, payment: Payment) -> bool:
+    try:
+        return provider.order_query(out_trade_no=payment.out_trade_no) is None
+    except ProviderError:
+        return False
 
 
 def _capture(*, payment_id: int, transaction_id: str, paid_at: dt.datetime | None) -> str:
@@ -170,6 +182,11 @@ def notification_receive(*, provider_name: str, headers: dict[str, str], body: b
     note = provider.notification_verify(headers=headers, body=body)
     if note is None:
         raise errors.SIGNATURE_INVALID.error()
+    return notification_apply(provider=provider, note=note)
+
+
+def notification_apply(*, provider: PaymentProvider, note: Notification) -> str:
+    """Apply a verified notification once: its id is recorded with the change it made."""
     if note.mch_id != provider.mch_id:
         raise errors.NOTIFICATION_MISMATCH.error(detail="merchant")
     reference = note.order.out_trade_no if note.order else note.refund.out_refund_no if note.refund else ""
