@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import cast
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Header, NinjaAPI, Query, Router, Status
 
@@ -394,8 +394,11 @@ payments_router = Router(tags=["integrations"])
         summary="A provider's signed notification; applied once, duplicates change nothing",
     ),
 )
-def payments_notify(request: HttpRequest, provider: str) -> dict:
+def payments_notify(request: HttpRequest, provider: str) -> dict | HttpResponse:
     outcome = payments.notification_receive(provider_name=provider, headers=dict(request.headers), body=request.body)
+    ack = payments.notification_ack(provider)
+    if ack is not None:  # a provider that reads a plain-text answer (Alipay: "success")
+        return HttpResponse(ack, content_type="text/plain")
     return {"code": "SUCCESS", "outcome": outcome}
 
 

@@ -60,6 +60,11 @@ class StatementLine:
 class PaymentProvider(Protocol):
     name: str
     mch_id: str
+    # The day a refund appears on the statement: when it was sent ("sent", WeChat Pay) or when it
+    # succeeded ("finished", the sandbox and Alipay).
+    refunds_listed_on: str
+    # What to answer a notification with, if the provider wants plain text (Alipay: "success").
+    ack_text: str | None
 
     def order_create(self, *, out_trade_no: str, amount_fen: int, description: str, notify_url: str) -> OrderState: ...
 
@@ -71,7 +76,7 @@ class PaymentProvider(Protocol):
         self, *, out_trade_no: str, out_refund_no: str, amount_fen: int, notify_url: str
     ) -> RefundState: ...
 
-    def refund_query(self, *, out_refund_no: str) -> RefundState | None: ...
+    def refund_query(self, *, out_trade_no: str, out_refund_no: str) -> RefundState | None: ...
 
     def notification_verify(self, *, headers: dict[str, str], body: bytes) -> Notification | None:
         """The notification if its signature is the provider's, else None."""

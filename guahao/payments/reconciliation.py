@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from guahao.core import clock
-from guahao.payments.interface import ProviderError, StatementLine
+from guahao.payments.interface import PaymentProvider, ProviderError, StatementLine
 from guahao.payments.models import (
     DifferenceKind,
     Payment,
@@ -47,31 +47,33 @@ def _day_range(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, clock.at_local(day + dt.timedelta(days=1), dt.time(0), settings.TIME_ZONE)
 
 
-def _ours(provider: str, day: dt.date) -> tuple[QuerySet[Payment], QuerySet[Refund]]:
+def _ours(provider: PaymentProvider, day: dt.date) -> tuple[QuerySet[Payment], QuerySet[Refund]]:
+    """Our payments of the day, and our refunds listed on the day's statement: by the day they
+    succeeded, or (WeChat Pay) by the day they were sent, whatever became of them since."""
     start, end = _day_range(day)
     payments = Payment.objects.filter(
-        provider=provider, status=PaymentStatus.PAID, paid_at__gte=start, paid_at__lt=end
+        provider=provider.name, status=PaymentStatus.PAID, paid_at__gte=start, paid_at__lt=end
     ).order_by("pk")
-    refunds = (
-        Refund.objects.filter(
-            payment__provider=provider, status=RefundStatus.SUCCEEDED, finished_at__gte=start, finished_at__lt=end
-        )
-        .select_related("payment")
-        .order_by("pk")
-    )
-    return payments, refunds
+    refunds = Refund.objects.filter(payment__provider=provider.name)
+    if provider.refunds_listed_on == "sent":
+        refunds = refunds.filter(sent_at__gte=start, sent_at__lt=end).exclude(status=RefundStatus.FAILED)
+    else:
+        refunds = refunds.filter(status=RefundStatus.SUCCEEDED, finished_at__gte=start, finished_at__lt=end)
+    return payments, refunds.select_related("payment").order_by("pk")
 
 
-def _compare(provider: str, day: dt.date, lines: list[StatementLine]) -> list[ReconciliationDifference]:
+def _compare(provider: PaymentProvider, day: dt.date, lines: list[StatementLine]) -> list[ReconciliationDifference]:
     day_payments, day_refunds = _ours(provider, day)
     payment_numbers = {line.out_trade_no for line in lines if line.kind == "payment"}
     refund_numbers = {line.out_refund_no for line in lines if line.kind == "refund"}
-    payments = {p.out_trade_no: p for p in Payment.objects.filter(provider=provider, out_trade_no__in=payment_numbers)}
+    payments = {
+        p.out_trade_no: p for p in Payment.objects.filter(provider=provider.name, out_trade_no__in=payment_numbers)
+    }
     refunds = {
         r.out_refund_no: r
-        for r in Refund.objects.filter(payment__provider=provider, out_refund_no__in=refund_numbers).select_related(
-            "payment"
-        )
+        for r in Refund.objects.filter(
+            payment__provider=provider.name, out_refund_no__in=refund_numbers
+        ).select_related("payment")
     }
     found: list[ReconciliationDifference] = []
     matched_payments: set[int] = set()
@@ -99,16 +101,18 @@ def _compare(provider: str, day: dt.date, lines: list[StatementLine]) -> list[Re
 
     for line in lines:
         ours: Payment | Refund | None
-        done: str
         if line.kind == "refund":
-            ours, done, seen = refunds.get(line.out_refund_no), RefundStatus.SUCCEEDED, matched_refunds
+            ours, seen = refunds.get(line.out_refund_no), matched_refunds
+            # A statement lists a refund once; one still "processing" there may have ended either way.
+            status_ok = ours is None or ours.status == RefundStatus.SUCCEEDED or line.status != "SUCCESS"
         else:
-            ours, done, seen = payments.get(line.out_trade_no), PaymentStatus.PAID, matched_payments
+            ours, seen = payments.get(line.out_trade_no), matched_payments
+            status_ok = ours is None or ours.status == PaymentStatus.PAID
         if ours is None or ours.pk in seen:  # unknown here, or a second line for one of ours
             differ(DifferenceKind.MISSING_HERE, line, None)
             continue
         seen.add(ours.pk)
-        if ours.status != done:
+        if not status_ok:
             differ(DifferenceKind.STATUS, line, ours)
         if ours.amount_fen != line.amount_fen:
             differ(DifferenceKind.AMOUNT, line, ours)
@@ -145,8 +149,8 @@ def reconcile(*, provider_name: str, day: dt.date) -> ReconciliationRun:
                 run.status = RunStatus.FAILED
             run.save()
             return run
-        differences = _compare(provider_name, day, lines)
-        payments, refunds = _ours(provider_name, day)
+        differences = _compare(provider, day, lines)
+        payments, refunds = _ours(provider, day)
         run.differences.all().delete()
         for difference in differences:
             difference.run = run

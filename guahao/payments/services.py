@@ -185,6 +185,11 @@ def notification_receive(*, provider_name: str, headers: dict[str, str], body: b
     return notification_apply(provider=provider, note=note)
 
 
+def notification_ack(provider_name: str) -> str | None:
+    provider = provider_named(provider_name)
+    return provider.ack_text if provider is not None else None
+
+
 def notification_apply(*, provider: PaymentProvider, note: Notification) -> str:
     """Apply a verified notification once: its id is recorded with the change it made."""
     if note.mch_id != provider.mch_id:
@@ -382,7 +387,11 @@ def payments_check() -> dict[str, int]:
         else:
             provider = provider_named(refund.payment.provider)
             try:
-                state = provider.refund_query(out_refund_no=refund.out_refund_no) if provider else None
+                state = (
+                    provider.refund_query(out_trade_no=refund.payment.out_trade_no, out_refund_no=refund.out_refund_no)
+                    if provider
+                    else None
+                )
             except ProviderError:
                 continue
             if state is not None and state.status in ("SUCCESS", "ABNORMAL"):

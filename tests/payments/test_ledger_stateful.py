@@ -70,6 +70,8 @@ class ScriptedProvider:
     """A provider whose every outcome the state machine decides."""
 
     mch_id = "1900000042"
+    refunds_listed_on = "finished"
+    ack_text: str | None = None
     count = itertools.count(1)
 
     def __init__(self) -> None:
@@ -138,7 +140,7 @@ class ScriptedProvider:
         self._after()
         return self._refund_state(out_refund_no)
 
-    def refund_query(self, *, out_refund_no: str) -> RefundState | None:
+    def refund_query(self, *, out_trade_no: str, out_refund_no: str) -> RefundState | None:
         self._before()
         return self._refund_state(out_refund_no) if out_refund_no in self.refunds else None
 

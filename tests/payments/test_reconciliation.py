@@ -101,7 +101,14 @@ def test_every_planted_difference_is_found_and_nothing_else(schedule, sandbox, s
     sandbox(lost=1.0)
     client.call("POST", f"/registrations/{refunded.registration_id}/cancel")
     refund = Refund.objects.get(payment=refunded)
-    wait_for(lambda: provider_named("sandbox").refund_query(out_refund_no=refund.out_refund_no).status == "SUCCESS")
+    wait_for(
+        lambda: (
+            provider_named("sandbox")
+            .refund_query(out_trade_no=refunded.out_trade_no, out_refund_no=refund.out_refund_no)
+            .status
+            == "SUCCESS"
+        )
+    )
 
     # Paid at the provider, but the notification is still lost on its way.
     _held = f.Api().login()

@@ -43,6 +43,8 @@ def _refund(data: dict) -> RefundState:
 
 class SandboxProvider:
     name = "sandbox"
+    refunds_listed_on = "finished"
+    ack_text: str | None = None
 
     def __init__(self, *, base_url: str, mch_id: str, key: str, timeout: float = 5.0) -> None:
         self.base_url = base_url.rstrip("/")
@@ -115,7 +117,7 @@ class SandboxProvider:
             raise ProviderError("refund: no such order", permanent=True)
         return _refund(data)
 
-    def refund_query(self, *, out_refund_no: str) -> RefundState | None:
+    def refund_query(self, *, out_trade_no: str, out_refund_no: str) -> RefundState | None:
         data = self._json("GET", f"/v3/refunds/{out_refund_no}")
         return None if data is None else _refund(data)
 
