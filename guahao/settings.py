@@ -204,10 +204,27 @@ RATELIMIT_ENABLED = env_bool("GUAHAO_RATELIMIT", True)
 # Payments: the provider every method goes through, and the sandbox's address and merchant.
 # GUAHAO_PUBLIC_URL is where providers send their notifications.
 PUBLIC_URL = env_str("GUAHAO_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
-PAYMENT_PROVIDER = env_choice("GUAHAO_PAYMENT_PROVIDER", "sandbox", ("sandbox",))
+# "sandbox": every method goes to the payment sandbox; "live": WeChat Pay and Alipay, each
+# configured below (a method whose provider is not configured is not offered).
+PAYMENT_PROVIDER = env_choice("GUAHAO_PAYMENT_PROVIDER", "sandbox", ("sandbox", "live"))
 PAYSIM_URL = env_str("GUAHAO_PAYSIM_URL", "http://127.0.0.1:8020").rstrip("/")
 PAYSIM_MCH_ID = env_str("GUAHAO_PAYSIM_MCH_ID", "1900000001")
 PAYSIM_KEY = env_str("GUAHAO_PAYSIM_KEY", "paysim-demo-key")
+WECHATPAY = {
+    "mch_id": env_str("GUAHAO_WECHATPAY_MCH_ID", ""),
+    "app_id": env_str("GUAHAO_WECHATPAY_APP_ID", ""),
+    "private_key": env_str("GUAHAO_WECHATPAY_PRIVATE_KEY", ""),
+    "cert_serial_no": env_str("GUAHAO_WECHATPAY_CERT_SERIAL_NO", ""),
+    "apiv3_key": env_str("GUAHAO_WECHATPAY_APIV3_KEY", ""),
+    "public_key": env_str("GUAHAO_WECHATPAY_PUBLIC_KEY", ""),
+    "public_key_id": env_str("GUAHAO_WECHATPAY_PUBLIC_KEY_ID", ""),
+}
+ALIPAY = {
+    "app_id": env_str("GUAHAO_ALIPAY_APP_ID", ""),
+    "app_private_key": env_str("GUAHAO_ALIPAY_APP_PRIVATE_KEY", ""),
+    "alipay_public_key": env_str("GUAHAO_ALIPAY_PUBLIC_KEY", ""),
+    "sandbox": env_bool("GUAHAO_ALIPAY_SANDBOX", False),
+}
 SMS_BACKEND = env_choice("GUAHAO_SMS_BACKEND", "console", ("console",))
 
 # --- i18n, time -------------------------------------------------------------------------------

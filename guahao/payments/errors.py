@@ -13,3 +13,6 @@ NOTIFICATION_MISMATCH = ProblemType(
 )
 PAYMENT_UNKNOWN = ProblemType("payment.unknown", 400, _("The notification names an order we do not have"))
 REFUND_NOT_FAILED = ProblemType("refund.not_failed", 409, _("Only a failed refund can be tried again"))
+METHOD_UNAVAILABLE = ProblemType(
+    "payment.method_unavailable", 422, _("This payment method is not offered; please choose another")
+)

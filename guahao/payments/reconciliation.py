@@ -31,6 +31,7 @@ from guahao.payments.models import (
     RefundStatus,
     RunStatus,
 )
+from guahao.payments.providers import registry
 from guahao.payments.providers.registry import provider_named
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ def reconcile(*, provider_name: str, day: dt.date) -> ReconciliationRun:
 def _providers(since: dt.date) -> list[str]:
     start, _ = _day_range(since)
     used = Payment.objects.filter(created_at__gte=start - dt.timedelta(days=1)).values_list("provider", flat=True)
-    return sorted({settings.PAYMENT_PROVIDER, *used})
+    return sorted({*registry.configured(), *used})
 
 
 def reconcile_due() -> list[ReconciliationRun]:

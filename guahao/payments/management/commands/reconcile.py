@@ -10,11 +10,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from guahao.payments import reconciliation
 from guahao.payments.models import ReconciliationDifference
+from guahao.payments.providers import registry
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--day", type=dt.date.fromisoformat, help="the day to reconcile (again)")
-        parser.add_argument("--provider", default=None, help="default: the configured provider")
+        parser.add_argument("--provider", default=None, help="default: every configured provider")
         parser.add_argument("--csv", type=Path, help="also write the differences to this CSV file")
 
     def handle(self, *args: Any, day: dt.date | None, provider: str | None, csv: Path | None, **options: Any) -> None:
@@ -30,7 +30,8 @@ class Command(BaseCommand):
             if day is None:
                 runs = reconciliation.reconcile_due()
             else:
-                runs = [reconciliation.reconcile(provider_name=provider or settings.PAYMENT_PROVIDER, day=day)]
+                names = [provider] if provider else registry.configured()
+                runs = [reconciliation.reconcile(provider_name=name, day=day) for name in names]
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         rows = ReconciliationDifference.objects.filter(run__in=runs).select_related("run", "hospital")
