@@ -5,7 +5,6 @@ and sign their answers as the real services document it."""
 from __future__ import annotations
 
 import base64
-import csv
 import datetime as dt
 import gzip
 import io
@@ -236,71 +235,20 @@ def test_wechat_requests_are_signed_by_the_merchant_and_answers_checked(wechat, 
         wechat.order_query(out_trade_no="GH1")
 
 
+def _ticked(row: str) -> str:
+    """Each field of a WeChat bill row comes after a backtick."""
+    return ",".join(f"`{value}" for value in row.split(","))
+
+
 def test_wechat_trade_bill_lists_payments_and_refunds():
     header = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注"
-    pay = [
-        "2026-11-21 09:12:01",
-        "wx1",
-        "1900000109",
-        "0",
-        "",
-        "4200001",
-        "GH1",
-        "o1",
-        "NATIVE",
-        "SUCCESS",
-        "CMB_DEBIT",
-        "CNY",
-        "51.00",
-        "0.00",
-        "0",
-        "0",
-        "0.00",
-        "0.00",
-        "",
-        "",
-        "挂号费",
-        "",
-        "0.31000",
-        "0.60%",
-        "51.00",
-        "0.00",
-        "",
-    ]
-    refund = [
-        "2026-11-21 15:00:00",
-        "wx1",
-        "1900000109",
-        "0",
-        "",
-        "4200001",
-        "GH1",
-        "o1",
-        "NATIVE",
-        "REFUND",
-        "CMB_DEBIT",
-        "CNY",
-        "0.00",
-        "0.00",
-        "5000001",
-        "RF1",
-        "51.00",
-        "0.00",
-        "ORIGINAL",
-        "PROCESSING",
-        "挂号费",
-        "",
-        "-0.31000",
-        "0.60%",
-        "0.00",
-        "51.00",
-        "",
-    ]
-    summary = [
-        "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额",
-        "`2,`51.00,`51.00,`0.00,`0.00000,`51.00,`51.00",
-    ]
-    text = "\n".join([header, ",".join(f"`{v}" for v in pay), ",".join(f"`{v}" for v in refund), *summary])
+    pay = "2026-11-21 09:12:01,wx1,1900000109,0,,4200001,GH1,o1,NATIVE,SUCCESS,CMB_DEBIT,CNY,51.00,0.00,0,0,"
+    pay += "0.00,0.00,,,挂号费,,0.31000,0.60%,51.00,0.00,"
+    refund = "2026-11-21 15:00:00,wx1,1900000109,0,,4200001,GH1,o1,NATIVE,REFUND,CMB_DEBIT,CNY,0.00,0.00,5000001,"
+    refund += "RF1,51.00,0.00,ORIGINAL,PROCESSING,挂号费,,-0.31000,0.60%,0.00,51.00,"
+    summary = "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\n"
+    summary += "`2,`51.00,`51.00,`0.00,`0.00000,`51.00,`51.00"
+    text = "\n".join([header, _ticked(pay), _ticked(refund), summary])
     lines = wechat_module.parse_trade_bill(text)
     assert [(line.kind, line.out_trade_no, line.out_refund_no, line.amount_fen, line.status) for line in lines] == [
         ("payment", "GH1", "", 5100, "SUCCESS"),
@@ -413,97 +361,23 @@ def test_alipay_answers_are_checked_and_mapped(ali, monkeypatch):
 
 
 def test_alipay_trade_bill_lists_payments_and_refunds():
-    rows = [
-        ["#支付宝业务明细查询"],
-        ["#账号：[20880000000000000156]"],
+    text = "\n".join(
         [
-            "支付宝交易号",
-            "商户订单号",
-            "业务类型",
-            "商品名称",
-            "创建时间",
-            "完成时间",
-            "门店编号",
-            "门店名称",
-            "操作员",
-            "终端号",
-            "对方账户",
-            "订单金额（元）",
-            "商家实收（元）",
-            "支付宝红包（元）",
-            "集分宝（元）",
-            "支付宝优惠（元）",
-            "商家优惠（元）",
-            "券核销金额（元）",
-            "券名称",
-            "商家红包消费金额（元）",
-            "卡消费金额（元）",
-            "退款批次号/请求号",
-            "服务费（元）",
-            "分润（元）",
-            "备注",
-        ],
-        [
-            "2026112222001",
-            "GH1",
-            "交易",
-            "挂号费",
-            "2026-11-21 09:12:00",
-            "2026-11-21 09:12:05",
-            "",
-            "",
-            "",
-            "",
-            "a***@x.cn",
-            "51.00",
-            "51.00",
-            "0.00",
-            "0.00",
-            "0.00",
-            "0.00",
-            "0.00",
-            "",
-            "0.00",
-            "0.00",
-            "",
-            "-0.31",
-            "0.00",
-            "",
-        ],
-        [
-            "2026112222001",
-            "GH1",
-            "退款",
-            "挂号费",
-            "2026-11-21 15:00:00",
-            "2026-11-21 15:00:01",
-            "",
-            "",
-            "",
-            "",
-            "a***@x.cn",
-            "-51.00",
-            "-51.00",
-            "0.00",
-            "0.00",
-            "0.00",
-            "0.00",
-            "0.00",
-            "",
-            "0.00",
-            "0.00",
-            "RF1",
-            "0.31",
-            "0.00",
-            "",
-        ],
-        ["#-----------------------------------------业务明细列表结束------------------------------------"],
-    ]
-    out = io.StringIO()
-    csv.writer(out).writerows(rows)
+            "#支付宝业务明细查询",
+            "#账号：[20880000000000000156]",
+            "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,"
+            "订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,"
+            "券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注",
+            "2026112222001,GH1,交易,挂号费,2026-11-21 09:12:00,2026-11-21 09:12:05,,,,,a***@x.cn,"
+            "51.00,51.00,0.00,0.00,0.00,0.00,0.00,,0.00,0.00,,-0.31,0.00,",
+            "2026112222001,GH1,退款,挂号费,2026-11-21 15:00:00,2026-11-21 15:00:01,,,,,a***@x.cn,"
+            "-51.00,-51.00,0.00,0.00,0.00,0.00,0.00,,0.00,0.00,RF1,0.31,0.00,",
+            "#-----------------------------------------业务明细列表结束------------------------------------",
+        ]
+    )
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as bundle:
-        bundle.writestr("20880000000000000156_20261121_业务明细.csv", out.getvalue().encode("gb18030"))
+        bundle.writestr("20880000000000000156_20261121_业务明细.csv", text.encode("gb18030"))
         bundle.writestr("20880000000000000156_20261121_业务明细(汇总).csv", "#汇总".encode("gb18030"))
     lines = alipay_module.parse_trade_bill(archive.getvalue())
     assert [(line.kind, line.out_trade_no, line.out_refund_no, line.amount_fen) for line in lines] == [
