@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from guahao.core import clock
+from guahao.payments import locks
 from guahao.payments.interface import PaymentProvider, ProviderError, StatementLine
 from guahao.payments.models import (
     DifferenceKind,
@@ -139,11 +140,9 @@ def reconcile(*, provider_name: str, day: dt.date) -> ReconciliationRun:
         lines, error = None, str(exc)[:200]
         log.warning("reconciliation %s %s: statement not available: %s", provider_name, day, exc)
     with transaction.atomic():
-        run, created = ReconciliationRun.objects.select_for_update().get_or_create(
-            provider=provider_name, day=day, defaults={"status": RunStatus.FAILED, "ran_at": clock.now()}
-        )
+        run, created = locks.lock_reconciliation(provider=provider_name, day=day)
         run.ran_at = clock.now()
-        run.runs = run.runs if created else run.runs + 1
+        run.runs += 1
         run.error = error
         if lines is None:
             if created or run.status == RunStatus.FAILED:

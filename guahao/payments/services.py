@@ -19,7 +19,7 @@ from guahao.booking import services as booking
 from guahao.booking.models import Hold, HoldStatus, Registration
 from guahao.booking.services import Actor
 from guahao.core import clock
-from guahao.payments import errors
+from guahao.payments import errors, locks
 from guahao.payments.interface import Notification, PaymentProvider, ProviderError
 from guahao.payments.models import Payment, PaymentStatus, ProviderNotification, Refund, RefundReason, RefundStatus
 from guahao.payments.providers.registry import provider_for, provider_named
@@ -337,7 +337,7 @@ def refund_retry(*, refund: Refund, actor: Actor) -> Refund:
     """Staff try a failed refund again: a new refund number for the same payment, recorded in
     the order's audit trail with who asked."""
     with transaction.atomic():
-        refund = Refund.objects.select_for_update().select_related("payment").get(pk=refund.pk)
+        refund = locks.lock_refund(refund.pk)
         if refund.status != RefundStatus.FAILED or refund.payment.refunds.exclude(status=RefundStatus.FAILED).exists():
             raise errors.REFUND_NOT_FAILED.error()
         again = _refund_open(payment=refund.payment, reason=refund.reason)
