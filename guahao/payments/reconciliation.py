@@ -81,7 +81,7 @@ def _compare(provider: PaymentProvider, day: dt.date, lines: list[StatementLine]
     matched_payments: set[int] = set()
     matched_refunds: set[int] = set()
 
-    def differ(kind: str, line: StatementLine | None, ours: Payment | Refund | None, **extra: object) -> None:
+    def differ(kind: str, line: StatementLine | None, ours: Payment | Refund | None) -> None:
         payment = ours.payment if isinstance(ours, Refund) else ours
         found.append(
             ReconciliationDifference(
@@ -97,7 +97,6 @@ def _compare(provider: PaymentProvider, day: dt.date, lines: list[StatementLine]
                 hospital_id=payment.hospital_id if payment else None,
                 payment=payment,
                 refund=ours if isinstance(ours, Refund) else None,
-                **extra,
             )
         )
 
@@ -171,8 +170,9 @@ def reconcile(*, provider_name: str, day: dt.date) -> ReconciliationRun:
 
 def _providers(since: dt.date) -> list[str]:
     start, _ = _day_range(since)
-    used = Payment.objects.filter(created_at__gte=start - dt.timedelta(days=1)).values_list("provider", flat=True)
-    return sorted({*registry.configured(), *used})
+    recent = Payment.objects.filter(created_at__gte=start - dt.timedelta(days=1)).order_by()
+    names = {*registry.configured(), *recent.values_list("provider", flat=True).distinct()}
+    return sorted(name for name in names if provider_named(name) is not None)
 
 
 def reconcile_due() -> list[ReconciliationRun]:
