@@ -19,13 +19,13 @@ from unfold.admin import TabularInline
 
 from guahao.booking import services as booking
 from guahao.console.base import ReadOnlyAdmin, apply_each, is_platform_staff
-from guahao.payments import reconciliation
+from guahao.payments import money, reconciliation
 from guahao.payments import services as payments
 from guahao.payments.models import FailedRefund, Payment, ReconciliationDifference, ReconciliationRun, Refund
 
 
 def _yuan(fen: int | None) -> str:
-    return "" if fen is None else f"¥{fen / 100:.2f}"
+    return "" if fen is None else f"¥{money.yuan(fen)}"
 
 
 def _csv_response(text: str, name: str) -> HttpResponse:

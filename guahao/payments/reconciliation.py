@@ -12,7 +12,6 @@ import datetime as dt
 import io
 import logging
 from collections.abc import Iterable
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -20,7 +19,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from guahao.core import clock
-from guahao.payments import locks
+from guahao.payments import locks, money
 from guahao.payments.interface import PaymentProvider, ProviderError, StatementLine
 from guahao.payments.models import (
     DifferenceKind,
@@ -208,7 +207,7 @@ CSV_HEADER = [
 
 
 def _yuan(fen: int | None) -> str:
-    return "" if fen is None else str((Decimal(fen) / 100).quantize(Decimal("0.01")))
+    return "" if fen is None else money.yuan(fen)
 
 
 def differences_csv(differences: Iterable[ReconciliationDifference]) -> str:

@@ -13,7 +13,6 @@ import datetime as dt
 import io
 import urllib.request
 import zipfile
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -21,19 +20,12 @@ from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 from alipay.utils import AliPayConfig
 
+from guahao.payments import money
 from guahao.payments.interface import Notification, OrderState, ProviderError, RefundState, StatementLine
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 NOT_FOUND = {"ACQ.TRADE_NOT_EXIST"}
 PAID = {"TRADE_SUCCESS", "TRADE_FINISHED"}
-
-
-def _yuan(fen: int) -> str:
-    return str((Decimal(fen) / 100).quantize(Decimal("0.01")))
-
-
-def _fen(yuan: str) -> int:
-    return int((abs(Decimal(yuan)) * 100).to_integral_value())
 
 
 def _time(value: str | None) -> dt.datetime | None:
@@ -85,7 +77,7 @@ class AlipayProvider:
         signed = self.client.api_alipay_trade_wap_pay(
             subject=description[:256],
             out_trade_no=out_trade_no,
-            total_amount=_yuan(amount_fen),
+            total_amount=money.yuan(amount_fen),
             notify_url=notify_url,
         )
         return OrderState(out_trade_no, "NOTPAY", amount_fen, f"{self.client._gateway}?{signed}")
@@ -103,7 +95,12 @@ class AlipayProvider:
         else:
             mapped = "NOTPAY"
         return OrderState(
-            out_trade_no, mapped, _fen(str(result.get("total_amount", "0"))), "", result.get("trade_no", ""), paid_at
+            out_trade_no,
+            mapped,
+            money.fen(str(result.get("total_amount", "0"))),
+            "",
+            result.get("trade_no", ""),
+            paid_at,
         )
 
     def order_close(self, *, out_trade_no: str) -> OrderState:
@@ -117,7 +114,7 @@ class AlipayProvider:
         self._call(
             "refund",
             self.client.api_alipay_trade_refund,
-            refund_amount=_yuan(amount_fen),
+            refund_amount=money.yuan(amount_fen),
             out_trade_no=out_trade_no,
             out_request_no=out_refund_no,
         )
@@ -138,7 +135,7 @@ class AlipayProvider:
             out_refund_no,
             out_trade_no,
             "SUCCESS" if done else "PROCESSING",
-            _fen(str(result["refund_amount"])),
+            money.fen(str(result["refund_amount"])),
             finished_at=_time(result.get("gmt_refund_pay")),
         )
 
@@ -159,7 +156,7 @@ class AlipayProvider:
                 data["out_biz_no"],
                 out_trade_no,
                 "SUCCESS",
-                _fen(data["refund_fee"]),
+                money.fen(data["refund_fee"]),
                 finished_at=_time(data.get("gmt_refund")),
             )
             return Notification(data.get("notify_id", ""), "REFUND.SUCCESS", data.get("app_id", ""), refund=refund)
@@ -167,7 +164,7 @@ class AlipayProvider:
         order = OrderState(
             out_trade_no,
             "SUCCESS" if status in PAID else status,
-            _fen(data.get("total_amount", "0")),
+            money.fen(data.get("total_amount", "0")),
             transaction_id=data.get("trade_no", ""),
             paid_at=_time(data.get("gmt_payment")),
         )
@@ -213,7 +210,7 @@ def parse_trade_bill(archive: bytes) -> list[StatementLine]:
             continue
         at = _time(value.get("完成时间") or value.get("创建时间"))
         assert at is not None
-        amount = _fen(value.get("订单金额（元）") or "0")
+        amount = abs(money.fen(value.get("订单金额（元）") or "0"))
         if kind == "退款":
             lines.append(
                 StatementLine("refund", value["商户订单号"], value["退款批次号/请求号"], amount, "SUCCESS", at)

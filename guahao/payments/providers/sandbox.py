@@ -8,9 +8,9 @@ import io
 import json
 import urllib.error
 import urllib.request
-from decimal import Decimal
 from urllib.parse import urlsplit
 
+from guahao.payments import money
 from guahao.payments.interface import Notification, OrderState, ProviderError, RefundState, StatementLine
 from guahao.payments.sandbox import signing
 
@@ -145,7 +145,7 @@ class SandboxProvider:
                 kind=row["type"],
                 out_trade_no=row["out_trade_no"],
                 out_refund_no=row["out_refund_no"],
-                amount_fen=int(Decimal(row["amount_yuan"]) * 100),
+                amount_fen=money.fen(row["amount_yuan"]),
                 status=row["status"],
                 at=dt.datetime.fromisoformat(row["time"]),
             )

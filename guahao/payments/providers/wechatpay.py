@@ -15,12 +15,12 @@ import gzip
 import io
 import json
 import time
-from decimal import Decimal
 from typing import Any
 
 import requests
 from wechatpayv3 import WeChatPay, WeChatPayType
 
+from guahao.payments import money
 from guahao.payments.interface import Notification, OrderState, ProviderError, RefundState, StatementLine
 
 MAX_SKEW_SECONDS = 300
@@ -228,13 +228,11 @@ def parse_trade_bill(text: str) -> list[StatementLine]:
         if value["交易状态"] == "REFUND":
             amount = value.get("退款金额") or value.get("申请退款金额") or "0"
             lines.append(
-                StatementLine("refund", value["商户订单号"], value["商户退款单号"], _fen(amount), value["退款状态"], at)
+                StatementLine(
+                    "refund", value["商户订单号"], value["商户退款单号"], money.fen(amount), value["退款状态"], at
+                )
             )
         elif value["交易状态"] == "SUCCESS":
             amount = value.get("订单金额") or value.get("应结订单金额") or "0"
-            lines.append(StatementLine("payment", value["商户订单号"], "", _fen(amount), "SUCCESS", at))
+            lines.append(StatementLine("payment", value["商户订单号"], "", money.fen(amount), "SUCCESS", at))
     return lines
-
-
-def _fen(yuan: str) -> int:
-    return int((Decimal(yuan) * 100).to_integral_value())

@@ -37,6 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+from guahao.payments import money
 from guahao.payments.sandbox import signing
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -348,7 +349,7 @@ class Sandbox:
                         o["transaction_id"],
                         "",
                         "",
-                        _yuan(o["amount_fen"]),
+                        money.yuan(o["amount_fen"]),
                         "SUCCESS",
                     ]
                 )
@@ -366,15 +367,11 @@ class Sandbox:
                         r["transaction_id"],
                         r["out_refund_no"],
                         r["refund_id"],
-                        _yuan(r["amount_fen"]),
+                        money.yuan(r["amount_fen"]),
                         "SUCCESS",
                     ]
                 )
         return out.getvalue()
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 CASHIER = """<!doctype html><html lang="zh-Hans"><head><meta charset="utf-8">
@@ -473,7 +470,7 @@ def make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             )
             page = CASHIER.format(
                 description=html.escape(row["description"]),
-                amount=_yuan(row["amount_fen"]),
+                amount=money.yuan(row["amount_fen"]),
                 status=row["status"],
                 url=html.escape(sandbox.pay_url(order_id)),
                 back=link,
