@@ -37,6 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+from guahao.core.signing import authorization_valid
 from guahao.payments import money
 from guahao.payments.sandbox import signing
 
@@ -405,14 +406,14 @@ def make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             return self.rfile.read(length).decode() if length else ""
 
         def _merchant(self, body: str) -> str | None:
-            auth = signing.parse_authorization(self.headers.get("Authorization", ""))
-            mch_id = auth.get("mchid", "")
-            key = sandbox.merchants.get(mch_id)
-            if key is None or not signing.fresh(auth.get("timestamp", "")):
+            header = self.headers.get("Authorization", "")
+            key = sandbox.merchants.get(signing.request_merchant(header))
+            if key is None:
                 return None
-            path = urlsplit(self.path).path
-            expected = signing.sign(key, self.command, path, auth["timestamp"], auth.get("nonce", ""), body)
-            return mch_id if secrets.compare_digest(expected, auth.get("signature", "")) else None
+            auth = authorization_valid(
+                signing.SCHEME, header=header, key=key, method=self.command, path=urlsplit(self.path).path, body=body
+            )
+            return auth.get("mchid") or None
 
         def _route(self) -> None:
             url = urlsplit(self.path)

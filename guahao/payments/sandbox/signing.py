@@ -3,51 +3,30 @@
 Requests to the sandbox carry ``Authorization: PAYSIM mchid=…,timestamp=…,nonce=…,signature=…``
 over the method, path, timestamp, nonce and body; notifications from the sandbox carry
 ``Paysim-Timestamp``, ``Paysim-Nonce`` and ``Paysim-Signature`` over timestamp, nonce and body.
-Both are HMAC-SHA256 with the merchant's key, in the spirit of WeChat Pay v3's signed messages.
-Standard library only: the sandbox runs without Django.
+Both are HMAC-SHA256 with the merchant's key (``guahao.core.signing``), in the spirit of WeChat
+Pay v3's signed messages. Standard library only: the sandbox runs without Django.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
-import time
 
-MAX_SKEW_SECONDS = 300
+from guahao.core.signing import authorization, fresh, parse_authorization, sign, stamp
 
-
-def sign(key: str, *parts: str) -> str:
-    message = "".join(f"{p}\n" for p in parts)
-    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+SCHEME = "PAYSIM"
 
 
 def request_authorization(*, mch_id: str, key: str, method: str, path: str, body: str) -> str:
-    ts, nonce = str(int(time.time())), secrets.token_hex(8)
-    signature = sign(key, method.upper(), path, ts, nonce, body)
-    return f'PAYSIM mchid="{mch_id}",timestamp="{ts}",nonce="{nonce}",signature="{signature}"'
+    return authorization(SCHEME, key=key, method=method, path=path, body=body, mchid=mch_id)
 
 
-def parse_authorization(header: str) -> dict[str, str]:
-    scheme, _, rest = header.partition(" ")
-    if scheme != "PAYSIM":
-        return {}
-    fields = {}
-    for item in rest.split(","):
-        name, _, value = item.strip().partition("=")
-        fields[name] = value.strip('"')
-    return fields
-
-
-def fresh(ts: str) -> bool:
-    try:
-        return abs(time.time() - int(ts)) <= MAX_SKEW_SECONDS
-    except ValueError:
-        return False
+def request_merchant(header: str) -> str:
+    """The merchant a request says it comes from (its signature is checked with that one's key)."""
+    return parse_authorization(SCHEME, header).get("mchid", "")
 
 
 def notification_headers(*, key: str, body: str) -> dict[str, str]:
-    ts, nonce = str(int(time.time())), secrets.token_hex(8)
+    ts, nonce = stamp()
     return {"Paysim-Timestamp": ts, "Paysim-Nonce": nonce, "Paysim-Signature": sign(key, ts, nonce, body)}
 
 
