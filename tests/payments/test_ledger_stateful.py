@@ -321,10 +321,11 @@ class Ledger(RuleBasedStateMachine):
         paid = mine.filter(status="paid").aggregate(s=Sum("amount_fen"))["s"] or 0
         kept = mine.filter(status="paid", registration__status__in=KEPT).aggregate(s=Sum("amount_fen"))["s"] or 0
         under_way = refunds.filter(status="pending").aggregate(s=Sum("amount_fen"))["s"] or 0
+        # Money waiting for staff: once per payment, however many times its refund failed.
         waiting = sum(
-            r.amount_fen
-            for r in refunds.filter(status="failed")
-            if not r.payment.refunds.exclude(status="failed").exists()
+            p.amount_fen
+            for p in mine.filter(refunds__status="failed").distinct()
+            if not p.refunds.exclude(status="failed").exists()
         )
         refunded = refunds.filter(status="succeeded").aggregate(s=Sum("amount_fen"))["s"] or 0
         assert paid == kept + under_way + waiting + refunded, (paid, kept, under_way, waiting, refunded)

@@ -52,7 +52,8 @@ def test_paid_in_time_becomes_a_registration(held):
     assert hold_now(client, hold)["status"] == "held"  # the countdown keeps running while paying
 
     assert post(started["pay_url"] + "/pay") == 200
-    seen = wait_for(lambda: (h := hold_now(client, hold))["registration_id"] and h)
+    # The hold and its registration are read in two statements: wait until both show the booking.
+    seen = wait_for(lambda: (h := hold_now(client, hold))["registration_id"] and h["status"] != "held" and h)
     assert seen["status"] == "confirmed"
     registration = client.call("GET", f"/registrations/{seen['registration_id']}")[1]
     assert registration["status"] == "booked"
