@@ -6,6 +6,8 @@ guahao seed --demo                  load the demo data
 guahao worker                       run the background and periodic jobs
 guahao migrate                      apply database migrations
 guahao paysim [--host H] [--port P] [--knobs K]   the payment sandbox (a provider simulator)
+guahao hissim [--host H] [--port P] [--faults F]  the HIS simulator
+guahao his check|sync|send [--hospital CODE]      compare with, sync from, write back to the HIS
 guahao staff-token --user NAME      print a new API token for a staff user or kiosk
 guahao manage …                     any Django management command
 """
@@ -55,7 +57,29 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(host: str, port: int, workers: int, with_worker: bool, banner: bool, with_paysim: bool = False) -> int:
+def _wait_healthy(url: str, proc: subprocess.Popen) -> None:
+    import urllib.request
+
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=1).close()  # noqa: S310 - our own simulator
+            return
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+    raise SystemExit(f"the simulator at {url} did not start")
+
+
+def _serve(
+    host: str,
+    port: int,
+    workers: int,
+    with_worker: bool,
+    banner: bool,
+    with_paysim: bool = False,
+    with_hissim: bool = False,
+) -> int:
     procs: list[subprocess.Popen] = []
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="guahao.settings")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
@@ -68,6 +92,21 @@ def _serve(host: str, port: int, workers: int, with_worker: bool, banner: bool, 
                 [sys.executable, "-m", "guahao.cli", "paysim", "--host", host, "--port", str(paysim_port)], env=env
             )
         )
+    if with_hissim and "GUAHAO_HIS_URL" not in os.environ:
+        his_port = port + 21 if port + 21 < 65536 else _free_port(host)
+        env["GUAHAO_HIS_URL"] = f"http://{shown}:{his_port}"
+        hissim = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "guahao.cli", "hissim", "--host", host, "--port", str(his_port)], env=env
+        )
+        procs.append(hissim)
+        _wait_healthy(env["GUAHAO_HIS_URL"], hissim)
+        os.environ["GUAHAO_PUBLIC_URL"] = env["GUAHAO_PUBLIC_URL"]
+        from django.conf import settings
+
+        from guahao.his.simulator.seed import simulator_seed
+
+        settings.PUBLIC_URL = env["GUAHAO_PUBLIC_URL"]
+        simulator_seed(url=env["GUAHAO_HIS_URL"])
     if with_worker:
         procs.append(subprocess.Popen([sys.executable, "-m", "guahao.cli", "worker"], env=env))  # noqa: S603
     server = subprocess.Popen(  # noqa: S603
@@ -99,6 +138,7 @@ def _serve(host: str, port: int, workers: int, with_worker: bool, banner: bool, 
             f"  API docs      {base}/api/v1/docs   (OpenAPI: {base}/api/v1/openapi.json)\n"
             f"  console       {base}/console/   staff login: {DEMO_STAFF[0]} / {DEMO_STAFF[1]}\n"
             + (f"  pay sandbox   {env['GUAHAO_PAYSIM_URL']}/healthz\n" if with_paysim else "")
+            + (f"  HIS simulator {env['GUAHAO_HIS_URL']}/healthz\n" if with_hissim else "")
             + "Press Ctrl+C to stop.\n",
             flush=True,
         )
@@ -148,6 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     paysim.add_argument(
         "--knobs", default=os.environ.get("GUAHAO_PAYSIM_KNOBS", ""), help="e.g. duplicate=0.3,jitter_ms=500"
     )
+    hissim = sub.add_parser("hissim", help="the HIS simulator")
+    hissim.add_argument("--host", default="127.0.0.1")
+    hissim.add_argument("--port", type=int, default=8021)
+    hissim.add_argument("--store", help="its SQLite file (default: hissim.sqlite3 in the data dir)")
+    hissim.add_argument(
+        "--faults",
+        default=os.environ.get("GUAHAO_HISSIM_FAULTS", ""),
+        help="e.g. latency_ms=50,error=0.05,timeout=0.2,lost=0.1",
+    )
+    his = sub.add_parser("his", help="compare with, sync from, write back to the HIS")
+    his.add_argument("action", choices=["check", "sync", "send"])
+    his.add_argument("--hospital", help="a hospital's code")
     sub.add_parser("migrate")
     token = sub.add_parser("staff-token")
     token.add_argument("--user", required=True)
@@ -158,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "demo":
         _ensure_demo()
-        return _serve(args.host, args.port, args.workers, not args.no_worker, banner=True, with_paysim=True)
+        return _serve(
+            args.host, args.port, args.workers, not args.no_worker, banner=True, with_paysim=True, with_hissim=True
+        )
     if args.command == "serve":
         return _serve(args.host, args.port, args.workers, not args.no_worker, banner=False)
     if args.command == "seed":
@@ -185,6 +239,31 @@ def main(argv: list[str] | None = None) -> int:
             public_url=args.public_url,
             knobs=server.knobs_from(args.knobs),
         )
+        return 0
+    if args.command == "hissim":
+        from django.conf import settings
+
+        from guahao.his.simulator import server as his_server
+
+        _django()
+        his_server.serve(
+            host=args.host,
+            port=args.port,
+            store=args.store or str(settings.DATA_DIR / "hissim.sqlite3"),
+            key=settings.HIS_KEY,
+            faults=his_server.faults_from(args.faults),
+        )
+        return 0
+    if args.command == "his":
+        _django()
+        from django.core.management import call_command
+        from django.core.management.base import CommandError
+
+        try:
+            call_command("his", args.action, *(["--hospital", args.hospital] if args.hospital else []))
+        except CommandError as exc:
+            print(exc, file=sys.stderr)
+            return exc.returncode
         return 0
     if args.command == "migrate":
         _manage("migrate")

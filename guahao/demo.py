@@ -1,7 +1,9 @@
 """Demo data: two hospitals, a three-level department tree, doctors, 14 days of schedules.
 
 仁和医院 charges a registration and a consultation fee (payment step) and has two campuses;
-市第二人民医院 has made registration free of charge (no payment step). A few expert schedules
+市第二人民医院 has made registration free of charge (no payment step). Both are connected to the
+HIS simulator: 仁和医院 in ``synced`` mode, 市第二人民医院 in ``realtime`` mode (``guahao demo``
+loads them into the simulator when it starts it). A few expert schedules
 are already full (booked through the booking services by demo patients) and one is suspended.
 """
 
@@ -21,6 +23,7 @@ from guahao.booking import services as booking
 from guahao.catalog import services as catalog
 from guahao.catalog.models import Campus, Department, Fee, Hospital, Title
 from guahao.core import clock
+from guahao.his.models import HisConnection, HisMode
 from guahao.scheduling.models import (
     CancelPolicy,
     MedicalRecordMode,
@@ -398,5 +401,11 @@ def load(seed: int = 20261122) -> None:
     suspended = experts[-1]
     type(suspended).objects.filter(pk=suspended.pk).update(
         status=ScheduleStatus.SUSPENDED, suspended_reason="医生外出会诊"
+    )
+    HisConnection.objects.create(
+        hospital=Hospital.objects.get(code="renhe"), mode=HisMode.SYNCED, hospital_code="renhe"
+    )
+    HisConnection.objects.create(
+        hospital=Hospital.objects.get(code="second"), mode=HisMode.REALTIME, hospital_code="second"
     )
     _staff()

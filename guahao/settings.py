@@ -107,6 +107,8 @@ INSTALLED_APPS = [
     "guahao.accounts",
     "guahao.booking",
     "guahao.payments",
+    "guahao.his",
+    "guahao.notifications",
     "guahao.console",
     "guahao.web",
 ]
@@ -225,6 +227,13 @@ ALIPAY = {
     "alipay_public_key": env_str("GUAHAO_ALIPAY_PUBLIC_KEY", ""),
     "sandbox": env_bool("GUAHAO_ALIPAY_SANDBOX", False),
 }
+# The HIS: where the REST adapter reaches it (a hospital's connection may name its own address),
+# the key both sides sign with, how long to wait for an answer, and how long availability read
+# from a realtime HIS is reused.
+HIS_URL = env_str("GUAHAO_HIS_URL", "http://127.0.0.1:8021").rstrip("/")
+HIS_KEY = env_str("GUAHAO_HIS_KEY", "hissim-demo-key")
+HIS_TIMEOUT_MS = env_int("GUAHAO_HIS_TIMEOUT_MS", 3000, low=100, high=60000)
+HIS_AVAILABILITY_SECONDS = env_int("GUAHAO_HIS_AVAILABILITY_SECONDS", 10, low=0, high=600)
 SMS_BACKEND = env_choice("GUAHAO_SMS_BACKEND", "console", ("console",))
 
 # --- i18n, time -------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from guahao.booking.models import Hold, Registration, RegistrationStatus
 from guahao.booking.services import checkin_qr
 from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.core import clock
+from guahao.notifications.models import Message
+from guahao.notifications.services import message_text
 from guahao.payments.models import Payment
 from guahao.scheduling.models import Period, Schedule
 from guahao.scheduling.rules import Rules, cancel_deadline, rules_for_schedule
@@ -487,4 +489,31 @@ def registration_out(r: Registration) -> dict:
         "cancelled_at": _local(r.cancelled_at, tz) if r.cancelled_at else None,
         "checked_in_at": _local(r.checked_in_at, tz) if r.checked_in_at else None,
         "payment": payment_out(getattr(r, "payment", None)),
+    }
+
+
+class HisEventOut(Schema):
+    outcome: str = Field(description="created, changed, suspended, cancelled, slot_freed, duplicate, …")
+
+
+class MessageOut(Schema):
+    id: str
+    kind: str
+    title: str
+    body: str
+    data: dict
+    created_at: dt.datetime
+    read: bool
+
+
+def message_out(message: Message) -> dict:
+    title, body = message_text(message)
+    return {
+        "id": str(message.pk),
+        "kind": message.kind,
+        "title": title,
+        "body": body,
+        "data": message.data,
+        "created_at": message.created_at,
+        "read": message.read_at is not None,
     }

@@ -26,6 +26,11 @@ from guahao.catalog import selectors as catalog
 from guahao.catalog.models import Department, Hospital
 from guahao.core import clock, idempotency, ratelimit
 from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN, RATE_LIMITED
+from guahao.his import errors as his_errors
+from guahao.his import realtime as his_realtime
+from guahao.his import registry as his_registry
+from guahao.his import sync as his_sync
+from guahao.notifications import services as notifications
 from guahao.payments import errors as payment_errors
 from guahao.payments import services as payments
 from guahao.payments.models import Payment
@@ -184,6 +189,9 @@ def availability(request: HttpRequest, department_id: str, query: Query[Availabi
         start = today
     if start < today or start > today + dt.timedelta(days=60):
         raise INVALID.error(detail="from: must be between today and 60 days ahead", field="from")
+    his_realtime.availability_refresh(
+        hospital_id=department.hospital_id, start=start, end=start + dt.timedelta(days=query.days - 1)
+    )
     days = []
     for day, views in scheduling.department_availability(department=department, start=start, days=query.days):
         total, status = scheduling.day_status(views) if views else (0, "none")
@@ -202,6 +210,7 @@ def availability(request: HttpRequest, department_id: str, query: Query[Availabi
 @catalog_router.get("/schedules/{schedule_id}", **documented({200: schemas.ScheduleDetailOut}, NOT_FOUND))
 def schedule_detail(request: HttpRequest, schedule_id: str) -> dict:
     schedule = _get(Schedule, schedule_id)
+    his_realtime.availability_refresh(hospital_id=schedule.hospital_id, start=schedule.date, end=schedule.date)
     view, periods = scheduling.schedule_detail(schedule)
     tz = schedule.hospital.timezone
     return schemas.schedule_out(view) | {
@@ -228,6 +237,8 @@ HOLD_REFUSALS = (
     booking_errors.ACCOUNT_DAILY_LIMIT,
     booking_errors.BLACKLISTED,
     booking_errors.RECORD_REQUIRED,
+    his_errors.HIS_FAILED,
+    his_errors.HIS_TIMEOUT,
     RATE_LIMITED,
 )
 
@@ -261,7 +272,10 @@ def _once(request: HttpRequest, key: str | None, run: Callable[[], Status], *, a
 
 @booking_router.post("/holds", **documented({201: schemas.HoldOut}, *HOLD_REFUSALS, *IDEMPOTENCY_REFUSALS))
 def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: str | None = IDEMPOTENCY_KEY) -> Status:
-    return _once(request, idempotency_key, lambda: _hold_create(request, body), atomic=True)
+    # A realtime HIS hospital's hold asks the HIS, which never happens inside a transaction.
+    hospital_id = Schedule.objects.filter(pk=_int(body.schedule_id)).values_list("hospital_id", flat=True).first()
+    asks_his = hospital_id is not None and his_registry.realtime_connection(hospital_id) is not None
+    return _once(request, idempotency_key, lambda: _hold_create(request, body), atomic=not asks_his)
 
 
 def _hold_create(request: HttpRequest, body: schemas.HoldIn) -> Status:
@@ -320,6 +334,8 @@ def holds_release(request: HttpRequest, hold_id: str) -> dict:
         booking_errors.PAYMENT_REQUIRED,
         payment_errors.PROVIDER_FAILED,
         payment_errors.PROVIDER_TIMEOUT,
+        his_errors.HIS_FAILED,
+        his_errors.HIS_TIMEOUT,
         *IDEMPOTENCY_REFUSALS,
         summary="Confirm a hold: the registration, or where to pay for it",
     ),
@@ -402,6 +418,36 @@ def payments_notify(request: HttpRequest, provider: str) -> dict | HttpResponse:
     return {"code": "SUCCESS", "outcome": outcome}
 
 
+# --- the HIS ------------------------------------------------------------------------------------
+
+his_router = Router(tags=["integrations"])
+
+
+@his_router.post(
+    "/{hospital_id}/events",
+    **documented(
+        {200: schemas.HisEventOut},
+        his_errors.SIGNATURE_INVALID,
+        his_errors.NOT_CONNECTED,
+        summary="The HIS pushes a change (cancellation elsewhere, suspension, new or changed schedule); "
+        "signed; applied once, a second push of the same event changes nothing",
+    ),
+)
+def his_event(request: HttpRequest, hospital_id: str) -> dict:
+    outcome = his_sync.event_receive(hospital_id=_int(hospital_id), headers=dict(request.headers), body=request.body)
+    return {"outcome": outcome}
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+messages_router = Router(tags=["messages"], auth=patient_auth)
+
+
+@messages_router.get("", **documented({200: list[schemas.MessageOut]}, NOT_LOGGED_IN))
+def messages_list(request: HttpRequest) -> list[dict]:
+    return [schemas.message_out(m) for m in notifications.messages_of(_account(request))]
+
+
 # --- check-in (kiosk, window, or the patient's own phone at the hospital) -------------------------
 
 checkin_router = Router(tags=["integrations"], auth=[StaffBearer(), patient_auth])
@@ -444,3 +490,5 @@ api.add_router("", catalog_router)
 api.add_router("", booking_router)
 api.add_router("", checkin_router)
 api.add_router("/payments", payments_router)
+api.add_router("/his", his_router)
+api.add_router("/messages", messages_router)

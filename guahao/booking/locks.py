@@ -15,7 +15,7 @@ from guahao.accounts.locks import lock_account
 from guahao.accounts.models import Patient
 from guahao.scheduling.models import Period, Pool, Schedule, Slot, SlotState
 
-__all__ = ["claim_free_slot", "lock_account", "lock_person"]
+__all__ = ["claim_free_slot", "claim_slot_number", "lock_account", "lock_person"]
 
 
 def lock_person(person_hash: str) -> None:
@@ -50,3 +50,13 @@ def claim_free_slot(*, schedule: Schedule, period: Period | None, after: dt.date
             slot.state = SlotState.HELD
             return slot
     return None
+
+
+def claim_slot_number(*, schedule: Schedule, number: int) -> Slot | None:
+    """Take the slot a realtime HIS locked for us. Free, or ``elsewhere`` by an older copy of the
+    HIS's state: the HIS's lock is the newer word. Held or booked here: not ours to take."""
+    if not Slot.objects.filter(
+        schedule=schedule, number=number, pool=Pool.PLATFORM, state__in=[SlotState.FREE, SlotState.ELSEWHERE]
+    ).update(state=SlotState.HELD):
+        return None
+    return Slot.objects.get(schedule=schedule, number=number)

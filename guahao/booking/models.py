@@ -58,6 +58,11 @@ class Hold(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # Realtime HIS hospitals: the reference of the HIS lock behind this hold.
+    his_lock_ref = models.CharField(max_length=64, blank=True, db_index=True)
+    # The registration number the HIS was asked to register this hold under (asked again with
+    # the same number after a lost answer).
+    his_registration_ref = models.CharField(max_length=20, blank=True)
 
     class Meta:
         verbose_name = _("hold")

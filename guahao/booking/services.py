@@ -16,7 +16,7 @@ from django.core import signing
 from django.db import transaction
 from django.db.models import Count, Q
 
-from guahao.accounts.models import Account, MedicalRecord, Patient
+from guahao.accounts.models import Account, Patient
 from guahao.booking import errors, gate, locks, selectors
 from guahao.booking.models import (
     ACTIVE_REGISTRATION,
@@ -32,6 +32,11 @@ from guahao.booking.models import (
 from guahao.core import clock
 from guahao.core.errors import INVALID
 from guahao.core.problems import Problem
+from guahao.his import outbox as his_outbox
+from guahao.his import realtime as his_realtime
+from guahao.his import records as his_records
+from guahao.his import registry as his_registry
+from guahao.his.models import HisConnection
 from guahao.scheduling.models import (
     MedicalRecordMode,
     Period,
@@ -112,24 +117,9 @@ def _check_person(*, patient: Patient, schedule: Schedule, rules: Rules, now: dt
             until=entry.ends_at.isoformat(),
         )
     mode = rules.medical_record_mode
-    has_record = MedicalRecord.objects.filter(patient=patient, hospital_id=schedule.hospital_id).exists()
-    if mode == MedicalRecordMode.REQUIRED and not has_record:
+    record = his_records.record_ensure(patient=patient, hospital_id=schedule.hospital_id, mode=mode)
+    if mode == MedicalRecordMode.REQUIRED and record is None:
         raise errors.RECORD_REQUIRED.error()
-    if mode == MedicalRecordMode.AUTO_CREATE and not has_record:
-        medical_record_create(patient=patient, hospital_id=schedule.hospital_id)
-
-
-def medical_record_create(*, patient: Patient, hospital_id: int) -> MedicalRecord:
-    """Create the patient's record at a hospital that creates records for online patients.
-
-    The platform numbers the record itself until the HIS adapter creates it in the HIS.
-    """
-    record, _ = MedicalRecord.objects.get_or_create(
-        patient=patient,
-        hospital_id=hospital_id,
-        defaults={"his_patient_id": f"P{patient.pk:010d}", "created_at": clock.now()},
-    )
-    return record
 
 
 def _check_limits(*, account: Account, patient: Patient, schedule: Schedule, rules: Rules, now: dt.datetime) -> None:
@@ -157,14 +147,27 @@ def _check_limits(*, account: Account, patient: Patient, schedule: Schedule, rul
 
 
 def _insert_hold(
-    *, account: Account, patient: Patient, schedule: Schedule, period: Period | None, rules: Rules, now: dt.datetime
+    *,
+    account: Account,
+    patient: Patient,
+    schedule: Schedule,
+    period: Period | None,
+    rules: Rules,
+    now: dt.datetime,
+    his_lock: tuple[str, int] | None = None,
 ) -> Hold | None:
-    """One transaction: locks, limits, the slot, the hold. None when no slot was free."""
+    """One transaction: locks, limits, the slot, the hold. None when no slot was free.
+
+    ``his_lock`` (realtime HIS hospitals): the HIS lock's reference and the slot number it gave.
+    """
     with transaction.atomic():
         locks.lock_account(account.pk)
         locks.lock_person(patient.id_number_hash)
         _check_limits(account=account, patient=patient, schedule=schedule, rules=rules, now=now)
-        slot = locks.claim_free_slot(schedule=schedule, period=period, after=now)
+        if his_lock is None:
+            slot = locks.claim_free_slot(schedule=schedule, period=period, after=now)
+        else:
+            slot = locks.claim_slot_number(schedule=schedule, number=his_lock[1])
         if slot is None:
             return None
         hold = Hold.objects.create(
@@ -182,6 +185,7 @@ def _insert_hold(
             payment_required=rules.payment_required,
             created_at=now,
             expires_at=now + dt.timedelta(minutes=rules.hold_minutes),
+            his_lock_ref=his_lock[0] if his_lock else "",
         )
         event_record(
             actor=Actor.patient(account),
@@ -200,6 +204,7 @@ def hold_create(*, account: Account, patient: Patient, schedule: Schedule, perio
     checked that the patient belongs to the account.
     """
     now = clock.now()
+    connection = his_registry.realtime_connection(schedule.hospital_id) if schedule.his_id else None
     if period is None:
         # A closed gate answers a sold-out schedule without touching the database; it only
         # ever refuses, so the checks below still decide every hold that is given.
@@ -209,6 +214,10 @@ def hold_create(*, account: Account, patient: Patient, schedule: Schedule, perio
     rules = rules_for_schedule(schedule)
     _check_bookable(schedule=schedule, period=period, rules=rules, now=now)
     _check_person(patient=patient, schedule=schedule, rules=rules, now=now)
+    if connection is not None:
+        return _hold_create_realtime(
+            connection=connection, account=account, patient=patient, schedule=schedule, period=period, rules=rules
+        )
     hold = _insert_hold(account=account, patient=patient, schedule=schedule, period=period, rules=rules, now=now)
     if hold is None and holds_expire(schedule=schedule):
         # Holds that ran out but were not swept yet gave their slots back: try once more.
@@ -218,6 +227,52 @@ def hold_create(*, account: Account, patient: Patient, schedule: Schedule, perio
         if period is None:
             gate.mark_sold_out(schedule.pk, offered)
         raise errors.SLOT_UNAVAILABLE.error(alternatives=offered)
+    return hold
+
+
+def _hold_create_realtime(
+    *,
+    connection: HisConnection,
+    account: Account,
+    patient: Patient,
+    schedule: Schedule,
+    period: Period | None,
+    rules: Rules,
+) -> Hold:
+    """A hold at a realtime HIS hospital: the HIS lock decides which slot, if any.
+
+    The limits are checked before asking the HIS (no lock is taken for a patient who may not
+    have it) and again, under the locks, when the hold is written; a lock we end up not using
+    is released.
+    """
+    now = clock.now()
+    with transaction.atomic():
+        locks.lock_account(account.pk)
+        locks.lock_person(patient.id_number_hash)
+        _check_limits(account=account, patient=patient, schedule=schedule, rules=rules, now=now)
+    his_realtime.schedule_reread(connection=connection, schedule=schedule)
+    his_lock = his_realtime.lock(connection=connection, schedule=schedule, period=period, minutes=rules.hold_minutes)
+    if his_lock is None:
+        offered = selectors.alternatives(schedule=schedule, period=period)
+        if period is None:
+            gate.mark_sold_out(schedule.pk, offered)
+        raise errors.SLOT_UNAVAILABLE.error(alternatives=offered)
+    hold = None
+    try:
+        hold = _insert_hold(
+            account=account,
+            patient=patient,
+            schedule=schedule,
+            period=period,
+            rules=rules,
+            now=clock.now(),
+            his_lock=his_lock,
+        )
+    finally:
+        if hold is None:
+            his_outbox.lock_release_now(hospital_id=schedule.hospital_id, ref=his_lock[0])
+    if hold is None:
+        raise errors.SLOT_UNAVAILABLE.error(alternatives=selectors.alternatives(schedule=schedule, period=period))
     return hold
 
 
@@ -232,6 +287,8 @@ def _hold_end(*, hold_id: int, to_status: str, actor: Actor, only_overdue: bool 
             return False
         hold = Hold.objects.get(pk=hold_id)
         Slot.objects.filter(pk=hold.slot_id, state=SlotState.HELD).update(state=SlotState.FREE)
+        if hold.his_lock_ref:
+            his_outbox.lock_release(hospital_id=hold.hospital_id, ref=hold.his_lock_ref, hold=hold)
         event_record(actor=actor, kind=f"hold.{to_status}", hold=hold, from_status=HoldStatus.HELD, to_status=to_status)
     transaction.on_commit(lambda: gate.reopen(hold.schedule_id))
     return True
@@ -284,15 +341,29 @@ def hold_confirm(*, hold: Hold, insurance: bool = False) -> Registration:
     hold_check_live(hold)
     if hold.payment_required:
         raise errors.PAYMENT_REQUIRED.error(field="payment_method")
+    number = _new_registration_number(hold.visit_date)
+    if hold.his_lock_ref:
+        # Realtime: the HIS registers the locked slot first; its answer decides. Asked again
+        # after a lost answer, it returns the same registration (known by its number).
+        Hold.objects.filter(pk=hold.pk, his_registration_ref="").update(his_registration_ref=number)
+        hold.refresh_from_db()
+        number = hold.his_registration_ref
+        his_realtime.register(
+            hold=hold, registration_number=number, patient=his_outbox.patient_payload(hold.patient, hold.hospital_id)
+        )
     with transaction.atomic():
-        registration = hold_book(hold_id=hold.pk, in_time_at=clock.now(), insurance=insurance)
+        registration = hold_book(
+            hold_id=hold.pk, in_time_at=clock.now(), insurance=insurance, registration_number=number
+        )
         if registration is None:
             raise errors.HOLD_EXPIRED.error()
     hold.refresh_from_db()
     return registration
 
 
-def hold_book(*, hold_id: int, in_time_at: dt.datetime, insurance: bool) -> Registration | None:
+def hold_book(
+    *, hold_id: int, in_time_at: dt.datetime, insurance: bool, registration_number: str | None = None
+) -> Registration | None:
     """Book a hold that was still live at ``in_time_at`` (now, or when the money arrived).
 
     None when the hold had already ended or ``in_time_at`` is past its expiry: the slot may be
@@ -311,7 +382,7 @@ def hold_book(*, hold_id: int, in_time_at: dt.datetime, insurance: bool) -> Regi
     schedule = hold.schedule
     registration = Registration.objects.create(
         hold=hold,
-        registration_number=_new_registration_number(hold.visit_date),
+        registration_number=registration_number or _new_registration_number(hold.visit_date),
         account_id=hold.account_id,
         patient_id=hold.patient_id,
         person_hash=hold.person_hash,
@@ -335,6 +406,7 @@ def hold_book(*, hold_id: int, in_time_at: dt.datetime, insurance: bool) -> Regi
     event_record(
         actor=actor, kind="registration.booked", registration=registration, to_status=RegistrationStatus.BOOKED
     )
+    his_outbox.registration_written(registration)
     return registration
 
 
@@ -375,6 +447,7 @@ def registration_cancel(*, registration: Registration, actor: Actor) -> Registra
             cancelled_by=actor.type,
         )
         Slot.objects.filter(pk=registration.slot_id, state=SlotState.BOOKED).update(state=SlotState.FREE)
+        his_outbox.registration_cancelled(registration)
         if actor.type == ActorType.PATIENT:
             _blacklist_consider(registration=registration, reason=BlacklistReason.CANCELLATIONS, rules=rules, now=now)
     transaction.on_commit(lambda: gate.reopen(registration.schedule_id))

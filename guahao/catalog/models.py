@@ -68,6 +68,7 @@ class Department(models.Model):
     intro = models.TextField(_("introduction"), blank=True)
     location = models.CharField(_("location"), max_length=200, blank=True)
     sort = models.PositiveIntegerField(_("order"), default=0)
+    his_code = models.CharField(_("HIS code"), max_length=64, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("department")
@@ -97,6 +98,7 @@ class Doctor(models.Model):
     pinyin_initials = models.CharField(_("pinyin initials"), max_length=20, blank=True, db_index=True)
     intro = models.TextField(_("introduction"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    his_code = models.CharField(_("HIS code"), max_length=64, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("doctor")

@@ -34,6 +34,7 @@ def department_create(
     location: str = "",
     intro: str = "",
     sort: int = 0,
+    his_code: str = "",
 ) -> Department:
     department = Department(
         hospital=hospital,
@@ -44,6 +45,7 @@ def department_create(
         location=location,
         intro=intro,
         sort=sort,
+        his_code=his_code,
     )
     department_fill(department)
     department.save()

@@ -21,6 +21,7 @@ from guahao.booking import services as booking
 from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration
 from guahao.catalog import services as catalog
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
+from guahao.console import his as _his  # noqa: F401 - registers the HIS pages
 from guahao.console import payments as _payments  # noqa: F401 - registers the payment pages
 from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each
 from guahao.payments import services as payments

@@ -28,6 +28,8 @@ class SlotState(models.TextChoices):
     FREE = "free", _("Free")
     HELD = "held", _("Held")
     BOOKED = "booked", _("Booked")
+    # Taken on another channel of a shared pool (known from the HIS): not ours to give.
+    ELSEWHERE = "elsewhere", _("Taken elsewhere")
 
 
 class Schedule(models.Model):
@@ -50,6 +52,7 @@ class Schedule(models.Model):
     consultation_fee_fen = models.PositiveIntegerField(_("consultation fee (fen)"), default=0)
     location = models.CharField(_("room"), max_length=100, blank=True)
     suspended_reason = models.CharField(_("suspension reason"), max_length=200, blank=True)
+    his_id = models.CharField(_("HIS schedule id"), max_length=64, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("schedule")

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db import transaction
 
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Title
 from guahao.core import clock
 from guahao.scheduling import errors
-from guahao.scheduling.models import Period, Pool, Schedule, Session, Slot
+from guahao.scheduling.models import Period, Pool, Schedule, ScheduleStatus, Session, Slot, SlotState
 
 
 @transaction.atomic
@@ -70,3 +71,111 @@ def schedule_create(
         cursor += step
     Slot.objects.bulk_create(slots)
     return schedule
+
+
+def slots_mirror(
+    *, schedule: Schedule, free_numbers: list[int], taken_numbers: list[int], known_numbers: list[int]
+) -> int:
+    """Mirror what the HIS says of platform slots that are not held or booked here: free there is
+    free here, taken on another channel (or no longer offered) is ``elsewhere``. Returns how many
+    came free. Conditional updates: a slot held or booked here meanwhile is left alone."""
+    freed = Slot.objects.filter(schedule=schedule, number__in=free_numbers, state=SlotState.ELSEWHERE).update(
+        state=SlotState.FREE
+    )
+    Slot.objects.filter(schedule=schedule, number__in=taken_numbers, state=SlotState.FREE).update(
+        state=SlotState.ELSEWHERE
+    )
+    Slot.objects.filter(schedule=schedule, pool=Pool.PLATFORM, state=SlotState.FREE).exclude(
+        number__in=known_numbers
+    ).update(state=SlotState.ELSEWHERE)
+    return freed
+
+
+@dataclass(frozen=True)
+class SlotSpec:
+    number: int
+    period_starts_at: dt.datetime
+    period_ends_at: dt.datetime
+
+
+def _periods_and_slots(schedule: Schedule, specs: list[SlotSpec]) -> int:
+    periods = {p.starts_at: p for p in schedule.periods.all()}
+    have = set(schedule.slots.values_list("number", flat=True))
+    new = []
+    for spec in specs:
+        if spec.number in have:
+            continue
+        period = periods.get(spec.period_starts_at)
+        if period is None:
+            period = Period.objects.create(
+                schedule=schedule, starts_at=spec.period_starts_at, ends_at=spec.period_ends_at
+            )
+            periods[period.starts_at] = period
+        new.append(Slot(schedule=schedule, period=period, number=spec.number, pool=Pool.PLATFORM))
+    Slot.objects.bulk_create(new)
+    return len(new)
+
+
+@transaction.atomic
+def schedule_from_his(
+    *,
+    department: Department,
+    doctor: Doctor | None,
+    his_id: str,
+    date: dt.date,
+    session: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    registration_fee_fen: int,
+    consultation_fee_fen: int,
+    location: str,
+    slots: list[SlotSpec],
+) -> tuple[Schedule, bool]:
+    """Create or update the local copy of a HIS schedule and its platform slots; (schedule,
+    whether anything changed). Only the platform pool is copied: the window's slots are the
+    HIS's business. A schedule made here for the same doctor and session is adopted."""
+    if session not in Session.values:
+        raise errors.SCHEDULE_INVALID.error(field="session")
+    hospital = department.hospital
+    values = {
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "registration_fee_fen": registration_fee_fen,
+        "consultation_fee_fen": consultation_fee_fen,
+        "location": location or department.location,
+    }
+    schedule = Schedule.objects.filter(hospital=hospital, his_id=his_id).first()
+    if schedule is None and doctor is not None:
+        schedule = Schedule.objects.filter(
+            department=department, doctor=doctor, date=date, session=session, his_id=""
+        ).first()
+    changed = False
+    if schedule is None:
+        schedule = Schedule.objects.create(
+            hospital=hospital,
+            campus=department.campus,
+            department=department,
+            doctor=doctor,
+            date=date,
+            session=session,
+            his_id=his_id,
+            **values,
+        )
+        changed = True
+    else:
+        differing = {k: v for k, v in values.items() if getattr(schedule, k) != v}
+        if differing or schedule.his_id != his_id:
+            Schedule.objects.filter(pk=schedule.pk).update(his_id=his_id, **differing)
+            schedule.refresh_from_db()
+            changed = True
+    changed = _periods_and_slots(schedule, slots) > 0 or changed
+    return schedule, changed
+
+
+def schedule_mark_suspended(*, schedule: Schedule, reason: str) -> bool:
+    """Open → suspended, once; False if it already was."""
+    return bool(
+        Schedule.objects.filter(pk=schedule.pk, status=ScheduleStatus.OPEN).update(
+            status=ScheduleStatus.SUSPENDED, suspended_reason=reason[:200]
+        )
+    )

@@ -1,0 +1,91 @@
+"""Console pages for the HIS integration: each hospital's connection (platform staff), the
+write-backs to the HIS with the ones that keep failing first, and the changes the HIS reported.
+
+Sending a write-back again goes through the HIS services, which record who asked in the
+order's audit trail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from guahao.booking import services as booking
+from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each, is_platform_staff
+from guahao.his import check, outbox, sync
+from guahao.his import services as his
+from guahao.his.interface import HisError, HisRefused
+from guahao.his.models import HisCall, HisConnection, HisEvent
+
+
+@admin.register(HisConnection)
+class HisConnectionAdmin(ScopedAdmin):
+    list_display = ["hospital", "mode", "hospital_code", "is_active", "synced_at", "sync_error", "change_seq"]
+    list_filter = ["mode", "is_active"]
+    readonly_fields = ["synced_at", "sync_error", "change_seq"]
+    actions = ["sync_now", "check_now"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_platform_staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_platform_staff(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_platform_staff(request) and super().has_change_permission(request, obj)
+
+    def _each(self, request: HttpRequest, queryset: QuerySet, run: Any) -> None:
+        for connection in queryset.select_related("hospital"):
+            try:
+                self.message_user(request, f"{connection.hospital}: {run(connection)}", messages.INFO)
+            except (HisError, HisRefused) as exc:
+                self.message_user(request, f"{connection.hospital}: {exc}", messages.ERROR)
+
+    @admin.action(description=_("Sync the selected hospitals from their HIS now"))
+    def sync_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, sync.hospital_sync)
+
+    @admin.action(description=_("Compare the selected hospitals with their HIS"))
+    def check_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        def differences(connection: HisConnection) -> str:
+            found = check.differences(connection)
+            return "; ".join(found[:20]) if found else str(_("no differences"))
+
+        self._each(request, queryset, differences)
+
+
+class NeedsAttention(admin.SimpleListFilter):
+    title = _("needs attention")
+    parameter_name = "attention"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Refused, or still failing after several attempts"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(outbox.failing()) if self.value() == "yes" else queryset
+
+
+@admin.register(HisCall)
+class HisCallAdmin(ReadOnlyAdmin):
+    list_display = ["kind", "ref", "status", "attempts", "last_error", "next_at", "registration", "hospital"]
+    list_display += ["created_at", "done_at"]
+    list_filter = [NeedsAttention, "status", "kind", "hospital"]
+    search_fields = ["ref", "registration__registration_number"]
+    list_select_related = ["registration", "hospital"]
+    actions = ["send_again"]
+
+    @admin.action(description=_("Send the selected write-backs again now"))
+    def send_again(self, request: HttpRequest, queryset: QuerySet) -> None:
+        actor = booking.Actor.staff(request.user)
+        apply_each(self, request, queryset, lambda call: his.call_retry(call=call, actor=actor), str(_("Sent again")))
+
+
+@admin.register(HisEvent)
+class HisEventAdmin(ReadOnlyAdmin):
+    list_display = ["type", "event_id", "outcome", "received_at", "hospital"]
+    list_filter = ["type", "outcome", "hospital"]
+    search_fields = ["event_id"]

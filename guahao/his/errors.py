@@ -1,0 +1,16 @@
+from django.utils.translation import gettext_lazy as _
+
+from guahao.core.problems import ProblemType
+
+HIS_FAILED = ProblemType(
+    "his.failed",
+    502,
+    _("The hospital's system did not answer properly. Nothing was booked; please try again, or call the hospital"),
+)
+HIS_TIMEOUT = ProblemType(
+    "his.timeout",
+    504,
+    _("The hospital's system did not answer in time. Nothing was booked; please try again, or call the hospital"),
+)
+SIGNATURE_INVALID = ProblemType("his.signature_invalid", 401, _("The event's signature is not valid"))
+NOT_CONNECTED = ProblemType("his.not_connected", 404, _("This hospital is not connected to a HIS"))

@@ -1,0 +1,177 @@
+"""Writes to the HIS that must happen: registrations, cancellations and lock releases.
+
+Each is a ``HisCall`` row written in the transaction that made the change, sent right after
+commit, and retried in the background with back-off until the HIS confirms. The HIS knows each
+by its ``ref``, so a resend after a lost answer does nothing twice. A call that keeps failing
+(``ATTENTION_AFTER`` attempts) or that the HIS refuses is shown to staff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import transaction
+from django.db.models import Q
+
+from guahao.accounts import idcard
+from guahao.accounts.models import MedicalRecord, Patient
+from guahao.booking.models import Hold, Registration
+from guahao.core import clock
+from guahao.his import registry
+from guahao.his.interface import HisError, HisRefused
+from guahao.his.models import CallKind, CallStatus, HisCall
+
+log = logging.getLogger(__name__)
+
+BACKOFF_SECONDS = [15, 30, 60, 120, 300, 600, 1800, 3600]
+ATTENTION_AFTER = 5
+
+
+def failing() -> Q:
+    """Calls staff should look at: refused by the HIS, or still failing after several attempts."""
+    return Q(status=CallStatus.FAILED) | Q(status=CallStatus.PENDING, attempts__gte=ATTENTION_AFTER)
+
+
+def _enqueue(
+    *, hospital_id: int, kind: str, ref: str, registration: Registration | None = None, hold: Hold | None = None
+) -> None:
+    call, _ = HisCall.objects.get_or_create(
+        kind=kind,
+        ref=ref,
+        defaults={
+            "hospital_id": hospital_id,
+            "registration": registration,
+            "hold": hold,
+            "next_at": clock.now(),
+            "created_at": clock.now(),
+        },
+    )
+    transaction.on_commit(lambda: call_send(call_id=call.pk))
+
+
+def registration_written(registration: Registration) -> None:
+    """A registration was booked: tell the HIS. Call inside the booking's transaction."""
+    if registration.schedule.his_id and registry.connection_for(registration.hospital_id) is not None:
+        _enqueue(
+            hospital_id=registration.hospital_id,
+            kind=CallKind.REGISTER,
+            ref=registration.registration_number,
+            registration=registration,
+        )
+
+
+def registration_cancelled(registration: Registration) -> None:
+    """A registration was cancelled here: tell the HIS. Call inside the cancellation's transaction."""
+    if registration.schedule.his_id and registry.connection_for(registration.hospital_id) is not None:
+        _enqueue(
+            hospital_id=registration.hospital_id,
+            kind=CallKind.CANCEL,
+            ref=registration.registration_number,
+            registration=registration,
+        )
+
+
+def lock_release(*, hospital_id: int, ref: str, hold: Hold | None = None) -> None:
+    """A HIS lock we no longer want (its hold ended, or the lock's answer never came)."""
+    _enqueue(hospital_id=hospital_id, kind=CallKind.RELEASE, ref=ref, hold=hold)
+
+
+def lock_release_now(*, hospital_id: int, ref: str) -> None:
+    with transaction.atomic():
+        lock_release(hospital_id=hospital_id, ref=ref)
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=BACKOFF_SECONDS[min(attempts - 1, len(BACKOFF_SECONDS) - 1)])
+
+
+def patient_payload(patient: Patient, hospital_id: int) -> dict:
+    """Who the registration is for, as the HIS registers it (never logged)."""
+    record = MedicalRecord.objects.filter(patient=patient, hospital_id=hospital_id).first()
+    return {
+        "name": patient.name,
+        "id_number": idcard.decrypt(patient.id_number_encrypted),
+        "phone": patient.phone,
+        "his_patient_id": record.his_patient_id if record else "",
+    }
+
+
+def _do(call: HisCall) -> None:
+    connection = registry.connection_for(call.hospital_id)
+    if connection is None:
+        raise HisError("the hospital is no longer connected to a HIS", permanent=True)
+    his = registry.adapter(connection)
+    if call.kind == CallKind.RELEASE:
+        his.release(ref=call.ref)
+    elif call.kind == CallKind.REGISTER:
+        registration = call.registration
+        assert registration is not None
+        his.register(
+            ref=call.ref,
+            schedule_id=registration.schedule.his_id,
+            number=registration.slot_number,
+            lock_ref=registration.hold.his_lock_ref or None,
+            patient=patient_payload(registration.patient, registration.hospital_id),
+        )
+    else:
+        his.cancel(ref=call.ref)
+
+
+def call_send(*, call_id: int) -> bool:
+    """Send one call if it is due; True when the HIS confirmed it.
+
+    Claimed with a conditional update on its attempt count, so two workers never send it at
+    the same moment; sending it again later is harmless (the HIS knows it by ``ref``).
+    """
+    now = clock.now()
+    call = (
+        HisCall.objects.filter(pk=call_id, status=CallStatus.PENDING, next_at__lte=now)
+        .select_related("registration__schedule", "registration__hold", "registration__patient")
+        .first()
+    )
+    if call is None:
+        return False
+    if (
+        call.kind == CallKind.CANCEL
+        and HisCall.objects.filter(
+            kind=CallKind.REGISTER, registration=call.registration, status=CallStatus.PENDING
+        ).exists()
+    ):
+        return False  # the HIS must have the registration before it can cancel it
+    attempts = call.attempts + 1
+    if not HisCall.objects.filter(pk=call.pk, attempts=call.attempts, status=CallStatus.PENDING).update(
+        attempts=attempts, next_at=now + _backoff(attempts)
+    ):
+        return False
+    try:
+        _do(call)
+    except HisRefused as exc:
+        log.warning("HIS %s %s refused: %s", call.kind, call.ref, exc.code)
+        HisCall.objects.filter(pk=call.pk).update(status=CallStatus.FAILED, last_error=str(exc)[:300])
+        return False
+    except HisError as exc:
+        log.warning("HIS %s %s failed (attempt %s): %s", call.kind, call.ref, attempts, exc)
+        status = CallStatus.FAILED if exc.permanent else CallStatus.PENDING
+        HisCall.objects.filter(pk=call.pk).update(status=status, last_error=str(exc)[:300])
+        return False
+    HisCall.objects.filter(pk=call.pk).update(status=CallStatus.DONE, done_at=clock.now(), last_error="")
+    return True
+
+
+def calls_send_due(limit: int = 500) -> dict[str, int]:
+    """The background job: send every call that is due, oldest first."""
+    due = HisCall.objects.filter(status=CallStatus.PENDING, next_at__lte=clock.now()).order_by("created_at", "pk")
+    ids = list(due.values_list("pk", flat=True)[:limit])
+    sent = sum(call_send(call_id=i) for i in ids)
+    return {"due": len(ids), "sent": sent}
+
+
+def call_retry(*, call: HisCall) -> HisCall:
+    """Staff send a failing call again now (the caller records who asked)."""
+    HisCall.objects.filter(pk=call.pk, status__in=[CallStatus.PENDING, CallStatus.FAILED]).update(
+        status=CallStatus.PENDING, next_at=clock.now()
+    )
+    call_send(call_id=call.pk)
+    call.refresh_from_db()
+    return call

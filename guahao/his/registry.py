@@ -1,0 +1,27 @@
+"""Which HIS a hospital is connected to, and the adapter that speaks to it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from guahao.his.adapters.hissim import HissimAdapter
+from guahao.his.interface import HisAdapter
+from guahao.his.models import HisConnection, HisMode
+
+
+def connection_for(hospital_id: int) -> HisConnection | None:
+    return HisConnection.objects.filter(hospital_id=hospital_id, is_active=True).first()
+
+
+def realtime_connection(hospital_id: int) -> HisConnection | None:
+    connection = connection_for(hospital_id)
+    return connection if connection is not None and connection.mode == HisMode.REALTIME else None
+
+
+def adapter(connection: HisConnection) -> HisAdapter:
+    return HissimAdapter(
+        base_url=connection.base_url or settings.HIS_URL,
+        hospital_code=connection.hospital_code,
+        key=settings.HIS_KEY,
+        timeout=settings.HIS_TIMEOUT_MS / 1000,
+    )

@@ -1,0 +1,121 @@
+"""Realtime mode: every hold is a lock in the HIS; a HIS that is slow, failing or loses answers
+never leaves a slot given twice, and afterwards the platform and the HIS agree on every slot."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from guahao.booking import services as booking
+from guahao.booking.models import Hold, Registration
+from guahao.core import clock
+from guahao.his import check
+from guahao.his.models import HisCall
+from guahao.his.registry import adapter
+from guahao.scheduling.models import SlotState
+from tests import factories as f
+from tests.booking.test_concurrency import race
+from tests.his.conftest import connect, send_all
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def his_states(c, name="S1"):
+    slots = adapter(c.connection).schedule(schedule_id=c.sid(name)).slots
+    return {s.number: (s.state, s.ref, s.channel) for s in slots}
+
+
+def crowd(n):
+    out = []
+    for _ in range(n):
+        client = f.Api().login()
+        out.append((client, client.add_patient(relation="other")))
+    return out
+
+
+def test_a_crowd_never_gets_more_holds_than_the_his_has_slots(sim):
+    c = connect(sim, "realtime")
+    schedule = c.schedule("S1", platform=6)
+    sim.post("/admin/registrations", {"schedule_id": c.sid("S1"), "channel": "other-platform"})
+    sim.post("/admin/registrations", {"schedule_id": c.sid("S1"), "channel": "window"})
+    people = crowd(16)
+    answers = race(
+        [
+            lambda c=cl, p=pid: c.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": p})
+            for cl, pid in people
+        ]
+    )
+    given = [body for status, body in answers if status == 201]
+    refused = [body for status, body in answers if status != 201]
+    assert len(given) == 4  # six platform slots, two taken on other channels
+    assert {b["code"] for b in refused} == {"slot.unavailable"}
+    states = his_states(c)
+    locks = {ref for state, ref, channel in states.values() if state == "locked"}
+    assert locks == set(Hold.objects.filter(status="held").values_list("his_lock_ref", flat=True))
+    assert sorted(schedule.slots.values_list("state", flat=True)) == ["elsewhere"] * 2 + ["held"] * 4
+    assert check.differences(c.connection) == []
+
+
+def test_a_lock_that_times_out_is_released_and_the_patient_can_try_again(sim):
+    c = connect(sim, "realtime")
+    schedule = c.schedule("S1")
+    ((client, patient_id),) = crowd(1)
+    sim.faults(timeout=1.0)
+    status, problem = client.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": patient_id})
+    assert status == 504 and problem["code"] == "his.timeout" and problem["retry"] is True
+    assert "请重试" in problem["title"]
+    release = HisCall.objects.get(kind="release")
+    assert not Hold.objects.exists()
+    sim.faults()
+    send_all()
+    release.refresh_from_db()
+    assert release.status == "done"
+    assert {state for state, _, _ in his_states(c).values()} == {"free"}  # whatever the HIS had done
+    client.language = "en"
+    status, hold = client.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": patient_id})
+    assert status == 201, hold
+    assert check.differences(c.connection) == []
+
+
+def test_with_timeouts_and_lost_answers_the_platform_and_the_his_agree_after_the_run(sim):
+    c = connect(sim, "realtime")
+    schedule = c.schedule("S1", platform=8)
+    people = crowd(14)
+    sim.faults(latency_ms=20, error=0.05, timeout=0.2, lost=0.1)
+
+    def journey(client, patient_id):
+        outcomes = []
+        for _attempt in range(3):
+            status, hold = client.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": patient_id})
+            outcomes.append(status)
+            if status == 201:
+                break
+            if status in (502, 504):
+                assert hold["code"] in ("his.failed", "his.timeout") and hold["retry"] is True
+                continue
+            return outcomes
+        if outcomes[-1] != 201:
+            return outcomes
+        if int(hold["id"]) % 3 == 0:
+            outcomes.append(client.call("DELETE", f"/holds/{hold['id']}")[0])
+            return outcomes
+        for _attempt in range(3):  # confirming is safe to repeat after a lost answer
+            status, _ = client.call("POST", f"/holds/{hold['id']}/confirm", {})
+            outcomes.append(status)
+            if status not in (502, 504):
+                break
+        return outcomes
+
+    results = race([lambda cl=cl, p=p: journey(cl, p) for cl, p in people])
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert Registration.objects.filter(status="booked").count() <= 8
+
+    sim.faults()
+    clock.advance(dt.timedelta(minutes=30))  # every unconfirmed hold runs out
+    booking.holds_expire()
+    send_all()
+    assert check.differences(c.connection) == []
+    booked = {ref for state, ref, channel in his_states(c).values() if state == "booked"}
+    assert booked == set(Registration.objects.filter(status="booked").values_list("registration_number", flat=True))
+    assert schedule.slots.filter(state=SlotState.BOOKED).count() == len(booked)

@@ -1,0 +1,55 @@
+"""Medical records (建档) per hospital: required, auto_create, at_visit."""
+
+from __future__ import annotations
+
+import pytest
+
+from guahao.accounts.models import MedicalRecord, Patient
+from guahao.his.registry import adapter
+from guahao.scheduling.models import MedicalRecordMode
+from tests import factories as f
+from tests.his.conftest import connect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def hold(api, schedule, number):
+    patient_id = api.add_patient(number=number, relation="other")
+    return patient_id, *api.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": patient_id})
+
+
+def test_required_record_must_exist_in_the_his(sim, api):
+    c = connect(sim, "synced", medical_record_mode=MedicalRecordMode.REQUIRED)
+    schedule = c.schedule("S1")
+    api.login()
+    number = f.id_number()
+    patient_id, status, problem = hold(api, schedule, number)
+    assert (status, problem["code"]) == (409, "rule.medical_record_required")
+    made = sim.post("/admin/patients", {"hospital": c.code, "name": "李秀英", "id_number": number})  # at the window
+    status, _ = api.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": patient_id})
+    assert status == 201
+    assert MedicalRecord.objects.get(patient_id=patient_id).his_patient_id == made["patient_id"]
+
+
+def test_auto_create_makes_the_record_in_the_his(sim, api):
+    c = connect(sim, "synced", medical_record_mode=MedicalRecordMode.AUTO_CREATE)
+    schedule = c.schedule("S1")
+    api.login()
+    number = f.id_number()
+    patient_id, status, _ = hold(api, schedule, number)
+    assert status == 201
+    there = adapter(c.connection).patient_find(id_number=number)
+    assert there is not None
+    assert MedicalRecord.objects.get(patient_id=patient_id).his_patient_id == there.patient_id
+
+
+def test_at_visit_books_without_a_record(sim, api):
+    c = connect(sim, "synced", medical_record_mode=MedicalRecordMode.AT_VISIT)
+    schedule = c.schedule("S1")
+    api.login()
+    number = f.id_number()
+    patient_id, status, _ = hold(api, schedule, number)
+    assert status == 201
+    assert not MedicalRecord.objects.filter(patient_id=patient_id).exists()
+    assert adapter(c.connection).patient_find(id_number=number) is None
+    assert Patient.objects.filter(pk=patient_id).exists()

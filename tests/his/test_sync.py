@@ -1,0 +1,138 @@
+"""Synced mode: the platform keeps its copy of the pool, syncs it from the HIS and writes each
+registration and cancellation back."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from guahao.booking.models import BookingEvent, Registration
+from guahao.his import check, outbox, sync
+from guahao.his.models import CallStatus, HisCall
+from guahao.his.registry import adapter
+from guahao.notifications.models import Message
+from guahao.scheduling.models import ScheduleStatus, SlotState
+from tests.his.conftest import connect, send_all
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def book(api, schedule) -> dict:
+    patient_id = api.add_patient(relation="other")
+    status, hold = api.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": patient_id})
+    assert status == 201, hold
+    status, registration = api.call("POST", f"/holds/{hold['id']}/confirm", {})
+    assert status == 201, registration
+    return registration
+
+
+def his_slots(c, his_id):
+    return {s.number: s for s in adapter(c.connection).schedule(schedule_id=his_id).slots}
+
+
+def test_sync_picks_up_new_changed_and_suspended_schedules(sim, api):
+    c = connect(sim, "synced")
+    schedule = c.schedule("S1")
+    assert (schedule.doctor.name, schedule.location, schedule.fee_fen) == ("王建华", "门诊楼3层", 1200)
+    assert sorted(schedule.slots.values_list("number", "pool")) == [
+        (1, "platform"),
+        (2, "platform"),
+        (4, "platform"),
+        (5, "platform"),
+    ]
+
+    sim.post(
+        f"/admin/schedules/{c.sid('S1')}/change",
+        {
+            "location": "门诊楼5层 12诊室",
+            "consultation_fee_fen": 1500,
+            "add_slots": [
+                {
+                    "number": 7,
+                    "period_starts_at": schedule.ends_at.isoformat(),
+                    "period_ends_at": schedule.ends_at.isoformat(),
+                }
+            ],
+        },
+    )
+    sync.hospital_sync(c.connection)
+    schedule.refresh_from_db()
+    assert (schedule.location, schedule.fee_fen) == ("门诊楼5层 12诊室", 1500)
+    assert schedule.slots.filter(number=7, state=SlotState.FREE).exists()
+
+    api.login()
+    registration = book(api, schedule)
+    assert his_slots(c, c.sid("S1"))[1].ref == registration["registration_number"]  # written back at once
+    c.schedule("S2", doctor="doc2")  # a colleague the same morning: the alternative to offer
+
+    sim.post(f"/admin/schedules/{c.sid('S1')}/suspend", {"reason": "医生外出会诊"})
+    sync.hospital_sync(c.connection)
+    schedule.refresh_from_db()
+    assert (schedule.status, schedule.suspended_reason) == (ScheduleStatus.SUSPENDED, "医生外出会诊")
+    assert Registration.objects.get(pk=registration["id"]).status == "cancelled"
+    status, messages = api.call("GET", "/messages")
+    assert status == 200 and [m["kind"] for m in messages] == ["schedule.suspended"]
+    assert "医生外出会诊" in messages[0]["body"] and "赵立新" in messages[0]["body"]
+    assert messages[0]["data"]["alternatives"][0]["doctor"]["name"] == "赵立新"
+    send_all()
+    assert check.differences(c.connection) == []
+
+    sync.hospital_sync(c.connection)  # the same suspension read again changes nothing
+    assert Message.objects.count() == 1
+
+
+def test_write_backs_that_keep_failing_are_retried_and_shown_to_staff(sim, api, admin_client):
+    c = connect(sim, "synced")
+    schedule = c.schedule("S1")
+    sim.faults(error=1.0)
+    api.login()
+    registration = book(api, schedule)  # the patient is not kept waiting for the HIS
+    assert registration["status"] == "booked"
+    call = HisCall.objects.get(registration_id=registration["id"], kind="register")
+    send_all()  # the job keeps trying, backing off
+    call.refresh_from_db()
+    assert call.status == CallStatus.PENDING and call.attempts >= outbox.ATTENTION_AFTER
+    assert HisCall.objects.filter(outbox.failing()).get() == call
+    page = admin_client.get("/console/his/hiscall/?attention=yes")
+    assert registration["registration_number"] in page.content.decode()
+
+    sim.faults()  # the HIS is back; until the write-back goes through, the check says so
+    with pytest.raises(CommandError) as failed:
+        call_command("his", "check", "--hospital", c.hospital.code)
+    assert failed.value.returncode == 1
+    admin_client.post("/console/his/hiscall/", {"action": "send_again", "_selected_action": [call.pk]})
+    call.refresh_from_db()
+    assert call.status == CallStatus.DONE
+    event = BookingEvent.objects.get(kind="his.call_retried")
+    assert (event.actor_type, event.registration_id) == ("staff", int(registration["id"]))
+    assert his_slots(c, c.sid("S1"))[1].ref == registration["registration_number"]
+    call_command("his", "check", "--hospital", c.hospital.code)  # agrees again: no error
+
+
+def test_cancellation_here_is_written_back_after_the_registration(sim, api):
+    c = connect(sim, "synced")
+    schedule = c.schedule("S1")
+    sim.faults(error=1.0)
+    api.login()
+    registration = book(api, schedule)
+    status, _ = api.call("POST", f"/registrations/{registration['id']}/cancel")
+    assert status == 200
+    sim.faults()
+    send_all()
+    assert set(HisCall.objects.values_list("kind", "status")) == {("register", "done"), ("cancel", "done")}
+    assert his_slots(c, c.sid("S1"))[1].state == "free"
+    assert check.differences(c.connection) == []
+
+
+def test_his_check_names_every_difference(sim, api):
+    c = connect(sim, "synced")
+    schedule = c.schedule("S1")
+    sim.post("/admin/registrations", {"schedule_id": c.sid("S1"), "number": 2, "channel": "window"})
+    sim.post(f"/admin/schedules/{c.sid('S1')}/suspend", {"reason": "停电"})
+    found = check.differences(c.connection)
+    assert any("here open, HIS suspended" in line for line in found)
+    assert any("No.2: here free, HIS booked" in line for line in found)
+    sync.hospital_sync(c.connection)
+    assert check.differences(c.connection) == []
+    assert schedule.slots.get(number=2).state == SlotState.ELSEWHERE
