@@ -272,9 +272,10 @@ def _once(request: HttpRequest, key: str | None, run: Callable[[], Status], *, a
 
 @booking_router.post("/holds", **documented({201: schemas.HoldOut}, *HOLD_REFUSALS, *IDEMPOTENCY_REFUSALS))
 def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: str | None = IDEMPOTENCY_KEY) -> Status:
-    # A realtime HIS hospital's hold asks the HIS, which never happens inside a transaction.
+    # At a hospital connected to a HIS a hold may ask it (a lock, a medical record), which never
+    # happens inside a transaction.
     hospital_id = Schedule.objects.filter(pk=_int(body.schedule_id)).values_list("hospital_id", flat=True).first()
-    asks_his = hospital_id is not None and his_registry.realtime_connection(hospital_id) is not None
+    asks_his = hospital_id is not None and his_registry.connection_for(hospital_id) is not None
     return _once(request, idempotency_key, lambda: _hold_create(request, body), atomic=not asks_his)
 
 

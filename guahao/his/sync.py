@@ -91,11 +91,8 @@ def schedule_apply(*, connection: HisConnection, snapshot: HisSchedule) -> str:
     hospital = connection.hospital
     department = Department.objects.filter(hospital=hospital, his_code=snapshot.department_code).first()
     if department is None:
-        catalog_sync(connection=connection, his=registry.adapter(connection))
-        department = Department.objects.filter(hospital=hospital, his_code=snapshot.department_code).first()
-        if department is None:
-            log.warning("HIS schedule %s: unknown department %s", snapshot.id, snapshot.department_code)
-            return "unknown_department"
+        log.warning("HIS schedule %s: unknown department %s", snapshot.id, snapshot.department_code)
+        return "unknown_department"
     doctor = (
         Doctor.objects.filter(hospital=hospital, his_code=snapshot.doctor_code).first()
         if snapshot.doctor_code
@@ -212,6 +209,15 @@ def _slot_event(connection: HisConnection, data: dict, *, free: bool) -> str:
 def event_apply(*, connection: HisConnection, event_id: str, kind: str, data: dict) -> str:
     """Apply one change the HIS reported, once: a second delivery of the same event is a
     duplicate and changes nothing."""
+    schedule = data.get("schedule")
+    if (
+        isinstance(schedule, dict)
+        and not Department.objects.filter(
+            hospital=connection.hospital, his_code=schedule.get("department_code", "")
+        ).exists()
+    ):
+        # A department new to us: read the catalog first, outside the transaction below.
+        catalog_sync(connection=connection, his=registry.adapter(connection))
     with transaction.atomic():
         try:
             with transaction.atomic():
