@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from guahao.core import clock
+from tests.processes import knobs, paysim_url, sandbox  # noqa: F401 - fixtures of every test folder
 
 
 @pytest.fixture(autouse=True)

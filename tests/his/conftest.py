@@ -6,9 +6,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,33 +20,14 @@ from guahao.his import outbox, sync
 from guahao.his.models import HisConnection
 from guahao.scheduling.models import Schedule
 from tests import factories as f
-from tests.payments.conftest import free_port
+from tests.processes import simulator_process
 
 KEY = "hissim-test-key"
 CALM = {"latency_ms": 0, "error": 0.0, "timeout": 0.0, "lost": 0.0, "hang_ms": 800, "push": False}
 
 
-@contextlib.contextmanager
-def hissim_process(store: Path, faults: str = "") -> Iterator[str]:
-    """``guahao hissim`` on a free port with its own store; yields its address."""
-    port = free_port()
-    env = dict(os.environ, GUAHAO_HIS_KEY=KEY, GUAHAO_HISSIM_FAULTS=faults)
-    command = [sys.executable, "-m", "guahao.cli", "hissim", "--port", str(port), "--store", str(store)]
-    proc = subprocess.Popen(command, env=env)  # noqa: S603
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/healthz", timeout=1).close()  # noqa: S310
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the HIS simulator did not start")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def hissim_process(store: Path, faults: str = "") -> contextlib.AbstractContextManager[str]:
+    return simulator_process("hissim", store, {"GUAHAO_HIS_KEY": KEY, "GUAHAO_HISSIM_FAULTS": faults})
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from guahao.booking.models import Registration
 from guahao.his import check
 from guahao.scheduling.models import SlotState
 from tests.his.conftest import connect, send_all
-from tests.payments.conftest import free_port
+from tests.processes import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

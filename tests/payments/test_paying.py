@@ -17,7 +17,7 @@ from guahao.payments.models import Payment, ProviderNotification, Refund
 from guahao.payments.sandbox import signing
 from guahao.scheduling.models import Slot, SlotState
 from tests import factories as f
-from tests.payments.conftest import post, wait_for
+from tests.processes import post, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

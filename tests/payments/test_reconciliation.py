@@ -18,7 +18,7 @@ from guahao.payments import reconciliation
 from guahao.payments.models import Payment, PaymentStatus, ReconciliationDifference, ReconciliationRun, Refund
 from guahao.payments.providers.registry import provider_named
 from tests import factories as f
-from tests.payments.conftest import free_port, paysim_process, post, wait_for
+from tests.processes import free_port, paysim_process, post, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,7 +98,9 @@ def test_every_planted_difference_is_found_and_nothing_else(schedule, sandbox, s
 
     # Refunded at the provider, but its notification never reached us.
     client, refunded = paid(schedule)
-    sandbox(lost=1.0)
+    # The refund is still processing when the provider answers its creation (were it decided at
+    # once, that answer alone would tell us), and its notification is lost.
+    sandbox(lost=1.0, refund_delay_ms=30_000)
     client.call("POST", f"/registrations/{refunded.registration_id}/cancel")
     refund = Refund.objects.get(payment=refunded)
     wait_for(

@@ -1,4 +1,4 @@
-"""The payment sandbox as a real process, and Guahao on a live server it can notify."""
+"""The simulators (payment sandbox, HIS) as real processes, and Guahao on a live server they reach."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 FAST = {"time_scale": 0.01, "notify_delay_ms": 50, "jitter_ms": 0, "duplicate": 0.0, "lost": 0.0}
 FAST |= {"refund_fail": 0.0, "refund_delay_ms": 50, "error": 0.0}
+PAYSIM_ENV = {"GUAHAO_PAYSIM_MCH_ID": "1900000001", "GUAHAO_PAYSIM_KEY": "paysim-test-key"}
 
 
 def free_port() -> int:
@@ -26,12 +28,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def paysim_process(store: Path) -> Iterator[str]:
-    """``guahao paysim`` on a free port with its own store; yields its address."""
+def simulator_process(command: str, store: Path, env: dict[str, str]) -> Iterator[str]:
+    """``guahao <command>`` (paysim, hissim) on a free port with its own store; yields its address
+    once it answers /healthz."""
     port = free_port()
-    env = dict(os.environ, GUAHAO_PAYSIM_MCH_ID="1900000001", GUAHAO_PAYSIM_KEY="paysim-test-key")
     proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "guahao.cli", "paysim", "--port", str(port), "--store", str(store)], env=env
+        [sys.executable, "-m", "guahao.cli", command, "--port", str(port), "--store", str(store)],
+        env=dict(os.environ, **env),
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -42,11 +45,15 @@ def paysim_process(store: Path) -> Iterator[str]:
             except OSError:
                 time.sleep(0.1)
         else:
-            pytest.fail("the payment sandbox did not start")
+            pytest.fail(f"guahao {command} did not start")
         yield url
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def paysim_process(store: Path) -> contextlib.AbstractContextManager[str]:
+    return simulator_process("paysim", store, PAYSIM_ENV)
 
 
 @pytest.fixture(scope="session")
@@ -73,8 +80,8 @@ def sandbox(settings, live_server, paysim_url, knobs):
     """Guahao pointed at the sandbox, with its notifications reaching the live server."""
     settings.PUBLIC_URL = live_server.url
     settings.PAYSIM_URL = paysim_url
-    settings.PAYSIM_MCH_ID = "1900000001"
-    settings.PAYSIM_KEY = "paysim-test-key"
+    settings.PAYSIM_MCH_ID = PAYSIM_ENV["GUAHAO_PAYSIM_MCH_ID"]
+    settings.PAYSIM_KEY = PAYSIM_ENV["GUAHAO_PAYSIM_KEY"]
     return knobs
 
 
