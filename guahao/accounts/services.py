@@ -97,6 +97,11 @@ def account_login(*, phone: str, code: str) -> tuple[Account, str]:
     return account, key
 
 
+def account_logout(key: str) -> None:
+    """End a login: its token no longer works."""
+    AuthToken.objects.filter(key_hash=_digest(key)).delete()
+
+
 def account_for_token(key: str) -> Account | None:
     token = (
         AuthToken.objects.select_related("account")

@@ -10,15 +10,15 @@ from ninja import Schema
 from pydantic import Field
 
 from guahao.accounts.models import Patient
-from guahao.booking.models import Hold, Registration, RegistrationStatus
+from guahao.booking.models import Hold, Registration
+from guahao.booking.selectors import patient_cancel_window
 from guahao.booking.services import checkin_qr
 from guahao.catalog.models import Department, Doctor, Hospital
-from guahao.core import clock
 from guahao.notifications.models import Message
 from guahao.notifications.services import message_text
 from guahao.payments.models import Payment
 from guahao.scheduling.models import Period, Schedule
-from guahao.scheduling.rules import Rules, cancel_deadline, rules_for_schedule
+from guahao.scheduling.rules import Rules
 from guahao.scheduling.selectors import ScheduleView
 
 Id = str | int
@@ -463,7 +463,7 @@ class RegistrationOut(Schema):
 def registration_out(r: Registration) -> dict:
     s = r.schedule
     tz = s.hospital.timezone
-    deadline = cancel_deadline(s, rules_for_schedule(s))
+    deadline, cancellable = patient_cancel_window(r)
     return {
         "id": str(r.pk),
         "status": r.status,
@@ -483,7 +483,7 @@ def registration_out(r: Registration) -> dict:
         "consultation_fee_fen": r.consultation_fee_fen,
         "insurance": r.insurance,
         "qr": checkin_qr(r),
-        "cancellable": r.status == RegistrationStatus.BOOKED and clock.now() < deadline,
+        "cancellable": cancellable,
         "cancel_deadline": _local(deadline, tz),
         "booked_at": _local(r.booked_at, tz),
         "cancelled_at": _local(r.cancelled_at, tz) if r.cancelled_at else None,

@@ -8,11 +8,12 @@ from typing import Any
 from django.db.models import QuerySet
 
 from guahao.accounts.models import Account, Patient
-from guahao.booking.models import Hold, Registration
+from guahao.booking.models import Hold, Registration, RegistrationStatus
+from guahao.catalog.models import Doctor, Hospital
 from guahao.core import clock
 from guahao.core.errors import NOT_FOUND
 from guahao.scheduling.models import Period, Pool, Schedule, ScheduleStatus, Slot, SlotState
-from guahao.scheduling.rules import release_at, rules_for
+from guahao.scheduling.rules import cancel_deadline, release_at, rules_for, rules_for_schedule
 from guahao.scheduling.selectors import with_available
 
 
@@ -39,6 +40,23 @@ def registrations_of(account: Account) -> QuerySet[Registration]:
     return Registration.objects.filter(account=account).select_related(
         "hospital", "department", "doctor", "patient", "period", "schedule__hospital", "schedule__campus"
     )
+
+
+def patient_cancel_window(registration: Registration) -> tuple[dt.datetime, bool]:
+    """The last moment the patient may cancel online, and whether it is still open now."""
+    deadline = cancel_deadline(registration.schedule, rules_for_schedule(registration.schedule))
+    return deadline, registration.status == RegistrationStatus.BOOKED and clock.now() < deadline
+
+
+def doctors_seen(*, account: Account, hospital: Hospital, limit: int = 10) -> list[Doctor]:
+    """Doctors the account's patients were registered with at the hospital, last seen first
+    (a follow-up visit usually goes to the same doctor)."""
+    seen: dict[int, Doctor] = {}
+    booked = registrations_of(account).filter(hospital=hospital, doctor__isnull=False).order_by("-visit_date")
+    for r in booked.select_related("doctor__department")[:100]:
+        if r.doctor is not None and r.doctor.is_active:
+            seen.setdefault(r.doctor.pk, r.doctor)
+    return list(seen.values())[:limit]
 
 
 def access_registration(*, account: Account, registration_id: int | str) -> Registration:

@@ -45,7 +45,7 @@ from guahao.scheduling.models import (
     Slot,
     SlotState,
 )
-from guahao.scheduling.rules import Rules, cancel_deadline, release_at, rules_for_schedule
+from guahao.scheduling.rules import Rules, release_at, rules_for_schedule
 
 QR_SALT = "guahao.checkin"
 
@@ -429,13 +429,13 @@ def _transition(
 
 def registration_cancel(*, registration: Registration, actor: Actor) -> Registration:
     """Cancel before the cutoff (staff may cancel later) and give the slot back."""
-    now = clock.now()
-    rules = rules_for_schedule(registration.schedule)
     if registration.status != RegistrationStatus.BOOKED:
         raise errors.BAD_TRANSITION.error(status=registration.status)
-    deadline = cancel_deadline(registration.schedule, rules)
-    if actor.type == ActorType.PATIENT and now >= deadline:
+    deadline, still_open = selectors.patient_cancel_window(registration)
+    if actor.type == ActorType.PATIENT and not still_open:
         raise errors.CANCEL_TOO_LATE.error(deadline=deadline.isoformat())
+    now = clock.now()
+    rules = rules_for_schedule(registration.schedule)
     with transaction.atomic():
         registration = _transition(
             registration=registration,

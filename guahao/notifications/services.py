@@ -24,6 +24,15 @@ def messages_of(account: Account) -> list[Message]:
     return list(Message.objects.filter(account=account)[:100])
 
 
+def messages_unread(account: Account) -> int:
+    return Message.objects.filter(account=account, read_at__isnull=True).count()
+
+
+def messages_mark_read(account: Account) -> int:
+    """The account has seen its messages."""
+    return Message.objects.filter(account=account, read_at__isnull=True).update(read_at=clock.now())
+
+
 def _pick(data: dict, name: str) -> str:
     english = (get_language() or "").startswith("en")
     return str((data.get(f"{name}_en") if english else None) or data.get(name) or "")

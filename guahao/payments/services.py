@@ -354,6 +354,24 @@ def refund_retry(*, refund: Refund, actor: Actor) -> Refund:
     return again
 
 
+def payment_refresh(*, payment: Payment) -> str | None:
+    """Ask the provider about a payment still awaiting its money and apply a success now (the
+    patient is back from the cashier, or its hold is about to end) rather than wait for the
+    notification. Returns what happened, or None if the provider could not be asked."""
+    if payment.status != PaymentStatus.CREATED:
+        return "unchanged"
+    provider = provider_named(payment.provider)
+    if provider is None:
+        return None
+    try:
+        order = provider.order_query(out_trade_no=payment.out_trade_no)
+    except ProviderError:
+        return None
+    if order is not None and order.status in ("SUCCESS", "REFUND"):
+        return _capture(payment_id=payment.pk, transaction_id=order.transaction_id, paid_at=order.paid_at)
+    return "unpaid"
+
+
 # --- the periodic check --------------------------------------------------------------------------
 
 
@@ -366,14 +384,8 @@ def payments_check() -> dict[str, int]:
         status=PaymentStatus.CREATED, hold__status=HoldStatus.HELD, hold__expires_at__lte=now + QUERY_BEFORE_EXPIRY
     )
     for payment in soon.select_related("hold")[:200]:
-        provider = provider_named(payment.provider)
-        try:
-            order = provider.order_query(out_trade_no=payment.out_trade_no) if provider else None
-        except ProviderError:
-            continue
-        done["queried"] += 1
-        if order is not None and order.status in ("SUCCESS", "REFUND"):
-            _capture(payment_id=payment.pk, transaction_id=order.transaction_id, paid_at=order.paid_at)
+        if payment_refresh(payment=payment) is not None:
+            done["queried"] += 1
     ended = Payment.objects.filter(status=PaymentStatus.CREATED).exclude(hold__status=HoldStatus.HELD)
     for payment in ended[:200]:
         _order_close(payment)

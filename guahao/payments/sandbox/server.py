@@ -34,7 +34,7 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from guahao.core.signing import authorization_valid
@@ -381,8 +381,8 @@ CASHIER = """<!doctype html><html lang="zh-Hans"><head><meta charset="utf-8">
 .amount{{font-size:2.2rem;font-weight:700}}button{{font-size:1.2rem;padding:.8rem;width:100%;margin:.4rem 0;border-radius:.5rem}}
 .pay{{background:#07c160;color:#fff;border:0}}</style></head><body>
 <p>支付沙箱 · Payment sandbox</p><p>{description}</p><p class="amount">¥{amount}</p><p>状态 Status: {status}</p>
-<form method="post" action="{url}/pay"><button class="pay">支付 Pay</button></form>
-<form method="post" action="{url}/fail"><button>支付失败 Fail</button></form>
+<form method="post" action="{url}/pay{keep}"><button class="pay">支付 Pay</button></form>
+<form method="post" action="{url}/fail{keep}"><button>支付失败 Fail</button></form>
 {back}</body></html>"""
 
 
@@ -452,28 +452,30 @@ def make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
 
         def _cashier(self, parts: list[str], query: str) -> None:
             order_id = parts[1]
+            # Where the patient goes back to (the merchant's page), kept through Pay and Fail.
+            back = parse_qs(query).get("return", [""])[0]
+            back = back if back.startswith(("http://", "https://")) else ""
+            keep = f"?{urlencode({'return': back})}" if back else ""
             if self.command == "POST" and len(parts) == 3 and parts[2] in ("pay", "fail"):
                 status, out = (sandbox.order_pay if parts[2] == "pay" else sandbox.order_fail)(order_id)
                 if "text/html" in self.headers.get("Accept", ""):
+                    # Like a real cashier: once paid, straight back to the merchant's page.
+                    paid = parts[2] == "pay" and status == 200
                     self.send_response(303)
-                    self.send_header("Location", f"/pay/{order_id}")
+                    self.send_header("Location", back if paid and back else f"/pay/{order_id}{keep}")
                     self.end_headers()
                     return None
                 return self._send(status, out)
             row = sandbox.one("SELECT * FROM orders WHERE order_id = ?", order_id)
             if row is None:
                 return self._send(404, "<p>没有这个订单 No such order</p>", "text/html")
-            back = parse_qs(query).get("return", [""])[0]
-            link = (
-                f'<p><a href="{html.escape(back)}">返回 Back</a></p>'
-                if back.startswith(("http://", "https://"))
-                else ""
-            )
+            link = f'<p><a href="{html.escape(back)}">返回 Back</a></p>' if back else ""
             page = CASHIER.format(
                 description=html.escape(row["description"]),
                 amount=money.yuan(row["amount_fen"]),
                 status=row["status"],
                 url=html.escape(sandbox.pay_url(order_id)),
+                keep=html.escape(keep),
                 back=link,
             )
             return self._send(200, page, "text/html")
