@@ -305,8 +305,10 @@ def _hospitals(rng: random.Random) -> list[tuple[Hospital, list[Department], Cam
         days_ahead=7,
         hold_minutes=10,
         max_active_holds=2,
+        # Nothing is paid online here, so a patient may give the slot back until the clinic opens
+        # (the other demo hospital shows the day-before rule).
         cancel_policy=CancelPolicy.HOURS_BEFORE,
-        cancel_hours_before=2,
+        cancel_hours_before=0,
         medical_record_mode=MedicalRecordMode.AT_VISIT,
         payment_required=False,
     )

@@ -3,7 +3,6 @@ from django.urls import include, path
 
 from guahao.api.v1 import api
 from guahao.core import health
-from guahao.web import views as web
 
 urlpatterns = [
     path("healthz", health.healthz),
@@ -11,5 +10,5 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("console/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # the language switch (console, web app)
-    path("", web.home, name="web-home"),
+    path("", include("guahao.web.urls")),
 ]

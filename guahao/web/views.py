@@ -1,9 +1,441 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""The patient web app: server-rendered pages over the same services and selectors as the API.
 
-from guahao.catalog.models import Hospital
+Views are thin: they read the form, call one service, and render. A refusal is the service's
+``Problem`` (the API's problem+json), shown on the page in the reader's language with its
+alternatives. Reading pages work without JavaScript; htmx only makes them quicker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from guahao.accounts import services as accounts
+from guahao.accounts.models import Account, Patient, Relation
+from guahao.api.auth import client_ip
+from guahao.booking import selectors as booking_selectors
+from guahao.booking import services as booking
+from guahao.booking.models import HoldStatus, Registration
+from guahao.catalog import selectors as catalog
+from guahao.catalog.models import Department, Hospital
+from guahao.core import clock, idempotency, ratelimit
+from guahao.core.errors import INVALID, NOT_FOUND, RATE_LIMITED
+from guahao.core.problems import Problem
+from guahao.his import realtime as his_realtime
+from guahao.notifications import services as notifications
+from guahao.payments import services as payments
+from guahao.payments.models import Method, Payment, PaymentStatus
+from guahao.scheduling import selectors as scheduling
+from guahao.scheduling.models import CancelPolicy, Period, Schedule
+from guahao.scheduling.rules import cancel_deadline, rules_for, rules_for_schedule
+from guahao.web import errors
+
+SESSION_TOKEN = "guahao_patient_token"  # noqa: S105 - the session key it is kept under
+DAYS_CHOICES = (7, 14)
+
+STATUS_LABELS = {
+    "available": _("Available"),
+    "full": _("Full"),
+    "not_released": _("Not yet released"),
+    "suspended": _("Suspended"),
+    "none": _("No clinic"),
+}
+
+
+# --- who is logged in ----------------------------------------------------------------------------
+
+
+def current_account(request: HttpRequest) -> Account | None:
+    """The patient logged in on this browser, if the login has not ended."""
+    if not hasattr(request, "_patient_account"):
+        key = request.session.get(SESSION_TOKEN)
+        request._patient_account = accounts.account_for_token(key) if key else None  # type: ignore[attr-defined]
+    return request._patient_account  # type: ignore[attr-defined]
+
+
+def patient_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page of the logged-in patient: others are sent to log in and come back."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        account = current_account(request)
+        if account is None:
+            return redirect(f"{reverse('web:login')}?{urlencode({'next': request.get_full_path()})}")
+        try:
+            return view(request, account, *args, **kwargs)
+        except Problem as problem:
+            if problem.status == 404:
+                raise Http404 from problem
+            raise
+
+    return wrapper
+
+
+def context(request: HttpRequest) -> dict[str, Any]:
+    """What every page's header shows (a template context processor)."""
+    if not request.resolver_match or request.resolver_match.namespace != "web":
+        return {}
+    account = current_account(request)
+    return {
+        "patient_account": account,
+        "patient_phone": accounts.mask_phone(account.phone) if account else "",
+        "unread_messages": notifications.messages_unread(account) if account else 0,
+    }
+
+
+def _refused(request: HttpRequest, template: str, ctx: dict[str, Any], problem: Problem) -> HttpResponse:
+    """The page again, with the refusal as the API words it (title, detail, field, alternatives)."""
+    ctx["problem"] = problem
+    ctx["problem_field"] = problem.extra.get("field", "")
+    ctx["alternatives"] = _alternatives(problem.extra.get("alternatives") or [])
+    return render(request, template, ctx, status=problem.status)
+
+
+def _alternatives(offered: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ids = [int(a["schedule_id"]) for a in offered]
+    schedules = {s.pk: s for s in Schedule.objects.filter(pk__in=ids).select_related("doctor", "department")}
+    return [
+        a | {"schedule": schedules[int(a["schedule_id"])], "at": dt.datetime.fromisoformat(a["starts_at"])}
+        for a in offered
+        if int(a["schedule_id"]) in schedules
+    ]
+
+
+def _get(qs, pk):  # type: ignore[no-untyped-def]
+    found = qs.filter(pk=pk).first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def _next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+# --- hospitals and departments --------------------------------------------------------------------
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The entry page: hospitals, and where the API and the console are."""
-    return render(request, "web/home.html", {"hospitals": Hospital.objects.filter(is_active=True)})
+    hospitals = Hospital.objects.filter(is_active=True).prefetch_related("campuses")
+    return render(request, "web/home.html", {"hospitals": hospitals})
+
+
+def hospital(request: HttpRequest, hospital_id: int) -> HttpResponse:
+    h = _get(Hospital.objects.filter(is_active=True), hospital_id)
+    q = request.GET.get("q", "").strip()[:50]
+    departments, doctors = catalog.search(q=q, hospital=h) if q else ([], [])
+    ctx = {"q": q, "found_departments": departments, "found_doctors": doctors, "hospital": h}
+    if request.headers.get("HX-Request") and request.GET.get("part") == "search":
+        return render(request, "web/_search_results.html", ctx)
+    account = current_account(request)
+    ctx |= {
+        "rules": rules_for(hospital=h),
+        "tree": catalog.department_tree(hospital=h),
+        "seen_doctors": booking_selectors.doctors_seen(account=account, hospital=h) if account else [],
+    }
+    return render(request, "web/hospital.html", ctx)
+
+
+def department(request: HttpRequest, department_id: int) -> HttpResponse:
+    dep = _get(Department.objects.select_related("hospital"), department_id)
+    if not catalog.is_leaf(dep):
+        return redirect("web:hospital", hospital_id=dep.hospital_id)
+    days = int(request.GET["days"]) if request.GET.get("days") in ("7", "14") else DAYS_CHOICES[0]
+    today = clock.local_today(dep.hospital.timezone)
+    his_realtime.availability_refresh(hospital_id=dep.hospital_id, start=today, end=today + dt.timedelta(days=days - 1))
+    by_day = scheduling.department_availability(department=dep, start=today, days=days)
+    doctors = {v.schedule.doctor_id: v.schedule.doctor for _, views in by_day for v in views if v.schedule.doctor}
+    doctor_id = _int(request.GET.get("doctor"))
+    if doctor_id not in doctors:
+        doctor_id = None
+    strip = []
+    for day, views in by_day:
+        shown = [v for v in views if doctor_id is None or v.schedule.doctor_id == doctor_id]
+        total, status = scheduling.day_status(shown) if shown else (0, "none")
+        strip.append(
+            {"date": day, "available": total, "status": status, "label": STATUS_LABELS[status], "views": shown}
+        )
+    chosen = _date(request.GET.get("day"))
+    picked = next((d for d in strip if d["date"] == chosen), None) or next(
+        (d for d in strip if d["status"] == "available"), strip[0]
+    )
+    ctx = {
+        "department": dep,
+        "hospital": dep.hospital,
+        "strip": strip,
+        "picked": picked,
+        "days": days,
+        "doctors": sorted(doctors.values(), key=lambda d: d.name),
+        "doctor_id": doctor_id,
+        "status_labels": STATUS_LABELS,
+    }
+    return render(request, "web/department.html", ctx)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+# --- a schedule, its booking notice and the hold --------------------------------------------------
+
+
+def _schedule_context(request: HttpRequest, schedule: Schedule) -> dict[str, Any]:
+    his_realtime.availability_refresh(hospital_id=schedule.hospital_id, start=schedule.date, end=schedule.date)
+    view, periods = scheduling.schedule_detail(schedule)
+    account = current_account(request)
+    rules = rules_for_schedule(schedule)
+    return {
+        "schedule": schedule,
+        "hospital": schedule.hospital,
+        "view": view,
+        "status_label": STATUS_LABELS[view.status],
+        "periods": periods,
+        "rules": rules,
+        "deadline": cancel_deadline(schedule, rules),
+        "patients": list(Patient.objects.filter(account=account)) if account else [],
+        "once": secrets.token_urlsafe(16),
+        "form": request.POST,
+    }
+
+
+def schedule(request: HttpRequest, schedule_id: int) -> HttpResponse:
+    s = _get(Schedule.objects.select_related("hospital", "department", "doctor", "campus"), schedule_id)
+    return render(request, "web/schedule.html", _schedule_context(request, s))
+
+
+@require_POST
+@patient_page
+def hold_create(request: HttpRequest, account: Account, schedule_id: int) -> HttpResponse:
+    s = _get(Schedule.objects.select_related("hospital", "department__parent__parent", "doctor"), schedule_id)
+    try:
+        if request.POST.get("notice") != "read":
+            raise errors.NOTICE_NOT_READ.error(field="notice")
+        if not ratelimit.allow(f"hold-account:{account.pk}", limit=30, window_seconds=60):
+            raise RATE_LIMITED.error()
+        patient = booking_selectors.access_patient(account=account, patient_id=request.POST.get("patient_id", ""))
+        period = None
+        if request.POST.get("period_id"):
+            period = Period.objects.filter(pk=_int(request.POST["period_id"]) or 0, schedule=s).first()
+            if period is None:
+                raise NOT_FOUND.error(field="period_id")
+
+        def run() -> tuple[int, object]:
+            hold = booking.hold_create(account=account, patient=patient, schedule=s, period=period)
+            return 201, {"hold_id": hold.pk}
+
+        # The form's one-time key: pressing the button twice holds one slot, not two.
+        _, body = idempotency.replay_or_run(
+            owner=f"account:{account.pk}",
+            key=f"web-hold-{request.POST.get('once') or secrets.token_urlsafe(16)}",
+            print_=idempotency.fingerprint(method="POST", path=request.path, body=f"{patient.pk}:{period}".encode()),
+            run=run,
+            atomic=False,
+        )
+    except Problem as problem:  # the page again, as it is after the refusal
+        return _refused(request, "web/schedule.html", _schedule_context(request, s), problem)
+    assert isinstance(body, dict)
+    return redirect("web:hold", hold_id=body["hold_id"])
+
+
+def _hold_context(request: HttpRequest, account: Account, hold_id: int) -> dict[str, Any]:
+    hold = booking_selectors.access_hold(account=account, hold_id=hold_id)
+    if hold.status == HoldStatus.HELD and hold.expires_at <= clock.now():
+        booking.holds_expire(account=account)
+        hold.refresh_from_db()
+    payment = Payment.objects.filter(hold=hold).order_by("-pk").first()
+    return {
+        "cashier_url": _cashier_url(request, payment) if payment else "",
+        "hold": hold,
+        "schedule": hold.schedule,
+        "hospital": hold.schedule.hospital,
+        "payment": payment,
+        "paying": payment is not None and payment.status == PaymentStatus.CREATED and hold.status == HoldStatus.HELD,
+        "refund": payment.refunds.order_by("-pk").first() if payment else None,
+        "seconds_left": max(0, int((hold.expires_at - clock.now()).total_seconds())),
+        "methods": Method.choices,
+        "form": request.POST,
+    }
+
+
+def _cashier_url(request: HttpRequest, payment: Payment) -> str:
+    """The provider's cashier, told to send the patient back to the hold afterwards."""
+    back = request.build_absolute_uri(reverse("web:hold", kwargs={"hold_id": payment.hold_id})) + "?back=1"
+    return f"{payment.pay_url}?{urlencode({'return': back})}"
+
+
+@patient_page
+def hold(request: HttpRequest, account: Account, hold_id: int) -> HttpResponse:
+    ctx = _hold_context(request, account, hold_id)
+    h, payment = ctx["hold"], ctx["payment"]
+    if ctx["paying"] and request.GET.get("back"):
+        # Back from the cashier: ask the provider now rather than wait for its notification.
+        payments.payment_refresh(payment=payment)
+        ctx = _hold_context(request, account, hold_id)
+    registration = Registration.objects.filter(hold=h).first()
+    if registration is not None:
+        to = reverse("web:registration", kwargs={"registration_id": registration.pk})
+        if request.headers.get("HX-Request"):  # the waiting page's poll: the whole page moves on
+            return HttpResponse(status=204, headers={"HX-Redirect": to})
+        return redirect(to)
+    if h.status in (HoldStatus.EXPIRED, HoldStatus.RELEASED):
+        ctx["alternatives"] = _alternatives(booking_selectors.alternatives(schedule=h.schedule, period=None))
+    template = "web/_hold_status.html" if request.headers.get("HX-Request") else "web/hold.html"
+    return render(request, template, ctx)
+
+
+@require_POST
+@patient_page
+def hold_confirm(request: HttpRequest, account: Account, hold_id: int) -> HttpResponse:
+    ctx = _hold_context(request, account, hold_id)
+    h = ctx["hold"]
+    method = request.POST.get("method") or None
+    try:
+        if h.payment_required and method not in Method.values:
+            raise INVALID.error(detail=_("Choose how to pay."), field="method")
+        outcome = payments.hold_confirm(hold=h, method=method)
+    except Problem as problem:
+        return _refused(request, "web/hold.html", ctx, problem)
+    if isinstance(outcome, Payment):
+        return HttpResponseRedirect(_cashier_url(request, outcome))
+    return redirect("web:registration", registration_id=outcome.pk)
+
+
+@require_POST
+@patient_page
+def hold_release(request: HttpRequest, account: Account, hold_id: int) -> HttpResponse:
+    ctx = _hold_context(request, account, hold_id)
+    try:
+        booking.hold_release(hold=ctx["hold"], actor=booking.Actor.patient(account))
+    except Problem as problem:
+        return _refused(request, "web/hold.html", ctx, problem)
+    return redirect("web:schedule", schedule_id=ctx["hold"].schedule_id)
+
+
+# --- registrations ------------------------------------------------------------------------------
+
+
+@patient_page
+def registrations(request: HttpRequest, account: Account) -> HttpResponse:
+    mine = booking_selectors.registrations_of(account).order_by("-visit_date", "-booked_at")[:100]
+    return render(request, "web/registrations.html", {"registrations": mine})
+
+
+def _registration_context(account: Account, registration_id: int) -> dict[str, Any]:
+    r = booking_selectors.access_registration(account=account, registration_id=registration_id)
+    rules = rules_for_schedule(r.schedule)
+    deadline, cancellable = booking_selectors.patient_cancel_window(r)
+    payment = getattr(r, "payment", None)
+    return {
+        "registration": r,
+        "hospital": r.hospital,
+        "deadline": deadline,
+        "day_before": rules.cancel_policy == CancelPolicy.DAY_BEFORE,
+        "rules": rules,
+        "cancellable": cancellable,
+        "payment": payment,
+        "refund": payment.refunds.order_by("-pk").first() if payment else None,
+        "qr": booking.checkin_qr(r),
+    }
+
+
+@patient_page
+def registration(request: HttpRequest, account: Account, registration_id: int) -> HttpResponse:
+    return render(request, "web/registration.html", _registration_context(account, registration_id))
+
+
+@patient_page
+def registration_cancel(request: HttpRequest, account: Account, registration_id: int) -> HttpResponse:
+    ctx = _registration_context(account, registration_id)
+    if request.method != "POST":
+        return render(request, "web/cancel.html", ctx)
+    try:
+        payments.registration_cancel(registration=ctx["registration"], actor=booking.Actor.patient(account))
+    except Problem as problem:
+        return _refused(request, "web/cancel.html", ctx, problem)
+    return redirect(reverse("web:registration", kwargs={"registration_id": registration_id}) + "?cancelled=1")
+
+
+# --- the account: patients, messages, login -------------------------------------------------------
+
+
+@patient_page
+def patients(request: HttpRequest, account: Account) -> HttpResponse:
+    ctx: dict[str, Any] = {"relations": Relation.choices, "form": request.POST, "next": _next(request, "")}
+    if request.method == "POST":
+        try:
+            relation = request.POST.get("relation", "")
+            if relation not in Relation.values:
+                raise INVALID.error(detail=_("Choose the relation."), field="relation")
+            accounts.patient_create(
+                account=account,
+                name=request.POST.get("name", ""),
+                id_number=request.POST.get("id_number", ""),
+                phone=request.POST.get("phone", ""),
+                relation=relation,
+            )
+        except Problem as problem:
+            ctx["patients"] = Patient.objects.filter(account=account)
+            return _refused(request, "web/patients.html", ctx, problem)
+        return redirect(_next(request, reverse("web:patients")))
+    ctx["patients"] = Patient.objects.filter(account=account)
+    return render(request, "web/patients.html", ctx)
+
+
+@patient_page
+def messages(request: HttpRequest, account: Account) -> HttpResponse:
+    mine = [(m, *notifications.message_text(m)) for m in notifications.messages_of(account)]
+    response = render(request, "web/messages.html", {"messages": mine})
+    notifications.messages_mark_read(account)
+    return response
+
+
+def login(request: HttpRequest) -> HttpResponse:
+    ctx: dict[str, Any] = {"next": _next(request, ""), "phone": request.POST.get("phone", ""), "step": "phone"}
+    if request.method != "POST":
+        return render(request, "web/login.html", ctx)
+    try:
+        if request.POST.get("step") == "code":
+            ctx["step"] = "code"
+            _, token = accounts.account_login(phone=ctx["phone"], code=request.POST.get("code", ""))
+            request.session.cycle_key()  # a new session id at login: an old one cannot be reused
+            request.session[SESSION_TOKEN] = token
+            return redirect(ctx["next"] or reverse("web:home"))
+        _, code = accounts.sms_code_send(phone=ctx["phone"], client_ip=client_ip(request))
+        ctx["step"] = "code"
+        ctx["dev_code"] = code if settings.SMS_BACKEND == "console" else ""
+    except Problem as problem:
+        return _refused(request, "web/login.html", ctx, problem)
+    return render(request, "web/login.html", ctx)
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    key = request.session.pop(SESSION_TOKEN, None)
+    if key:
+        accounts.account_logout(key)
+    return redirect("web:home")

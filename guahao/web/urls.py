@@ -1,0 +1,23 @@
+from django.urls import path
+
+from guahao.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("hospitals/<int:hospital_id>/", views.hospital, name="hospital"),
+    path("departments/<int:department_id>/", views.department, name="department"),
+    path("schedules/<int:schedule_id>/", views.schedule, name="schedule"),
+    path("schedules/<int:schedule_id>/hold", views.hold_create, name="hold-create"),
+    path("holds/<int:hold_id>/", views.hold, name="hold"),
+    path("holds/<int:hold_id>/confirm", views.hold_confirm, name="hold-confirm"),
+    path("holds/<int:hold_id>/release", views.hold_release, name="hold-release"),
+    path("registrations/", views.registrations, name="registrations"),
+    path("registrations/<int:registration_id>/", views.registration, name="registration"),
+    path("registrations/<int:registration_id>/cancel", views.registration_cancel, name="registration-cancel"),
+    path("patients/", views.patients, name="patients"),
+    path("messages/", views.messages, name="messages"),
+    path("login/", views.login, name="login"),
+    path("logout/", views.logout, name="logout"),
+]

@@ -1,0 +1,182 @@
+"""The whole journey in a phone-sized Chromium, in both languages: log in, add a patient, find the
+clinic, hold a slot, pay at the sandbox cashier, get the registration, cancel it and see the refund.
+
+Screenshots of every step go to ``artifacts/browser/<language>/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from guahao.booking.models import Registration
+from guahao.payments.models import RefundStatus
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
+
+LABELS = {
+    "zh-hans": {
+        "search": "名称、拼音首字母或擅长",
+        "login_to_book": "登录后预约",
+        "send_code": "获取验证码",
+        "log_in": "登录",
+        "add_patient": "添加就诊人",
+        "add": "添加",
+        "real_name": "真实姓名",
+        "id_number": "身份证号",
+        "phone": "手机号",
+        "relation": "与您的关系",
+        "hold": "预约此号",
+        "notice": "我已阅读预约须知",
+        "notice_error": "请阅读预约须知",
+        "pay": "支付 ¥51.00",
+        "booked": "预约成功",
+        "cancel": "取消挂号",
+        "cancel_rule": "可在线取消至",
+        "yes_cancel": "确定取消",
+        "cancelled": "挂号已取消",
+        "refunded": "已退款",
+    },
+    "en": {
+        "search": "Name, pinyin initials or specialty",
+        "login_to_book": "Log in to book",
+        "send_code": "Send me a code",
+        "log_in": "Log in",
+        "add_patient": "Add a family member",
+        "add": "Add",
+        "real_name": "Real name",
+        "id_number": "ID number (resident identity card)",
+        "phone": "Mobile phone",
+        "relation": "Relation to you",
+        "hold": "Hold this slot",
+        "notice": "I have read the booking notice",
+        "notice_error": "Please read the booking notice",
+        "pay": "Pay ¥51.00",
+        "booked": "Booked",
+        "cancel": "Cancel this registration",
+        "cancel_rule": "Online cancellation is open until",
+        "yes_cancel": "Yes, cancel it",
+        "cancelled": "The registration is cancelled.",
+        "refunded": "Refunded",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; the test's own database reads
+    # (through the ORM, synchronously) are still plain blocking calls.
+    saved = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            yield browser
+            browser.close()
+    finally:
+        if saved is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_login_to_a_paid_registration_and_its_cancellation(chromium, live_server, sandbox, language):
+    text = LABELS[language]
+    h = f.hospital(payment_required=True)
+    h.notice, h.notice_en = "请携带身份证原件就诊。", "Bring your ID card to the visit."
+    h.save()
+    dep = f.department(h, name="心血管内科", parent=f.department(h, name="内科"))
+    f.schedule(dep, f.doctor(dep, "王建华"))
+    shots = ARTIFACTS / language
+    shots.mkdir(parents=True, exist_ok=True)
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    step = iter(range(1, 100))
+
+    def shot(name: str) -> None:
+        page.screenshot(path=str(shots / f"{next(step):02d}-{name}.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/")
+    if language == "en":
+        page.get_by_role("button", name="English").click()
+    assert page.locator("html").get_attribute("lang") == ("en" if language == "en" else "zh-Hans")
+    shot("hospitals")
+
+    page.get_by_role("link", name=re.compile(h.name_en if language == "en" else h.name)).click()
+    page.get_by_placeholder(text["search"]).fill("xxg")  # pinyin initials, answered by htmx as one types
+    result = page.locator("#results a", has_text="Cardiology" if language == "en" else "心血管内科")
+    result.wait_for()
+    shot("search")
+    result.click()
+
+    page.locator(".strip a.available").first.click()
+    page.locator("a.card.doctor").first.wait_for()
+    shot("availability")
+    page.locator("a.card.doctor").first.click()
+    shot("schedule")
+
+    page.get_by_role("link", name=text["login_to_book"]).click()
+    phone = f.phone()
+    page.get_by_label(text["phone"]).fill(phone)
+    page.get_by_role("button", name=text["send_code"]).click()
+    code = re.search(r"\d{6}", page.locator(".notice").inner_text()).group(0)
+    page.locator("#f-code").fill(code)
+    shot("login")
+    page.get_by_role("button", name=text["log_in"], exact=True).click()
+
+    page.get_by_role("link", name=text["add_patient"]).click()
+    page.get_by_label(text["real_name"]).fill("张伟")
+    page.get_by_label(text["id_number"]).fill(f.id_number("19800101"))
+    page.get_by_label(text["phone"]).fill(phone)
+    page.get_by_label(text["relation"]).select_option("self")
+    shot("patient")
+    page.get_by_role("button", name=text["add"], exact=True).click()
+
+    page.get_by_role("button", name=text["hold"]).click()  # the notice not ticked yet
+    assert text["notice_error"] in page.locator("#problem").inner_text()
+    shot("notice-refused")
+    page.get_by_label(text["notice"]).check()
+    page.get_by_role("button", name=text["hold"]).click()
+    countdown = page.locator("[data-countdown]")
+    page.wait_for_function("el => /^1[45]:\\d\\d$/.test(el.textContent)", arg=countdown.element_handle())
+    shot("hold")
+
+    page.get_by_role("button", name=text["pay"]).click()
+    page.wait_for_url(re.compile(r"/pay/"))
+    shot("cashier")
+    page.get_by_role("button", name=re.compile("支付 Pay")).click()
+    page.wait_for_url(re.compile(r"/registrations/\d+/$"))
+    assert text["booked"] in page.locator("#status").inner_text()
+    assert page.locator("figure.qr svg").is_visible()
+    registration = Registration.objects.get(account__phone=phone)
+    assert page.locator("#registration-number").inner_text() == registration.registration_number
+    shot("registration")
+
+    page.get_by_role("link", name=text["cancel"]).click()
+    assert text["cancel_rule"] in page.locator("main").inner_text()
+    shot("cancel-rule")
+    page.get_by_role("button", name=text["yes_cancel"]).click()
+    assert text["cancelled"] in page.locator("main").inner_text()
+    for _ in range(50):  # the sandbox refunds in a moment and notifies
+        if text["refunded"] in page.locator("#refund").inner_text():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    shot("cancelled")
+    registration.refresh_from_db()
+    assert registration.status == "refunded"
+    assert registration.payment.refunds.get().status == RefundStatus.SUCCEEDED
+    context.close()

@@ -1,0 +1,253 @@
+"""The patient web app as a browser without JavaScript sees it: every page is plain HTML and forms."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.utils import translation
+
+from guahao.accounts import errors as account_errors
+from guahao.accounts.models import Account, Patient
+from guahao.booking import errors as booking_errors
+from guahao.booking.models import Hold, HoldStatus, Registration
+from guahao.notifications import services as notifications
+from guahao.web import errors as web_errors
+from tests import factories as f
+from tests.processes import post
+
+pytestmark = pytest.mark.django_db
+STATIC = Path(__file__).resolve().parents[2] / "guahao" / "web" / "static"
+PAGE_BUDGET = 100 * 1024
+
+
+class Browser:
+    """A patient's browser without JavaScript: follows links, posts forms, keeps its cookies."""
+
+    def __init__(self, language: str | None = None) -> None:
+        self.client = Client(HTTP_ACCEPT_LANGUAGE="en")  # an English phone: the app still starts in Chinese
+        if language:
+            self.client.post("/i18n/setlang/", {"language": language, "next": "/"})
+
+    def get(self, path: str, status: int = 200) -> str:
+        response = self.client.get(path, follow=True)
+        assert response.status_code == status, path
+        return response.content.decode()
+
+    def post(self, path: str, data: dict, status: int = 200) -> str:
+        response = self.client.post(path, data, follow=True)
+        assert response.status_code == status, (path, response.content.decode()[:2000])
+        self.last = response
+        return response.content.decode()
+
+    def login(self, phone: str | None = None) -> Browser:
+        phone = phone or f.phone()
+        self.post("/login/", {"phone": phone, "step": "phone"})
+        code = self.last.context["dev_code"]
+        self.post("/login/", {"phone": phone, "code": code, "step": "code", "next": "/"})
+        self.phone = phone
+        return self
+
+
+def page_weight(html: str) -> int:
+    """The page with the CSS and scripts it loads, as a first visit downloads them."""
+    assets = re.findall(r'(?:src|href)="/static/([^"]+\.(?:css|js))"', html)
+    return len(html.encode()) + sum((STATIC / a).stat().st_size for a in assets)
+
+
+@pytest.fixture
+def clinic():
+    """A paying hospital with a cardiology clinic tomorrow (two doctors) and the day after."""
+    h = f.hospital(payment_required=True)
+    h.notice = "请携带身份证原件就诊。"
+    h.notice_en = "Bring your ID card to the visit."
+    h.save()
+    outer = f.department(h, name="内科")
+    dep = f.department(h, name="心血管内科", parent=outer)
+    wang = f.doctor(dep, "王建华")
+    li = f.doctor(dep, "李明", title="general")
+    return {
+        "hospital": h,
+        "department": dep,
+        "wang": wang,
+        "li": li,
+        "tomorrow": f.schedule(dep, wang, slots_per_period=1),
+        "li_tomorrow": f.schedule(dep, li),
+        "later": f.schedule(dep, wang, day=f.today() + dt.timedelta(days=2)),
+    }
+
+
+def test_reading_pages_work_without_javascript_and_stay_small(clinic):
+    browser = Browser()
+    h, dep = clinic["hospital"], clinic["department"]
+    pages = {
+        "/": [h.name, "请携带身份证原件就诊"],
+        f"/hospitals/{h.pk}/": ["心血管内科", "预约规则"],
+        f"/hospitals/{h.pk}/?q=xxg": ["心血管内科"],  # pinyin initials
+        f"/hospitals/{h.pk}/?q=高血压": ["王建华"],  # specialty
+        f"/departments/{dep.pk}/": ["王建华", "主任医师", "¥51.00", "剩余 2", "¥10.00"],
+        f"/departments/{dep.pk}/?days=14&doctor={clinic['wang'].pk}": ["王建华"],
+        f"/schedules/{clinic['tomorrow'].pk}/": ["08:00–08:30", "剩余 1", "登录后预约"],
+    }
+    for path, expected in pages.items():
+        html = browser.get(path)
+        for text in expected:
+            assert text in html, (path, text)
+        assert page_weight(html) < PAGE_BUDGET, path
+    strip = browser.get(f"/departments/{dep.pk}/?days=14")
+    assert strip.count('class="none"') == 12  # 14 days, two with clinics
+    one_doctor = browser.get(f"/departments/{dep.pk}/?doctor={clinic['wang'].pk}").split('id="days-title"')[1]
+    assert "王建华" in one_doctor and "李明" not in one_doctor  # the strip and the day of one doctor
+
+
+def test_chinese_by_default_english_by_the_switch(clinic):
+    assert "预约规则" in Browser().get(f"/hospitals/{clinic['hospital'].pk}/")
+    english = Browser("en").get(f"/hospitals/{clinic['hospital'].pk}/")
+    assert "Booking rules" in english and "Bring your ID card to the visit." in english
+    assert '<html lang="en">' in english
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_refusal_reads_as_the_api_words_it_in_the_patients_language(clinic, language):
+    browser = Browser(language)
+    phone = f.phone()
+    browser.post("/login/", {"phone": phone, "step": "phone"})
+    html = browser.post("/login/", {"phone": phone, "code": "000000", "step": "code"}, status=401)
+    with translation.override(language):
+        assert str(account_errors.CODE_WRONG.title) in html
+    html = browser.post("/login/", {"phone": "12345", "step": "phone"}, status=422)
+    with translation.override(language):
+        assert str(account_errors.PHONE_INVALID.title) in html
+    assert 'aria-invalid="true"' in html
+
+
+def test_the_booking_notice_must_be_acknowledged(clinic):
+    browser = Browser().login()
+    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
+    patient = Patient.objects.get(account__phone=browser.phone)
+    path = f"/schedules/{clinic['tomorrow'].pk}/hold"
+    html = browser.post(path, {"patient_id": patient.pk, "once": "a"}, status=422)
+    assert str(web_errors.NOTICE_NOT_READ.title) in html
+    assert not Hold.objects.exists()
+
+
+def test_pressing_hold_twice_holds_one_slot(clinic):
+    browser = Browser().login()
+    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
+    patient = Patient.objects.get(account__phone=browser.phone)
+    form = {"patient_id": patient.pk, "notice": "read", "once": "same-form"}
+    first = browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", form)
+    first_page = browser.last.redirect_chain
+    browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", form)
+    assert Hold.objects.count() == 1
+    assert "保留时间还剩" in first and browser.last.redirect_chain == first_page == [
+        (f"/holds/{Hold.objects.get().pk}/", 302)
+    ]
+
+
+def test_a_slot_gone_says_so_and_offers_the_alternatives(clinic):
+    first, second = Browser().login(), Browser().login()
+    for b in (first, second):
+        b.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": b.phone, "relation": "self"})
+    s = clinic["tomorrow"]
+    periods = list(s.periods.order_by("starts_at"))
+    for b, status in ((first, 200), (second, 409)):
+        pid = Patient.objects.get(account__phone=b.phone).pk
+        form = {"patient_id": pid, "period_id": periods[0].pk, "notice": "read", "once": "x"}
+        html = b.post(f"/schedules/{s.pk}/hold", form, status=status)
+    assert str(booking_errors.SLOT_UNAVAILABLE.title) in html
+    offered = re.findall(r'href="/schedules/(\d+)/"', html.split('id="problem"')[1].split("</div>")[0])
+    # the other half hour of the same clinic, the other doctor that day, the same doctor another day
+    assert [int(i) for i in offered] == [s.pk, clinic["li_tomorrow"].pk, clinic["later"].pk]
+    assert "08:30" in html.split('id="problem"')[1]
+    assert Hold.objects.filter(status=HoldStatus.HELD).count() == 1
+
+
+def test_patients_show_masked_id_numbers_and_bad_input_names_the_field(clinic):
+    browser = Browser().login()
+    number = f.id_number("19800101")
+    html = browser.post("/patients/", {"name": "张伟", "id_number": number, "phone": browser.phone, "relation": "self"})
+    assert f"{number[:6]}********{number[-4:]}" in html and number not in html
+    html = browser.post(
+        "/patients/",
+        {
+            "name": "张小明",
+            "id_number": number[:-1] + ("1" if number[-1] != "1" else "2"),
+            "phone": browser.phone,
+            "relation": "child",
+        },
+        status=422,
+    )
+    assert (
+        'id="f-id" type="text" name="id_number" value="" inputmode="text" autocomplete="off" maxlength="18" required class="invalid"'
+        in html
+    )
+    assert Patient.objects.filter(account__phone=browser.phone).count() == 1
+
+
+def test_free_hospital_register_see_the_qr_code_and_cancel_with_the_rule_explained(clinic):
+    h = f.hospital()  # pays at the hospital
+    dep = f.department(h, name="儿科")
+    s = f.schedule(dep, f.doctor(dep, "赵敏"))
+    browser = Browser().login()
+    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
+    pid = Patient.objects.get(account__phone=browser.phone).pk
+    html = browser.post(f"/schedules/{s.pk}/hold", {"patient_id": pid, "notice": "read", "once": "y"})
+    hold = Hold.objects.get()
+    assert "到医院缴费" in html and re.search(r'data-countdown="(89\d|900)"', html)  # 15 minutes
+    html = browser.post(f"/holds/{hold.pk}/confirm", {})
+    registration = Registration.objects.get()
+    assert registration.registration_number in html and "<svg" in html and "预约成功" in html
+    assert "可在线取消至" in html and "00:00" in html  # until the end of the day before
+    html = browser.get(f"/registrations/{registration.pk}/cancel")
+    assert "确定取消" in html
+    html = browser.post(f"/registrations/{registration.pk}/cancel", {})
+    assert "已取消" in html and "挂号已取消" in html
+    registration.refresh_from_db()
+    assert registration.status == "cancelled"
+
+
+def test_another_accounts_registration_is_not_found(clinic):
+    owner, other = Browser().login(), Browser().login()
+    owner.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": owner.phone, "relation": "self"})
+    pid = Patient.objects.get(account__phone=owner.phone).pk
+    free = f.hospital()
+    s = f.schedule(f.department(free))
+    owner.post(f"/schedules/{s.pk}/hold", {"patient_id": pid, "notice": "read", "once": "z"})
+    owner.post(f"/holds/{Hold.objects.get().pk}/confirm", {})
+    registration = Registration.objects.get()
+    other.get(f"/registrations/{registration.pk}/", status=404)
+    other.get(f"/holds/{registration.hold_id}/", status=404)
+    assert "/login/" in Client().get(f"/registrations/{registration.pk}/")["Location"]
+
+
+def test_messages_are_read_once_seen(clinic):
+    browser = Browser().login()
+    account = Account.objects.get(phone=browser.phone)
+    notifications.message_send(
+        account_id=account.pk, kind=notifications.CANCELLED_BY_HOSPITAL, hospital="测试医院", registration_number="R1"
+    )
+    assert "消息 (1)" in browser.get("/")
+    assert "挂号已在医院取消" in browser.get("/messages/")
+    assert "消息 (1)" not in browser.get("/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_payment_wait_moves_on_to_the_registration_once_paid(clinic, sandbox, paysim_url):
+    browser = Browser().login()
+    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
+    pid = Patient.objects.get(account__phone=browser.phone).pk
+    browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", {"patient_id": pid, "notice": "read", "once": "p"})
+    hold = Hold.objects.get()
+    response = browser.client.post(f"/holds/{hold.pk}/confirm", {"method": "wechat"})
+    cashier = response["Location"]
+    assert cashier.startswith(f"{paysim_url}/pay/") and "return=" in cashier
+    poll = browser.client.get(f"/holds/{hold.pk}/?back=1", HTTP_HX_REQUEST="true")
+    assert poll.status_code == 200 and "正在等待支付结果" in poll.content.decode()
+    assert post(cashier.split("?")[0] + "/pay") == 200
+    poll = browser.client.get(f"/holds/{hold.pk}/?back=1", HTTP_HX_REQUEST="true")
+    registration = Registration.objects.get()
+    assert poll.status_code == 204 and poll["HX-Redirect"] == f"/registrations/{registration.pk}/"
