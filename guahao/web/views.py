@@ -317,7 +317,7 @@ def hold_confirm(request: HttpRequest, account: Account, hold_id: int) -> HttpRe
     try:
         if h.payment_required and method not in Method.values:
             raise INVALID.error(detail=_("Choose how to pay."), field="method")
-        outcome = payments.hold_confirm(hold=h, method=method)
+        outcome = payments.hold_confirm(hold=h, method=method, insurance=request.POST.get("insurance") == "1")
     except Problem as problem:
         return _refused(request, "web/hold.html", ctx, problem)
     if isinstance(outcome, Payment):

@@ -97,6 +97,8 @@ def test_reading_pages_work_without_javascript_and_stay_small(clinic):
         for text in expected:
             assert text in html, (path, text)
         assert page_weight(html) < PAGE_BUDGET, path
+    # The pages that do not update part of themselves do not load htmx either.
+    assert "htmx" not in browser.get("/") and page_weight(browser.get("/")) < 25 * 1024
     strip = browser.get(f"/departments/{dep.pk}/?days=14")
     assert strip.count('class="none"') == 12  # 14 days, two with clinics
     one_doctor = browser.get(f"/departments/{dep.pk}/?doctor={clinic['wang'].pk}").split('id="days-title"')[1]
@@ -188,7 +190,7 @@ def test_patients_show_masked_id_numbers_and_bad_input_names_the_field(clinic):
     assert Patient.objects.filter(account__phone=browser.phone).count() == 1
 
 
-def test_free_hospital_register_see_the_qr_code_and_cancel_with_the_rule_explained(clinic):
+def test_free_hospital_register_insured_see_the_qr_code_and_cancel_with_the_rule_explained(clinic):
     h = f.hospital()  # pays at the hospital
     dep = f.department(h, name="儿科")
     s = f.schedule(dep, f.doctor(dep, "赵敏"))
@@ -198,9 +200,11 @@ def test_free_hospital_register_see_the_qr_code_and_cancel_with_the_rule_explain
     html = browser.post(f"/schedules/{s.pk}/hold", {"patient_id": pid, "notice": "read", "once": "y"})
     hold = Hold.objects.get()
     assert "到医院缴费" in html and re.search(r'data-countdown="(89\d|900)"', html)  # 15 minutes
-    html = browser.post(f"/holds/{hold.pk}/confirm", {})
+    assert "使用医保结算" in html  # insured or self-pay is chosen while the slot is held
+    html = browser.post(f"/holds/{hold.pk}/confirm", {"insurance": "1"})
     registration = Registration.objects.get()
     assert registration.registration_number in html and "<svg" in html and "预约成功" in html
+    assert registration.insurance and re.search(r'id="settlement">医保<', html)
     assert "可在线取消至" in html and "00:00" in html  # until the end of the day before
     html = browser.get(f"/registrations/{registration.pk}/cancel")
     assert "确定取消" in html
