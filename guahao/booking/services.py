@@ -37,6 +37,7 @@ from guahao.his import realtime as his_realtime
 from guahao.his import records as his_records
 from guahao.his import registry as his_registry
 from guahao.his.models import HisConnection
+from guahao.notifications import services as notifications
 from guahao.scheduling.models import (
     MedicalRecordMode,
     Period,
@@ -407,6 +408,9 @@ def hold_book(
         actor=actor, kind="registration.booked", registration=registration, to_status=RegistrationStatus.BOOKED
     )
     his_outbox.registration_written(registration)
+    notifications.message_send(
+        account_id=registration.account_id, kind=notifications.BOOKED, **notifications.visit_facts(registration)
+    )
     return registration
 
 
@@ -428,7 +432,8 @@ def _transition(
 
 
 def registration_cancel(*, registration: Registration, actor: Actor) -> Registration:
-    """Cancel before the cutoff (staff may cancel later) and give the slot back."""
+    """Cancel before the cutoff (staff may cancel later) and give the slot back. The patient is
+    told when they or staff cancelled; a system cancel (the HIS, a suspension) says why itself."""
     if registration.status != RegistrationStatus.BOOKED:
         raise errors.BAD_TRANSITION.error(status=registration.status)
     deadline, still_open = selectors.patient_cancel_window(registration)
@@ -450,6 +455,14 @@ def registration_cancel(*, registration: Registration, actor: Actor) -> Registra
         his_outbox.registration_cancelled(registration)
         if actor.type == ActorType.PATIENT:
             _blacklist_consider(registration=registration, reason=BlacklistReason.CANCELLATIONS, rules=rules, now=now)
+        if actor.type in (ActorType.PATIENT, ActorType.STAFF):
+            notifications.message_send(
+                account_id=registration.account_id,
+                kind=notifications.CANCELLED
+                if actor.type == ActorType.PATIENT
+                else notifications.CANCELLED_BY_HOSPITAL,
+                **notifications.visit_facts(registration),
+            )
     transaction.on_commit(lambda: gate.reopen(registration.schedule_id))
     return registration
 

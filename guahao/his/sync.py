@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -123,20 +122,6 @@ def schedule_apply(*, connection: HisConnection, snapshot: HisSchedule) -> str:
 # --- suspension ----------------------------------------------------------------------------------
 
 
-def _facts(registration: Registration) -> dict[str, Any]:
-    hospital, department, doctor = registration.hospital, registration.department, registration.doctor
-    return {
-        "registration_number": registration.registration_number,
-        "visit_date": registration.visit_date.isoformat(),
-        "hospital": hospital.name,
-        "hospital_en": hospital.name_en,
-        "department": department.name,
-        "department_en": department.name_en,
-        "doctor": doctor.name if doctor else "",
-        "doctor_en": doctor.name_en if doctor else "",
-    }
-
-
 def schedule_suspend(*, schedule: Schedule, reason: str, actor: booking.Actor) -> int:
     """停诊: the schedule closes; its live holds end; every registration is cancelled and refunded,
     and its patient is told why and offered other doctors and days. Returns how many
@@ -162,7 +147,7 @@ def schedule_suspend(*, schedule: Schedule, reason: str, actor: booking.Actor) -
                 kind=notifications.SCHEDULE_SUSPENDED,
                 reason=reason,
                 alternatives=offered,
-                **_facts(registration),
+                **notifications.visit_facts(registration),
             )
             cancelled += 1
     gate.reopen(schedule.pk)
@@ -183,7 +168,9 @@ def _registration_cancelled(connection: HisConnection, data: dict) -> str:
             return "already"
         payments.registration_cancel(registration=registration, actor=HIS)
         notifications.message_send(
-            account_id=registration.account_id, kind=notifications.CANCELLED_BY_HOSPITAL, **_facts(registration)
+            account_id=registration.account_id,
+            kind=notifications.CANCELLED_BY_HOSPITAL,
+            **notifications.visit_facts(registration),
         )
         return "cancelled"
     return _slot_event(connection, data, free=True)

@@ -3,21 +3,45 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from guahao.accounts.models import Account
+from guahao.booking.models import Hold, Registration
 from guahao.core import clock
 from guahao.notifications.models import Message
 
-SCHEDULE_SUSPENDED = "schedule.suspended"
+BOOKED = "registration.booked"
+CANCELLED = "registration.cancelled"  # by the patient
 CANCELLED_BY_HOSPITAL = "registration.cancelled_by_hospital"
+SCHEDULE_SUSPENDED = "schedule.suspended"
+LATE_PAYMENT_REFUNDED = "payment.late_refunded"
 
 
 def message_send(*, account_id: int, kind: str, **data: Any) -> Message:
     """Call inside the transaction of the change it reports: no message for a change undone."""
     return Message.objects.create(account_id=account_id, kind=kind, data=data, created_at=clock.now())
+
+
+def visit_facts(visit: Hold | Registration) -> dict[str, Any]:
+    """What a message says of a registration or a hold: where, with whom, when (both languages
+    kept, the reader's is picked when it is read)."""
+    hospital, department, doctor = visit.hospital, visit.department, visit.schedule.doctor
+    facts: dict[str, Any] = {
+        "visit_date": visit.visit_date.isoformat(),
+        "time": visit.period.starts_at.astimezone(ZoneInfo(hospital.timezone)).strftime("%H:%M"),
+        "hospital": hospital.name,
+        "hospital_en": hospital.name_en,
+        "department": department.name,
+        "department_en": department.name_en,
+        "doctor": doctor.name if doctor else "",
+        "doctor_en": doctor.name_en if doctor else "",
+    }
+    if isinstance(visit, Registration):
+        facts |= {"registration_number": visit.registration_number, "slot_number": visit.slot_number}
+    return facts
 
 
 def messages_of(account: Account) -> list[Message]:
@@ -46,9 +70,27 @@ def message_text(message: Message) -> tuple[str, str]:
         "department": _pick(d, "department"),
         "doctor": _pick(d, "doctor"),
         "date": d.get("visit_date", ""),
+        "time": d.get("time", ""),
         "number": d.get("registration_number", ""),
+        "slot": d.get("slot_number", ""),
+        "amount": d.get("amount", ""),
         "reason": d.get("reason", ""),
     }
+    if message.kind == BOOKED:
+        return _("Registration booked"), _(
+            "%(hospital)s %(department)s %(doctor)s, %(date)s %(time)s, visit number %(slot)s (registration "
+            "%(number)s). Please come on time and check in with the QR code of the registration."
+        ) % facts
+    if message.kind == CANCELLED:
+        return _("Registration cancelled"), _(
+            "You cancelled registration %(number)s at %(hospital)s %(department)s on %(date)s. Any fee paid "
+            "online goes back to where it was paid from."
+        ) % facts
+    if message.kind == LATE_PAYMENT_REFUNDED:
+        return _("Payment refunded"), _(
+            "Your payment of %(amount)s for %(hospital)s %(department)s on %(date)s arrived after the held slot "
+            "had been released, so nothing was booked. All of it goes back to where it was paid from."
+        ) % facts
     if message.kind == SCHEDULE_SUSPENDED:
         title = _("Clinic suspended")
         body = (

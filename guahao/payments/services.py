@@ -19,7 +19,8 @@ from guahao.booking import services as booking
 from guahao.booking.models import Hold, HoldStatus, Registration
 from guahao.booking.services import Actor
 from guahao.core import clock
-from guahao.payments import errors, locks
+from guahao.notifications import services as notifications
+from guahao.payments import errors, locks, money
 from guahao.payments.interface import Notification, PaymentProvider, ProviderError
 from guahao.payments.models import Payment, PaymentStatus, ProviderNotification, Refund, RefundReason, RefundStatus
 from guahao.payments.providers.registry import provider_for, provider_named
@@ -165,6 +166,12 @@ def _capture(*, payment_id: int, transaction_id: str, paid_at: dt.datetime | Non
             # Paid for a hold that had ended (or a second payment for one hold): the slot is not
             # ours to give, so every fen goes back and the patient sees why on the hold.
             refund = _refund_open(payment=payment, reason=RefundReason.LATE)
+            notifications.message_send(
+                account_id=payment.account_id,
+                kind=notifications.LATE_PAYMENT_REFUNDED,
+                amount=f"¥{money.yuan(payment.amount_fen)}",
+                **notifications.visit_facts(payment.hold),
+            )
             outcome = "refunded_late"
     if refund is not None:
         _after_commit_send(refund)

@@ -65,6 +65,24 @@ def test_cancel_before_the_cutoff_frees_the_slot(api, booked):
     assert status == 409 and again["code"] == "registration.state"
 
 
+def test_the_patient_is_told_of_the_booking_and_of_the_cancellation_in_their_language(api, booked):
+    h, sched, reg = booked
+    api.call("POST", f"/registrations/{reg['id']}/cancel", {})
+    status, messages = api.call("GET", "/messages")
+    assert status == 200 and [m["kind"] for m in messages] == ["registration.cancelled", "registration.booked"]
+    cancelled, booked_message = messages
+    assert booked_message["title"] == "预约成功"
+    for fact in (h.name, "心血管内科", "王建华", sched.date.isoformat(), "08:00", reg["registration_number"]):
+        assert fact in booked_message["body"], fact
+    assert "就诊序号 1" in booked_message["body"]
+    assert cancelled["title"] == "挂号已取消" and reg["registration_number"] in cancelled["body"]
+    api.language = "en"
+    _, messages = api.call("GET", "/messages")
+    assert messages[1]["title"] == "Registration booked"
+    assert f"{h.name_en} Cardiology" in messages[1]["body"] and "visit number 1" in messages[1]["body"]
+    assert messages[0]["body"].startswith(f"You cancelled registration {reg['registration_number']}")
+
+
 def test_no_online_cancel_on_the_visit_day(api, booked):
     _, sched, reg = booked
     clock.advance(dt.timedelta(hours=14, minutes=5))  # 00:05 on the visit day
@@ -184,3 +202,8 @@ def test_staff_cancellations_do_not_count_towards_the_blacklist(booked):
     registration.refresh_from_db()
     assert (registration.status, registration.cancelled_by) == ("cancelled", "staff")
     assert registration.events.last().actor_id == "desk"
+    told = registration.account.messages.first()
+    assert (told.kind, told.data["registration_number"]) == (
+        "registration.cancelled_by_hospital",
+        registration.registration_number,
+    )

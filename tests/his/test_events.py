@@ -81,7 +81,7 @@ def test_a_cancellation_at_the_window_frees_the_slot_once_even_pushed_twice(sim,
     assert Registration.objects.get(pk=registration["id"]).status == "cancelled"
     assert schedule.slots.get(number=1).state == SlotState.FREE
     _, messages = api.call("GET", "/messages")
-    assert [m["kind"] for m in messages] == ["registration.cancelled_by_hospital"]
+    assert [m["kind"] for m in messages] == ["registration.cancelled_by_hospital", "registration.booked"]
     send_all()
     assert check.differences(c.connection) == []
 

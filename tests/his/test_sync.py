@@ -72,14 +72,14 @@ def test_sync_picks_up_new_changed_and_suspended_schedules(sim, api):
     assert (schedule.status, schedule.suspended_reason) == (ScheduleStatus.SUSPENDED, "医生外出会诊")
     assert Registration.objects.get(pk=registration["id"]).status == "cancelled"
     status, messages = api.call("GET", "/messages")
-    assert status == 200 and [m["kind"] for m in messages] == ["schedule.suspended"]
+    assert status == 200 and [m["kind"] for m in messages] == ["schedule.suspended", "registration.booked"]
     assert "医生外出会诊" in messages[0]["body"] and "赵立新" in messages[0]["body"]
     assert messages[0]["data"]["alternatives"][0]["doctor"]["name"] == "赵立新"
     send_all()
     assert check.differences(c.connection) == []
 
     sync.hospital_sync(c.connection)  # the same suspension read again changes nothing
-    assert Message.objects.count() == 1
+    assert Message.objects.count() == 2
 
 
 def test_write_backs_that_keep_failing_are_retried_and_shown_to_staff(sim, api, admin_client):

@@ -120,6 +120,9 @@ def test_payment_after_the_hold_expired_is_refunded_in_full(held):
     assert not Registration.objects.exists()
     assert Refund.objects.get().amount_fen == 5100
     assert Hold.objects.get(pk=hold["id"]).status == HoldStatus.EXPIRED
+    status, messages = client.call("GET", "/messages")  # and the patient is told
+    assert [m["kind"] for m in messages] == ["payment.late_refunded"]
+    assert messages[0]["title"] == "支付已退回" and "¥51.00" in messages[0]["body"]
 
 
 def test_cancelling_a_paid_registration_refunds_it(held):
