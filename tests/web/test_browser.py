@@ -43,6 +43,7 @@ LABELS = {
         "pay": "支付 ¥51.00",
         "booked": "预约成功",
         "self_pay": "自费",
+        "told": ["预约成功", "挂号已取消"],
         "cancel": "取消挂号",
         "cancel_rule": "可在线取消至",
         "yes_cancel": "确定取消",
@@ -66,6 +67,7 @@ LABELS = {
         "pay": "Pay ¥51.00",
         "booked": "Booked",
         "self_pay": "Self-pay",
+        "told": ["Registration booked", "Registration cancelled"],
         "cancel": "Cancel this registration",
         "cancel_rule": "Online cancellation is open until",
         "yes_cancel": "Yes, cancel it",
@@ -98,6 +100,11 @@ AUDIT = """() => {
   const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + " " +
     JSON.stringify((el.innerText || el.value || "").trim().slice(0, 30));
   if (!document.documentElement.lang) problems.push("html has no lang");
+  if (document.documentElement.scrollWidth > innerWidth) problems.push("the page scrolls sideways");
+  for (const a of document.querySelectorAll("nav.tabs a")) {
+    const r = a.getBoundingClientRect();
+    if (r.left < 0 || r.right > innerWidth) problems.push(`tab out of view: ${name(a)}`);
+  }
   for (const el of document.body.querySelectorAll("*")) {
     if (!shown(el) || el.closest("svg")) continue;
     const s = getComputedStyle(el);
@@ -236,4 +243,9 @@ def test_login_to_a_paid_registration_and_its_cancellation(chromium, live_server
     registration.refresh_from_db()
     assert registration.status == "refunded"
     assert registration.payment.refunds.get().status == RefundStatus.SUCCEEDED
+    for tab in ("registrations", "patients", "messages"):  # the other tabs pass the same audit
+        page.goto(f"{live_server.url}/{tab}/")
+        shot(tab)
+    told = page.locator("main").inner_text()
+    assert all(title in told for title in text["told"]), told
     context.close()
