@@ -3,7 +3,8 @@ clinic, hold a slot, pay at the sandbox cashier, get the registration, cancel it
 
 Screenshots of every step go to ``artifacts/browser/<language>/``. Every page of ours on the way is
 audited as it is shown: text contrast at WCAG AA, tap targets of at least 44 px, every form field
-labelled, the page's language declared.
+labelled, the page's language declared, the main tabs in view, and no sideways scrolling even with
+the text twice as large.
 """
 
 from __future__ import annotations
@@ -128,6 +129,14 @@ AUDIT = """() => {
       if (!labelled) problems.push(`no label: ${name(el)}`);
     }
   }
+  // Text set twice as large (an older patient's phone setting) still fits the phone's width.
+  const root = document.documentElement, size = root.style.fontSize;
+  root.style.fontSize = "225%";
+  if (root.scrollWidth > innerWidth) {
+    const wide = [...document.body.querySelectorAll("*")].filter((e) => e.getBoundingClientRect().right > innerWidth + 1);
+    problems.push(`at twice the text size the page scrolls sideways: ${wide.slice(-3).map(name).join(", ")}`);
+  }
+  root.style.fontSize = size;
   return problems;
 }"""
 
@@ -179,6 +188,7 @@ def test_login_to_a_paid_registration_and_its_cancellation(chromium, live_server
     shot("hospitals")
 
     page.get_by_role("link", name=re.compile(h.name_en if language == "en" else h.name)).click()
+    page.wait_for_load_state()  # htmx (deferred) listens from here on
     page.get_by_placeholder(text["search"]).fill("xxg")  # pinyin initials, answered by htmx as one types
     result = page.locator("#results a", has_text="Cardiology" if language == "en" else "心血管内科")
     result.wait_for()
