@@ -7,7 +7,12 @@ from django.contrib import admin
 from django.contrib.auth.models import User
 from django.test import Client
 
+from guahao.booking.models import Registration
+from guahao.his.models import HisConnection
+from guahao.payments.models import Refund
+from guahao.scheduling.models import ScheduleStatus
 from tests import factories as f
+from tests.processes import post, wait_for
 
 
 @pytest.mark.django_db
@@ -23,3 +28,61 @@ def test_every_console_list_opens(language):
         url = f"/console/{model._meta.app_label}/{model._meta.model_name}/"
         response = console.get(url)
         assert response.status_code == 200, (url, response.status_code)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_suspend_a_clinic_its_paid_patient_is_refunded_and_told_once(sandbox):
+    h = f.hospital(payment_required=True)
+    dep = f.department(h)
+    clinic = f.schedule(dep, f.doctor(dep))
+    f.schedule(dep, f.doctor(dep, "李明"))  # offered instead
+    patient = f.Api().login()
+    _, hold = patient.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": patient.add_patient()})
+    _, started = patient.call("POST", f"/holds/{hold['id']}/confirm", {"payment_method": "wechat"})
+    assert post(started["pay_url"] + "/pay") == 200
+    registration = wait_for(lambda: Registration.objects.filter(status="booked").first())
+    User.objects.create_superuser("ops", password="pw-for-tests")
+    console = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    console.login(username="ops", password="pw-for-tests")
+    url = "/console/scheduling/schedule/"
+
+    asked = console.post(url, {"action": "suspend", "_selected_action": [clinic.pk]})
+    assert asked.status_code == 200 and "1 个挂号" in asked.content.decode()  # what it will cancel
+    no_reason = console.post(url, {"action": "suspend", "_selected_action": [clinic.pk], "apply": "yes", "reason": " "})
+    assert "请填写停诊原因" in no_reason.content.decode()
+    clinic.refresh_from_db()
+    assert clinic.status == ScheduleStatus.OPEN  # nothing changed
+
+    done = console.post(
+        url,
+        {"action": "suspend", "_selected_action": [clinic.pk], "apply": "yes", "reason": "医生外出会诊"},
+        follow=True,
+    )
+    assert "已停诊 1 个出诊" in done.content.decode()
+    clinic.refresh_from_db()
+    assert (clinic.status, clinic.suspended_reason) == (ScheduleStatus.SUSPENDED, "医生外出会诊")
+    wait_for(lambda: Refund.objects.filter(payment__registration=registration, status="succeeded").exists())
+    registration.refresh_from_db()
+    assert registration.status == "refunded"
+    assert registration.events.get(kind="registration.cancelled").actor_id == "ops"  # audited
+    _, messages = patient.call("GET", "/messages")
+    assert [m["kind"] for m in messages] == ["schedule.suspended", "registration.booked"]  # told once, with why
+    assert "医生外出会诊" in messages[0]["body"] and "李明" in messages[0]["body"]
+
+
+@pytest.mark.django_db
+def test_a_clinic_of_a_his_connected_hospital_is_suspended_in_its_his_not_here():
+    h = f.hospital()
+    HisConnection.objects.create(hospital=h, mode="synced", hospital_code="h")
+    clinic = f.schedule(f.department(h))
+    User.objects.create_superuser("ops", password="pw-for-tests")
+    console = Client(HTTP_ACCEPT_LANGUAGE="en")
+    console.login(username="ops", password="pw-for-tests")
+    response = console.post(
+        "/console/scheduling/schedule/",
+        {"action": "suspend", "_selected_action": [clinic.pk], "apply": "yes", "reason": "sick"},
+        follow=True,
+    )
+    assert "suspend it there" in response.content.decode()
+    clinic.refresh_from_db()
+    assert clinic.status == ScheduleStatus.OPEN

@@ -431,9 +431,10 @@ def _transition(
     return registration
 
 
-def registration_cancel(*, registration: Registration, actor: Actor) -> Registration:
+def registration_cancel(*, registration: Registration, actor: Actor, tell_patient: bool = True) -> Registration:
     """Cancel before the cutoff (staff may cancel later) and give the slot back. The patient is
-    told when they or staff cancelled; a system cancel (the HIS, a suspension) says why itself."""
+    told when they or staff cancelled; a system cancel (the HIS), or a caller that sends its own
+    message (a suspension, ``tell_patient=False``), says why itself."""
     if registration.status != RegistrationStatus.BOOKED:
         raise errors.BAD_TRANSITION.error(status=registration.status)
     deadline, still_open = selectors.patient_cancel_window(registration)
@@ -455,7 +456,7 @@ def registration_cancel(*, registration: Registration, actor: Actor) -> Registra
         his_outbox.registration_cancelled(registration)
         if actor.type == ActorType.PATIENT:
             _blacklist_consider(registration=registration, reason=BlacklistReason.CANCELLATIONS, rules=rules, now=now)
-        if actor.type in (ActorType.PATIENT, ActorType.STAFF):
+        if tell_patient and actor.type in (ActorType.PATIENT, ActorType.STAFF):
             notifications.message_send(
                 account_id=registration.account_id,
                 kind=notifications.CANCELLED

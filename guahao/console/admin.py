@@ -9,23 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.db.models import QuerySet
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
 from guahao.accounts.models import Account, Patient, StaffProfile
 from guahao.accounts.services import staff_hospital_id
 from guahao.booking import services as booking
-from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration
+from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration, RegistrationStatus
 from guahao.catalog import services as catalog
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
 from guahao.console import his as _his  # noqa: F401 - registers the HIS pages
 from guahao.console import payments as _payments  # noqa: F401 - registers the payment pages
 from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each
+from guahao.his import sync as his_sync
+from guahao.his.models import HisConnection
 from guahao.payments import services as payments
-from guahao.scheduling.models import RuleSet, Schedule
+from guahao.scheduling.models import RuleSet, Schedule, ScheduleStatus
 
 
 class CampusInline(TabularInline):
@@ -82,9 +86,69 @@ class ScheduleAdmin(ScopedAdmin):
     search_fields = ["department__name", "doctor__name"]
     date_hierarchy = "date"
     # A suspension must cancel and refund the schedule's registrations, so status is not edited
-    # here by hand.
+    # here by hand: the "suspend" action does it.
     readonly_fields = ["status", "starts_at", "ends_at", "suspended_reason"]
     list_select_related = ["department", "doctor"]
+    actions = ["suspend"]
+
+    @admin.action(description=_("Suspend the selected clinics (停诊)…"))
+    def suspend(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Asks for the reason first; then suspends each clinic as the HIS's 停诊 does."""
+        chosen = list(queryset.select_related("hospital", "department", "doctor"))
+        reason = request.POST.get("reason", "").strip()[:200]
+        error = ""
+        if request.POST.get("apply"):
+            if reason:
+                self._suspend_each(request, chosen, reason)
+                return None
+            error = str(_("Give the reason: every patient of these clinics reads it."))
+        booked = dict(
+            Registration.objects.filter(schedule__in=chosen, status=RegistrationStatus.BOOKED)
+            .values("schedule")
+            .annotate(n=Count("pk"))
+            .values_list("schedule", "n")
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Suspend clinics"),
+            "opts": self.model._meta,
+            "schedules": [(s, booked.get(s.pk, 0)) for s in chosen],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "reason": reason,
+            "error": error,
+        }
+        return TemplateResponse(request, "console/schedule_suspend.html", context)
+
+    def _suspend_each(self, request: HttpRequest, chosen: list[Schedule], reason: str) -> None:
+        actor = booking.Actor.staff(request.user)
+        from_his = set(
+            HisConnection.objects.filter(hospital__in={s.hospital_id for s in chosen}, is_active=True).values_list(
+                "hospital_id", flat=True
+            )
+        )
+        clinics = cancelled = 0
+        for schedule in chosen:
+            if schedule.hospital_id in from_his:
+                self.message_user(
+                    request,
+                    f"{schedule}: "
+                    + str(
+                        _("this hospital's clinics come from its HIS; suspend it there and the sync applies it here.")
+                    ),
+                    messages.ERROR,
+                )
+            elif schedule.status != ScheduleStatus.OPEN:
+                self.message_user(request, f"{schedule}: {schedule.get_status_display()}", messages.ERROR)
+            else:
+                cancelled += his_sync.schedule_suspend(schedule=schedule, reason=reason, actor=actor)
+                clinics += 1
+        if clinics:
+            self.message_user(
+                request,
+                _("Suspended %(clinics)d clinics; %(cancelled)d registrations cancelled, refunded and told.")
+                % {"clinics": clinics, "cancelled": cancelled},
+                messages.SUCCESS,
+            )
 
 
 @admin.register(RuleSet)

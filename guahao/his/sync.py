@@ -141,7 +141,7 @@ def schedule_suspend(*, schedule: Schedule, reason: str, actor: booking.Actor) -
             "hospital", "department", "doctor", "schedule"
         )
         for registration in booked:
-            payments.registration_cancel(registration=registration, actor=actor)
+            payments.registration_cancel(registration=registration, actor=actor, tell_patient=False)
             notifications.message_send(
                 account_id=registration.account_id,
                 kind=notifications.SCHEDULE_SUSPENDED,

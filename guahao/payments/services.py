@@ -325,11 +325,11 @@ def _refund_finish(
     return "refunded" if succeeded else "refund_failed"
 
 
-def registration_cancel(*, registration: Registration, actor: Actor) -> Registration:
+def registration_cancel(*, registration: Registration, actor: Actor, tell_patient: bool = True) -> Registration:
     """Cancel a registration and, if it was paid for, start refunding it in the same step."""
     refund: Refund | None = None
     with transaction.atomic():
-        registration = booking.registration_cancel(registration=registration, actor=actor)
+        registration = booking.registration_cancel(registration=registration, actor=actor, tell_patient=tell_patient)
         payment = Payment.objects.filter(registration=registration, status=PaymentStatus.PAID).first()
         if payment is not None:
             booking.registration_refund_start(registration_id=registration.pk, actor=actor)
