@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from guahao.accounts.models import Account
@@ -62,8 +62,50 @@ def _pick(data: dict, name: str) -> str:
     return str((data.get(f"{name}_en") if english else None) or data.get(name) or "")
 
 
+# What each kind of message says: its title and its body, filled with the message's facts.
+TEXTS = {
+    BOOKED: (
+        gettext_lazy("Registration booked"),
+        gettext_lazy(
+            "%(hospital)s %(department)s %(doctor)s, %(date)s %(time)s, visit number %(slot)s (registration "
+            "%(number)s). Please come on time and check in with the QR code of the registration."
+        ),
+    ),
+    CANCELLED: (
+        gettext_lazy("Registration cancelled"),
+        gettext_lazy(
+            "You cancelled registration %(number)s at %(hospital)s %(department)s on %(date)s. Any fee paid "
+            "online goes back to where it was paid from."
+        ),
+    ),
+    CANCELLED_BY_HOSPITAL: (
+        gettext_lazy("Registration cancelled at the hospital"),
+        gettext_lazy(
+            "Your registration %(number)s at %(hospital)s %(department)s on %(date)s was cancelled at the "
+            "hospital. Any fee paid online goes back to where it was paid from."
+        ),
+    ),
+    SCHEDULE_SUSPENDED: (
+        gettext_lazy("Clinic suspended"),
+        gettext_lazy(
+            "%(hospital)s %(department)s %(doctor)s on %(date)s is suspended (%(reason)s). Your registration "
+            "%(number)s is cancelled and any fee goes back to where it was paid from."
+        ),
+    ),
+    LATE_PAYMENT_REFUNDED: (
+        gettext_lazy("Payment refunded"),
+        gettext_lazy(
+            "Your payment of %(amount)s for %(hospital)s %(department)s on %(date)s arrived after the held slot "
+            "had been released, so nothing was booked. All of it goes back to where it was paid from."
+        ),
+    ),
+}
+
+
 def message_text(message: Message) -> tuple[str, str]:
     """(title, body) in the active language."""
+    if message.kind not in TEXTS:
+        return message.kind, ""
     d = message.data
     facts = {
         "hospital": _pick(d, "hospital"),
@@ -76,44 +118,12 @@ def message_text(message: Message) -> tuple[str, str]:
         "amount": d.get("amount", ""),
         "reason": d.get("reason", ""),
     }
-    if message.kind == BOOKED:
-        return _("Registration booked"), _(
-            "%(hospital)s %(department)s %(doctor)s, %(date)s %(time)s, visit number %(slot)s (registration "
-            "%(number)s). Please come on time and check in with the QR code of the registration."
-        ) % facts
-    if message.kind == CANCELLED:
-        return _("Registration cancelled"), _(
-            "You cancelled registration %(number)s at %(hospital)s %(department)s on %(date)s. Any fee paid "
-            "online goes back to where it was paid from."
-        ) % facts
-    if message.kind == LATE_PAYMENT_REFUNDED:
-        return _("Payment refunded"), _(
-            "Your payment of %(amount)s for %(hospital)s %(department)s on %(date)s arrived after the held slot "
-            "had been released, so nothing was booked. All of it goes back to where it was paid from."
-        ) % facts
-    if message.kind == SCHEDULE_SUSPENDED:
-        title = _("Clinic suspended")
-        body = (
-            _(
-                "%(hospital)s %(department)s %(doctor)s on %(date)s is suspended (%(reason)s). Your registration "
-                "%(number)s is cancelled and any fee goes back to where it was paid from."
-            )
-            % facts
+    title, body = TEXTS[message.kind]
+    text = str(body) % facts
+    if d.get("alternatives"):  # a suspension offers other doctors and days
+        offered = "; ".join(
+            f"{(a.get('doctor') or {}).get('name') or _('General clinic')} {a.get('date', '')}"
+            for a in d["alternatives"]
         )
-        if d.get("alternatives"):
-            body += (
-                " "
-                + _("You can book another doctor or day instead:")
-                + " "
-                + "; ".join(
-                    f"{(a.get('doctor') or {}).get('name') or _('General clinic')} {a.get('date', '')}"
-                    for a in d["alternatives"]
-                )
-            )
-        return title, body
-    if message.kind == CANCELLED_BY_HOSPITAL:
-        return _("Registration cancelled at the hospital"), _(
-            "Your registration %(number)s at %(hospital)s %(department)s on %(date)s was cancelled at the "
-            "hospital. Any fee paid online goes back to where it was paid from."
-        ) % facts
-    return message.kind, ""
+        text += " " + _("You can book another doctor or day instead:") + " " + offered
+    return str(title), text
