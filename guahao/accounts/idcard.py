@@ -6,19 +6,15 @@ and never stored unencrypted.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 
-from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
+
+from guahao.core import sealing
 
 
 @dataclass(frozen=True)
@@ -44,21 +40,16 @@ def parse(raw: str) -> IdNumber | None:
     return IdNumber(number, birth, gender)
 
 
-@cache
-def _key(purpose: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"guahao", info=purpose).derive(settings.FIELD_KEY.encode())
-
-
 def encrypt(number: str) -> str:
-    return Fernet(base64.urlsafe_b64encode(_key(b"id-number-encryption"))).encrypt(number.encode()).decode()
+    return sealing.seal(b"id-number-encryption", number)
 
 
 def decrypt(token: str) -> str:
-    return Fernet(base64.urlsafe_b64encode(_key(b"id-number-encryption"))).decrypt(token.encode()).decode()
+    return sealing.unseal(b"id-number-encryption", token)
 
 
 def lookup_hash(number: str) -> str:
-    return hmac.new(_key(b"id-number-lookup"), number.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(sealing.derived_key(b"id-number-lookup"), number.encode(), hashlib.sha256).hexdigest()
 
 
 def mask(number: str) -> str:
