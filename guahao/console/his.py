@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from unfold.widgets import UnfoldAdminPasswordWidget
 
 from guahao.booking import services as booking
 from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each, is_platform_staff
@@ -22,12 +24,44 @@ from guahao.his.interface import HisError, HisRefused
 from guahao.his.models import HisCall, HisConnection, HisEvent
 
 
+class HisConnectionForm(forms.ModelForm):
+    new_key = forms.CharField(
+        label=_("new signing key"),
+        required=False,
+        min_length=16,
+        strip=True,
+        widget=UnfoldAdminPasswordWidget(render_value=False),
+        help_text=_(
+            "Shared with this hospital's HIS alone: it signs the platform's requests and checks the events "
+            "the HIS pushes. Stored sealed and never shown again. Empty keeps the current key (the platform's "
+            "GUAHAO_HIS_KEY until one is set)."
+        ),
+    )
+
+    class Meta:
+        model = HisConnection
+        fields: list[str] = []  # the admin below lists them (its URL field built the console's way)
+
+
 @admin.register(HisConnection)
 class HisConnectionAdmin(ScopedAdmin):
-    list_display = ["hospital", "mode", "hospital_code", "is_active", "synced_at", "sync_error", "change_seq"]
+    form = HisConnectionForm
+    fields = ["hospital", "mode", "base_url", "hospital_code", "is_active", "new_key", "own_key"]
+    fields += ["synced_at", "sync_error", "change_seq"]
+    list_display = ["hospital", "mode", "hospital_code", "own_key", "is_active", "synced_at", "sync_error"]
+    list_display += ["change_seq"]
     list_filter = ["mode", "is_active"]
-    readonly_fields = ["synced_at", "sync_error", "change_seq"]
+    readonly_fields = ["own_key", "synced_at", "sync_error", "change_seq"]
     actions = ["sync_now", "check_now"]
+
+    @admin.display(description=_("own signing key"), boolean=True)
+    def own_key(self, obj: HisConnection) -> bool:
+        return bool(obj.key_sealed)
+
+    def save_model(self, request: HttpRequest, obj: HisConnection, form: Any, change: bool) -> None:
+        if form.cleaned_data.get("new_key"):
+            obj.signing_key_set(form.cleaned_data["new_key"])
+        super().save_model(request, obj, form, change)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return is_platform_staff(request)

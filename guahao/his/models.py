@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from guahao.booking.models import Hold, Registration
 from guahao.catalog.models import Hospital
+from guahao.core import sealing
+
+KEY_PURPOSE = b"his-signing-key"
 
 
 class HisMode(models.TextChoices):
@@ -19,6 +23,8 @@ class HisConnection(models.Model):
     mode = models.CharField(_("mode"), max_length=10, choices=HisMode.choices)
     base_url = models.URLField(_("HIS address"), blank=True, help_text=_("Empty: GUAHAO_HIS_URL"))
     hospital_code = models.CharField(_("hospital code at the HIS"), max_length=32)
+    # The key shared with this hospital's HIS alone (sealed at rest); empty: GUAHAO_HIS_KEY.
+    key_sealed = models.TextField(_("signing key (sealed)"), blank=True, editable=False)
     is_active = models.BooleanField(_("active"), default=True)
     change_seq = models.PositiveBigIntegerField(_("last change applied"), default=0)
     synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
@@ -30,6 +36,13 @@ class HisConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hospital} ({self.get_mode_display()})"
+
+    def signing_key(self) -> str:
+        """What signs the platform's requests to this HIS and checks the events it pushes."""
+        return sealing.unseal(KEY_PURPOSE, self.key_sealed) if self.key_sealed else settings.HIS_KEY
+
+    def signing_key_set(self, key: str) -> None:
+        self.key_sealed = sealing.seal(KEY_PURPOSE, key)
 
 
 class CallKind(models.TextChoices):

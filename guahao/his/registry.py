@@ -22,6 +22,6 @@ def adapter(connection: HisConnection) -> HisAdapter:
     return HissimAdapter(
         base_url=connection.base_url or settings.HIS_URL,
         hospital_code=connection.hospital_code,
-        key=settings.HIS_KEY,
+        key=connection.signing_key(),
         timeout=settings.HIS_TIMEOUT_MS / 1000,
     )
