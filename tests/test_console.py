@@ -58,7 +58,7 @@ def test_staff_suspend_a_clinic_its_paid_patient_is_refunded_and_told_once(sandb
         {"action": "suspend", "_selected_action": [clinic.pk], "apply": "yes", "reason": "医生外出会诊"},
         follow=True,
     )
-    assert "已停诊 1 个出诊" in done.content.decode()
+    assert "已停诊: 1" in done.content.decode() and "1 个挂号已取消、退款并通知患者" in done.content.decode()
     clinic.refresh_from_db()
     assert (clinic.status, clinic.suspended_reason) == (ScheduleStatus.SUSPENDED, "医生外出会诊")
     wait_for(lambda: Refund.objects.filter(payment__registration=registration, status="succeeded").exists())
@@ -83,6 +83,6 @@ def test_a_clinic_of_a_his_connected_hospital_is_suspended_in_its_his_not_here()
         {"action": "suspend", "_selected_action": [clinic.pk], "apply": "yes", "reason": "sick"},
         follow=True,
     )
-    assert "suspend it there" in response.content.decode()
+    assert "suspend the clinic there" in response.content.decode()
     clinic.refresh_from_db()
     assert clinic.status == ScheduleStatus.OPEN

@@ -26,10 +26,9 @@ from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
 from guahao.console import his as _his  # noqa: F401 - registers the HIS pages
 from guahao.console import payments as _payments  # noqa: F401 - registers the payment pages
 from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each
-from guahao.his import sync as his_sync
-from guahao.his.models import HisConnection
+from guahao.his import services as his
 from guahao.payments import services as payments
-from guahao.scheduling.models import RuleSet, Schedule, ScheduleStatus
+from guahao.scheduling.models import RuleSet, Schedule
 
 
 class CampusInline(TabularInline):
@@ -101,7 +100,7 @@ class ScheduleAdmin(ScopedAdmin):
             if reason:
                 self._suspend_each(request, chosen, reason)
                 return None
-            error = str(_("Give the reason: every patient of these clinics reads it."))
+            error = str(_("Give the reason: every patient of the clinic reads it."))
         booked = dict(
             Registration.objects.filter(schedule__in=chosen, status=RegistrationStatus.BOOKED)
             .values("schedule")
@@ -121,32 +120,17 @@ class ScheduleAdmin(ScopedAdmin):
 
     def _suspend_each(self, request: HttpRequest, chosen: list[Schedule], reason: str) -> None:
         actor = booking.Actor.staff(request.user)
-        from_his = set(
-            HisConnection.objects.filter(hospital__in={s.hospital_id for s in chosen}, is_active=True).values_list(
-                "hospital_id", flat=True
-            )
-        )
-        clinics = cancelled = 0
-        for schedule in chosen:
-            if schedule.hospital_id in from_his:
-                self.message_user(
-                    request,
-                    f"{schedule}: "
-                    + str(
-                        _("this hospital's clinics come from its HIS; suspend it there and the sync applies it here.")
-                    ),
-                    messages.ERROR,
-                )
-            elif schedule.status != ScheduleStatus.OPEN:
-                self.message_user(request, f"{schedule}: {schedule.get_status_display()}", messages.ERROR)
-            else:
-                cancelled += his_sync.schedule_suspend(schedule=schedule, reason=reason, actor=actor)
-                clinics += 1
-        if clinics:
+        cancelled: list[int] = []
+
+        def suspend(schedule: Schedule) -> None:
+            cancelled.append(his.schedule_suspend(schedule=schedule, reason=reason, actor=actor))
+
+        apply_each(self, request, chosen, suspend, str(_("Suspended clinics")))
+        if cancelled:
             self.message_user(
                 request,
-                _("Suspended %(clinics)d clinics; %(cancelled)d registrations cancelled, refunded and told.")
-                % {"clinics": clinics, "cancelled": cancelled},
+                _("%(cancelled)d registrations cancelled, refunded and their patients told.")
+                % {"cancelled": sum(cancelled)},
                 messages.SUCCESS,
             )
 

@@ -3,7 +3,7 @@ lists, and actions applied row by row with each refusal shown."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import messages
@@ -59,7 +59,7 @@ def is_platform_staff(request: HttpRequest) -> bool:
 
 
 def apply_each(
-    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet, action: Callable[[Any], object], done: str
+    modeladmin: ModelAdmin, request: HttpRequest, queryset: Iterable[Any], action: Callable[[Any], object], done: str
 ) -> None:
     ok = 0
     for obj in queryset:

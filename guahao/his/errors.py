@@ -14,3 +14,8 @@ HIS_TIMEOUT = ProblemType(
 )
 SIGNATURE_INVALID = ProblemType("his.signature_invalid", 401, _("The event's signature is not valid"))
 NOT_CONNECTED = ProblemType("his.not_connected", 404, _("This hospital is not connected to a HIS"))
+SUSPEND_IN_HIS = ProblemType(
+    "his.suspend_in_his",
+    409,
+    _("This hospital's clinics come from its HIS: suspend the clinic there, and the sync applies it here"),
+)
