@@ -18,6 +18,7 @@ CANCELLED = "registration.cancelled"  # by the patient
 CANCELLED_BY_HOSPITAL = "registration.cancelled_by_hospital"
 SCHEDULE_SUSPENDED = "schedule.suspended"
 LATE_PAYMENT_REFUNDED = "payment.late_refunded"
+SECOND_PAYMENT_REFUNDED = "payment.second_refunded"
 
 
 def message_send(*, account_id: int, kind: str, **data: Any) -> Message:
@@ -97,6 +98,13 @@ TEXTS = {
         gettext_lazy(
             "Your payment of %(amount)s for %(hospital)s %(department)s on %(date)s arrived after the held slot "
             "had been released, so nothing was booked. All of it goes back to where it was paid from."
+        ),
+    ),
+    SECOND_PAYMENT_REFUNDED: (
+        gettext_lazy("Payment refunded"),
+        gettext_lazy(
+            "Your registration at %(hospital)s %(department)s on %(date)s was already paid for, so a second "
+            "payment of %(amount)s goes back in full to where it was paid from. The registration stands."
         ),
     ),
 }

@@ -86,6 +86,12 @@ def payment_start(*, hold: Hold, method: str, insurance: bool = False) -> Paymen
                 payment = Payment.objects.get(hold=hold, status=PaymentStatus.CREATED)
     if replaced is not None:
         _order_close(replaced)
+        hold.refresh_from_db()
+        if hold.status != HoldStatus.HELD:  # the replaced order had been paid after all: booked
+            Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CREATED).update(
+                status=PaymentStatus.CLOSED, closed_at=clock.now()
+            )
+            booking.hold_check_live(hold)  # says why: the patient is not asked to pay again
     try:
         order = provider.order_create(
             out_trade_no=payment.out_trade_no,
@@ -166,9 +172,10 @@ def _capture(*, payment_id: int, transaction_id: str, paid_at: dt.datetime | Non
             # Paid for a hold that had ended (or a second payment for one hold): the slot is not
             # ours to give, so every fen goes back and the patient sees why on the hold.
             refund = _refund_open(payment=payment, reason=RefundReason.LATE)
+            booked = Registration.objects.filter(hold_id=payment.hold_id).exists()
             notifications.message_send(
                 account_id=payment.account_id,
-                kind=notifications.LATE_PAYMENT_REFUNDED,
+                kind=notifications.SECOND_PAYMENT_REFUNDED if booked else notifications.LATE_PAYMENT_REFUNDED,
                 amount=f"¥{money.yuan(payment.amount_fen)}",
                 **notifications.visit_facts(payment.hold),
             )

@@ -14,6 +14,7 @@ from guahao.booking.models import BookingEvent, Hold, HoldStatus, Registration
 from guahao.core import clock
 from guahao.payments import services as payments
 from guahao.payments.models import Payment, ProviderNotification, Refund
+from guahao.payments.providers.registry import provider_named
 from guahao.payments.sandbox import signing
 from guahao.scheduling.models import Slot, SlotState
 from tests import factories as f
@@ -103,6 +104,54 @@ def test_a_lost_notification_is_made_up_for_by_asking_before_the_hold_ends(held,
     clock.advance(dt.timedelta(minutes=14))  # the hold ends within two minutes
     assert payments.payments_check()["queried"] == 1
     assert Registration.objects.get().status == "booked"
+
+
+def test_switching_method_after_paying_unnoticed_books_once_and_asks_for_nothing_more(held, sandbox):
+    sandbox(lost=1.0)  # the first payment's notification never arrives
+    client, hold = held
+    first = pay_start(client, hold, "wechat")
+    assert post(first["pay_url"] + "/pay") == 200
+    status, problem = client.call("POST", f"/holds/{hold['id']}/confirm", {"payment_method": "alipay"})
+    assert status == 409 and problem["code"] == "hold.not_active"  # no second cashier
+    assert hold_now(client, hold)["registration_id"]  # the first payment booked it
+    assert list(Payment.objects.values_list("method", "status").order_by("pk")) == [
+        ("wechat", "paid"),
+        ("alipay", "closed"),
+    ]
+    assert not Refund.objects.exists()
+
+
+def test_a_second_payment_for_a_booked_hold_goes_back_and_says_the_registration_stands(held):
+    client, hold = held
+    first = pay_start(client, hold)
+    post(first["pay_url"] + "/pay")
+    paid = wait_for(lambda: Payment.objects.filter(pk=first["payment_id"], status="paid").first())
+    # Taken by the provider at the same moment on another order (a race no check can stop).
+    second = Payment.objects.create(
+        hold=paid.hold,
+        account=paid.account,
+        hospital=paid.hospital,
+        provider="sandbox",
+        method="alipay",
+        out_trade_no="GHSECONDPAYMENT00001",
+        registration_fee_fen=paid.registration_fee_fen,
+        consultation_fee_fen=paid.consultation_fee_fen,
+        amount_fen=paid.amount_fen,
+        created_at=clock.now(),
+    )
+    order = provider_named("sandbox").order_create(
+        out_trade_no=second.out_trade_no,
+        amount_fen=second.amount_fen,
+        description="挂号费",
+        notify_url="http://127.0.0.1:9/",
+    )
+    assert post(order.pay_url + "/pay") == 200
+    payments.payments_check()  # an open payment of a hold that is over: closed at the provider, found paid
+    wait_for(lambda: Refund.objects.filter(payment=second, status="succeeded").exists())
+    assert Registration.objects.get().status == "booked"
+    _, messages = client.call("GET", "/messages")
+    assert [m["kind"] for m in messages] == ["payment.second_refunded", "registration.booked"]
+    assert "¥51.00" in messages[0]["body"] and "挂号仍然有效" in messages[0]["body"]
 
 
 def test_payment_after_the_hold_expired_is_refunded_in_full(held):
