@@ -319,6 +319,8 @@ def hold_confirm(request: HttpRequest, account: Account, hold_id: int) -> HttpRe
             raise INVALID.error(detail=_("Choose how to pay."), field="method")
         outcome = payments.hold_confirm(hold=h, method=method, insurance=request.POST.get("insurance") == "1")
     except Problem as problem:
+        if registration := Registration.objects.filter(hold=h).first():  # paid meanwhile: booked
+            return redirect("web:registration", registration_id=registration.pk)
         return _refused(request, "web/hold.html", ctx, problem)
     if isinstance(outcome, Payment):
         return HttpResponseRedirect(_cashier_url(request, outcome))

@@ -257,3 +257,19 @@ def test_the_payment_wait_moves_on_to_the_registration_once_paid(clinic, sandbox
     poll = browser.client.get(f"/holds/{hold.pk}/?back=1", HTTP_HX_REQUEST="true")
     registration = Registration.objects.get()
     assert poll.status_code == 204 and poll["HX-Redirect"] == f"/registrations/{registration.pk}/"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paying_again_by_another_method_after_an_unnoticed_payment_shows_the_registration(clinic, sandbox):
+    sandbox(lost=1.0)  # the provider took the money; its notification never arrives
+    browser = Browser().login()
+    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
+    pid = Patient.objects.get(account__phone=browser.phone).pk
+    browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", {"patient_id": pid, "notice": "read", "once": "q"})
+    hold = Hold.objects.get()
+    cashier = browser.client.post(f"/holds/{hold.pk}/confirm", {"method": "wechat"})["Location"]
+    assert post(cashier.split("?")[0] + "/pay") == 200
+    html = browser.post(f"/holds/{hold.pk}/confirm", {"method": "alipay"})  # "it did not work, try Alipay"
+    registration = Registration.objects.get()
+    assert browser.last.redirect_chain[-1][0] == f"/registrations/{registration.pk}/"
+    assert "预约成功" in html
