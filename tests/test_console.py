@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 
+from guahao.accounts.models import StaffProfile
 from guahao.booking.models import Registration
 from guahao.his.models import HisConnection
 from guahao.payments.models import Refund
@@ -86,3 +87,27 @@ def test_a_clinic_of_a_his_connected_hospital_is_suspended_in_its_his_not_here()
     assert "suspend the clinic there" in response.content.decode()
     clinic.refresh_from_db()
     assert clinic.status == ScheduleStatus.OPEN
+
+
+@pytest.mark.django_db
+def test_staff_who_may_only_look_are_offered_no_action_that_changes_orders_or_clinics():
+    h = f.hospital()
+    clinic = f.schedule(f.department(h))
+    api = f.Api().login()
+    _, hold = api.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": api.add_patient()})
+    _, registration = api.call("POST", f"/holds/{hold['id']}/confirm", {})
+    desk = User.objects.create_user("desk", password="pw-for-tests", is_staff=True)
+    desk.user_permissions.set(Permission.objects.filter(codename__in=["view_schedule", "view_registration"]))
+    StaffProfile.objects.create(user=desk, hospital=h)
+    console = Client(HTTP_ACCEPT_LANGUAGE="en")
+    console.login(username="desk", password="pw-for-tests")
+    for url, action, pk in (
+        ("/console/scheduling/schedule/", "suspend", clinic.pk),
+        ("/console/booking/registration/", "cancel", registration["id"]),
+    ):
+        page = console.get(url)
+        assert page.status_code == 200 and f'value="{action}"' not in page.content.decode()
+        console.post(url, {"action": action, "_selected_action": [pk], "apply": "yes", "reason": "x"})
+    clinic.refresh_from_db()
+    assert clinic.status == ScheduleStatus.OPEN  # nothing changed
+    assert Registration.objects.get(pk=registration["id"]).status == "booked"

@@ -1,7 +1,8 @@
 """The hospital console: catalog, schedules, rules, registrations, blacklist (payments and
 reconciliation in console/payments.py).
 
-Hospital staff see and change only their own hospital; platform staff see all. Actions on
+Hospital staff see and change only their own hospital; platform staff see all. An action that
+changes something is offered only to staff who may change that kind of row. Actions on
 registrations go through the booking services, which write an event naming the staff member.
 """
 
@@ -90,7 +91,7 @@ class ScheduleAdmin(ScopedAdmin):
     list_select_related = ["department", "doctor"]
     actions = ["suspend"]
 
-    @admin.action(description=_("Suspend the selected clinics (停诊)…"))
+    @admin.action(description=_("Suspend the selected clinics (停诊)…"), permissions=["change"])
     def suspend(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         """Asks for the reason first; then suspends each clinic as the HIS's 停诊 does."""
         chosen = list(queryset.select_related("hospital", "department", "doctor"))
@@ -200,7 +201,7 @@ class RegistrationAdmin(ScopedAdmin):
     def patient_display(self, obj: Registration) -> str:
         return str(obj.patient)
 
-    @admin.action(description=_("Cancel the selected registrations"))
+    @admin.action(description=_("Cancel the selected registrations"), permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
         actor = booking.Actor.staff(request.user)
         apply_each(
@@ -211,7 +212,7 @@ class RegistrationAdmin(ScopedAdmin):
             str(_("Cancelled")),
         )
 
-    @admin.action(description=_("Check in the selected registrations"))
+    @admin.action(description=_("Check in the selected registrations"), permissions=["change"])
     def check_in(self, request: HttpRequest, queryset: QuerySet) -> None:
         actor = booking.Actor.staff(request.user)
         apply_each(
@@ -222,7 +223,7 @@ class RegistrationAdmin(ScopedAdmin):
             str(_("Checked in")),
         )
 
-    @admin.action(description=_("Mark the selected registrations visited"))
+    @admin.action(description=_("Mark the selected registrations visited"), permissions=["change"])
     def mark_visited(self, request: HttpRequest, queryset: QuerySet) -> None:
         actor = booking.Actor.staff(request.user)
         apply_each(
@@ -256,7 +257,7 @@ class BlacklistAdmin(ScopedAdmin):
     readonly_fields = ["person_hash", "lifted_at", "lifted_by"]
     actions = ["lift"]
 
-    @admin.action(description=_("Lift the selected bars"))
+    @admin.action(description=_("Lift the selected bars"), permissions=["change"])
     def lift(self, request: HttpRequest, queryset: QuerySet) -> None:
         by = request.user.get_username()
         apply_each(self, request, queryset, lambda e: booking.blacklist_lift(entry=e, by=by), str(_("Lifted")))
