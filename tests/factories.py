@@ -15,6 +15,7 @@ from guahao.accounts.models import Account, Patient
 from guahao.catalog import services as catalog
 from guahao.catalog.models import Department, Doctor, Fee, Hospital, Title
 from guahao.core import clock
+from guahao.payments.models import Payment
 from guahao.scheduling.models import RuleSet, Schedule, Session
 from guahao.scheduling.services import schedule_create
 
@@ -88,6 +89,22 @@ def account() -> Account:
 def patient(acc: Account, *, relation: str = "other", number: str | None = None, name: str = "李秀英") -> Patient:
     return accounts.patient_create(
         account=acc, name=name, id_number=number or id_number(), phone=acc.phone, relation=relation
+    )
+
+
+def another_payment(of: Payment, out_trade_no: str, **fields: Any) -> Payment:
+    """A second payment row for the same hold and patient as ``of`` (same amount unless told),
+    as a race at the provider or a mistake in our books would leave it."""
+    values: dict[str, Any] = {
+        "provider": "sandbox",
+        "method": "wechat",
+        "registration_fee_fen": of.registration_fee_fen,
+        "consultation_fee_fen": of.consultation_fee_fen,
+        "amount_fen": of.amount_fen,
+        "created_at": clock.now(),
+    }
+    return Payment.objects.create(
+        hold=of.hold, account=of.account, hospital=of.hospital, out_trade_no=out_trade_no, **(values | fields)
     )
 
 

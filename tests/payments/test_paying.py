@@ -127,18 +127,7 @@ def test_a_second_payment_for_a_booked_hold_goes_back_and_says_the_registration_
     post(first["pay_url"] + "/pay")
     paid = wait_for(lambda: Payment.objects.filter(pk=first["payment_id"], status="paid").first())
     # Taken by the provider at the same moment on another order (a race no check can stop).
-    second = Payment.objects.create(
-        hold=paid.hold,
-        account=paid.account,
-        hospital=paid.hospital,
-        provider="sandbox",
-        method="alipay",
-        out_trade_no="GHSECONDPAYMENT00001",
-        registration_fee_fen=paid.registration_fee_fen,
-        consultation_fee_fen=paid.consultation_fee_fen,
-        amount_fen=paid.amount_fen,
-        created_at=clock.now(),
-    )
+    second = f.another_payment(paid, "GHSECONDPAYMENT00001", method="alipay")
     order = provider_named("sandbox").order_create(
         out_trade_no=second.out_trade_no,
         amount_fen=second.amount_fen,

@@ -75,20 +75,7 @@ def test_every_planted_difference_is_found_and_nothing_else(schedule, sandbox, s
     Payment.objects.filter(pk=altered.pk).update(registration_fee_fen=0, consultation_fee_fen=5000, amount_fen=5000)
 
     # We have a paid payment the provider never saw.
-    ghost = Payment.objects.create(
-        hold=matched.hold,
-        account=matched.account,
-        hospital=matched.hospital,
-        provider="sandbox",
-        method="wechat",
-        out_trade_no="GHNOTATTHEPROVIDER01",
-        registration_fee_fen=100,
-        consultation_fee_fen=5000,
-        amount_fen=5100,
-        status=PaymentStatus.PAID,
-        created_at=clock.now(),
-        paid_at=clock.now(),
-    )
+    ghost = f.another_payment(matched, "GHNOTATTHEPROVIDER01", status=PaymentStatus.PAID, paid_at=clock.now())
 
     # The provider took money for an order we never made.
     stranger = provider_named("sandbox").order_create(
