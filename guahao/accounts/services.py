@@ -10,12 +10,13 @@ import phonenumbers
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts import errors, idcard
 from guahao.accounts.locks import lock_account
-from guahao.accounts.models import Account, AuthToken, Patient, SmsCode, StaffProfile, StaffToken
+from guahao.accounts.models import Account, AuthToken, Patient, Relation, SmsCode, StaffProfile, StaffToken
 from guahao.core import clock, ratelimit
-from guahao.core.errors import RATE_LIMITED
+from guahao.core.errors import INVALID, RATE_LIMITED
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,8 @@ def staff_may_act_for(*, user, hospital_id: int) -> bool:  # type: ignore[no-unt
 
 
 def patient_create(*, account: Account, name: str, id_number: str, phone: str, relation: str) -> Patient:
+    if relation not in Relation.values:
+        raise INVALID.error(detail=_("Choose the relation."), field="relation")
     name = name.strip()
     if not (1 < len(name) <= 50) or any(ch.isdigit() for ch in name):
         raise errors.NAME_INVALID.error(field="name")

@@ -281,8 +281,7 @@ def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: st
 
 def _hold_create(request: HttpRequest, body: schemas.HoldIn) -> Status:
     account = _account(request)
-    if not ratelimit.allow(f"hold-account:{account.pk}", limit=30, window_seconds=60):
-        raise RATE_LIMITED.error()
+    booking.hold_rate_check(account)
     patient = booking_selectors.access_patient(account=account, patient_id=body.patient_id)
     schedule = (
         Schedule.objects.select_related("hospital", "department__parent__parent")

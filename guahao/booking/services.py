@@ -29,8 +29,8 @@ from guahao.booking.models import (
     Registration,
     RegistrationStatus,
 )
-from guahao.core import clock
-from guahao.core.errors import INVALID
+from guahao.core import clock, ratelimit
+from guahao.core.errors import INVALID, RATE_LIMITED
 from guahao.core.problems import Problem
 from guahao.his import outbox as his_outbox
 from guahao.his import realtime as his_realtime
@@ -196,6 +196,13 @@ def _insert_hold(
             slot_number=slot.number,
         )
     return hold
+
+
+def hold_rate_check(account: Account) -> None:
+    """At most 30 hold attempts a minute per account (API and web alike): a script hammering the
+    release is slowed down before it reaches the slots."""
+    if not ratelimit.allow(f"hold-account:{account.pk}", limit=30, window_seconds=60):
+        raise RATE_LIMITED.error()
 
 
 def hold_create(*, account: Account, patient: Patient, schedule: Schedule, period: Period | None = None) -> Hold:

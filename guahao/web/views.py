@@ -30,8 +30,8 @@ from guahao.booking import services as booking
 from guahao.booking.models import HoldStatus, Registration
 from guahao.catalog import selectors as catalog
 from guahao.catalog.models import Department, Hospital
-from guahao.core import clock, idempotency, ratelimit
-from guahao.core.errors import INVALID, NOT_FOUND, RATE_LIMITED
+from guahao.core import clock, idempotency
+from guahao.core.errors import INVALID, NOT_FOUND
 from guahao.core.problems import Problem
 from guahao.his import realtime as his_realtime
 from guahao.notifications import services as notifications
@@ -235,8 +235,7 @@ def hold_create(request: HttpRequest, account: Account, schedule_id: int) -> Htt
     try:
         if request.POST.get("notice") != "read":
             raise errors.NOTICE_NOT_READ.error(field="notice")
-        if not ratelimit.allow(f"hold-account:{account.pk}", limit=30, window_seconds=60):
-            raise RATE_LIMITED.error()
+        booking.hold_rate_check(account)
         patient = booking_selectors.access_patient(account=account, patient_id=request.POST.get("patient_id", ""))
         period = None
         if request.POST.get("period_id"):
@@ -390,15 +389,12 @@ def patients(request: HttpRequest, account: Account) -> HttpResponse:
     ctx: dict[str, Any] = {"relations": Relation.choices, "form": request.POST, "next": _next(request, "")}
     if request.method == "POST":
         try:
-            relation = request.POST.get("relation", "")
-            if relation not in Relation.values:
-                raise INVALID.error(detail=_("Choose the relation."), field="relation")
             accounts.patient_create(
                 account=account,
                 name=request.POST.get("name", ""),
                 id_number=request.POST.get("id_number", ""),
                 phone=request.POST.get("phone", ""),
-                relation=relation,
+                relation=request.POST.get("relation", ""),
             )
         except Problem as problem:
             ctx["patients"] = Patient.objects.filter(account=account)

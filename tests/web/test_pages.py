@@ -188,6 +188,13 @@ def test_patients_show_masked_id_numbers_and_bad_input_names_the_field(clinic):
         in html
     )
     assert Patient.objects.filter(account__phone=browser.phone).count() == 1
+    html = browser.post(
+        "/patients/",
+        {"name": "张小明", "id_number": f.id_number("20150101"), "phone": browser.phone, "relation": "neighbour"},
+        status=422,
+    )
+    assert "请选择与您的关系" in html and 'data-code="request.invalid"' in html
+    assert Patient.objects.filter(account__phone=browser.phone).count() == 1  # nothing added
 
 
 def test_free_hospital_register_insured_see_the_qr_code_and_cancel_with_the_rule_explained(clinic):
