@@ -375,11 +375,17 @@ def _catalog_and_schedules(rng: random.Random) -> list:
 
 
 def _fill(schedules: list, rng: random.Random) -> None:
-    """Book three expert schedules of the coming days full, through the booking services."""
+    """Book up to three expert schedules of the coming days full, through the booking services.
+
+    Not today's: the demo (and its test) must still show them full later the same day. The six
+    days after today hold every weekday but today's, so the two experts of 市第二人民医院, who
+    work on different weekdays, always give at least one, released (seven days ahead) at any hour.
+    """
     now = clock.now()
-    soon = clock.local_today("Asia/Shanghai") + dt.timedelta(days=5)
+    today = clock.local_today("Asia/Shanghai")
+    first, last = today + dt.timedelta(days=1), today + dt.timedelta(days=6)
     n = 0
-    for schedule in [s for s in schedules if s.hospital.code == "second" and s.starts_at > now and s.date <= soon][:3]:
+    for schedule in [s for s in schedules if s.hospital.code == "second" and first <= s.date <= last][:3]:
         free = schedule.slots.filter(pool="platform", state="free").count()
         for _ in range(free):
             n += 1
