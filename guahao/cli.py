@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-DEMO_STAFF = ("admin", "guahao-demo")
+DEMO_STAFF = ("renhe", "guahao-demo")  # 仁和医院's hospital admin; admin also asks the TOTP code (README)
 
 
 def _django() -> None:
@@ -136,7 +136,7 @@ def _serve(
             f"\nGuahao is running.\n"
             f"  patient app   {base}/\n"
             f"  API docs      {base}/api/v1/docs   (OpenAPI: {base}/api/v1/openapi.json)\n"
-            f"  console       {base}/console/   staff login: {DEMO_STAFF[0]} / {DEMO_STAFF[1]}\n"
+            f"  console       {base}/console/   staff login: {DEMO_STAFF[0]} / {DEMO_STAFF[1]} (more in the README)\n"
             + (f"  pay sandbox   {env['GUAHAO_PAYSIM_URL']}/healthz\n" if with_paysim else "")
             + (f"  HIS simulator {env['GUAHAO_HIS_URL']}/healthz\n" if with_hissim else "")
             + "Press Ctrl+C to stop.\n",
@@ -209,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "demo":
+        # The demo's staff log in with a password alone unless they enrolled a second factor
+        # (admin has; its secret is in the README). Production asks every staff member.
+        os.environ.setdefault("GUAHAO_STAFF_OTP", "optional")
         _ensure_demo()
         return _serve(
             args.host, args.port, args.workers, not args.no_worker, banner=True, with_paysim=True, with_hissim=True

@@ -13,12 +13,13 @@ import datetime as dt
 import random
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import transaction
 from pypinyin import lazy_pinyin
 
 from guahao.accounts import services as accounts
-from guahao.accounts.models import Account, StaffProfile
+from guahao.accounts import staff
+from guahao.accounts.models import Account
+from guahao.accounts.roles import Role
 from guahao.booking import services as booking
 from guahao.catalog import services as catalog
 from guahao.catalog.models import Campus, Department, Fee, Hospital, Title
@@ -236,15 +237,33 @@ def _id_number(rng: random.Random) -> str:
     return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
 
 
+# The demo platform admin's second factor: add this key to an authenticator app (or run
+# `oathtool --totp -b M52WC2DBN4WWIZLNN4WTEZTBFVVWK6JB`); the README lists it.
+DEMO_TOTP_KEY = "67756168616f2d64656d6f2d3266612d6b657921"
+# One staff member of each hospital role at 仁和医院 (password guahao-demo, no second factor until
+# they enrol one).
+DEMO_HOSPITAL_STAFF = [
+    ("renhe", Role.HOSPITAL_ADMIN),
+    ("renhe-operator", Role.OPERATOR),
+    ("renhe-finance", Role.FINANCE),
+    ("renhe-viewer", Role.VIEWER),
+]
+
+
 def _staff() -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     User = get_user_model()
-    if not User.objects.filter(username="admin").exists():
-        User.objects.create_superuser("admin", "admin@example.org", "guahao-demo")
-    if not User.objects.filter(username="renhe").exists():
-        user = User.objects.create_user("renhe", "renhe@example.org", "guahao-demo", is_staff=True)
-        apps = ["catalog", "scheduling", "booking", "accounts"]
-        user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=apps))
-        StaffProfile.objects.create(user=user, hospital=Hospital.objects.get(code="renhe"))
+    admin = User.objects.filter(username="admin").first()
+    if admin is None:
+        admin = User.objects.create_superuser("admin", "admin@example.org", "guahao-demo")
+        staff.staff_role_set(by=admin, user=admin, hospital=None, role=Role.PLATFORM_ADMIN)
+        TOTPDevice.objects.create(user=admin, name="demo", key=DEMO_TOTP_KEY, confirmed=True)
+    renhe = Hospital.objects.get(code="renhe")
+    for username, role in DEMO_HOSPITAL_STAFF:
+        if not User.objects.filter(username=username).exists():
+            user = User.objects.create_user(username, f"{username}@example.org", "guahao-demo", is_staff=True)
+            staff.staff_role_set(by=admin, user=user, hospital=renhe, role=role)
 
 
 def _hospitals(rng: random.Random) -> list[tuple[Hospital, list[Department], Campus | None]]:

@@ -8,6 +8,7 @@ at-scale parts. A bad value stops the process at start with a message naming the
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -92,7 +93,7 @@ ALLOWED_HOSTS = [h.strip() for h in env_str("GUAHAO_ALLOWED_HOSTS", "*").split("
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("GUAHAO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
-    "unfold",
+    "guahao.console.apps.ConsoleUnfoldConfig",  # unfold, with the console's own admin site
     "unfold.contrib.filters",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -101,6 +102,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "guahao.core",
     "guahao.catalog",
     "guahao.scheduling",
@@ -122,8 +126,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "guahao.console.middleware.StaffIdle",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "guahao.urls"
@@ -254,6 +261,28 @@ STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "/console/login/"
+LOGIN_REDIRECT_URL = "/console/"
+
+# --- staff access -----------------------------------------------------------------------------
+
+# Permissions come from the staff member's role; django-axes refuses a locked-out login first.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "guahao.accounts.backends.RoleBackend"]
+# "required": every staff member logs in with a TOTP code (and enrols at the first login);
+# "optional" (the demo): only those who enrolled are asked for one.
+STAFF_OTP = env_choice("GUAHAO_STAFF_OTP", "required", ("required", "optional"))
+OTP_TOTP_ISSUER = "Guahao"
+# A staff session ends after this long without a request.
+STAFF_IDLE_MINUTES = env_int("GUAHAO_STAFF_IDLE_MINUTES", 30, low=1, high=24 * 60)
+# Lockout after repeated wrong passwords, per user name and per address; 0 minutes: until a
+# platform admin lifts it.
+AXES_FAILURE_LIMIT = env_int("GUAHAO_STAFF_LOCKOUT_FAILURES", 5, low=1, high=100)
+_lockout_minutes = env_int("GUAHAO_STAFF_LOCKOUT_MINUTES", 30, low=0, high=7 * 24 * 60)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=_lockout_minutes) if _lockout_minutes else None
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ADMIN = False  # the console has its own page of lockouts
+AXES_LOCKOUT_CALLABLE = "guahao.console.otp.locked_out"
+AXES_VERBOSE = False
 
 UNFOLD = {
     "SITE_TITLE": _("Guahao console"),

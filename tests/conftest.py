@@ -28,6 +28,14 @@ def _no_rate_limits(settings):
     settings.RATELIMIT_ENABLED = False
 
 
+@pytest.fixture(autouse=True)
+def _staff_log_in_with_a_password(settings):
+    """Test clients log in staff with ``Client.login`` (no request, so no lockout counting) and
+    without a second factor; the staff access tests turn both back on."""
+    settings.STAFF_OTP = "optional"
+    settings.AXES_ENABLED = False
+
+
 @pytest.fixture
 def ratelimits(settings):
     settings.RATELIMIT_ENABLED = True

@@ -145,3 +145,16 @@ class Api:
         )
         assert status == 201, body
         return body["id"]
+
+
+def staff_member(username: str, role: str, h: Hospital | None = None, password: str = "pw-for-tests") -> Any:
+    """A staff member with ``role`` at ``h`` (the platform admin at none), given by the platform."""
+    from django.contrib.auth import get_user_model
+
+    from guahao.accounts import staff
+
+    User = get_user_model()
+    root = User.objects.filter(username="root").first() or User.objects.create_superuser("root", password=password)
+    user = User.objects.create_user(username, password=password, is_staff=True)
+    staff.staff_role_set(by=root, user=user, hospital=h, role=role)
+    return user

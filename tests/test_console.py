@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.test import Client
 
-from guahao.accounts.models import StaffProfile
 from guahao.booking.models import Registration
 from guahao.his.models import HisConnection
 from guahao.payments.models import Refund
@@ -96,9 +95,7 @@ def test_staff_who_may_only_look_are_offered_no_action_that_changes_orders_or_cl
     api = f.Api().login()
     _, hold = api.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": api.add_patient()})
     _, registration = api.call("POST", f"/holds/{hold['id']}/confirm", {})
-    desk = User.objects.create_user("desk", password="pw-for-tests", is_staff=True)
-    desk.user_permissions.set(Permission.objects.filter(codename__in=["view_schedule", "view_registration"]))
-    StaffProfile.objects.create(user=desk, hospital=h)
+    f.staff_member("desk", "viewer", h)
     console = Client(HTTP_ACCEPT_LANGUAGE="en")
     console.login(username="desk", password="pw-for-tests")
     for url, action, pk in (

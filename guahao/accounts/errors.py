@@ -12,3 +12,12 @@ NAME_INVALID = ProblemType("patient.name_invalid", 422, _("Please give the patie
 PATIENT_EXISTS = ProblemType("patient.exists", 409, _("This person is already one of your patients"))
 SELF_EXISTS = ProblemType("patient.self_exists", 409, _("The account already has a patient marked as yourself"))
 PATIENT_LIMIT = ProblemType("patient.limit", 409, _("An account can manage at most 8 patients"))
+STAFF_OWN_ROLE = ProblemType(
+    "staff.own_role", 403, _("You cannot change your own role or hospital; ask another administrator")
+)
+STAFF_ROLE_NOT_ALLOWED = ProblemType("staff.role_not_allowed", 403, _("Only a platform admin can give this role"))
+STAFF_HOSPITAL_NOT_YOURS = ProblemType("staff.hospital_not_yours", 403, _("This hospital is not one of yours"))
+STAFF_HOSPITAL_REQUIRED = ProblemType(
+    "staff.hospital_required", 422, _("Every role but the platform admin works for one hospital")
+)
+OTP_WRONG = ProblemType("staff.otp_wrong", 401, _("The code from the authenticator app is wrong or has expired"))

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from guahao.accounts.roles import Role
 from guahao.catalog.models import Hospital
 
 
@@ -61,7 +62,8 @@ class StaffToken(models.Model):
 
 
 class StaffProfile(models.Model):
-    """Which hospital a staff user works for; none means platform staff, who see every hospital."""
+    """A staff member's role and the hospital they work for. Only the platform admin has no
+    hospital (and sees every one); every other role belongs to exactly one hospital."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, models.CASCADE, related_name="staff_profile", verbose_name=_("user")
@@ -69,13 +71,57 @@ class StaffProfile(models.Model):
     hospital = models.ForeignKey(
         Hospital, models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("hospital")
     )
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.VIEWER)
 
     class Meta:
         verbose_name = _("staff profile")
         verbose_name_plural = _("staff profiles")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(role=Role.PLATFORM_ADMIN) & Q(hospital__isnull=True))
+                | (~Q(role=Role.PLATFORM_ADMIN) & Q(hospital__isnull=False)),
+                name="staff_hospital_unless_platform_admin",
+            )
+        ]
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class StaffEventKind(models.TextChoices):
+    LOGIN = "login", _("Logged in")
+    LOGIN_FAILED = "login_failed", _("Failed login")
+    LOCKED_OUT = "locked_out", _("Locked out")
+    LOCK_LIFTED = "lock_lifted", _("Lock lifted")
+    OTP_ENROLLED = "otp_enrolled", _("Second factor enrolled")
+    OTP_FAILED = "otp_failed", _("Wrong second-factor code")
+    OTP_RESET = "otp_reset", _("Second factor reset")
+    STAFF_CREATED = "staff_created", _("Staff member created")
+    ROLE_CHANGED = "role_changed", _("Role or hospital changed")
+    PERMISSIONS_CHANGED = "permissions_changed", _("Permissions of a role changed")
+    STAFF_CHANGED = "staff_changed", _("Staff member changed")
+
+
+class StaffEvent(models.Model):
+    """The audit log of staff access: logins, failures, lockouts, roles and permissions."""
+
+    at = models.DateTimeField(_("at"), db_index=True)
+    kind = models.CharField(_("kind"), max_length=30, choices=StaffEventKind.choices)
+    actor = models.CharField(_("by"), max_length=150, blank=True)
+    target = models.CharField(_("staff member"), max_length=150, blank=True)
+    hospital = models.ForeignKey(
+        Hospital, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("hospital")
+    )
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("staff access event")
+        verbose_name_plural = _("staff access log")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.target}"
 
 
 class Relation(models.TextChoices):

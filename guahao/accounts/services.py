@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts import errors, idcard
 from guahao.accounts.locks import lock_account
-from guahao.accounts.models import Account, AuthToken, Patient, Relation, SmsCode, StaffProfile, StaffToken
+from guahao.accounts.models import Account, AuthToken, Patient, Relation, SmsCode, StaffToken
 from guahao.core import clock, ratelimit
 from guahao.core.errors import INVALID, RATE_LIMITED
 
@@ -121,19 +121,6 @@ def staff_token_create(*, user, label: str = "") -> str:  # type: ignore[no-unty
 def staff_for_token(key: str):  # type: ignore[no-untyped-def]
     token = StaffToken.objects.select_related("user").filter(key_hash=_digest(key), user__is_active=True).first()
     return token.user if token and token.user.is_staff else None
-
-
-def staff_hospital_id(user) -> int | None:  # type: ignore[no-untyped-def]
-    """The hospital a staff user is limited to, or None for platform staff (and superusers)."""
-    if user.is_superuser:
-        return None
-    profile = StaffProfile.objects.filter(user=user).first()
-    return profile.hospital_id if profile else None
-
-
-def staff_may_act_for(*, user, hospital_id: int) -> bool:  # type: ignore[no-untyped-def]
-    scope = staff_hospital_id(user)
-    return scope is None or scope == hospital_id
 
 
 def patient_create(*, account: Account, name: str, id_number: str, phone: str, relation: str) -> Patient:

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from guahao.accounts import services
+from guahao.accounts.scope import staff_scope
+from guahao.core.errors import FORBIDDEN, NOT_FOUND
 
 
 class AccountBearer(HttpBearer):
@@ -29,3 +33,33 @@ def staff_session(request: HttpRequest) -> Any:
 
 def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR")
+
+
+@dataclass(frozen=True)
+class StaffRoute:
+    """What a staff endpoint reaches: rows of ``model``, named in the request by ``lookup``
+    (``"path:<param>"`` or ``"body:<field>"``) through the row's ``field``."""
+
+    model: type
+    lookup: str
+    field: str = "pk"
+
+
+def staff_scoped(*, model: type, lookup: str, field: str = "pk") -> Callable[[Callable], Callable]:
+    """Declares what a staff endpoint reaches, so the scope test tries each role on it against
+    another hospital's row (an undeclared staff endpoint fails that test)."""
+
+    def mark(view: Callable) -> Callable:
+        view.staff_route = StaffRoute(model, lookup, field)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def staff_row_access(user: Any, *, hospital_id: int, permission: str) -> None:
+    """A row of another hospital is not found (404, as if it did not exist); a row of one's own
+    hospital without the role's permission is forbidden (403)."""
+    if not staff_scope(user).allows(hospital_id):
+        raise NOT_FOUND.error()
+    if not user.has_perm(permission):
+        raise FORBIDDEN.error()

@@ -15,7 +15,7 @@ from guahao.accounts import errors as account_errors
 from guahao.accounts import services as accounts
 from guahao.accounts.models import Account, Patient
 from guahao.api import problems, schemas
-from guahao.api.auth import AccountBearer, StaffBearer, client_ip
+from guahao.api.auth import AccountBearer, StaffBearer, client_ip, staff_row_access, staff_scoped
 from guahao.api.problems import documented
 from guahao.booking import errors as booking_errors
 from guahao.booking import selectors as booking_selectors
@@ -458,12 +458,14 @@ checkin_router = Router(tags=["integrations"], auth=[StaffBearer(), patient_auth
     **documented(
         {200: schemas.RegistrationOut},
         NOT_LOGGED_IN,
+        FORBIDDEN,
         NOT_FOUND,
         booking_errors.CHECKIN_UNKNOWN,
         booking_errors.CHECKIN_WRONG_DAY,
         booking_errors.BAD_TRANSITION,
     ),
 )
+@staff_scoped(model=Registration, lookup="body:registration_number", field="registration_number")
 def checkin(request: HttpRequest, body: schemas.CheckinIn) -> dict:
     if not body.registration_number and not body.qr:
         raise INVALID.error(detail="registration_number or qr is required", field="registration_number")
@@ -474,8 +476,7 @@ def checkin(request: HttpRequest, body: schemas.CheckinIn) -> dict:
             raise booking_errors.CHECKIN_UNKNOWN.error()
         actor = booking.Actor.patient(who)
     else:
-        if not accounts.staff_may_act_for(user=who, hospital_id=registration.hospital_id):
-            raise FORBIDDEN.error()
+        staff_row_access(who, hospital_id=registration.hospital_id, permission="booking.change_registration")
         actor = booking.Actor.staff(who)
     booking.registration_check_in(registration=registration, actor=actor)
     registration = Registration.objects.select_related(

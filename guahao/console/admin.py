@@ -16,17 +16,18 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import TabularInline
 
-from guahao.accounts.models import Account, Patient, StaffProfile
-from guahao.accounts.services import staff_hospital_id
+from guahao.accounts.models import Account, Patient
+from guahao.accounts.scope import PLATFORM
 from guahao.booking import services as booking
 from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration, RegistrationStatus
 from guahao.catalog import services as catalog
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
 from guahao.console import his as _his  # noqa: F401 - registers the HIS pages
 from guahao.console import payments as _payments  # noqa: F401 - registers the payment pages
-from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each
+from guahao.console import staff as _staff  # noqa: F401 - registers the staff access pages
+from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each, is_platform_staff
 from guahao.his import services as his
 from guahao.payments import services as payments
 from guahao.scheduling.models import RuleSet, Schedule
@@ -49,10 +50,12 @@ class HospitalAdmin(ScopedAdmin):
     search_fields = ["name", "code"]
     inlines = [CampusInline, FeeInline]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        qs = ModelAdmin.get_queryset(self, request)
-        scope = staff_hospital_id(request.user)
-        return qs if scope is None else qs.filter(pk=scope)
+    # Hospitals themselves (which patients then see) are the platform admin's to add or remove.
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return is_platform_staff(request) and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_platform_staff(request) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Department)
@@ -265,30 +268,15 @@ class BlacklistAdmin(ScopedAdmin):
 
 @admin.register(Patient)
 class PatientAdmin(ReadOnlyAdmin):
-    hospital_path = ""
+    # A hospital sees the patients who registered there (and may bar only those).
+    hospital_path = "registrations__hospital"
     list_display = ["name", "id_number_masked", "gender", "birth_date", "relation", "account"]
     search_fields = ["name"]
     exclude = ["id_number_encrypted", "id_number_hash"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        qs = ModelAdmin.get_queryset(self, request)
-        scope = staff_hospital_id(request.user)
-        return qs if scope is None else qs.filter(registrations__hospital_id=scope).distinct()
-
 
 @admin.register(Account)
-class AccountAdmin(ModelAdmin):
+class AccountAdmin(ScopedAdmin):
+    hospital_path = PLATFORM  # an account books at any hospital: the platform's
     list_display = ["__str__", "created_at", "is_active"]
     exclude = ["phone"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        qs = super().get_queryset(request)
-        return qs if staff_hospital_id(request.user) is None else qs.none()
-
-
-@admin.register(StaffProfile)
-class StaffProfileAdmin(ModelAdmin):
-    list_display = ["user", "hospital"]
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser

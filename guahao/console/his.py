@@ -63,14 +63,15 @@ class HisConnectionAdmin(ScopedAdmin):
             obj.signing_key_set(form.cleaned_data["new_key"])
         super().save_model(request, obj, form, change)
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_platform_staff(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_platform_staff(request)
+    # The connection (address, mode, keys) is the platform's to set; a hospital admin reads it.
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return is_platform_staff(request) and super().has_add_permission(request)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_platform_staff(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_platform_staff(request) and super().has_delete_permission(request, obj)
 
     def _each(self, request: HttpRequest, queryset: QuerySet, run: Any) -> None:
         for connection in queryset.select_related("hospital"):
@@ -79,11 +80,11 @@ class HisConnectionAdmin(ScopedAdmin):
             except (HisError, HisRefused) as exc:
                 self.message_user(request, f"{connection.hospital}: {exc}", messages.ERROR)
 
-    @admin.action(description=_("Sync the selected hospitals from their HIS now"))
+    @admin.action(description=_("Sync the selected hospitals from their HIS now"), permissions=["change"])
     def sync_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(request, queryset, sync.hospital_sync)
 
-    @admin.action(description=_("Compare the selected hospitals with their HIS"))
+    @admin.action(description=_("Compare the selected hospitals with their HIS"), permissions=["change"])
     def check_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         def differences(connection: HisConnection) -> str:
             found = check.differences(connection)
@@ -112,7 +113,7 @@ class HisCallAdmin(ReadOnlyAdmin):
     list_select_related = ["registration", "hospital"]
     actions = ["send_again"]
 
-    @admin.action(description=_("Send the selected write-backs again now"))
+    @admin.action(description=_("Send the selected write-backs again now"), permissions=["act"])
     def send_again(self, request: HttpRequest, queryset: QuerySet) -> None:
         actor = booking.Actor.staff(request.user)
         apply_each(self, request, queryset, lambda call: his.call_retry(call=call, actor=actor), str(_("Sent again")))

@@ -17,8 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
+from guahao.accounts.scope import PLATFORM
 from guahao.booking import services as booking
-from guahao.console.base import ReadOnlyAdmin, apply_each, is_platform_staff
+from guahao.console.base import ReadOnlyAdmin, apply_each
 from guahao.payments import money, reconciliation
 from guahao.payments import services as payments
 from guahao.payments.models import FailedRefund, Payment, ReconciliationDifference, ReconciliationRun, Refund
@@ -69,7 +70,7 @@ class RefundAdmin(ReadOnlyAdmin):
     def amount(self, obj: Refund) -> str:
         return _yuan(obj.amount_fen)
 
-    @admin.action(description=_("Try the selected failed refunds again"))
+    @admin.action(description=_("Try the selected failed refunds again"), permissions=["act"])
     def retry(self, request: HttpRequest, queryset: QuerySet) -> None:
         actor = booking.Actor.staff(request.user)
         apply_each(
@@ -111,15 +112,9 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     date_hierarchy = "day"
     inlines = [DifferenceInline]
     actions = ["run_again", "export_csv"]
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_platform_staff(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_platform_staff(request)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return ReconciliationRun.objects.all()
+    # A run covers every hospital paid through the provider: the platform's. Hospital staff
+    # read their own hospital's differences (the next page).
+    hospital_path = PLATFORM
 
     @admin.display(description=_("paid (statement / ours)"))
     def paid(self, obj: ReconciliationRun) -> str:
@@ -129,7 +124,7 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     def refunded(self, obj: ReconciliationRun) -> str:
         return f"{_yuan(obj.their_refunded_fen)} / {_yuan(obj.our_refunded_fen)}"
 
-    @admin.action(description=_("Reconcile the selected days again"))
+    @admin.action(description=_("Reconcile the selected days again"), permissions=["act"])
     def run_again(self, request: HttpRequest, queryset: QuerySet) -> None:
         apply_each(
             self,

@@ -7,11 +7,10 @@ import datetime as dt
 import io
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
-from guahao.accounts.models import StaffProfile
 from guahao.booking.models import Registration
 from guahao.core import clock
 from guahao.payments import reconciliation
@@ -157,9 +156,7 @@ def test_hospital_staff_see_only_their_hospitals_differences(schedule):
     Payment.objects.update(registration_fee_fen=0, consultation_fee_fen=1, amount_fen=1)
     assert reconciliation.reconcile(provider_name="sandbox", day=day).difference_count == 2
 
-    clerk = User.objects.create_user("clerk", password="pw-for-tests", is_staff=True)
-    clerk.user_permissions.add(*Permission.objects.filter(content_type__app_label="payments"))
-    StaffProfile.objects.create(user=clerk, hospital=schedule.hospital)
+    f.staff_member("clerk", "finance", schedule.hospital)
     console = Client()
     console.login(username="clerk", password="pw-for-tests")
     page = console.get("/console/payments/reconciliationdifference/").content.decode()

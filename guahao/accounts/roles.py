@@ -1,0 +1,113 @@
+"""Staff roles: who may do what in the console and the staff API.
+
+Each role is a Django group (created by a migration) holding its permissions; a staff member has
+exactly one role at one hospital (``StaffProfile``), except the platform admin, who has none and
+sees every hospital. Permissions come from the role alone (``backends.RoleBackend``): a group or
+a permission given to a user by other means grants nothing.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    PLATFORM_ADMIN = "platform_admin", _("Platform admin")
+    HOSPITAL_ADMIN = "hospital_admin", _("Hospital admin")
+    OPERATOR = "operator", _("Operator")
+    FINANCE = "finance", _("Finance")
+    VIEWER = "viewer", _("Viewer")
+
+
+# What each hospital role may do, by model ("app_label.model": actions). The platform admin has
+# every permission. A model missing here is not open to hospital staff at all.
+_HOSPITAL_WORK = {
+    "catalog.hospital": "view",
+    "catalog.campus": "view",
+    "catalog.department": "view",
+    "catalog.doctor": "view",
+    "catalog.fee": "view",
+    "scheduling.schedule": "view",
+    "scheduling.ruleset": "view",
+    "booking.registration": "view",
+    "booking.hold": "view",
+    "booking.bookingevent": "view",
+    "booking.blacklistentry": "view",
+    "accounts.patient": "view",
+    "his.hiscall": "view",
+    "his.hisevent": "view",
+    "payments.payment": "view",
+    "payments.refund": "view",
+    "payments.failedrefund": "view",
+    "payments.reconciliationrun": "view",
+    "payments.reconciliationdifference": "view",
+}
+
+ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
+    Role.VIEWER: dict(_HOSPITAL_WORK),
+    Role.OPERATOR: {
+        **_HOSPITAL_WORK,
+        "scheduling.schedule": "view add change",
+        "booking.registration": "view change",
+        "booking.blacklistentry": "view add change",
+        "his.hiscall": "view change",
+    },
+    Role.FINANCE: {
+        **_HOSPITAL_WORK,
+        "payments.refund": "view change",
+        "payments.failedrefund": "view change",
+    },
+    Role.HOSPITAL_ADMIN: {
+        **_HOSPITAL_WORK,
+        "catalog.hospital": "view change",
+        "catalog.campus": "view add change delete",
+        "catalog.department": "view add change delete",
+        "catalog.doctor": "view add change delete",
+        "catalog.fee": "view add change delete",
+        "scheduling.schedule": "view add change",
+        "scheduling.ruleset": "view add change delete",
+        "booking.registration": "view change",
+        "booking.blacklistentry": "view add change",
+        "his.hisconnection": "view",
+        "his.hiscall": "view change",
+        "payments.refund": "view change",
+        "payments.failedrefund": "view change",
+        "auth.user": "view add change",
+        "accounts.staffevent": "view",
+    },
+}
+
+
+def roles_sync(apps, *, missing_only: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Create each role's group with exactly the permissions above (every one for the platform
+    admin). Takes an app registry (a migration's historical one). ``missing_only``: leave the
+    roles that exist as the platform admin tuned them; only the platform admin gains the
+    permissions of new models."""
+    from django.contrib.auth.management import create_permissions
+    from django.db.migrations.state import StateApps
+
+    for config in apps.get_app_configs():
+        if isinstance(apps, StateApps):  # a migration's registry: its apps carry no models module
+            config.models_module = True
+        create_permissions(config, apps=apps, verbosity=0)
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    every = Permission.objects.all()
+    for role in Role.values:
+        group, created = Group.objects.get_or_create(name=role)
+        if role == Role.PLATFORM_ADMIN:
+            group.permissions.set(every)
+            continue
+        if missing_only and not created:
+            continue
+        wanted = []
+        for label, actions in ROLE_PERMISSIONS[role].items():
+            app_label, model = label.split(".")
+            for action in actions.split():
+                wanted += list(
+                    every.filter(
+                        content_type__app_label=app_label, content_type__model=model, codename=f"{action}_{model}"
+                    )
+                )
+        group.permissions.set(wanted)

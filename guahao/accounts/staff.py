@@ -1,0 +1,176 @@
+"""Services of staff access: roles and hospitals of staff members, the second factor, and the
+audit log of logins, lockouts, roles and permissions (``StaffEvent``).
+
+Who may give which role: a platform admin any role at any hospital; a hospital admin the
+hospital roles at their own hospital. Nobody but a platform admin changes their own role or
+hospital, and only a platform admin makes platform admins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from guahao.accounts import errors
+from guahao.accounts.models import StaffEvent, StaffEventKind, StaffProfile
+from guahao.accounts.roles import Role
+from guahao.accounts.scope import staff_scope
+from guahao.catalog.models import Hospital
+from guahao.core import clock
+
+
+def staff_event_record(
+    *,
+    kind: str,
+    actor: Any = None,
+    target: str = "",
+    hospital_id: int | None = None,
+    ip: str | None = None,
+    **detail: Any,
+) -> StaffEvent:
+    name = actor.get_username() if hasattr(actor, "get_username") else str(actor or "")
+    return StaffEvent.objects.create(
+        at=clock.now(), kind=kind, actor=name, target=target, hospital_id=hospital_id, ip=ip or None, detail=detail
+    )
+
+
+def staff_role_check(*, by: Any, user: Any, hospital: Hospital | None, role: str) -> None:
+    """Refuses (naming the rule) a role or hospital ``by`` may not give ``user``."""
+    scope = staff_scope(by)
+    if role not in Role.values:
+        raise errors.STAFF_ROLE_NOT_ALLOWED.error(field="role")
+    if role == Role.PLATFORM_ADMIN:
+        if not scope.is_platform:
+            raise errors.STAFF_ROLE_NOT_ALLOWED.error(field="role")
+        if hospital is not None:
+            raise errors.STAFF_HOSPITAL_REQUIRED.error(
+                detail=_("A platform admin works for no one hospital"), field="hospital"
+            )
+        return
+    if hospital is None:
+        raise errors.STAFF_HOSPITAL_REQUIRED.error(field="hospital")
+    if not scope.allows(hospital.pk) or not (scope.is_platform or scope.role == Role.HOSPITAL_ADMIN):
+        raise errors.STAFF_HOSPITAL_NOT_YOURS.error(field="hospital")
+    if user is not None and user.pk == getattr(by, "pk", None) and not scope.is_platform:
+        profile = StaffProfile.objects.filter(user=user).first()
+        if profile is None or (profile.role, profile.hospital_id) != (role, hospital.pk):
+            raise errors.STAFF_OWN_ROLE.error(field="role")
+
+
+@transaction.atomic
+def staff_role_set(*, by: Any, user: Any, hospital: Hospital | None, role: str, ip: str | None = None) -> StaffProfile:
+    """Give ``user`` ``role`` at ``hospital`` (checked by ``staff_role_check``), recorded in the
+    audit log. The user is marked staff and put in the role's group alone."""
+    staff_role_check(by=by, user=user, hospital=hospital, role=role)
+    profile = StaffProfile.objects.filter(user=user).first()
+    before = (profile.role, profile.hospital_id) if profile else None
+    if profile is None:
+        profile = StaffProfile.objects.create(user=user, hospital=hospital, role=role)
+    else:
+        StaffProfile.objects.filter(pk=profile.pk).update(hospital=hospital, role=role)
+        profile.refresh_from_db()
+    if not user.is_staff:
+        type(user).objects.filter(pk=user.pk).update(is_staff=True)
+        user.is_staff = True
+    user.groups.set([Group.objects.get(name=role)])
+    if before != (role, profile.hospital_id):
+        staff_event_record(
+            kind=StaffEventKind.ROLE_CHANGED,
+            actor=by,
+            target=user.get_username(),
+            hospital_id=profile.hospital_id,
+            ip=ip,
+            role=role,
+            before_role=before[0] if before else None,
+            before_hospital=before[1] if before else None,
+        )
+    return profile
+
+
+def otp_device_of(user: Any, *, confirmed: bool = True) -> Any:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.filter(user=user, confirmed=confirmed).first()
+
+
+def otp_enrol_start(*, user: Any) -> Any:
+    """The unconfirmed TOTP device the enrolment page shows as a QR code (one per user)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = otp_device_of(user, confirmed=False)
+    return device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+
+
+def otp_enrol_confirm(*, user: Any, token: str, ip: str | None = None) -> Any:
+    """Confirm the enrolment with a code from the app; the device then guards every login."""
+    device = otp_device_of(user, confirmed=False)
+    if device is None or not device.verify_token(token.strip()):
+        staff_event_record(kind=StaffEventKind.OTP_FAILED, actor=user, target=user.get_username(), ip=ip)
+        raise errors.OTP_WRONG.error(field="otp_token")
+    with transaction.atomic():
+        type(device).objects.filter(user=user, confirmed=True).delete()
+        type(device).objects.filter(pk=device.pk).update(confirmed=True)
+        device.confirmed = True
+        staff_event_record(
+            kind=StaffEventKind.OTP_ENROLLED,
+            actor=user,
+            target=user.get_username(),
+            hospital_id=staff_hospital_of(user),
+            ip=ip,
+        )
+    return device
+
+
+def otp_verify(*, user: Any, token: str, ip: str | None = None) -> Any:
+    device = otp_device_of(user)
+    if device is None or not device.verify_token(token.strip()):
+        staff_event_record(
+            kind=StaffEventKind.OTP_FAILED,
+            actor=user,
+            target=user.get_username(),
+            hospital_id=staff_hospital_of(user),
+            ip=ip,
+        )
+        raise errors.OTP_WRONG.error(field="otp_token")
+    return device
+
+
+def otp_reset(*, by: Any, user: Any, ip: str | None = None) -> None:
+    """Remove a staff member's second factor (lost phone): they enrol again at their next login."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.filter(user=user).delete()
+    staff_event_record(
+        kind=StaffEventKind.OTP_RESET, actor=by, target=user.get_username(), hospital_id=staff_hospital_of(user), ip=ip
+    )
+
+
+def staff_hospital_of(user: Any) -> int | None:
+    return StaffProfile.objects.filter(user=user).values_list("hospital_id", flat=True).first()
+
+
+def staff_lock_lift(*, by: Any, username: str, ip_address: str | None, ip: str | None = None) -> int:
+    """Lift a lockout (of a user name, an address, or both as recorded); audited."""
+    from axes.utils import reset
+
+    lifted = reset(username=username or None, ip=ip_address or None)
+    staff_event_record(kind=StaffEventKind.LOCK_LIFTED, actor=by, target=username, ip=ip, address=ip_address or "")
+    return lifted
+
+
+def staff_login_recorded(*, kind: str, username: str, ip: str | None, **detail: Any) -> None:
+    """A login, failed login or lockout of the console, in the audit log (the user may not exist)."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username=username).first()
+    staff_event_record(
+        kind=kind,
+        actor=username,
+        target=username,
+        hospital_id=staff_hospital_of(user) if user else None,
+        ip=ip,
+        **detail,
+    )

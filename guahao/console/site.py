@@ -1,0 +1,53 @@
+"""The console's admin site: a staff member gets in with a role, a password and, where required,
+a code from their authenticator app (TOTP, django-otp)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from unfold.sites import UnfoldAdminSite
+
+from guahao.accounts import staff
+from guahao.accounts.scope import staff_scope
+
+
+def otp_passed(request: HttpRequest) -> bool:
+    """Whether this session has shown the second factor, or may go without one."""
+    user: Any = request.user
+    if user.is_verified():
+        return True
+    return settings.STAFF_OTP == "optional" and staff.otp_device_of(user) is None
+
+
+class ConsoleSite(UnfoldAdminSite):
+    def has_permission(self, request: HttpRequest) -> bool:
+        user: Any = request.user
+        if not (user.is_active and user.is_staff):
+            return False
+        if not staff_scope(user).role:  # staff without a role see nothing
+            return False
+        return otp_passed(request)
+
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        user: Any = request.user
+        if request.method == "GET" and user.is_authenticated and user.is_staff and not otp_passed(request):
+            return HttpResponseRedirect(self.otp_url(request))
+        return super().login(request, extra_context)
+
+    def otp_url(self, request: HttpRequest) -> str:
+        name = "otp" if staff.otp_device_of(request.user) else "otp_enrol"
+        url = reverse(f"{self.name}:{name}")
+        following = request.GET.get("next")
+        return f"{url}?next={following}" if following and following.startswith("/") else url
+
+    def get_urls(self) -> list:
+        from guahao.console import otp
+
+        return [
+            path("otp/", otp.verify, {"site": self}, name="otp"),
+            path("otp/enrol/", otp.enrol, {"site": self}, name="otp_enrol"),
+            *super().get_urls(),
+        ]

@@ -1,0 +1,204 @@
+"""Staff access as a hospital would check it: no way to a wider role or another hospital, a
+second factor, lockout after wrong passwords, idle sessions ending, and all of it in the log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django_otp.oath import totp
+
+from guahao.accounts.models import StaffEvent, StaffProfile
+from guahao.booking.models import Registration
+from guahao.catalog.models import Hospital
+from guahao.core import clock
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+User = get_user_model()
+
+
+def code(device, later: int = 0) -> str:
+    """The code the authenticator app shows now (or ``later`` steps on)."""
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=later):06d}"
+
+
+def booked_at(h: Hospital) -> Registration:
+    patient = f.Api().login()
+    clinic = f.schedule(f.department(h))
+    _, hold = patient.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": patient.add_patient()})
+    _, registration = patient.call("POST", f"/holds/{hold['id']}/confirm", {})
+    return Registration.objects.get(pk=registration["id"])
+
+
+def logged_in(username: str) -> Client:
+    console = Client(HTTP_ACCEPT_LANGUAGE="en")
+    assert console.login(username=username, password="pw-for-tests")
+    return console
+
+
+def test_a_hospital_admin_cannot_make_themselves_platform_staff_nor_open_another_hospital():
+    ours, theirs = f.hospital(), f.hospital()
+    registration = booked_at(theirs)
+    me = f.staff_member("renhe", "hospital_admin", ours)
+    console = logged_in("renhe")
+    assert console.get(f"/console/booking/registration/{registration.pk}/change/").status_code == 404
+    page = console.get(f"/console/auth/user/{me.pk}/change/")
+    assert page.status_code == 200 and 'name="role"' not in page.content.decode()  # own role: not a field
+    console.post(
+        f"/console/auth/user/{me.pk}/change/",
+        {"username": "renhe", "role": "platform_admin", "hospital": "", "new_password": ""},
+    )
+    profile = StaffProfile.objects.get(user=me)
+    assert (profile.role, profile.hospital_id) == ("hospital_admin", ours.pk)  # nothing changed
+    assert console.get(f"/console/booking/registration/{registration.pk}/change/").status_code == 404  # still
+
+    added = console.post(
+        "/console/auth/user/add/",
+        {"username": "sneaky", "role": "platform_admin", "hospital": "", "new_password": "a-long-pass-phrase-9"},
+    )
+    assert added.status_code == 200 and "Select a valid choice" in added.content.decode()
+    other = console.post(
+        "/console/auth/user/add/",
+        {"username": "sneaky", "role": "operator", "hospital": str(theirs.pk), "new_password": "a-long-pass-phrase-9"},
+    )
+    assert other.status_code == 200 and not User.objects.filter(username="sneaky").exists()
+
+
+def test_a_hospital_admin_adds_staff_of_their_own_hospital_and_every_change_is_logged():
+    ours = f.hospital()
+    f.staff_member("renhe", "hospital_admin", ours)
+    console = logged_in("renhe")
+    done = console.post(
+        "/console/auth/user/add/",
+        {"username": "desk1", "role": "operator", "hospital": str(ours.pk), "new_password": "a-long-pass-phrase-9"},
+    )
+    assert done.status_code == 302, done.content.decode()[:2000]
+    desk = User.objects.get(username="desk1")
+    assert desk.is_staff and not desk.is_superuser
+    assert (desk.staff_profile.role, desk.staff_profile.hospital_id) == ("operator", ours.pk)
+    assert desk.has_perm("booking.change_registration") and not desk.has_perm("payments.change_refund")
+    console.post(
+        f"/console/auth/user/{desk.pk}/change/",
+        {"username": "desk1", "is_active": "on", "role": "finance", "hospital": str(ours.pk), "new_password": ""},
+    )
+    desk = User.objects.get(username="desk1")
+    assert desk.staff_profile.role == "finance" and desk.has_perm("payments.change_refund")
+    log = list(StaffEvent.objects.filter(target="desk1").order_by("at", "id").values_list("kind", "actor", "detail"))
+    assert [(k, a) for k, a, _ in log] == [
+        ("role_changed", "renhe"),
+        ("staff_created", "renhe"),
+        ("role_changed", "renhe"),
+    ]
+    assert log[-1][2]["before_role"] == "operator" and log[-1][2]["role"] == "finance"
+
+
+def test_only_the_platform_admin_adds_hospitals():
+    f.staff_member("renhe", "hospital_admin", f.hospital())
+    before = Hospital.objects.count()
+    console = logged_in("renhe")
+    assert console.get("/console/catalog/hospital/add/").status_code == 403
+    console.post("/console/catalog/hospital/add/", {"code": "new", "name": "新医院", "timezone": "Asia/Shanghai"})
+    assert Hospital.objects.count() == before
+    f.staff_member("platform", "platform_admin")
+    assert logged_in("platform").get("/console/catalog/hospital/add/").status_code == 200
+
+
+def test_finance_reads_its_hospitals_payments_and_refunds():
+    f.staff_member("cashier", "finance", f.hospital())
+    console = logged_in("cashier")
+    for url in ("/console/payments/payment/", "/console/payments/refund/", "/console/payments/failedrefund/"):
+        assert console.get(url).status_code == 200, url
+    assert console.get("/console/payments/reconciliationdifference/").status_code == 200
+    assert console.get("/console/auth/user/").status_code == 403  # staff are the hospital admin's
+
+
+def test_login_lands_on_the_console():
+    f.staff_member("renhe", "viewer", f.hospital())
+    answer = Client().post("/console/login/", {"username": "renhe", "password": "pw-for-tests"})
+    assert answer.status_code == 302 and answer["Location"] == "/console/"
+
+
+def test_wrong_passwords_lock_the_login_until_a_platform_admin_lifts_it(settings):
+    settings.AXES_ENABLED = True
+    f.staff_member("renhe", "viewer", f.hospital())
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
+    answers = [
+        browser.post("/console/login/", {"username": "renhe", "password": f"wrong-{n}"}).status_code for n in range(7)
+    ]
+    assert answers[: settings.AXES_FAILURE_LIMIT - 1] == [200] * (settings.AXES_FAILURE_LIMIT - 1)
+    assert answers[-1] == 429
+    right = browser.post("/console/login/", {"username": "renhe", "password": "pw-for-tests"})
+    assert right.status_code == 429 and "locked" in right.content.decode()  # even the right password
+    assert browser.get("/console/").status_code == 302  # not logged in
+    kinds = list(StaffEvent.objects.filter(target="renhe").values_list("kind", flat=True))
+    assert kinds.count("login_failed") >= settings.AXES_FAILURE_LIMIT and "locked_out" in kinds
+
+    f.staff_member("platform", "platform_admin")
+    platform = Client(HTTP_ACCEPT_LANGUAGE="en")
+    platform.force_login(User.objects.get(username="platform"))
+    locks = platform.get("/console/axes/accessattempt/")
+    assert locks.status_code == 200 and "renhe" in locks.content.decode()
+    from axes.models import AccessAttempt
+
+    ids = list(AccessAttempt.objects.filter(username="renhe").values_list("pk", flat=True))
+    platform.post("/console/axes/accessattempt/", {"action": "lift", "_selected_action": ids})
+    assert StaffEvent.objects.filter(kind="lock_lifted", target="renhe", actor="platform").exists()
+    again = browser.post("/console/login/", {"username": "renhe", "password": "pw-for-tests"})
+    assert again.status_code == 302 and browser.get("/console/").status_code == 200
+
+
+def test_hospital_staff_cannot_see_or_lift_lockouts(settings):
+    f.staff_member("renhe", "hospital_admin", f.hospital())
+    assert logged_in("renhe").get("/console/axes/accessattempt/").status_code == 403
+
+
+def test_the_second_factor_is_enrolled_at_the_first_login_and_asked_at_every_login(settings):
+    settings.STAFF_OTP = "required"
+    f.staff_member("renhe", "operator", f.hospital())
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
+    answer = browser.post("/console/login/", {"username": "renhe", "password": "pw-for-tests"}, follow=True)
+    assert answer.redirect_chain[-1][0].startswith("/console/otp/enrol/")
+    assert "<svg" in answer.content.decode()  # the QR code to scan
+    assert browser.get("/console/").status_code == 302  # a password alone opens nothing
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user__username="renhe")
+    wrong = browser.post("/console/otp/enrol/", {"otp_token": "000000" if code(device) != "000000" else "111111"})
+    assert "wrong" in wrong.content.decode() and not TOTPDevice.objects.get(pk=device.pk).confirmed
+    time.sleep(1.1)  # after a wrong code django-otp takes the next one only a second later (then 2, 4, …)
+    browser.post("/console/otp/enrol/", {"otp_token": code(device)})
+    assert browser.get("/console/").status_code == 200
+
+    later = Client(HTTP_ACCEPT_LANGUAGE="en")
+    answer = later.post("/console/login/", {"username": "renhe", "password": "pw-for-tests"}, follow=True)
+    assert answer.redirect_chain[-1][0].startswith("/console/otp/")
+    assert later.get("/console/").status_code == 302
+    later.post("/console/otp/", {"otp_token": code(device, later=1)})
+    assert later.get("/console/").status_code == 200
+    kinds = list(StaffEvent.objects.filter(target="renhe").values_list("kind", flat=True))
+    assert {"otp_enrolled", "otp_failed", "login"} <= set(kinds)
+
+
+def test_an_enrolled_staff_member_is_asked_for_the_code_even_where_it_is_optional():
+    f.staff_member("renhe", "operator", f.hospital())
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.create(user=User.objects.get(username="renhe"), name="app", confirmed=True)
+    browser = Client()
+    browser.post("/console/login/", {"username": "renhe", "password": "pw-for-tests"})
+    assert browser.get("/console/").status_code == 302
+
+
+def test_a_staff_session_ends_after_the_idle_time(settings):
+    settings.STAFF_IDLE_MINUTES = 30
+    f.staff_member("renhe", "viewer", f.hospital())
+    console = logged_in("renhe")
+    assert console.get("/console/").status_code == 200
+    clock.advance(dt.timedelta(minutes=29))
+    assert console.get("/console/").status_code == 200  # still working
+    clock.advance(dt.timedelta(minutes=31))
+    assert console.get("/console/").status_code == 302  # idle too long: log in again

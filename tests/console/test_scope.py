@@ -1,0 +1,258 @@
+"""No staff member of one hospital sees or changes another hospital's rows, on any console page
+or staff API endpoint. The pages and endpoints are found at run time: a model registered in the
+console, or a staff endpoint added, without scoping fails here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from axes.models import AccessAttempt
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.db import models
+from django.forms.models import model_to_dict
+from django.test import Client
+from django.urls import reverse
+
+from guahao.accounts.models import Account, Patient, StaffEvent
+from guahao.accounts.services import staff_token_create
+from guahao.api.auth import StaffBearer
+from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration
+from guahao.catalog.models import Department, Doctor, Hospital
+from guahao.core import clock
+from guahao.his.models import HisCall, HisConnection, HisEvent
+from guahao.payments.models import FailedRefund, Payment, ReconciliationDifference, ReconciliationRun, Refund
+from guahao.scheduling.models import RuleSet, Schedule
+from tests import factories as f
+
+HOSPITAL_ROLES = ["hospital_admin", "operator", "finance", "viewer"]
+THEIRS = "乙方医院"  # the other hospital's name: it must appear on no page of ours
+
+
+def _theirs() -> dict[type, models.Model]:
+    """One row of every kind at the other hospital, as its patients and staff would leave them."""
+    h = f.hospital()
+    Hospital.objects.filter(pk=h.pk).update(name=THEIRS)
+    h.refresh_from_db()
+    dep = f.department(h, "乙方内科")
+    doctor = f.doctor(dep, "乙方医生")
+    clinic = f.schedule(dep, doctor)
+    patient_api = f.Api().login()
+    patient_id = patient_api.add_patient(name="乙方患者")
+    _, hold = patient_api.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": patient_id})
+    _, booked = patient_api.call("POST", f"/holds/{hold['id']}/confirm", {})
+    registration = Registration.objects.get(pk=booked["id"])
+    held = f.Api().login()
+    _, open_hold = held.call(
+        "POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": held.add_patient(name="乙方等候")}
+    )
+    now = clock.now()
+    patient = Patient.objects.get(pk=patient_id)
+    payment = Payment.objects.create(
+        hold=registration.hold,
+        registration=registration,
+        account=patient.account,
+        hospital=h,
+        provider="sandbox",
+        method="wechat",
+        out_trade_no="THEIRS0001",
+        registration_fee_fen=0,
+        consultation_fee_fen=1000,
+        amount_fen=1000,
+        status="paid",
+        created_at=now,
+        paid_at=now,
+    )
+    refund = Refund.objects.create(
+        payment=payment,
+        out_refund_no="THEIRSR001",
+        amount_fen=1000,
+        reason="cancelled",
+        status="failed",
+        created_at=now,
+    )
+    run = ReconciliationRun.objects.create(provider="sandbox", day=f.today(), status="differences", ran_at=now)
+    difference = ReconciliationDifference.objects.create(
+        run=run, kind="missing_theirs", entry="payment", out_trade_no="THEIRS0001", hospital=h, payment=payment
+    )
+    his_connection = HisConnection.objects.create(hospital=h, mode="synced", hospital_code="theirs")
+    his_call = HisCall.objects.create(
+        hospital=h, kind="register", ref="THEIRS-REF", registration=registration, next_at=now, created_at=now
+    )
+    his_event = HisEvent.objects.create(hospital=h, event_id="THEIRS-EV", type="slot.cancelled", received_at=now)
+    bar = BlacklistEntry.objects.create(
+        hospital=h,
+        person_hash=patient.id_number_hash,
+        patient=patient,
+        reason="no_show",
+        count=2,
+        starts_at=now,
+        ends_at=now + dt.timedelta(days=90),
+    )
+    their_staff = f.staff_member("theirs-desk", "operator", h)
+    event = StaffEvent.objects.create(at=now, kind="login", actor="theirs-desk", target="theirs-desk", hospital=h)
+    attempt = AccessAttempt.objects.create(
+        username="theirs-desk", ip_address="10.9.9.9", user_agent="x", get_data="", post_data="", failures_since_start=2
+    )
+    return {
+        Hospital: h,
+        Department: dep,
+        Doctor: doctor,
+        Schedule: clinic,
+        RuleSet: RuleSet.objects.get(hospital=h),
+        Registration: registration,
+        Hold: Hold.objects.get(pk=open_hold["id"]),
+        BookingEvent: BookingEvent.objects.filter(registration=registration).first(),
+        BlacklistEntry: bar,
+        Patient: patient,
+        Account: patient.account,
+        Payment: payment,
+        Refund: refund,
+        FailedRefund: FailedRefund.objects.get(pk=refund.pk),
+        ReconciliationRun: run,
+        ReconciliationDifference: difference,
+        HisConnection: his_connection,
+        HisCall: his_call,
+        HisEvent: his_event,
+        type(their_staff): their_staff,
+        StaffEvent: event,
+        Group: Group.objects.get(name="operator"),
+        AccessAttempt: attempt,
+    }
+
+
+def _snapshot(rows: dict[type, models.Model]) -> dict[str, Any]:
+    """The other hospital's rows and how many rows of each kind there are (our own staff's
+    logins are recorded as they happen, so the access log counts only the other hospital's)."""
+    seen: dict[str, Any] = {}
+    for model, row in rows.items():
+        fresh = model._default_manager.filter(pk=row.pk).first()
+        seen[model._meta.label] = model_to_dict(fresh) if fresh is not None else None
+        counted = model._default_manager.all()
+        if model is StaffEvent:
+            counted = counted.filter(hospital=rows[Hospital])
+        seen[model._meta.label + " rows"] = counted.count()
+    return seen
+
+
+def _url(model: type, view: str, *args: Any) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def _try_every_page(console: Client, model: type, row: models.Model, markers: list[str]) -> list[str]:
+    """What went wrong for one hospital staff member on one model's pages."""
+    wrong: list[str] = []
+    label = model._meta.label
+    listing = console.get(_url(model, "changelist"))
+    if listing.status_code == 200:
+        if listing.context["cl"].queryset.filter(pk=row.pk).exists():
+            wrong.append(f"{label}: the list shows the other hospital's row")
+        wrong += [f"{label}: the list shows {m!r}" for m in markers if m in listing.content.decode()]
+    elif listing.status_code != 403:
+        wrong.append(f"{label}: list answered {listing.status_code}")
+    for view in ("change", "delete", "history"):
+        for method in ("get", "post"):
+            if view == "history" and method == "post":
+                continue
+            answer = getattr(console, method)(_url(model, view, row.pk), {"post": "yes"})
+            if answer.status_code not in (403, 404):
+                wrong.append(
+                    f"{label}: {method.upper()} {view} of the other hospital's row answered {answer.status_code}"
+                )
+    added = console.get(_url(model, "add"))
+    if added.status_code == 200:
+        wrong += [f"{label}: the add form offers {m!r}" for m in markers if m in added.content.decode()]
+    elif added.status_code != 403:
+        wrong.append(f"{label}: add answered {added.status_code}")
+    for action in [*admin.site._registry[model].actions, "delete_selected"]:
+        name = action if isinstance(action, str) else action.__name__
+        done = console.post(
+            _url(model, "changelist"),
+            {"action": name, "_selected_action": [row.pk], "apply": "yes", "reason": "x", "post": "yes"},
+        )
+        body = done.content.decode(errors="replace")
+        wrong += [f"{label}: action {name} shows {m!r}" for m in markers if m in body]
+    return wrong
+
+
+@pytest.mark.django_db
+def test_hospital_staff_never_see_nor_change_another_hospitals_rows_on_any_console_page():
+    ours = f.hospital()
+    rows = _theirs()
+    registered = set(admin.site._registry)
+    missing = [m._meta.label for m in registered if m not in rows]
+    assert not missing, f"registered in the console, with no row of another hospital in this test: {missing}"
+    markers = [THEIRS, rows[Registration].registration_number, "THEIRS0001", "乙方患者"]
+    for role in HOSPITAL_ROLES:
+        f.staff_member(f"our-{role}", role, ours)
+    before = _snapshot(rows)
+    wrong: list[str] = []
+    for role in HOSPITAL_ROLES:
+        console = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+        assert console.login(username=f"our-{role}", password="pw-for-tests")
+        assert console.get("/console/").status_code == 200
+        for model in registered:
+            wrong += [f"{role}: {w}" for w in _try_every_page(console, model, rows[model], markers)]
+    assert not wrong, "\n".join(wrong)
+    assert _snapshot(rows) == before  # nothing changed
+
+
+@pytest.mark.django_db
+def test_the_platform_admin_sees_every_hospitals_rows():
+    """The other side of the test above: the rows it hides are there to be found."""
+    rows = _theirs()
+    f.staff_member("platform", "platform_admin")
+    console = Client()
+    assert console.login(username="platform", password="pw-for-tests")
+    for model, row in rows.items():
+        listing = console.get(_url(model, "changelist"))
+        assert listing.status_code == 200, model
+        assert listing.context["cl"].queryset.filter(pk=row.pk).exists(), model
+        assert console.get(_url(model, "change", row.pk)).status_code == 200, model
+
+
+def _staff_routes() -> list[tuple[str, str, Any]]:
+    from guahao.api.v1 import api
+
+    found = []
+    for bound in api._get_bound_routers():
+        for path, view in bound.path_operations.items():
+            for operation in view.operations:
+                if any(
+                    isinstance(a, StaffBearer) or getattr(a, "__name__", "") == "staff_session"
+                    for a in operation.auth_callbacks
+                ):
+                    for method in operation.methods:
+                        found.append((method, bound.prefix.rstrip("/") + path, operation.view_func))
+    return found
+
+
+@pytest.mark.django_db
+def test_every_staff_api_endpoint_answers_404_for_another_hospitals_rows():
+    ours = f.hospital()
+    rows = _theirs()
+    routes = _staff_routes()
+    assert routes, "the staff API has endpoints (check-in at least)"
+    undeclared = [f"{m} {p}" for m, p, view in routes if not hasattr(view, "staff_route")]
+    assert not undeclared, f"staff endpoints that do not declare what they reach (api.auth.staff_scoped): {undeclared}"
+    users = {r: f.staff_member(f"api-{r}", r, None if r == "platform_admin" else ours) for r in HOSPITAL_ROLES}
+    users["platform_admin"] = f.staff_member("api-platform", "platform_admin")
+    before = _snapshot(rows)
+    for role, user in users.items():
+        desk = f.Api()
+        desk.token = staff_token_create(user=user, label=role)
+        for method, path, view in routes:
+            route = view.staff_route
+            row = rows[route.model]
+            where, name = route.lookup.split(":")
+            value = str(getattr(row, route.field))
+            body = {name: value} if where == "body" else {}
+            status, answer = desk.call(method, path.replace("{" + name + "}", value).removeprefix("/api/v1"), body)
+            if role == "platform_admin":
+                assert status != 404, (role, method, path, answer)  # found: refused, if at all, by a rule
+            else:
+                assert (status, answer["code"]) == (404, "not_found"), (role, method, path, answer)
+        if role != "platform_admin":
+            assert _snapshot(rows) == before
