@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
 from guahao.accounts.scope import PLATFORM
 from guahao.booking import services as booking
 from guahao.console.base import ReadOnlyAdmin, apply_each
+from guahao.core import clock
 from guahao.payments import money, reconciliation
 from guahao.payments import services as payments
 from guahao.payments.models import FailedRefund, Payment, ReconciliationDifference, ReconciliationRun, Refund
@@ -27,6 +28,10 @@ from guahao.payments.models import FailedRefund, Payment, ReconciliationDifferen
 
 def _yuan(fen: int | None) -> str:
     return "" if fen is None else f"¥{money.yuan(fen)}"
+
+
+def _today() -> str:
+    return clock.local_today(settings.TIME_ZONE).isoformat()
 
 
 def _csv_response(text: str, name: str) -> HttpResponse:
@@ -137,7 +142,7 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
     @admin.action(description=_("Export the differences as CSV"))
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         rows = ReconciliationDifference.objects.filter(run__in=queryset).select_related("run", "hospital")
-        return _csv_response(reconciliation.differences_csv(rows), f"reconciliation-{timezone.localdate()}.csv")
+        return _csv_response(reconciliation.differences_csv(rows), f"reconciliation-{_today()}.csv")
 
 
 @admin.register(ReconciliationDifference)
@@ -160,4 +165,4 @@ class ReconciliationDifferenceAdmin(ReadOnlyAdmin):
     @admin.action(description=_("Export the selected differences as CSV"))
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         rows = queryset.select_related("run", "hospital")
-        return _csv_response(reconciliation.differences_csv(rows), f"differences-{timezone.localdate()}.csv")
+        return _csv_response(reconciliation.differences_csv(rows), f"differences-{_today()}.csv")
