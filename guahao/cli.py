@@ -15,11 +15,13 @@ guahao manage …                     any Django management command
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 DEMO_STAFF = ("renhe", "guahao-demo")  # 仁和医院's hospital admin; admin also asks the TOTP code (README)
 
@@ -47,6 +49,16 @@ def _ensure_demo() -> None:
 
         demo.load()
         print("demo data loaded", flush=True)
+
+
+def _simulators_write(urls: dict[str, str]) -> Path:
+    """Tell every command run against this data directory where the demo's simulators are."""
+    _django()
+    from django.conf import settings
+
+    path = Path(settings.DATA_DIR) / settings.SIMULATORS_FILE
+    path.write_text(json.dumps(urls), encoding="utf-8")
+    return path
 
 
 def _free_port(host: str) -> int:
@@ -107,6 +119,9 @@ def _serve(
 
         settings.PUBLIC_URL = env["GUAHAO_PUBLIC_URL"]
         simulator_seed(url=env["GUAHAO_HIS_URL"])
+    names: tuple[str, ...] = ("GUAHAO_PAYSIM_URL", "GUAHAO_HIS_URL") if with_paysim or with_hissim else ()
+    simulators = {k: env[k] for k in names if k in env}
+    found_at = _simulators_write(simulators) if simulators else None
     if with_worker:
         procs.append(subprocess.Popen([sys.executable, "-m", "guahao.cli", "worker"], env=env))  # noqa: S603
     server = subprocess.Popen(  # noqa: S603
@@ -147,6 +162,8 @@ def _serve(
         for p in procs:
             if p.poll() is None:
                 p.terminate()
+        if found_at is not None:
+            found_at.unlink(missing_ok=True)
 
     def on_term(*_: object) -> None:
         stop()

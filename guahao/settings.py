@@ -9,6 +9,7 @@ at-scale parts. A bad value stops the process at start with a message naming the
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import secrets
 from pathlib import Path
@@ -218,7 +219,23 @@ PUBLIC_URL = env_str("GUAHAO_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # "sandbox": every method goes to the payment sandbox; "live": WeChat Pay and Alipay, each
 # configured below (a method whose provider is not configured is not offered).
 PAYMENT_PROVIDER = env_choice("GUAHAO_PAYMENT_PROVIDER", "sandbox", ("sandbox", "live"))
-PAYSIM_URL = env_str("GUAHAO_PAYSIM_URL", "http://127.0.0.1:8020").rstrip("/")
+
+
+def _demo_simulators() -> dict[str, str]:
+    """The simulators' addresses that a running ``guahao demo`` wrote into this data directory:
+    a command run against the demo's data finds its simulators, never another instance's on a
+    fixed port."""
+    try:
+        found = json.loads((DATA_DIR / SIMULATORS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+SIMULATORS_FILE = "simulators.json"
+_SIMULATORS = _demo_simulators()
+# Empty (no payment sandbox, no HIS address) unless set or written by a running demo.
+PAYSIM_URL = env_str("GUAHAO_PAYSIM_URL", _SIMULATORS.get("GUAHAO_PAYSIM_URL", "")).rstrip("/")
 PAYSIM_MCH_ID = env_str("GUAHAO_PAYSIM_MCH_ID", "1900000001")
 PAYSIM_KEY = env_str("GUAHAO_PAYSIM_KEY", "paysim-demo-key")
 WECHATPAY = {
@@ -239,7 +256,7 @@ ALIPAY = {
 # The HIS: where the REST adapter reaches it (a hospital's connection may name its own address),
 # the key both sides sign with, how long to wait for an answer, and how long availability read
 # from a realtime HIS is reused.
-HIS_URL = env_str("GUAHAO_HIS_URL", "http://127.0.0.1:8021").rstrip("/")
+HIS_URL = env_str("GUAHAO_HIS_URL", _SIMULATORS.get("GUAHAO_HIS_URL", "")).rstrip("/")
 HIS_KEY = env_str("GUAHAO_HIS_KEY", "hissim-demo-key")
 HIS_TIMEOUT_MS = env_int("GUAHAO_HIS_TIMEOUT_MS", 3000, low=100, high=60000)
 HIS_AVAILABILITY_SECONDS = env_int("GUAHAO_HIS_AVAILABILITY_SECONDS", 10, low=0, high=600)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from guahao.his.adapters.hissim import HissimAdapter
-from guahao.his.interface import HisAdapter
+from guahao.his.interface import HisAdapter, HisError
 from guahao.his.models import HisConnection, HisMode
 
 
@@ -19,8 +19,14 @@ def realtime_connection(hospital_id: int) -> HisConnection | None:
 
 
 def adapter(connection: HisConnection) -> HisAdapter:
+    base_url = connection.base_url or settings.HIS_URL
+    if not base_url:
+        raise HisError(
+            "no HIS address: set the connection's address or GUAHAO_HIS_URL (a running guahao demo sets it)",
+            permanent=True,
+        )
     return HissimAdapter(
-        base_url=connection.base_url or settings.HIS_URL,
+        base_url=base_url,
         hospital_code=connection.hospital_code,
         key=connection.signing_key(),
         timeout=settings.HIS_TIMEOUT_MS / 1000,

@@ -35,6 +35,8 @@ def _alipay(config: tuple[tuple[str, str | bool], ...]) -> PaymentProvider:
 def provider_named(name: str) -> PaymentProvider | None:
     """The provider a payment was made with (None if it is no longer configured)."""
     if name == "sandbox":
+        if not settings.PAYSIM_URL:  # no sandbox set, nor started by a demo of this data directory
+            return None
         return _sandbox(settings.PAYSIM_URL, settings.PAYSIM_MCH_ID, settings.PAYSIM_KEY)
     if name == "wechatpay" and all(settings.WECHATPAY.values()):
         return _wechatpay(tuple(sorted(settings.WECHATPAY.items())))
@@ -46,7 +48,7 @@ def provider_named(name: str) -> PaymentProvider | None:
 def configured() -> list[str]:
     """The providers new payments may go to."""
     if settings.PAYMENT_PROVIDER == "sandbox":
-        return ["sandbox"]
+        return ["sandbox"] if settings.PAYSIM_URL else []
     return [name for name in LIVE.values() if provider_named(name) is not None]
 
 
