@@ -11,10 +11,13 @@ import hmac
 from dataclasses import dataclass
 from datetime import date
 
+from django.conf import settings
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
-from guahao.core import sealing
+from guahao.core import clock, sealing
+
+OLDEST = date(1900, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ def parse(raw: str) -> IdNumber | None:
     except ValidationError:
         return None
     if len(number) != 18:  # first-generation 15-digit cards are long retired
+        return None
+    if not (OLDEST <= birth <= clock.local_today(settings.TIME_ZONE)):  # nobody born tomorrow, or in 1800
         return None
     gender = "male" if int(number[16]) % 2 else "female"
     return IdNumber(number, birth, gender)

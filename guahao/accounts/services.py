@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import unicodedata
 
 import phonenumbers
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts import errors, idcard
-from guahao.accounts.locks import lock_account
+from guahao.accounts.locks import lock_account, lock_phone
 from guahao.accounts.models import Account, AuthToken, Patient, Relation, SmsCode, StaffToken
 from guahao.core import clock, ratelimit
 from guahao.core.errors import INVALID, RATE_LIMITED
@@ -56,28 +57,36 @@ def sms_code_send(*, phone: str, client_ip: str | None) -> tuple[SmsCode, str]:
     phone = phone_normalize(phone)
     if client_ip and not ratelimit.allow(f"sms-ip:{client_ip}", limit=30, window_seconds=3600):
         raise RATE_LIMITED.error()
-    now = clock.now()
-    if settings.RATELIMIT_ENABLED:
-        recent = SmsCode.objects.filter(phone=phone, created_at__gt=now - dt.timedelta(days=1))
-        if recent.filter(created_at__gt=now - RESEND_AFTER).exists():
-            raise errors.SMS_TOO_SOON.error()
-        if recent.count() >= CODES_PER_PHONE_PER_DAY:
-            raise errors.SMS_DAILY_LIMIT.error()
     code = f"{secrets.randbelow(10**6):06d}"
-    row = SmsCode.objects.create(
-        phone=phone,
-        code_hash=_digest(f"{phone}:{code}"),
-        created_at=now,
-        expires_at=now + CODE_TTL,
-        client_ip=client_ip,
-    )
+    with transaction.atomic():
+        # One phone's requests take turns: twenty at once see one another's code, not none.
+        lock_phone(phone)
+        now = clock.now()
+        if settings.RATELIMIT_ENABLED:
+            recent = SmsCode.objects.filter(phone=phone, created_at__gt=now - dt.timedelta(days=1))
+            if recent.filter(created_at__gt=now - RESEND_AFTER).exists():
+                raise errors.SMS_TOO_SOON.error()
+            if recent.count() >= CODES_PER_PHONE_PER_DAY:
+                raise errors.SMS_DAILY_LIMIT.error()
+        row = SmsCode.objects.create(
+            phone=phone,
+            code_hash=_digest(f"{phone}:{code}"),
+            created_at=now,
+            expires_at=now + CODE_TTL,
+            client_ip=client_ip,
+        )
     # The console backend stands in for an SMS gateway in the demo and in tests.
     print(f"[sms] to {mask_phone(phone)}: 您的挂号登录验证码是 {code}，5分钟内有效。", flush=True)  # noqa: T201
     return row, code
 
 
-def account_login(*, phone: str, code: str) -> tuple[Account, str]:
-    """Check the newest live code for the phone; returns the account and a new bearer token."""
+def account_login(*, phone: str, code: str, client_ip: str | None = None) -> tuple[Account, str]:
+    """Check the newest live code for the phone; returns the account and a new bearer token.
+
+    Besides five tries per code, one address may try 60 logins in 10 minutes (whatever the
+    phones), so codes cannot be guessed across many phones from one place."""
+    if client_ip and not ratelimit.allow(f"login-ip:{client_ip}", limit=60, window_seconds=600):
+        raise RATE_LIMITED.error()
     phone = phone_normalize(phone)
     now = clock.now()
     sms = SmsCode.objects.filter(phone=phone, used_at__isnull=True, expires_at__gt=now).order_by("-created_at").first()
@@ -123,12 +132,45 @@ def staff_for_token(key: str):  # type: ignore[no-untyped-def]
     return token.user if token and token.user.is_staff else None
 
 
+# Marks that real names carry besides letters: the middle dot of minority and foreign names
+# written in Chinese (阿依古丽·买买提; also its look-alikes typed on phones), and the space,
+# hyphen, apostrophe and full stop of names in Latin letters.
+NAME_MARKS = frozenset("·•‧・ -'.")
+NAME_LENGTH = 50
+
+
+def _name_letter(ch: str) -> bool:
+    if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\U00020000" <= ch <= "\U0003134f":
+        return True  # CJK ideographs (with extensions A to G for rare characters in names)
+    return unicodedata.category(ch).startswith("L") and "LATIN" in unicodedata.name(ch, "")
+
+
+def real_name(raw: str) -> str:
+    """A patient's name as on their ID card: Chinese characters or Latin letters with the marks
+    names carry, at most 50 characters, spaces collapsed. Refused, naming the reason: digits,
+    emoji, control or invisible formatting characters (direction overrides, byte-order marks)."""
+    name = " ".join(unicodedata.normalize("NFC", raw).split())
+    if len(name) < 2:
+        raise errors.NAME_INVALID.error(detail=_("The name has fewer than two characters."), field="name")
+    if len(name) > NAME_LENGTH:
+        raise errors.NAME_INVALID.error(
+            detail=_("The name is longer than %(n)d characters.") % {"n": NAME_LENGTH}, field="name"
+        )
+    wrong = sorted({ch for ch in name if not (_name_letter(ch) or ch in NAME_MARKS)})
+    if wrong:
+        shown = "".join(ch if unicodedata.category(ch)[0] not in "CZ" else f"U+{ord(ch):04X} " for ch in wrong[:5])
+        raise errors.NAME_INVALID.error(
+            detail=_("A real name has no such characters: %(chars)s") % {"chars": shown.strip()}, field="name"
+        )
+    if not any(_name_letter(ch) for ch in name) or name[0] in NAME_MARKS or name[-1] in NAME_MARKS:
+        raise errors.NAME_INVALID.error(field="name")
+    return name
+
+
 def patient_create(*, account: Account, name: str, id_number: str, phone: str, relation: str) -> Patient:
     if relation not in Relation.values:
         raise INVALID.error(detail=_("Choose the relation."), field="relation")
-    name = name.strip()
-    if not (1 < len(name) <= 50) or any(ch.isdigit() for ch in name):
-        raise errors.NAME_INVALID.error(field="name")
+    name = real_name(name)
     parsed = idcard.parse(id_number)
     if parsed is None:
         raise errors.ID_NUMBER_INVALID.error(field="id_number")

@@ -41,7 +41,8 @@ class LoginIn(Schema):
 
 
 class PatientIn(Schema):
-    name: str = Field(min_length=1, max_length=50)
+    # The rule (at most 50 characters, and which) is the service's, worded in the reader's language.
+    name: str = Field(min_length=1, max_length=200, description="real name: Chinese characters or Latin letters, 2-50")
     id_number: str = Field(min_length=1, max_length=20)
     phone: str = Field(max_length=20)
     relation: Literal["self", "spouse", "child", "parent", "other"] = "self"

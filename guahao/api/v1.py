@@ -24,7 +24,7 @@ from guahao.booking.models import Registration
 from guahao.catalog import errors as catalog_errors
 from guahao.catalog import selectors as catalog
 from guahao.catalog.models import Department, Hospital
-from guahao.core import clock, idempotency, ratelimit
+from guahao.core import clock, idempotency
 from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN, RATE_LIMITED
 from guahao.his import errors as his_errors
 from guahao.his import realtime as his_realtime
@@ -97,10 +97,7 @@ def sms_code(request: HttpRequest, body: schemas.SmsCodeIn) -> dict:
     ),
 )
 def login(request: HttpRequest, body: schemas.LoginIn) -> dict:
-    ip = client_ip(request)
-    if ip and not ratelimit.allow(f"login-ip:{ip}", limit=60, window_seconds=600):
-        raise RATE_LIMITED.error()
-    account, token = accounts.account_login(phone=body.phone, code=body.code)
+    account, token = accounts.account_login(phone=body.phone, code=body.code, client_ip=client_ip(request))
     return {"token": token, "account_id": str(account.pk)}
 
 

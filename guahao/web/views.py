@@ -418,7 +418,9 @@ def login(request: HttpRequest) -> HttpResponse:
     try:
         if request.POST.get("step") == "code":
             ctx["step"] = "code"
-            _, token = accounts.account_login(phone=ctx["phone"], code=request.POST.get("code", ""))
+            _, token = accounts.account_login(
+                phone=ctx["phone"], code=request.POST.get("code", ""), client_ip=client_ip(request)
+            )
             request.session.cycle_key()  # a new session id at login: an old one cannot be reused
             request.session[SESSION_TOKEN] = token
             return redirect(ctx["next"] or reverse("web:home"))

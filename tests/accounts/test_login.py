@@ -102,3 +102,40 @@ def test_without_a_token_patient_paths_answer_401(api):
     assert (status, body["code"]) == (401, "auth.required")
     api.token = "not-a-token"
     assert api.call("GET", "/patients")[0] == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_requests_at_once_for_one_phone_send_one_code(ratelimits):
+    import threading
+
+    from django.db import close_old_connections, connection
+
+    from guahao.accounts.models import SmsCode
+
+    number = f.phone()
+    start = threading.Barrier(20)
+    answers: list[tuple[int, str]] = []
+
+    def ask(n: int) -> None:
+        try:
+            client = f.Api()
+            start.wait()
+            status, body = client.call("POST", "/auth/sms-code", {"phone": number}, **{"X-Forwarded-For": str(n)})
+            answers.append((status, body.get("code", "sent")))
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [(200, "sent")] + [(429, "sms.too_soon")] * 19
+    assert SmsCode.objects.filter(phone=number).count() == 1
+
+
+def test_one_address_cannot_guess_codes_across_many_phones(ratelimits):
+    web = f.Api()
+    answers = [web.call("POST", "/auth/login", {"phone": f.phone(), "code": "000000"})[1]["code"] for _ in range(61)]
+    assert answers[:60] == ["login.code_wrong"] * 60 and answers[60] == "rate_limited"

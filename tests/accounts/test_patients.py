@@ -148,3 +148,51 @@ def test_another_accounts_patients_are_invisible(api):
     assert api.call("GET", "/patients")[1] == []
     status, body = api.call("POST", "/holds", {"schedule_id": "1", "patient_id": theirs})
     assert status == 404
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["张伟", "欧阳娜娜", "阿依古丽·买买提", "𠮷田", "John Smith", "Anne-Marie O'Neil", "José García"],
+)
+def test_real_names_in_chinese_characters_or_latin_letters_are_taken(api, name):
+    api.login()
+    status, body = api.call("POST", "/patients", {"name": name, "id_number": f.id_number(), "phone": "13912345678"})
+    assert (status, body["name"]) == (201, name), body
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("张", "fewer than two"),
+        ("张" * 51, "longer than 50"),
+        ("张伟\x00", "U+0000"),
+        ("张伟😀", "😀"),
+        ("张\u202e伟", "U+202E"),  # a right-to-left override
+        ("\ufeff张伟", "U+FEFF"),  # a byte-order mark
+        ("<script>", "<"),
+        ("张伟2", "2"),
+    ],
+)
+def test_a_name_no_id_card_carries_is_refused_saying_why_and_nothing_is_added(name, reason):
+    api = f.Api(language="en").login()
+    status, body = api.call("POST", "/patients", {"name": name, "id_number": f.id_number(), "phone": "13912345678"})
+    assert (status, body["code"], body["field"]) == (422, "patient.name_invalid", "name")
+    assert reason in body["detail"], body
+    assert Patient.objects.count() == 0
+
+
+@pytest.mark.parametrize("birth", ["18000101", "20300101"])
+def test_an_id_number_with_an_impossible_birth_date_is_refused(api, birth):
+    api.login()
+    number = f.id_number(birth)
+    status, body = api.call("POST", "/patients", {"name": "张伟", "id_number": number, "phone": "13912345678"})
+    assert (status, body["code"], body["field"]) == (422, "patient.id_number_invalid", "id_number")
+    assert Patient.objects.count() == 0
+
+
+def test_the_reason_a_name_is_refused_reads_in_chinese_by_default(api):
+    api.login()
+    status, body = api.call(
+        "POST", "/patients", {"name": "张" * 60, "id_number": f.id_number(), "phone": "13912345678"}
+    )
+    assert (status, body["detail"]) == (422, "姓名不能超过 50 个字符。")
