@@ -195,7 +195,7 @@ if REDIS_URL:
         }
     }
     HUEY = {
-        "huey_class": "huey.RedisHuey",
+        "huey_class": "guahao.core.jobs.OncePerTickRedisHuey",  # periodic jobs queued once by N workers
         "name": "guahao",
         "url": REDIS_URL,
         "immediate": False,
@@ -204,7 +204,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     HUEY = {
-        "huey_class": "huey.SqliteHuey",
+        "huey_class": "guahao.core.jobs.OncePerTickSqliteHuey",
         "name": "guahao",
         "filename": str(DATA_DIR / "jobs.sqlite3"),
         "immediate": False,
