@@ -293,6 +293,10 @@ STAFF_IDLE_MINUTES = env_int("GUAHAO_STAFF_IDLE_MINUTES", 30, low=1, high=24 * 6
 # Lockout after repeated wrong passwords, per user name and per address; 0 minutes: until a
 # platform admin lifts it.
 AXES_FAILURE_LIMIT = env_int("GUAHAO_STAFF_LOCKOUT_FAILURES", 5, low=1, high=100)
+# An address is locked only after many more: a hospital's staff share one behind its NAT, and one
+# user's typos must not lock out the colleagues (or the admin who would lift the lock).
+STAFF_LOCKOUT_ADDRESS_FAILURES = env_int("GUAHAO_STAFF_LOCKOUT_ADDRESS_FAILURES", 50, low=1, high=10000)
+AXES_HANDLER = "guahao.accounts.lockouts.StaffLockouts"
 _lockout_minutes = env_int("GUAHAO_STAFF_LOCKOUT_MINUTES", 30, low=0, high=7 * 24 * 60)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=_lockout_minutes) if _lockout_minutes else None
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]

@@ -4,12 +4,14 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "guahao.accounts"
     label = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = _("Accounts and staff")
 
     def ready(self) -> None:
         # Logins, failed logins and lockouts reach us only as Django's and django-axes's auth

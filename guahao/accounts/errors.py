@@ -21,3 +21,4 @@ STAFF_HOSPITAL_REQUIRED = ProblemType(
     "staff.hospital_required", 422, _("Every role but the platform admin works for one hospital")
 )
 OTP_WRONG = ProblemType("staff.otp_wrong", 401, _("The code from the authenticator app is wrong or has expired"))
+OTP_WAIT = ProblemType("staff.otp_wait", 429, _("Wait a moment before the next code"))

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -88,8 +90,30 @@ class StaffProfile(models.Model):
         return str(self.user)
 
 
+class StaffRole(Group):
+    """A role as the console shows it: its name in the reader's language."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+
+    def __str__(self) -> str:
+        return str(Role(self.name).label) if self.name in Role.values else self.name
+
+
+class StaffLockout(AccessAttempt):
+    """Failed staff logins by user name and address (django-axes), as the console lists them."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("login lockout")
+        verbose_name_plural = _("login lockouts")
+
+
 class StaffEventKind(models.TextChoices):
-    LOGIN = "login", _("Logged in")
+    LOGIN = "login", _("Password accepted")
+    OTP_PASSED = "otp_passed", _("Second factor passed")
     LOGIN_FAILED = "login_failed", _("Failed login")
     LOCKED_OUT = "locked_out", _("Locked out")
     LOCK_LIFTED = "lock_lifted", _("Lock lifted")
@@ -100,6 +124,7 @@ class StaffEventKind(models.TextChoices):
     ROLE_CHANGED = "role_changed", _("Role or hospital changed")
     PERMISSIONS_CHANGED = "permissions_changed", _("Permissions of a role changed")
     STAFF_CHANGED = "staff_changed", _("Staff member changed")
+    REFUSED = "refused", _("Change of role or hospital refused")
 
 
 class StaffEvent(models.Model):

@@ -8,6 +8,7 @@ hospital, and only a platform admin makes platform admins.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib.auth.models import Group
@@ -104,12 +105,43 @@ def otp_enrol_start(*, user: Any) -> Any:
     return device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
 
 
+def _otp_check(device: Any, *, user: Any, token: str, ip: str | None) -> None:
+    """Refuses a wrong code (recorded), and any code while django-otp makes one wait after wrong
+    ones (1, 2, 4 … seconds), saying how long."""
+    if device is not None:
+        allowed, why = device.verify_is_allowed()
+        if not allowed and why and why.get("locked_until"):
+            # django-otp's own timestamps: the wait it set after the last wrong code.
+            wait = max(1, math.ceil((why["locked_until"] - device.throttling_failure_timestamp).total_seconds()))
+            raise errors.OTP_WAIT.error(
+                detail=_("After a wrong code, wait %(seconds)d seconds before the next one.") % {"seconds": wait},
+                field="otp_token",
+            )
+    if device is None or not device.verify_token(token.strip()):
+        staff_event_record(
+            kind=StaffEventKind.OTP_FAILED,
+            actor=user,
+            target=user.get_username(),
+            hospital_id=staff_hospital_of(user),
+            ip=ip,
+        )
+        raise errors.OTP_WRONG.error(field="otp_token")
+
+
+def _otp_passed(user: Any, ip: str | None) -> None:
+    staff_event_record(
+        kind=StaffEventKind.OTP_PASSED,
+        actor=user,
+        target=user.get_username(),
+        hospital_id=staff_hospital_of(user),
+        ip=ip,
+    )
+
+
 def otp_enrol_confirm(*, user: Any, token: str, ip: str | None = None) -> Any:
     """Confirm the enrolment with a code from the app; the device then guards every login."""
     device = otp_device_of(user, confirmed=False)
-    if device is None or not device.verify_token(token.strip()):
-        staff_event_record(kind=StaffEventKind.OTP_FAILED, actor=user, target=user.get_username(), ip=ip)
-        raise errors.OTP_WRONG.error(field="otp_token")
+    _otp_check(device, user=user, token=token, ip=ip)
     with transaction.atomic():
         type(device).objects.filter(user=user, confirmed=True).delete()
         type(device).objects.filter(pk=device.pk).update(confirmed=True)
@@ -121,20 +153,15 @@ def otp_enrol_confirm(*, user: Any, token: str, ip: str | None = None) -> Any:
             hospital_id=staff_hospital_of(user),
             ip=ip,
         )
+        _otp_passed(user, ip)
     return device
 
 
 def otp_verify(*, user: Any, token: str, ip: str | None = None) -> Any:
+    """The second step of a login: the code the enrolled app shows now."""
     device = otp_device_of(user)
-    if device is None or not device.verify_token(token.strip()):
-        staff_event_record(
-            kind=StaffEventKind.OTP_FAILED,
-            actor=user,
-            target=user.get_username(),
-            hospital_id=staff_hospital_of(user),
-            ip=ip,
-        )
-        raise errors.OTP_WRONG.error(field="otp_token")
+    _otp_check(device, user=user, token=token, ip=ip)
+    _otp_passed(user, ip)
     return device
 
 
@@ -157,7 +184,17 @@ def staff_lock_lift(*, by: Any, username: str, ip_address: str | None, ip: str |
     from axes.utils import reset
 
     lifted = reset(username=username or None, ip=ip_address or None)
-    staff_event_record(kind=StaffEventKind.LOCK_LIFTED, actor=by, target=username, ip=ip, address=ip_address or "")
+    from django.contrib.auth import get_user_model
+
+    locked = get_user_model().objects.filter(username=username).first() if username else None
+    staff_event_record(
+        kind=StaffEventKind.LOCK_LIFTED,
+        actor=by,
+        target=username,
+        hospital_id=staff_hospital_of(locked) if locked else None,
+        ip=ip,
+        address=ip_address or "",
+    )
     return lifted
 
 

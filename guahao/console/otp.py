@@ -36,13 +36,13 @@ def _signed_in_staff(request: HttpRequest, site: Any) -> HttpResponse | None:
 def verify(request: HttpRequest, site: Any) -> HttpResponse:
     if (refused := _signed_in_staff(request, site)) is not None:
         return refused
+    if request.method == "POST" and request.POST.get("cancel"):  # log out (from enrolment too)
+        logout(request)
+        return HttpResponseRedirect(reverse(f"{site.name}:login"))
     if staff.otp_device_of(request.user) is None:
         return HttpResponseRedirect(reverse(f"{site.name}:otp_enrol"))
     error = ""
     if request.method == "POST":
-        if request.POST.get("cancel"):
-            logout(request)
-            return HttpResponseRedirect(reverse(f"{site.name}:login"))
         try:
             device = staff.otp_verify(
                 user=request.user, token=request.POST.get("otp_token", ""), ip=request.META.get("REMOTE_ADDR")

@@ -12,7 +12,6 @@ from typing import Any
 
 from axes.models import AccessAttempt
 from django import forms
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
@@ -23,7 +22,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from unfold.widgets import UnfoldAdminPasswordWidget
 
 from guahao.accounts import staff
-from guahao.accounts.models import StaffEvent, StaffEventKind, StaffProfile
+from guahao.accounts.lockouts import lockout_of
+from guahao.accounts.models import StaffEvent, StaffEventKind, StaffLockout, StaffProfile, StaffRole
 from guahao.accounts.roles import Role
 from guahao.accounts.scope import PLATFORM, staff_scope
 from guahao.catalog.models import Hospital
@@ -32,9 +32,10 @@ from guahao.core.problems import Problem
 
 User = get_user_model()
 
-# Django's own pages of users and groups, and django-otp's of devices, show every hospital's
-# staff: the pages below replace them (a device is reset from its staff member's page).
-for _model in (User, Group, TOTPDevice):
+# Django's own pages of users and groups, django-otp's of devices and django-axes's of attempts
+# show every hospital's staff: the pages below replace them (a device is reset from its staff
+# member's page).
+for _model in (User, Group, TOTPDevice, AccessAttempt):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
 
@@ -58,11 +59,14 @@ class StaffForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if "role" not in self.fields:
-            return
         scope = staff_scope(self.by)
-        self.fields["hospital"].queryset = scope.narrow(Hospital.objects.all(), "pk")  # type: ignore[attr-defined]
+        if self.instance.pk is not None and self.instance.pk == getattr(self.by, "pk", None) and not scope.is_platform:
+            del self.fields["role"], self.fields["hospital"]  # never one's own role or hospital
+            return
+        hospital: Any = self.fields["hospital"]
+        hospital.queryset = scope.narrow(Hospital.objects.all(), "pk")
         if not scope.is_platform:
+            hospital.required, hospital.empty_label = True, None
             allowed = [c for c in Role.choices if c[0] != Role.PLATFORM_ADMIN]
             self.fields["role"].choices = allowed  # type: ignore[attr-defined]
         profile = StaffProfile.objects.filter(user_id=self.instance.pk).first() if self.instance.pk else None
@@ -92,7 +96,27 @@ class StaffForm(forms.ModelForm):
                 )
             except Problem as problem:
                 self.add_error(problem.extra.get("field", "role"), str(problem.as_dict()["detail"]))
+                staff.staff_event_record(
+                    kind=StaffEventKind.REFUSED,
+                    actor=self.by,
+                    target=data.get("username") or self.instance.get_username(),
+                    hospital_id=staff_scope(self.by).hospital_id,
+                    rule=problem.code,
+                    role=data["role"],
+                )
         return data
+
+
+class RoleFilter(admin.SimpleListFilter):
+    title = _("role")
+    parameter_name = "role"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        scope = staff_scope(request.user)
+        return [c for c in Role.choices if scope.is_platform or c[0] != Role.PLATFORM_ADMIN]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(staff_profile__role=self.value()) if self.value() else queryset
 
 
 @admin.register(User)
@@ -100,7 +124,7 @@ class StaffAdmin(ScopedAdmin):
     hospital_path = "staff_profile__hospital"
     form = StaffForm
     list_display = ["username", "full_name", "role", "hospital", "is_active", "second_factor", "last_login"]
-    list_filter = ["is_active", "staff_profile__role"]
+    list_filter = ["is_active", RoleFilter]
     search_fields = ["username", "first_name", "last_name", "email"]
     actions = ["reset_second_factor"]
     verbose_name = _("staff member")
@@ -159,6 +183,9 @@ class StaffAdmin(ScopedAdmin):
 
     @admin.display(description=_("name"))
     def full_name(self, obj: Any) -> str:
+        first, last = obj.first_name.strip(), obj.last_name.strip()
+        if any("\u4e00" <= ch <= "\u9fff" for ch in first + last):
+            return f"{last}{first}"  # 王 + 芳: family name first, no space
         return obj.get_full_name()
 
     @admin.display(description=_("role"))
@@ -189,13 +216,21 @@ class StaffAdmin(ScopedAdmin):
         apply_each(self, request, queryset, lambda u: staff.otp_reset(by=request.user, user=u, ip=ip), str(_("Reset")))
 
 
-@admin.register(Group)
+@admin.register(StaffRole)
 class RoleAdmin(ScopedAdmin):
     """The roles and their permissions: the platform admin's alone; every change is logged."""
 
     hospital_path = PLATFORM
-    list_display = ["name"]
+    list_display = ["__str__", "name"]
+    fields = ["name", "permissions"]
+    readonly_fields = ["name"]
     filter_horizontal = ["permissions"]
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "permissions":
+            field.label_from_instance = _permission_label
+        return field
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False  # the roles are fixed (accounts.roles); their permissions may be tuned
@@ -220,24 +255,74 @@ class RoleAdmin(ScopedAdmin):
 
 @admin.register(StaffEvent)
 class StaffEventAdmin(ReadOnlyAdmin):
-    list_display = ["at", "kind", "actor", "target", "hospital", "ip"]
+    list_display = ["at", "kind", "actor", "target", "hospital", "ip", "what"]
     list_filter = ["kind", "hospital"]
     search_fields = ["actor", "target", "ip"]
     date_hierarchy = "at"
+    fields = ["at", "kind", "actor", "target", "hospital", "ip", "what"]
+    readonly_fields = fields
+
+    @admin.display(description=_("detail"))
+    def what(self, obj: StaffEvent) -> str:
+        shown = []
+        for key, value in sorted(obj.detail.items()):
+            if key in ("role", "before_role") and value in Role.values:
+                value = Role(value).label
+            shown.append(f"{DETAIL_NAMES.get(key, key)}: {value if value not in (None, '') else '—'}")
+        return "; ".join(shown)
 
 
-@admin.register(AccessAttempt)
+DETAIL_NAMES = {
+    "role": _("role"),
+    "before_role": _("role before"),
+    "before_hospital": _("hospital before"),
+    "fields": _("fields"),
+    "added": _("added"),
+    "removed": _("removed"),
+    "rule": _("rule"),
+    "address": _("IP address"),
+}
+
+
+ACTIONS = {"view": _("view"), "add": _("add"), "change": _("change"), "delete": _("delete")}
+
+
+def _permission_label(permission: Any) -> str:
+    action = permission.codename.split("_", 1)[0]
+    model = permission.content_type.model_class()
+    what = model._meta.verbose_name if model is not None else permission.content_type.model
+    app = model._meta.app_config.verbose_name if model is not None else permission.content_type.app_label
+    return f"{app} · {what} · {ACTIONS.get(action, action)}"
+
+
+@admin.register(StaffLockout)
 class LockoutAdmin(ReadOnlyAdmin):
-    """Failed staff logins by user name and address; at the limit, that login is locked."""
+    """Failed staff logins by user name and address; at the limits, that login is locked."""
 
     hospital_path = PLATFORM
-    list_display = ["username", "ip_address", "failures_since_start", "locked", "attempt_time"]
+    list_display = ["user_name", "address", "failures", "locked", "last_attempt"]
     search_fields = ["username", "ip_address"]
     actions = ["lift"]
 
-    @admin.display(description=_("locked"), boolean=True)
-    def locked(self, obj: AccessAttempt) -> bool:
-        return obj.failures_since_start >= settings.AXES_FAILURE_LIMIT
+    @admin.display(description=_("user name"), ordering="username")
+    def user_name(self, obj: AccessAttempt) -> str:
+        return obj.username or ""
+
+    @admin.display(description=_("IP address"), ordering="ip_address")
+    def address(self, obj: AccessAttempt) -> str:
+        return obj.ip_address or ""
+
+    @admin.display(description=_("wrong passwords"), ordering="failures_since_start")
+    def failures(self, obj: AccessAttempt) -> int:
+        return obj.failures_since_start
+
+    @admin.display(description=_("last attempt"), ordering="attempt_time")
+    def last_attempt(self, obj: AccessAttempt) -> Any:
+        return obj.attempt_time
+
+    @admin.display(description=_("locked"))
+    def locked(self, obj: AccessAttempt) -> str:
+        return {"user": str(_("this user name")), "address": str(_("this address"))}.get(lockout_of(obj), "—")
 
     def has_act_permission(self, request: HttpRequest) -> bool:
         return staff_scope(request.user).is_platform

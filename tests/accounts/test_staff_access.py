@@ -140,12 +140,12 @@ def test_wrong_passwords_lock_the_login_until_a_platform_admin_lifts_it(settings
     f.staff_member("platform", "platform_admin")
     platform = Client(HTTP_ACCEPT_LANGUAGE="en")
     platform.force_login(User.objects.get(username="platform"))
-    locks = platform.get("/console/axes/accessattempt/")
+    locks = platform.get("/console/accounts/stafflockout/")
     assert locks.status_code == 200 and "renhe" in locks.content.decode()
     from axes.models import AccessAttempt
 
     ids = list(AccessAttempt.objects.filter(username="renhe").values_list("pk", flat=True))
-    platform.post("/console/axes/accessattempt/", {"action": "lift", "_selected_action": ids})
+    platform.post("/console/accounts/stafflockout/", {"action": "lift", "_selected_action": ids})
     assert StaffEvent.objects.filter(kind="lock_lifted", target="renhe", actor="platform").exists()
     again = browser.post("/console/login/", {"username": "renhe", "password": "pw-for-tests"})
     assert again.status_code == 302 and browser.get("/console/").status_code == 200
@@ -153,7 +153,7 @@ def test_wrong_passwords_lock_the_login_until_a_platform_admin_lifts_it(settings
 
 def test_hospital_staff_cannot_see_or_lift_lockouts(settings):
     f.staff_member("renhe", "hospital_admin", f.hospital())
-    assert logged_in("renhe").get("/console/axes/accessattempt/").status_code == 403
+    assert logged_in("renhe").get("/console/accounts/stafflockout/").status_code == 403
 
 
 def test_the_second_factor_is_enrolled_at_the_first_login_and_asked_at_every_login(settings):
@@ -202,3 +202,53 @@ def test_a_staff_session_ends_after_the_idle_time(settings):
     assert console.get("/console/").status_code == 200  # still working
     clock.advance(dt.timedelta(minutes=31))
     assert console.get("/console/").status_code == 302  # idle too long: log in again
+
+
+def test_one_users_wrong_passwords_lock_that_user_not_the_colleagues_behind_the_same_address(settings):
+    settings.AXES_ENABLED = True
+    settings.STAFF_LOCKOUT_ADDRESS_FAILURES = 8
+    h = f.hospital()
+    for name in ("clumsy", "colleague", "third"):
+        f.staff_member(name, "viewer", h)
+    office = Client()  # one address for all of them, as behind a hospital's NAT
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        office.post("/console/login/", {"username": "clumsy", "password": f"wrong-{n}"})
+    assert office.post("/console/login/", {"username": "clumsy", "password": "pw-for-tests"}).status_code == 429
+    colleague = Client()
+    assert colleague.post("/console/login/", {"username": "colleague", "password": "pw-for-tests"}).status_code == 302
+    guesser = Client()  # many user names tried from one address: the address is locked
+    for n in range(settings.STAFF_LOCKOUT_ADDRESS_FAILURES):
+        guesser.post("/console/login/", {"username": f"guess{n}", "password": "x"})
+    assert guesser.post("/console/login/", {"username": "third", "password": "pw-for-tests"}).status_code == 429
+
+
+def test_a_hospital_admin_saves_their_own_name_and_password_but_their_role_stays(settings):
+    ours = f.hospital()
+    me = f.staff_member("renhe", "hospital_admin", ours)
+    console = logged_in("renhe")
+    saved = console.post(
+        f"/console/auth/user/{me.pk}/change/",
+        {"username": "renhe", "first_name": "芳", "last_name": "王", "email": "", "role": "viewer", "new_password": ""},
+    )
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    me.refresh_from_db()
+    assert (me.first_name, me.last_name, me.staff_profile.role) == ("芳", "王", "hospital_admin")
+
+
+def test_after_a_wrong_code_the_page_says_how_long_to_wait(settings):
+    settings.STAFF_OTP = "required"
+    f.staff_member("renhe", "operator", f.hospital())
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
+    browser.post("/console/login/", {"username": "renhe", "password": "pw-for-tests"})
+    browser.get("/console/otp/enrol/")
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user__username="renhe")
+    browser.post("/console/otp/enrol/", {"otp_token": "000000" if code(device) != "000000" else "111111"})
+    waiting = browser.post("/console/otp/enrol/", {"otp_token": code(device)}).content.decode()
+    assert "wait 1 seconds" in waiting
+    time.sleep(1.1)
+    browser.post("/console/otp/enrol/", {"otp_token": code(device)})
+    assert browser.get("/console/").status_code == 200
+    kinds = list(StaffEvent.objects.filter(target="renhe").order_by("at", "id").values_list("kind", flat=True))
+    assert kinds[-3:] == ["otp_failed", "otp_enrolled", "otp_passed"]

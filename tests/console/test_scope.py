@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 from axes.models import AccessAttempt
 from django.contrib import admin
-from django.contrib.auth.models import Group
 from django.db import models
 from django.forms.models import model_to_dict
 from django.test import Client
 from django.urls import reverse
 
-from guahao.accounts.models import Account, Patient, StaffEvent
+from guahao.accounts.models import Account, Patient, StaffEvent, StaffLockout, StaffRole
 from guahao.accounts.services import staff_token_create
 from guahao.api.auth import StaffBearer
 from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration
@@ -118,8 +117,8 @@ def _theirs() -> dict[type, models.Model]:
         HisEvent: his_event,
         type(their_staff): their_staff,
         StaffEvent: event,
-        Group: Group.objects.get(name="operator"),
-        AccessAttempt: attempt,
+        StaffRole: StaffRole.objects.get(name="operator"),
+        StaffLockout: StaffLockout.objects.get(pk=attempt.pk),
     }
 
 
