@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
+    "ninja",  # serves /api/v1/docs with Swagger UI from our static files, not a CDN
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
