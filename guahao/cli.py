@@ -5,6 +5,8 @@ guahao serve [--host H] [--port P] [--workers N] [--no-worker]   serve an existi
 guahao seed --demo                  load the demo data
 guahao worker                       run the background and periodic jobs
 guahao migrate                      apply database migrations
+guahao backup [--to FILE]           a consistent copy of the embedded database, taken while it runs
+guahao restore FILE                 put a backup in place of the embedded database (server stopped)
 guahao paysim [--host H] [--port P] [--knobs K]   the payment sandbox (a provider simulator)
 guahao hissim [--host H] [--port P] [--faults F]  the HIS simulator
 guahao his check|sync|send [--hospital CODE]      compare with, sync from, write back to the HIS
@@ -218,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     his.add_argument("action", choices=["check", "sync", "send"])
     his.add_argument("--hospital", help="a hospital's code")
     sub.add_parser("migrate")
+    backup = sub.add_parser("backup", help="a consistent copy of the embedded database, while it runs")
+    backup.add_argument("--to", help="the .tar.gz to write (default: backups/ in the data dir)")
+    restore = sub.add_parser("restore", help="put a backup in place of the embedded database (server stopped)")
+    restore.add_argument("file")
     token = sub.add_parser("staff-token")
     token.add_argument("--user", required=True)
     token.add_argument("--label", default="")
@@ -244,6 +250,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "worker":
         _manage("run_huey")
+        return 0
+    if args.command in ("backup", "restore"):
+        _django()
+        from guahao.core import backup as backups
+
+        try:
+            if args.command == "backup":
+                print(backups.backup_create(to=Path(args.to) if args.to else None))
+            else:
+                kept = backups.backup_restore(source=Path(args.file))
+                print(f"restored {args.file}; the database it replaced is kept at {kept}")
+        except (backups.BackupError, OSError) as exc:
+            print(f"guahao {args.command}: {exc}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "paysim":
         from django.conf import settings
