@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         # The demo's staff log in with a password alone unless they enrolled a second factor
         # (admin has; its secret is in the README). Production asks every staff member.
         os.environ.setdefault("GUAHAO_STAFF_OTP", "optional")
+        os.environ.setdefault("GUAHAO_LOG_FORMAT", "plain")  # a terminal, not a log collector
         _ensure_demo()
         return _serve(
             args.host, args.port, args.workers, not args.no_worker, banner=True, with_paysim=True, with_hissim=True
