@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -96,6 +97,15 @@ def _serve(
 ) -> int:
     procs: list[subprocess.Popen] = []
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="guahao.settings")
+    if "PROMETHEUS_MULTIPROC_DIR" not in env:
+        # Every web process and the worker count into files here; /metrics sums them.
+        _django()
+        from django.conf import settings
+
+        counted = Path(settings.DATA_DIR) / "metrics"
+        shutil.rmtree(counted, ignore_errors=True)  # a new start counts from zero
+        counted.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(counted)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     env.setdefault("GUAHAO_PUBLIC_URL", f"http://{shown}:{port}")
     if with_paysim and "GUAHAO_PAYSIM_URL" not in os.environ:

@@ -121,6 +121,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "guahao.core.logs.RequestId",
+    "guahao.core.metrics.RequestMetrics",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -313,6 +314,9 @@ UNFOLD = {
     "SITE_SYMBOL": "local_hospital",
     "SHOW_LANGUAGES": True,
 }
+
+# Who may read /metrics besides the loopback address: a bearer token (empty: loopback only).
+METRICS_TOKEN = env_str("GUAHAO_METRICS_TOKEN", "")
 
 # "json" (one object a line, with the request id) for log collectors; "plain" for a terminal.
 LOG_FORMAT = env_choice("GUAHAO_LOG_FORMAT", "json", ("json", "plain"))

@@ -1,12 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from guahao.api.metrics import metrics_view
 from guahao.api.v1 import api
 from guahao.core import health
 
 urlpatterns = [
     path("healthz", health.healthz),
     path("readyz", health.readyz),
+    path("metrics", metrics_view),
     path("api/v1/", api.urls),
     path("console/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # the language switch (console, web app)

@@ -48,6 +48,10 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__()
+        self.converter = time.gmtime  # a log line's own time, in UTC as every time we store
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
@@ -60,5 +64,3 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
-
-    converter = time.gmtime  # a log line's own time, in UTC as every time we store

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlencode, urlsplit
 
+from guahao.core.metrics import outside_call
 from guahao.core.signing import authorization, fresh, sign
 from guahao.his.interface import (
     HisChange,
@@ -34,6 +35,7 @@ class HissimAdapter:
         self.key = key
         self.timeout = timeout
 
+    @outside_call("his")
     def _call(self, method: str, path: str, body: dict | None = None, query: dict | None = None) -> dict:
         data = json.dumps(body, ensure_ascii=False) if body is not None else ""
         full = f"{self.base_url}/his/v1{path}" + (f"?{urlencode(query)}" if query else "")

@@ -20,6 +20,7 @@ from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 from alipay.utils import AliPayConfig
 
+from guahao.core.metrics import outside_call
 from guahao.payments import money
 from guahao.payments.interface import Notification, OrderState, ProviderError, RefundState, StatementLine
 
@@ -56,6 +57,7 @@ class AlipayProvider:
             config=AliPayConfig(timeout=timeout),
         )
 
+    @outside_call("payments")
     def _call(self, what: str, fn: Any, **kwargs: Any) -> dict[str, Any]:
         try:
             result = fn(**kwargs)

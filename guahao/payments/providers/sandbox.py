@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
+from guahao.core.metrics import outside_call
 from guahao.payments import money
 from guahao.payments.interface import Notification, OrderState, ProviderError, RefundState, StatementLine
 from guahao.payments.sandbox import signing
@@ -52,6 +53,7 @@ class SandboxProvider:
         self.key = key
         self.timeout = timeout
 
+    @outside_call("payments")
     def _call(self, method: str, path: str, body: dict | None = None) -> tuple[int, str]:
         data = json.dumps(body) if body is not None else ""
         full = urlsplit(self.base_url + path)

@@ -20,6 +20,7 @@ from typing import Any
 import requests
 from wechatpayv3 import WeChatPay, WeChatPayType
 
+from guahao.core.metrics import outside_call
 from guahao.payments import money
 from guahao.payments.interface import Notification, OrderState, ProviderError, RefundState, StatementLine
 
@@ -86,6 +87,7 @@ class WechatPayProvider:
             timeout=(5, timeout),
         )
 
+    @outside_call("payments")
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> tuple[int, Any]:
         try:
             code, body = fn(*args, **kwargs)
