@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         # (admin has; its secret is in the README). Production asks every staff member.
         os.environ.setdefault("GUAHAO_STAFF_OTP", "optional")
         os.environ.setdefault("GUAHAO_LOG_FORMAT", "plain")  # a terminal, not a log collector
+        os.environ.setdefault("GUAHAO_HTTPS", "off")  # plain HTTP on this machine
         _ensure_demo()
         return _serve(
             args.host, args.port, args.workers, not args.no_worker, banner=True, with_paysim=True, with_hissim=True

@@ -93,6 +93,21 @@ DEBUG = env_bool("GUAHAO_DEBUG", False)
 ALLOWED_HOSTS = [h.strip() for h in env_str("GUAHAO_ALLOWED_HOSTS", "*").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("GUAHAO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
+# Served over HTTPS (a TLS proxy in front): cookies only over HTTPS, and browsers told to keep to
+# HTTPS for a year (HSTS is sent on HTTPS answers only). `guahao demo` serves plain HTTP on the
+# loopback and turns it off.
+HTTPS = env_bool("GUAHAO_HTTPS", True)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = 365 * 24 * 3600 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False  # a hospital's other sites are not ours to bind
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Only behind a proxy that sets it (and strips a client's own): X-Forwarded-Proto says HTTPS.
+if env_bool("GUAHAO_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 INSTALLED_APPS = [
     "guahao.console.apps.ConsoleUnfoldConfig",  # unfold, with the console's own admin site
     "unfold.contrib.filters",
