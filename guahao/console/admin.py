@@ -20,6 +20,7 @@ from unfold.admin import TabularInline
 
 from guahao.accounts.models import Account, Patient
 from guahao.accounts.scope import PLATFORM
+from guahao.accounts.services import mask_phone
 from guahao.booking import services as booking
 from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration, RegistrationStatus
 from guahao.catalog import services as catalog
@@ -270,9 +271,14 @@ class BlacklistAdmin(ScopedAdmin):
 class PatientAdmin(ReadOnlyAdmin):
     # A hospital sees the patients who registered there (and may bar only those).
     hospital_path = "registrations__hospital"
-    list_display = ["name", "id_number_masked", "gender", "birth_date", "relation", "account"]
+    list_display = ["name", "id_number_masked", "phone_masked", "gender", "birth_date", "relation", "account"]
     search_fields = ["name"]
-    exclude = ["id_number_encrypted", "id_number_hash"]
+    exclude = ["id_number_encrypted", "id_number_hash", "phone"]  # personal data: shown masked only
+    readonly_fields = ["phone_masked"]
+
+    @admin.display(description=_("phone"))
+    def phone_masked(self, obj: Patient) -> str:
+        return mask_phone(obj.phone)
 
 
 @admin.register(Account)

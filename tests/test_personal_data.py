@@ -1,0 +1,57 @@
+"""No full ID number or phone number of a patient shows anywhere a person or a log collector
+could read it: API answers, every console page (lists, details, exports) and the logs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+from django.urls import reverse
+
+from guahao.accounts.models import Patient
+from guahao.booking.models import Registration
+from tests import factories as f
+
+
+@pytest.mark.django_db
+def test_full_id_and_phone_numbers_appear_in_no_answer_page_export_or_log(caplog):
+    caplog.set_level(logging.DEBUG)
+    h = f.hospital()
+    clinic = f.schedule(f.department(h))
+    number, phone, login_phone = f.id_number(), "13987654321", f.phone()
+    patient = f.Api().login(login_phone)
+    patient_id = patient.add_patient(number)
+    Patient.objects.filter(pk=patient_id).update(phone=phone)
+    _, hold = patient.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": patient_id})
+    _, booked = patient.call("POST", f"/holds/{hold['id']}/confirm", {})
+    seen = [patient.call("GET", path)[1] for path in ("/patients", "/registrations", f"/registrations/{booked['id']}")]
+    pages = [repr(answer) for answer in seen]
+
+    f.staff_member("platform", "platform_admin")
+    console = Client()
+    assert console.login(username="platform", password="pw-for-tests")
+    rows = {Patient: Patient.objects.get(pk=patient_id), Registration: Registration.objects.get(pk=booked["id"])}
+    for model in admin.site._registry:
+        opts = model._meta
+        listing = console.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+        pages.append(listing.content.decode())
+    for model, row in rows.items():
+        opts = model._meta
+        pages.append(
+            console.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.pk])).content.decode()
+        )
+        for action in admin.site._registry[model].actions:
+            if "export" in str(action):
+                pages.append(
+                    console.post(
+                        reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+                        {"action": action, "_selected_action": [row.pk]},
+                    ).content.decode()
+                )
+    pages += [r.getMessage() for r in caplog.records]
+    for text in pages:
+        assert number not in text and number.lower() not in text
+        assert phone not in text and login_phone not in text
+    assert any(number[:6] + "********" + number[-4:] in text for text in pages)  # shown, masked
