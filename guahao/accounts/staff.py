@@ -118,24 +118,13 @@ def _otp_check(device: Any, *, user: Any, token: str, ip: str | None) -> None:
                 field="otp_token",
             )
     if device is None or not device.verify_token(token.strip()):
-        staff_event_record(
-            kind=StaffEventKind.OTP_FAILED,
-            actor=user,
-            target=user.get_username(),
-            hospital_id=staff_hospital_of(user),
-            ip=ip,
-        )
+        _own_event(StaffEventKind.OTP_FAILED, user, ip)
         raise errors.OTP_WRONG.error(field="otp_token")
 
 
-def _otp_passed(user: Any, ip: str | None) -> None:
-    staff_event_record(
-        kind=StaffEventKind.OTP_PASSED,
-        actor=user,
-        target=user.get_username(),
-        hospital_id=staff_hospital_of(user),
-        ip=ip,
-    )
+def _own_event(kind: str, user: Any, ip: str | None) -> None:
+    """What a staff member did about their own login, under their hospital."""
+    staff_event_record(kind=kind, actor=user, target=user.get_username(), hospital_id=staff_hospital_of(user), ip=ip)
 
 
 def otp_enrol_confirm(*, user: Any, token: str, ip: str | None = None) -> Any:
@@ -146,14 +135,8 @@ def otp_enrol_confirm(*, user: Any, token: str, ip: str | None = None) -> Any:
         type(device).objects.filter(user=user, confirmed=True).delete()
         type(device).objects.filter(pk=device.pk).update(confirmed=True)
         device.confirmed = True
-        staff_event_record(
-            kind=StaffEventKind.OTP_ENROLLED,
-            actor=user,
-            target=user.get_username(),
-            hospital_id=staff_hospital_of(user),
-            ip=ip,
-        )
-        _otp_passed(user, ip)
+        _own_event(StaffEventKind.OTP_ENROLLED, user, ip)
+        _own_event(StaffEventKind.OTP_PASSED, user, ip)
     return device
 
 
@@ -161,7 +144,7 @@ def otp_verify(*, user: Any, token: str, ip: str | None = None) -> Any:
     """The second step of a login: the code the enrolled app shows now."""
     device = otp_device_of(user)
     _otp_check(device, user=user, token=token, ip=ip)
-    _otp_passed(user, ip)
+    _own_event(StaffEventKind.OTP_PASSED, user, ip)
     return device
 
 

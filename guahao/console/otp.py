@@ -33,6 +33,18 @@ def _signed_in_staff(request: HttpRequest, site: Any) -> HttpResponse | None:
     return None
 
 
+def _submit(request: HttpRequest, site: Any, check: Any) -> tuple[str, HttpResponse | None]:
+    """A posted code: checked by the service; passed, the session counts as verified and goes on."""
+    if request.method != "POST":
+        return "", None
+    try:
+        device = check(user=request.user, token=request.POST.get("otp_token", ""), ip=request.META.get("REMOTE_ADDR"))
+    except Problem as problem:
+        return str(problem.as_dict()["detail"]), None
+    otp_login(request, device)
+    return "", HttpResponseRedirect(_next(request, site))
+
+
 def verify(request: HttpRequest, site: Any) -> HttpResponse:
     if (refused := _signed_in_staff(request, site)) is not None:
         return refused
@@ -41,17 +53,9 @@ def verify(request: HttpRequest, site: Any) -> HttpResponse:
         return HttpResponseRedirect(reverse(f"{site.name}:login"))
     if staff.otp_device_of(request.user) is None:
         return HttpResponseRedirect(reverse(f"{site.name}:otp_enrol"))
-    error = ""
-    if request.method == "POST":
-        try:
-            device = staff.otp_verify(
-                user=request.user, token=request.POST.get("otp_token", ""), ip=request.META.get("REMOTE_ADDR")
-            )
-        except Problem as problem:
-            error = problem.as_dict()["detail"]
-        else:
-            otp_login(request, device)
-            return HttpResponseRedirect(_next(request, site))
+    error, done = _submit(request, site, staff.otp_verify)
+    if done is not None:
+        return done
     context = {**site.each_context(request), "title": _("Second factor"), "error": error}
     context["next"] = _next(request, site)
     return TemplateResponse(request, "console/otp_verify.html", context)
@@ -63,17 +67,9 @@ def enrol(request: HttpRequest, site: Any) -> HttpResponse:
     if staff.otp_device_of(request.user) is not None:
         return HttpResponseRedirect(reverse(f"{site.name}:otp"))
     device = staff.otp_enrol_start(user=request.user)
-    error = ""
-    if request.method == "POST":
-        try:
-            device = staff.otp_enrol_confirm(
-                user=request.user, token=request.POST.get("otp_token", ""), ip=request.META.get("REMOTE_ADDR")
-            )
-        except Problem as problem:
-            error = problem.as_dict()["detail"]
-        else:
-            otp_login(request, device)
-            return HttpResponseRedirect(_next(request, site))
+    error, done = _submit(request, site, staff.otp_enrol_confirm)
+    if done is not None:
+        return done
     from base64 import b32encode
 
     secret = b32encode(device.bin_key).decode()
