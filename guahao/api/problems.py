@@ -21,6 +21,23 @@ class ProblemOut(Schema):
     alternatives: list[dict[str, Any]] | None = None
 
 
+class ProblemAPI(NinjaAPI):
+    """The API whose OpenAPI document says what it serves: every refusal as
+    application/problem+json (django-ninja documents every answer as application/json)."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, answer in operation.get("responses", {}).items():
+                    if str(status)[:1] in "45" and "content" in answer:
+                        answer["content"] = {PROBLEM_JSON: next(iter(answer["content"].values()))}
+        return schema
+
+
+PROBLEM_JSON = "application/problem+json"
+
+
 def problem_response(problem: Problem) -> HttpResponse:
     import json
 

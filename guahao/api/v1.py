@@ -9,7 +9,7 @@ from typing import cast
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Header, NinjaAPI, Query, Router, Status
+from ninja import Header, Query, Router, Status
 
 from guahao.accounts import errors as account_errors
 from guahao.accounts import services as accounts
@@ -38,7 +38,7 @@ from guahao.scheduling import selectors as scheduling
 from guahao.scheduling.models import Period, Schedule
 from guahao.scheduling.rules import rules_for
 
-api = NinjaAPI(
+api = problems.ProblemAPI(
     title="Guahao API",
     version="1",
     description="Online appointment registration (挂号). Errors are application/problem+json with a stable `code`; "
