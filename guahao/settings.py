@@ -137,6 +137,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "guahao.core.logs.RequestId",
     "guahao.core.metrics.RequestMetrics",
+    "guahao.api.middleware.ApiBody",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -329,6 +330,10 @@ UNFOLD = {
     "SITE_SYMBOL": "local_hospital",
     "SHOW_LANGUAGES": True,
 }
+
+# The largest request body the API reads (a HIS pushing a week of schedules stays well below).
+API_MAX_BODY_BYTES = env_int("GUAHAO_API_MAX_BODY_BYTES", 1024 * 1024, low=1024, high=100 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
 
 # Who may read /metrics besides the loopback address: a bearer token (empty: loopback only).
 METRICS_TOKEN = env_str("GUAHAO_METRICS_TOKEN", "")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -19,6 +21,9 @@ class ProblemOut(Schema):
     status: int
     field: str | None = None
     alternatives: list[dict[str, Any]] | None = None
+
+
+log = logging.getLogger(__name__)
 
 
 class ProblemAPI(NinjaAPI):
@@ -85,6 +90,16 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(Http404)
     def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return problem_response(errors.NOT_FOUND.error())
+
+    @api.exception_handler(RequestDataTooBig)
+    def on_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        return problem_response(errors.TOO_LARGE.error())
+
+    @api.exception_handler(Exception)
+    def on_anything_else(request: HttpRequest, exc: Exception) -> HttpResponse:
+        # Logged with its traceback for us; the caller reads a problem, never a page of HTML.
+        log.error("unhandled error answering %s %s", request.method, request.path, exc_info=exc)
+        return problem_response(errors.SERVER_ERROR.error())
 
 
 def documented(ok: dict[int, Any], *types: ProblemType, summary: str | None = None) -> dict[str, Any]:

@@ -1,0 +1,53 @@
+"""Requests no client should send are refused with a problem that says why, and change nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from django.test import Client
+
+from guahao.accounts.models import Patient
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def problem(answer) -> dict:  # type: ignore[no-untyped-def]
+    assert answer["Content-Type"].startswith("application/problem+json"), answer["Content-Type"]
+    return json.loads(answer.content)
+
+
+def test_a_body_over_the_limit_is_413_without_a_traceback(caplog, settings):
+    caplog.set_level(logging.WARNING)
+    api = f.Api().login()
+    big = json.dumps({"name": "张伟" * 10, "id_number": "x" * (settings.API_MAX_BODY_BYTES + 1), "phone": "1"})
+    answer = api.client.post(
+        "/api/v1/patients", big, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {api.token}"
+    )
+    assert (answer.status_code, problem(answer)["code"]) == (413, "request.too_large")
+    assert Patient.objects.count() == 0
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_body_that_is_not_json_is_415():
+    api = f.Api().login()
+    answer = api.client.post(
+        "/api/v1/patients", "name=张伟", content_type="text/plain", HTTP_AUTHORIZATION=f"Bearer {api.token}"
+    )
+    assert (answer.status_code, problem(answer)["code"]) == (415, "request.media_type")
+    assert Patient.objects.count() == 0
+
+
+def test_an_error_of_ours_is_answered_as_a_problem_not_a_page(monkeypatch):
+    from guahao.api import schemas
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug")
+
+    f.hospital()
+    monkeypatch.setattr(schemas, "hospital_out", broken)
+    answer = Client().get("/api/v1/hospitals")
+    assert (answer.status_code, problem(answer)["code"]) == (500, "server.error")
+    assert "Traceback" not in answer.content.decode() and "a bug" not in answer.content.decode()
