@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from guahao.accounts.models import Patient
 from guahao.booking.models import Hold, Registration
@@ -21,7 +21,20 @@ from guahao.scheduling.models import Period, Schedule
 from guahao.scheduling.rules import Rules
 from guahao.scheduling.selectors import ScheduleView
 
-Id = str | int
+# An id is a string of ASCII decimal digits (an integer is taken too, as older clients send);
+# never true (which Python reads as 1), "٤٠٥" (Arabic-Indic digits) or a number past 64 bits.
+ID_PATTERN = r"^[1-9][0-9]{0,17}$"
+
+
+def _id_text(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValueError("an id is a string of decimal digits")
+    return value
+
+
+Id = Annotated[str, BeforeValidator(_id_text), Field(pattern=ID_PATTERN)]
 
 
 def _local(when: dt.datetime, tz: str) -> str:

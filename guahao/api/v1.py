@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import cast
 
@@ -59,10 +60,10 @@ def _account(request: HttpRequest) -> Account:
 
 
 def _get(model, pk):  # type: ignore[no-untyped-def]
-    try:
-        return get_object_or_404(model, pk=int(pk))
-    except (TypeError, ValueError):
-        raise NOT_FOUND.error() from None
+    found = _int(pk)
+    if found < 0:
+        raise NOT_FOUND.error()
+    return get_object_or_404(model, pk=found)
 
 
 # --- auth ----------------------------------------------------------------------------------------
@@ -296,11 +297,20 @@ def _hold_create(request: HttpRequest, body: schemas.HoldIn) -> Status:
     return Status(201, schemas.hold_out(booking_selectors.access_hold(account=account, hold_id=hold.pk)))
 
 
-def _int(value: str | int) -> int:
+def _json_or_none(raw: bytes) -> object:
     try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _int(value: str | int | None) -> int:
+    """An id as a number; -1 (found nowhere) for anything but ASCII decimal digits within 64 bits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 < value < 2**63 else -1
+    if isinstance(value, str) and value.isascii() and value.isdigit() and 0 < len(value) <= 18:
         return int(value)
-    except (TypeError, ValueError):
-        return -1
+    return -1
 
 
 @booking_router.get("/holds/{hold_id}", **documented({200: schemas.HoldOut}, NOT_LOGGED_IN, NOT_FOUND))
@@ -343,6 +353,9 @@ def holds_confirm(
     body: schemas.ConfirmIn | None = None,
     idempotency_key: str | None = IDEMPOTENCY_KEY,
 ) -> Status:
+    if request.body.strip() and not isinstance(_json_or_none(request.body), dict):
+        # A body that is there must be the object documented ([1] was read as no choice at all).
+        raise INVALID.error(detail="the body is a JSON object: {payment_method?, insurance?}", field="body")
     # Not atomic: paying calls the provider, which never happens inside a transaction.
     return _once(request, idempotency_key, lambda: _hold_confirm(request, hold_id, body), atomic=False)
 

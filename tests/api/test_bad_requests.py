@@ -51,3 +51,27 @@ def test_an_error_of_ours_is_answered_as_a_problem_not_a_page(monkeypatch):
     answer = Client().get("/api/v1/hospitals")
     assert (answer.status_code, problem(answer)["code"]) == (500, "server.error")
     assert "Traceback" not in answer.content.decode() and "a bug" not in answer.content.decode()
+
+
+@pytest.mark.parametrize("given", [True, "٤٠٥", "1e3", " 1", "-1", "99999999999999999999", 0])
+def test_an_id_is_decimal_digits_and_nothing_else(given):
+    api = f.Api().login()
+    clinic = f.schedule(f.department(f.hospital()))
+    assert clinic.pk < 405  # the Arabic-Indic "405" must not find one either way
+    status, body = api.call("POST", "/holds", {"schedule_id": given, "patient_id": api.add_patient()})
+    assert (status, body["code"], body["field"]) == (422, "request.invalid", "schedule_id"), body
+
+
+def test_an_id_in_a_path_that_is_no_decimal_number_is_not_found():
+    assert f.Api().call("GET", "/schedules/%D9%A4%D9%A0%D9%A5")[0] == 404
+    answer = Client().post("/api/v1/his/999999999999999999999999999999/events", "{}", content_type="application/json")
+    assert (answer.status_code, problem(answer)["code"]) == (404, "his.not_connected")  # not a 500
+
+
+def test_a_confirm_body_that_is_not_an_object_is_refused():
+    api = f.Api().login()
+    clinic = f.schedule(f.department(f.hospital()))
+    _, hold = api.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": api.add_patient()})
+    status, body = api.call("POST", f"/holds/{hold['id']}/confirm", [1])
+    assert (status, body.get("field")) == (422, "body"), body
+    assert api.call("GET", f"/holds/{hold['id']}")[1]["status"] == "held"  # nothing changed
