@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 from django.core.cache import cache
@@ -8,15 +9,22 @@ from django.core.cache import cache
 from guahao.core import clock
 from tests.processes import knobs, paysim_url, sandbox  # noqa: F401 - fixtures of every test folder
 
+# The hour every test starts at, in Beijing: 10:00, or GUAHAO_TEST_TIME (CI runs the suite at
+# other hours too; the code reads the time only through core.clock, tests/core/test_clock_reads.py).
+TEST_TIME = dt.time.fromisoformat(os.environ.get("GUAHAO_TEST_TIME", "10:00"))
+
 
 @pytest.fixture(autouse=True)
-def _fresh_clock_and_cache():
-    """Every test starts at 10:00 of today in Beijing (so 'tomorrow' never moves under it)
-    with an empty cache (gate, rate limits)."""
+def _fresh_clock_and_cache(request):
+    """Every test starts at TEST_TIME of today in Beijing (so 'tomorrow' never moves under it),
+    or at the hour its scenario names (``@pytest.mark.clock("10:00")``: "it is 10:00, so the
+    08:00 session is over"), with an empty cache (gate, rate limits)."""
+    named = request.node.get_closest_marker("clock")
+    start = dt.time.fromisoformat(named.args[0]) if named else TEST_TIME
     clock.reset()
     cache.clear()
     today = clock.local_today("Asia/Shanghai")
-    with clock.travel(clock.at_local(today, dt.time(10, 0), "Asia/Shanghai")):
+    with clock.travel(clock.at_local(today, start, "Asia/Shanghai")):
         yield
     clock.reset()
     cache.clear()

@@ -85,12 +85,14 @@ def test_schedule_outside_the_release_window_is_refused_with_its_opening(api, se
     assert opens.date() == f.today() + dt.timedelta(days=2) and (opens.hour, opens.minute) == (7, 0)
 
 
+@pytest.mark.clock("10:00")
 def test_a_session_that_is_over_is_refused(api, setup):
     _, dep, doc, _, pid = setup
     early = f.schedule(dep, doc, day=f.today(), start=dt.time(8, 0), end=dt.time(9, 0))  # it is 10:00
     refused(api, {"schedule_id": early.pk, "patient_id": pid}, "schedule.ended")
 
 
+@pytest.mark.clock("10:00")
 def test_same_day_booking_skips_periods_that_are_over(api, setup):
     _, dep, doc, _, pid = setup
     today = f.schedule(dep, doc, day=f.today(), start=dt.time(9, 30), end=dt.time(10, 30))

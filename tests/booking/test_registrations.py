@@ -82,6 +82,7 @@ def test_the_patient_is_told_of_the_booking_and_of_the_cancellation_in_their_lan
     assert messages[0]["body"].startswith(f"You cancelled registration {reg['registration_number']}")
 
 
+@pytest.mark.clock("10:00")
 def test_no_online_cancel_on_the_visit_day(api, booked):
     _, sched, reg = booked
     clock.advance(dt.timedelta(hours=14, minutes=5))  # 00:05 on the visit day
@@ -150,6 +151,7 @@ def test_patient_checks_in_with_their_own_phone(api, booked):
     assert status == 200 and body["status"] == "checked_in"
 
 
+@pytest.mark.clock("10:00")
 def test_no_show_after_the_session_and_bar_after_two(api):
     h = f.hospital()
     dep = f.department(h)

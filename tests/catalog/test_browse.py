@@ -77,6 +77,7 @@ def test_search_in_another_hospital_finds_nothing_of_this_one(api, cardiology):
     assert api.call("GET", f"/search?q=wjh&hospital={elsewhere.pk}")[1]["doctors"] == []
 
 
+@pytest.mark.clock("10:00")
 def test_availability_shows_each_state_of_a_day(api, cardiology):
     h, *_, leaf = cardiology
     doc = f.doctor(leaf)

@@ -164,6 +164,7 @@ def test_hospital_staff_see_only_their_hospitals_differences(schedule):
     assert console.get("/console/payments/reconciliationrun/").status_code == 403
 
 
+@pytest.mark.clock("10:00")
 def test_days_whose_statement_could_not_be_fetched_are_tried_again(sandbox, settings):
     today = clock.local_today("Asia/Shanghai")
     week = [today - dt.timedelta(days=n) for n in range(reconciliation.CATCH_UP_DAYS, 0, -1)]
