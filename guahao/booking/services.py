@@ -29,15 +29,10 @@ from guahao.booking.models import (
     Registration,
     RegistrationStatus,
 )
+from guahao.booking.ports import wired
 from guahao.core import clock, ratelimit
 from guahao.core.errors import INVALID, RATE_LIMITED
 from guahao.core.problems import Problem
-from guahao.his import outbox as his_outbox
-from guahao.his import realtime as his_realtime
-from guahao.his import records as his_records
-from guahao.his import registry as his_registry
-from guahao.his.models import HisConnection
-from guahao.notifications import services as notifications
 from guahao.scheduling.models import (
     MedicalRecordMode,
     Period,
@@ -118,7 +113,7 @@ def _check_person(*, patient: Patient, schedule: Schedule, rules: Rules, now: dt
             until=entry.ends_at.isoformat(),
         )
     mode = rules.medical_record_mode
-    record = his_records.record_ensure(patient=patient, hospital_id=schedule.hospital_id, mode=mode)
+    record = wired.records.record_ensure(patient=patient, hospital_id=schedule.hospital_id, mode=mode)
     if mode == MedicalRecordMode.REQUIRED and record is None:
         raise errors.RECORD_REQUIRED.error()
 
@@ -212,7 +207,7 @@ def hold_create(*, account: Account, patient: Patient, schedule: Schedule, perio
     checked that the patient belongs to the account.
     """
     now = clock.now()
-    connection = his_registry.realtime_connection(schedule.hospital_id) if schedule.his_id else None
+    realtime = bool(schedule.his_id) and wired.his.realtime(schedule.hospital_id)
     if period is None:
         # A closed gate answers a sold-out schedule without touching the database; it only
         # ever refuses, so the checks below still decide every hold that is given.
@@ -222,10 +217,8 @@ def hold_create(*, account: Account, patient: Patient, schedule: Schedule, perio
     rules = rules_for_schedule(schedule)
     _check_bookable(schedule=schedule, period=period, rules=rules, now=now)
     _check_person(patient=patient, schedule=schedule, rules=rules, now=now)
-    if connection is not None:
-        return _hold_create_realtime(
-            connection=connection, account=account, patient=patient, schedule=schedule, period=period, rules=rules
-        )
+    if realtime:
+        return _hold_create_realtime(account=account, patient=patient, schedule=schedule, period=period, rules=rules)
     hold = _insert_hold(account=account, patient=patient, schedule=schedule, period=period, rules=rules, now=now)
     if hold is None and holds_expire(schedule=schedule):
         # Holds that ran out but were not swept yet gave their slots back: try once more.
@@ -240,7 +233,6 @@ def hold_create(*, account: Account, patient: Patient, schedule: Schedule, perio
 
 def _hold_create_realtime(
     *,
-    connection: HisConnection,
     account: Account,
     patient: Patient,
     schedule: Schedule,
@@ -258,8 +250,8 @@ def _hold_create_realtime(
         locks.lock_account(account.pk)
         locks.lock_person(patient.id_number_hash)
         _check_limits(account=account, patient=patient, schedule=schedule, rules=rules, now=now)
-    his_realtime.schedule_reread(connection=connection, schedule=schedule)
-    his_lock = his_realtime.lock(connection=connection, schedule=schedule, period=period, minutes=rules.hold_minutes)
+    wired.his.reread(schedule)
+    his_lock = wired.his.lock(schedule=schedule, period=period, minutes=rules.hold_minutes)
     if his_lock is None:
         offered = selectors.alternatives(schedule=schedule, period=period)
         if period is None:
@@ -278,7 +270,7 @@ def _hold_create_realtime(
         )
     finally:
         if hold is None:
-            his_outbox.lock_release_now(hospital_id=schedule.hospital_id, ref=his_lock[0])
+            wired.his.release_now(hospital_id=schedule.hospital_id, ref=his_lock[0])
     if hold is None:
         raise errors.SLOT_UNAVAILABLE.error(alternatives=selectors.alternatives(schedule=schedule, period=period))
     return hold
@@ -296,7 +288,7 @@ def _hold_end(*, hold_id: int, to_status: str, actor: Actor, only_overdue: bool 
         hold = Hold.objects.get(pk=hold_id)
         Slot.objects.filter(pk=hold.slot_id, state=SlotState.HELD).update(state=SlotState.FREE)
         if hold.his_lock_ref:
-            his_outbox.lock_release(hospital_id=hold.hospital_id, ref=hold.his_lock_ref, hold=hold)
+            wired.write_backs.lock_release(hold=hold)
         event_record(actor=actor, kind=f"hold.{to_status}", hold=hold, from_status=HoldStatus.HELD, to_status=to_status)
     transaction.on_commit(lambda: gate.reopen(hold.schedule_id))
     return True
@@ -356,9 +348,7 @@ def hold_confirm(*, hold: Hold, insurance: bool = False) -> Registration:
         Hold.objects.filter(pk=hold.pk, his_registration_ref="").update(his_registration_ref=number)
         hold.refresh_from_db()
         number = hold.his_registration_ref
-        his_realtime.register(
-            hold=hold, registration_number=number, patient=his_outbox.patient_payload(hold.patient, hold.hospital_id)
-        )
+        wired.his.register(hold=hold, registration_number=number)
     with transaction.atomic():
         registration = hold_book(
             hold_id=hold.pk, in_time_at=clock.now(), insurance=insurance, registration_number=number
@@ -414,10 +404,8 @@ def hold_book(
     event_record(
         actor=actor, kind="registration.booked", registration=registration, to_status=RegistrationStatus.BOOKED
     )
-    his_outbox.registration_written(registration)
-    notifications.message_send(
-        account_id=registration.account_id, kind=notifications.BOOKED, **notifications.visit_facts(registration)
-    )
+    wired.write_backs.registration_written(registration)
+    wired.notifier.registration_booked(registration)
     return registration
 
 
@@ -460,17 +448,11 @@ def registration_cancel(*, registration: Registration, actor: Actor, tell_patien
             cancelled_by=actor.type,
         )
         Slot.objects.filter(pk=registration.slot_id, state=SlotState.BOOKED).update(state=SlotState.FREE)
-        his_outbox.registration_cancelled(registration)
+        wired.write_backs.registration_cancelled(registration)
         if actor.type == ActorType.PATIENT:
             _blacklist_consider(registration=registration, reason=BlacklistReason.CANCELLATIONS, rules=rules, now=now)
         if tell_patient and actor.type in (ActorType.PATIENT, ActorType.STAFF):
-            notifications.message_send(
-                account_id=registration.account_id,
-                kind=notifications.CANCELLED
-                if actor.type == ActorType.PATIENT
-                else notifications.CANCELLED_BY_HOSPITAL,
-                **notifications.visit_facts(registration),
-            )
+            wired.notifier.registration_cancelled(registration, by=actor.type)
     transaction.on_commit(lambda: gate.reopen(registration.schedule_id))
     return registration
 
