@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.core.cache import cache
 
+from guahao.booking import gate
 from guahao.core import clock
 from tests.processes import knobs, paysim_url, sandbox  # noqa: F401 - fixtures of every test folder
 
@@ -15,11 +16,13 @@ def _fresh_clock_and_cache():
     with an empty cache (gate, rate limits)."""
     clock.reset()
     cache.clear()
+    gate.reset()
     today = clock.local_today("Asia/Shanghai")
     with clock.travel(clock.at_local(today, dt.time(10, 0), "Asia/Shanghai")):
         yield
     clock.reset()
     cache.clear()
+    gate.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -35,6 +35,7 @@ from guahao.payments import errors as payment_errors
 from guahao.payments import services as payments
 from guahao.payments.models import Payment
 from guahao.scheduling import selectors as scheduling
+from guahao.scheduling.facts import schedule_facts
 from guahao.scheduling.models import Period, Schedule
 from guahao.scheduling.rules import rules_for
 
@@ -274,29 +275,32 @@ def _once(request: HttpRequest, key: str | None, run: Callable[[], Status], *, a
 def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: str | None = IDEMPOTENCY_KEY) -> Status:
     # At a hospital connected to a HIS a hold may ask it (a lock, a medical record), which never
     # happens inside a transaction.
-    hospital_id = Schedule.objects.filter(pk=_int(body.schedule_id)).values_list("hospital_id", flat=True).first()
-    asks_his = hospital_id is not None and his_registry.connection_for(hospital_id) is not None
+    known = schedule_facts(_int(body.schedule_id))
+    asks_his = known is not None and his_registry.mode_of(known.schedule.hospital_id) != ""
     return _once(request, idempotency_key, lambda: _hold_create(request, body), atomic=not asks_his)
 
 
 def _hold_create(request: HttpRequest, body: schemas.HoldIn) -> Status:
+    """The release-time path: what is refused for everyone (sold out, not released, too many
+    attempts) is answered from the cache before anything of the patient is read."""
     account = _account(request)
     booking.hold_rate_check(account)
-    patient = booking_selectors.access_patient(account=account, patient_id=body.patient_id)
-    schedule = (
-        Schedule.objects.select_related("hospital", "department__parent__parent")
-        .filter(pk=_int(body.schedule_id))
-        .first()
-    )
-    if schedule is None:
+    known = schedule_facts(_int(body.schedule_id))
+    if known is None:
         raise NOT_FOUND.error(field="schedule_id")
+    schedule = known.schedule
     period = None
     if body.period_id is not None:
-        period = Period.objects.filter(pk=_int(body.period_id)).first()
+        period = known.periods.get(_int(body.period_id)) or Period.objects.filter(pk=_int(body.period_id)).first()
         if period is None:
             raise NOT_FOUND.error(field="period_id")
-    hold = booking.hold_create(account=account, patient=patient, schedule=schedule, period=period)
-    return Status(201, schemas.hold_out(booking_selectors.access_hold(account=account, hold_id=hold.pk)))
+    booking.hold_refuse_early(schedule=schedule, period=period, rules=known.rules)
+    patient = booking_selectors.access_patient(account=account, patient_id=body.patient_id)
+    hold = booking.hold_create(account=account, patient=patient, schedule=schedule, period=period, rules=known.rules)
+    # Everything the answer shows is at hand: a new hold has no registration and no payment.
+    hold.schedule = schedule
+    hold.period = known.periods.get(hold.period_id) or Period.objects.get(pk=hold.period_id)
+    return Status(201, schemas.hold_out(hold, new=True))
 
 
 def _int(value: str | int) -> int:

@@ -90,7 +90,7 @@ def mirror(schedule: Schedule, snapshot: HisSchedule) -> None:
     free = [n for n, s in listed.items() if s.state == "free"]
     taken = [n for n, s in listed.items() if s.state != "free" and s.channel != "platform"]
     if slots_mirror(schedule=schedule, free_numbers=free, taken_numbers=taken, known_numbers=list(listed)):
-        gate.reopen(schedule.pk)
+        gate.slot_freed(schedule.pk)
 
 
 def schedule_reread(*, connection: HisConnection, schedule: Schedule) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 
 from guahao.catalog.models import Department
 from guahao.core import clock
+from guahao.scheduling import facts
 from guahao.scheduling.models import Period, Pool, Schedule, ScheduleStatus, SlotState
 from guahao.scheduling.rules import Rules, release_at, rules_for, rules_for_schedule
 
@@ -57,6 +59,26 @@ def department_availability(
     the day and when it opens.
     """
     now = clock.now()
+    key = (
+        f"availability:{department.pk}:{start}:{days}:"
+        f"{facts.department_generation(department.pk)}:{cache.get(facts.GEN, 0)}"
+    )
+    kept = cache.get(key)
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    found = _department_availability(department=department, start=start, days=days, now=now)
+    # Kept until the first moment it would read differently by itself (a schedule released
+    # or over); every change of a slot or schedule of the department moves the key on.
+    turns = [v.release_at for _, views in found for v in views if v.release_at > now]
+    turns += [v.schedule.ends_at for _, views in found for v in views]
+    until = min([now + dt.timedelta(seconds=facts.ttl()), *turns])
+    cache.set(key, (until, found), timeout=facts.ttl())
+    return found
+
+
+def _department_availability(
+    *, department: Department, start: dt.date, days: int, now: dt.datetime
+) -> list[tuple[dt.date, list[ScheduleView]]]:
     end = start + dt.timedelta(days=days - 1)
     schedules = with_available(
         Schedule.objects.filter(department=department, date__range=(start, end), ends_at__gt=now)
