@@ -12,23 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import IntegerField, OuterRef, QuerySet, Subquery
 
 from guahao.accounts.locks import lock_account
 from guahao.accounts.models import Patient
-from guahao.booking.models import ACTIVE_REGISTRATION, BlacklistEntry, Hold, HoldStatus, Registration
+from guahao.booking.models import ACTIVE_REGISTRATION, HoldStatus
 from guahao.scheduling.models import Period, Pool, Schedule, ScheduleStatus, Slot, SlotState
 
 __all__ = ["Counts", "claim_free_slot", "claim_slot_number", "lock_account", "lock_person", "lock_person_counting"]
-
-
-class _SubqueryCount(Subquery):
-    template = "(SELECT COUNT(*) FROM (%(subquery)s) _counted)"
-    output_field = IntegerField()
-
-
-def _count(qs: QuerySet) -> _SubqueryCount:
-    return _SubqueryCount(qs.order_by().values("pk"))
 
 
 @dataclass(frozen=True)
@@ -42,46 +32,6 @@ class Counts:
     barred_until: dt.datetime | None
 
 
-def lock_person_counting(
-    *, person_hash: str, account_id: int, hospital_id: int, department_id: int, visit_date: dt.date, now: dt.datetime
-) -> Counts:
-    """``lock_person``, reading in the same statement every count the limits need and the
-    person's active bar: one query for what took five."""
-    live = Hold.objects.filter(status=HoldStatus.HELD, expires_at__gt=now)
-    active = Registration.objects.filter(status__in=ACTIVE_REGISTRATION)
-    department = {"person_hash": person_hash, "department_id": department_id, "visit_date": visit_date}
-    hospital = {"account_id": account_id, "hospital_id": hospital_id, "visit_date": visit_date}
-    bar = BlacklistEntry.objects.filter(
-        hospital_id=hospital_id, person_hash=OuterRef("id_number_hash"), lifted_at__isnull=True, ends_at__gt=now
-    ).order_by("-ends_at")
-    rows = list(
-        Patient.objects.select_for_update()
-        .filter(id_number_hash=person_hash)
-        .order_by("pk")
-        .annotate(
-            live=_count(live.filter(account_id=account_id)),
-            dep_holds=_count(live.filter(**department)),
-            dep_booked=_count(active.filter(**department)),
-            hosp_holds=_count(live.filter(**hospital)),
-            hosp_booked=_count(active.filter(**hospital)),
-            bar_reason=Subquery(bar.values("reason")[:1]),
-            bar_until=Subquery(bar.values("ends_at")[:1]),
-        )
-        .values("live", "dep_holds", "dep_booked", "hosp_holds", "hosp_booked", "bar_reason", "bar_until")
-    )
-    r = rows[0]
-    until = r["bar_until"]
-    if isinstance(until, str):  # SQLite hands a subquery's datetime back as text
-        until = dt.datetime.fromisoformat(until).replace(tzinfo=dt.UTC)
-    return Counts(
-        live_holds=r["live"],
-        in_department=r["dep_holds"] + r["dep_booked"],
-        at_hospital=r["hosp_holds"] + r["hosp_booked"],
-        barred_reason=r["bar_reason"],
-        barred_until=until,
-    )
-
-
 def lock_person(person_hash: str) -> None:
     """Lock every patient row of one real person (the same ID number may be in several accounts)."""
     list(
@@ -89,6 +39,66 @@ def lock_person(person_hash: str) -> None:
         .filter(id_number_hash=person_hash)
         .order_by("pk")
         .values_list("pk", flat=True)
+    )
+
+
+PERSON_COUNTING = """
+SELECT
+    (SELECT COUNT(*) FROM booking_hold h
+     WHERE h.account_id = %s AND h.status = %s AND h.expires_at > %s),
+    (SELECT COUNT(*) FROM booking_hold h
+     WHERE h.person_hash = %s AND h.department_id = %s AND h.visit_date = %s AND h.status = %s AND h.expires_at > %s),
+    (SELECT COUNT(*) FROM booking_registration r
+     WHERE r.person_hash = %s AND r.department_id = %s AND r.visit_date = %s AND r.status IN ({active})),
+    (SELECT COUNT(*) FROM booking_hold h
+     WHERE h.account_id = %s AND h.hospital_id = %s AND h.visit_date = %s AND h.status = %s AND h.expires_at > %s),
+    (SELECT COUNT(*) FROM booking_registration r
+     WHERE r.account_id = %s AND r.hospital_id = %s AND r.visit_date = %s AND r.status IN ({active})),
+    (SELECT b.reason FROM booking_blacklistentry b
+     WHERE b.hospital_id = %s AND b.person_hash = p.id_number_hash AND b.lifted_at IS NULL AND b.ends_at > %s
+     ORDER BY b.ends_at DESC LIMIT 1),
+    (SELECT b.ends_at FROM booking_blacklistentry b
+     WHERE b.hospital_id = %s AND b.person_hash = p.id_number_hash AND b.lifted_at IS NULL AND b.ends_at > %s
+     ORDER BY b.ends_at DESC LIMIT 1)
+FROM accounts_patient p
+WHERE p.id_number_hash = %s
+ORDER BY p.id
+{lock}
+"""
+
+
+def lock_person_counting(
+    *, person_hash: str, account_id: int, hospital_id: int, department_id: int, visit_date: dt.date, now: dt.datetime
+) -> Counts:
+    """``lock_person``, reading in the same statement every count the limits need and the
+    person's active bar: one query for what took five."""
+    ops = connection.ops
+    at, day, held = ops.adapt_datetimefield_value(now), ops.adapt_datefield_value(visit_date), HoldStatus.HELD
+    active = [str(s) for s in ACTIVE_REGISTRATION]
+    params: list[Any] = [account_id, held, at]
+    params += [person_hash, department_id, day, held, at]
+    params += [person_hash, department_id, day, *active]
+    params += [account_id, hospital_id, day, held, at]
+    params += [account_id, hospital_id, day, *active]
+    params += [hospital_id, at, hospital_id, at, person_hash]
+    sql = PERSON_COUNTING.format(
+        active=", ".join(["%s"] * len(active)),
+        lock="FOR UPDATE" if connection.features.has_select_for_update else "",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    live, dep_holds, dep_booked, hosp_holds, hosp_booked, reason, until = rows[0]
+    if isinstance(until, str):  # SQLite hands a datetime back as text or naive, in UTC
+        until = dt.datetime.fromisoformat(until)
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=dt.UTC)
+    return Counts(
+        live_holds=live,
+        in_department=dep_holds + dep_booked,
+        at_hospital=hosp_holds + hosp_booked,
+        barred_reason=reason,
+        barred_until=until,
     )
 
 
