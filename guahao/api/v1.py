@@ -9,6 +9,7 @@ from typing import cast
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import translation
 from ninja import Header, NinjaAPI, Query, Router, Status
 
 from guahao.accounts import errors as account_errors
@@ -179,7 +180,7 @@ class AvailabilityQuery(schemas.Schema):
     "/departments/{department_id}/availability",
     **documented({200: schemas.AvailabilityOut}, NOT_FOUND, catalog_errors.DEPARTMENT_NOT_LEAF),
 )
-def availability(request: HttpRequest, department_id: str, query: Query[AvailabilityQuery]) -> dict:
+def availability(request: HttpRequest, department_id: str, query: Query[AvailabilityQuery]) -> HttpResponse:
     department = _get(Department, department_id)
     if not catalog.is_leaf(department):
         raise catalog_errors.DEPARTMENT_NOT_LEAF.error()
@@ -193,19 +194,34 @@ def availability(request: HttpRequest, department_id: str, query: Query[Availabi
     his_realtime.availability_refresh(
         hospital_id=department.hospital_id, start=start, end=start + dt.timedelta(days=query.days - 1)
     )
-    days = []
-    for day, views in scheduling.department_availability(department=department, start=start, days=query.days):
-        total, status = scheduling.day_status(views) if views else (0, "none")
-        days.append(
-            {
-                "date": day,
-                "weekday": day.isoweekday(),
-                "available": total,
-                "status": status,
-                "schedules": [schemas.schedule_out(v) for v in views],
-            }
-        )
-    return {"department": schemas.department_brief(department), "start": start, "days": days}
+
+    def answer(found: list[tuple[dt.date, list[scheduling.ScheduleView]]]) -> bytes:
+        days = []
+        for day, views in found:
+            total, status = scheduling.day_status(views) if views else (0, "none")
+            days.append(
+                {
+                    "date": day,
+                    "weekday": day.isoweekday(),
+                    "available": total,
+                    "status": status,
+                    "schedules": [schemas.schedule_out(v) for v in views],
+                }
+            )
+        body = {"department": schemas.department_brief(department), "start": start, "days": days}
+        shown = schemas.AvailabilityOut.model_validate(body).model_dump(by_alias=True)
+        return api.create_response(request, shown, status=200).content
+
+    # The answer itself is cached (per language), as the page reading it is: a crowd watching
+    # the strip at release time is served without the database and without rendering it again.
+    content = scheduling.availability_cached(
+        department=department,
+        start=start,
+        days=query.days,
+        variant=f"api:{translation.get_language()}",
+        build=answer,
+    )
+    return HttpResponse(content, content_type="application/json; charset=utf-8")
 
 
 @catalog_router.get("/schedules/{schedule_id}", **documented({200: schemas.ScheduleDetailOut}, NOT_FOUND))
