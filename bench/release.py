@@ -418,6 +418,9 @@ def crowd(args: argparse.Namespace) -> None:
                     ceiling = wrk(
                         server.url + "/healthz", connections=args.connections, seconds=5, script=GET_LUA, env=env
                     )
+                    path = f"/api/v1/departments/{seed['department_id']}/availability?days=14"
+                    wrk(server.url + path, connections=args.connections, seconds=1, script=GET_LUA, env=env)
+                    avail = wrk(server.url + path, connections=args.connections, seconds=5, script=GET_LUA, env=env)
                     print(f"[{backend}] crowd on the hold path", flush=True)
                     ours = crowd_run(server, env, seed, args, "/api/v1/holds")
                 finally:
@@ -429,7 +432,7 @@ def crowd(args: argparse.Namespace) -> None:
                     naive = crowd_run(server, env, seed, args, "/bench/naive-hold")
                 finally:
                     server.stop()
-                rows.append((backend, ceiling, ours, naive))
+                rows.append((backend, ceiling, avail, ours, naive))
             finally:
                 drop(backend)
 
@@ -439,11 +442,14 @@ def crowd(args: argparse.Namespace) -> None:
         f"{args.connections} connections, {args.seconds:.0f} s of wrk"
     )
     head = f"{'':<22}{'attempts/s':>11}{'holds':>7}{'holds/s':>9}{'sold in s':>10}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'oversold':>9}{'double':>7}"
-    for backend, ceiling, ours, naive in rows:
+    for backend, ceiling, avail, ours, naive in rows:
         print(f"\n{backend} ({'PostgreSQL + Redis' if backend == 'postgres' else 'SQLite, no Redis'})")
         print(head)
         print(
             f"{'/healthz (ceiling)':<22}{ceiling['per_s']:>11.0f}{'':>7}{'':>9}{'':>10}{ceiling['p50']:>8.1f}{ceiling['p95']:>8.1f}{ceiling['p99']:>8.1f}"
+        )
+        print(
+            f"{'availability 14 d × 20':<22}{avail['per_s']:>11.0f}{'':>7}{'':>9}{'':>10}{avail['p50']:>8.1f}{avail['p95']:>8.1f}{avail['p99']:>8.1f}"
         )
         for name, r in (("hold path", ours), ("naive FOR UPDATE", naive)):
             sold = r["sell_seconds"]
@@ -455,7 +461,8 @@ def crowd(args: argparse.Namespace) -> None:
             )
             print(f"{'':<22}answers: {dict(sorted(r['statuses'].items()))}")
         print(
-            f"ratios: attempts/s {ours['per_s'] / ceiling['per_s']:.0%} of the ceiling "
+            f"ratios: availability {avail['per_s'] / ceiling['per_s']:.0%} of the ceiling; "
+            f"attempts/s {ours['per_s'] / ceiling['per_s']:.0%} of the ceiling "
             f"(naive {naive['per_s'] / ceiling['per_s']:.0%}); attempts/s {ours['per_s'] / naive['per_s']:.1f}× naive; "
             f"p99 {naive['p99'] / max(ours['p99'], 0.001):.1f}× lower than naive"
         )
@@ -492,8 +499,9 @@ def growth(args: argparse.Namespace) -> None:
                 try:
                     lua_env = env | {"BENCH_SCHEDULE": str(seed["schedule_id"]), "BENCH_PATH": "/api/v1/holds"}
                     # A few connections, a few seconds: latency, not a crowd; fewer holds than slots.
-                    hold = wrk(server.url + "/api/v1/holds", connections=2, seconds=2, script=LUA, env=lua_env)
                     path = f"/api/v1/departments/{seed['department_id']}/availability?days=14"
+                    wrk(server.url + path, connections=2, seconds=1, script=GET_LUA, env=env)  # warm up
+                    hold = wrk(server.url + "/api/v1/holds", connections=2, seconds=3, script=LUA, env=lua_env)
                     avail = wrk(server.url + path, connections=2, seconds=3, script=GET_LUA, env=env)
                 finally:
                     server.stop()
