@@ -6,6 +6,7 @@ import os
 import pytest
 from django.core.cache import cache
 
+from guahao.booking import gate
 from guahao.core import clock
 from tests.processes import knobs, paysim_url, sandbox  # noqa: F401 - fixtures of every test folder
 
@@ -23,11 +24,13 @@ def _fresh_clock_and_cache(request):
     start = dt.time.fromisoformat(named.args[0]) if named else TEST_TIME
     clock.reset()
     cache.clear()
+    gate.reset()
     today = clock.local_today("Asia/Shanghai")
     with clock.travel(clock.at_local(today, start, "Asia/Shanghai")):
         yield
     clock.reset()
     cache.clear()
+    gate.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,10 @@ import unicodedata
 
 import phonenumbers
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts import errors, idcard
@@ -107,18 +109,63 @@ def account_login(*, phone: str, code: str, client_ip: str | None = None) -> tup
     return account, key
 
 
+# A token's account is kept in the cache this long (every request of a patient reads it): a
+# logout, a deleted token and a change of the account forget it at once; the time bounds what
+# another process of the embedded default (no shared cache) may still believe.
+TOKEN_CACHE_SECONDS = 300
+TOKEN_CACHE_LOCAL_SECONDS = 5
+
+
+def _token_key(key_hash: str) -> str:
+    return f"auth:token:{key_hash}"
+
+
+def _account_key(account_id: int) -> str:
+    return f"auth:account:{account_id}"
+
+
 def account_logout(key: str) -> None:
     """End a login: its token no longer works."""
     AuthToken.objects.filter(key_hash=_digest(key)).delete()
+    cache.delete(_token_key(_digest(key)))
 
 
 def account_for_token(key: str) -> Account | None:
+    """The account a live token belongs to; read from the cache when it was seen lately."""
+    key_hash = _digest(key)
+    now = clock.now()
+    seen = cache.get(_token_key(key_hash))
+    if seen is not None:
+        account_id, expires_at = seen
+        account = cache.get(_account_key(account_id))
+        if account is not None and expires_at > now:
+            return account if account.is_active else None
     token = (
         AuthToken.objects.select_related("account")
-        .filter(key_hash=_digest(key), expires_at__gt=clock.now(), account__is_active=True)
+        .filter(key_hash=key_hash, expires_at__gt=now, account__is_active=True)
         .first()
     )
-    return token.account if token else None
+    if token is None:
+        return None
+    seconds = TOKEN_CACHE_SECONDS if settings.REDIS_URL else TOKEN_CACHE_LOCAL_SECONDS
+    cache.set_many(
+        {_token_key(key_hash): (token.account_id, token.expires_at), _account_key(token.account_id): token.account},
+        timeout=seconds,
+    )
+    return token.account
+
+
+def _forget_token(sender: type, instance: AuthToken, **_: object) -> None:
+    cache.delete(_token_key(instance.key_hash))
+
+
+def _forget_account(sender: type, instance: Account, **_: object) -> None:
+    cache.delete(_account_key(instance.pk))
+
+
+post_delete.connect(_forget_token, sender=AuthToken, dispatch_uid="auth-token-forget")
+post_save.connect(_forget_account, sender=Account, dispatch_uid="auth-account-save")
+post_delete.connect(_forget_account, sender=Account, dispatch_uid="auth-account-delete")
 
 
 def staff_token_create(*, user, label: str = "") -> str:  # type: ignore[no-untyped-def]

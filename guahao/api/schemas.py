@@ -356,7 +356,8 @@ class HoldOut(Schema):
     payment: PaymentOut | None
 
 
-def hold_out(h: Hold) -> dict:
+def hold_out(h: Hold, *, new: bool = False) -> dict:
+    """A hold as the API shows it; ``new``: just made, so it has no registration nor payment."""
     tz = h.schedule.hospital.timezone
     return {
         "id": str(h.pk),
@@ -370,8 +371,8 @@ def hold_out(h: Hold) -> dict:
         "registration_fee_fen": h.registration_fee_fen,
         "consultation_fee_fen": h.consultation_fee_fen,
         "payment_required": h.payment_required,
-        "registration_id": str(h.registration.pk) if hasattr(h, "registration") else None,
-        "payment": payment_out(Payment.objects.filter(hold=h).order_by("-pk").first()),
+        "registration_id": str(h.registration.pk) if not new and hasattr(h, "registration") else None,
+        "payment": None if new else payment_out(Payment.objects.filter(hold=h).order_by("-pk").first()),
     }
 
 

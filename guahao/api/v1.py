@@ -10,6 +10,7 @@ from typing import cast
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import translation
 from ninja import Header, Query, Router, Status
 
 from guahao.accounts import errors as account_errors
@@ -36,6 +37,7 @@ from guahao.payments import errors as payment_errors
 from guahao.payments import services as payments
 from guahao.payments.models import Payment
 from guahao.scheduling import selectors as scheduling
+from guahao.scheduling.facts import schedule_facts
 from guahao.scheduling.models import Period, Schedule
 from guahao.scheduling.rules import rules_for
 
@@ -176,7 +178,7 @@ class AvailabilityQuery(schemas.Schema):
     "/departments/{department_id}/availability",
     **documented({200: schemas.AvailabilityOut}, NOT_FOUND, catalog_errors.DEPARTMENT_NOT_LEAF),
 )
-def availability(request: HttpRequest, department_id: str, query: Query[AvailabilityQuery]) -> dict:
+def availability(request: HttpRequest, department_id: str, query: Query[AvailabilityQuery]) -> HttpResponse:
     department = _get(Department, department_id)
     if not catalog.is_leaf(department):
         raise catalog_errors.DEPARTMENT_NOT_LEAF.error()
@@ -190,19 +192,34 @@ def availability(request: HttpRequest, department_id: str, query: Query[Availabi
     his_realtime.availability_refresh(
         hospital_id=department.hospital_id, start=start, end=start + dt.timedelta(days=query.days - 1)
     )
-    days = []
-    for day, views in scheduling.department_availability(department=department, start=start, days=query.days):
-        total, status = scheduling.day_status(views) if views else (0, "none")
-        days.append(
-            {
-                "date": day,
-                "weekday": day.isoweekday(),
-                "available": total,
-                "status": status,
-                "schedules": [schemas.schedule_out(v) for v in views],
-            }
-        )
-    return {"department": schemas.department_brief(department), "start": start, "days": days}
+
+    def answer(found: list[tuple[dt.date, list[scheduling.ScheduleView]]]) -> bytes:
+        days = []
+        for day, views in found:
+            total, status = scheduling.day_status(views) if views else (0, "none")
+            days.append(
+                {
+                    "date": day,
+                    "weekday": day.isoweekday(),
+                    "available": total,
+                    "status": status,
+                    "schedules": [schemas.schedule_out(v) for v in views],
+                }
+            )
+        body = {"department": schemas.department_brief(department), "start": start, "days": days}
+        shown = schemas.AvailabilityOut.model_validate(body).model_dump(by_alias=True)
+        return api.create_response(request, shown, status=200).content
+
+    # The answer itself is cached (per language), as the page reading it is: a crowd watching
+    # the strip at release time is served without the database and without rendering it again.
+    content = scheduling.availability_cached(
+        department=department,
+        start=start,
+        days=query.days,
+        variant=f"api:{translation.get_language()}",
+        build=answer,
+    )
+    return HttpResponse(content, content_type="application/json; charset=utf-8")
 
 
 @catalog_router.get("/schedules/{schedule_id}", **documented({200: schemas.ScheduleDetailOut}, NOT_FOUND))
@@ -272,29 +289,32 @@ def _once(request: HttpRequest, key: str | None, run: Callable[[], Status], *, a
 def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: str | None = IDEMPOTENCY_KEY) -> Status:
     # At a hospital connected to a HIS a hold may ask it (a lock, a medical record), which never
     # happens inside a transaction.
-    hospital_id = Schedule.objects.filter(pk=_int(body.schedule_id)).values_list("hospital_id", flat=True).first()
-    asks_his = hospital_id is not None and his_registry.connection_for(hospital_id) is not None
+    known = schedule_facts(_int(body.schedule_id))
+    asks_his = known is not None and his_registry.mode_of(known.schedule.hospital_id) != ""
     return _once(request, idempotency_key, lambda: _hold_create(request, body), atomic=not asks_his)
 
 
 def _hold_create(request: HttpRequest, body: schemas.HoldIn) -> Status:
+    """The release-time path: what is refused for everyone (sold out, not released, too many
+    attempts) is answered from the cache before anything of the patient is read."""
     account = _account(request)
     booking.hold_rate_check(account)
-    patient = booking_selectors.access_patient(account=account, patient_id=body.patient_id)
-    schedule = (
-        Schedule.objects.select_related("hospital", "department__parent__parent")
-        .filter(pk=_int(body.schedule_id))
-        .first()
-    )
-    if schedule is None:
+    known = schedule_facts(_int(body.schedule_id))
+    if known is None:
         raise NOT_FOUND.error(field="schedule_id")
+    schedule = known.schedule
     period = None
     if body.period_id is not None:
-        period = Period.objects.filter(pk=_int(body.period_id)).first()
+        period = known.periods.get(_int(body.period_id)) or Period.objects.filter(pk=_int(body.period_id)).first()
         if period is None:
             raise NOT_FOUND.error(field="period_id")
-    hold = booking.hold_create(account=account, patient=patient, schedule=schedule, period=period)
-    return Status(201, schemas.hold_out(booking_selectors.access_hold(account=account, hold_id=hold.pk)))
+    booking.hold_refuse_early(schedule=schedule, period=period, rules=known.rules)
+    patient = booking_selectors.access_patient(account=account, patient_id=body.patient_id)
+    hold = booking.hold_create(account=account, patient=patient, schedule=schedule, period=period, rules=known.rules)
+    # Everything the answer shows is at hand: a new hold has no registration and no payment.
+    hold.schedule = schedule
+    hold.period = known.periods.get(hold.period_id) or Period.objects.get(pk=hold.period_id)
+    return Status(201, schemas.hold_out(hold, new=True))
 
 
 def _json_or_none(raw: bytes) -> object:

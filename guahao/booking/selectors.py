@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 
@@ -13,7 +14,7 @@ from guahao.catalog.models import Doctor, Hospital
 from guahao.core import clock
 from guahao.core.errors import NOT_FOUND
 from guahao.scheduling.models import Period, Pool, Schedule, ScheduleStatus, Slot, SlotState
-from guahao.scheduling.rules import cancel_deadline, release_at, rules_for, rules_for_schedule
+from guahao.scheduling.rules import Rules, cancel_deadline, release_at, rules_for, rules_for_schedule
 from guahao.scheduling.selectors import with_available
 
 
@@ -73,19 +74,28 @@ def _int(value: int | str) -> int:
         return -1
 
 
-def _bookable(qs: QuerySet[Schedule], now: dt.datetime, limit: int) -> list[Schedule]:
+def _bookable(qs: QuerySet[Schedule], now: dt.datetime, limit: int, exclude: set[int]) -> list[Schedule]:
     """Schedules of ``qs`` that are open, released, not over, and have a free online slot."""
-    out = []
-    open_ = with_available(qs.filter(status=ScheduleStatus.OPEN, ends_at__gt=now))
-    for s in open_.filter(free_online__gt=0)[:limit]:  # type: ignore[misc]
-        if now >= release_at(s, rules_for(hospital=s.hospital, department=s.department, doctor_id=s.doctor_id)):
+    out: list[Schedule] = []
+    rules: dict[tuple[int, int | None], Rules] = {}
+    open_ = with_available(qs.filter(status=ScheduleStatus.OPEN, ends_at__gt=now).exclude(pk__in=exclude))
+    for s in open_.filter(free_online__gt=0)[:200]:  # type: ignore[misc]
+        key = (s.department_id, s.doctor_id)
+        if key not in rules:
+            rules[key] = rules_for(hospital=s.hospital, department=s.department, doctor_id=s.doctor_id)
+        if now >= release_at(s, rules[key]):
             out.append(s)
+            if len(out) >= limit:
+                break
     return out
 
 
 def alternatives(*, schedule: Schedule, period: Period | None, limit: int = 5) -> list[dict[str, Any]]:
-    """What to offer a patient refused a slot: other periods of the same schedule, other doctors
-    of the same department that day, other days of the same doctor; at most ``limit``."""
+    """What to offer a patient refused a slot, nearest first: other periods of the same
+    schedule, other doctors (or the general clinic) of the department that day, the same doctor
+    on other days, the department's general clinic on other days, then any doctor of the
+    department on any day it is bookable: never empty while anything in the department is free
+    within the release window. At most ``limit``; times in the hospital's time zone."""
     now = clock.now()
     found: list[dict[str, Any]] = []
     if period is not None:
@@ -97,25 +107,34 @@ def alternatives(*, schedule: Schedule, period: Period | None, limit: int = 5) -
         )
         for p in Period.objects.filter(pk__in=list(free_periods)).order_by("starts_at")[:limit]:
             found.append(_alternative("period", schedule, p))
+    offered = {schedule.pk}
     related = Schedule.objects.select_related("doctor", "hospital", "department__parent__parent")
-    same_day = related.filter(department_id=schedule.department_id, date=schedule.date).exclude(pk=schedule.pk)
-    for s in _bookable(same_day.order_by("starts_at"), now, limit):
-        found.append(_alternative("doctor", s))
+    department = related.filter(department_id=schedule.department_id)
+    upcoming = department.filter(date__gte=clock.local_today(schedule.hospital.timezone)).order_by("date", "starts_at")
+    steps: list[tuple[str, QuerySet[Schedule]]] = [
+        ("doctor", department.filter(date=schedule.date).order_by("starts_at"))
+    ]
     if schedule.doctor_id:
-        other_days = related.filter(doctor_id=schedule.doctor_id).exclude(pk=schedule.pk).order_by("date", "starts_at")
-        for s in _bookable(other_days.filter(date__gte=clock.local_today(schedule.hospital.timezone)), now, limit):
-            found.append(_alternative("day", s))
+        steps.append(("day", upcoming.filter(doctor_id=schedule.doctor_id)))
+    steps += [("general", upcoming.filter(doctor__isnull=True)), ("department", upcoming)]
+    for kind, qs in steps:
+        if len(found) >= limit:
+            break
+        for s in _bookable(qs, now, limit - len(found), offered):
+            offered.add(s.pk)
+            found.append(_alternative(kind, s))
     return found[:limit]
 
 
 def _alternative(kind: str, schedule: Schedule, period: Period | None = None) -> dict[str, Any]:
     doctor = schedule.doctor
+    tz = ZoneInfo(schedule.hospital.timezone)
     return {
         "kind": kind,
         "schedule_id": str(schedule.pk),
         "period_id": str(period.pk) if period else None,
         "date": schedule.date.isoformat(),
         "session": schedule.session,
-        "starts_at": (period or schedule).starts_at.isoformat(),
+        "starts_at": (period or schedule).starts_at.astimezone(tz).isoformat(),
         "doctor": {"id": str(doctor.pk), "name": doctor.name, "title": doctor.title} if doctor else None,
     }

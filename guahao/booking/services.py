@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.core import signing
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import connection, transaction
 
 from guahao.accounts.models import Account, Patient
 from guahao.booking import errors, gate, locks, selectors
 from guahao.booking.models import (
-    ACTIVE_REGISTRATION,
     ActorType,
     BlacklistEntry,
     BlacklistReason,
@@ -29,15 +28,11 @@ from guahao.booking.models import (
     Registration,
     RegistrationStatus,
 )
+from guahao.booking.ports import wired
 from guahao.core import clock, ratelimit
 from guahao.core.errors import INVALID, RATE_LIMITED
 from guahao.core.problems import Problem
-from guahao.his import outbox as his_outbox
-from guahao.his import realtime as his_realtime
-from guahao.his import records as his_records
-from guahao.his import registry as his_registry
-from guahao.his.models import HisConnection
-from guahao.notifications import services as notifications
+from guahao.scheduling import facts
 from guahao.scheduling.models import (
     MedicalRecordMode,
     Period,
@@ -109,41 +104,44 @@ def _check_bookable(*, schedule: Schedule, period: Period | None, rules: Rules, 
             raise errors.SCHEDULE_ENDED.error(field="period_id")
 
 
-def _check_person(*, patient: Patient, schedule: Schedule, rules: Rules, now: dt.datetime) -> None:
+def _barred(reason: str, until: dt.datetime) -> Problem:
+    return errors.BLACKLISTED.error(detail=errors.BLACKLISTED.title, reason=reason, until=until.isoformat())
+
+
+def _check_record(*, patient: Patient, schedule: Schedule, rules: Rules, now: dt.datetime) -> None:
+    """A hospital that keeps medical records online: a barred person is refused first (asking
+    the HIS for the record of someone who may not book is wasted), then the record is found or
+    made. At a hospital whose records are made at the visit there is nothing to ask."""
+    mode = rules.medical_record_mode
+    if mode == MedicalRecordMode.AT_VISIT:
+        return
     entry = blacklist_active(hospital_id=schedule.hospital_id, person_hash=patient.id_number_hash, now=now)
     if entry is not None:
-        raise errors.BLACKLISTED.error(
-            detail=errors.BLACKLISTED.title,
-            reason=entry.reason,
-            until=entry.ends_at.isoformat(),
-        )
-    mode = rules.medical_record_mode
-    record = his_records.record_ensure(patient=patient, hospital_id=schedule.hospital_id, mode=mode)
+        raise _barred(entry.reason, entry.ends_at)
+    record = wired.records.record_ensure(patient=patient, hospital_id=schedule.hospital_id, mode=mode)
     if mode == MedicalRecordMode.REQUIRED and record is None:
         raise errors.RECORD_REQUIRED.error()
 
 
 def _check_limits(*, account: Account, patient: Patient, schedule: Schedule, rules: Rules, now: dt.datetime) -> None:
-    """Call under ``lock_account`` and ``lock_person``: the counts cannot change underneath."""
-    mine = Q(account=account)
-    in_department = Q(
-        person_hash=patient.id_number_hash, department_id=schedule.department_id, visit_date=schedule.date
+    """Take the account and person locks and check the bar and the limits under them: the
+    counts cannot change underneath. Call inside a transaction."""
+    locks.lock_account(account.pk)
+    counts = locks.lock_person_counting(
+        person_hash=patient.id_number_hash,
+        account_id=account.pk,
+        hospital_id=schedule.hospital_id,
+        department_id=schedule.department_id,
+        visit_date=schedule.date,
+        now=now,
     )
-    at_hospital = Q(account=account, hospital_id=schedule.hospital_id, visit_date=schedule.date)
-    holds = Hold.objects.filter(mine | in_department, status=HoldStatus.HELD, expires_at__gt=now).aggregate(
-        live=Count("pk", filter=mine),
-        in_department=Count("pk", filter=in_department),
-        at_hospital=Count("pk", filter=at_hospital),
-    )
-    booked = Registration.objects.filter(in_department | at_hospital, status__in=ACTIVE_REGISTRATION).aggregate(
-        in_department=Count("pk", filter=in_department),
-        at_hospital=Count("pk", filter=at_hospital),
-    )
-    if holds["live"] >= rules.max_active_holds:
+    if counts.barred_reason is not None and counts.barred_until is not None:
+        raise _barred(counts.barred_reason, counts.barred_until)
+    if counts.live_holds >= rules.max_active_holds:
         raise errors.HOLD_LIMIT.error(limit=rules.max_active_holds)
-    if holds["in_department"] + booked["in_department"] >= rules.max_per_patient_department_day:
+    if counts.in_department >= rules.max_per_patient_department_day:
         raise errors.ONE_PER_DEPARTMENT.error(limit=rules.max_per_patient_department_day)
-    if holds["at_hospital"] + booked["at_hospital"] >= rules.max_per_account_hospital_day:
+    if counts.at_hospital >= rules.max_per_account_hospital_day:
         raise errors.ACCOUNT_DAILY_LIMIT.error(limit=rules.max_per_account_hospital_day)
 
 
@@ -162,8 +160,6 @@ def _insert_hold(
     ``his_lock`` (realtime HIS hospitals): the HIS lock's reference and the slot number it gave.
     """
     with transaction.atomic():
-        locks.lock_account(account.pk)
-        locks.lock_person(patient.id_number_hash)
         _check_limits(account=account, patient=patient, schedule=schedule, rules=rules, now=now)
         if his_lock is None:
             slot = locks.claim_free_slot(schedule=schedule, period=period, after=now)
@@ -195,7 +191,21 @@ def _insert_hold(
             to_status=HoldStatus.HELD,
             slot_number=slot.number,
         )
+    _now_and_after_commit(lambda: _hold_made(hold))
     return hold
+
+
+def _now_and_after_commit(tell: Callable[[], None]) -> None:
+    """Tell the gate and the caches now and, inside a caller's transaction, once more when it
+    commits (what another process counted in between did not see the change yet)."""
+    tell()
+    if connection.in_atomic_block:
+        transaction.on_commit(tell)
+
+
+def _hold_made(hold: Hold) -> None:
+    gate.held(hold.schedule_id, hold.expires_at)
+    facts.department_changed(hold.department_id)
 
 
 def hold_rate_check(account: Account) -> None:
@@ -205,66 +215,106 @@ def hold_rate_check(account: Account) -> None:
         raise RATE_LIMITED.error()
 
 
-def hold_create(*, account: Account, patient: Patient, schedule: Schedule, period: Period | None = None) -> Hold:
+def _sold_out(schedule: Schedule, period: Period | None) -> Problem:
+    """The refusal of a schedule with nothing free, with the alternatives (kept a few seconds
+    beside the gate, so the crowd turned away is answered without the database)."""
+    offered = gate.alternatives_kept(schedule.pk) if period is None else None
+    if offered is None:
+        offered = selectors.alternatives(schedule=schedule, period=period)
+        if period is None:
+            gate.alternatives_keep(schedule.pk, offered)
+    return errors.SLOT_UNAVAILABLE.error(alternatives=offered)
+
+
+def hold_refuse_early(*, schedule: Schedule, period: Period | None = None, rules: Rules | None = None) -> None:
+    """Refuse, from what is cached alone, a hold that cannot be given: suspended, not released,
+    over, or sold out (the gate). Callers ask this before reading anything of the patient."""
+    rules = rules or facts.schedule_facts(schedule.pk).rules  # type: ignore[union-attr]
+    _check_bookable(schedule=schedule, period=period, rules=rules, now=clock.now())
+    if gate.sold_out(schedule.pk):
+        raise _sold_out(schedule, period)
+
+
+def hold_create(
+    *, account: Account, patient: Patient, schedule: Schedule, period: Period | None = None, rules: Rules | None = None
+) -> Hold:
     """Hold the first free platform slot of the schedule (or of one period) for a patient.
 
     Refusals name the rule; a full schedule is refused with ``alternatives``. The caller has
-    checked that the patient belongs to the account.
+    checked that the patient belongs to the account. ``rules``: the schedule's, when the caller
+    has them (``scheduling.facts``).
     """
     now = clock.now()
-    connection = his_registry.realtime_connection(schedule.hospital_id) if schedule.his_id else None
-    if period is None:
-        # A closed gate answers a sold-out schedule without touching the database; it only
-        # ever refuses, so the checks below still decide every hold that is given.
-        offered = gate.sold_out(schedule.pk)
-        if offered is not None:
-            raise errors.SLOT_UNAVAILABLE.error(alternatives=offered)
-    rules = rules_for_schedule(schedule)
+    if rules is None:
+        rules = rules_for_schedule(schedule)
     _check_bookable(schedule=schedule, period=period, rules=rules, now=now)
-    _check_person(patient=patient, schedule=schedule, rules=rules, now=now)
-    if connection is not None:
-        return _hold_create_realtime(
-            connection=connection, account=account, patient=patient, schedule=schedule, period=period, rules=rules
-        )
-    hold = _insert_hold(account=account, patient=patient, schedule=schedule, period=period, rules=rules, now=now)
-    if hold is None and holds_expire(schedule=schedule):
-        # Holds that ran out but were not swept yet gave their slots back: try once more.
-        hold = _insert_hold(account=account, patient=patient, schedule=schedule, period=period, rules=rules, now=now)
+    ticket = gate.take(schedule.pk)
+    if ticket == gate.SOLD_OUT:
+        raise _sold_out(schedule, period)
+    hold = None
+    refused = True  # by a rule, or by a failure: the ticket goes back as it was
+    try:
+        _check_record(patient=patient, schedule=schedule, rules=rules, now=now)
+        if schedule.his_id and wired.his.realtime(schedule.hospital_id):
+            hold = _hold_create_realtime(
+                account=account, patient=patient, schedule=schedule, period=period, rules=rules
+            )
+        else:
+            hold = _insert_hold(
+                account=account, patient=patient, schedule=schedule, period=period, rules=rules, now=now
+            )
+            if hold is None and holds_expire(schedule=schedule):
+                # Holds that ran out but were not swept yet gave their slots back: try once more.
+                hold = _insert_hold(
+                    account=account, patient=patient, schedule=schedule, period=period, rules=rules, now=now
+                )
+        refused = False
+    finally:
+        if hold is None and ticket == gate.TAKEN:
+            if refused:
+                gate.give(schedule.pk)
+            elif period is None:
+                gate.disagrees(schedule.pk)  # the gate said free; the database had nothing
+            else:
+                gate.give(schedule.pk)  # that period was full; others may not be
     if hold is None:
-        offered = selectors.alternatives(schedule=schedule, period=period)
         if period is None:
-            gate.mark_sold_out(schedule.pk, offered)
-        raise errors.SLOT_UNAVAILABLE.error(alternatives=offered)
+            schedule = _fresh(schedule)
+            _check_bookable(schedule=schedule, period=period, rules=rules, now=now)
+        raise _sold_out(schedule, period)
     return hold
+
+
+def _fresh(schedule: Schedule) -> Schedule:
+    """The schedule as the database has it now (a cached copy may not know it was suspended)."""
+    current = Schedule.objects.select_related("hospital").filter(pk=schedule.pk).first()
+    if current is not None and current.status != schedule.status:
+        facts.facts_changed()
+        return current
+    return schedule
 
 
 def _hold_create_realtime(
     *,
-    connection: HisConnection,
     account: Account,
     patient: Patient,
     schedule: Schedule,
     period: Period | None,
     rules: Rules,
-) -> Hold:
+) -> Hold | None:
     """A hold at a realtime HIS hospital: the HIS lock decides which slot, if any.
 
     The limits are checked before asking the HIS (no lock is taken for a patient who may not
     have it) and again, under the locks, when the hold is written; a lock we end up not using
-    is released.
+    is released. None when the HIS has no slot for it.
     """
     now = clock.now()
     with transaction.atomic():
-        locks.lock_account(account.pk)
-        locks.lock_person(patient.id_number_hash)
         _check_limits(account=account, patient=patient, schedule=schedule, rules=rules, now=now)
-    his_realtime.schedule_reread(connection=connection, schedule=schedule)
-    his_lock = his_realtime.lock(connection=connection, schedule=schedule, period=period, minutes=rules.hold_minutes)
+    wired.his.reread(schedule)
+    his_lock = wired.his.lock(schedule=schedule, period=period, minutes=rules.hold_minutes)
     if his_lock is None:
-        offered = selectors.alternatives(schedule=schedule, period=period)
-        if period is None:
-            gate.mark_sold_out(schedule.pk, offered)
-        raise errors.SLOT_UNAVAILABLE.error(alternatives=offered)
+        return None
     hold = None
     try:
         hold = _insert_hold(
@@ -278,9 +328,7 @@ def _hold_create_realtime(
         )
     finally:
         if hold is None:
-            his_outbox.lock_release_now(hospital_id=schedule.hospital_id, ref=his_lock[0])
-    if hold is None:
-        raise errors.SLOT_UNAVAILABLE.error(alternatives=selectors.alternatives(schedule=schedule, period=period))
+            wired.his.release_now(hospital_id=schedule.hospital_id, ref=his_lock[0])
     return hold
 
 
@@ -296,10 +344,16 @@ def _hold_end(*, hold_id: int, to_status: str, actor: Actor, only_overdue: bool 
         hold = Hold.objects.get(pk=hold_id)
         Slot.objects.filter(pk=hold.slot_id, state=SlotState.HELD).update(state=SlotState.FREE)
         if hold.his_lock_ref:
-            his_outbox.lock_release(hospital_id=hold.hospital_id, ref=hold.his_lock_ref, hold=hold)
+            wired.write_backs.lock_release(hold=hold)
         event_record(actor=actor, kind=f"hold.{to_status}", hold=hold, from_status=HoldStatus.HELD, to_status=to_status)
-    transaction.on_commit(lambda: gate.reopen(hold.schedule_id))
+    _now_and_after_commit(lambda: _slot_given_back(hold))
     return True
+
+
+def _slot_given_back(of: Hold | Registration) -> None:
+    """After commit: the gate and the availability shown learn that a slot is free again."""
+    gate.slot_freed(of.schedule_id)
+    facts.department_changed(of.department_id)
 
 
 def hold_release(*, hold: Hold, actor: Actor) -> Hold:
@@ -356,9 +410,7 @@ def hold_confirm(*, hold: Hold, insurance: bool = False) -> Registration:
         Hold.objects.filter(pk=hold.pk, his_registration_ref="").update(his_registration_ref=number)
         hold.refresh_from_db()
         number = hold.his_registration_ref
-        his_realtime.register(
-            hold=hold, registration_number=number, patient=his_outbox.patient_payload(hold.patient, hold.hospital_id)
-        )
+        wired.his.register(hold=hold, registration_number=number)
     with transaction.atomic():
         registration = hold_book(
             hold_id=hold.pk, in_time_at=clock.now(), insurance=insurance, registration_number=number
@@ -414,10 +466,8 @@ def hold_book(
     event_record(
         actor=actor, kind="registration.booked", registration=registration, to_status=RegistrationStatus.BOOKED
     )
-    his_outbox.registration_written(registration)
-    notifications.message_send(
-        account_id=registration.account_id, kind=notifications.BOOKED, **notifications.visit_facts(registration)
-    )
+    wired.write_backs.registration_written(registration)
+    wired.notifier.registration_booked(registration)
     return registration
 
 
@@ -460,18 +510,12 @@ def registration_cancel(*, registration: Registration, actor: Actor, tell_patien
             cancelled_by=actor.type,
         )
         Slot.objects.filter(pk=registration.slot_id, state=SlotState.BOOKED).update(state=SlotState.FREE)
-        his_outbox.registration_cancelled(registration)
+        wired.write_backs.registration_cancelled(registration)
         if actor.type == ActorType.PATIENT:
             _blacklist_consider(registration=registration, reason=BlacklistReason.CANCELLATIONS, rules=rules, now=now)
         if tell_patient and actor.type in (ActorType.PATIENT, ActorType.STAFF):
-            notifications.message_send(
-                account_id=registration.account_id,
-                kind=notifications.CANCELLED
-                if actor.type == ActorType.PATIENT
-                else notifications.CANCELLED_BY_HOSPITAL,
-                **notifications.visit_facts(registration),
-            )
-    transaction.on_commit(lambda: gate.reopen(registration.schedule_id))
+            wired.notifier.registration_cancelled(registration, by=actor.type)
+    _now_and_after_commit(lambda: _slot_given_back(registration))
     return registration
 
 

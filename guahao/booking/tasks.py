@@ -3,7 +3,7 @@
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from guahao.booking import services
+from guahao.booking import gate, services
 
 
 @db_periodic_task(crontab(minute="*"))
@@ -14,3 +14,9 @@ def expire_holds() -> int:
 @db_periodic_task(crontab(minute="*/5"))
 def mark_no_shows() -> int:
     return services.registrations_mark_no_show()
+
+
+@db_periodic_task(crontab(minute="*"))
+def rebuild_gate() -> int:
+    """The gate's periodic check: every open schedule's free count, again from the database."""
+    return gate.rebuild()

@@ -7,3 +7,12 @@ class HisConfig(AppConfig):
     label = "his"
     verbose_name = _("HIS integration")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from guahao.booking import ports
+        from guahao.his import registry
+        from guahao.his.ports import HisForBooking
+
+        his = HisForBooking()
+        ports.wire(his=his, write_backs=his, records=his)
+        registry.connect_signals()

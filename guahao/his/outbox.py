@@ -52,7 +52,7 @@ def _enqueue(
 
 def registration_written(registration: Registration) -> None:
     """A registration was booked: tell the HIS. Call inside the booking's transaction."""
-    if registration.schedule.his_id and registry.connection_for(registration.hospital_id) is not None:
+    if registration.schedule.his_id and registry.mode_of(registration.hospital_id):
         _enqueue(
             hospital_id=registration.hospital_id,
             kind=CallKind.REGISTER,
@@ -63,7 +63,7 @@ def registration_written(registration: Registration) -> None:
 
 def registration_cancelled(registration: Registration) -> None:
     """A registration was cancelled here: tell the HIS. Call inside the cancellation's transaction."""
-    if registration.schedule.his_id and registry.connection_for(registration.hospital_id) is not None:
+    if registration.schedule.his_id and registry.mode_of(registration.hospital_id):
         _enqueue(
             hospital_id=registration.hospital_id,
             kind=CallKind.CANCEL,

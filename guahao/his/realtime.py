@@ -90,7 +90,7 @@ def mirror(schedule: Schedule, snapshot: HisSchedule) -> None:
     free = [n for n, s in listed.items() if s.state == "free"]
     taken = [n for n, s in listed.items() if s.state != "free" and s.channel != "platform"]
     if slots_mirror(schedule=schedule, free_numbers=free, taken_numbers=taken, known_numbers=list(listed)):
-        gate.reopen(schedule.pk)
+        gate.slot_freed(schedule.pk)
 
 
 def schedule_reread(*, connection: HisConnection, schedule: Schedule) -> None:
@@ -108,6 +108,8 @@ def schedule_reread(*, connection: HisConnection, schedule: Schedule) -> None:
 def availability_refresh(*, hospital_id: int, start: dt.date, end: dt.date) -> None:
     """Bring a realtime hospital's local availability up to date, at most once per
     ``HIS_AVAILABILITY_SECONDS``; a HIS that fails leaves the last copy shown."""
+    if registry.mode_of(hospital_id) != registry.HisMode.REALTIME:
+        return  # no lookup at all for a hospital without a realtime HIS (cached)
     connection = registry.realtime_connection(hospital_id)
     if connection is None:
         return

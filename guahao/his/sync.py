@@ -150,7 +150,7 @@ def schedule_suspend(*, schedule: Schedule, reason: str, actor: booking.Actor) -
                 **notifications.visit_facts(registration),
             )
             cancelled += 1
-    gate.reopen(schedule.pk)
+    gate.slot_freed(schedule.pk)
     return cancelled
 
 
@@ -189,7 +189,7 @@ def _slot_event(connection: HisConnection, data: dict, *, free: bool) -> str:
         known_numbers=list(schedule.slots.values_list("number", flat=True)),
     )
     if freed:
-        gate.reopen(schedule.pk)
+        gate.slot_freed(schedule.pk)
     return "slot_freed" if free else "slot_taken"
 
 

@@ -7,3 +7,9 @@ class NotificationsConfig(AppConfig):
     label = "notifications"
     verbose_name = _("Messages")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from guahao.booking import ports
+        from guahao.notifications.services import NotifierForBooking
+
+        ports.wire(notifier=NotifierForBooking())

@@ -9,7 +9,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from guahao.accounts.models import Account
-from guahao.booking.models import Hold, Registration
+from guahao.booking.models import ActorType, Hold, Registration
 from guahao.core import clock
 from guahao.notifications.models import Message
 
@@ -135,3 +135,14 @@ def message_text(message: Message) -> tuple[str, str]:
         )
         text += " " + _("You can book another doctor or day instead:") + " " + offered
     return str(title), text
+
+
+class NotifierForBooking:
+    """Booking's notifier port (``guahao.booking.ports.Notifier``): the patient's messages."""
+
+    def registration_booked(self, registration: Registration) -> None:
+        message_send(account_id=registration.account_id, kind=BOOKED, **visit_facts(registration))
+
+    def registration_cancelled(self, registration: Registration, *, by: str) -> None:
+        kind = CANCELLED if by == ActorType.PATIENT else CANCELLED_BY_HOSPITAL
+        message_send(account_id=registration.account_id, kind=kind, **visit_facts(registration))

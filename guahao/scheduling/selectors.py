@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 
 from guahao.catalog.models import Department
 from guahao.core import clock
+from guahao.scheduling import facts
 from guahao.scheduling.models import Period, Pool, Schedule, ScheduleStatus, SlotState
 from guahao.scheduling.rules import Rules, release_at, rules_for, rules_for_schedule
 
@@ -56,7 +60,45 @@ def department_availability(
     Slots of a schedule that is not released yet are not counted as available: a patient sees
     the day and when it opens.
     """
+    return availability_cached(department=department, start=start, days=days, variant="views", build=lambda x: x)
+
+
+T = TypeVar("T")
+
+
+def availability_cached(
+    *,
+    department: Department,
+    start: dt.date,
+    days: int,
+    variant: str,
+    build: Callable[[list[tuple[dt.date, list[ScheduleView]]]], T],
+) -> T:
+    """``build`` of the department's availability, cached: the key moves on with every change
+    of a slot or schedule of the department (``facts.department_changed``) and of any rule or
+    catalog entry (``facts.facts_changed``), and an entry is kept no longer than the first
+    moment it would read differently by itself (a schedule released or over). ``variant``
+    names what ``build`` makes (e.g. the API's answer in one language)."""
     now = clock.now()
+    key = (
+        f"availability:{department.pk}:{start}:{days}:{variant}:"
+        f"{facts.department_generation(department.pk)}:{cache.get(facts.GEN, 0)}"
+    )
+    kept = cache.get(key)
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    found = _department_availability(department=department, start=start, days=days, now=now)
+    value = build(found)
+    turns = [v.release_at for _, views in found for v in views if v.release_at > now]
+    turns += [v.schedule.ends_at for _, views in found for v in views]
+    until = min([now + dt.timedelta(seconds=facts.ttl()), *turns])
+    cache.set(key, (until, value), timeout=facts.ttl())
+    return value
+
+
+def _department_availability(
+    *, department: Department, start: dt.date, days: int, now: dt.datetime
+) -> list[tuple[dt.date, list[ScheduleView]]]:
     end = start + dt.timedelta(days=days - 1)
     schedules = with_available(
         Schedule.objects.filter(department=department, date__range=(start, end), ends_at__gt=now)

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Title
 from guahao.core import clock
-from guahao.scheduling import errors
+from guahao.scheduling import errors, facts
 from guahao.scheduling.models import Period, Pool, Schedule, ScheduleStatus, Session, Slot, SlotState
 
 
@@ -88,7 +88,20 @@ def slots_mirror(
     Slot.objects.filter(schedule=schedule, pool=Pool.PLATFORM, state=SlotState.FREE).exclude(
         number__in=known_numbers
     ).update(state=SlotState.ELSEWHERE)
+    _changed(schedule)
     return freed
+
+
+def _changed(schedule: Schedule) -> None:
+    """The schedule or its slots changed by an update (no signal): what is cached of it goes,
+    now and once committed."""
+
+    def forget() -> None:
+        facts.facts_changed()
+        facts.department_changed(schedule.department_id)
+
+    forget()
+    transaction.on_commit(forget)
 
 
 @dataclass(frozen=True)
@@ -169,13 +182,18 @@ def schedule_from_his(
             schedule.refresh_from_db()
             changed = True
     changed = _periods_and_slots(schedule, slots) > 0 or changed
+    if changed:
+        _changed(schedule)
     return schedule, changed
 
 
 def schedule_mark_suspended(*, schedule: Schedule, reason: str) -> bool:
     """Open → suspended, once; False if it already was."""
-    return bool(
+    done = bool(
         Schedule.objects.filter(pk=schedule.pk, status=ScheduleStatus.OPEN).update(
             status=ScheduleStatus.SUSPENDED, suspended_reason=reason[:200]
         )
     )
+    if done:
+        _changed(schedule)
+    return done

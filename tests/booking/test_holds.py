@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -210,7 +211,7 @@ def test_full_period_offers_the_other_periods(api, setup):
         "period_id": str(second.pk),
         "date": sched.date.isoformat(),
         "session": "am",
-        "starts_at": second.starts_at.isoformat(),
+        "starts_at": second.starts_at.astimezone(ZoneInfo("Asia/Shanghai")).isoformat(),  # the hospital's time
         "doctor": problem["alternatives"][0]["doctor"],
     }
 
@@ -260,3 +261,23 @@ def test_payment_required_hold_cannot_be_confirmed_without_a_method(api):
     status, problem = api.call("POST", f"/holds/{hold['id']}/confirm", {})
     assert status == 422 and problem["field"] == "payment_method"
     assert Hold.objects.get(pk=hold["id"]).status == HoldStatus.HELD
+
+
+def test_a_loser_is_offered_the_general_clinic_and_any_doctor_of_the_department_on_other_days(api):
+    h = f.hospital(max_active_holds=5)
+    dep = f.department(h)
+    doc = f.doctor(dep)
+    full = f.schedule(dep, doc, slots_per_period=1, end=dt.time(8, 30))  # one slot
+    # Nothing else that day nor of the same doctor; a general clinic and a colleague later on.
+    general = f.schedule(dep, None, day=f.today() + dt.timedelta(days=4))
+    colleague = f.schedule(dep, f.doctor(dep, name="孙春梅"), day=f.today() + dt.timedelta(days=5))
+    f.schedule(dep, f.doctor(dep, name="周明"), day=f.today() + dt.timedelta(days=9))  # not released yet
+    taker = f.Api().login()
+    assert taker.call("POST", "/holds", {"schedule_id": full.pk, "patient_id": taker.add_patient()})[0] == 201
+    api.login()
+    problem = refused(api, {"schedule_id": full.pk, "patient_id": api.add_patient()}, "slot.unavailable")
+    assert [(a["kind"], a["schedule_id"]) for a in problem["alternatives"]] == [
+        ("general", str(general.pk)),
+        ("department", str(colleague.pk)),
+    ]
+    assert problem["alternatives"][0]["starts_at"].endswith("T08:00:00+08:00")
