@@ -266,8 +266,16 @@ IDEMPOTENCY_KEY = Header(
 )
 
 
-def _once(request: HttpRequest, key: str | None, run: Callable[[], Status], *, atomic: bool) -> Status:
-    """Run a write once per ``Idempotency-Key`` (when the client sends one)."""
+def _once(
+    request: HttpRequest,
+    key: str | None,
+    run: Callable[[], Status],
+    *,
+    atomic: bool,
+    recover: Callable[[], Status | None] | None = None,
+) -> Status:
+    """Run a write once per ``Idempotency-Key`` (when the client sends one); ``recover``: what a
+    first attempt cut off by a crash had already done, answered instead of running it again."""
     if key is None:
         return run()
 
@@ -275,12 +283,17 @@ def _once(request: HttpRequest, key: str | None, run: Callable[[], Status], *, a
         done = run()
         return done.status_code, done.value
 
+    def recovered() -> tuple[int, object] | None:
+        done = recover() if recover is not None else None
+        return None if done is None else (done.status_code, done.value)
+
     status, body = idempotency.replay_or_run(
         owner=f"account:{_account(request).pk}",
         key=key,
         print_=idempotency.fingerprint(method=request.method or "", path=request.path, body=request.body),
         run=answer,
         atomic=atomic,
+        recover=recovered,
     )
     return Status(status, body)
 
@@ -377,7 +390,23 @@ def holds_confirm(
         # A body that is there must be the object documented ([1] was read as no choice at all).
         raise INVALID.error(detail="the body is a JSON object: {payment_method?, insurance?}", field="body")
     # Not atomic: paying calls the provider, which never happens inside a transaction.
-    return _once(request, idempotency_key, lambda: _hold_confirm(request, hold_id, body), atomic=False)
+    return _once(
+        request,
+        idempotency_key,
+        lambda: _hold_confirm(request, hold_id, body),
+        atomic=False,
+        recover=lambda: _confirmed(request, hold_id),
+    )
+
+
+def _confirmed(request: HttpRequest, hold_id: str) -> Status | None:
+    """The registration a confirm cut off by a crash had already booked (the first answer)."""
+    hold = booking_selectors.access_hold(account=_account(request), hold_id=hold_id)
+    registration_id = Registration.objects.filter(hold=hold).values_list("pk", flat=True).first()
+    if registration_id is None:
+        return None
+    registration = booking_selectors.access_registration(account=_account(request), registration_id=registration_id)
+    return Status(201, schemas.registration_out(registration))
 
 
 def _hold_confirm(request: HttpRequest, hold_id: str, body: schemas.ConfirmIn | None) -> Status:

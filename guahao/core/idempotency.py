@@ -11,8 +11,10 @@ Two ways to run, by what the work touches:
   waits for the first and then gets its answer.
 - otherwise (a confirm, which calls the payment provider and must not hold a transaction open):
   the key is claimed first; a parallel request with the same key is told it is still running; a
-  claim left by a crash is taken over after ``STALE_AFTER`` (such work is idempotent itself, a
-  confirm reusing the hold's open payment).
+  claim left by a crash is taken over after ``STALE_AFTER``. The crash may have come after the
+  work was done and before its answer was kept: ``recover`` then tells what the first attempt
+  did (a confirm: the hold's registration), which is answered as the first answer; otherwise the
+  work runs again (it is idempotent itself, a confirm reusing the hold's open payment).
 """
 
 from __future__ import annotations
@@ -82,7 +84,15 @@ def _earlier(*, owner: str, key: str, print_: str, take_over_stale: bool) -> Ans
     raise IN_PROGRESS.error(field=HEADER)
 
 
-def replay_or_run(*, owner: str, key: str, print_: str, run: Callable[[], Answer], atomic: bool) -> Answer:
+def replay_or_run(
+    *,
+    owner: str,
+    key: str,
+    print_: str,
+    run: Callable[[], Answer],
+    atomic: bool,
+    recover: Callable[[], Answer | None] | None = None,
+) -> Answer:
     if not KEY_PATTERN.fullmatch(key):
         raise INVALID.error(detail=f"{HEADER}: 1 to 255 visible ASCII characters", field=HEADER)
     fields = {"owner": owner, "key": key, "fingerprint": print_}
@@ -98,6 +108,7 @@ def replay_or_run(*, owner: str, key: str, print_: str, run: Callable[[], Answer
             answer = _stored(run())  # a refusal rolls the key back with the work
             _finish(record, answer)
             return answer
+    taken_over = False
     try:
         with transaction.atomic():
             record = IdempotentRequest.objects.create(**fields, created_at=clock.now())
@@ -105,9 +116,10 @@ def replay_or_run(*, owner: str, key: str, print_: str, run: Callable[[], Answer
         earlier = _earlier(owner=owner, key=key, print_=print_, take_over_stale=True)
         if isinstance(earlier, tuple):
             return earlier
-        record = earlier
+        record, taken_over = earlier, True
     try:
-        answer = _stored(run())
+        done = recover() if taken_over and recover is not None else None
+        answer = _stored(done if done is not None else run())
     except BaseException:
         IdempotentRequest.objects.filter(pk=record.pk, status_code__isnull=True).delete()
         raise
