@@ -91,6 +91,52 @@ def staff_role_set(*, by: Any, user: Any, hospital: Hospital | None, role: str, 
     return profile
 
 
+@transaction.atomic
+def staff_member_save(
+    *,
+    by: Any,
+    user: Any,
+    password: str = "",
+    role: str | None = None,
+    hospital: Hospital | None = None,
+    changed: list[str] | tuple[str, ...] = (),
+    ip: str | None = None,
+) -> Any:
+    """Create or change a staff member as the console's form filled them in: always staff, the
+    password set when given, the role and hospital given only through ``staff_role_set`` (not at
+    all on one's own page), each change in the access log."""
+    created = user.pk is None
+    user.is_staff = True
+    if password:
+        user.set_password(password)
+    user.save()
+    if role is not None:
+        staff_role_set(by=by, user=user, hospital=hospital, role=role, ip=ip)
+    fields = [f for f in changed if f not in ("role", "hospital")] + (["password"] if password else [])
+    if created or fields:
+        staff_event_record(
+            kind=StaffEventKind.STAFF_CREATED if created else StaffEventKind.STAFF_CHANGED,
+            actor=by,
+            target=user.get_username(),
+            hospital_id=staff_hospital_of(user),
+            ip=ip,
+            fields=fields,
+        )
+    return user
+
+
+def staff_role_refused(*, by: Any, target: str, rule: str, role: str) -> None:
+    """A role or hospital someone asked for and was refused: in the access log too."""
+    staff_event_record(
+        kind=StaffEventKind.REFUSED,
+        actor=by,
+        target=target,
+        hospital_id=staff_scope(by).hospital_id,
+        rule=rule,
+        role=role,
+    )
+
+
 def otp_device_of(user: Any, *, confirmed: bool = True) -> Any:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 

@@ -96,14 +96,8 @@ class StaffForm(forms.ModelForm):
                 )
             except Problem as problem:
                 self.add_error(problem.extra.get("field", "role"), str(problem.as_dict()["detail"]))
-                staff.staff_event_record(
-                    kind=StaffEventKind.REFUSED,
-                    actor=self.by,
-                    target=data.get("username") or self.instance.get_username(),
-                    hospital_id=staff_scope(self.by).hospital_id,
-                    rule=problem.code,
-                    role=data["role"],
-                )
+                target = data.get("username") or self.instance.get_username()
+                staff.staff_role_refused(by=self.by, target=target, rule=problem.code, role=data["role"])
         return data
 
 
@@ -150,33 +144,16 @@ class StaffAdmin(ScopedAdmin):
         return form
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        created = obj.pk is None
-        obj.is_staff = True
-        if form.cleaned_data.get("new_password"):
-            obj.set_password(form.cleaned_data["new_password"])
-        super().save_model(request, obj, form, change)
-        ip = request.META.get("REMOTE_ADDR")
-        if "role" in form.cleaned_data:
-            staff.staff_role_set(
-                by=request.user,
-                user=obj,
-                hospital=form.cleaned_data.get("hospital"),
-                role=form.cleaned_data["role"],
-                ip=ip,
-            )
-        kind = StaffEventKind.STAFF_CREATED if created else StaffEventKind.STAFF_CHANGED
-        changed = [f for f in form.changed_data if f not in ("new_password", "role", "hospital")] + (
-            ["password"] if form.cleaned_data.get("new_password") else []
+        data = form.cleaned_data
+        staff.staff_member_save(
+            by=request.user,
+            user=obj,
+            password=data.get("new_password", ""),
+            role=data.get("role"),
+            hospital=data.get("hospital"),
+            changed=[f for f in form.changed_data if f != "new_password"],
+            ip=request.META.get("REMOTE_ADDR"),
         )
-        if created or changed:
-            staff.staff_event_record(
-                kind=kind,
-                actor=request.user,
-                target=obj.get_username(),
-                hospital_id=staff.staff_hospital_of(obj),
-                ip=ip,
-                fields=changed,
-            )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a staff member who leaves is made inactive: the audit log keeps their name
