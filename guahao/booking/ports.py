@@ -53,6 +53,11 @@ class WriteBacks(Protocol):
 
     def lock_release(self, *, hold: Hold) -> None: ...
 
+    def lock_kept(self, *, hospital_id: int, ref: str) -> None:
+        """The hold that uses this HIS lock is being written: the release queued in case we
+        crashed in between is not wanted. Refuses (a retryable HIS problem) if it went out."""
+        ...
+
 
 class MedicalRecords(Protocol):
     def record_ensure(self, *, patient: Patient, hospital_id: int, mode: str) -> MedicalRecord | None:
@@ -96,6 +101,9 @@ class _NoHis:
         return None
 
     def lock_release(self, *, hold: Hold) -> None:
+        return None
+
+    def lock_kept(self, *, hospital_id: int, ref: str) -> None:
         return None
 
 

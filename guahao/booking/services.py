@@ -167,6 +167,8 @@ def _insert_hold(
             slot = locks.claim_slot_number(schedule=schedule, number=his_lock[1])
         if slot is None:
             return None
+        if his_lock is not None:  # this hold keeps the HIS lock: no release if we crash later
+            wired.write_backs.lock_kept(hospital_id=schedule.hospital_id, ref=his_lock[0])
         hold = Hold.objects.create(
             account=account,
             patient=patient,

@@ -25,6 +25,8 @@ from guahao.his.models import CallKind, CallStatus, HisCall
 log = logging.getLogger(__name__)
 
 BACKOFF_SECONDS = [15, 30, 60, 120, 300, 600, 1800, 3600]
+# A HIS lock whose hold was never written here (the process died in between) is released after this.
+ORPHAN_AFTER = dt.timedelta(minutes=1)
 ATTENTION_AFTER = 5
 
 
@@ -36,7 +38,7 @@ def failing() -> Q:
 def _enqueue(
     *, hospital_id: int, kind: str, ref: str, registration: Registration | None = None, hold: Hold | None = None
 ) -> None:
-    call, _ = HisCall.objects.get_or_create(
+    call, created = HisCall.objects.get_or_create(
         kind=kind,
         ref=ref,
         defaults={
@@ -47,6 +49,8 @@ def _enqueue(
             "created_at": clock.now(),
         },
     )
+    if not created:  # queued before (an orphan's release): it is wanted now
+        HisCall.objects.filter(pk=call.pk, status=CallStatus.PENDING, attempts=0).update(next_at=clock.now(), hold=hold)
     transaction.on_commit(lambda: call_send(call_id=call.pk))
 
 
@@ -75,6 +79,30 @@ def registration_cancelled(registration: Registration) -> None:
 def lock_release(*, hospital_id: int, ref: str, hold: Hold | None = None) -> None:
     """A HIS lock we no longer want (its hold ended, or the lock's answer never came)."""
     _enqueue(hospital_id=hospital_id, kind=CallKind.RELEASE, ref=ref, hold=hold)
+
+
+def lock_release_if_orphaned(*, hospital_id: int, ref: str) -> None:
+    """Before asking the HIS for a lock: its release, due in ``ORPHAN_AFTER`` and committed now,
+    so a lock whose hold a crash kept from being written here goes back to the HIS within a
+    minute. The hold's transaction takes it back (``lock_kept``)."""
+    now = clock.now()
+    with transaction.atomic():
+        HisCall.objects.get_or_create(
+            kind=CallKind.RELEASE,
+            ref=ref,
+            defaults={"hospital_id": hospital_id, "next_at": now + ORPHAN_AFTER, "created_at": now},
+        )
+
+
+def lock_not_taken(*, ref: str) -> None:
+    """The HIS said no (or never heard the request): there is no lock to give back."""
+    HisCall.objects.filter(kind=CallKind.RELEASE, ref=ref, status=CallStatus.PENDING, attempts=0).delete()
+
+
+def lock_kept(*, ref: str) -> bool:
+    """Inside the hold's transaction: its lock stays; False if its release already went out."""
+    pending = HisCall.objects.filter(kind=CallKind.RELEASE, ref=ref, status=CallStatus.PENDING, attempts=0)
+    return bool(pending.delete()[0]) or not HisCall.objects.filter(kind=CallKind.RELEASE, ref=ref).exists()
 
 
 def lock_release_now(*, hospital_id: int, ref: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from guahao.accounts.models import MedicalRecord, Patient
 from guahao.booking.models import Hold, Registration
-from guahao.his import outbox, realtime, records, registry
+from guahao.his import errors, outbox, realtime, records, registry
 from guahao.scheduling.models import Period, Schedule
 
 
@@ -47,6 +47,10 @@ class HisForBooking:
     def lock_release(self, *, hold: Hold) -> None:
         if hold.his_lock_ref:
             outbox.lock_release(hospital_id=hold.hospital_id, ref=hold.his_lock_ref, hold=hold)
+
+    def lock_kept(self, *, hospital_id: int, ref: str) -> None:
+        if not outbox.lock_kept(ref=ref):
+            raise errors.HIS_FAILED.error(retry=True)
 
     def record_ensure(self, *, patient: Patient, hospital_id: int, mode: str) -> MedicalRecord | None:
         return records.record_ensure(patient=patient, hospital_id=hospital_id, mode=mode)

@@ -36,11 +36,13 @@ def lock(
 ) -> tuple[str, int] | None:
     """Lock a slot in the HIS: (lock reference, slot number), or None when it has none free.
 
-    A lock whose answer never came may have been taken: its release is queued before the
-    patient is told to try again.
+    Its release is queued (due in a minute) before the HIS is asked, so a crash before the hold
+    is written here gives the lock back; the hold's transaction takes the release back. A lock
+    whose answer never came may have been taken: its release is sent now.
     """
     ref = f"L{secrets.token_hex(10).upper()}"
     his = registry.adapter(connection)
+    outbox.lock_release_if_orphaned(hospital_id=schedule.hospital_id, ref=ref)
     try:
         got = his.lock(
             schedule_id=schedule.his_id,
@@ -49,6 +51,7 @@ def lock(
             period_starts_at=period.starts_at.isoformat() if period is not None else None,
         )
     except HisRefused as exc:
+        outbox.lock_not_taken(ref=ref)
         if exc.code == "NO_SLOT":
             return None
         if exc.code == "SCHEDULE_SUSPENDED":
@@ -57,6 +60,8 @@ def lock(
     except HisError as exc:
         if exc.timeout:
             outbox.lock_release_now(hospital_id=schedule.hospital_id, ref=ref)
+        else:
+            outbox.lock_not_taken(ref=ref)
         raise _failure(exc, schedule.hospital_id) from exc
     return ref, got.number
 

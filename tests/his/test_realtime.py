@@ -10,7 +10,7 @@ import pytest
 from guahao.booking import services as booking
 from guahao.booking.models import Hold, Registration
 from guahao.core import clock
-from guahao.his import check
+from guahao.his import check, outbox
 from guahao.his.models import HisCall
 from guahao.his.registry import adapter
 from guahao.scheduling.models import SlotState
@@ -119,3 +119,42 @@ def test_with_timeouts_and_lost_answers_the_platform_and_the_his_agree_after_the
     booked = {ref for state, ref, channel in his_states(c).values() if state == "booked"}
     assert booked == set(Registration.objects.filter(status="booked").values_list("registration_number", flat=True))
     assert schedule.slots.filter(state=SlotState.BOOKED).count() == len(booked)
+
+
+def test_a_his_lock_whose_hold_a_crash_kept_from_being_written_goes_back_within_a_minute(sim, monkeypatch):
+    c = connect(sim, "realtime")
+    schedule = c.schedule("S1", platform=2, onsite=0)
+    ((client, patient_id),) = crowd(1)
+    from guahao.booking import locks, ports
+
+    def process_dies(**kwargs):  # between the HIS's lock and our hold: nothing after runs
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(locks, "claim_slot_number", process_dies)
+    monkeypatch.setattr(ports.wired.his, "release_now", lambda **kwargs: None)  # no cleanup ran either
+    with pytest.raises(SystemExit):
+        booking.hold_create(account=client_account(client), patient=patient_of(patient_id), schedule=schedule)
+    monkeypatch.undo()
+    assert sorted(state for state, _, _ in his_states(c).values()) == ["free", "locked"]  # the HIS holds one for us
+    outbox.calls_send_due()  # the worker, at once
+    assert sorted(state for state, _, _ in his_states(c).values()) == ["free", "locked"]  # not yet: may be written
+    clock.advance(dt.timedelta(seconds=61))
+    outbox.calls_send_due()  # the worker, a minute on
+    assert sorted(state for state, _, _ in his_states(c).values()) == ["free", "free"]  # back within a minute
+    status, hold = client.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": patient_id})
+    assert status == 201, hold
+    send_all()
+    assert HisCall.objects.filter(kind="release", status="pending").count() == 0  # the kept lock stays
+    assert check.differences(c.connection) == []
+
+
+def client_account(client):  # type: ignore[no-untyped-def]
+    from guahao.accounts.models import Account
+
+    return Account.objects.get(pk=client.account_id)
+
+
+def patient_of(patient_id):  # type: ignore[no-untyped-def]
+    from guahao.accounts.models import Patient
+
+    return Patient.objects.get(pk=patient_id)
