@@ -1,0 +1,13 @@
+"""The only place scheduling takes row locks. Call inside ``transaction.atomic()``.
+
+On SQLite every transaction begins IMMEDIATE (settings), so writers are serialised whole."""
+
+from __future__ import annotations
+
+from guahao.scheduling.models import Schedule
+
+
+def lock_schedule(schedule_id: int) -> Schedule:
+    """The schedule, locked while its slots are renumbered (extra slots, a new capacity), so two
+    staff adding at once never hand out the same visit number."""
+    return Schedule.objects.select_for_update().get(pk=schedule_id)
