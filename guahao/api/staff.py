@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from guahao.accounts.scope import staff_scope
@@ -331,33 +331,17 @@ def templates_list(request: HttpRequest, hospital_id: Id | None = None, departme
 
 @router.post("/schedule-templates", **documented({201: TemplateOut}, *TEMPLATE_REFUSALS))
 @staff_scoped(model=Department, lookup="body:department_id")
-def template_create(request: HttpRequest, body: TemplateIn) -> tuple[int, dict]:
+def template_create(request: HttpRequest, body: TemplateIn) -> Status:
     user = _user(request)
     department = _row(
         Department, _required(body.department_id, "department_id"), user, "scheduling.add_scheduletemplate",
         "department_id",
     )  # fmt: skip
     fields = _template_fields(body, department.hospital_id, user, creating=True)
-    return 201, template_out(his.template_create(hospital=department.hospital, **fields))
+    return Status(201, template_out(his.template_create(hospital=department.hospital, **fields)))
 
 
-@router.patch("/schedule-templates/{template_id}", **documented({200: TemplateOut}, *TEMPLATE_REFUSALS))
-@staff_scoped(model=ScheduleTemplate, lookup="path:template_id")
-def template_update(request: HttpRequest, template_id: str, body: TemplateIn) -> dict:
-    user = _user(request)
-    template = _row(ScheduleTemplate, template_id, user, "scheduling.change_scheduletemplate")
-    fields = _template_fields(body, template.hospital_id, user, creating=False)
-    return template_out(his.template_update(template=template, **fields))
-
-
-@router.delete("/schedule-templates/{template_id}", **documented({204: None}, *TEMPLATE_REFUSALS))
-@staff_scoped(model=ScheduleTemplate, lookup="path:template_id")
-def template_delete(request: HttpRequest, template_id: str) -> tuple[int, None]:
-    template = _row(ScheduleTemplate, template_id, _user(request), "scheduling.delete_scheduletemplate")
-    his.template_delete(template=template)
-    return 204, None
-
-
+# Before ".../{template_id}", which would take "generate" for an id.
 @router.post(
     "/schedule-templates/generate",
     **documented(
@@ -398,6 +382,23 @@ def templates_generate(request: HttpRequest, body: GenerateIn) -> dict:
         "skipped": [_planned(p) for p in result.skipped],
         "clashes": [_planned(p) for p in result.clashes],
     }
+
+
+@router.patch("/schedule-templates/{template_id}", **documented({200: TemplateOut}, *TEMPLATE_REFUSALS))
+@staff_scoped(model=ScheduleTemplate, lookup="path:template_id")
+def template_update(request: HttpRequest, template_id: str, body: TemplateIn) -> dict:
+    user = _user(request)
+    template = _row(ScheduleTemplate, template_id, user, "scheduling.change_scheduletemplate")
+    fields = _template_fields(body, template.hospital_id, user, creating=False)
+    return template_out(his.template_update(template=template, **fields))
+
+
+@router.delete("/schedule-templates/{template_id}", **documented({204: None}, *TEMPLATE_REFUSALS))
+@staff_scoped(model=ScheduleTemplate, lookup="path:template_id")
+def template_delete(request: HttpRequest, template_id: str) -> Status:
+    template = _row(ScheduleTemplate, template_id, _user(request), "scheduling.delete_scheduletemplate")
+    his.template_delete(template=template)
+    return Status(204, None)
 
 
 # --- schedules -----------------------------------------------------------------------------------
@@ -475,7 +476,7 @@ def schedule_patch(request: HttpRequest, schedule_id: str, body: SchedulePatchIn
     **documented({201: ExtraSlotsOut}, *SCHEDULE_REFUSALS, his_errors.EXTRA_SLOTS_UNSUPPORTED),
 )
 @staff_scoped(model=Schedule, lookup="path:schedule_id")
-def schedule_extra_slots(request: HttpRequest, schedule_id: str, body: ExtraSlotsIn) -> tuple[int, dict]:
+def schedule_extra_slots(request: HttpRequest, schedule_id: str, body: ExtraSlotsIn) -> Status:
     user = _user(request)
     schedule = _row(Schedule, schedule_id, user, "scheduling.change_schedule")
     count = _required(body.count, "count")
@@ -483,7 +484,7 @@ def schedule_extra_slots(request: HttpRequest, schedule_id: str, body: ExtraSlot
         raise INVALID.error(detail="count: 1 to 50", field="count")
     reason = _required(body.reason, "reason")
     slots = his.schedule_extra_slots_add(schedule=schedule, count=count, reason=reason, actor=booking.Actor.staff(user))
-    return 201, {"schedule": schedule_out(schedule), "numbers": [s.number for s in slots]}
+    return Status(201, {"schedule": schedule_out(schedule), "numbers": [s.number for s in slots]})
 
 
 @router.post(

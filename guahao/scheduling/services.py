@@ -548,8 +548,8 @@ def schedules_plan(
     department: Department | None = None,
     doctor: Doctor | None = None,
 ) -> list[Planned]:
-    """What the hospital's active templates give from ``start`` for ``days`` days (never a day
-    already past in the hospital): each clinic to create, or why not — it exists (the same, or
+    """What the hospital's active templates give from ``start`` for ``days`` days (never a clinic
+    already over in the hospital): each clinic to create, or why not — it exists (the same, or
     differing), the day is a holiday or closure, or it clashes with another clinic of the same
     doctor (or room) at the same time."""
     tz = hospital.timezone
@@ -568,6 +568,7 @@ def schedules_plan(
         for c in CalendarDay.objects.filter(hospital=hospital, date__range=(first, last))
     }
     planned: list[Planned] = []
+    now = clock.now()
     day = first
     while day <= last:
         for t in templates:
@@ -581,6 +582,8 @@ def schedules_plan(
                 capacity=t.capacity,
                 location=t.location or t.department.location,
             )
+            if p.ends_at <= now:
+                continue  # over already: nobody could come
             planned.append(p)
             holiday = closed.get((day, None)) or closed.get((day, t.department_id))
             if holiday:
