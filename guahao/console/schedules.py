@@ -15,8 +15,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
@@ -185,14 +186,12 @@ class ScheduleAdmin(ScopedAdmin):
     def changeform_view(
         self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
     ) -> Any:
-        from django.db import IntegrityError
-
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except (Problem, IntegrityError) as problem:
-            text = _detail(problem) if isinstance(problem, Problem) else _("This doctor already has that clinic.")
+        except (Problem, IntegrityError) as refused:  # a clinic made meanwhile: the change was rolled back
+            text = _detail(refused) if isinstance(refused, Problem) else _("This doctor already has that clinic.")
             self.message_user(request, text, messages.ERROR)
-            return super().changeform_view(request, object_id, form_url, extra_context)
+            return HttpResponseRedirect(request.get_full_path())
 
     # --- the week grid -------------------------------------------------------------------------
 

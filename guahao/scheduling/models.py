@@ -78,6 +78,9 @@ class Schedule(models.Model):
                 fields=["department", "doctor", "date", "session"],
                 condition=Q(doctor__isnull=False),
                 name="schedule_one_per_doctor_session",
+                violation_error_message=_(
+                    "This doctor already has a clinic in this department on that day and session."
+                ),
             ),
             # Generating twice (or two staff at once) never makes a template's day twice.
             models.UniqueConstraint(fields=["template", "date"], name="schedule_one_per_template_day"),

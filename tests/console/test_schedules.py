@@ -52,6 +52,7 @@ def test_a_clinic_added_by_hand_has_its_hours_periods_and_pools():
     # the same doctor and session again: shown as a refusal, nothing added
     again = desk.post("/console/scheduling/schedule/add/", form, follow=True)
     assert again.status_code == 200
+    assert "该医生在这一天的这一时段已在本科室出诊。" in again.content.decode()
     assert Schedule.objects.count() == 1
 
     bad = desk.post(

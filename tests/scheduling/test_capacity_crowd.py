@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 import pytest
@@ -10,7 +11,8 @@ from guahao.booking.models import Hold, HoldStatus
 from guahao.booking.services import Actor
 from guahao.core.problems import Problem
 from guahao.his import services as his
-from guahao.scheduling.models import Slot, SlotState
+from guahao.scheduling import services as scheduling
+from guahao.scheduling.models import Schedule, Slot, SlotState
 from tests import factories as f
 from tests.booking.test_concurrency import race
 
@@ -54,3 +56,30 @@ def test_capacity_lowered_during_a_crowd_never_goes_below_the_numbers_taken(capa
         assert offered == 10
     won = [r for r in results[1:7] + results[8:] if r[0] == 201]
     assert len(won) == held
+
+
+def test_two_desks_publishing_the_same_weeks_at_once_make_each_clinic_once():
+    h = f.hospital()
+    dep = f.department(h)
+    for weekday in range(7):
+        scheduling.template_create(
+            hospital=h,
+            department=dep,
+            weekday=weekday,
+            session="pm",
+            start=dt.time(14, 0),
+            end=dt.time(15, 0),
+            valid_from=f.today(),
+        )  # a general clinic every afternoon: no doctor, so only the template and day keep it single
+
+    def publish():
+        return scheduling.schedules_generate(hospital=h, start=f.today(), days=14, actor="desk")
+
+    results = race([publish] * 4)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sum(len(r.created) for r in results) == 14
+    assert Schedule.objects.count() == 14
+    assert sorted(Schedule.objects.values_list("date", flat=True)) == [
+        f.today() + dt.timedelta(days=i) for i in range(14)
+    ]
