@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from guahao.booking import services as booking
 from guahao.booking.models import Registration, RegistrationStatus
-from guahao.catalog.models import Department
+from guahao.catalog.models import Department, Hospital
 from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each
 from guahao.core import clock
 from guahao.core.problems import Problem
@@ -462,7 +462,9 @@ class ScheduleTemplateAdmin(ScopedAdmin):
         scope = self.scope(request)
         hospitals = scope.narrow(ScheduleTemplate.objects.values_list("hospital", flat=True).distinct(), "hospital")
         hospital_ids = list(hospitals)
-        form = GenerateForm(request.POST or None, initial={"start": clock.local_today("Asia/Shanghai")})
+        own = scope.narrow(Hospital.objects.all(), "pk").first()
+        today = clock.local_today(own.timezone if own else "Asia/Shanghai")
+        form = GenerateForm(request.POST or None, initial={"start": today})
         choices = Department.objects.filter(schedule_templates__isnull=False).distinct()
         form.fields["department"].queryset = scope.narrow(choices, "hospital")  # type: ignore[attr-defined]
         outcome: list[dict[str, Any]] = []
@@ -471,8 +473,6 @@ class ScheduleTemplateAdmin(ScopedAdmin):
             data = form.cleaned_data
             department = data.get("department")
             publish = bool(request.POST.get("publish"))
-            from guahao.catalog.models import Hospital
-
             targets = Hospital.objects.filter(pk__in=[department.hospital_id] if department else hospital_ids)
             for hospital in targets:
                 try:
@@ -511,8 +511,22 @@ class ScheduleTemplateAdmin(ScopedAdmin):
         return TemplateResponse(request, "console/schedule_generate.html", context)
 
 
+class CalendarDayForm(forms.ModelForm):
+    class Meta:
+        model = CalendarDay
+        fields = ["hospital", "department", "date", "kind", "name"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        hospital, department = data.get("hospital"), data.get("department")
+        if hospital is not None and department is not None and department.hospital_id != hospital.pk:
+            self.add_error("department", _("Not of this hospital."))
+        return data
+
+
 @admin.register(CalendarDay)
 class CalendarDayAdmin(ScopedAdmin):
+    form = CalendarDayForm
     list_display = ["date", "name", "kind", "department", "hospital"]
     list_filter = ["hospital", "kind"]
     date_hierarchy = "date"

@@ -12,8 +12,10 @@ from guahao.booking.services import Actor
 from guahao.core.problems import Problem
 from guahao.his import services as his
 from guahao.his.models import HisConnection
+from guahao.his.tasks import generate_schedules
 from guahao.scheduling import errors
-from guahao.scheduling.models import ScheduleEvent, ScheduleStatus, Slot, SlotState
+from guahao.scheduling import services as scheduling
+from guahao.scheduling.models import Schedule, ScheduleEvent, ScheduleStatus, Slot, SlotState
 from guahao.scheduling.services import schedule_capacity
 from tests import factories as f
 
@@ -177,3 +179,24 @@ def test_a_his_connected_hospitals_schedules_are_refused_with_a_code_that_says_s
     assert refused.value.code == "his.schedules_from_his"
     assert not dep.schedule_templates.exists()
     assert Slot.objects.filter(schedule=clinic).count() == 10
+
+
+def test_the_hourly_job_generates_for_hospitals_without_a_his_only():
+    ours, connected = f.hospital(days_ahead=3), f.hospital(days_ahead=3)
+    for h in (ours, connected):
+        dep = f.department(h)
+        for weekday in range(7):
+            scheduling.template_create(
+                hospital=h,
+                department=dep,
+                weekday=weekday,
+                session="pm",
+                start=dt.time(14, 0),
+                end=dt.time(15, 0),
+                valid_from=f.today(),
+            )
+    HisConnection.objects.create(hospital=connected, mode="synced", hospital_code="his-c")
+
+    assert generate_schedules.call_local() == 4  # today and the three days ahead
+    assert generate_schedules.call_local() == 0
+    assert set(Schedule.objects.values_list("hospital", flat=True)) == {ours.pk}
