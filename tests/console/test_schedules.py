@@ -114,3 +114,28 @@ def test_templates_preview_then_publish_and_the_week_grid_shows_booked_and_free(
     body = grid.content.decode()
     assert grid.status_code == 200
     assert doctor.name in body and "1 已占, 9 空闲" in body
+
+
+def test_the_clinic_actions_ask_then_change_through_the_services_and_a_refusal_is_shown():
+    h = f.hospital()
+    dep = f.department(h)
+    clinic = f.schedule(dep, f.doctor(dep))  # ten numbers
+    patient = f.Api().login()
+    patient.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": patient.add_patient()})
+    desk = console(h)
+    url = "/console/scheduling/schedule/"
+    chosen = {"_selected_action": [clinic.pk]}
+
+    asked = desk.post(url, chosen | {"action": "change_capacity"})
+    assert asked.status_code == 200 and 'name="capacity"' in asked.content.decode()
+    refused = desk.post(url, chosen | {"action": "change_capacity", "apply": "yes", "capacity": "0"}, follow=True)
+    assert "号源数量不能少于已锁定或已预约的号" in refused.content.decode()
+    assert Slot.objects.filter(schedule=clinic, state="withdrawn").count() == 0
+    desk.post(url, chosen | {"action": "change_capacity", "apply": "yes", "capacity": "6"})
+    assert Slot.objects.filter(schedule=clinic).exclude(state="withdrawn").count() == 6
+
+    desk.post(url, chosen | {"action": "move", "apply": "yes", "location": "门诊六楼 601", "reason": "诊室维修"})
+    clinic.refresh_from_db()
+    assert clinic.location == "门诊六楼 601"
+    kinds = set(ScheduleEvent.objects.filter(schedule=clinic).values_list("kind", "actor"))
+    assert kinds == {("capacity_changed", "desk-operator"), ("moved", "desk-operator")}
