@@ -25,7 +25,10 @@ from guahao.catalog import services as catalog
 from guahao.catalog.models import Campus, Department, Fee, Hospital, Title
 from guahao.core import clock
 from guahao.his.models import HisConnection, HisMode
+from guahao.scheduling import services as scheduling
 from guahao.scheduling.models import (
+    CalendarDay,
+    CalendarDayKind,
     CancelPolicy,
     MedicalRecordMode,
     RuleSet,
@@ -259,11 +262,12 @@ def _staff() -> None:
         admin = User.objects.create_superuser("admin", "admin@example.org", "guahao-demo")
         staff.staff_role_set(by=admin, user=admin, hospital=None, role=Role.PLATFORM_ADMIN)
         TOTPDevice.objects.create(user=admin, name="demo", key=DEMO_TOTP_KEY, confirmed=True)
-    renhe = Hospital.objects.get(code="renhe")
-    for username, role in DEMO_HOSPITAL_STAFF:
-        if not User.objects.filter(username=username).exists():
-            user = User.objects.create_user(username, f"{username}@example.org", "guahao-demo", is_staff=True)
-            staff.staff_role_set(by=admin, user=user, hospital=renhe, role=role)
+    for code, people in (("renhe", DEMO_HOSPITAL_STAFF), ("kangning", DEMO_KANGNING_STAFF)):
+        hospital = Hospital.objects.get(code=code)
+        for username, role in people:
+            if not User.objects.filter(username=username).exists():
+                user = User.objects.create_user(username, f"{username}@example.org", "guahao-demo", is_staff=True)
+                staff.staff_role_set(by=admin, user=user, hospital=hospital, role=role)
 
 
 def _hospitals(rng: random.Random) -> list[tuple[Hospital, list[Department], Campus | None]]:
@@ -421,10 +425,109 @@ def _fill(schedules: list, rng: random.Random) -> None:
             booking.hold_confirm(hold=hold)
 
 
+# 康宁社区医院 has no HIS: its clinics come from weekly templates, generated at load (and every
+# hour after by the worker, up to the day entering its release window).
+KANGNING_TREE: list = [
+    ("全科", "General Practice", []),
+    ("内科", "Internal Medicine", []),
+    ("儿科", "Pediatrics", []),
+    ("口腔科", "Stomatology", []),
+]
+DEMO_KANGNING_STAFF = [("kangning", Role.HOSPITAL_ADMIN), ("kangning-desk", Role.OPERATOR)]
+
+
+def _kangning(rng: random.Random) -> None:
+    """A hospital without a HIS, run from the console: weekly templates (a general clinic every
+    weekday morning, each doctor on two half days), a holiday in the calendar, and two weeks of
+    clinics generated from them."""
+    hospital = Hospital.objects.create(
+        code="kangning",
+        name="康宁社区医院",
+        name_en="Kangning Community Hospital",
+        grade="一级甲等",
+        address="北京市海淀区康宁路6号",
+        phone="010-60000003",
+        notice="本院为社区医院，预约免费，诊查费就诊时支付。未用完的线上号源于就诊前一天17:00转为窗口号源。",
+        notice_en="A community hospital: booking is free and the consultation fee is paid at the visit. Online "
+        "numbers not taken by 17:00 the day before go to the window.",
+    )
+    for title, consult in ((Title.GENERAL, 500), (Title.ATTENDING, 800), (Title.ASSOCIATE_CHIEF, 1500)):
+        Fee.objects.create(hospital=hospital, title=title, registration_fee_fen=0, consultation_fee_fen=consult)
+    RuleSet.objects.create(
+        hospital=hospital,
+        release_time=dt.time(7, 30),
+        days_ahead=7,
+        hold_minutes=10,
+        max_active_holds=2,
+        platform_share_percent=70,
+        pool_return_time=dt.time(17, 0),
+        cancel_policy=CancelPolicy.HOURS_BEFORE,
+        cancel_hours_before=2,
+        medical_record_mode=MedicalRecordMode.AT_VISIT,
+        payment_required=False,
+    )
+    today = clock.local_today(hospital.timezone)
+    leaves = _tree(hospital, KANGNING_TREE, None)
+    for li, dep in enumerate(leaves):
+        spec, spec_en = _specialty(dep.name_en)
+        if li == 0:  # the general clinic, Monday to Saturday mornings
+            for weekday in range(6):
+                scheduling.template_create(
+                    hospital=hospital,
+                    department=dep,
+                    weekday=weekday,
+                    session=Session.AM,
+                    start=AM[0],
+                    end=AM[1],
+                    slots_per_period=4,
+                    valid_from=today,
+                    location="门诊楼1层 全科诊室",
+                )
+            continue
+        for k in range(2):
+            name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+            title = (Title.ATTENDING, Title.ASSOCIATE_CHIEF)[k]
+            doctor = catalog.doctor_create(
+                hospital=hospital,
+                department=dep,
+                name=name,
+                title=title,
+                name_en=" ".join(p.capitalize() for p in lazy_pinyin(name)),
+                specialty=spec,
+                specialty_en=spec_en,
+                intro=f"{hospital.name}{dep.name}{Title(title).label}，从事临床工作{rng.randint(5, 25)}年。",
+            )
+            for j in range(2):
+                weekday = (li + k * 2 + j * 3) % 6
+                session, (start, end) = (Session.AM, AM) if (k + j) % 2 == 0 else (Session.PM, PM)
+                scheduling.template_create(
+                    hospital=hospital,
+                    department=dep,
+                    doctor=doctor,
+                    weekday=weekday,
+                    session=session,
+                    start=start,
+                    end=end,
+                    slots_per_period=2,
+                    valid_from=today,
+                    location=f"门诊楼{2 + li}层 {20 + k}诊室",
+                )
+    # The 口腔科 is closed one day for its equipment check, ten days from now.
+    CalendarDay.objects.create(
+        hospital=hospital,
+        department=leaves[-1],
+        date=today + dt.timedelta(days=10),
+        kind=CalendarDayKind.CLOSURE,
+        name="设备检修",
+    )
+    scheduling.schedules_generate(hospital=hospital, start=today, days=DAYS, actor="demo")
+
+
 def load(seed: int = 20261122) -> None:
     rng = random.Random(seed)
     experts = _catalog_and_schedules(rng)
     _fill(experts, rng)
+    _kangning(rng)
     suspended = experts[-1]
     type(suspended).objects.filter(pk=suspended.pk).update(
         status=ScheduleStatus.SUSPENDED, suspended_reason="医生外出会诊"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from guahao import demo
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
-from guahao.scheduling.models import Schedule, ScheduleStatus
+from guahao.his.models import HisConnection
+from guahao.scheduling import services
+from guahao.scheduling.models import CalendarDay, Schedule, ScheduleStatus, ScheduleTemplate
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +29,7 @@ def loaded(django_db_setup, django_db_blocker):
 
 def test_demo_hospitals_departments_and_doctors(loaded):
     hospitals = list(Hospital.objects.order_by("code"))
-    assert len(hospitals) == 2
+    assert [h.code for h in hospitals] == ["kangning", "renhe", "second"]
     assert max(Campus.objects.filter(hospital=h).count() for h in hospitals) == 2
     assert Department.objects.filter(level=3).exists()
     leaves = [d for d in Department.objects.all() if not d.children.exists()]
@@ -50,4 +54,32 @@ def test_demo_schedules_cover_two_weeks_with_full_and_suspended_ones(loaded, api
 
 def test_one_demo_hospital_charges_and_the_other_is_free(loaded, api):
     rules = {h["code"]: h["rules"] for h in api.call("GET", "/hospitals")[1]}
-    assert sorted(r["payment_required"] for r in rules.values()) == [False, True]
+    assert {code: r["payment_required"] for code, r in rules.items()} == {
+        "kangning": False,
+        "renhe": True,
+        "second": False,
+    }
+
+
+def test_the_hospital_without_a_his_runs_on_templates_generated_at_load(loaded, api):
+    kangning = Hospital.objects.get(code="kangning")
+    assert not HisConnection.objects.filter(hospital=kangning).exists()
+    templates = ScheduleTemplate.objects.filter(hospital=kangning)
+    assert templates.count() == 6 + 12  # the general clinic Monday to Saturday, six doctors twice a week
+    made = Schedule.objects.filter(hospital=kangning)
+    assert made.exists() and not made.filter(template__isnull=True).exists()
+    days = set(made.values_list("date", flat=True))
+    assert min(days) >= f.today() and max(days) <= f.today() + dt.timedelta(days=13)
+    closed = CalendarDay.objects.get(hospital=kangning)
+    assert not made.filter(date=closed.date, department=closed.department).exists()
+    assert not made.filter(date__week_day=1).exists()  # no clinics on Sundays
+    # generated again (the worker's hourly run): nothing twice
+    assert services.schedules_generate(hospital=kangning, start=f.today(), days=14, actor="demo").created == []
+    bookable = [
+        s
+        for d in made.values_list("department", flat=True).distinct()
+        for day in api.call("GET", f"/departments/{d}/availability?days=7")[1]["days"]
+        for s in day["schedules"]
+        if s["status"] == "available"
+    ]
+    assert bookable

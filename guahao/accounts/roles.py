@@ -30,6 +30,9 @@ _HOSPITAL_WORK = {
     "catalog.fee": "view",
     "scheduling.schedule": "view",
     "scheduling.ruleset": "view",
+    "scheduling.scheduletemplate": "view",
+    "scheduling.calendarday": "view",
+    "scheduling.scheduleevent": "view",
     "booking.registration": "view",
     "booking.hold": "view",
     "booking.bookingevent": "view",
@@ -49,6 +52,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
     Role.OPERATOR: {
         **_HOSPITAL_WORK,
         "scheduling.schedule": "view add change",
+        "scheduling.scheduletemplate": "view add change",
+        "scheduling.calendarday": "view add change",
         "booking.registration": "view change",
         "booking.blacklistentry": "view add change",
         "his.hiscall": "view change",
@@ -66,6 +71,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "catalog.doctor": "view add change delete",
         "catalog.fee": "view add change delete",
         "scheduling.schedule": "view add change",
+        "scheduling.scheduletemplate": "view add change delete",
+        "scheduling.calendarday": "view add change delete",
         "scheduling.ruleset": "view add change delete",
         "booking.registration": "view change",
         "booking.blacklistentry": "view add change",
@@ -111,3 +118,27 @@ def roles_sync(apps, *, missing_only: bool = False) -> None:  # type: ignore[no-
                     )
                 )
         group.permissions.set(wanted)
+
+
+def roles_grant(apps, *, models: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Give each role the permissions listed above for ``models`` (new kinds of rows), adding
+    to what the platform admin tuned rather than resetting the roles."""
+    from django.contrib.auth.management import create_permissions
+    from django.db.migrations.state import StateApps
+
+    for config in apps.get_app_configs():
+        if isinstance(apps, StateApps):
+            config.models_module = True
+        create_permissions(config, apps=apps, verbosity=0)
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role in Role.values:
+        group, _created = Group.objects.get_or_create(name=role)
+        for label in models:
+            app_label, model = label.split(".")
+            of_model = Permission.objects.filter(content_type__app_label=app_label, content_type__model=model)
+            if role == Role.PLATFORM_ADMIN:
+                group.permissions.add(*of_model)
+                continue
+            actions = ROLE_PERMISSIONS[role].get(label, "").split()
+            group.permissions.add(*of_model.filter(codename__in=[f"{a}_{model}" for a in actions]))

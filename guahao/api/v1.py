@@ -19,6 +19,7 @@ from guahao.accounts.models import Account, Patient
 from guahao.api import problems, schemas
 from guahao.api.auth import AccountBearer, StaffBearer, client_ip, staff_row_access, staff_scoped
 from guahao.api.problems import documented
+from guahao.api.staff import router as staff_router
 from guahao.booking import errors as booking_errors
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
@@ -552,3 +553,5 @@ api.add_router("", checkin_router)
 api.add_router("/payments", payments_router)
 api.add_router("/his", his_router)
 api.add_router("/messages", messages_router)
+
+api.add_router("/staff", staff_router)

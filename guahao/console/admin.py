@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.db.models import Count, QuerySet
+from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
@@ -22,16 +20,16 @@ from guahao.accounts.models import Account, Patient
 from guahao.accounts.scope import PLATFORM
 from guahao.accounts.services import mask_phone
 from guahao.booking import services as booking
-from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration, RegistrationStatus
+from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration
 from guahao.catalog import services as catalog
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
 from guahao.console import his as _his  # noqa: F401 - registers the HIS pages
 from guahao.console import payments as _payments  # noqa: F401 - registers the payment pages
+from guahao.console import schedules as _schedules  # noqa: F401 - registers the schedule pages
 from guahao.console import staff as _staff  # noqa: F401 - registers the staff access pages
 from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each, is_platform_staff
-from guahao.his import services as his
 from guahao.payments import services as payments
-from guahao.scheduling.models import RuleSet, Schedule
+from guahao.scheduling.models import RuleSet
 
 
 class CampusInline(TabularInline):
@@ -83,63 +81,6 @@ class DoctorAdmin(ScopedAdmin):
         super().save_model(request, obj, form, change)
 
 
-@admin.register(Schedule)
-class ScheduleAdmin(ScopedAdmin):
-    list_display = ["date", "session", "department", "doctor", "status", "location"]
-    list_filter = ["hospital", "status", "session", "date"]
-    search_fields = ["department__name", "doctor__name"]
-    date_hierarchy = "date"
-    # A suspension must cancel and refund the schedule's registrations, so status is not edited
-    # here by hand: the "suspend" action does it.
-    readonly_fields = ["status", "starts_at", "ends_at", "suspended_reason"]
-    list_select_related = ["department", "doctor"]
-    actions = ["suspend"]
-
-    @admin.action(description=_("Suspend the selected clinics (停诊)…"), permissions=["change"])
-    def suspend(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
-        """Asks for the reason first; then suspends each clinic as the HIS's 停诊 does."""
-        chosen = list(queryset.select_related("hospital", "department", "doctor"))
-        reason = request.POST.get("reason", "").strip()[:200]
-        error = ""
-        if request.POST.get("apply"):
-            if reason:
-                self._suspend_each(request, chosen, reason)
-                return None
-            error = str(_("Give the reason: every patient of the clinic reads it."))
-        booked = dict(
-            Registration.objects.filter(schedule__in=chosen, status=RegistrationStatus.BOOKED)
-            .values("schedule")
-            .annotate(n=Count("pk"))
-            .values_list("schedule", "n")
-        )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Suspend clinics"),
-            "opts": self.model._meta,
-            "schedules": [(s, booked.get(s.pk, 0)) for s in chosen],
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "reason": reason,
-            "error": error,
-        }
-        return TemplateResponse(request, "console/schedule_suspend.html", context)
-
-    def _suspend_each(self, request: HttpRequest, chosen: list[Schedule], reason: str) -> None:
-        actor = booking.Actor.staff(request.user)
-        cancelled: list[int] = []
-
-        def suspend(schedule: Schedule) -> None:
-            cancelled.append(his.schedule_suspend(schedule=schedule, reason=reason, actor=actor))
-
-        apply_each(self, request, chosen, suspend, str(_("Suspended clinics")))
-        if cancelled:
-            self.message_user(
-                request,
-                _("%(cancelled)d registrations cancelled, refunded and their patients told.")
-                % {"cancelled": sum(cancelled)},
-                messages.SUCCESS,
-            )
-
-
 @admin.register(RuleSet)
 class RuleSetAdmin(ScopedAdmin):
     list_display = ["__str__", "hold_minutes", "days_ahead", "release_time", "payment_required", "medical_record_mode"]
@@ -147,6 +88,7 @@ class RuleSetAdmin(ScopedAdmin):
     fieldsets = [
         (None, {"fields": ["hospital", "department", "doctor"]}),
         (_("Release"), {"fields": ["release_time", "days_ahead", "platform_share_percent"]}),
+        (_("Pools"), {"fields": ["pool_return_time", "pool_return"]}),
         (
             _("Holds and limits"),
             {

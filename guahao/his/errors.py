@@ -19,3 +19,13 @@ SUSPEND_IN_HIS = ProblemType(
     409,
     _("This hospital's clinics come from its HIS: suspend the clinic there, and the sync applies it here"),
 )
+SCHEDULES_FROM_HIS = ProblemType(
+    "his.schedules_from_his",
+    409,
+    _("This hospital's schedules come from its HIS: change them there, and the sync applies it here"),
+)
+EXTRA_SLOTS_UNSUPPORTED = ProblemType(
+    "his.extra_slots_unsupported",
+    409,
+    _("This hospital's HIS does not take extra slots from the platform: add them in the HIS"),
+)

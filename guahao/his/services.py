@@ -3,14 +3,23 @@ in the order's audit trail."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from guahao.booking import errors as booking_errors
+from guahao.booking import gate
 from guahao.booking import services as booking
+from guahao.booking.models import Registration, RegistrationStatus
+from guahao.catalog.models import Hospital
 from guahao.core.errors import INVALID
 from guahao.his import errors, outbox, registry, sync
-from guahao.his.models import HisCall
-from guahao.scheduling.models import Schedule, ScheduleStatus
+from guahao.his.models import HisCall, HisConnection
+from guahao.notifications import services as notifications
+from guahao.scheduling import services as scheduling
+from guahao.scheduling.models import Schedule, ScheduleStatus, ScheduleTemplate, Slot
 
 
 def call_retry(*, call: HisCall, actor: booking.Actor) -> HisCall:
@@ -39,4 +48,118 @@ def schedule_suspend(*, schedule: Schedule, reason: str, actor: booking.Actor) -
         raise errors.SUSPEND_IN_HIS.error()
     if schedule.status != ScheduleStatus.OPEN:
         raise booking_errors.SCHEDULE_SUSPENDED.error()
-    return sync.schedule_suspend(schedule=schedule, reason=reason.strip(), actor=actor)
+    cancelled = sync.schedule_suspend(schedule=schedule, reason=reason.strip(), actor=actor)
+    scheduling.schedule_record(
+        schedule=schedule, kind="suspended", actor=actor.id, reason=reason.strip(), cancelled=cancelled
+    )
+    return cancelled
+
+
+# --- schedules staff run (the platform's own; a HIS-connected hospital's come from its HIS) --------
+
+
+def schedules_owned_here(hospital_id: int) -> None:
+    """Templates, generation and changes to clinics are the platform's only where no HIS owns
+    the schedules."""
+    if registry.connection_for(hospital_id) is not None:
+        raise errors.SCHEDULES_FROM_HIS.error()
+
+
+def template_create(*, hospital: Hospital, **fields: object) -> ScheduleTemplate:
+    schedules_owned_here(hospital.pk)
+    return scheduling.template_create(hospital=hospital, **fields)
+
+
+def template_update(*, template: ScheduleTemplate, **changes: object) -> ScheduleTemplate:
+    schedules_owned_here(template.hospital_id)
+    return scheduling.template_update(template=template, **changes)
+
+
+def template_delete(*, template: ScheduleTemplate) -> None:
+    schedules_owned_here(template.hospital_id)
+    scheduling.template_delete(template=template)
+
+
+def schedules_generate(*, hospital: Hospital, **options: Any) -> scheduling.Generation:
+    """Preview (``dry_run``) or publish the clinics of the hospital's weekly templates."""
+    schedules_owned_here(hospital.pk)
+    return scheduling.schedules_generate(hospital=hospital, **options)
+
+
+def schedules_generate_due() -> int:
+    """The nightly job: every hospital without a HIS generates up to the day entering its
+    release window. Returns how many clinics were created."""
+    created = 0
+    connected = HisConnection.objects.filter(is_active=True).values_list("hospital_id", flat=True)
+    hospitals = Hospital.objects.filter(is_active=True, schedule_templates__is_active=True).exclude(pk__in=connected)
+    for hospital in hospitals.distinct():
+        created += len(scheduling.schedules_generate_due(hospital=hospital).created)
+    return created
+
+
+def schedule_capacity_set(*, schedule: Schedule, capacity: int, actor: booking.Actor) -> tuple[int, int]:
+    schedules_owned_here(schedule.hospital_id)
+    before, after = scheduling.schedule_capacity_set(schedule=schedule, capacity=capacity, actor=actor.id)
+    if after > before:
+        transaction.on_commit(lambda: gate.slot_freed(schedule.pk))
+    return before, after
+
+
+def schedule_extra_slots_add(*, schedule: Schedule, count: int, reason: str, actor: booking.Actor) -> list[Slot]:
+    """加号: free online at once, so the booking gate (which may have closed on a full clinic)
+    opens. A HIS-connected hospital adds them in its HIS (the simulator's interface has no call
+    for it)."""
+    if registry.connection_for(schedule.hospital_id) is not None:
+        raise errors.EXTRA_SLOTS_UNSUPPORTED.error()
+    slots = scheduling.schedule_extra_slots_add(schedule=schedule, count=count, reason=reason, actor=actor.id)
+    transaction.on_commit(lambda: gate.slot_freed(schedule.pk))
+    return slots
+
+
+def schedule_move(
+    *,
+    schedule: Schedule,
+    actor: booking.Actor,
+    start: dt.time | None = None,
+    end: dt.time | None = None,
+    location: str | None = None,
+    reason: str = "",
+) -> tuple[dict[str, list[str]], int]:
+    """Move a clinic's hours or room; every patient booked is told the new time and place (in
+    the same transaction). Returns (what changed, how many patients were told)."""
+    schedules_owned_here(schedule.hospital_id)
+    with transaction.atomic():
+        changes = scheduling.schedule_move(
+            schedule=schedule, actor=actor.id, start=start, end=end, location=location, reason=reason
+        )
+        told = 0
+        if changes:
+            booked = Registration.objects.filter(schedule=schedule, status=RegistrationStatus.BOOKED).select_related(
+                "hospital", "department", "doctor", "schedule__doctor", "period"
+            )
+            for registration in booked:
+                notifications.message_send(
+                    account_id=registration.account_id,
+                    kind=notifications.SCHEDULE_MOVED,
+                    location=registration.schedule.location,
+                    reason=reason,
+                    **notifications.visit_facts(registration),
+                )
+                told += 1
+    return changes, told
+
+
+def schedule_reopen(*, schedule: Schedule, actor: booking.Actor, reason: str = "") -> Schedule:
+    schedules_owned_here(schedule.hospital_id)
+    reopened = scheduling.schedule_reopen(schedule=schedule, actor=actor.id, reason=reason)
+    transaction.on_commit(lambda: gate.slot_freed(schedule.pk))
+    return reopened
+
+
+def schedule_add(*, actor: booking.Actor, **fields: Any) -> Schedule:
+    """A clinic made by hand in the console (the platform's own hospitals only)."""
+    department = fields["department"]
+    schedules_owned_here(department.hospital_id)
+    schedule = scheduling.schedule_create(**fields)
+    scheduling.schedule_record(schedule=schedule, kind="created", actor=actor.id)
+    return schedule

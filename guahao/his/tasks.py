@@ -3,7 +3,7 @@
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from guahao.his import outbox, sync
+from guahao.his import outbox, services, sync
 
 
 @db_periodic_task(crontab(minute="*"))
@@ -14,3 +14,11 @@ def send_his_calls() -> dict[str, int]:
 @db_periodic_task(crontab(minute="*/5"))
 def sync_his() -> dict:
     return sync.hospitals_sync()
+
+
+@db_periodic_task(crontab(minute="40"))
+def generate_schedules() -> int:
+    """Clinics from the weekly templates up to the day entering each hospital's release window;
+    hourly (not once a night) so every time zone and release time has them before it opens, and
+    a run that failed is made good within the hour. Idempotent."""
+    return services.schedules_generate_due()

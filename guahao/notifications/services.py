@@ -17,6 +17,7 @@ BOOKED = "registration.booked"
 CANCELLED = "registration.cancelled"  # by the patient
 CANCELLED_BY_HOSPITAL = "registration.cancelled_by_hospital"
 SCHEDULE_SUSPENDED = "schedule.suspended"
+SCHEDULE_MOVED = "schedule.moved"
 LATE_PAYMENT_REFUNDED = "payment.late_refunded"
 SECOND_PAYMENT_REFUNDED = "payment.second_refunded"
 
@@ -93,6 +94,13 @@ TEXTS = {
             "%(number)s is cancelled and any fee goes back to where it was paid from."
         ),
     ),
+    SCHEDULE_MOVED: (
+        gettext_lazy("Clinic moved"),
+        gettext_lazy(
+            "%(hospital)s %(department)s %(doctor)s on %(date)s has moved: now %(time)s, room %(place)s. Your "
+            "registration %(number)s (visit number %(slot)s) stands; cancel it online if the new time does not suit you."
+        ),
+    ),
     LATE_PAYMENT_REFUNDED: (
         gettext_lazy("Payment refunded"),
         gettext_lazy(
@@ -125,6 +133,7 @@ def message_text(message: Message) -> tuple[str, str]:
         "slot": d.get("slot_number", ""),
         "amount": d.get("amount", ""),
         "reason": d.get("reason", ""),
+        "place": d.get("location", ""),
     }
     title, body = TEXTS[message.kind]
     text = str(body) % facts

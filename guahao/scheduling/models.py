@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from guahao.catalog.models import Campus, Department, Doctor, Hospital
+from guahao.catalog.models import Campus, Department, Doctor, Hospital, Title
 
 
 class Session(models.TextChoices):
@@ -30,6 +32,8 @@ class SlotState(models.TextChoices):
     BOOKED = "booked", _("Booked")
     # Taken on another channel of a shared pool (known from the HIS): not ours to give.
     ELSEWHERE = "elsewhere", _("Taken elsewhere")
+    # Taken out when staff lowered the capacity: never offered again (kept for the holds of the past).
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class Schedule(models.Model):
@@ -53,6 +57,16 @@ class Schedule(models.Model):
     location = models.CharField(_("room"), max_length=100, blank=True)
     suspended_reason = models.CharField(_("suspension reason"), max_length=200, blank=True)
     his_id = models.CharField(_("HIS schedule id"), max_length=64, blank=True, db_index=True)
+    template = models.ForeignKey(
+        "ScheduleTemplate",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="schedules",
+        verbose_name=_("template"),
+    )
+    # When the unused slots of one pool went to the other at the rules' cutoff (once).
+    pool_returned_at = models.DateTimeField(_("pool returned at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("schedule")
@@ -64,7 +78,12 @@ class Schedule(models.Model):
                 fields=["department", "doctor", "date", "session"],
                 condition=Q(doctor__isnull=False),
                 name="schedule_one_per_doctor_session",
+                violation_error_message=_(
+                    "This doctor already has a clinic in this department on that day and session."
+                ),
             ),
+            # Generating twice (or two staff at once) never makes a template's day twice.
+            models.UniqueConstraint(fields=["template", "date"], name="schedule_one_per_template_day"),
         ]
         indexes = [models.Index(fields=["department", "date"])]
 
@@ -106,6 +125,7 @@ class Slot(models.Model):
     number = models.PositiveSmallIntegerField()
     pool = models.CharField(max_length=10, choices=Pool.choices)
     state = models.CharField(max_length=10, choices=SlotState.choices, default=SlotState.FREE)
+    extra = models.BooleanField(default=False)  # an extra slot (加号) staff added
 
     class Meta:
         ordering = ["number"]
@@ -122,6 +142,11 @@ class MedicalRecordMode(models.TextChoices):
     REQUIRED = "required", _("An existing hospital record is required")
     AUTO_CREATE = "auto_create", _("A record is created when the patient is added")
     AT_VISIT = "at_visit", _("The record is created at the hospital")
+
+
+class PoolReturn(models.TextChoices):
+    TO_ONSITE = "to_onsite", _("Unused platform slots go to the window")
+    TO_PLATFORM = "to_platform", _("Unused window slots go online")
 
 
 class CancelPolicy(models.TextChoices):
@@ -155,6 +180,13 @@ class RuleSet(models.Model):
     platform_share_percent = models.PositiveSmallIntegerField(
         _("platform pool share (%)"), null=True, blank=True, validators=_range(0, 100)
     )
+    pool_return_time = models.TimeField(
+        _("pool return time (the day before)"),
+        null=True,
+        blank=True,
+        help_text=_("At this time the day before the clinic, the free slots of one pool go to the other."),
+    )
+    pool_return = models.CharField(_("pool return"), max_length=20, choices=PoolReturn.choices, null=True, blank=True)
     hold_minutes = models.PositiveSmallIntegerField(_("hold minutes"), null=True, blank=True, validators=_range(5, 30))
     max_active_holds = models.PositiveSmallIntegerField(
         _("active holds per account"), null=True, blank=True, validators=_range(1, 5)
@@ -215,3 +247,147 @@ class RuleSet(models.Model):
         if self.department_id:
             return f"{self.hospital} · {self.department}"
         return str(self.hospital)
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+class ScheduleTemplate(models.Model):
+    """A weekly clinic (周排班模板): one doctor (or a general clinic) in one department on one weekday
+    and session, from which schedules are generated for the days it is valid."""
+
+    hospital = models.ForeignKey(
+        Hospital, models.CASCADE, related_name="schedule_templates", verbose_name=_("hospital")
+    )
+    department = models.ForeignKey(
+        Department, models.PROTECT, related_name="schedule_templates", verbose_name=_("department")
+    )
+    doctor = models.ForeignKey(
+        Doctor, models.PROTECT, null=True, blank=True, related_name="schedule_templates", verbose_name=_("doctor")
+    )
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    session = models.CharField(_("session"), max_length=10, choices=Session.choices)
+    start = models.TimeField(_("starts at"))
+    end = models.TimeField(_("ends at"))
+    period_minutes = models.PositiveSmallIntegerField(
+        _("period length (minutes)"), default=30, validators=_range(5, 240)
+    )
+    slots_per_period = models.PositiveSmallIntegerField(_("numbers per period"), default=3, validators=_range(1, 100))
+    platform_share_percent = models.PositiveSmallIntegerField(
+        _("platform pool share (%)"),
+        null=True,
+        blank=True,
+        validators=_range(0, 100),
+        help_text=_("Empty: the share in the hospital's rules."),
+    )
+    fee_title = models.CharField(
+        _("fee title"),
+        max_length=20,
+        choices=Title.choices,
+        blank=True,
+        help_text=_("Empty: the doctor's title (a general clinic's fee without a doctor)."),
+    )
+    campus = models.ForeignKey(
+        Campus, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("campus")
+    )
+    location = models.CharField(_("room"), max_length=100, blank=True)
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("schedule template")
+        verbose_name_plural = _("schedule templates")
+        ordering = ["department_id", "weekday", "start", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="template_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
+                name="template_valid_until_after_from",
+            ),
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="template_weekday_0_to_6"),
+            models.CheckConstraint(
+                condition=Q(period_minutes__gt=0) & Q(slots_per_period__gt=0), name="template_periods_not_empty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.doctor.name if self.doctor else str(_("General clinic"))
+        return f"{self.department.name} {who} {self.get_weekday_display()} {self.get_session_display()}"
+
+    @property
+    def periods(self) -> int:
+        start = dt.datetime.combine(dt.date(2000, 1, 1), self.start)
+        minutes = (dt.datetime.combine(dt.date(2000, 1, 1), self.end) - start) // dt.timedelta(minutes=1)
+        return -(-minutes // self.period_minutes)
+
+    @property
+    def capacity(self) -> int:
+        return self.periods * self.slots_per_period
+
+
+class CalendarDayKind(models.TextChoices):
+    HOLIDAY = "holiday", _("Public holiday")
+    CLOSURE = "closure", _("Closure")
+
+
+class CalendarDay(models.Model):
+    """A day the hospital (or one department) holds no clinics: templates generate nothing then."""
+
+    hospital = models.ForeignKey(Hospital, models.CASCADE, related_name="calendar_days", verbose_name=_("hospital"))
+    department = models.ForeignKey(
+        Department,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="calendar_days",
+        verbose_name=_("department"),
+        help_text=_("Empty: the whole hospital."),
+    )
+    date = models.DateField(_("date"))
+    kind = models.CharField(_("kind"), max_length=10, choices=CalendarDayKind.choices, default=CalendarDayKind.HOLIDAY)
+    name = models.CharField(_("name"), max_length=100)
+
+    class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("hospital calendar")
+        ordering = ["date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hospital", "date"], condition=Q(department__isnull=True), name="calendar_one_per_hospital_day"
+            ),
+            models.UniqueConstraint(
+                fields=["department", "date"],
+                condition=Q(department__isnull=False),
+                name="calendar_one_per_department_day",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
+
+
+class ScheduleEvent(models.Model):
+    """What staff did to one schedule, who and why (the schedule's audit trail)."""
+
+    schedule = models.ForeignKey(Schedule, models.CASCADE, related_name="events", verbose_name=_("schedule"))
+    at = models.DateTimeField(_("at"))
+    kind = models.CharField(_("kind"), max_length=30)
+    actor = models.CharField(_("by"), max_length=150)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("schedule change")
+        verbose_name_plural = _("schedule changes")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"

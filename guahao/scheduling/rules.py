@@ -7,7 +7,7 @@ import datetime as dt
 
 from guahao.catalog.models import Department, Hospital
 from guahao.core import clock
-from guahao.scheduling.models import CancelPolicy, MedicalRecordMode, RuleSet, Schedule
+from guahao.scheduling.models import CancelPolicy, MedicalRecordMode, PoolReturn, RuleSet, Schedule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,6 +15,8 @@ class Rules:
     release_time: dt.time = dt.time(7, 0)
     days_ahead: int = 7
     platform_share_percent: int = 60
+    pool_return_time: dt.time | None = None  # none: the pools stay as generated
+    pool_return: str = PoolReturn.TO_ONSITE
     hold_minutes: int = 15
     max_active_holds: int = 1
     max_per_patient_department_day: int = 1
@@ -71,3 +73,11 @@ def cancel_deadline(schedule: Schedule, rules: Rules) -> dt.datetime:
     if rules.cancel_policy == CancelPolicy.HOURS_BEFORE:
         return schedule.starts_at - dt.timedelta(hours=rules.cancel_hours_before)
     return clock.at_local(schedule.date, dt.time(0, 0), schedule.hospital.timezone)
+
+
+def pool_return_at(schedule: Schedule, rules: Rules) -> dt.datetime | None:
+    """When the free slots of one pool go to the other: the rules' time, the day before."""
+    if rules.pool_return_time is None:
+        return None
+    day = schedule.date - dt.timedelta(days=1)
+    return clock.at_local(day, rules.pool_return_time, schedule.hospital.timezone)

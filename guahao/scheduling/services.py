@@ -1,14 +1,30 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Q
 
-from guahao.catalog.models import Campus, Department, Doctor, Fee, Title
+from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital, Title
 from guahao.core import clock
-from guahao.scheduling import errors, facts
-from guahao.scheduling.models import Period, Pool, Schedule, ScheduleStatus, Session, Slot, SlotState
+from guahao.scheduling import errors, facts, locks
+from guahao.scheduling.models import (
+    CalendarDay,
+    Period,
+    Pool,
+    PoolReturn,
+    Schedule,
+    ScheduleEvent,
+    ScheduleStatus,
+    ScheduleTemplate,
+    Session,
+    Slot,
+    SlotState,
+)
+from guahao.scheduling.rules import pool_return_at, rules_for, rules_for_schedule
 
 
 @transaction.atomic
@@ -25,6 +41,8 @@ def schedule_create(
     platform_share_percent: int = 60,
     campus: Campus | None = None,
     location: str = "",
+    fee_title: str = "",
+    template: ScheduleTemplate | None = None,
 ) -> Schedule:
     """A schedule with its periods and numbered slots, split between the onsite and platform pools.
 
@@ -38,9 +56,11 @@ def schedule_create(
         raise errors.SCHEDULE_INVALID.error(field="end")
     if not 0 <= platform_share_percent <= 100:
         raise errors.SCHEDULE_INVALID.error(field="platform_share_percent")
+    if doctor is not None and doctor.hospital_id != department.hospital_id:
+        raise errors.SCHEDULE_INVALID.error(field="doctor")
     hospital = department.hospital
     tz = hospital.timezone
-    title = doctor.title if doctor else Title.GENERAL
+    title = fee_title or (doctor.title if doctor else Title.GENERAL)
     fee = Fee.objects.filter(hospital=hospital, title=title).first()
     schedule = Schedule.objects.create(
         hospital=hospital,
@@ -54,6 +74,7 @@ def schedule_create(
         registration_fee_fen=fee.registration_fee_fen if fee else 0,
         consultation_fee_fen=fee.consultation_fee_fen if fee else 0,
         location=location or department.location,
+        template=template,
     )
     platform_per_period = round(slots_per_period * platform_share_percent / 100)
     number = 1
@@ -197,3 +218,552 @@ def schedule_mark_suspended(*, schedule: Schedule, reason: str) -> bool:
     if done:
         _changed(schedule)
     return done
+
+
+# --- staff work on one schedule --------------------------------------------------------------------
+
+
+def _event(schedule: Schedule, kind: str, actor: str, reason: str = "", **data: object) -> ScheduleEvent:
+    """A staff change of the schedule, recorded; what is cached of the schedule (its facts, the
+    department's availability) goes with it."""
+    _changed(schedule)
+    return ScheduleEvent.objects.create(
+        schedule=schedule, at=clock.now(), kind=kind, actor=actor, reason=reason[:200], data=data
+    )
+
+
+def schedule_capacity(schedule: Schedule) -> int:
+    """Every number of the schedule still offered (free, held, booked or taken elsewhere)."""
+    return schedule.slots.exclude(state=SlotState.WITHDRAWN).count()
+
+
+def _new_slots(schedule: Schedule, count: int, *, platform: int, extra: bool) -> list[Slot]:
+    """``count`` new numbers after the last one, in the schedule's last period (a 加号 is seen
+    after the booked ones); the first ``platform`` of them online. Call with the schedule locked."""
+    period = schedule.periods.order_by("-starts_at").first()
+    if period is None:
+        period = Period.objects.create(schedule=schedule, starts_at=schedule.starts_at, ends_at=schedule.ends_at)
+    last = schedule.slots.aggregate(n=Max("number"))["n"] or 0
+    slots = [
+        Slot(
+            schedule=schedule,
+            period=period,
+            number=last + 1 + i,
+            pool=Pool.PLATFORM if i < platform else Pool.ONSITE,
+            extra=extra,
+        )
+        for i in range(count)
+    ]
+    return Slot.objects.bulk_create(slots)
+
+
+def _open_for_changes(schedule: Schedule) -> None:
+    if schedule.status != ScheduleStatus.OPEN or schedule.ends_at <= clock.now():
+        raise errors.SCHEDULE_CLOSED.error()
+
+
+def schedule_capacity_set(*, schedule: Schedule, capacity: int, actor: str) -> tuple[int, int]:
+    """Staff set how many numbers the clinic has; (before, after). New numbers are split between
+    the pools by the rules' share; fewer withdraws free numbers from the last one down, and a
+    number held or booked is never withdrawn, so the capacity never goes below them: the
+    conditional update (``… WHERE state = 'free'``) decides against a patient taking it at the
+    same moment, and the whole change is refused if too few numbers are free."""
+    if capacity < 0 or capacity > 1000:
+        raise errors.SCHEDULE_INVALID.error(field="capacity")
+    with transaction.atomic():
+        locked = locks.lock_schedule(schedule.pk)
+        _open_for_changes(locked)
+        before = schedule_capacity(locked)
+        if capacity > before:
+            share = rules_for_schedule(locked).platform_share_percent
+            added = capacity - before
+            _new_slots(locked, added, platform=round(added * share / 100), extra=False)
+        withdrawn = 0
+        while withdrawn < before - capacity:
+            free = list(
+                locked.slots.filter(state=SlotState.FREE)
+                .order_by("-number")
+                .values_list("pk", flat=True)[: before - capacity - withdrawn]
+            )
+            if not free:
+                raise errors.CAPACITY_BELOW_BOOKED.error(
+                    detail=errors.CAPACITY_BELOW_BOOKED.title, field="capacity", taken=before - withdrawn - len(free)
+                )
+            withdrawn += Slot.objects.filter(pk__in=free, state=SlotState.FREE).update(state=SlotState.WITHDRAWN)
+        if capacity != before:
+            _event(locked, "capacity_changed", actor, before=before, after=capacity)
+    return before, capacity
+
+
+def schedule_extra_slots_add(*, schedule: Schedule, count: int, reason: str, actor: str) -> list[Slot]:
+    """加号: ``count`` extra numbers, online and free at once, with the reason in the schedule's
+    audit trail."""
+    if not 1 <= count <= 50:
+        raise errors.SCHEDULE_INVALID.error(field="count")
+    if not reason.strip():
+        raise errors.SCHEDULE_INVALID.error(field="reason")
+    with transaction.atomic():
+        locked = locks.lock_schedule(schedule.pk)
+        _open_for_changes(locked)
+        slots = _new_slots(locked, count, platform=count, extra=True)
+        _event(
+            locked, "extra_slots_added", actor, reason=reason.strip(), count=count, numbers=[s.number for s in slots]
+        )
+    return slots
+
+
+def _overlapping(
+    *, hospital_id: int, doctor_id: int | None, department_id: int, location: str, starts_at, ends_at
+) -> Q | None:  # type: ignore[no-untyped-def]
+    """The clinics that cannot run at the same time as one at [starts_at, ends_at): the same
+    doctor anywhere in the hospital; for a general clinic, the same room of the department."""
+    at_once = Q(hospital_id=hospital_id, status=ScheduleStatus.OPEN, starts_at__lt=ends_at, ends_at__gt=starts_at)
+    if doctor_id is not None:
+        return at_once & Q(doctor_id=doctor_id)
+    if location:
+        return at_once & Q(department_id=department_id, doctor__isnull=True, location=location)
+    return None
+
+
+def schedule_move(
+    *,
+    schedule: Schedule,
+    actor: str,
+    start: dt.time | None = None,
+    end: dt.time | None = None,
+    location: str | None = None,
+    reason: str = "",
+) -> dict[str, list[str]]:
+    """Move a clinic to other hours of its day or to another room; its periods keep their order
+    and share of the session. Returns what changed ({field: [before, after]}); refuses a time at
+    which the doctor (or, for a general clinic, the room) is already in another clinic. Call
+    inside a transaction when patients are to be told in the same one."""
+    tz = schedule.hospital.timezone
+    local_start = schedule.starts_at.astimezone(ZoneInfo(tz)).time()
+    local_end = schedule.ends_at.astimezone(ZoneInfo(tz)).time()
+    new_start, new_end = start or local_start, end or local_end
+    if new_end <= new_start:
+        raise errors.SCHEDULE_INVALID.error(field="end" if end else "start")
+    if location is not None and len(location) > 100:
+        raise errors.SCHEDULE_INVALID.error(field="location")
+    starts_at = clock.at_local(schedule.date, new_start, tz)
+    ends_at = clock.at_local(schedule.date, new_end, tz)
+    new_location = schedule.location if location is None else location.strip()
+    changes: dict[str, list[str]] = {}
+    if starts_at != schedule.starts_at or ends_at != schedule.ends_at:
+        changes["time"] = [f"{local_start:%H:%M}-{local_end:%H:%M}", f"{new_start:%H:%M}-{new_end:%H:%M}"]
+    if new_location != schedule.location:
+        changes["location"] = [schedule.location, new_location]
+    if not changes:
+        return changes
+    with transaction.atomic():
+        locked = locks.lock_schedule(schedule.pk)
+        _open_for_changes(locked)
+        clash = _overlapping(
+            hospital_id=locked.hospital_id,
+            doctor_id=locked.doctor_id,
+            department_id=locked.department_id,
+            location=new_location,
+            starts_at=starts_at,
+            ends_at=ends_at,
+        )
+        if clash is not None and Schedule.objects.filter(clash).exclude(pk=locked.pk).exists():
+            raise errors.SCHEDULE_CLASH.error(field="start")
+        if "time" in changes:
+            old_length = locked.ends_at - locked.starts_at
+            scale = (ends_at - starts_at) / old_length
+            periods = list(locked.periods.all())
+            # Out of the way first, so no two periods ever share a start (unique) mid-move.
+            locked.periods.update(starts_at=F("starts_at") + dt.timedelta(days=3650))
+            for period in periods:
+                Period.objects.filter(pk=period.pk).update(
+                    starts_at=starts_at + (period.starts_at - locked.starts_at) * scale,
+                    ends_at=starts_at + (period.ends_at - locked.starts_at) * scale,
+                )
+        Schedule.objects.filter(pk=locked.pk).update(starts_at=starts_at, ends_at=ends_at, location=new_location)
+        _event(locked, "moved", actor, reason=reason, **changes)
+    schedule.refresh_from_db()
+    return changes
+
+
+def schedule_reopen(*, schedule: Schedule, actor: str, reason: str = "") -> Schedule:
+    """A suspended clinic is held after all: it opens again (its registrations stay cancelled;
+    their numbers are free again)."""
+    with transaction.atomic():
+        if not Schedule.objects.filter(pk=schedule.pk, status=ScheduleStatus.SUSPENDED).update(
+            status=ScheduleStatus.OPEN, suspended_reason=""
+        ):
+            raise errors.SCHEDULE_NOT_SUSPENDED.error()
+        _event(schedule, "reopened", actor, reason=reason)
+    schedule.refresh_from_db()
+    return schedule
+
+
+def schedule_record(*, schedule: Schedule, kind: str, actor: str, reason: str = "", **data: object) -> None:
+    """An entry in the schedule's audit trail for a change made by another app's service."""
+    _event(schedule, kind, actor, reason=reason, **data)
+
+
+# --- weekly templates ------------------------------------------------------------------------------
+
+TEMPLATE_FIELDS = [
+    "department",
+    "doctor",
+    "weekday",
+    "session",
+    "start",
+    "end",
+    "period_minutes",
+    "slots_per_period",
+    "platform_share_percent",
+    "fee_title",
+    "campus",
+    "location",
+    "valid_from",
+    "valid_until",
+    "is_active",
+]
+
+
+def _template_check(t: ScheduleTemplate) -> None:
+    def bad(field: str, detail: str | None = None) -> None:
+        raise errors.TEMPLATE_INVALID.error(field=field, detail=f"{field}: {detail or errors.TEMPLATE_INVALID.title}")
+
+    if t.department.hospital_id != t.hospital_id:
+        bad("department_id")
+    if t.doctor is not None and t.doctor.hospital_id != t.hospital_id:
+        bad("doctor_id")
+    if t.campus is not None and t.campus.hospital_id != t.hospital_id:
+        bad("campus_id")
+    if t.weekday not in range(7):
+        bad("weekday")
+    if t.session not in Session.values:
+        bad("session")
+    if t.end <= t.start:
+        bad("end", "must be after start")
+    if not 5 <= t.period_minutes <= 240:
+        bad("period_minutes")
+    if not 1 <= t.slots_per_period <= 100:
+        bad("slots_per_period")
+    if t.platform_share_percent is not None and not 0 <= t.platform_share_percent <= 100:
+        bad("platform_share_percent")
+    if t.fee_title and t.fee_title not in Title.values:
+        bad("fee_title")
+    if t.valid_until is not None and t.valid_until < t.valid_from:
+        bad("valid_until", "must not be before valid_from")
+    if len(t.location) > 100:
+        bad("location")
+
+
+def template_create(*, hospital: Hospital, **fields: object) -> ScheduleTemplate:
+    """A weekly clinic of ``hospital``; ``fields`` are the template's (TEMPLATE_FIELDS)."""
+    unknown = set(fields) - set(TEMPLATE_FIELDS)
+    if unknown:
+        raise errors.TEMPLATE_INVALID.error(field=sorted(unknown)[0])
+    template = ScheduleTemplate(hospital=hospital, **fields)
+    _template_check(template)
+    template.save()
+    return template
+
+
+def template_update(*, template: ScheduleTemplate, **changes: object) -> ScheduleTemplate:
+    """Change a template; what it already generated stays as it is."""
+    unknown = set(changes) - set(TEMPLATE_FIELDS)
+    if unknown:
+        raise errors.TEMPLATE_INVALID.error(field=sorted(unknown)[0])
+    fresh = ScheduleTemplate.objects.get(pk=template.pk)
+    for name, value in changes.items():
+        setattr(fresh, name, value)
+    _template_check(fresh)
+    fresh.save()
+    return fresh
+
+
+def template_delete(*, template: ScheduleTemplate) -> None:
+    """The template goes; the schedules it generated stay."""
+    template.delete()
+
+
+# --- generation ------------------------------------------------------------------------------------
+
+CREATE, EXISTS, DIFFERS, CLASH, CLOSED_DAY = "create", "exists", "differs", "clash", "closed"
+
+
+@dataclass
+class Planned:
+    """One clinic a template gives on one day, and what generation does with it."""
+
+    template: ScheduleTemplate
+    date: dt.date
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    capacity: int
+    location: str
+    outcome: str = CREATE
+    detail: str = ""
+    schedule_id: int | None = None
+    differences: dict[str, list] = dataclasses.field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        tz = self.template.hospital.timezone
+        t = self.template
+        return {
+            "template_id": t.pk,
+            "schedule_id": self.schedule_id,
+            "date": self.date.isoformat(),
+            "session": t.session,
+            "start": self.starts_at.astimezone(ZoneInfo(tz)).strftime("%H:%M"),
+            "end": self.ends_at.astimezone(ZoneInfo(tz)).strftime("%H:%M"),
+            "department_id": t.department_id,
+            "department": t.department.name,
+            "doctor_id": t.doctor_id,
+            "doctor": t.doctor.name if t.doctor else "",
+            "capacity": self.capacity,
+            "location": self.location,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "differences": self.differences,
+        }
+
+
+@dataclass
+class Generation:
+    created: list[Planned]
+    skipped: list[Planned]
+    clashes: list[Planned]
+    dry_run: bool
+
+
+def _existing_for(p: Planned) -> Schedule | None:
+    t = p.template
+    same = Schedule.objects.filter(template=t, date=p.date).first()
+    if same is None:
+        same = Schedule.objects.filter(
+            department=t.department, doctor=t.doctor, date=p.date, session=t.session, his_id=""
+        ).first()
+    return same
+
+
+def _compare(p: Planned, schedule: Schedule) -> dict[str, list]:
+    tz = ZoneInfo(p.template.hospital.timezone)
+    differences: dict[str, list] = {}
+    have = (schedule.starts_at.astimezone(tz).strftime("%H:%M"), schedule.ends_at.astimezone(tz).strftime("%H:%M"))
+    want = (p.starts_at.astimezone(tz).strftime("%H:%M"), p.ends_at.astimezone(tz).strftime("%H:%M"))
+    if have != want:
+        differences["time"] = ["-".join(have), "-".join(want)]
+    if schedule.location != p.location:
+        differences["location"] = [schedule.location, p.location]
+    capacity = schedule_capacity(schedule)
+    if capacity != p.capacity:
+        differences["capacity"] = [capacity, p.capacity]
+    if schedule.status != ScheduleStatus.OPEN:
+        differences["status"] = [schedule.status, ScheduleStatus.OPEN]
+    return differences
+
+
+def schedules_plan(
+    *,
+    hospital: Hospital,
+    start: dt.date,
+    days: int,
+    department: Department | None = None,
+    doctor: Doctor | None = None,
+) -> list[Planned]:
+    """What the hospital's active templates give from ``start`` for ``days`` days (never a clinic
+    already over in the hospital): each clinic to create, or why not — it exists (the same, or
+    differing), the day is a holiday or closure, or it clashes with another clinic of the same
+    doctor (or room) at the same time."""
+    tz = hospital.timezone
+    first = max(start, clock.local_today(tz))
+    last = start + dt.timedelta(days=days - 1)
+    templates = ScheduleTemplate.objects.filter(hospital=hospital, is_active=True, valid_from__lte=last).filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=first)
+    )
+    if department is not None:
+        templates = templates.filter(department=department)
+    if doctor is not None:
+        templates = templates.filter(doctor=doctor)
+    templates = templates.select_related("hospital", "department", "doctor").order_by("weekday", "start", "pk")
+    closed = {
+        (c.date, c.department_id): c.name
+        for c in CalendarDay.objects.filter(hospital=hospital, date__range=(first, last))
+    }
+    planned: list[Planned] = []
+    now = clock.now()
+    day = first
+    while day <= last:
+        for t in templates:
+            if t.weekday != day.weekday() or not t.valid_from <= day <= (t.valid_until or day):
+                continue
+            p = Planned(
+                template=t,
+                date=day,
+                starts_at=clock.at_local(day, t.start, tz),
+                ends_at=clock.at_local(day, t.end, tz),
+                capacity=t.capacity,
+                location=t.location or t.department.location,
+            )
+            if p.ends_at <= now:
+                continue  # over already: nobody could come
+            planned.append(p)
+            holiday = closed.get((day, None)) or closed.get((day, t.department_id))
+            if holiday:
+                p.outcome, p.detail = CLOSED_DAY, holiday
+                continue
+            existing = _existing_for(p)
+            if existing is not None:
+                p.schedule_id = existing.pk
+                p.differences = _compare(p, existing)
+                p.outcome = DIFFERS if p.differences else EXISTS
+                continue
+            overlap = _overlapping(
+                hospital_id=hospital.pk,
+                doctor_id=t.doctor_id,
+                department_id=t.department_id,
+                location=p.location,
+                starts_at=p.starts_at,
+                ends_at=p.ends_at,
+            )
+            if overlap is not None:
+                other = Schedule.objects.filter(overlap).select_related("department").first()
+                if other is not None:
+                    p.outcome, p.schedule_id = CLASH, other.pk
+                    p.detail = f"{other.department.name} {other.date} {other.get_session_display()}"
+                    continue
+            twin = next((q for q in planned[:-1] if q.outcome == CREATE and _clash(q, p)), None)
+            if twin is not None:
+                p.outcome = CLASH
+                p.detail = str(twin.template)
+        day += dt.timedelta(days=1)
+    return planned
+
+
+def _clash(a: Planned, b: Planned) -> bool:
+    if a.date != b.date or not (a.starts_at < b.ends_at and b.starts_at < a.ends_at):
+        return False
+    ta, tb = a.template, b.template
+    if ta.doctor_id is not None:
+        return ta.doctor_id == tb.doctor_id
+    return tb.doctor_id is None and ta.department_id == tb.department_id and a.location == b.location != ""
+
+
+def schedule_from_template(*, planned: Planned, share: int) -> Schedule | None:
+    """Create one planned clinic; None if it exists meanwhile (another run made it)."""
+    t = planned.template
+    try:
+        with transaction.atomic():
+            return schedule_create(
+                department=t.department,
+                doctor=t.doctor,
+                date=planned.date,
+                session=t.session,
+                start=t.start,
+                end=t.end,
+                period_minutes=t.period_minutes,
+                slots_per_period=t.slots_per_period,
+                platform_share_percent=share,
+                campus=t.campus,
+                location=t.location,
+                fee_title=t.fee_title,
+                template=t,
+            )
+    except IntegrityError:
+        return None
+
+
+def schedules_generate(
+    *,
+    hospital: Hospital,
+    start: dt.date,
+    days: int,
+    actor: str,
+    department: Department | None = None,
+    doctor: Doctor | None = None,
+    dry_run: bool = False,
+) -> Generation:
+    """Generate (or, ``dry_run``, preview) the clinics of the hospital's templates: each in its
+    own short transaction, so a run that stops halfway is finished by the next one. Running it
+    again creates nothing twice (the template and day are unique)."""
+    if not 1 <= days <= 12 * 7:
+        raise errors.SCHEDULE_INVALID.error(field="weeks")
+    planned = schedules_plan(hospital=hospital, start=start, days=days, department=department, doctor=doctor)
+    created: list[Planned] = []
+    skipped: list[Planned] = []
+    clashes: list[Planned] = []
+    shares: dict[int, int] = {}
+    for p in planned:
+        if p.outcome == CLASH:
+            clashes.append(p)
+            continue
+        if p.outcome != CREATE:
+            skipped.append(p)
+            continue
+        if not dry_run:
+            t = p.template
+            if t.platform_share_percent is not None:
+                share = t.platform_share_percent
+            else:
+                if t.pk not in shares:
+                    shares[t.pk] = rules_for(
+                        hospital=hospital, department=t.department, doctor_id=t.doctor_id
+                    ).platform_share_percent
+                share = shares[t.pk]
+            made = schedule_from_template(planned=p, share=share)
+            if made is None:
+                p.outcome = EXISTS
+                skipped.append(p)
+                continue
+            p.schedule_id = made.pk
+            _event(made, "generated", actor, template=t.pk)
+        created.append(p)
+    return Generation(created=created, skipped=skipped, clashes=clashes, dry_run=dry_run)
+
+
+def schedules_generate_due(*, hospital: Hospital, actor: str = "system") -> Generation:
+    """The nightly run: every day up to the last one in the release window (today and the days
+    ahead the hospital's rules open), so the day entering the window has its clinics before it
+    is released."""
+    today = clock.local_today(hospital.timezone)
+    ahead = rules_for(hospital=hospital).days_ahead
+    return schedules_generate(hospital=hospital, start=today, days=ahead + 1, actor=actor)
+
+
+# --- pools -----------------------------------------------------------------------------------------
+
+
+def pools_return_due() -> int:
+    """At the rules' cutoff (the day before the clinic), the free slots of one pool go to the
+    other, once per schedule: unused online numbers to the window, or the other way if the
+    hospital chose it. Only clinics the platform owns (a HIS keeps its own pools). Returns how
+    many slots moved."""
+    now = clock.now()
+    moved = 0
+    for hospital in Hospital.objects.filter(is_active=True):
+        tomorrow = clock.local_today(hospital.timezone) + dt.timedelta(days=1)
+        due = Schedule.objects.filter(
+            hospital=hospital,
+            his_id="",
+            status=ScheduleStatus.OPEN,
+            pool_returned_at__isnull=True,
+            date__lte=tomorrow,
+            ends_at__gt=now,
+        ).select_related("hospital", "department")
+        for schedule in due:
+            rules = rules_for_schedule(schedule)
+            at = pool_return_at(schedule, rules)
+            if at is None or now < at:
+                continue
+            source, target = (
+                (Pool.PLATFORM, Pool.ONSITE)
+                if rules.pool_return == PoolReturn.TO_ONSITE
+                else (Pool.ONSITE, Pool.PLATFORM)
+            )
+            with transaction.atomic():
+                if not Schedule.objects.filter(pk=schedule.pk, pool_returned_at__isnull=True).update(
+                    pool_returned_at=now
+                ):
+                    continue  # another worker did it
+                n = Slot.objects.filter(schedule=schedule, pool=source, state=SlotState.FREE).update(pool=target)
+                _event(schedule, "pool_returned", "system", moved=n, to=target)
+            moved += n
+    return moved

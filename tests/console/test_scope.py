@@ -23,7 +23,7 @@ from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.core import clock
 from guahao.his.models import HisCall, HisConnection, HisEvent
 from guahao.payments.models import FailedRefund, Payment, ReconciliationDifference, ReconciliationRun, Refund
-from guahao.scheduling.models import RuleSet, Schedule
+from guahao.scheduling.models import CalendarDay, RuleSet, Schedule, ScheduleEvent, ScheduleTemplate
 from tests import factories as f
 
 HOSPITAL_ROLES = ["hospital_admin", "operator", "finance", "viewer"]
@@ -92,6 +92,21 @@ def _theirs() -> dict[type, models.Model]:
     )
     their_staff = f.staff_member("theirs-desk", "operator", h)
     event = StaffEvent.objects.create(at=now, kind="login", actor="theirs-desk", target="theirs-desk", hospital=h)
+    template = ScheduleTemplate.objects.create(
+        hospital=h,
+        department=dep,
+        doctor=doctor,
+        weekday=0,
+        session="am",
+        start=dt.time(8, 0),
+        end=dt.time(9, 0),
+        valid_from=f.today(),
+        location="乙方诊室",
+    )
+    holiday = CalendarDay.objects.create(hospital=h, date=f.today(), name="乙方院庆")
+    schedule_event = ScheduleEvent.objects.create(
+        schedule=clinic, at=now, kind="extra_slots_added", actor="theirs-desk"
+    )
     attempt = AccessAttempt.objects.create(
         username="theirs-desk", ip_address="10.9.9.9", user_agent="x", get_data="", post_data="", failures_since_start=2
     )
@@ -119,6 +134,9 @@ def _theirs() -> dict[type, models.Model]:
         StaffEvent: event,
         StaffRole: StaffRole.objects.get(name="operator"),
         StaffLockout: StaffLockout.objects.get(pk=attempt.pk),
+        ScheduleTemplate: template,
+        CalendarDay: holiday,
+        ScheduleEvent: schedule_event,
     }
 
 
@@ -248,7 +266,15 @@ def test_every_staff_api_endpoint_answers_404_for_another_hospitals_rows():
             where, name = route.lookup.split(":")
             value = str(getattr(row, route.field))
             body = {name: value} if where == "body" else {}
-            status, answer = desk.call(method, path.replace("{" + name + "}", value).removeprefix("/api/v1"), body)
+            url = path.replace("{" + name + "}", value).removeprefix("/api/v1")
+            if where == "query":  # a list: never the other hospital's rows, nor theirs when asked for
+                status, listed = desk.call(method, url)
+                if role != "platform_admin":
+                    assert status in (200, 403), (role, method, path, listed)
+                    shown = [item["id"] for item in listed] if status == 200 else []
+                    assert str(row.pk) not in shown, (role, method, path)
+                url += f"?{name}={value}"
+            status, answer = desk.call(method, url, body if method != "GET" else None)
             if role == "platform_admin":
                 assert status != 404, (role, method, path, answer)  # found: refused, if at all, by a rule
             else:

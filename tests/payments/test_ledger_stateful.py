@@ -46,6 +46,7 @@ EXPECTED = {
     "rule.cancel_cutoff",
     "registration.state",
     "refund.not_failed",
+    "rule.blacklisted",  # a patient who cancelled three times in 30 days is barred (the rule)
 }
 KEPT = ["booked", "checked_in", "visited", "no_show"]
 

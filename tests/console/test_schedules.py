@@ -1,0 +1,141 @@
+"""The console's 排班 pages: a clinic added by hand, templates generated, the week grid."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+
+from guahao.his.models import HisConnection
+from guahao.scheduling.models import Pool, Schedule, ScheduleEvent, ScheduleTemplate, Slot
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def console(h, role="operator"):
+    f.staff_member(f"desk-{role}", role, h)
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert client.login(username=f"desk-{role}", password="pw-for-tests")
+    return client
+
+
+def test_a_clinic_added_by_hand_has_its_hours_periods_and_pools():
+    h = f.hospital(platform_share_percent=50)
+    dep = f.department(h)
+    doctor = f.doctor(dep)
+    desk = console(h)
+    day = f.today() + dt.timedelta(days=3)
+    form = {
+        "department": dep.pk,
+        "doctor": doctor.pk,
+        "date": day.isoformat(),
+        "session": "pm",
+        "start": "14:00",
+        "end": "15:30",
+        "period_minutes": "30",
+        "slots_per_period": "4",
+        "platform_share_percent": "",
+        "location": "门诊四楼 402",
+    }
+    answer = desk.post("/console/scheduling/schedule/add/", form)
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    clinic = Schedule.objects.get()
+    assert (clinic.date, clinic.session, clinic.location, clinic.doctor) == (day, "pm", "门诊四楼 402", doctor)
+    assert clinic.periods.count() == 3
+    pools = list(Slot.objects.filter(schedule=clinic).order_by("number").values_list("pool", flat=True))
+    assert pools == [Pool.PLATFORM, Pool.PLATFORM, Pool.ONSITE, Pool.ONSITE] * 3  # the rules' 50 %
+    assert ScheduleEvent.objects.get(schedule=clinic).actor == "desk-operator"
+    assert desk.get(f"/console/scheduling/schedule/{clinic.pk}/change/").status_code == 200
+
+    # the same doctor and session again: shown as a refusal, nothing added
+    again = desk.post("/console/scheduling/schedule/add/", form, follow=True)
+    assert again.status_code == 200
+    assert "该医生在这一天的这一时段已在本科室出诊。" in again.content.decode()
+    assert Schedule.objects.count() == 1
+
+    bad = desk.post(
+        "/console/scheduling/schedule/add/", form | {"end": "13:00", "date": (day + dt.timedelta(days=1)).isoformat()}
+    )
+    assert bad.status_code == 200 and "errorlist" in bad.content.decode()
+    assert Schedule.objects.count() == 1
+
+
+def test_a_his_connected_hospital_cannot_add_clinics_or_templates_here():
+    h = f.hospital()
+    dep = f.department(h)
+    HisConnection.objects.create(hospital=h, mode="synced", hospital_code="his-x")
+    desk = console(h, "hospital_admin")
+    form = {"department": dep.pk, "date": f.today().isoformat(), "session": "am", "start": "08:00", "end": "09:00",
+            "period_minutes": "30", "slots_per_period": "3"}  # fmt: skip
+    answer = desk.post("/console/scheduling/schedule/add/", form)
+    assert answer.status_code == 200 and "HIS" in answer.content.decode()
+    assert Schedule.objects.count() == 0
+
+
+def test_templates_preview_then_publish_and_the_week_grid_shows_booked_and_free():
+    h = f.hospital()
+    dep = f.department(h)
+    doctor = f.doctor(dep)
+    desk = console(h, "hospital_admin")
+    answer = desk.post(
+        "/console/scheduling/scheduletemplate/add/",
+        {
+            "hospital": h.pk,
+            "department": dep.pk,
+            "doctor": doctor.pk,
+            "weekday": str((f.today() + dt.timedelta(days=1)).weekday()),  # tomorrow, and a week later
+            "session": "am",
+            "start": "08:00",
+            "end": "09:00",
+            "period_minutes": "30",
+            "slots_per_period": "5",
+            "platform_share_percent": "100",
+            "valid_from": f.today().isoformat(),
+            "is_active": "on",
+        },
+    )
+    assert answer.status_code == 302, answer.content.decode()[:3000]
+    assert ScheduleTemplate.objects.get().capacity == 10
+
+    url = "/console/scheduling/scheduletemplate/generate/"
+    preview = desk.post(url, {"start": f.today().isoformat(), "weeks": "2", "preview": "yes"})
+    assert preview.content.decode().count('data-outcome="create"') == 2
+    assert Schedule.objects.count() == 0
+    published = desk.post(url, {"start": f.today().isoformat(), "weeks": "2", "publish": "yes"})
+    assert published.content.decode().count('data-outcome="create"') == 2
+    assert Schedule.objects.count() == 2
+
+    first = Schedule.objects.order_by("date").first()
+    patient = f.Api().login()
+    patient.call("POST", "/holds", {"schedule_id": str(first.pk), "patient_id": patient.add_patient()})
+    grid = desk.get(f"/console/scheduling/schedule/week/?department={dep.pk}&start={first.date.isoformat()}")
+    body = grid.content.decode()
+    assert grid.status_code == 200
+    assert doctor.name in body and "1 已占, 9 空闲" in body
+
+
+def test_the_clinic_actions_ask_then_change_through_the_services_and_a_refusal_is_shown():
+    h = f.hospital()
+    dep = f.department(h)
+    clinic = f.schedule(dep, f.doctor(dep))  # ten numbers
+    patient = f.Api().login()
+    patient.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": patient.add_patient()})
+    desk = console(h)
+    url = "/console/scheduling/schedule/"
+    chosen = {"_selected_action": [clinic.pk]}
+
+    asked = desk.post(url, chosen | {"action": "change_capacity"})
+    assert asked.status_code == 200 and 'name="capacity"' in asked.content.decode()
+    refused = desk.post(url, chosen | {"action": "change_capacity", "apply": "yes", "capacity": "0"}, follow=True)
+    assert "号源数量不能少于已锁定或已预约的号" in refused.content.decode()
+    assert Slot.objects.filter(schedule=clinic, state="withdrawn").count() == 0
+    desk.post(url, chosen | {"action": "change_capacity", "apply": "yes", "capacity": "6"})
+    assert Slot.objects.filter(schedule=clinic).exclude(state="withdrawn").count() == 6
+
+    desk.post(url, chosen | {"action": "move", "apply": "yes", "location": "门诊六楼 601", "reason": "诊室维修"})
+    clinic.refresh_from_db()
+    assert clinic.location == "门诊六楼 601"
+    kinds = set(ScheduleEvent.objects.filter(schedule=clinic).values_list("kind", "actor"))
+    assert kinds == {("capacity_changed", "desk-operator"), ("moved", "desk-operator")}
