@@ -338,6 +338,21 @@ def _hospitals(rng: random.Random) -> list[tuple[Hospital, list[Department], Cam
     return [(renhe, _tree(renhe, RENHE_TREE, main), main), (second, _tree(second, SECOND_TREE, None), None)]
 
 
+def _doctor(rng: random.Random, dep: Department, title: str, specialty: tuple[str, str], *, years: tuple[int, int]):  # type: ignore[no-untyped-def]
+    """A doctor of a made-up name, with the department's specialty and years of practice."""
+    name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+    return catalog.doctor_create(
+        hospital=dep.hospital,
+        department=dep,
+        name=name,
+        title=title,
+        name_en=" ".join(p.capitalize() for p in lazy_pinyin(name)),
+        specialty=specialty[0],
+        specialty_en=specialty[1],
+        intro=f"{dep.hospital.name}{dep.name}{Title(title).label}，从事临床工作{rng.randint(*years)}年。",
+    )
+
+
 @transaction.atomic
 def _catalog_and_schedules(rng: random.Random) -> list:
     today = clock.local_today("Asia/Shanghai")
@@ -347,19 +362,9 @@ def _catalog_and_schedules(rng: random.Random) -> list:
             spec, spec_en = _specialty(dep.name_en)
             count = 2 if hospital.code == "renhe" else 1 + li % 2
             for k in range(count):
-                name = rng.choice(SURNAMES) + rng.choice(GIVEN)
                 expert = k == 1 and li % 4 == (0 if hospital.code == "renhe" else 1)
                 title = Title.RENOWNED if expert else TITLES[(li + k) % len(TITLES)]
-                doctor = catalog.doctor_create(
-                    hospital=hospital,
-                    department=dep,
-                    name=name,
-                    title=title,
-                    name_en=" ".join(p.capitalize() for p in lazy_pinyin(name)),
-                    specialty=spec,
-                    specialty_en=spec_en,
-                    intro=f"{hospital.name}{dep.name}{Title(title).label}，从事临床工作{rng.randint(8, 30)}年。",
-                )
+                doctor = _doctor(rng, dep, title, (spec, spec_en), years=(8, 30))
                 workdays = {(li + k + j * 2) % 5 for j in range(1 if title == Title.RENOWNED else 2)}
                 for d in range(DAYS):
                     day = today + dt.timedelta(days=d)
@@ -485,18 +490,8 @@ def _kangning(rng: random.Random) -> None:
                 )
             continue
         for k in range(2):
-            name = rng.choice(SURNAMES) + rng.choice(GIVEN)
             title = (Title.ATTENDING, Title.ASSOCIATE_CHIEF)[k]
-            doctor = catalog.doctor_create(
-                hospital=hospital,
-                department=dep,
-                name=name,
-                title=title,
-                name_en=" ".join(p.capitalize() for p in lazy_pinyin(name)),
-                specialty=spec,
-                specialty_en=spec_en,
-                intro=f"{hospital.name}{dep.name}{Title(title).label}，从事临床工作{rng.randint(5, 25)}年。",
-            )
+            doctor = _doctor(rng, dep, title, (spec, spec_en), years=(5, 25))
             for j in range(2):
                 weekday = (li + k * 2 + j * 3) % 6
                 session, (start, end) = (Session.AM, AM) if (k + j) % 2 == 0 else (Session.PM, PM)
