@@ -231,6 +231,9 @@ else:
     }
 
 RATELIMIT_ENABLED = env_bool("GUAHAO_RATELIMIT", True)
+# After a commit that wrote events, ask the worker to deliver them in a second (core.outbox);
+# off: only the periodic sweep delivers (tests deliver by hand).
+OUTBOX_KICK = env_bool("GUAHAO_OUTBOX_KICK", True)
 
 # Payments: the provider every method goes through, and the sandbox's address and merchant.
 # GUAHAO_PUBLIC_URL is where providers send their notifications.

@@ -47,6 +47,12 @@ def _staff_log_in_with_a_password(settings):
     settings.AXES_ENABLED = False
 
 
+@pytest.fixture(autouse=True)
+def _events_delivered_by_hand(settings):
+    """Tests hand events to their subscribers themselves (``outbox.deliver_all``), as the worker would."""
+    settings.OUTBOX_KICK = False
+
+
 @pytest.fixture
 def ratelimits(settings):
     settings.RATELIMIT_ENABLED = True

@@ -29,7 +29,7 @@ from guahao.booking.models import (
     RegistrationStatus,
 )
 from guahao.booking.ports import wired
-from guahao.core import clock, ratelimit
+from guahao.core import clock, outbox, ratelimit
 from guahao.core.errors import INVALID, RATE_LIMITED
 from guahao.core.problems import Problem
 from guahao.scheduling import facts
@@ -348,6 +348,10 @@ def _hold_end(*, hold_id: int, to_status: str, actor: Actor, only_overdue: bool 
         if hold.his_lock_ref:
             wired.write_backs.lock_release(hold=hold)
         event_record(actor=actor, kind=f"hold.{to_status}", hold=hold, from_status=HoldStatus.HELD, to_status=to_status)
+        outbox.event_emit(
+            "hold.ended", hold_id=hold.pk, account_id=hold.account_id, schedule_id=hold.schedule_id, status=to_status
+        )
+        outbox.event_emit("slot.freed", schedule_id=hold.schedule_id, why=f"hold.{to_status}")
     _now_and_after_commit(lambda: _slot_given_back(hold))
     return True
 
@@ -470,6 +474,7 @@ def hold_book(
     )
     wired.write_backs.registration_written(registration)
     wired.notifier.registration_booked(registration)
+    outbox.event_emit("registration.booked", registration_id=registration.pk, account_id=registration.account_id)
     return registration
 
 
@@ -517,6 +522,14 @@ def registration_cancel(*, registration: Registration, actor: Actor, tell_patien
             _blacklist_consider(registration=registration, reason=BlacklistReason.CANCELLATIONS, rules=rules, now=now)
         if tell_patient and actor.type in (ActorType.PATIENT, ActorType.STAFF):
             wired.notifier.registration_cancelled(registration, by=actor.type)
+        outbox.event_emit(
+            "registration.cancelled",
+            registration_id=registration.pk,
+            account_id=registration.account_id,
+            by=actor.type,
+            tell_patient=tell_patient,
+        )
+        outbox.event_emit("slot.freed", schedule_id=registration.schedule_id, why="registration.cancelled")
     _now_and_after_commit(lambda: _slot_given_back(registration))
     return registration
 
@@ -613,6 +626,9 @@ def registrations_mark_no_show() -> int:
                 )
             except Problem:  # checked in or cancelled at the last moment
                 continue
+            outbox.event_emit(
+                "registration.no_show", registration_id=registration.pk, account_id=registration.account_id
+            )
             _blacklist_consider(registration=registration, reason=BlacklistReason.NO_SHOWS, rules=rules, now=now)
             marked += 1
     return marked
@@ -664,7 +680,7 @@ def _blacklist_consider(
         hospital_id=registration.hospital_id, person_hash=registration.person_hash, now=now
     ):
         return None
-    return BlacklistEntry.objects.create(
+    entry = BlacklistEntry.objects.create(
         hospital_id=registration.hospital_id,
         person_hash=registration.person_hash,
         patient_id=registration.patient_id,
@@ -673,11 +689,15 @@ def _blacklist_consider(
         starts_at=now,
         ends_at=now + dt.timedelta(days=rules.blacklist_days),
     )
+    outbox.event_emit("blacklist.barred", entry_id=entry.pk, hospital_id=entry.hospital_id)
+    return entry
 
 
 def blacklist_lift(*, entry: BlacklistEntry, by: str, note: str = "") -> BlacklistEntry:
-    BlacklistEntry.objects.filter(pk=entry.pk, lifted_at__isnull=True).update(
-        lifted_at=clock.now(), lifted_by=by, note=note
-    )
+    with transaction.atomic():
+        if BlacklistEntry.objects.filter(pk=entry.pk, lifted_at__isnull=True).update(
+            lifted_at=clock.now(), lifted_by=by, note=note
+        ):
+            outbox.event_emit("blacklist.lifted", entry_id=entry.pk, hospital_id=entry.hospital_id)
     entry.refresh_from_db()
     return entry

@@ -1,4 +1,5 @@
-"""What the core keeps: the answers given to requests sent with an ``Idempotency-Key``."""
+"""What the core keeps: the answers given to requests sent with an ``Idempotency-Key``, and the
+events the apps tell each other through (``core.outbox``)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,63 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner} {self.key}"
+
+
+class OutboxEvent(models.Model):
+    """Something that happened, written in the transaction that made it happen, for the apps
+    above the one that wrote it (``core.outbox``)."""
+
+    topic = models.CharField(_("topic"), max_length=60)
+    data = models.JSONField(_("data"), default=dict)
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        indexes = [models.Index(fields=["topic", "id"], name="outbox_topic_id")]
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.pk}"
+
+
+class DeliveryStatus(models.TextChoices):
+    DONE = "done", _("Done")
+    FAILING = "failing", _("Failing")
+
+
+class OutboxDelivery(models.Model):
+    """One event handled by one consumer: written in the same transaction as what the handler
+    did (done), or after a failed try (failing, with when to try again)."""
+
+    event = models.ForeignKey(OutboxEvent, models.CASCADE, related_name="deliveries", verbose_name=_("event"))
+    consumer = models.CharField(_("consumer"), max_length=40)
+    status = models.CharField(_("status"), max_length=10, choices=DeliveryStatus.choices)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=1)
+    next_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("event delivery")
+        verbose_name_plural = _("event deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["event", "consumer"], name="outbox_delivered_once_per_consumer"),
+        ]
+        indexes = [models.Index(fields=["consumer", "status", "next_at"], name="outbox_failing_due")]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} {self.event_id} ({self.status})"
+
+
+class OutboxCursor(models.Model):
+    """Per consumer: every event up to ``low_id`` is handled, so the search for work starts there."""
+
+    consumer = models.CharField(_("consumer"), max_length=40, unique=True)
+    low_id = models.BigIntegerField(_("handled up to"), default=0)
+
+    class Meta:
+        verbose_name = _("event cursor")
+        verbose_name_plural = _("event cursors")
+
+    def __str__(self) -> str:
+        return f"{self.consumer} ≤ {self.low_id}"
