@@ -136,6 +136,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "guahao.core.logs.RequestId",
+    "guahao.core.cache.RequestReads",
     "guahao.core.metrics.RequestMetrics",
     "guahao.api.middleware.ApiBody",
     "django.middleware.security.SecurityMiddleware",
@@ -208,7 +209,7 @@ REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "guahao.core.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "guahao",
         }
@@ -346,7 +347,10 @@ LOG_FORMAT = env_choice("GUAHAO_LOG_FORMAT", "json", ("json", "plain"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "guahao.core.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "guahao.core.logs.RequestIdFilter"},
+        "refusals": {"()": "guahao.core.logs.RefusalsFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "guahao.core.logs.JsonFormatter"},
@@ -355,6 +359,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("GUAHAO_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # A refusal by a rule (409: sold out, a limit; 429) is an answer, not a warning: counted by
+        # its code in /metrics, never a log line each (a release's crowd would write thousands).
+        "django.request": {"filters": ["refusals"]},
         # The job consumer installs a handler of its own.
         "huey": {"handlers": [], "propagate": False},
     },

@@ -8,6 +8,7 @@ from django.core.cache import cache
 
 from guahao.booking import gate
 from guahao.core import clock
+from guahao.scheduling import facts
 from tests.processes import knobs, paysim_url, sandbox  # noqa: F401 - fixtures of every test folder
 
 # The hour every test starts at, in Beijing: 10:00, or GUAHAO_TEST_TIME (CI runs the suite at
@@ -25,12 +26,14 @@ def _fresh_clock_and_cache(request):
     clock.reset()
     cache.clear()
     gate.reset()
+    facts.reset()
     today = clock.local_today("Asia/Shanghai")
     with clock.travel(clock.at_local(today, start, "Asia/Shanghai")):
         yield
     clock.reset()
     cache.clear()
     gate.reset()
+    facts.reset()
 
 
 @pytest.fixture(autouse=True)

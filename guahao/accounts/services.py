@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from guahao.accounts import errors, idcard
 from guahao.accounts.locks import lock_account, lock_phone
 from guahao.accounts.models import Account, AuthToken, Patient, Relation, SmsCode, StaffToken
+from guahao.core import cache as request_cache
 from guahao.core import clock, ratelimit
 from guahao.core.errors import INVALID, RATE_LIMITED
 
@@ -105,14 +106,20 @@ def account_login(*, phone: str, code: str, client_ip: str | None = None) -> tup
             raise errors.CODE_WRONG.error()
         account, _ = Account.objects.get_or_create(phone=phone, defaults={"created_at": now})
         key = secrets.token_urlsafe(32)
-        AuthToken.objects.create(key_hash=_digest(key), account=account, created_at=now, expires_at=now + TOKEN_TTL)
+        token = AuthToken.objects.create(
+            key_hash=_digest(key), account=account, created_at=now, expires_at=now + TOKEN_TTL
+        )
+    # Known at once: the patient's first requests (a release they logged in to wait for) need
+    # no database to tell who they are.
+    _token_remember(token, account)
     return account, key
 
 
-# A token's account is kept in the cache this long (every request of a patient reads it): a
-# logout, a deleted token and a change of the account forget it at once; the time bounds what
-# another process of the embedded default (no shared cache) may still believe.
-TOKEN_CACHE_SECONDS = 300
+# A token's account is kept in the cache this long (every request of a patient reads it, and a
+# crowd at release time is thousands of patients who logged in beforehand): a logout, a deleted
+# token and a change of the account forget it at once; the time bounds what another process of
+# the embedded default (no shared cache) may still believe.
+TOKEN_CACHE_SECONDS = 3600
 TOKEN_CACHE_LOCAL_SECONDS = 5
 
 
@@ -120,8 +127,9 @@ def _token_key(key_hash: str) -> str:
     return f"auth:token:{key_hash}"
 
 
-def _account_key(account_id: int) -> str:
-    return f"auth:account:{account_id}"
+def _token_remember(token: AuthToken, account: Account) -> None:
+    seconds = TOKEN_CACHE_SECONDS if settings.REDIS_URL else TOKEN_CACHE_LOCAL_SECONDS
+    cache.set(_token_key(token.key_hash), (account, token.expires_at), timeout=seconds)
 
 
 def account_logout(key: str) -> None:
@@ -131,14 +139,13 @@ def account_logout(key: str) -> None:
 
 
 def account_for_token(key: str) -> Account | None:
-    """The account a live token belongs to; read from the cache when it was seen lately."""
+    """The account a live token belongs to; read from the cache (one read) when it was seen lately."""
     key_hash = _digest(key)
     now = clock.now()
-    seen = cache.get(_token_key(key_hash))
+    seen = request_cache.read_first(_token_key(key_hash))
     if seen is not None:
-        account_id, expires_at = seen
-        account = cache.get(_account_key(account_id))
-        if account is not None and expires_at > now:
+        account, expires_at = seen
+        if expires_at > now:
             return account if account.is_active else None
     token = (
         AuthToken.objects.select_related("account")
@@ -147,11 +154,7 @@ def account_for_token(key: str) -> Account | None:
     )
     if token is None:
         return None
-    seconds = TOKEN_CACHE_SECONDS if settings.REDIS_URL else TOKEN_CACHE_LOCAL_SECONDS
-    cache.set_many(
-        {_token_key(key_hash): (token.account_id, token.expires_at), _account_key(token.account_id): token.account},
-        timeout=seconds,
-    )
+    _token_remember(token, token.account)
     return token.account
 
 
@@ -160,7 +163,9 @@ def _forget_token(sender: type, instance: AuthToken, **_: object) -> None:
 
 
 def _forget_account(sender: type, instance: Account, **_: object) -> None:
-    cache.delete(_account_key(instance.pk))
+    """An account changed: every token of it is read again from the database."""
+    hashes = AuthToken.objects.filter(account_id=instance.pk).values_list("key_hash", flat=True)
+    cache.delete_many([_token_key(h) for h in hashes])
 
 
 post_delete.connect(_forget_token, sender=AuthToken, dispatch_uid="auth-token-forget")

@@ -46,11 +46,13 @@ PROBLEM_JSON = "application/problem+json"
 def problem_response(problem: Problem) -> HttpResponse:
     import json
 
-    return HttpResponse(
+    response = HttpResponse(
         json.dumps(problem.as_dict(), ensure_ascii=False),
         status=problem.status,
         content_type="application/problem+json; charset=utf-8",
     )
+    response.problem_code = problem.code  # type: ignore[attr-defined]  # counted by the metrics as it is
+    return response
 
 
 def _field_of(error: dict[str, Any]) -> str:

@@ -38,7 +38,7 @@ from guahao.payments import errors as payment_errors
 from guahao.payments import services as payments
 from guahao.payments.models import Payment
 from guahao.scheduling import selectors as scheduling
-from guahao.scheduling.facts import schedule_facts
+from guahao.scheduling.facts import Facts, schedule_facts
 from guahao.scheduling.models import Period, Schedule
 from guahao.scheduling.rules import rules_for
 
@@ -301,32 +301,34 @@ def _once(
 
 @booking_router.post("/holds", **documented({201: schemas.HoldOut}, *HOLD_REFUSALS, *IDEMPOTENCY_REFUSALS))
 def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: str | None = IDEMPOTENCY_KEY) -> Status:
-    # At a hospital connected to a HIS a hold may ask it (a lock, a medical record), which never
-    # happens inside a transaction.
-    known = schedule_facts(_int(body.schedule_id))
-    asks_his = known is not None and his_registry.mode_of(known.schedule.hospital_id) != ""
-    return _once(request, idempotency_key, lambda: _hold_create(request, body), atomic=not asks_his)
-
-
-def _hold_create(request: HttpRequest, body: schemas.HoldIn) -> Status:
-    """The release-time path: what is refused for everyone (sold out, not released, too many
-    attempts) is answered from the cache before anything of the patient is read."""
-    account = _account(request)
-    booking.hold_rate_check(account)
+    """The release-time path: what is refused for everyone (suspended, not released, over, sold
+    out, too many attempts) is answered from the caches before anything of the patient is read,
+    and before an Idempotency-Key is recorded."""
     known = schedule_facts(_int(body.schedule_id))
     if known is None:
         raise NOT_FOUND.error(field="schedule_id")
-    schedule = known.schedule
     period = None
     if body.period_id is not None:
         period = known.periods.get(_int(body.period_id)) or Period.objects.filter(pk=_int(body.period_id)).first()
         if period is None:
             raise NOT_FOUND.error(field="period_id")
-    booking.hold_refuse_early(schedule=schedule, period=period, rules=known.rules)
-    patient = booking_selectors.access_patient(account=account, patient_id=body.patient_id)
-    hold = booking.hold_create(account=account, patient=patient, schedule=schedule, period=period, rules=known.rules)
+    if idempotency_key is None:
+        return _hold_create(request, body, known, period)
+    booking.hold_refuse_early(schedule=known.schedule, period=period, rules=known.rules)
+    # At a hospital connected to a HIS a hold may ask it (a lock, a medical record), which never
+    # happens inside a transaction.
+    asks_his = his_registry.mode_of(known.schedule.hospital_id) != ""
+    return _once(request, idempotency_key, lambda: _hold_create(request, body, known, period), atomic=not asks_his)
+
+
+def _hold_create(request: HttpRequest, body: schemas.HoldIn, known: Facts, period: Period | None) -> Status:
+    patient_id = _int(body.patient_id)
+    if patient_id < 0:
+        raise NOT_FOUND.error(field="patient_id")
+    hold = booking.hold_create(
+        account=_account(request), patient=patient_id, schedule=known.schedule, period=period, rules=known.rules
+    )
     # Everything the answer shows is at hand: a new hold has no registration and no payment.
-    hold.schedule = schedule
     hold.period = known.periods.get(hold.period_id) or Period.objects.get(pk=hold.period_id)
     return Status(201, schemas.hold_out(hold, new=True))
 

@@ -28,24 +28,32 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Min, Q
 
-from guahao.core import clock
+from guahao.core import clock, ratelimit
 from guahao.scheduling.models import Pool, Schedule, ScheduleStatus, Slot, SlotState
 
-TAKEN, SOLD_OUT, UNKNOWN = 1, 0, -1
+TAKEN, SOLD_OUT, UNKNOWN, RATE_LIMITED = 1, 0, -1, -2
 SHARED_SECONDS = 600
 LOCAL_SECONDS = 2
 ALTERNATIVES_SECONDS = 10
 
-# KEYS: count, earliest expiry of a live hold (epoch seconds). ARGV: now (epoch seconds).
-# A sold-out count whose earliest hold has run out is not believed: that slot is free but for
+# KEYS: count, earliest expiry of a live hold (epoch seconds), the asker's attempts counter.
+# ARGV: now (epoch seconds), attempts allowed per window (0: no limit), window (seconds).
+# The attempt is counted first (a client over its limit is refused whatever is left); a
+# sold-out count whose earliest hold has run out is not believed: that slot is free but for
 # the sweep, and the database path expires it.
 TAKE = """
+if tonumber(ARGV[2]) > 0 then
+  local a = redis.call('INCR', KEYS[3])
+  if a == 1 then redis.call('EXPIRE', KEYS[3], tonumber(ARGV[3]) + 1) end
+  if a > tonumber(ARGV[2]) then return -2 end
+end
 local n = redis.call('GET', KEYS[1])
 if not n then return -1 end
 if tonumber(n) <= 0 then
@@ -86,8 +94,20 @@ return 1
 """
 
 
+@dataclass(frozen=True)
+class Attempts:
+    """A client's attempts, counted in the same step as the ticket: ``limit`` per ``window``."""
+
+    key: str
+    limit: int
+    window: int
+
+    def bucket(self, now: float) -> str:
+        return f"guahao:rl:{self.key}:{int(now) // self.window}"
+
+
 class _Store(Protocol):
-    def take(self, schedule_id: int, now: float) -> int: ...
+    def take(self, schedule_id: int, now: float, attempts: Attempts | None = None) -> int: ...
     def give(self, schedule_id: int) -> None: ...
     def held(self, schedule_id: int, expires: float) -> None: ...
     def generation(self, schedule_id: int) -> int: ...
@@ -112,9 +132,12 @@ class _RedisStore:
     def _keys(schedule_id: int) -> list[str]:
         return [f"guahao:gate:{schedule_id}", f"guahao:gate:gen:{schedule_id}", f"guahao:gate:exp:{schedule_id}"]
 
-    def take(self, schedule_id: int, now: float) -> int:
+    def take(self, schedule_id: int, now: float, attempts: Attempts | None = None) -> int:
         count, _, expiry = self._keys(schedule_id)
-        return int(self._take(keys=[count, expiry], args=[now]))
+        if attempts is None:
+            return int(self._take(keys=[count, expiry, count], args=[now, 0, 0]))
+        keys = [count, expiry, attempts.bucket(now)]
+        return int(self._take(keys=keys, args=[now, attempts.limit, attempts.window]))
 
     def peek(self, schedule_id: int, now: float) -> int | None:
         count, _, expiry = self._keys(schedule_id)
@@ -162,7 +185,11 @@ class _LocalStore:
             return None
         return entry[0]
 
-    def take(self, schedule_id: int, now: float) -> int:
+    def take(self, schedule_id: int, now: float, attempts: Attempts | None = None) -> int:
+        if attempts is not None and not ratelimit.allow(
+            attempts.key, limit=attempts.limit, window_seconds=attempts.window
+        ):
+            return RATE_LIMITED
         with self.lock:
             n = self._live(schedule_id, now)
             if n is None:
@@ -287,14 +314,15 @@ def _epoch(at: dt.datetime | None) -> float | None:
     return None if at is None else at.timestamp()
 
 
-def take(schedule_id: int) -> int:
-    """TAKEN (a ticket: go on to the database), SOLD_OUT, or UNKNOWN (the count could not be
-    loaded: go on to the database without a ticket)."""
+def take(schedule_id: int, attempts: Attempts | None = None) -> int:
+    """TAKEN (a ticket: go on to the database), SOLD_OUT, RATE_LIMITED (``attempts`` over its
+    limit: nothing taken), or UNKNOWN (the count could not be loaded: go on to the database
+    without a ticket)."""
     gate = store()
-    got = gate.take(schedule_id, clock.now().timestamp())
+    got = gate.take(schedule_id, clock.now().timestamp(), attempts)
     if got == UNKNOWN:
         load(schedule_id)
-        got = gate.take(schedule_id, clock.now().timestamp())
+        got = gate.take(schedule_id, clock.now().timestamp())  # the attempt was counted already
     return got
 
 
@@ -319,6 +347,7 @@ def slot_freed(schedule_id: int) -> None:
     gate.next_generation(schedule_id)
     load(schedule_id)
     cache.delete(_alternatives_key(schedule_id))
+    _offered.pop(schedule_id, None)
 
 
 def free(schedule_id: int) -> int | None:
@@ -359,17 +388,34 @@ def _alternatives_key(schedule_id: int) -> str:
     return f"gate:alternatives:{schedule_id}"
 
 
+# schedule id → (monotonic deadline, alternatives), in this process: the crowd turned away is
+# answered without asking the cache either.
+_offered: dict[int, tuple[float, list[dict[str, Any]]]] = {}
+
+
 def alternatives_kept(schedule_id: int) -> list[dict[str, Any]] | None:
     """The alternatives offered to those turned away from a sold-out schedule, if kept."""
+    now = time.monotonic()
+    local = _offered.get(schedule_id)
+    if local is not None and local[0] > now:
+        return local[1]
     value = cache.get(_alternatives_key(schedule_id))
-    return None if value is None else list(value)
+    if value is None:
+        return None
+    offered = list(value)
+    _offered[schedule_id] = (now + LOCAL_SECONDS, offered)
+    return offered
 
 
 def alternatives_keep(schedule_id: int, offered: list[dict[str, Any]]) -> None:
     cache.set(_alternatives_key(schedule_id), offered, timeout=ALTERNATIVES_SECONDS)
+    if len(_offered) > 5000:
+        _offered.clear()
+    _offered[schedule_id] = (time.monotonic() + LOCAL_SECONDS, offered)
 
 
 def reset() -> None:
     """Forget every in-process count (tests)."""
+    _offered.clear()
     if isinstance(_store, _LocalStore):
         _store.clear()

@@ -2,23 +2,27 @@
 
 On PostgreSQL these are ``SELECT … FOR UPDATE`` (``SKIP LOCKED`` for slots). SQLite has no row
 locks; there every transaction begins IMMEDIATE (settings), so writers are serialised whole and
-the same reads are safe. Call these inside ``transaction.atomic()``.
+the same reads are safe. Call these inside ``transaction.atomic()``, but ``hold_take``, which
+is a transaction by itself when called outside one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from guahao.accounts.locks import lock_account
 from guahao.accounts.models import Patient
-from guahao.booking.models import ACTIVE_REGISTRATION, HoldStatus
-from guahao.scheduling.models import Period, Pool, Schedule, ScheduleStatus, Slot, SlotState
+from guahao.booking.models import ACTIVE_REGISTRATION, ActorType
+from guahao.scheduling.models import Pool, Slot, SlotState
 
-__all__ = ["Counts", "claim_free_slot", "claim_slot_number", "lock_account", "lock_person", "lock_person_counting"]
+__all__ = ["Counts", "HoldTerms", "Taken", "allowed", "counts_of", "hold_take", "lock_account", "lock_person"]
 
 
 @dataclass(frozen=True)
@@ -42,128 +46,367 @@ def lock_person(person_hash: str) -> None:
     )
 
 
-PERSON_COUNTING = """
+COUNTS = """
 SELECT
     (SELECT COUNT(*) FROM booking_hold h
-     WHERE h.account_id = %s AND h.status = %s AND h.expires_at > %s),
+     WHERE h.account_id = %(account)s AND h.status = 'held' AND h.expires_at > %(now)s),
     (SELECT COUNT(*) FROM booking_hold h
-     WHERE h.person_hash = %s AND h.department_id = %s AND h.visit_date = %s AND h.status = %s AND h.expires_at > %s),
-    (SELECT COUNT(*) FROM booking_registration r
-     WHERE r.person_hash = %s AND r.department_id = %s AND r.visit_date = %s AND r.status IN ({active})),
+     WHERE h.person_hash = me.person AND h.department_id = %(department)s AND h.visit_date = %(day)s
+       AND h.status = 'held' AND h.expires_at > %(now)s)
+    + (SELECT COUNT(*) FROM booking_registration r
+       WHERE r.person_hash = me.person AND r.department_id = %(department)s AND r.visit_date = %(day)s
+         AND r.status IN ({active})),
     (SELECT COUNT(*) FROM booking_hold h
-     WHERE h.account_id = %s AND h.hospital_id = %s AND h.visit_date = %s AND h.status = %s AND h.expires_at > %s),
-    (SELECT COUNT(*) FROM booking_registration r
-     WHERE r.account_id = %s AND r.hospital_id = %s AND r.visit_date = %s AND r.status IN ({active})),
+     WHERE h.account_id = %(account)s AND h.hospital_id = %(hospital)s AND h.visit_date = %(day)s
+       AND h.status = 'held' AND h.expires_at > %(now)s)
+    + (SELECT COUNT(*) FROM booking_registration r
+       WHERE r.account_id = %(account)s AND r.hospital_id = %(hospital)s AND r.visit_date = %(day)s
+         AND r.status IN ({active})),
     (SELECT b.reason FROM booking_blacklistentry b
-     WHERE b.hospital_id = %s AND b.person_hash = p.id_number_hash AND b.lifted_at IS NULL AND b.ends_at > %s
+     WHERE b.hospital_id = %(hospital)s AND b.person_hash = me.person AND b.lifted_at IS NULL AND b.ends_at > %(now)s
      ORDER BY b.ends_at DESC LIMIT 1),
     (SELECT b.ends_at FROM booking_blacklistentry b
-     WHERE b.hospital_id = %s AND b.person_hash = p.id_number_hash AND b.lifted_at IS NULL AND b.ends_at > %s
-     ORDER BY b.ends_at DESC LIMIT 1)
-FROM accounts_patient p
-WHERE p.id_number_hash = %s
-ORDER BY p.id
-{lock}
+     WHERE b.hospital_id = %(hospital)s AND b.person_hash = me.person AND b.lifted_at IS NULL AND b.ends_at > %(now)s
+     ORDER BY b.ends_at DESC LIMIT 1),
+    me.person
+FROM (SELECT id_number_hash AS person FROM accounts_patient WHERE id = %(patient)s AND account_id = %(account)s) me
 """
 
+# The slot: the lowest free online one (of the period, if given) whose period is not over, or
+# the number a realtime HIS locked for us (free, or ``elsewhere`` by an older copy of the HIS's
+# state: the HIS's lock is the newer word); of a schedule that is open, whatever a cache believed.
+# On PostgreSQL concurrent claimers skip each other's locked rows instead of queueing behind
+# them (the slot row alone: the join to its period must not lock the period's other slots).
+PICK_FREE = """
+SELECT s.id FROM scheduling_slot s JOIN scheduling_period p ON p.id = s.period_id
+WHERE s.schedule_id = %(schedule)s AND s.pool = 'platform' AND s.state = 'free' AND p.ends_at > %(now)s {period} {gate}
+ORDER BY s.number LIMIT 1 {skip}
+"""
+PICK_NUMBER = """
+SELECT s.id FROM scheduling_slot s
+WHERE s.schedule_id = %(schedule)s AND s.number = %(number)s AND s.pool = 'platform' AND s.state IN {states} {gate}
+"""
+CLAIM = """
+UPDATE scheduling_slot SET state = 'held'
+WHERE id = ({pick}) AND state IN {states}
+AND EXISTS (SELECT 1 FROM scheduling_schedule c WHERE c.id = %(schedule)s AND c.status = 'open')
+RETURNING id, period_id, number
+"""
+FREE, FREE_OR_ELSEWHERE = "('free')", "('free', 'elsewhere')"
+HOLD_COLUMNS = (
+    "account_id, patient_id, person_hash, hospital_id, department_id, schedule_id, period_id, slot_id, visit_date,"
+    " status, registration_fee_fen, consultation_fee_fen, payment_required, created_at, expires_at, ended_at,"
+    " his_lock_ref, his_registration_ref"
+)
+HOLD_VALUES = (
+    "%(account)s, %(patient)s, {person}, %(hospital)s, %(department)s, %(schedule)s, {period_id}, {slot_id}, %(day)s,"
+    " 'held', %(registration_fee)s, %(consultation_fee)s, %(payment_required)s, %(now)s, %(expires)s, NULL,"
+    " %(his_lock_ref)s, ''"
+)
+EVENT_COLUMNS = "hold_id, registration_id, kind, from_status, to_status, actor_type, actor_id, at, data"
+OUTBOX_COLUMNS = "topic, data, created_at"
 
-def lock_person_counting(
-    *, person_hash: str, account_id: int, hospital_id: int, department_id: int, visit_date: dt.date, now: dt.datetime
-) -> Counts:
-    """``lock_person``, reading in the same statement every count the limits need and the
-    person's active bar: one query for what took five."""
+SQLITE_HOLD = (
+    "INSERT INTO booking_hold ("
+    + HOLD_COLUMNS
+    + ") VALUES ("
+    + HOLD_VALUES.format(person="%(person)s", period_id="%(period_id)s", slot_id="%(slot_id)s")
+    + ") RETURNING id"
+)
+SQLITE_EVENT = (
+    "INSERT INTO booking_bookingevent (" + EVENT_COLUMNS + ") VALUES "
+    "(%(hold)s, NULL, 'hold.created', '', 'held', %(actor_type)s, %(actor)s, %(now)s, %(data)s)"
+)
+SQLITE_TOLD = "INSERT INTO core_outboxevent (" + OUTBOX_COLUMNS + ") VALUES ('hold.created', %(data)s, %(now)s)"
+
+
+@dataclass(frozen=True)
+class HoldTerms:
+    """What a new hold is made of and the limits it must keep, settled before the database."""
+
+    account_id: int
+    patient_id: int
+    hospital_id: int
+    department_id: int
+    schedule_id: int
+    visit_date: dt.date
+    registration_fee_fen: int
+    consultation_fee_fen: int
+    payment_required: bool
+    now: dt.datetime
+    expires_at: dt.datetime
+    max_live: int
+    max_department: int
+    max_hospital: int
+    period_id: int | None = None
+    number: int | None = None  # a realtime HIS's lock: this slot
+    his_lock_ref: str = ""
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What ``hold_take`` found: the person (None: the patient is not the account's), the
+    counts the limits were checked against, and the hold with its slot when one was made."""
+
+    person_hash: str | None
+    counts: Counts | None
+    hold_id: int | None = None
+    slot_id: int | None = None
+    period_id: int | None = None
+    number: int | None = None
+
+    @property
+    def within_limits(self) -> bool:
+        c = self.counts
+        return c is not None and c.barred_reason is None
+
+
+def _params(terms: HoldTerms) -> dict[str, Any]:
     ops = connection.ops
-    at, day, held = ops.adapt_datetimefield_value(now), ops.adapt_datefield_value(visit_date), HoldStatus.HELD
-    active = [str(s) for s in ACTIVE_REGISTRATION]
-    params: list[Any] = [account_id, held, at]
-    params += [person_hash, department_id, day, held, at]
-    params += [person_hash, department_id, day, *active]
-    params += [account_id, hospital_id, day, held, at]
-    params += [account_id, hospital_id, day, *active]
-    params += [hospital_id, at, hospital_id, at, person_hash]
-    sql = PERSON_COUNTING.format(
-        active=", ".join(["%s"] * len(active)),
-        lock="FOR UPDATE" if connection.features.has_select_for_update else "",
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    live, dep_holds, dep_booked, hosp_holds, hosp_booked, reason, until = rows[0]
-    if isinstance(until, str):  # SQLite hands a datetime back as text or naive, in UTC
+    return {
+        "account": terms.account_id,
+        "patient": terms.patient_id,
+        "hospital": terms.hospital_id,
+        "department": terms.department_id,
+        "schedule": terms.schedule_id,
+        "day": ops.adapt_datefield_value(terms.visit_date),
+        "now": ops.adapt_datetimefield_value(terms.now),
+        "expires": ops.adapt_datetimefield_value(terms.expires_at),
+        "expires_iso": terms.expires_at.isoformat(),
+        "registration_fee": terms.registration_fee_fen,
+        "consultation_fee": terms.consultation_fee_fen,
+        "payment_required": terms.payment_required,
+        "max_live": terms.max_live,
+        "max_department": terms.max_department,
+        "max_hospital": terms.max_hospital,
+        "period": terms.period_id,
+        "number": terms.number,
+        "his_lock_ref": terms.his_lock_ref,
+        "actor_type": ActorType.PATIENT.value,
+        "actor": str(terms.account_id),
+    }
+
+
+def _active() -> str:
+    return ", ".join(f"'{s}'" for s in ACTIVE_REGISTRATION)
+
+
+def _counts(row: tuple[Any, ...]) -> Counts:
+    live, department, hospital, reason, until = row[:5]
+    if isinstance(until, str):  # SQLite hands a datetime back as text, in UTC
         until = dt.datetime.fromisoformat(until)
     if until is not None and until.tzinfo is None:
         until = until.replace(tzinfo=dt.UTC)
     return Counts(
-        live_holds=live,
-        in_department=dep_holds + dep_booked,
-        at_hospital=hosp_holds + hosp_booked,
-        barred_reason=reason,
-        barred_until=until,
+        live_holds=live, in_department=department, at_hospital=hospital, barred_reason=reason, barred_until=until
     )
 
 
-CLAIM = """
-UPDATE scheduling_slot SET state = %s
-WHERE id = (
-    SELECT s.id FROM scheduling_slot s JOIN scheduling_period p ON p.id = s.period_id
-    WHERE s.schedule_id = %s AND s.pool = %s AND s.state = %s AND p.ends_at > %s {period}
-    ORDER BY s.number LIMIT 1 {lock}
-)
-AND state = %s
-AND EXISTS (SELECT 1 FROM scheduling_schedule c WHERE c.id = %s AND c.status = %s)
-RETURNING id, period_id, number
-"""
+def _claim_sql(terms: HoldTerms, *, skip: bool, gated: bool) -> str:
+    # ``gated``: the pick finds nothing (and locks nothing) unless the counts allowed the hold.
+    gate = "AND EXISTS (SELECT 1 FROM ok)" if gated else ""
+    if terms.number is not None:
+        states = FREE_OR_ELSEWHERE
+        pick = PICK_NUMBER.format(states=states, gate=gate)
+    else:
+        states = FREE
+        period = "AND s.period_id = %(period)s" if terms.period_id is not None else ""
+        pick = PICK_FREE.format(period=period, gate=gate, skip="FOR UPDATE OF s SKIP LOCKED" if skip else "")
+    return CLAIM.format(pick=pick, states=states)
 
 
-def claim_free_slot(*, schedule: Schedule, period: Period | None, after: dt.datetime) -> Slot | None:
-    """Take the lowest free platform slot (of the period, if given) not over by ``after``, of
-    a schedule that is open (whatever a cache believed): one statement.
+def counts_of(terms: HoldTerms) -> Taken:
+    """The counts alone, without locks (a check before asking a HIS for a lock; ``hold_take``
+    checks them again, under the locks)."""
+    with connection.cursor() as cursor:
+        cursor.execute(COUNTS.format(active=_active()), _params(terms))
+        row = cursor.fetchone()
+    return Taken(person_hash=None, counts=None) if row is None else Taken(person_hash=row[5], counts=_counts(row))
 
-    Concurrent claimers skip each other's locked rows instead of queueing behind them, and the
-    conditional update is what finally decides: a slot only changes from free to held once.
+
+def hold_take(terms: HoldTerms) -> Taken:
+    """Check the bar and the limits under the account and person locks and, when they allow it,
+    take the slot and write the hold, its event and its outbox event: one transaction (the
+    caller's, or its own), one round trip on PostgreSQL (a function of ours).
+
+    Returns what was found; ``hold_id`` is None when a rule refused (see ``counts``) or no slot
+    was free. A slot only changes from free to held once: the conditional update decides.
     """
-    params: list[Any] = [SlotState.HELD, schedule.pk, Pool.PLATFORM, SlotState.FREE]
-    params.append(connection.ops.adapt_datetimefield_value(after))
-    if period is not None:
-        params.append(period.pk)
-    params += [SlotState.FREE, schedule.pk, ScheduleStatus.OPEN]
-    # Lock the slot row alone: the join to its period must not lock (and so make every other
-    # claimer skip) the period's whole set of slots.
-    lock = "FOR UPDATE OF s SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    sql = CLAIM.format(period="AND s.period_id = %s" if period is not None else "", lock=lock)
-    for _attempt in range(3):
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        if row is not None:
-            return Slot(
-                id=row[0],
-                schedule_id=schedule.pk,
-                period_id=row[1],
-                number=row[2],
-                pool=Pool.PLATFORM,
-                state=SlotState.HELD,
-            )
-        if not lock:
-            return None
-        # Every candidate was locked by another claimer, or there is none: look once more
-        # without skipping, to tell the two apart cheaply.
-        if (
-            not Slot.objects.filter(
-                schedule=schedule, pool=Pool.PLATFORM, state=SlotState.FREE, period__ends_at__gt=after
-            )
-            .filter(**({"period": period} if period is not None else {}))
-            .exists()
-        ):
-            return None
-    return None
+    params = _params(terms)
+    if connection.vendor == "postgresql":
+        return _hold_take_postgresql(terms, params)
+    with transaction.atomic():
+        return _hold_take_sqlite(terms, params)
 
 
-def claim_slot_number(*, schedule: Schedule, number: int) -> Slot | None:
-    """Take the slot a realtime HIS locked for us. Free, or ``elsewhere`` by an older copy of the
-    HIS's state: the HIS's lock is the newer word. Held or booked here: not ours to take."""
-    if not Slot.objects.filter(
-        schedule=schedule, number=number, pool=Pool.PLATFORM, state__in=[SlotState.FREE, SlotState.ELSEWHERE]
-    ).update(state=SlotState.HELD):
-        return None
-    return Slot.objects.get(schedule=schedule, number=number)
+# PostgreSQL: the whole hold is one function call, one round trip. The function's statements are
+# planned once per connection. It is a VOLATILE function, so each statement in it reads what was
+# committed when that statement began: the counts, read after the locks were taken, see every
+# hold committed while they waited. The function is made from the same fragments as the SQLite
+# path; its name carries a digest of its text, so a process always calls the text it was built
+# with (``_pg_ready`` makes it when the database does not have it yet).
+PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION {name}(
+    p_account bigint, p_patient bigint, p_hospital bigint, p_department bigint, p_schedule bigint,
+    p_day date, p_now timestamptz, p_expires timestamptz, p_expires_iso text,
+    p_registration_fee integer, p_consultation_fee integer, p_payment_required boolean,
+    p_max_live integer, p_max_department integer, p_max_hospital integer,
+    p_period bigint, p_number integer, p_his_lock_ref text, p_actor_type text, p_actor text
+) RETURNS TABLE (
+    live bigint, department bigint, hospital bigint, bar_reason text, bar_until timestamptz, person text,
+    hold_id bigint, slot_id bigint, period_id bigint, number integer
+) LANGUAGE plpgsql VOLATILE AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_person text;
+    v_slot bigint;
+    v_period bigint;
+    v_number integer;
+    v_hold bigint;
+BEGIN
+    PERFORM 1 FROM accounts_account WHERE id = p_account FOR UPDATE;
+    SELECT id_number_hash INTO v_person FROM accounts_patient WHERE id = p_patient AND account_id = p_account;
+    IF v_person IS NULL THEN
+        RETURN;  -- not the account's patient: no row
+    END IF;
+    PERFORM 1 FROM accounts_patient WHERE id_number_hash = v_person ORDER BY id FOR UPDATE;
+    {counts} INTO live, department, hospital, bar_reason, bar_until, person;
+    IF bar_reason IS NULL AND live < p_max_live AND department < p_max_department AND hospital < p_max_hospital THEN
+        FOR attempt IN 1..3 LOOP
+            IF p_number IS NOT NULL THEN
+                {claim_number} INTO v_slot, v_period, v_number;
+                EXIT;
+            END IF;
+            {claim_free} INTO v_slot, v_period, v_number;
+            -- Nothing: every free slot was locked by another claimer at that instant, or none is left.
+            EXIT WHEN v_slot IS NOT NULL OR NOT EXISTS ({any_free});
+        END LOOP;
+        IF v_slot IS NOT NULL THEN
+            INSERT INTO booking_hold ({hold_columns}) VALUES ({hold_values}) RETURNING id INTO v_hold;
+            INSERT INTO booking_bookingevent ({event_columns})
+            VALUES (v_hold, NULL, 'hold.created', '', 'held', p_actor_type, p_actor, p_now,
+                    jsonb_build_object('slot_number', v_number));
+            INSERT INTO core_outboxevent ({outbox_columns})
+            VALUES ('hold.created', jsonb_build_object('hold_id', v_hold, 'account_id', p_account,
+                    'schedule_id', p_schedule, 'expires_at', p_expires_iso), p_now);
+        END IF;
+    END IF;
+    hold_id := v_hold;
+    slot_id := v_slot;
+    period_id := v_period;
+    number := v_number;
+    RETURN NEXT;
+END
+$fn$
+"""
+PG_ARGS = (
+    "account, patient, hospital, department, schedule, day, now, expires, expires_iso, registration_fee,"
+    " consultation_fee, payment_required, max_live, max_department, max_hospital, period, number, his_lock_ref,"
+    " actor_type, actor"
+).split(", ")
+ANY_FREE = (
+    "SELECT 1 FROM scheduling_slot s JOIN scheduling_period p ON p.id = s.period_id WHERE s.schedule_id = %(schedule)s"
+    " AND s.pool = 'platform' AND s.state = 'free' AND p.ends_at > %(now)s"
+    " AND (%(period)s IS NULL OR s.period_id = %(period)s)"
+)
+
+
+def _as_plpgsql(sql: str) -> str:
+    """A fragment with ``%(name)s`` parameters, as the function's ``p_name`` arguments."""
+    return re.sub(r"%\((\w+)\)s", r"p_\1", sql).strip()
+
+
+def _pg_function() -> tuple[str, str]:
+    """(name, CREATE statement) of the hold function, made from this module's fragments."""
+    period = "AND (%(period)s IS NULL OR s.period_id = %(period)s)"
+    free = PICK_FREE.format(period=period, gate="", skip="FOR UPDATE OF s SKIP LOCKED")
+    number = PICK_NUMBER.format(states=FREE_OR_ELSEWHERE, gate="")
+    body = {
+        "counts": _as_plpgsql(COUNTS.format(active=_active())),
+        "claim_free": _as_plpgsql(CLAIM.format(pick=free, states=FREE)),
+        "claim_number": _as_plpgsql(CLAIM.format(pick=number, states=FREE_OR_ELSEWHERE)),
+        "any_free": _as_plpgsql(ANY_FREE),
+        "hold_columns": HOLD_COLUMNS,
+        "hold_values": _as_plpgsql(HOLD_VALUES.format(person="v_person", period_id="v_period", slot_id="v_slot")),
+        "event_columns": EVENT_COLUMNS,
+        "outbox_columns": OUTBOX_COLUMNS,
+    }
+    text = PG_FUNCTION.format(name="{name}", **body)
+    name = "guahao_hold_take_" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    return name, text.replace("{name}", name)
+
+
+_pg_ready: set[str] = set()  # functions this process knows the database has
+
+
+def pg_function_ensure() -> str:
+    """The hold function's name, made in the database first if it is not there yet."""
+    name, create = _pg_function()
+    if name in _pg_ready:
+        return name
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_proc WHERE proname = %s", [name])
+        if cursor.fetchone() is None:
+            with transaction.atomic():
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])  # one maker at a time
+                cursor.execute(create)
+    if not connection.in_atomic_block:  # made in a transaction that might still be undone: ask again
+        _pg_ready.add(name)
+    return name
+
+
+def _hold_take_postgresql(terms: HoldTerms, params: dict[str, Any]) -> Taken:
+    name = pg_function_ensure()
+    arguments = ", ".join(f"%({arg})s" for arg in PG_ARGS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {name}({arguments})", params)
+        row = cursor.fetchone()
+    if row is None:
+        return Taken(person_hash=None, counts=None)
+    return Taken(row[5], _counts(row), hold_id=row[6], slot_id=row[7], period_id=row[8], number=row[9])
+
+
+def allowed(counts: Counts, terms: HoldTerms) -> bool:
+    """Whether the counts leave room for the hold (and no bar stands in its way)."""
+    return (
+        counts.barred_reason is None
+        and counts.live_holds < terms.max_live
+        and counts.in_department < terms.max_department
+        and counts.at_hospital < terms.max_hospital
+    )
+
+
+def _any_free(terms: HoldTerms) -> bool:
+    found = Slot.objects.filter(
+        schedule_id=terms.schedule_id, pool=Pool.PLATFORM, state=SlotState.FREE, period__ends_at__gt=terms.now
+    )
+    if terms.period_id is not None:
+        found = found.filter(period_id=terms.period_id)
+    return found.exists()
+
+
+def _hold_take_sqlite(terms: HoldTerms, params: dict[str, Any]) -> Taken:
+    """The same steps, one statement each, in the caller's IMMEDIATE transaction (the database
+    is locked for writing from its first statement: nobody counts or claims meanwhile)."""
+    with connection.cursor() as cursor:
+        cursor.execute(COUNTS.format(active=_active()), params)
+        row = cursor.fetchone()
+        if row is None:
+            return Taken(person_hash=None, counts=None)
+        found = _counts(row)
+        person = row[5]
+        if not allowed(found, terms):
+            return Taken(person, found)
+        cursor.execute(_claim_sql(terms, skip=False, gated=False), params)
+        slot = cursor.fetchone()
+        if slot is None:
+            return Taken(person, found)
+        slot_id, period_id, number = slot
+        claimed = params | {"person": person, "period_id": period_id, "slot_id": slot_id}
+        cursor.execute(SQLITE_HOLD, claimed)
+        hold_id = cursor.fetchone()[0]
+        cursor.execute(SQLITE_EVENT, params | {"hold": hold_id, "data": json.dumps({"slot_number": number})})
+        told = {"hold_id": hold_id, "account_id": terms.account_id, "schedule_id": terms.schedule_id}
+        told["expires_at"] = terms.expires_at.isoformat()
+        cursor.execute(SQLITE_TOLD, params | {"data": json.dumps(told)})
+    return Taken(person, found, hold_id=hold_id, slot_id=slot_id, period_id=period_id, number=number)

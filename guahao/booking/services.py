@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
 
@@ -29,13 +30,14 @@ from guahao.booking.models import (
     RegistrationStatus,
 )
 from guahao.booking.ports import wired
-from guahao.core import clock, outbox, ratelimit
-from guahao.core.errors import INVALID, RATE_LIMITED
+from guahao.core import clock, outbox
+from guahao.core.errors import INVALID, NOT_FOUND, RATE_LIMITED
 from guahao.core.problems import Problem
 from guahao.scheduling import facts
 from guahao.scheduling.models import (
     MedicalRecordMode,
     Period,
+    Pool,
     Schedule,
     ScheduleStatus,
     Slot,
@@ -123,18 +125,42 @@ def _check_record(*, patient: Patient, schedule: Schedule, rules: Rules, now: dt
         raise errors.RECORD_REQUIRED.error()
 
 
-def _check_limits(*, account: Account, patient: Patient, schedule: Schedule, rules: Rules, now: dt.datetime) -> None:
-    """Take the account and person locks and check the bar and the limits under them: the
-    counts cannot change underneath. Call inside a transaction."""
-    locks.lock_account(account.pk)
-    counts = locks.lock_person_counting(
-        person_hash=patient.id_number_hash,
-        account_id=account.pk,
+def _terms(
+    *,
+    account_id: int,
+    patient_id: int,
+    schedule: Schedule,
+    period: Period | None,
+    rules: Rules,
+    now: dt.datetime,
+    his_lock: tuple[str, int] | None = None,
+) -> locks.HoldTerms:
+    return locks.HoldTerms(
+        account_id=account_id,
+        patient_id=patient_id,
         hospital_id=schedule.hospital_id,
         department_id=schedule.department_id,
+        schedule_id=schedule.pk,
         visit_date=schedule.date,
+        registration_fee_fen=schedule.registration_fee_fen,
+        consultation_fee_fen=schedule.consultation_fee_fen,
+        payment_required=rules.payment_required,
         now=now,
+        expires_at=now + dt.timedelta(minutes=rules.hold_minutes),
+        max_live=rules.max_active_holds,
+        max_department=rules.max_per_patient_department_day,
+        max_hospital=rules.max_per_account_hospital_day,
+        period_id=period.pk if period is not None and his_lock is None else None,
+        number=his_lock[1] if his_lock else None,
+        his_lock_ref=his_lock[0] if his_lock else "",
     )
+
+
+def _refuse_by_rule(taken: locks.Taken, rules: Rules) -> None:
+    """The rule that refused, checked in the seeds' order: the patient, the bar, then the limits."""
+    if taken.person_hash is None or taken.counts is None:
+        raise NOT_FOUND.error(field="patient_id")
+    counts = taken.counts
     if counts.barred_reason is not None and counts.barred_until is not None:
         raise _barred(counts.barred_reason, counts.barred_until)
     if counts.live_holds >= rules.max_active_holds:
@@ -145,54 +171,42 @@ def _check_limits(*, account: Account, patient: Patient, schedule: Schedule, rul
         raise errors.ACCOUNT_DAILY_LIMIT.error(limit=rules.max_per_account_hospital_day)
 
 
-def _insert_hold(
-    *,
-    account: Account,
-    patient: Patient,
-    schedule: Schedule,
-    period: Period | None,
-    rules: Rules,
-    now: dt.datetime,
-    his_lock: tuple[str, int] | None = None,
-) -> Hold | None:
-    """One transaction: locks, limits, the slot, the hold. None when no slot was free.
-
-    ``his_lock`` (realtime HIS hospitals): the HIS lock's reference and the slot number it gave.
-    """
-    with transaction.atomic():
-        _check_limits(account=account, patient=patient, schedule=schedule, rules=rules, now=now)
-        if his_lock is None:
-            slot = locks.claim_free_slot(schedule=schedule, period=period, after=now)
-        else:
-            slot = locks.claim_slot_number(schedule=schedule, number=his_lock[1])
-        if slot is None:
-            return None
-        if his_lock is not None:  # this hold keeps the HIS lock: no release if we crash later
-            wired.write_backs.lock_kept(hospital_id=schedule.hospital_id, ref=his_lock[0])
-        hold = Hold.objects.create(
-            account=account,
-            patient=patient,
-            person_hash=patient.id_number_hash,
-            hospital_id=schedule.hospital_id,
-            department_id=schedule.department_id,
-            schedule=schedule,
-            period_id=slot.period_id,
-            slot=slot,
-            visit_date=schedule.date,
-            registration_fee_fen=schedule.registration_fee_fen,
-            consultation_fee_fen=schedule.consultation_fee_fen,
-            payment_required=rules.payment_required,
-            created_at=now,
-            expires_at=now + dt.timedelta(minutes=rules.hold_minutes),
-            his_lock_ref=his_lock[0] if his_lock else "",
-        )
-        event_record(
-            actor=Actor.patient(account),
-            kind="hold.created",
-            hold=hold,
-            to_status=HoldStatus.HELD,
-            slot_number=slot.number,
-        )
+def _hold_write(terms: locks.HoldTerms, *, schedule: Schedule, rules: Rules) -> Hold | None:
+    """The limits, the slot and the hold: one transaction (``locks.hold_take``). None when no
+    slot was free; a refusal by a rule raises it."""
+    taken = locks.hold_take(terms)
+    if taken.hold_id is None:
+        _refuse_by_rule(taken, rules)
+        return None
+    assert taken.slot_id is not None and taken.period_id is not None and taken.number is not None
+    assert taken.person_hash is not None
+    hold = Hold(
+        pk=taken.hold_id,
+        account_id=terms.account_id,
+        patient_id=terms.patient_id,
+        person_hash=taken.person_hash,
+        hospital_id=terms.hospital_id,
+        department_id=terms.department_id,
+        schedule=schedule,
+        period_id=taken.period_id,
+        slot_id=taken.slot_id,
+        visit_date=terms.visit_date,
+        status=HoldStatus.HELD,
+        registration_fee_fen=terms.registration_fee_fen,
+        consultation_fee_fen=terms.consultation_fee_fen,
+        payment_required=terms.payment_required,
+        created_at=terms.now,
+        expires_at=terms.expires_at,
+        his_lock_ref=terms.his_lock_ref,
+    )
+    hold.slot = Slot(
+        pk=taken.slot_id,
+        schedule_id=schedule.pk,
+        period_id=taken.period_id,
+        number=taken.number,
+        pool=Pool.PLATFORM,
+        state=SlotState.HELD,
+    )
     _now_and_after_commit(lambda: _hold_made(hold))
     return hold
 
@@ -208,13 +222,18 @@ def _now_and_after_commit(tell: Callable[[], None]) -> None:
 def _hold_made(hold: Hold) -> None:
     gate.held(hold.schedule_id, hold.expires_at)
     facts.department_changed(hold.department_id)
+    outbox.kick()  # the hold's outbox event
 
 
-def hold_rate_check(account: Account) -> None:
-    """At most 30 hold attempts a minute per account (API and web alike): a script hammering the
-    release is slowed down before it reaches the slots."""
-    if not ratelimit.allow(f"hold-account:{account.pk}", limit=30, window_seconds=60):
-        raise RATE_LIMITED.error()
+HOLD_ATTEMPTS = 30  # a minute per account, API and web alike
+
+
+def hold_attempts(account: Account) -> gate.Attempts | None:
+    """The account's hold attempts (30 a minute), counted by the gate in the same step as the
+    ticket: a script hammering the release is slowed down before it reaches the slots."""
+    if not settings.RATELIMIT_ENABLED:
+        return None
+    return gate.Attempts(key=f"hold-account:{account.pk}", limit=HOLD_ATTEMPTS, window=60)
 
 
 def _sold_out(schedule: Schedule, period: Period | None) -> Problem:
@@ -230,46 +249,59 @@ def _sold_out(schedule: Schedule, period: Period | None) -> Problem:
 
 def hold_refuse_early(*, schedule: Schedule, period: Period | None = None, rules: Rules | None = None) -> None:
     """Refuse, from what is cached alone, a hold that cannot be given: suspended, not released,
-    over, or sold out (the gate). Callers ask this before reading anything of the patient."""
-    rules = rules or facts.schedule_facts(schedule.pk).rules  # type: ignore[union-attr]
+    over, or sold out (the gate, without taking a ticket). For callers that record something
+    before holding (an Idempotency-Key): a refusal for everyone then records nothing."""
+    rules = rules or rules_for_schedule(schedule)
     _check_bookable(schedule=schedule, period=period, rules=rules, now=clock.now())
     if gate.sold_out(schedule.pk):
         raise _sold_out(schedule, period)
 
 
 def hold_create(
-    *, account: Account, patient: Patient, schedule: Schedule, period: Period | None = None, rules: Rules | None = None
+    *,
+    account: Account,
+    patient: Patient | int,
+    schedule: Schedule,
+    period: Period | None = None,
+    rules: Rules | None = None,
 ) -> Hold:
     """Hold the first free platform slot of the schedule (or of one period) for a patient.
 
-    Refusals name the rule; a full schedule is refused with ``alternatives``. The caller has
-    checked that the patient belongs to the account. ``rules``: the schedule's, when the caller
-    has them (``scheduling.facts``).
+    ``patient``: the account's patient, or the id of one (found with the hold itself: another
+    account's is unknown, 404). Refusals name the rule, in the seeds' order; a full schedule is
+    refused with ``alternatives``; what is refused for everyone (suspended, not released, over,
+    sold out, too many attempts) is answered from the caches alone, before anything of the
+    patient is read. ``rules``: the schedule's, when the caller has them (``scheduling.facts``).
     """
     now = clock.now()
     if rules is None:
         rules = rules_for_schedule(schedule)
     _check_bookable(schedule=schedule, period=period, rules=rules, now=now)
-    ticket = gate.take(schedule.pk)
+    ticket = gate.take(schedule.pk, hold_attempts(account))
+    if ticket == gate.RATE_LIMITED:
+        raise RATE_LIMITED.error()
     if ticket == gate.SOLD_OUT:
         raise _sold_out(schedule, period)
+    patient_id = patient if isinstance(patient, int) else patient.pk
     hold = None
     refused = True  # by a rule, or by a failure: the ticket goes back as it was
     try:
-        _check_record(patient=patient, schedule=schedule, rules=rules, now=now)
+        if rules.medical_record_mode != MedicalRecordMode.AT_VISIT:
+            if isinstance(patient, int):
+                patient = selectors.access_patient(account=account, patient_id=patient)
+            _check_record(patient=patient, schedule=schedule, rules=rules, now=now)
         if schedule.his_id and wired.his.realtime(schedule.hospital_id):
             hold = _hold_create_realtime(
-                account=account, patient=patient, schedule=schedule, period=period, rules=rules
+                account=account, patient_id=patient_id, schedule=schedule, period=period, rules=rules
             )
         else:
-            hold = _insert_hold(
-                account=account, patient=patient, schedule=schedule, period=period, rules=rules, now=now
+            terms = _terms(
+                account_id=account.pk, patient_id=patient_id, schedule=schedule, period=period, rules=rules, now=now
             )
+            hold = _hold_write(terms, schedule=schedule, rules=rules)
             if hold is None and holds_expire(schedule=schedule):
                 # Holds that ran out but were not swept yet gave their slots back: try once more.
-                hold = _insert_hold(
-                    account=account, patient=patient, schedule=schedule, period=period, rules=rules, now=now
-                )
+                hold = _hold_write(terms, schedule=schedule, rules=rules)
         refused = False
     finally:
         if hold is None and ticket == gate.TAKEN:
@@ -299,7 +331,7 @@ def _fresh(schedule: Schedule) -> Schedule:
 def _hold_create_realtime(
     *,
     account: Account,
-    patient: Patient,
+    patient_id: int,
     schedule: Schedule,
     period: Period | None,
     rules: Rules,
@@ -310,24 +342,31 @@ def _hold_create_realtime(
     have it) and again, under the locks, when the hold is written; a lock we end up not using
     is released. None when the HIS has no slot for it.
     """
-    now = clock.now()
-    with transaction.atomic():
-        _check_limits(account=account, patient=patient, schedule=schedule, rules=rules, now=now)
+    terms = _terms(
+        account_id=account.pk, patient_id=patient_id, schedule=schedule, period=period, rules=rules, now=clock.now()
+    )
+    counted = locks.counts_of(terms)
+    if not (counted.counts is not None and locks.allowed(counted.counts, terms)):
+        _refuse_by_rule(counted, rules)
     wired.his.reread(schedule)
     his_lock = wired.his.lock(schedule=schedule, period=period, minutes=rules.hold_minutes)
     if his_lock is None:
         return None
     hold = None
     try:
-        hold = _insert_hold(
-            account=account,
-            patient=patient,
+        terms = _terms(
+            account_id=account.pk,
+            patient_id=patient_id,
             schedule=schedule,
             period=period,
             rules=rules,
             now=clock.now(),
             his_lock=his_lock,
         )
+        with transaction.atomic():
+            # This hold keeps the HIS lock: no release if we crash later.
+            wired.write_backs.lock_kept(hospital_id=schedule.hospital_id, ref=his_lock[0])
+            hold = _hold_write(terms, schedule=schedule, rules=rules)
     finally:
         if hold is None:
             wired.his.release_now(hospital_id=schedule.hospital_id, ref=his_lock[0])

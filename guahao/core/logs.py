@@ -47,6 +47,13 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class RefusalsFilter(logging.Filter):
+    """Drops Django's line for an answer that refuses by a rule (409, 429)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "status_code", None) not in (409, 429)
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__()

@@ -70,7 +70,10 @@ class RequestMetrics:
         route = "/" + match.route if match is not None else "unmatched"
         REQUESTS.labels(route, request.method or "", str(response.status_code)).inc()
         LATENCY.labels(route).observe(time.perf_counter() - started)
-        if response.get("Content-Type", "").startswith("application/problem+json"):
+        code = getattr(response, "problem_code", None)
+        if code is not None:
+            REFUSALS.labels(code or "unknown").inc()
+        elif response.get("Content-Type", "").startswith("application/problem+json"):
             try:
                 REFUSALS.labels(str(json.loads(response.content).get("code", "")) or "unknown").inc()
             except (ValueError, AttributeError):

@@ -11,11 +11,15 @@ shared by every process, so a change is seen by all at once; in the embedded def
 process has its own, and entries live ``LOCAL_SECONDS`` only, which bounds what another
 process may still show. The database stays the authority: a slot is only ever taken from an
 open schedule by the conditional update (``booking.locks``).
+
+Each process also keeps the facts it has read, unpickled, beside the generation they were read
+at (``_memo``): a request then asks the shared cache for one number, not for the schedule.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +27,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from guahao.core import cache as request_cache
 from guahao.scheduling.models import Period, RuleSet, Schedule
 from guahao.scheduling.rules import Rules, rules_for_schedule
 
@@ -43,6 +48,11 @@ class Facts:
 
 
 def _bump(key: str) -> None:
+    """Move a generation on: one step in Redis (an absent key counts from 0, as its readers do)."""
+    client = request_cache.redis()
+    if client is not None:
+        client.incr(cache.make_key(key))
+        return
     try:
         cache.incr(key)
     except ValueError:
@@ -52,30 +62,61 @@ def _bump(key: str) -> None:
 def facts_changed() -> None:
     """Forget every cached schedule's facts (a schedule, its rules or its catalog changed)."""
     _bump(GEN)
+    request_cache.forget(GEN)
 
 
-def schedule_facts(schedule_id: int) -> Facts | None:
-    """The schedule's facts, from the cache when they are current; None if there is none."""
+# schedule id → (generation, monotonic deadline, facts), in this process
+_memo: dict[int, tuple[int, float, Facts]] = {}
+MEMO_SIZE = 5000
+
+
+def generation() -> int:
+    """The facts' generation now (every change moves it on); read once per request, with the
+    request's first read of the cache (the patient's token)."""
+    return int(request_cache.read(GEN, 0))
+
+
+request_cache.read_along(GEN)
+
+
+def schedule_facts(schedule_id: int, *, gen: int | None = None) -> Facts | None:
+    """The schedule's facts, from this process's memo or the cache when they are current; None
+    if there is none. ``gen``: the generation, when the caller has just read it."""
+    if gen is None:
+        gen = generation()
+    now = time.monotonic()
+    memo = _memo.get(schedule_id)
+    if memo is not None and memo[0] == gen and memo[1] > now:
+        return memo[2]
     key = f"facts:schedule:{schedule_id}"
-    got: dict[str, Any] = cache.get_many([GEN, key])
-    gen = got.get(GEN, 0)
-    entry = got.get(key)
+    entry = cache.get(key)
     if entry is not None and entry[0] == gen:
-        return entry[1]
-    schedule = (
-        Schedule.objects.select_related("hospital", "department__parent__parent", "doctor")
-        .filter(pk=schedule_id)
-        .first()
-    )
-    if schedule is None:
-        return None
-    facts = Facts(
-        schedule=schedule,
-        rules=rules_for_schedule(schedule),
-        periods={p.pk: p for p in Period.objects.filter(schedule_id=schedule_id)},
-    )
-    cache.set(key, (gen, facts), timeout=ttl())
+        facts: Facts = entry[1]
+    else:
+        schedule = (
+            Schedule.objects.select_related("hospital", "department__parent__parent", "doctor")
+            .filter(pk=schedule_id)
+            .first()
+        )
+        if schedule is None:
+            return None
+        facts = Facts(
+            schedule=schedule,
+            rules=rules_for_schedule(schedule),
+            periods={p.pk: p for p in Period.objects.filter(schedule_id=schedule_id)},
+        )
+        cache.set(key, (gen, facts), timeout=ttl())
+    if len(_memo) >= MEMO_SIZE:
+        _memo.clear()
+    # Shared (Redis): the generation tells every change at once. In-process: another process's
+    # change is not seen here, so what was read is kept no longer than the cache keeps it.
+    _memo[schedule_id] = (gen, now + (SHARED_SECONDS if settings.REDIS_URL else LOCAL_SECONDS), facts)
     return facts
+
+
+def reset() -> None:
+    """Forget what this process read (tests: a cleared cache starts the generations again)."""
+    _memo.clear()
 
 
 def department_generation(department_id: int) -> int:

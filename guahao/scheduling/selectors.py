@@ -82,7 +82,7 @@ def availability_cached(
     now = clock.now()
     key = (
         f"availability:{department.pk}:{start}:{days}:{variant}:"
-        f"{facts.department_generation(department.pk)}:{cache.get(facts.GEN, 0)}"
+        f"{facts.department_generation(department.pk)}:{facts.generation()}"
     )
     kept = cache.get(key)
     if kept is not None and kept[0] > now:

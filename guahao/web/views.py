@@ -38,7 +38,8 @@ from guahao.notifications import services as notifications
 from guahao.payments import services as payments
 from guahao.payments.models import Method, Payment, PaymentStatus
 from guahao.scheduling import selectors as scheduling
-from guahao.scheduling.models import CancelPolicy, Period, Schedule
+from guahao.scheduling.facts import schedule_facts
+from guahao.scheduling.models import CancelPolicy, Schedule
 from guahao.scheduling.rules import cancel_deadline, rules_for, rules_for_schedule
 from guahao.web import errors
 
@@ -231,20 +232,24 @@ def schedule(request: HttpRequest, schedule_id: int) -> HttpResponse:
 @require_POST
 @patient_page
 def hold_create(request: HttpRequest, account: Account, schedule_id: int) -> HttpResponse:
-    s = _get(Schedule.objects.select_related("hospital", "department__parent__parent", "doctor"), schedule_id)
+    known = schedule_facts(schedule_id)
+    if known is None:
+        raise Http404
+    s = known.schedule
     try:
         if request.POST.get("notice") != "read":
             raise errors.NOTICE_NOT_READ.error(field="notice")
-        booking.hold_rate_check(account)
-        patient = booking_selectors.access_patient(account=account, patient_id=request.POST.get("patient_id", ""))
         period = None
         if request.POST.get("period_id"):
-            period = Period.objects.filter(pk=_int(request.POST["period_id"]) or 0, schedule=s).first()
+            period = known.periods.get(_int(request.POST["period_id"]) or 0)
             if period is None:
                 raise NOT_FOUND.error(field="period_id")
+        # What is refused for everyone is answered from the caches, before the patient is read.
+        booking.hold_refuse_early(schedule=s, period=period, rules=known.rules)
+        patient = booking_selectors.access_patient(account=account, patient_id=request.POST.get("patient_id", ""))
 
         def run() -> tuple[int, object]:
-            hold = booking.hold_create(account=account, patient=patient, schedule=s, period=period)
+            hold = booking.hold_create(account=account, patient=patient, schedule=s, period=period, rules=known.rules)
             return 201, {"hold_id": hold.pk}
 
         # The form's one-time key: pressing the button twice holds one slot, not two.

@@ -91,6 +91,38 @@ def test_one_account_firing_in_parallel_gets_no_more_than_its_rules_allow():
     assert set(codes) <= {"rule.active_holds", "rule.one_per_department_per_day"}
 
 
+def test_one_person_held_for_by_many_accounts_at_once_gets_one_slot_in_the_department():
+    """A family member added in twenty accounts (the same ID number) is one patient: twenty
+    accounts holding for them at the same moment get one hold in the department that day."""
+    h = f.hospital()
+    dep = f.department(h)
+    sched = f.schedule(dep, f.doctor(dep))  # ten online slots: room for every one of them
+    colleague = f.schedule(dep, f.doctor(dep, name="赵立新"))
+    number = f.id_number()
+    accounts = []
+    for _ in range(20):
+        client = f.Api().login()
+        accounts.append((client, client.add_patient(number=number, relation="parent", name="王秀兰")))
+    jobs = [
+        (
+            lambda c=c, p=p, s=(sched if i % 2 else colleague): c.call(
+                "POST", "/holds", {"schedule_id": s.pk, "patient_id": p}
+            )
+        )
+        for i, (c, p) in enumerate(accounts)
+    ]
+
+    results = race(jobs)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert Counter((s, b.get("code")) for s, b in results) == {
+        (201, None): 1,
+        (409, "rule.one_per_department_per_day"): 19,
+    }
+    assert Hold.objects.filter(status=HoldStatus.HELD, department=dep).count() == 1
+    assert Slot.objects.filter(state=SlotState.HELD).count() == 1
+
+
 def test_parallel_confirms_and_cancels_of_one_registration_act_once():
     h = f.hospital()
     sched = f.schedule(f.department(h), None)

@@ -127,10 +127,10 @@ def test_a_his_lock_whose_hold_a_crash_kept_from_being_written_goes_back_within_
     ((client, patient_id),) = crowd(1)
     from guahao.booking import locks, ports
 
-    def process_dies(**kwargs):  # between the HIS's lock and our hold: nothing after runs
+    def process_dies(*args, **kwargs):  # between the HIS's lock and our hold: nothing after runs
         raise SystemExit("killed")
 
-    monkeypatch.setattr(locks, "claim_slot_number", process_dies)
+    monkeypatch.setattr(locks, "hold_take", process_dies)
     monkeypatch.setattr(ports.wired.his, "release_now", lambda **kwargs: None)  # no cleanup ran either
     with pytest.raises(SystemExit):
         booking.hold_create(account=client_account(client), patient=patient_of(patient_id), schedule=schedule)
