@@ -198,6 +198,12 @@ def child_seed(slots: int, accounts: int, tokens_file: str) -> dict:
         tokens.append(AuthToken(key_hash=_digest(key), account=a, created_at=now, expires_at=now + TOKEN_TTL))
         lines.append(f"{key} {p.pk}")
     AuthToken.objects.bulk_create(tokens)
+    # The crowd logged in before the release, as patients do: a login leaves its token known to
+    # the cache (shared through Redis; the embedded default's cache is each process's own).
+    from guahao.accounts.services import account_for_token
+
+    for line in lines:
+        account_for_token(line.split()[0])
     Path(tokens_file).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {"schedule_id": crowd.pk, "department_id": dep.pk, "slots": crowd.slots.count()}
 

@@ -150,7 +150,7 @@ def _serve(
             "--workers",
             str(workers),
             "--blocking-threads",
-            "4",
+            os.environ.get("GUAHAO_WEB_THREADS", "4"),
             "--no-ws",
             "guahao.wsgi:application",
         ],

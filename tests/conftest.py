@@ -9,6 +9,7 @@ from django.core.cache import cache
 from guahao.booking import gate
 from guahao.core import clock
 from guahao.scheduling import facts
+from guahao.scheduling import selectors as scheduling_selectors
 from tests.processes import knobs, paysim_url, sandbox  # noqa: F401 - fixtures of every test folder
 
 # The hour every test starts at, in Beijing: 10:00, or GUAHAO_TEST_TIME (CI runs the suite at
@@ -27,6 +28,7 @@ def _fresh_clock_and_cache(request):
     cache.clear()
     gate.reset()
     facts.reset()
+    scheduling_selectors.reset()
     today = clock.local_today("Asia/Shanghai")
     with clock.travel(clock.at_local(today, start, "Asia/Shanghai")):
         yield
@@ -34,6 +36,7 @@ def _fresh_clock_and_cache(request):
     cache.clear()
     gate.reset()
     facts.reset()
+    scheduling_selectors.reset()
 
 
 @pytest.fixture(autouse=True)

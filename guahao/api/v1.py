@@ -180,8 +180,9 @@ class AvailabilityQuery(schemas.Schema):
     **documented({200: schemas.AvailabilityOut}, NOT_FOUND, catalog_errors.DEPARTMENT_NOT_LEAF),
 )
 def availability(request: HttpRequest, department_id: str, query: Query[AvailabilityQuery]) -> HttpResponse:
-    department = _get(Department, department_id)
-    if not catalog.is_leaf(department):
+    department = scheduling.leaf_department(max(_int(department_id), 0))
+    if department is None:
+        _get(Department, department_id)  # unknown: 404
         raise catalog_errors.DEPARTMENT_NOT_LEAF.error()
     today = clock.local_today(department.hospital.timezone)
     start = query.start or today

@@ -109,7 +109,7 @@ class Attempts:
 class _Store(Protocol):
     def take(self, schedule_id: int, now: float, attempts: Attempts | None = None) -> int: ...
     def give(self, schedule_id: int) -> None: ...
-    def held(self, schedule_id: int, expires: float) -> None: ...
+    def held(self, schedule_id: int, expires: float, pipe: Any = None) -> None: ...
     def generation(self, schedule_id: int) -> int: ...
     def next_generation(self, schedule_id: int) -> None: ...
     def store(self, schedule_id: int, count: int, generation: int, seconds: int, expiry: float | None) -> bool: ...
@@ -147,9 +147,9 @@ class _RedisStore:
     def give(self, schedule_id: int) -> None:
         self._give(keys=self._keys(schedule_id)[:1])
 
-    def held(self, schedule_id: int, expires: float) -> None:
+    def held(self, schedule_id: int, expires: float, pipe: Any = None) -> None:
         count, _, expiry = self._keys(schedule_id)
-        self._held(keys=[count, expiry], args=[expires])
+        self._held(keys=[count, expiry], args=[expires], client=pipe or self.client)
 
     def generation(self, schedule_id: int) -> int:
         return int(self.client.get(self._keys(schedule_id)[1]) or 0)
@@ -209,7 +209,7 @@ class _LocalStore:
             if n is not None:
                 self.counts[schedule_id] = (n + 1, self.counts[schedule_id][1])
 
-    def held(self, schedule_id: int, expires: float) -> None:
+    def held(self, schedule_id: int, expires: float, pipe: Any = None) -> None:
         with self.lock:
             if self.expiries.get(schedule_id, expires + 1) > expires:
                 self.expiries[schedule_id] = expires
@@ -297,6 +297,7 @@ def _seconds(count: int, expiry: dt.datetime | None, now: dt.datetime) -> int:
 def load(schedule_id: int) -> bool:
     """Count the schedule's free slots in the database and keep the count (unless a slot was
     given back while counting). True when it was kept."""
+    _seen_sold_out.pop(schedule_id, None)
     gate = store()
     generation = gate.generation(schedule_id)
     now = clock.now()
@@ -314,25 +315,45 @@ def _epoch(at: dt.datetime | None) -> float | None:
     return None if at is None else at.timestamp()
 
 
+# schedule id → monotonic deadline: the gate said "sold out" a moment ago in this process. The
+# crowd turned away in that moment is answered without asking the gate again; a slot given back
+# in this process forgets it at once, one given back elsewhere is offered here that much later.
+_seen_sold_out: dict[int, float] = {}
+SOLD_OUT_SEEN_SECONDS = 0.25
+
+
+def _sold_out_seen(schedule_id: int) -> bool:
+    until = _seen_sold_out.get(schedule_id)
+    return until is not None and until > time.monotonic()
+
+
 def take(schedule_id: int, attempts: Attempts | None = None) -> int:
     """TAKEN (a ticket: go on to the database), SOLD_OUT, RATE_LIMITED (``attempts`` over its
     limit: nothing taken), or UNKNOWN (the count could not be loaded: go on to the database
     without a ticket)."""
+    if _sold_out_seen(schedule_id):
+        return SOLD_OUT
     gate = store()
     got = gate.take(schedule_id, clock.now().timestamp(), attempts)
     if got == UNKNOWN:
         load(schedule_id)
         got = gate.take(schedule_id, clock.now().timestamp())  # the attempt was counted already
+    if got == SOLD_OUT:
+        if len(_seen_sold_out) > 5000:
+            _seen_sold_out.clear()
+        _seen_sold_out[schedule_id] = time.monotonic() + SOLD_OUT_SEEN_SECONDS
     return got
 
 
-def held(schedule_id: int, expires_at: dt.datetime) -> None:
-    """A hold was made (after commit): a sold-out count is believed until it may run out."""
-    store().held(schedule_id, expires_at.timestamp())
+def held(schedule_id: int, expires_at: dt.datetime, pipe: Any = None) -> None:
+    """A hold was made (after commit): a sold-out count is believed until it may run out.
+    ``pipe``: a Redis pipeline of the caller's (``core.cache.pipeline``) to send it with."""
+    store().held(schedule_id, expires_at.timestamp(), pipe)
 
 
 def give(schedule_id: int) -> None:
     """A ticket not used: its hold was refused for another reason than the slots."""
+    _seen_sold_out.pop(schedule_id, None)
     store().give(schedule_id)
 
 
@@ -343,6 +364,7 @@ def disagrees(schedule_id: int) -> None:
 
 def slot_freed(schedule_id: int) -> None:
     """A slot was given back (after commit): any load under way is stale; load afresh."""
+    _seen_sold_out.pop(schedule_id, None)
     gate = store()
     gate.next_generation(schedule_id)
     load(schedule_id)
@@ -356,7 +378,7 @@ def free(schedule_id: int) -> int | None:
 
 
 def sold_out(schedule_id: int) -> bool:
-    return free(schedule_id) == 0
+    return _sold_out_seen(schedule_id) or free(schedule_id) == 0
 
 
 def rebuild(*, days: int = 60) -> int:
@@ -380,7 +402,10 @@ def rebuild(*, days: int = 60) -> int:
             if count <= 0 and expiry is not None and expiry <= now:
                 gate.forget(i)  # the next hold expires it (see load)
                 continue
-            loaded += gate.store(i, count, generations[i], _seconds(count, expiry, now), _epoch(expiry))
+            kept = gate.store(i, count, generations[i], _seconds(count, expiry, now), _epoch(expiry))
+            if kept and count > 0:
+                _seen_sold_out.pop(i, None)
+            loaded += kept
     return loaded
 
 
@@ -417,5 +442,6 @@ def alternatives_keep(schedule_id: int, offered: list[dict[str, Any]]) -> None:
 def reset() -> None:
     """Forget every in-process count (tests)."""
     _offered.clear()
+    _seen_sold_out.clear()
     if isinstance(_store, _LocalStore):
         _store.clear()

@@ -9,6 +9,7 @@ is a transaction by itself when called outside one.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -316,6 +317,7 @@ def _as_plpgsql(sql: str) -> str:
     return re.sub(r"%\((\w+)\)s", r"p_\1", sql).strip()
 
 
+@functools.cache
 def _pg_function() -> tuple[str, str]:
     """(name, CREATE statement) of the hold function, made from this module's fragments."""
     period = "AND (%(period)s IS NULL OR s.period_id = %(period)s)"

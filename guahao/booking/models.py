@@ -71,7 +71,13 @@ class Hold(models.Model):
             # The last line of defence: one slot, one live hold.
             models.UniqueConstraint(fields=["slot"], condition=Q(status="held"), name="hold_one_live_per_slot"),
         ]
-        indexes = [models.Index(fields=["account", "status"]), models.Index(fields=["status", "expires_at"])]
+        indexes = [
+            models.Index(fields=["account", "status"]),
+            models.Index(fields=["status", "expires_at"]),
+            # The limits a hold is checked against (booking.locks.COUNTS), one index each.
+            models.Index(fields=["person_hash", "department", "visit_date"], name="hold_person_department_day"),
+            models.Index(fields=["account", "hospital", "visit_date"], name="hold_account_hospital_day"),
+        ]
 
     def __str__(self) -> str:
         return f"hold {self.pk} ({self.status})"
@@ -126,6 +132,7 @@ class Registration(models.Model):
         indexes = [
             models.Index(fields=["person_hash", "department", "visit_date"]),
             models.Index(fields=["status", "visit_date"]),
+            models.Index(fields=["account", "hospital", "visit_date"], name="reg_account_hospital_day"),
         ]
 
     def __str__(self) -> str:

@@ -30,6 +30,7 @@ from guahao.booking.models import (
     RegistrationStatus,
 )
 from guahao.booking.ports import wired
+from guahao.core import cache as request_cache
 from guahao.core import clock, outbox
 from guahao.core.errors import INVALID, NOT_FOUND, RATE_LIMITED
 from guahao.core.problems import Problem
@@ -220,8 +221,9 @@ def _now_and_after_commit(tell: Callable[[], None]) -> None:
 
 
 def _hold_made(hold: Hold) -> None:
-    gate.held(hold.schedule_id, hold.expires_at)
-    facts.department_changed(hold.department_id)
+    with request_cache.pipeline() as pipe:  # one round trip
+        gate.held(hold.schedule_id, hold.expires_at, pipe)
+        facts.department_changed(hold.department_id, pipe)
     outbox.kick()  # the hold's outbox event
 
 

@@ -8,7 +8,8 @@ for memcached's limits (Redis has none).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -43,6 +44,18 @@ class RedisCache(DjangoRedisCache):
     def redis(self) -> Any:
         """The Redis client itself, for scripts and pipelines (keys through ``make_key``)."""
         return self._cache.get_client(write=True)  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def pipeline() -> Iterator[Any | None]:
+    """A Redis pipeline sent in one round trip when the block ends; None in the embedded default."""
+    client = redis()
+    if client is None:
+        yield None
+        return
+    pipe = client.pipeline(transaction=False)
+    yield pipe
+    pipe.execute()
 
 
 def redis() -> Any | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -72,17 +73,28 @@ def event_emit(topic: str, **data: Any) -> OutboxEvent:
     return event
 
 
+_quiet_until = -1.0  # monotonic: this process need not ask before then
+
+
 def kick() -> None:
     """Ask the worker to deliver in a moment. At most once a second: the job is queued to run
-    after the key that says "asked" is gone, so it sees every event committed while the key
-    lived (the events of a crowd share one job)."""
+    half a second after the key that says "asked" is gone, so it sees every event committed
+    while the key lived (the events of a crowd share one job). A process that asked, or found
+    the key, does not ask the cache again for a while that ends before that job runs."""
+    global _quiet_until
     if not settings.OUTBOX_KICK:
+        return
+    now = time.monotonic()
+    if now < _quiet_until:
         return
     try:
         if cache.add(KICK_KEY, 1, timeout=KICK_SECONDS):
             from guahao.core.tasks import deliver_events
 
             deliver_events.schedule(delay=KICK_SECONDS + 0.5)
+            _quiet_until = now + KICK_SECONDS
+        else:
+            _quiet_until = now + 0.25  # another's job runs at least half a second later still
     except Exception:  # noqa: BLE001 - the periodic sweep delivers what a failed kick would have
         log.warning("could not ask the worker to deliver events", exc_info=True)
 

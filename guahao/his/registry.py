@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from guahao.his.adapters.hissim import HissimAdapter
 from guahao.his.interface import HisAdapter, HisError
 from guahao.his.models import HisConnection, HisMode
+from guahao.scheduling import facts
 
 __all__ = ["HisMode", "adapter", "connection_for", "mode_of", "realtime_connection"]
-
-# How long a hospital's mode (none, synced, realtime) is reused: every change of a connection
-# forgets it at once; the time only bounds what another process of the embedded default keeps.
-MODE_SECONDS = 300
-
-
-def _mode_key(hospital_id: int) -> str:
-    return f"his:mode:{hospital_id}"
 
 
 def connection_for(hospital_id: int) -> HisConnection | None:
@@ -26,18 +19,20 @@ def connection_for(hospital_id: int) -> HisConnection | None:
 
 
 def mode_of(hospital_id: int) -> str:
-    """The hospital's HIS mode, "" when it has no active connection; cached, so a hospital
-    without a HIS is never looked up on the hold path."""
-    mode = cache.get(_mode_key(hospital_id))
-    if mode is None:
+    """The hospital's HIS mode, "" when it has no active connection; kept in each process until
+    a connection changes (``facts.remembered``), so a hospital without a HIS is never looked up
+    on the hold path."""
+
+    def load() -> str:
         connection = connection_for(hospital_id)
-        mode = connection.mode if connection is not None else ""
-        cache.set(_mode_key(hospital_id), mode, timeout=MODE_SECONDS)
-    return str(mode)
+        return connection.mode if connection is not None else ""
+
+    return str(facts.remembered("his-mode", hospital_id, load))
 
 
 def _forget(sender: type, instance: HisConnection, **_: object) -> None:
-    cache.delete(_mode_key(instance.hospital_id))
+    facts.facts_changed()
+    transaction.on_commit(facts.facts_changed)
 
 
 def connect_signals() -> None:

@@ -19,8 +19,10 @@ at (``_memo``): a request then asks the shared cache for one number, not for the
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -31,6 +33,7 @@ from guahao.core import cache as request_cache
 from guahao.scheduling.models import Period, RuleSet, Schedule
 from guahao.scheduling.rules import Rules, rules_for_schedule
 
+T = TypeVar("T")
 SHARED_SECONDS = 300
 LOCAL_SECONDS = 2
 GEN = "facts:gen"
@@ -47,16 +50,39 @@ class Facts:
     periods: dict[int, Period]
 
 
-def _bump(key: str) -> None:
-    """Move a generation on: one step in Redis (an absent key counts from 0, as its readers do)."""
+# A generation that is missing (never moved, or the cache was emptied: Redis keeps nothing on
+# disk) starts from a random value, never from 0: a process that kept something beside an earlier
+# generation must not find that number current again.
+def _start() -> int:
+    return secrets.randbits(62)
+
+
+def _bump(key: str, pipe: Any = None) -> None:
+    """Move a generation on: one round trip in Redis (none of its own in a caller's ``pipe``)."""
+    if pipe is not None:
+        made = cache.make_key(key)
+        pipe.set(made, _start(), nx=True)
+        pipe.incr(made)
+        return
     client = request_cache.redis()
     if client is not None:
-        client.incr(cache.make_key(key))
+        with request_cache.pipeline() as pipe:
+            _bump(key, pipe)
         return
+    cache.add(key, _start(), timeout=None)
     try:
         cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=None)
+    except ValueError:  # emptied in between
+        cache.set(key, _start(), timeout=None)
+
+
+def _started(key: str, value: object) -> int:
+    """The generation read, or a fresh one when the key was missing."""
+    if value is not None:
+        return int(value)  # type: ignore[call-overload]
+    cache.add(key, _start(), timeout=None)
+    request_cache.forget(key)
+    return int(cache.get(key))
 
 
 def facts_changed() -> None:
@@ -73,7 +99,7 @@ MEMO_SIZE = 5000
 def generation() -> int:
     """The facts' generation now (every change moves it on); read once per request, with the
     request's first read of the cache (the patient's token)."""
-    return int(request_cache.read(GEN, 0))
+    return _started(GEN, request_cache.read(GEN))
 
 
 request_cache.read_along(GEN)
@@ -114,19 +140,53 @@ def schedule_facts(schedule_id: int, *, gen: int | None = None) -> Facts | None:
     return facts
 
 
+# (namespace, key) → (generation, monotonic deadline, value), in this process
+_kept: dict[tuple[str, object], tuple[int, float, Any]] = {}
+
+
+def remembered(namespace: str, key: object, load: Callable[[], T]) -> T:
+    """What ``load`` returns, kept in this process until the facts' generation moves on (every
+    change of a schedule, rule, catalog entry or HIS connection moves it). In the embedded
+    default (no shared cache) another process's change is not seen here, so a value is kept no
+    longer than ``LOCAL_SECONDS`` there."""
+    gen = generation()
+    now = time.monotonic()
+    kept = _kept.get((namespace, key))
+    if kept is not None and kept[0] == gen and kept[1] > now:
+        return kept[2]  # type: ignore[no-any-return]
+    value = load()
+    if len(_kept) >= MEMO_SIZE:
+        _kept.clear()
+    _kept[(namespace, key)] = (gen, now + (SHARED_SECONDS if settings.REDIS_URL else LOCAL_SECONDS), value)
+    return value
+
+
 def reset() -> None:
     """Forget what this process read (tests: a cleared cache starts the generations again)."""
     _memo.clear()
+    _kept.clear()
+
+
+def _department_key(department_id: int) -> str:
+    return f"facts:department:{department_id}"
 
 
 def department_generation(department_id: int) -> int:
-    return int(cache.get(f"facts:department:{department_id}", 0))
+    key = _department_key(department_id)
+    return _started(key, cache.get(key))
 
 
-def department_changed(department_id: int) -> None:
+def availability_generations(department_id: int) -> tuple[int, int]:
+    """(the department's generation, the facts' generation): what a department's availability
+    read is current for, in one read of the cache."""
+    key = _department_key(department_id)
+    return _started(key, request_cache.read_first(key)), generation()
+
+
+def department_changed(department_id: int, pipe: Any = None) -> None:
     """A slot of one of the department's schedules changed hands, or a schedule changed: its
     cached availability is stale."""
-    _bump(f"facts:department:{department_id}")
+    _bump(_department_key(department_id), pipe)
 
 
 def _on_change(sender: type, instance: Any, **_: object) -> None:

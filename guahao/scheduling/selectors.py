@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
@@ -74,26 +75,64 @@ def availability_cached(
     variant: str,
     build: Callable[[list[tuple[dt.date, list[ScheduleView]]]], T],
 ) -> T:
-    """``build`` of the department's availability, cached: the key moves on with every change
-    of a slot or schedule of the department (``facts.department_changed``) and of any rule or
-    catalog entry (``facts.facts_changed``), and an entry is kept no longer than the first
-    moment it would read differently by itself (a schedule released or over). ``variant``
-    names what ``build`` makes (e.g. the API's answer in one language)."""
+    """``build`` of the department's availability, cached: an entry is current while neither a
+    slot or schedule of the department changed (``facts.department_changed``) nor any rule or
+    catalog entry (``facts.facts_changed``), and no longer than the first moment it would read
+    differently by itself (a schedule released or over). ``variant`` names what ``build`` makes
+    (e.g. the API's answer in one language).
+
+    Each process keeps the entries it read or made (a crowd watching one strip is answered from
+    memory, with one small read of the two generations), and makes a missing one once however
+    many ask for it at the same moment; the shared cache passes them between processes."""
     now = clock.now()
-    key = (
-        f"availability:{department.pk}:{start}:{days}:{variant}:"
-        f"{facts.department_generation(department.pk)}:{facts.generation()}"
-    )
-    kept = cache.get(key)
-    if kept is not None and kept[0] > now:
-        return kept[1]
-    found = _department_availability(department=department, start=start, days=days, now=now)
-    value = build(found)
-    turns = [v.release_at for _, views in found for v in views if v.release_at > now]
-    turns += [v.schedule.ends_at for _, views in found for v in views]
-    until = min([now + dt.timedelta(seconds=facts.ttl()), *turns])
-    cache.set(key, (until, value), timeout=facts.ttl())
-    return value
+    gens = facts.availability_generations(department.pk)
+    key = f"availability:{department.pk}:{start}:{days}:{variant}"
+    entry = _shown.get(key)
+    if entry is not None and entry[0] == gens and entry[1] > now:
+        return entry[2]  # type: ignore[no-any-return]
+    with _making_lock:
+        making = _making.setdefault(key, threading.Lock())
+    with making:
+        entry = _shown.get(key)
+        if entry is not None and entry[0] == gens and entry[1] > now:
+            return entry[2]  # type: ignore[no-any-return]
+        entry = cache.get(key)
+        if entry is None or entry[0] != gens or entry[1] <= now:
+            found = _department_availability(department=department, start=start, days=days, now=now)
+            value = build(found)
+            turns = [v.release_at for _, views in found for v in views if v.release_at > now]
+            turns += [v.schedule.ends_at for _, views in found for v in views]
+            until = min([now + dt.timedelta(seconds=facts.ttl()), *turns])
+            entry = (gens, until, value)
+            cache.set(key, entry, timeout=facts.ttl())
+        if len(_shown) > 2000:
+            _shown.clear()
+        _shown[key] = entry
+    return entry[2]  # type: ignore[no-any-return]
+
+
+# key → (generations, until, value): the entries this process read or made
+_shown: dict[str, tuple[tuple[int, int], dt.datetime, Any]] = {}
+_making: dict[str, threading.Lock] = {}
+_making_lock = threading.Lock()
+
+
+def reset() -> None:
+    """Forget the entries this process keeps (tests: a cleared cache starts the generations again)."""
+    _shown.clear()
+
+
+def leaf_department(department_id: int) -> Department | None:
+    """A department patients book at (with its hospital), or None: kept per process until the
+    catalog changes, so a strip read by a crowd asks the database nothing."""
+
+    def load() -> Department | None:
+        found = Department.objects.select_related("hospital", "parent__parent").filter(pk=department_id).first()
+        if found is None or Department.objects.filter(parent=found).exists():
+            return None
+        return found
+
+    return facts.remembered("leaf-department", department_id, load)
 
 
 def _department_availability(
