@@ -130,6 +130,7 @@ INSTALLED_APPS = [
     "guahao.payments",
     "guahao.his",
     "guahao.notifications",
+    "guahao.waitlist",
     "guahao.console",
     "guahao.web",
 ]

@@ -376,6 +376,54 @@ def hold_out(h: Hold, *, new: bool = False) -> dict:
     }
 
 
+class WaitlistIn(Schema):
+    schedule_id: Id
+    patient_id: Id
+    insurance: bool = False
+    payment_method: Literal["wechat", "alipay", "card"] | None = Field(
+        None, description="where the clinic's waitlist is paid when joining (prepay): how"
+    )
+
+
+class WaitlistOut(Schema):
+    id: str
+    schedule_id: str
+    patient_id: str
+    status: str = Field(description="waiting, offered, booked, expired or cancelled")
+    mode: str = Field(description="book (booked at once), prepay (paid when joining) or pay_after_hold")
+    position: int | None = Field(description="first come, first served: the place in the queue")
+    in_draw: bool | None = Field(description="a random order: whether the patient takes part in the next draw")
+    hold_id: str | None = Field(description="an offer: the hold to confirm (and pay) before expires_at")
+    registration_id: str | None
+    expires_at: str | None
+    joined_at: str
+    closes_at: str = Field(description="when the clinic's waitlist closes (waiting entries expire then)")
+    reason: str | None = Field(description="why it ended (a stable code), for an ended entry")
+    payment: PaymentOut | None
+
+
+def waitlist_out(entry, standing, closes_at: dt.datetime, payment: Payment | None) -> dict:  # type: ignore[no-untyped-def]
+    tz = entry.schedule.hospital.timezone
+    return {
+        "id": str(entry.pk),
+        "schedule_id": str(entry.schedule_id),
+        "patient_id": str(entry.patient_id),
+        "status": entry.status,
+        "mode": entry.mode,
+        "position": standing.position,
+        "in_draw": standing.in_draw,
+        "hold_id": str(entry.hold_id) if entry.hold_id and entry.status == "offered" else None,
+        "registration_id": str(entry.registration_id) if entry.registration_id else None,
+        "expires_at": _local(entry.offer_expires_at, tz)
+        if entry.offer_expires_at and entry.status == "offered"
+        else None,
+        "joined_at": _local(entry.joined_at, tz),
+        "closes_at": _local(closes_at, tz),
+        "reason": entry.end_reason or None,
+        "payment": payment_out(payment),
+    }
+
+
 class RefundOut(Schema):
     status: str
     reason: str

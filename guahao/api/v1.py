@@ -40,7 +40,10 @@ from guahao.payments.models import Payment
 from guahao.scheduling import selectors as scheduling
 from guahao.scheduling.facts import Facts, schedule_facts
 from guahao.scheduling.models import Period, Schedule
-from guahao.scheduling.rules import rules_for
+from guahao.scheduling.rules import rules_for, rules_for_schedule, waitlist_deadline
+from guahao.waitlist import errors as waitlist_errors
+from guahao.waitlist import services as waitlist
+from guahao.waitlist.models import WaitlistEntry
 
 api = problems.ProblemAPI(
     title="Guahao API",
@@ -457,6 +460,95 @@ def registrations_cancel(request: HttpRequest, registration_id: str) -> dict:
     )
 
 
+# --- waitlist --------------------------------------------------------------------------------------
+
+waitlist_router = Router(tags=["waitlist"], auth=patient_auth)
+WAITLIST_REFUSALS = (
+    NOT_LOGGED_IN,
+    NOT_FOUND,
+    waitlist_errors.WAITLIST_OFF,
+    waitlist_errors.WAITLIST_NOT_FULL,
+    waitlist_errors.WAITLIST_FULL,
+    waitlist_errors.WAITLIST_CLOSED,
+    waitlist_errors.WAITLIST_ALREADY,
+    waitlist_errors.WAITLIST_REALTIME_HIS,
+    booking_errors.SCHEDULE_SUSPENDED,
+    booking_errors.SCHEDULE_NOT_RELEASED,
+    booking_errors.ONE_PER_DEPARTMENT,
+    booking_errors.ACCOUNT_DAILY_LIMIT,
+    booking_errors.BLACKLISTED,
+    booking_errors.RECORD_REQUIRED,
+    payment_errors.PROVIDER_FAILED,
+    payment_errors.PROVIDER_TIMEOUT,
+)
+
+
+def _waitlist_out(entry: WaitlistEntry) -> dict:
+    rules = rules_for_schedule(entry.schedule)
+    return schemas.waitlist_out(
+        entry,
+        waitlist.standing(entry, rules),
+        waitlist_deadline(entry.schedule, rules),
+        waitlist.payment_of(entry),
+    )
+
+
+@waitlist_router.post(
+    "",
+    **documented(
+        {201: schemas.WaitlistOut},
+        *WAITLIST_REFUSALS,
+        *IDEMPOTENCY_REFUSALS,
+        summary="Join a full clinic's waitlist (候补)",
+    ),
+)
+def waitlist_join(
+    request: HttpRequest, body: schemas.WaitlistIn, idempotency_key: str | None = IDEMPOTENCY_KEY
+) -> Status:
+    def run() -> Status:
+        account = _account(request)
+        schedule = (
+            Schedule.objects.select_related("hospital", "department__parent__parent", "doctor")
+            .filter(pk=_int(body.schedule_id))
+            .first()
+        )
+        if schedule is None:
+            raise NOT_FOUND.error(field="schedule_id")
+        patient = booking_selectors.access_patient(account=account, patient_id=body.patient_id)
+        entry = waitlist.entry_join(
+            account=account,
+            patient=patient,
+            schedule=schedule,
+            insurance=body.insurance,
+            payment_method=body.payment_method,
+            connected_realtime=his_registry.mode_of(schedule.hospital_id) == his_registry.HisMode.REALTIME,
+        )
+        return Status(201, _waitlist_out(entry))
+
+    # Not atomic: a prepayment calls the provider, which never happens inside a transaction.
+    return _once(request, idempotency_key, run, atomic=False)
+
+
+@waitlist_router.get("", **documented({200: list[schemas.WaitlistOut]}, NOT_LOGGED_IN))
+def waitlist_list(request: HttpRequest) -> list[dict]:
+    return [_waitlist_out(e) for e in waitlist.entries_of(_account(request))]
+
+
+@waitlist_router.delete(
+    "/{entry_id}",
+    **documented(
+        {200: schemas.WaitlistOut},
+        NOT_LOGGED_IN,
+        NOT_FOUND,
+        waitlist_errors.ENTRY_NOT_ACTIVE,
+        summary="Leave a waitlist (a prepayment goes back in full; an offer passes to the next patient)",
+    ),
+)
+def waitlist_leave(request: HttpRequest, entry_id: str) -> dict:
+    entry = waitlist.access_entry(account=_account(request), entry_id=max(_int(entry_id), 0))
+    return _waitlist_out(waitlist.entry_leave(entry=entry, actor="patient"))
+
+
 # --- payment provider notifications --------------------------------------------------------------
 
 payments_router = Router(tags=["integrations"])
@@ -556,5 +648,6 @@ api.add_router("", checkin_router)
 api.add_router("/payments", payments_router)
 api.add_router("/his", his_router)
 api.add_router("/messages", messages_router)
+api.add_router("/waitlist", waitlist_router)
 
 api.add_router("/staff", staff_router)

@@ -21,7 +21,6 @@ from django.db import connection, transaction
 from guahao.accounts.locks import lock_account
 from guahao.accounts.models import Patient
 from guahao.booking.models import ACTIVE_REGISTRATION, ActorType
-from guahao.scheduling.models import Pool, Slot, SlotState
 
 __all__ = ["Counts", "HoldTerms", "Taken", "allowed", "counts_of", "hold_take", "lock_account", "lock_person"]
 
@@ -80,20 +79,22 @@ FROM (SELECT id_number_hash AS person FROM accounts_patient WHERE id = %(patient
 # them (the slot row alone: the join to its period must not lock the period's other slots).
 PICK_FREE = """
 SELECT s.id FROM scheduling_slot s JOIN scheduling_period p ON p.id = s.period_id
-WHERE s.schedule_id = %(schedule)s AND s.pool = 'platform' AND s.state = 'free' AND p.ends_at > %(now)s {period} {gate}
+WHERE s.schedule_id = %(schedule)s AND s.pool = 'platform' AND s.state {states} AND p.ends_at > %(now)s {period} {gate}
 ORDER BY s.number LIMIT 1 {skip}
 """
 PICK_NUMBER = """
 SELECT s.id FROM scheduling_slot s
-WHERE s.schedule_id = %(schedule)s AND s.number = %(number)s AND s.pool = 'platform' AND s.state IN {states} {gate}
+WHERE s.schedule_id = %(schedule)s AND s.number = %(number)s AND s.pool = 'platform' AND s.state {states} {gate}
 """
 CLAIM = """
 UPDATE scheduling_slot SET state = 'held'
-WHERE id = ({pick}) AND state IN {states}
+WHERE id = ({pick}) AND state {states}
 AND EXISTS (SELECT 1 FROM scheduling_schedule c WHERE c.id = %(schedule)s AND c.status = 'open')
 RETURNING id, period_id, number
 """
-FREE, FREE_OR_ELSEWHERE = "('free')", "('free', 'elsewhere')"
+# Which slots a hold may take: free ones; for the waitlist's offers also those kept for it; for a
+# realtime HIS's lock also ``elsewhere``.
+FREE, FREE_OR_RESERVED, FREE_OR_ELSEWHERE = "IN ('free')", "IN ('free', 'reserved')", "IN ('free', 'elsewhere')"
 HOLD_COLUMNS = (
     "account_id, patient_id, person_hash, hospital_id, department_id, schedule_id, period_id, slot_id, visit_date,"
     " status, registration_fee_fen, consultation_fee_fen, payment_required, created_at, expires_at, ended_at,"
@@ -142,6 +143,9 @@ class HoldTerms:
     period_id: int | None = None
     number: int | None = None  # a realtime HIS's lock: this slot
     his_lock_ref: str = ""
+    reserved: bool = False  # a waitlist's offer: slots kept for the waitlist may be taken too
+    actor_type: str = ActorType.PATIENT
+    actor_id: str = ""  # "": the account
 
 
 @dataclass(frozen=True)
@@ -183,8 +187,9 @@ def _params(terms: HoldTerms) -> dict[str, Any]:
         "period": terms.period_id,
         "number": terms.number,
         "his_lock_ref": terms.his_lock_ref,
-        "actor_type": ActorType.PATIENT.value,
-        "actor": str(terms.account_id),
+        "actor_type": str(terms.actor_type),
+        "actor": terms.actor_id or str(terms.account_id),
+        "states": ["free", "reserved"] if terms.reserved else ["free"],
     }
 
 
@@ -203,17 +208,13 @@ def _counts(row: tuple[Any, ...]) -> Counts:
     )
 
 
-def _claim_sql(terms: HoldTerms, *, skip: bool, gated: bool) -> str:
-    # ``gated``: the pick finds nothing (and locks nothing) unless the counts allowed the hold.
-    gate = "AND EXISTS (SELECT 1 FROM ok)" if gated else ""
+def _claim_sql(terms: HoldTerms) -> str:
+    """The claim of the SQLite path (the PostgreSQL function has its own, from the same fragments)."""
     if terms.number is not None:
-        states = FREE_OR_ELSEWHERE
-        pick = PICK_NUMBER.format(states=states, gate=gate)
-    else:
-        states = FREE
-        period = "AND s.period_id = %(period)s" if terms.period_id is not None else ""
-        pick = PICK_FREE.format(period=period, gate=gate, skip="FOR UPDATE OF s SKIP LOCKED" if skip else "")
-    return CLAIM.format(pick=pick, states=states)
+        return CLAIM.format(pick=PICK_NUMBER.format(states=FREE_OR_ELSEWHERE, gate=""), states=FREE_OR_ELSEWHERE)
+    states = FREE_OR_RESERVED if terms.reserved else FREE
+    period = "AND s.period_id = %(period)s" if terms.period_id is not None else ""
+    return CLAIM.format(pick=PICK_FREE.format(period=period, states=states, gate="", skip=""), states=states)
 
 
 def counts_of(terms: HoldTerms) -> Taken:
@@ -252,7 +253,7 @@ CREATE OR REPLACE FUNCTION {name}(
     p_day date, p_now timestamptz, p_expires timestamptz, p_expires_iso text,
     p_registration_fee integer, p_consultation_fee integer, p_payment_required boolean,
     p_max_live integer, p_max_department integer, p_max_hospital integer,
-    p_period bigint, p_number integer, p_his_lock_ref text, p_actor_type text, p_actor text
+    p_period bigint, p_number integer, p_his_lock_ref text, p_actor_type text, p_actor text, p_states text[]
 ) RETURNS TABLE (
     live bigint, department bigint, hospital bigint, bar_reason text, bar_until timestamptz, person text,
     hold_id bigint, slot_id bigint, period_id bigint, number integer
@@ -273,15 +274,17 @@ BEGIN
     PERFORM 1 FROM accounts_patient WHERE id_number_hash = v_person ORDER BY id FOR UPDATE;
     {counts} INTO live, department, hospital, bar_reason, bar_until, person;
     IF bar_reason IS NULL AND live < p_max_live AND department < p_max_department AND hospital < p_max_hospital THEN
-        FOR attempt IN 1..3 LOOP
-            IF p_number IS NOT NULL THEN
-                {claim_number} INTO v_slot, v_period, v_number;
-                EXIT;
-            END IF;
+        IF p_number IS NOT NULL THEN
+            {claim_number} INTO v_slot, v_period, v_number;
+        ELSE
             {claim_free} INTO v_slot, v_period, v_number;
-            -- Nothing: every free slot was locked by another claimer at that instant, or none is left.
-            EXIT WHEN v_slot IS NOT NULL OR NOT EXISTS ({any_free});
-        END LOOP;
+            -- Nothing: every free slot was locked by another claimer at that instant, or none is
+            -- left. If some are still free, wait for the first one's claimer to finish (the row
+            -- is read again then; if it went, the next free one is taken): the last word.
+            IF v_slot IS NULL AND EXISTS ({any_free}) THEN
+                {claim_wait} INTO v_slot, v_period, v_number;
+            END IF;
+        END IF;
         IF v_slot IS NOT NULL THEN
             INSERT INTO booking_hold ({hold_columns}) VALUES ({hold_values}) RETURNING id INTO v_hold;
             INSERT INTO booking_bookingevent ({event_columns})
@@ -303,11 +306,11 @@ $fn$
 PG_ARGS = (
     "account, patient, hospital, department, schedule, day, now, expires, expires_iso, registration_fee,"
     " consultation_fee, payment_required, max_live, max_department, max_hospital, period, number, his_lock_ref,"
-    " actor_type, actor"
+    " actor_type, actor, states"
 ).split(", ")
 ANY_FREE = (
     "SELECT 1 FROM scheduling_slot s JOIN scheduling_period p ON p.id = s.period_id WHERE s.schedule_id = %(schedule)s"
-    " AND s.pool = 'platform' AND s.state = 'free' AND p.ends_at > %(now)s"
+    " AND s.pool = 'platform' AND s.state = ANY(%(states)s) AND p.ends_at > %(now)s"
     " AND (%(period)s IS NULL OR s.period_id = %(period)s)"
 )
 
@@ -321,11 +324,14 @@ def _as_plpgsql(sql: str) -> str:
 def _pg_function() -> tuple[str, str]:
     """(name, CREATE statement) of the hold function, made from this module's fragments."""
     period = "AND (%(period)s IS NULL OR s.period_id = %(period)s)"
-    free = PICK_FREE.format(period=period, gate="", skip="FOR UPDATE OF s SKIP LOCKED")
+    states = "= ANY(%(states)s)"
+    free = PICK_FREE.format(period=period, states=states, gate="", skip="FOR UPDATE OF s SKIP LOCKED")
+    wait = PICK_FREE.format(period=period, states=states, gate="", skip="FOR UPDATE OF s")
     number = PICK_NUMBER.format(states=FREE_OR_ELSEWHERE, gate="")
     body = {
         "counts": _as_plpgsql(COUNTS.format(active=_active())),
-        "claim_free": _as_plpgsql(CLAIM.format(pick=free, states=FREE)),
+        "claim_free": _as_plpgsql(CLAIM.format(pick=free, states=states)),
+        "claim_wait": _as_plpgsql(CLAIM.format(pick=wait, states=states)),
         "claim_number": _as_plpgsql(CLAIM.format(pick=number, states=FREE_OR_ELSEWHERE)),
         "any_free": _as_plpgsql(ANY_FREE),
         "hold_columns": HOLD_COLUMNS,
@@ -378,15 +384,6 @@ def allowed(counts: Counts, terms: HoldTerms) -> bool:
     )
 
 
-def _any_free(terms: HoldTerms) -> bool:
-    found = Slot.objects.filter(
-        schedule_id=terms.schedule_id, pool=Pool.PLATFORM, state=SlotState.FREE, period__ends_at__gt=terms.now
-    )
-    if terms.period_id is not None:
-        found = found.filter(period_id=terms.period_id)
-    return found.exists()
-
-
 def _hold_take_sqlite(terms: HoldTerms, params: dict[str, Any]) -> Taken:
     """The same steps, one statement each, in the caller's IMMEDIATE transaction (the database
     is locked for writing from its first statement: nobody counts or claims meanwhile)."""
@@ -399,7 +396,7 @@ def _hold_take_sqlite(terms: HoldTerms, params: dict[str, Any]) -> Taken:
         person = row[5]
         if not allowed(found, terms):
             return Taken(person, found)
-        cursor.execute(_claim_sql(terms, skip=False, gated=False), params)
+        cursor.execute(_claim_sql(terms), params)
         slot = cursor.fetchone()
         if slot is None:
             return Taken(person, found)

@@ -7,6 +7,7 @@ under the account and person locks of ``locks.py``; slots are taken by a conditi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from guahao.core import clock, outbox
 from guahao.core.errors import INVALID, NOT_FOUND, RATE_LIMITED
 from guahao.core.problems import Problem
 from guahao.scheduling import facts
+from guahao.scheduling import services as scheduling
 from guahao.scheduling.models import (
     MedicalRecordMode,
     Period,
@@ -321,6 +323,39 @@ def hold_create(
     return hold
 
 
+def hold_offer(
+    *, account_id: int, patient_id: int, schedule: Schedule, rules: Rules, minutes: int, payment_required: bool
+) -> Hold | None:
+    """A hold the waitlist makes for a patient waiting for the schedule: the slot may be one
+    kept for the waitlist; it lasts ``minutes`` (the offer's confirm window); the same bar and
+    limits as any hold, but the account's count of live holds (an offer is not a patient's
+    second try). Refusals name the rule; None when no slot is left. Call inside the offer's
+    transaction."""
+    now = clock.now()
+    terms = dataclasses.replace(
+        _terms(account_id=account_id, patient_id=patient_id, schedule=schedule, period=None, rules=rules, now=now),
+        expires_at=now + dt.timedelta(minutes=minutes),
+        payment_required=payment_required,
+        max_live=1_000_000,
+        reserved=True,
+        actor_type=ActorType.SYSTEM,
+        actor_id="waitlist",
+    )
+    return _hold_write(terms, schedule=schedule, rules=rules)
+
+
+def hold_rules_check(*, account: Account, patient: Patient, schedule: Schedule, rules: Rules) -> None:
+    """Refuse, naming the rule, a patient who could not hold a slot of the schedule now (the bar,
+    the limits per department and per hospital, the medical record): what joining a waitlist
+    checks. A patient's live holds elsewhere do not count here."""
+    now = clock.now()
+    _check_record(patient=patient, schedule=schedule, rules=rules, now=now)
+    terms = _terms(account_id=account.pk, patient_id=patient.pk, schedule=schedule, period=None, rules=rules, now=now)
+    counted = locks.counts_of(dataclasses.replace(terms, max_live=1_000_000))
+    if counted.counts is None or not locks.allowed(counted.counts, dataclasses.replace(terms, max_live=1_000_000)):
+        _refuse_by_rule(counted, dataclasses.replace(rules, max_active_holds=1_000_000))
+
+
 def _fresh(schedule: Schedule) -> Schedule:
     """The schedule as the database has it now (a cached copy may not know it was suspended)."""
     current = Schedule.objects.select_related("hospital").filter(pk=schedule.pk).first()
@@ -385,14 +420,14 @@ def _hold_end(*, hold_id: int, to_status: str, actor: Actor, only_overdue: bool 
         if not live.update(status=to_status, ended_at=now):
             return False
         hold = Hold.objects.get(pk=hold_id)
-        Slot.objects.filter(pk=hold.slot_id, state=SlotState.HELD).update(state=SlotState.FREE)
+        Slot.objects.filter(pk=hold.slot_id, state=SlotState.HELD).update(state=scheduling.freed_state())
         if hold.his_lock_ref:
             wired.write_backs.lock_release(hold=hold)
         event_record(actor=actor, kind=f"hold.{to_status}", hold=hold, from_status=HoldStatus.HELD, to_status=to_status)
         outbox.event_emit(
             "hold.ended", hold_id=hold.pk, account_id=hold.account_id, schedule_id=hold.schedule_id, status=to_status
         )
-        outbox.event_emit("slot.freed", schedule_id=hold.schedule_id, why=f"hold.{to_status}")
+        scheduling.slot_freed(schedule_id=hold.schedule_id, why=f"hold.{to_status}")
     _now_and_after_commit(lambda: _slot_given_back(hold))
     return True
 
@@ -557,7 +592,7 @@ def registration_cancel(*, registration: Registration, actor: Actor, tell_patien
             cancelled_at=now,
             cancelled_by=actor.type,
         )
-        Slot.objects.filter(pk=registration.slot_id, state=SlotState.BOOKED).update(state=SlotState.FREE)
+        Slot.objects.filter(pk=registration.slot_id, state=SlotState.BOOKED).update(state=scheduling.freed_state())
         wired.write_backs.registration_cancelled(registration)
         if actor.type == ActorType.PATIENT:
             _blacklist_consider(registration=registration, reason=BlacklistReason.CANCELLATIONS, rules=rules, now=now)
@@ -570,7 +605,7 @@ def registration_cancel(*, registration: Registration, actor: Actor, tell_patien
             by=actor.type,
             tell_patient=tell_patient,
         )
-        outbox.event_emit("slot.freed", schedule_id=registration.schedule_id, why="registration.cancelled")
+        scheduling.slot_freed(schedule_id=registration.schedule_id, why="registration.cancelled")
     _now_and_after_commit(lambda: _slot_given_back(registration))
     return registration
 

@@ -20,6 +20,10 @@ SCHEDULE_SUSPENDED = "schedule.suspended"
 SCHEDULE_MOVED = "schedule.moved"
 LATE_PAYMENT_REFUNDED = "payment.late_refunded"
 SECOND_PAYMENT_REFUNDED = "payment.second_refunded"
+WAITLIST_JOINED = "waitlist.joined"
+WAITLIST_OFFERED = "waitlist.offered"
+WAITLIST_EXPIRED = "waitlist.expired"
+WAITLIST_CANCELLED = "waitlist.cancelled"
 
 
 def message_send(*, account_id: int, kind: str, **data: Any) -> Message:
@@ -115,6 +119,50 @@ TEXTS = {
             "payment of %(amount)s goes back in full to where it was paid from. The registration stands."
         ),
     ),
+    WAITLIST_JOINED: (
+        gettext_lazy("On the waitlist"),
+        gettext_lazy(
+            "You are on the waitlist of %(hospital)s %(department)s %(doctor)s on %(date)s %(time)s. If a slot "
+            "comes free before %(deadline)s it is offered to you and you are told at once."
+        ),
+    ),
+    WAITLIST_OFFERED: (
+        gettext_lazy("A slot from the waitlist is held for you"),
+        gettext_lazy(
+            "A slot of %(hospital)s %(department)s %(doctor)s on %(date)s %(time)s came free and is held for you "
+            "until %(expires)s. Confirm and pay before then, or it goes to the next patient waiting."
+        ),
+    ),
+    WAITLIST_EXPIRED: (
+        gettext_lazy("Waitlist ended"),
+        gettext_lazy(
+            "Your waitlist for %(hospital)s %(department)s %(doctor)s on %(date)s has ended: %(why)s. Any fee "
+            "paid for it goes back in full to where it was paid from."
+        ),
+    ),
+    WAITLIST_CANCELLED: (
+        gettext_lazy("Waitlist cancelled"),
+        gettext_lazy(
+            "Your waitlist for %(hospital)s %(department)s %(doctor)s on %(date)s was cancelled: %(why)s. Any "
+            "fee paid for it goes back in full to where it was paid from."
+        ),
+    ),
+}
+
+# Why a waitlist entry ended, as the patient reads it.
+WAITLIST_REASONS = {
+    "waitlist.deadline": gettext_lazy("the waitlist closed before a slot came free"),
+    "waitlist.offer_lapsed": gettext_lazy("the slot offered was not confirmed in time"),
+    "waitlist.offer_released": gettext_lazy("the slot offered was given back"),
+    "waitlist.removed": gettext_lazy("the hospital removed it"),
+    "schedule.suspended": gettext_lazy("the clinic was suspended"),
+    "rule.blacklisted": gettext_lazy("the patient is barred from online booking"),
+    "rule.one_per_department_per_day": gettext_lazy(
+        "the patient already has a registration in this department that day"
+    ),
+    "rule.per_account_per_day": gettext_lazy("the account has reached its registrations at this hospital that day"),
+    "rule.medical_record_required": gettext_lazy("the hospital needs a medical record first"),
+    "payment.failed": gettext_lazy("the payment could not be started"),
 }
 
 
@@ -134,6 +182,9 @@ def message_text(message: Message) -> tuple[str, str]:
         "amount": d.get("amount", ""),
         "reason": d.get("reason", ""),
         "place": d.get("location", ""),
+        "deadline": d.get("deadline", ""),
+        "expires": d.get("expires_at", ""),
+        "why": str(WAITLIST_REASONS.get(d.get("reason", ""), d.get("note") or d.get("reason", ""))),
     }
     title, body = TEXTS[message.kind]
     text = str(body) % facts

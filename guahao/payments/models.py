@@ -28,7 +28,11 @@ class PaymentStatus(models.TextChoices):
 
 
 class Payment(models.Model):
-    hold = models.ForeignKey(Hold, models.PROTECT, related_name="payments", verbose_name=_("hold"))
+    # None: a prepayment taken when a patient joined a clinic's waitlist; it gets the hold the
+    # waitlist makes for them when a slot comes free (``guahao.waitlist``).
+    hold = models.ForeignKey(
+        Hold, models.PROTECT, null=True, blank=True, related_name="payments", verbose_name=_("hold")
+    )
     registration = models.OneToOneField(
         Registration, models.PROTECT, null=True, blank=True, related_name="payment", verbose_name=_("registration")
     )
@@ -70,6 +74,7 @@ class RefundReason(models.TextChoices):
     CANCELLED = "cancelled", _("Registration cancelled")
     LATE = "late", _("Paid after the hold had ended")
     SUSPENDED = "suspended", _("Clinic suspended")
+    WAITLIST = "waitlist", _("Waitlist ended without a slot")
     STAFF = "staff", _("Refunded by staff")
 
 

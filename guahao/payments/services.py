@@ -18,12 +18,13 @@ from django.db.models import Q
 from guahao.booking import services as booking
 from guahao.booking.models import Hold, HoldStatus, Registration
 from guahao.booking.services import Actor
-from guahao.core import clock
+from guahao.core import clock, outbox
 from guahao.notifications import services as notifications
 from guahao.payments import errors, locks, money
 from guahao.payments.interface import Notification, PaymentProvider, ProviderError
 from guahao.payments.models import Payment, PaymentStatus, ProviderNotification, Refund, RefundReason, RefundStatus
 from guahao.payments.providers.registry import provider_for, provider_named
+from guahao.scheduling.models import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,64 @@ def payment_start(*, hold: Hold, method: str, insurance: bool = False) -> Paymen
     return payment
 
 
+def prepayment_start(*, account_id: int, schedule: Schedule, method: str) -> Payment:
+    """The clinic's fees, paid when a patient joins its waitlist (``guahao.waitlist``, seed
+    002's prepay mode), kept until a slot comes free or refunded in full. Self-pay: insurance
+    settles a registration, and there is none yet. The order is created at the provider after
+    the payment row is written (no transaction open during the call)."""
+    provider = provider_for(method)
+    payment = Payment.objects.create(
+        hold=None,
+        account_id=account_id,
+        hospital_id=schedule.hospital_id,
+        provider=provider.name,
+        method=method,
+        out_trade_no=_number("GH"),
+        registration_fee_fen=schedule.registration_fee_fen,
+        consultation_fee_fen=schedule.consultation_fee_fen,
+        amount_fen=schedule.registration_fee_fen + schedule.consultation_fee_fen,
+        insurance=False,
+        created_at=clock.now(),
+    )
+    try:
+        order = provider.order_create(
+            out_trade_no=payment.out_trade_no,
+            amount_fen=payment.amount_fen,
+            description=f"候补挂号费 {schedule.date:%Y-%m-%d}",
+            notify_url=_notify_url(provider),
+        )
+    except ProviderError as exc:
+        log.warning("prepayment %s: order create failed: %s", payment.out_trade_no, exc)
+        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CREATED).update(
+            status=PaymentStatus.CLOSED, closed_at=clock.now()
+        )
+        raise _provider_problem(exc) from exc
+    Payment.objects.filter(pk=payment.pk).update(pay_url=order.pay_url)
+    if order.status == "SUCCESS":
+        _capture(payment_id=payment.pk, transaction_id=order.transaction_id, paid_at=order.paid_at)
+    payment.refresh_from_db()
+    return payment
+
+
+def prepayment_use(*, payment_id: int, hold: Hold, registration: Registration) -> None:
+    """The prepayment pays for the registration its waitlist entry got (a later cancellation
+    refunds it as any registration's payment). Call inside the booking's transaction."""
+    Payment.objects.filter(pk=payment_id, hold__isnull=True).update(hold=hold, registration=registration)
+
+
+def prepayment_return(*, payment_id: int) -> None:
+    """The waitlist entry ended without a slot: all of a prepayment goes back; an order never
+    paid is closed. Call inside the entry's transaction (sent after commit)."""
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.hold_id is not None:
+        return  # it paid for a registration: refunded with it, if ever
+    if payment.status == PaymentStatus.PAID:
+        if not payment.refunds.exclude(status=RefundStatus.FAILED).exists():
+            _after_commit_send(_refund_open(payment=payment, reason=RefundReason.WAITLIST))
+    elif payment.status == PaymentStatus.CREATED:
+        transaction.on_commit(lambda: _order_close(payment))
+
+
 def hold_confirm(*, hold: Hold, method: str | None, insurance: bool = False) -> Registration | Payment:
     """Confirm a hold: the registration where nothing is to be paid (or the money is already
     in), else the payment whose cashier the patient goes on to."""
@@ -162,6 +221,11 @@ def _capture(*, payment_id: int, transaction_id: str, paid_at: dt.datetime | Non
         ):
             return "duplicate"
         payment = Payment.objects.get(pk=payment_id)
+        if payment.hold_id is None:
+            # A waitlist's prepayment: the waitlist learns it is paid (and refunds it if the
+            # entry ended meanwhile).
+            outbox.event_emit("payment.prepaid", payment_id=payment.pk, account_id=payment.account_id)
+            return "prepaid"
         registration = booking.hold_book(
             hold_id=payment.hold_id, in_time_at=min(paid_at or now, now), insurance=payment.insurance
         )
@@ -177,7 +241,7 @@ def _capture(*, payment_id: int, transaction_id: str, paid_at: dt.datetime | Non
                 account_id=payment.account_id,
                 kind=notifications.SECOND_PAYMENT_REFUNDED if booked else notifications.LATE_PAYMENT_REFUNDED,
                 amount=f"¥{money.yuan(payment.amount_fen)}",
-                **notifications.visit_facts(payment.hold),
+                **notifications.visit_facts(Hold.objects.get(pk=payment.hold_id)),
             )
             outcome = "refunded_late"
     if refund is not None:
@@ -400,7 +464,12 @@ def payments_check() -> dict[str, int]:
     for payment in soon.select_related("hold")[:200]:
         if payment_refresh(payment=payment) is not None:
             done["queried"] += 1
-    ended = Payment.objects.filter(status=PaymentStatus.CREATED).exclude(hold__status=HoldStatus.HELD)
+    # Orders of holds that ended (a waitlist's prepayment, without a hold, is closed by the waitlist).
+    ended = (
+        Payment.objects.filter(status=PaymentStatus.CREATED)
+        .exclude(hold__status=HoldStatus.HELD)
+        .exclude(hold__isnull=True)
+    )
     for payment in ended[:200]:
         _order_close(payment)
         done["closed"] += 1

@@ -34,6 +34,9 @@ class SlotState(models.TextChoices):
     ELSEWHERE = "elsewhere", _("Taken elsewhere")
     # Taken out when staff lowered the capacity: never offered again (kept for the holds of the past).
     WITHDRAWN = "withdrawn", _("Withdrawn")
+    # Given back while patients wait for the clinic: kept for the waitlist's next offer, not for
+    # whoever asks first (the waitlist hands it on, or frees it when nobody is left waiting).
+    RESERVED = "reserved", _("Kept for the waitlist")
 
 
 class Schedule(models.Model):
@@ -67,6 +70,10 @@ class Schedule(models.Model):
     )
     # When the unused slots of one pool went to the other at the rules' cutoff (once).
     pool_returned_at = models.DateTimeField(_("pool returned at"), null=True, blank=True)
+    # Patients on this clinic's waitlist (waiting or offered a slot), kept by the waitlist with
+    # conditional updates: its places are never exceeded, and a slot given back while anyone is
+    # on it is kept for them (``SlotState.RESERVED``).
+    waitlist_active = models.PositiveIntegerField(_("on the waitlist"), default=0)
 
     class Meta:
         verbose_name = _("schedule")
@@ -149,6 +156,16 @@ class PoolReturn(models.TextChoices):
     TO_PLATFORM = "to_platform", _("Unused window slots go online")
 
 
+class WaitlistOrder(models.TextChoices):
+    FIFO = "fifo", _("First come, first served")
+    RANDOM = "random", _("A recorded draw among those waiting")
+
+
+class WaitlistPayment(models.TextChoices):
+    PREPAY = "prepay", _("Paid when joining, refunded if no slot comes")
+    PAY_AFTER_HOLD = "pay_after_hold", _("Paid when a slot is offered, within the confirm window")
+
+
 class CancelPolicy(models.TextChoices):
     DAY_BEFORE = "day_before", _("Until the end of the day before the visit")
     HOURS_BEFORE = "hours_before", _("Until some hours before the visit")
@@ -222,6 +239,33 @@ class RuleSet(models.Model):
         _("medical record"), max_length=20, choices=MedicalRecordMode.choices, null=True, blank=True
     )
     payment_required = models.BooleanField(_("payment required"), null=True, blank=True)
+    waitlist_places = models.PositiveSmallIntegerField(
+        _("waitlist places per clinic"),
+        null=True,
+        blank=True,
+        validators=_range(0, 1000),
+        help_text=_("0: no waitlist. Set on a doctor, a department or the hospital: the nearest one counts."),
+    )
+    waitlist_order = models.CharField(
+        _("waitlist order"), max_length=10, choices=WaitlistOrder.choices, null=True, blank=True
+    )
+    waitlist_payment = models.CharField(
+        _("waitlist payment"),
+        max_length=20,
+        choices=WaitlistPayment.choices,
+        null=True,
+        blank=True,
+        help_text=_("Only where registrations are paid for; elsewhere a freed slot is booked at once."),
+    )
+    waitlist_deadline_time = models.TimeField(
+        _("waitlist closes at (the day before)"),
+        null=True,
+        blank=True,
+        help_text=_("Waiting entries expire at this time the day before the clinic."),
+    )
+    waitlist_confirm_minutes = models.PositiveSmallIntegerField(
+        _("minutes to confirm an offer"), null=True, blank=True, validators=_range(5, 1440)
+    )
 
     class Meta:
         verbose_name = _("rule set")

@@ -7,7 +7,15 @@ import datetime as dt
 
 from guahao.catalog.models import Department, Hospital
 from guahao.core import clock
-from guahao.scheduling.models import CancelPolicy, MedicalRecordMode, PoolReturn, RuleSet, Schedule
+from guahao.scheduling.models import (
+    CancelPolicy,
+    MedicalRecordMode,
+    PoolReturn,
+    RuleSet,
+    Schedule,
+    WaitlistOrder,
+    WaitlistPayment,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +38,11 @@ class Rules:
     blacklist_days: int = 90
     medical_record_mode: str = MedicalRecordMode.AT_VISIT
     payment_required: bool = False
+    waitlist_places: int = 0  # no waitlist
+    waitlist_order: str = WaitlistOrder.FIFO
+    waitlist_payment: str = WaitlistPayment.PAY_AFTER_HOLD
+    waitlist_deadline_time: dt.time = dt.time(18, 0)
+    waitlist_confirm_minutes: int = 120
 
 
 DEFAULTS = Rules()
@@ -73,6 +86,15 @@ def cancel_deadline(schedule: Schedule, rules: Rules) -> dt.datetime:
     if rules.cancel_policy == CancelPolicy.HOURS_BEFORE:
         return schedule.starts_at - dt.timedelta(hours=rules.cancel_hours_before)
     return clock.at_local(schedule.date, dt.time(0, 0), schedule.hospital.timezone)
+
+
+def waitlist_deadline(schedule: Schedule, rules: Rules) -> dt.datetime:
+    """Until when patients may wait for a clinic: the rules' time the day before (18:00 by
+    default), and never past the clinic's start."""
+    closes = clock.at_local(
+        schedule.date - dt.timedelta(days=1), rules.waitlist_deadline_time, schedule.hospital.timezone
+    )
+    return min(closes, schedule.starts_at)
 
 
 def pool_return_at(schedule: Schedule, rules: Rules) -> dt.datetime | None:

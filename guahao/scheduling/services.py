@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import Case, Exists, F, Max, OuterRef, Q, Value, When
 
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital, Title
-from guahao.core import clock
+from guahao.core import clock, outbox
 from guahao.scheduling import errors, facts, locks
 from guahao.scheduling.models import (
     CalendarDay,
@@ -94,6 +94,45 @@ def schedule_create(
     return schedule
 
 
+# --- slots given back, and the waitlist's claim on them ----------------------------------------------
+
+
+def freed_state() -> Case:
+    """What a platform slot given back becomes, decided in the statement that gives it back:
+    free, or kept for the waitlist while anyone is on its clinic's waitlist."""
+    waiting = Schedule.objects.filter(pk=OuterRef("schedule_id"), waitlist_active__gt=0)
+    return Case(
+        When(Q(pool=Pool.PLATFORM) & Exists(waiting), then=Value(SlotState.RESERVED)),
+        default=Value(SlotState.FREE),
+    )
+
+
+def slot_freed(*, schedule_id: int, why: str) -> None:
+    """Tell the apps above that a slot of the schedule may be free (call in the transaction)."""
+    outbox.event_emit("slot.freed", schedule_id=schedule_id, why=why)
+
+
+def waitlist_enter(*, schedule_id: int, places: int) -> bool:
+    """One more patient on the clinic's waitlist, if it has a place left (the conditional
+    update is what keeps the places: two patients never take the last one). Call inside the
+    joining transaction."""
+    return bool(
+        Schedule.objects.filter(pk=schedule_id, waitlist_active__lt=places).update(
+            waitlist_active=F("waitlist_active") + 1
+        )
+    )
+
+
+def waitlist_leave(*, schedule_id: int) -> None:
+    """One patient less on the clinic's waitlist (they booked, left, or their entry ended)."""
+    Schedule.objects.filter(pk=schedule_id, waitlist_active__gt=0).update(waitlist_active=F("waitlist_active") - 1)
+
+
+def slots_unreserve(*, schedule_id: int) -> int:
+    """Nobody left to offer them to: the slots kept for the waitlist are free for anyone."""
+    return Slot.objects.filter(schedule_id=schedule_id, state=SlotState.RESERVED).update(state=SlotState.FREE)
+
+
 def slots_mirror(
     *, schedule: Schedule, free_numbers: list[int], taken_numbers: list[int], known_numbers: list[int]
 ) -> int:
@@ -101,8 +140,10 @@ def slots_mirror(
     free here, taken on another channel (or no longer offered) is ``elsewhere``. Returns how many
     came free. Conditional updates: a slot held or booked here meanwhile is left alone."""
     freed = Slot.objects.filter(schedule=schedule, number__in=free_numbers, state=SlotState.ELSEWHERE).update(
-        state=SlotState.FREE
+        state=freed_state()
     )
+    if freed:
+        slot_freed(schedule_id=schedule.pk, why="his")
     Slot.objects.filter(schedule=schedule, number__in=taken_numbers, state=SlotState.FREE).update(
         state=SlotState.ELSEWHERE
     )
@@ -217,6 +258,7 @@ def schedule_mark_suspended(*, schedule: Schedule, reason: str) -> bool:
     )
     if done:
         _changed(schedule)
+        outbox.event_emit("schedule.suspended", schedule_id=schedule.pk, reason=reason[:200])
     return done
 
 
@@ -244,12 +286,15 @@ def _new_slots(schedule: Schedule, count: int, *, platform: int, extra: bool) ->
     if period is None:
         period = Period.objects.create(schedule=schedule, starts_at=schedule.starts_at, ends_at=schedule.ends_at)
     last = schedule.slots.aggregate(n=Max("number"))["n"] or 0
+    # Patients waiting for the clinic are offered new online numbers before anyone else.
+    state = SlotState.RESERVED if schedule.waitlist_active else SlotState.FREE
     slots = [
         Slot(
             schedule=schedule,
             period=period,
             number=last + 1 + i,
             pool=Pool.PLATFORM if i < platform else Pool.ONSITE,
+            state=state if i < platform else SlotState.FREE,
             extra=extra,
         )
         for i in range(count)
@@ -278,10 +323,11 @@ def schedule_capacity_set(*, schedule: Schedule, capacity: int, actor: str) -> t
             share = rules_for_schedule(locked).platform_share_percent
             added = capacity - before
             _new_slots(locked, added, platform=round(added * share / 100), extra=False)
+            slot_freed(schedule_id=locked.pk, why="capacity")
         withdrawn = 0
         while withdrawn < before - capacity:
             free = list(
-                locked.slots.filter(state=SlotState.FREE)
+                locked.slots.filter(state__in=[SlotState.FREE, SlotState.RESERVED])
                 .order_by("-number")
                 .values_list("pk", flat=True)[: before - capacity - withdrawn]
             )
@@ -289,7 +335,9 @@ def schedule_capacity_set(*, schedule: Schedule, capacity: int, actor: str) -> t
                 raise errors.CAPACITY_BELOW_BOOKED.error(
                     detail=errors.CAPACITY_BELOW_BOOKED.title, field="capacity", taken=before - withdrawn - len(free)
                 )
-            withdrawn += Slot.objects.filter(pk__in=free, state=SlotState.FREE).update(state=SlotState.WITHDRAWN)
+            withdrawn += Slot.objects.filter(pk__in=free, state__in=[SlotState.FREE, SlotState.RESERVED]).update(
+                state=SlotState.WITHDRAWN
+            )
         if capacity != before:
             _event(locked, "capacity_changed", actor, before=before, after=capacity)
     return before, capacity
@@ -306,6 +354,7 @@ def schedule_extra_slots_add(*, schedule: Schedule, count: int, reason: str, act
         locked = locks.lock_schedule(schedule.pk)
         _open_for_changes(locked)
         slots = _new_slots(locked, count, platform=count, extra=True)
+        slot_freed(schedule_id=locked.pk, why="extra_slots")
         _event(
             locked, "extra_slots_added", actor, reason=reason.strip(), count=count, numbers=[s.number for s in slots]
         )
@@ -394,6 +443,7 @@ def schedule_reopen(*, schedule: Schedule, actor: str, reason: str = "") -> Sche
             status=ScheduleStatus.OPEN, suspended_reason=""
         ):
             raise errors.SCHEDULE_NOT_SUSPENDED.error()
+        slot_freed(schedule_id=schedule.pk, why="reopened")
         _event(schedule, "reopened", actor, reason=reason)
     schedule.refresh_from_db()
     return schedule
@@ -764,6 +814,8 @@ def pools_return_due() -> int:
                 ):
                     continue  # another worker did it
                 n = Slot.objects.filter(schedule=schedule, pool=source, state=SlotState.FREE).update(pool=target)
+                if n and target == Pool.PLATFORM:
+                    slot_freed(schedule_id=schedule.pk, why="pool_returned")
                 _event(schedule, "pool_returned", "system", moved=n, to=target)
             moved += n
     return moved

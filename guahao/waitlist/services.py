@@ -1,0 +1,519 @@
+"""The waitlist (候补, seed 002): joining a full clinic, the offers made when its slots come free,
+and how an entry ends.
+
+- **Joining** checks what a hold checks (the bar, the limits, the medical record) and takes one of
+  the clinic's places with a conditional update (``scheduling.waitlist_enter``): the places of a
+  clinic are never exceeded, and a person waits once per clinic (a unique constraint).
+- **Slots given back** while anyone waits are kept for the waitlist (``SlotState.RESERVED``,
+  decided in the statement that gives them back), not for whoever asks first. The worker hands
+  each ``slot.freed`` event to ``offers_make``, which takes such a slot for the next patient in
+  one transaction with the entry's change: a slot makes one offer however many triggers arrive.
+- **The next patient**: the first to join (``fifo``), or a recorded draw among those waiting
+  (``random``). A patient who may no longer book (barred since, booked elsewhere that day) is
+  passed over with the reason, told, and their prepayment refunded.
+- **The offer** books at once where nothing is paid online, or with the prepayment; otherwise it is
+  a hold the patient confirms and pays within the confirm window, or it passes to the next.
+- **Ending**: the patient leaves, the deadline passes (18:00 the day before, by default), the
+  clinic is suspended, or staff remove the entry with a reason. Each is told; a prepayment goes
+  back in full.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+import secrets
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+
+from guahao.accounts.models import Account, Patient
+from guahao.booking import errors as booking_errors
+from guahao.booking import gate
+from guahao.booking import selectors as booking_selectors
+from guahao.booking import services as booking
+from guahao.booking.models import Hold, HoldStatus, Registration
+from guahao.core import clock
+from guahao.core.errors import INVALID
+from guahao.core.problems import Problem
+from guahao.notifications import services as notifications
+from guahao.payments import services as payments
+from guahao.payments.models import Payment
+from guahao.scheduling import services as scheduling
+from guahao.scheduling.models import Pool, Schedule, ScheduleStatus, Slot, SlotState, WaitlistOrder, WaitlistPayment
+from guahao.scheduling.rules import Rules, release_at, rules_for_schedule, waitlist_deadline
+from guahao.waitlist import errors
+from guahao.waitlist.models import ACTIVE, EntryMode, EntryStatus, WaitlistDraw, WaitlistEntry, WaitlistEvent
+
+# What patients are told (notifications' texts, by kind).
+JOINED = "waitlist.joined"
+OFFERED = "waitlist.offered"
+BOOKED = "waitlist.booked"
+EXPIRED = "waitlist.expired"
+CANCELLED = "waitlist.cancelled"
+
+SYSTEM = "system"
+OFFERS_PER_CALL = 200
+
+
+def _record(entry: WaitlistEntry, kind: str, *, from_status: str = "", actor: str = SYSTEM, **data: object) -> None:
+    WaitlistEvent.objects.create(
+        entry=entry, kind=kind, from_status=from_status, to_status=entry.status, actor=actor, at=clock.now(), data=data
+    )
+
+
+def _tell(entry: WaitlistEntry, kind: str, **data: object) -> None:
+    """The patient's message, in the change's transaction."""
+    schedule = entry.schedule
+    hospital, department, doctor = schedule.hospital, schedule.department, schedule.doctor
+    notifications.message_send(
+        account_id=entry.account_id,
+        kind=kind,
+        entry_id=entry.pk,
+        visit_date=schedule.date.isoformat(),
+        time=schedule.starts_at.astimezone(ZoneInfo(hospital.timezone)).strftime("%H:%M"),
+        hospital=hospital.name,
+        hospital_en=hospital.name_en,
+        department=department.name,
+        department_en=department.name_en,
+        doctor=doctor.name if doctor else "",
+        doctor_en=doctor.name_en if doctor else "",
+        **data,
+    )
+
+
+def mode_for(schedule: Schedule, rules: Rules) -> str:
+    """How a freed slot becomes the patient's: booked at once where nothing is paid online,
+    else as the rules say (paid when joining, or held and paid when offered)."""
+    if not rules.payment_required or schedule.registration_fee_fen + schedule.consultation_fee_fen == 0:
+        return EntryMode.BOOK
+    return EntryMode.PREPAY if rules.waitlist_payment == WaitlistPayment.PREPAY else EntryMode.PAY_AFTER_HOLD
+
+
+def _free_now(schedule: Schedule) -> bool:
+    return Slot.objects.filter(
+        schedule=schedule, pool=Pool.PLATFORM, state=SlotState.FREE, period__ends_at__gt=clock.now()
+    ).exists()
+
+
+def waitlist_open_for(schedule: Schedule, rules: Rules | None = None) -> bool:
+    """Whether a patient could join the clinic's waitlist now (the 候补 button on a full clinic)."""
+    rules = rules or rules_for_schedule(schedule)
+    now = clock.now()
+    return (
+        rules.waitlist_places > 0
+        and schedule.status == ScheduleStatus.OPEN
+        and release_at(schedule, rules) <= now < waitlist_deadline(schedule, rules)
+        and schedule.waitlist_active < rules.waitlist_places
+        and not _free_now(schedule)
+    )
+
+
+def entry_join(
+    *,
+    account: Account,
+    patient: Patient,
+    schedule: Schedule,
+    insurance: bool = False,
+    payment_method: str | None = None,
+    connected_realtime: bool = False,
+) -> WaitlistEntry:
+    """Put a patient on a full clinic's waitlist. Refusals name the rule and change nothing.
+
+    Prepay: the payment's order is created after the entry is written (no transaction open
+    during the provider's call); if the provider fails, the entry ends at once and the patient
+    may join again."""
+    rules = rules_for_schedule(schedule)
+    now = clock.now()
+    if rules.waitlist_places <= 0:
+        raise errors.WAITLIST_OFF.error()
+    if connected_realtime:
+        raise errors.WAITLIST_REALTIME_HIS.error()
+    if schedule.status == ScheduleStatus.SUSPENDED:
+        raise booking_errors.SCHEDULE_SUSPENDED.error()
+    if now < release_at(schedule, rules):
+        raise booking_errors.SCHEDULE_NOT_RELEASED.error()
+    deadline = waitlist_deadline(schedule, rules)
+    if now >= deadline:
+        raise errors.WAITLIST_CLOSED.error(closed_at=deadline.isoformat())
+    if _free_now(schedule):
+        raise errors.WAITLIST_NOT_FULL.error()
+    booking.hold_rules_check(account=account, patient=patient, schedule=schedule, rules=rules)
+    mode = mode_for(schedule, rules)
+    if mode == EntryMode.PREPAY and not payment_method:
+        raise INVALID.error(
+            detail="payment_method: this clinic's waitlist is paid when joining", field="payment_method"
+        )
+    try:
+        with transaction.atomic():
+            entry = WaitlistEntry.objects.create(
+                schedule=schedule,
+                hospital_id=schedule.hospital_id,
+                department_id=schedule.department_id,
+                account=account,
+                patient=patient,
+                person_hash=patient.id_number_hash,
+                mode=mode,
+                # A prepayment is self-pay (seed 002): insurance settles a registration, not a place in a queue.
+                insurance=insurance and mode != EntryMode.PREPAY,
+                joined_at=now,
+            )
+            if not scheduling.waitlist_enter(schedule_id=schedule.pk, places=rules.waitlist_places):
+                raise errors.WAITLIST_FULL.error(
+                    alternatives=booking_selectors.alternatives(schedule=schedule, period=None)
+                )
+            _record(entry, "joined", actor=f"patient:{account.pk}", mode=mode, order=rules.waitlist_order)
+            _tell(entry, JOINED, deadline=_local(deadline, schedule))
+    except IntegrityError:
+        raise errors.WAITLIST_ALREADY.error(field="patient_id") from None
+    if mode == EntryMode.PREPAY:
+        assert payment_method is not None
+        try:
+            payment = payments.prepayment_start(account_id=account.pk, schedule=schedule, method=payment_method)
+        except Problem:
+            _end(entry.pk, EntryStatus.CANCELLED, reason="payment.failed", tell=False)
+            raise
+        WaitlistEntry.objects.filter(pk=entry.pk).update(payment=payment)
+        if payment.status == "paid":  # paid already (the provider said so at once)
+            entry_paid(payment_id=payment.pk)
+    entry.refresh_from_db()
+    return entry
+
+
+def _local(at: dt.datetime, schedule: Schedule) -> str:
+    return at.astimezone(ZoneInfo(schedule.hospital.timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+def entry_paid(*, payment_id: int) -> None:
+    """A prepayment arrived: the entry takes part in the offers from now on (or, if it ended
+    meanwhile, the money goes back)."""
+    with transaction.atomic():
+        entry = WaitlistEntry.objects.select_for_update().filter(payment_id=payment_id).first()
+        if entry is None:
+            return
+        if entry.status not in ACTIVE:
+            payments.prepayment_return(payment_id=payment_id)
+            return
+        if WaitlistEntry.objects.filter(pk=entry.pk, paid_at__isnull=True).update(paid_at=clock.now()):
+            _record(entry, "paid")
+    offers_make(schedule_id=entry.schedule_id)
+
+
+def entry_leave(*, entry: WaitlistEntry, actor: str, reason: str = "waitlist.left", note: str = "") -> WaitlistEntry:
+    """The patient leaves the waitlist (or staff remove them, with a reason): an offer's hold is
+    released and handed to the next patient; a prepayment goes back."""
+    hold_id = entry.hold_id if entry.status == EntryStatus.OFFERED else None
+    ended = _end(entry.pk, EntryStatus.CANCELLED, reason=reason, actor=actor, note=note, tell=actor != "patient")
+    if not ended:
+        entry.refresh_from_db()
+        raise errors.ENTRY_NOT_ACTIVE.error(status=entry.status)
+    if hold_id is not None:
+        hold = Hold.objects.get(pk=hold_id)
+        if hold.status == HoldStatus.HELD:
+            try:
+                booking.hold_release(hold=hold, actor=booking.SYSTEM)
+            except Problem:
+                pass  # ended meanwhile
+    entry.refresh_from_db()
+    return entry
+
+
+def _end(
+    entry_id: int,
+    status: str,
+    *,
+    reason: str,
+    actor: str = SYSTEM,
+    note: str = "",
+    tell: bool = True,
+    only: list[str] | None = None,
+) -> bool:
+    """An active entry ends: its place is given back, the patient told, a prepayment returned.
+    False if it had ended already (the conditional update decides)."""
+    with transaction.atomic():
+        entry = WaitlistEntry.objects.select_related("schedule__hospital", "schedule__department", "schedule__doctor")
+        found = entry.filter(pk=entry_id, status__in=only or ACTIVE).first()
+        if found is None:
+            return False
+        before = found.status
+        if not WaitlistEntry.objects.filter(pk=entry_id, status=before).update(
+            status=status, ended_at=clock.now(), end_reason=reason, ended_by="" if actor == SYSTEM else actor, note=note
+        ):
+            return False
+        found.status = status
+        scheduling.waitlist_leave(schedule_id=found.schedule_id)
+        _record(found, f"ended.{status}", from_status=before, actor=actor, reason=reason, note=note)
+        if found.payment_id is not None:
+            payments.prepayment_return(payment_id=found.payment_id)
+        if tell:
+            _tell(found, EXPIRED if status == EntryStatus.EXPIRED else CANCELLED, reason=reason, note=note)
+    _after_change(found.schedule_id)
+    return True
+
+
+def _after_change(schedule_id: int) -> None:
+    """Whenever someone leaves: slots kept for the waitlist go to the next patient, or, with
+    nobody left waiting, to anyone."""
+    transaction.on_commit(lambda: offers_make(schedule_id=schedule_id))
+
+
+# --- offers ----------------------------------------------------------------------------------------
+
+
+def _eligible(schedule_id: int) -> list[WaitlistEntry]:
+    """Those waiting for the clinic who may be offered a slot now, in the order they joined (a
+    prepayment counts once it arrived)."""
+    waiting = WaitlistEntry.objects.filter(schedule_id=schedule_id, status=EntryStatus.WAITING)
+    return [e for e in waiting.order_by("joined_at", "pk") if e.mode != EntryMode.PREPAY or e.paid_at is not None]
+
+
+def _next(schedule: Schedule, rules: Rules, passed: set[int]) -> WaitlistEntry | None:
+    candidates = [e for e in _eligible(schedule.pk) if e.pk not in passed]
+    if not candidates:
+        return None
+    if rules.waitlist_order != WaitlistOrder.RANDOM:
+        return candidates[0]
+    seed = secrets.randbits(64)
+    ids = sorted(e.pk for e in candidates)
+    chosen_id = random.Random(seed).choice(ids)  # noqa: S311 - a recorded, reproducible draw, not a secret
+    chosen = next(e for e in candidates if e.pk == chosen_id)
+    WaitlistDraw.objects.create(schedule=schedule, at=clock.now(), seed=str(seed), candidates=ids, chosen=chosen)
+    return chosen
+
+
+def offers_make(*, schedule_id: int) -> int:
+    """Offer every slot the clinic has free or kept for the waitlist to the patients waiting, in
+    turn; free the kept ones when nobody is left. Returns how many offers were made.
+
+    Each offer is one transaction: the entry moves from waiting (a conditional update: two
+    workers never offer one entry twice) and the slot is taken for it by the hold path's own
+    statement (a slot is held once, whatever else asks for it at that moment)."""
+    schedule = Schedule.objects.select_related("hospital", "department", "doctor").filter(pk=schedule_id).first()
+    if schedule is None:
+        return 0
+    rules = rules_for_schedule(schedule)
+    now = clock.now()
+    made = 0
+    passed: set[int] = set()
+    while made < OFFERS_PER_CALL:
+        if schedule.status != ScheduleStatus.OPEN or now >= schedule.ends_at:
+            break
+        outcome = _offer_one(schedule, rules, passed)
+        if outcome is None:
+            break
+        made += outcome
+    if not _eligible(schedule_id) and scheduling.slots_unreserve(schedule_id=schedule_id):
+        gate.slot_freed(schedule_id)  # nobody waits: the crowd may have them
+    return made
+
+
+def _offer_one(schedule: Schedule, rules: Rules, passed: set[int]) -> int | None:
+    """One offer: 1 made, 0 an entry passed over (it may no longer book), None nothing to offer."""
+    if not Slot.objects.filter(
+        schedule=schedule,
+        pool=Pool.PLATFORM,
+        state__in=[SlotState.FREE, SlotState.RESERVED],
+        period__ends_at__gt=clock.now(),
+    ).exists():
+        return None
+    with transaction.atomic():  # the draw is kept whatever the offer comes to
+        entry = _next(schedule, rules, passed)
+    if entry is None:
+        return None
+    with transaction.atomic():
+        if not WaitlistEntry.objects.filter(pk=entry.pk, status=EntryStatus.WAITING).update(status=EntryStatus.OFFERED):
+            passed.add(entry.pk)
+            return 0
+        pay_later = entry.mode == EntryMode.PAY_AFTER_HOLD
+        minutes = rules.waitlist_confirm_minutes if pay_later else rules.hold_minutes
+        try:
+            hold = booking.hold_offer(
+                account_id=entry.account_id,
+                patient_id=entry.patient_id,
+                schedule=schedule,
+                rules=rules,
+                minutes=max(1, min(minutes, _minutes_left(schedule))),
+                payment_required=pay_later,
+            )
+        except Problem as refusal:
+            passed.add(entry.pk)
+            transaction.set_rollback(True)
+            refused: Problem | None = refusal
+        else:
+            refused = None
+            if hold is None:
+                transaction.set_rollback(True)  # no slot after all: the entry waits on
+                return None
+            _offered(entry, hold, rules)
+            return 1
+    # Passed over: may no longer book (barred since, booked elsewhere that day, …), told why.
+    assert refused is not None
+    _end(entry.pk, EntryStatus.CANCELLED, reason=refused.code, note=str(refused.detail)[:200])
+    return 0
+
+
+def _minutes_left(schedule: Schedule) -> int:
+    return int((schedule.ends_at - clock.now()).total_seconds() // 60)
+
+
+def _offered(entry: WaitlistEntry, hold: Hold, rules: Rules) -> None:
+    """Inside the offer's transaction: the hold is the entry's. Booked at once where nothing is
+    to be paid or the prepayment pays; otherwise offered until the hold's end."""
+    now = clock.now()
+    WaitlistEntry.objects.filter(pk=entry.pk).update(hold=hold, offered_at=now, offer_expires_at=hold.expires_at)
+    entry.hold, entry.status, entry.offered_at, entry.offer_expires_at = hold, EntryStatus.OFFERED, now, hold.expires_at
+    _record(entry, "offered", from_status=EntryStatus.WAITING, hold_id=hold.pk, slot_number=hold.slot.number)
+    if entry.mode == EntryMode.PAY_AFTER_HOLD:
+        _tell(entry, OFFERED, hold_id=hold.pk, expires_at=_local(hold.expires_at, entry.schedule))
+        return
+    registration = booking.hold_book(hold_id=hold.pk, in_time_at=now, insurance=entry.insurance)
+    if registration is None:  # cannot happen: the hold was made in this transaction
+        raise booking_errors.HOLD_NOT_ACTIVE.error()
+    if entry.payment_id is not None:
+        payments.prepayment_use(payment_id=entry.payment_id, hold=hold, registration=registration)
+    _booked(entry, registration)
+
+
+def _booked(entry: WaitlistEntry, registration: Registration) -> None:
+    if not WaitlistEntry.objects.filter(pk=entry.pk, status=EntryStatus.OFFERED).update(
+        status=EntryStatus.BOOKED, registration=registration, ended_at=clock.now()
+    ):
+        return
+    entry.status = EntryStatus.BOOKED
+    scheduling.waitlist_leave(schedule_id=entry.schedule_id)
+    # The patient is told by the registration's own message (booked, with its number and time).
+    _record(entry, "booked", from_status=EntryStatus.OFFERED, registration_id=registration.pk)
+
+
+# --- what the other apps tell the waitlist ------------------------------------------------------------
+
+
+def hold_booked(*, registration_id: int) -> None:
+    """A registration was booked: if it is an offer's hold, confirmed and paid, the entry is booked."""
+    registration = Registration.objects.filter(pk=registration_id).first()
+    if registration is None:
+        return
+    with transaction.atomic():
+        entry = (
+            WaitlistEntry.objects.select_related("schedule__hospital", "schedule__department", "schedule__doctor")
+            .filter(hold_id=registration.hold_id, status=EntryStatus.OFFERED)
+            .first()
+        )
+        if entry is not None:
+            _booked(entry, registration)
+
+
+def hold_ended(*, hold_id: int, status: str) -> None:
+    """An offer's hold ended unconfirmed (its time ran out, or it was released): the entry ends
+    and the slot, kept for the waitlist, goes to the next patient."""
+    entry = WaitlistEntry.objects.filter(hold_id=hold_id, status=EntryStatus.OFFERED).first()
+    if entry is None:
+        return
+    reason = "waitlist.offer_lapsed" if status == HoldStatus.EXPIRED else "waitlist.offer_released"
+    _end(entry.pk, EntryStatus.EXPIRED, reason=reason, only=[EntryStatus.OFFERED])
+
+
+def schedule_suspended(*, schedule_id: int) -> int:
+    """停诊: every entry of the clinic ends, told why, its prepayment refunded."""
+    ended = 0
+    for entry_id in WaitlistEntry.objects.filter(schedule_id=schedule_id, status__in=ACTIVE).values_list(
+        "pk", flat=True
+    ):
+        ended += _end(entry_id, EntryStatus.EXPIRED, reason="schedule.suspended")
+    return ended
+
+
+def entries_expire_due() -> int:
+    """The periodic job: entries still waiting when their clinic's waitlist closes expire (told,
+    prepayments refunded); an offer runs on until its hold ends."""
+    now = clock.now()
+    ended = 0
+    waiting = WaitlistEntry.objects.filter(status=EntryStatus.WAITING).select_related("schedule__hospital")
+    for schedule_id in set(waiting.values_list("schedule_id", flat=True)):
+        schedule = Schedule.objects.select_related("hospital", "department").get(pk=schedule_id)
+        if now < waitlist_deadline(schedule, rules_for_schedule(schedule)):
+            continue
+        for entry_id in waiting.filter(schedule_id=schedule_id).values_list("pk", flat=True):
+            ended += _end(entry_id, EntryStatus.EXPIRED, reason="waitlist.deadline", only=[EntryStatus.WAITING])
+    return ended
+
+
+def reserved_sweep() -> int:
+    """The periodic check: slots kept for a waitlist nobody (eligible) waits on are freed, and
+    those with patients waiting are offered (an event the worker lost, a crash mid-way)."""
+    offered = 0
+    kept = set(Slot.objects.filter(state=SlotState.RESERVED).values_list("schedule_id", flat=True))
+    for schedule_id in kept:
+        offered += offers_make(schedule_id=schedule_id)
+    return offered
+
+
+# --- reads ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Standing:
+    """Where an entry stands: its place in a first-come queue, or whether it is in the draw."""
+
+    position: int | None
+    in_draw: bool | None
+
+
+def standing(entry: WaitlistEntry, rules: Rules | None = None) -> Standing:
+    if entry.status != EntryStatus.WAITING:
+        return Standing(None, None)
+    rules = rules or rules_for_schedule(entry.schedule)
+    counts = entry.mode != EntryMode.PREPAY or entry.paid_at is not None
+    if rules.waitlist_order == WaitlistOrder.RANDOM:
+        return Standing(None, counts)
+    if not counts:
+        return Standing(None, None)
+    ahead = [
+        e
+        for e in WaitlistEntry.objects.filter(
+            schedule_id=entry.schedule_id, status=EntryStatus.WAITING, joined_at__lte=entry.joined_at
+        ).exclude(pk=entry.pk)
+        if (e.joined_at, e.pk) < (entry.joined_at, entry.pk) and (e.mode != EntryMode.PREPAY or e.paid_at)
+    ]
+    return Standing(len(ahead) + 1, None)
+
+
+def entries_of(account: Account) -> list[WaitlistEntry]:
+    return list(
+        WaitlistEntry.objects.filter(account=account)
+        .select_related("schedule__hospital", "schedule__department", "schedule__doctor", "patient", "payment")
+        .order_by("-joined_at", "-pk")[:100]
+    )
+
+
+def access_entry(*, account: Account, entry_id: int) -> WaitlistEntry:
+    from guahao.core.errors import NOT_FOUND
+
+    entry = (
+        WaitlistEntry.objects.select_related("schedule__hospital", "schedule__department", "schedule__doctor")
+        .filter(pk=entry_id, account=account)
+        .first()
+    )
+    if entry is None:
+        raise NOT_FOUND.error()
+    return entry
+
+
+def payment_of(entry: WaitlistEntry) -> Payment | None:
+    return Payment.objects.filter(pk=entry.payment_id).first() if entry.payment_id else None
+
+
+__all__ = [
+    "entries_expire_due",
+    "entries_of",
+    "entry_join",
+    "entry_leave",
+    "entry_paid",
+    "hold_booked",
+    "hold_ended",
+    "offers_make",
+    "reserved_sweep",
+    "schedule_suspended",
+    "standing",
+]

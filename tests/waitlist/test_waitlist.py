@@ -1,0 +1,266 @@
+"""The waitlist (候补, seed 002) as patients meet it through the API: joining a full clinic,
+the slot given back offered in turn, and every way an entry ends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+
+from guahao.booking import gate
+from guahao.booking.models import BlacklistEntry, BlacklistReason, Registration
+from guahao.core import clock, outbox
+from guahao.notifications.models import Message
+from guahao.scheduling.models import RuleSet, Slot, SlotState
+from guahao.waitlist import services as waitlist
+from guahao.waitlist.models import WaitlistDraw, WaitlistEntry
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def full_clinic(places: int = 5, **rules):
+    """A clinic of ten online slots, every one held by another patient, with a waitlist."""
+    h = f.hospital(waitlist_places=places, **rules)
+    dep = f.department(h)
+    schedule = f.schedule(dep, f.doctor(dep))
+    colleague = f.schedule(dep, f.doctor(dep, name="赵立新"))
+    holders = []
+    for _ in range(10):
+        client = f.Api().login()
+        status, hold = client.call(
+            "POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": client.add_patient()}
+        )
+        assert status == 201, hold
+        holders.append((client, hold))
+    return h, schedule, colleague, holders
+
+
+def patient() -> tuple[f.Api, str]:
+    client = f.Api().login()
+    return client, client.add_patient()
+
+
+def join(client: f.Api, schedule, patient_id: str, **extra) -> tuple[int, dict]:
+    return client.call("POST", "/waitlist", {"schedule_id": str(schedule.pk), "patient_id": patient_id} | extra)
+
+
+def entry(client: f.Api, entry_id: str) -> dict:
+    return next(e for e in client.call("GET", "/waitlist")[1] if e["id"] == entry_id)
+
+
+def worker() -> None:
+    """The worker hands every event to its subscribers (until nothing is left)."""
+    while sum(outbox.deliver_all().values()):
+        pass
+
+
+def test_a_full_clinic_takes_patients_in_the_order_they_join():
+    _, schedule, _, _ = full_clinic()
+    first, second = patient(), patient()
+
+    status, one = join(*first[:1], schedule, first[1])
+    assert status == 201, one
+    status, two = join(*second[:1], schedule, second[1])
+
+    assert (one["status"], one["position"], one["in_draw"], one["mode"]) == ("waiting", 1, None, "book")
+    assert (two["status"], two["position"]) == ("waiting", 2)
+    assert one["closes_at"].startswith(f.today().isoformat() + "T18:00:00+08:00")  # 18:00 the day before
+    assert [m.kind for m in Message.objects.filter(account_id=first[0].account_id)] == ["waitlist.joined"]
+
+
+def test_a_clinic_with_free_slots_or_no_waitlist_or_a_full_queue_refuses_and_changes_nothing():
+    h, schedule, colleague, _ = full_clinic(places=1)
+    client, pid = patient()
+    assert join(client, colleague, pid)[1]["code"] == "waitlist.not_full"  # hold one instead
+
+    assert join(client, schedule, pid)[0] == 201
+    assert join(client, schedule, pid)[1]["code"] == "waitlist.already"
+    other, other_pid = patient()
+    status, body = join(other, schedule, other_pid)
+    assert (status, body["code"]) == (409, "waitlist.full")
+    assert any(a["schedule_id"] == str(colleague.pk) for a in body["alternatives"])  # other doctors
+
+    RuleSet.objects.filter(hospital=h, department__isnull=True, doctor__isnull=True).update(waitlist_places=0)
+    from guahao.scheduling import facts
+
+    facts.facts_changed()
+    assert join(other, schedule, other_pid)[1]["code"] == "waitlist.off"
+    assert WaitlistEntry.objects.filter(schedule=schedule).count() == 1
+    assert schedule.__class__.objects.get(pk=schedule.pk).waitlist_active == 1
+
+
+def test_a_slot_given_back_is_kept_for_the_waitlist_and_booked_for_the_first_in_line():
+    _, schedule, _, holders = full_clinic()
+    (first, first_pid), (second, second_pid) = patient(), patient()
+    one = join(first, schedule, first_pid)[1]
+    two = join(second, schedule, second_pid)[1]
+    client, hold = holders[3]
+
+    assert client.call("DELETE", f"/holds/{hold['id']}")[0] == 200
+
+    # Kept for the waitlist: not free to the crowd, which is still told the clinic is full.
+    slot = Slot.objects.get(schedule=schedule, number=hold["slot_number"])
+    assert slot.state == SlotState.RESERVED
+    crowd, crowd_pid = patient()
+    assert crowd.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": crowd_pid})[1]["code"] == (
+        "slot.unavailable"
+    )
+    worker()
+
+    booked = entry(first, one["id"])
+    assert booked["status"] == "booked" and booked["registration_id"]
+    registration = Registration.objects.get(pk=booked["registration_id"])
+    assert (registration.slot_number, registration.status) == (hold["slot_number"], "booked")
+    assert entry(second, two["id"])["position"] == 1  # next in line now
+    assert Slot.objects.get(pk=slot.pk).state == SlotState.BOOKED
+
+
+def test_with_nobody_left_waiting_the_kept_slots_go_to_anyone():
+    _, schedule, _, holders = full_clinic()
+    client, pid = patient()
+    mine = join(client, schedule, pid)[1]
+    holder, hold = holders[0]
+    holder.call("DELETE", f"/holds/{hold['id']}")
+    assert client.call("DELETE", f"/waitlist/{mine['id']}")[1]["status"] == "cancelled"
+    worker()
+
+    assert Slot.objects.get(schedule=schedule, number=hold["slot_number"]).state == SlotState.FREE
+    assert gate.free(schedule.pk) == 1
+    crowd, crowd_pid = patient()
+    assert crowd.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": crowd_pid})[0] == 201
+
+
+def test_one_freed_slot_makes_one_offer_however_often_it_is_announced():
+    _, schedule, _, holders = full_clinic()
+    waiting = [patient() for _ in range(3)]
+    for client, pid in waiting:
+        join(client, schedule, pid)
+    holder, hold = holders[0]
+    holder.call("DELETE", f"/holds/{hold['id']}")
+    # The same news three times over (a HIS pushing twice, a sync, a sweep).
+    for _ in range(3):
+        with outbox_transaction():
+            outbox.event_emit("slot.freed", schedule_id=schedule.pk, why="his")
+    worker()
+    waitlist.offers_make(schedule_id=schedule.pk)
+
+    statuses = sorted(e.status for e in WaitlistEntry.objects.filter(schedule=schedule))
+    assert statuses == ["booked", "waiting", "waiting"]
+    assert Registration.objects.filter(schedule=schedule).count() == 1
+
+
+def outbox_transaction():
+    from django.db import transaction
+
+    return transaction.atomic()
+
+
+def test_a_random_order_draws_among_those_waiting_and_the_draw_can_be_shown_fair():
+    _, schedule, _, holders = full_clinic(waitlist_order="random")
+    waiting = [patient() for _ in range(4)]
+    entries = [join(c, schedule, p)[1] for c, p in waiting]
+    assert {(e["position"], e["in_draw"]) for e in entries} == {(None, True)}
+
+    for holder, hold in holders[:2]:
+        holder.call("DELETE", f"/holds/{hold['id']}")
+    worker()
+
+    draws = list(WaitlistDraw.objects.filter(schedule=schedule).order_by("at", "pk"))
+    assert len(draws) == 2
+    for draw in draws:
+        # Anyone can redo the draw from what was recorded.
+        assert random.Random(int(draw.seed)).choice(draw.candidates) == draw.chosen_id  # noqa: S311
+        assert draw.chosen.status == "booked"
+    assert len(draws[0].candidates) == 4 and len(draws[1].candidates) == 3
+    assert draws[0].chosen_id not in draws[1].candidates
+
+
+def test_a_patient_barred_since_joining_is_passed_over_with_the_reason_and_the_next_gets_the_slot():
+    h, schedule, _, holders = full_clinic()
+    (barred, barred_pid), (next_one, next_pid) = patient(), patient()
+    first = join(barred, schedule, barred_pid)[1]
+    second = join(next_one, schedule, next_pid)[1]
+    who = WaitlistEntry.objects.get(pk=first["id"]).patient
+    BlacklistEntry.objects.create(
+        hospital=h,
+        person_hash=who.id_number_hash,
+        patient=who,
+        reason=BlacklistReason.MANUAL,
+        starts_at=clock.now(),
+        ends_at=clock.now() + dt.timedelta(days=30),
+    )
+    holder, hold = holders[0]
+    holder.call("DELETE", f"/holds/{hold['id']}")
+    worker()
+
+    assert (entry(barred, first["id"])["status"], entry(barred, first["id"])["reason"]) == (
+        "cancelled",
+        "rule.blacklisted",
+    )
+    assert entry(next_one, second["id"])["status"] == "booked"
+    told = Message.objects.filter(account_id=barred.account_id, kind="waitlist.cancelled").get()
+    assert told.data["reason"] == "rule.blacklisted"
+
+
+def test_entries_still_waiting_expire_at_18_00_the_day_before_and_the_kept_slots_are_freed():
+    _, schedule, _, holders = full_clinic()
+    client, pid = patient()
+    mine = join(client, schedule, pid)[1]
+    with clock.travel(clock.at_local(f.today(), dt.time(17, 59), "Asia/Shanghai")):
+        assert waitlist.entries_expire_due() == 0
+    with clock.travel(clock.at_local(f.today(), dt.time(18, 0), "Asia/Shanghai")):
+        assert waitlist.entries_expire_due() == 1
+        status, body = join(*patient()[:1], schedule, pid)
+        assert body["code"] in ("waitlist.closed", "not_found")
+
+    ended = entry(client, mine["id"])
+    assert (ended["status"], ended["reason"]) == ("expired", "waitlist.deadline")
+    assert Message.objects.filter(account_id=client.account_id, kind="waitlist.expired").count() == 1
+    assert schedule.__class__.objects.get(pk=schedule.pk).waitlist_active == 0
+
+
+@pytest.mark.clock("10:00")
+def test_an_offer_to_confirm_and_pay_lapses_and_passes_to_the_next_patient():
+    _, schedule, _, holders = full_clinic(payment_required=True, waitlist_confirm_minutes=60)
+    (first, first_pid), (second, second_pid) = patient(), patient()
+    one = join(first, schedule, first_pid)[1]
+    two = join(second, schedule, second_pid)[1]
+    assert one["mode"] == "pay_after_hold"
+    holder, hold = holders[0]
+    holder.call("DELETE", f"/holds/{hold['id']}")
+    worker()
+
+    offered = entry(first, one["id"])
+    assert offered["status"] == "offered" and offered["hold_id"]
+    assert offered["expires_at"].startswith(f.today().isoformat() + "T11:00:")  # an hour to confirm
+    the_hold = first.call("GET", f"/holds/{offered['hold_id']}")[1]
+    assert (the_hold["status"], the_hold["payment_required"]) == ("held", True)
+    assert Message.objects.filter(account_id=first.account_id, kind="waitlist.offered").count() == 1
+
+    clock.advance(dt.timedelta(minutes=61))
+    from guahao.booking import services as booking
+
+    booking.holds_expire()
+    worker()
+
+    assert (entry(first, one["id"])["status"], entry(first, one["id"])["reason"]) == (
+        "expired",
+        "waitlist.offer_lapsed",
+    )
+    assert entry(second, two["id"])["status"] == "offered"
+
+
+def test_a_suspended_clinic_ends_its_waitlist():
+    _, schedule, _, _ = full_clinic()
+    client, pid = patient()
+    mine = join(client, schedule, pid)[1]
+    from guahao.his import services as his
+
+    his.schedule_suspend(
+        schedule=schedule, reason="医生外出会诊", actor=__import__("guahao.booking.services").booking.services.SYSTEM
+    )
+    worker()
+    ended = entry(client, mine["id"])
+    assert (ended["status"], ended["reason"]) == ("expired", "schedule.suspended")
