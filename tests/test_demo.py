@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from guahao import demo
-from guahao.core import clock
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
+from guahao.core import clock
 from guahao.his.models import HisConnection
 from guahao.scheduling import services
 from guahao.scheduling.models import CalendarDay, Schedule, ScheduleStatus, ScheduleTemplate
