@@ -166,6 +166,11 @@ def prepayment_return(*, payment_id: int) -> None:
         if not payment.refunds.exclude(status=RefundStatus.FAILED).exists():
             _after_commit_send(_refund_open(payment=payment, reason=RefundReason.WAITLIST))
     elif payment.status == PaymentStatus.CREATED:
+        # Closed here at once; the provider's order after commit (paid meanwhile after all: the
+        # capture finds the entry ended and refunds it).
+        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CREATED).update(
+            status=PaymentStatus.CLOSED, closed_at=clock.now()
+        )
         transaction.on_commit(lambda: _order_close(payment))
 
 
