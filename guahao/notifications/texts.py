@@ -1,0 +1,110 @@
+"""Wording a message: its facts in the reader's language (the catalog's English names where it
+has them) put into the hospital's template for the kind, or the built-in one."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from guahao.notifications.kinds import FACTS, KINDS
+from guahao.notifications.models import MessageTemplate
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+_LABELS = {
+    "general": ("普通门诊", "General clinic"),
+    "cancellations": ("多次取消预约", "repeated cancellations"),
+    "no_shows": ("多次预约未就诊", "repeated missed visits"),
+    "manual": ("医院设置", "a decision of the hospital"),
+    "refund": ("已付的 {amount} 将原路退回。", "the {amount} you paid goes back to where it was paid from."),
+    "no_refund": ("本次挂号未付费。", "nothing was paid."),
+    "none": ("暂无", "none right now"),
+}
+
+
+def _label(name: str, language: str) -> str:
+    zh, en = _LABELS[name]
+    return en if language == "en" else zh
+
+
+def _pick(data: dict[str, Any], name: str, language: str) -> str:
+    english = language == "en"
+    return str((data.get(f"{name}_en") if english else None) or data.get(name) or "")
+
+
+def _alternatives(data: dict[str, Any], language: str) -> str:
+    offered = data.get("alternatives") or []
+    if not offered:
+        return _label("none", language)
+    english = language == "en"
+    parts = []
+    for a in offered:
+        doctor = a.get("doctor") or {}
+        name = (doctor.get("name_en") if english else None) or doctor.get("name") or _label("general", language)
+        parts.append(f"{name} {a.get('date', '')}".strip())
+    return ("; " if english else "；").join(parts)
+
+
+def facts_of(data: dict[str, Any], language: str) -> dict[str, str]:
+    """Every fact a text may name, worded for ``language`` (missing ones are empty)."""
+    facts = {
+        "hospital": _pick(data, "hospital", language),
+        "department": _pick(data, "department", language),
+        "doctor": _pick(data, "doctor", language) or _label("general", language),
+        "date": str(data.get("visit_date", "")),
+        "time": str(data.get("time", "")),
+        "number": str(data.get("registration_number", "")),
+        "slot": str(data.get("slot_number", "")),
+        "place": str(data.get("location", "")),
+        "amount": str(data.get("amount", "")),
+        "reason": str(data.get("reason", "")),
+        "deadline": str(data.get("deadline", "")),
+        "until": str(data.get("until", "")),
+        "hours": str(data.get("hours", "")),
+        "patient": str(data.get("patient", "")),
+        "position": str(data.get("position", "")),
+        "why": _label(data["why"], language) if data.get("why") in _LABELS else "",
+        "alternatives": _alternatives(data, language),
+    }
+    if "refund_fen" in data:
+        paid = int(data["refund_fen"] or 0)
+        facts["refund"] = (
+            _label("refund", language).replace("{amount}", f"¥{paid // 100}.{paid % 100:02d}")
+            if paid
+            else _label("no_refund", language)
+        )
+    else:
+        facts["refund"] = ""
+    return facts
+
+
+def fill(text: str, facts: dict[str, str]) -> str:
+    """Put the facts into ``{name}``; a name that is not a fact stays as written."""
+    return PLACEHOLDER.sub(lambda m: facts.get(m.group(1), m.group(0)), text)
+
+
+def unknown_names(text: str) -> list[str]:
+    """The ``{name}``s of a template that are not facts (refused when a template is saved)."""
+    return sorted({n for n in PLACEHOLDER.findall(text) if n not in FACTS})
+
+
+def wording(*, kind: str, language: str, hospital_id: int | None) -> tuple[str, str]:
+    """(title, text) of a kind: the hospital's own template in that language, else the built-in one."""
+    if hospital_id is not None:
+        own = MessageTemplate.objects.filter(hospital_id=hospital_id, kind=kind, language=language).first()
+        if own is not None:
+            return own.title, own.body
+    spec = KINDS.get(kind)
+    if spec is None:
+        return kind, ""
+    return spec.text(language)
+
+
+def render(*, kind: str, data: dict[str, Any], language: str, hospital_id: int | None) -> tuple[str, str]:
+    title, body = wording(kind=kind, language=language, hospital_id=hospital_id)
+    facts = facts_of(data, language)
+    return fill(title, facts), fill(body, facts)
+
+
+def sample_facts(language: str) -> dict[str, str]:
+    return {name: (en if language == "en" else zh) for name, (zh, en) in FACTS.items()}
