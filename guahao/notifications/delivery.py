@@ -188,7 +188,8 @@ def _record_failure(message: Message, mine: QuerySet[Message], error: str, *, pe
         mine.update(status=MessageStatus.FAILED, last_error=error[:300])
         return "failed"
     wait = dt.timedelta(seconds=BACKOFF_SECONDS[min(message.attempts, len(BACKOFF_SECONDS)) - 1])
-    mine.update(status=MessageStatus.PENDING, next_at=clock.now() + wait, last_error=error[:300])
+    started = message.claimed_at or clock.now()  # the wait counts from the attempt
+    mine.update(status=MessageStatus.PENDING, next_at=started + wait, last_error=error[:300])
     return "retry"
 
 
