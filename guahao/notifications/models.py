@@ -193,7 +193,7 @@ class MessageTemplate(models.Model):
     hospital = models.ForeignKey(Hospital, models.CASCADE, related_name="message_templates", verbose_name=_("hospital"))
     kind = models.CharField(_("kind"), max_length=40)
     language = models.CharField(_("language"), max_length=10, choices=Language.choices)
-    title = models.CharField(_("title"), max_length=100)
+    title = models.CharField(_("message title"), max_length=100)
     body = models.TextField(_("text"))
 
     class Meta:

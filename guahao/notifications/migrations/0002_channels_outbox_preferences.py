@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(max_length=40, verbose_name='kind')),
                 ('language', models.CharField(choices=[('zh-hans', '简体中文'), ('en', 'English')], max_length=10, verbose_name='language')),
-                ('title', models.CharField(max_length=100, verbose_name='title')),
+                ('title', models.CharField(max_length=100, verbose_name='message title')),
                 ('body', models.TextField(verbose_name='text')),
             ],
             options={
