@@ -8,17 +8,22 @@ import pytest
 
 from guahao import demo
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
+from guahao.core import clock
 from guahao.his.models import HisConnection
 from guahao.scheduling import services
 from guahao.scheduling.models import CalendarDay, Schedule, ScheduleStatus, ScheduleTemplate
 from tests import factories as f
+from tests.conftest import TEST_TIME
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
 def loaded(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
+    # At the hour every test starts at: loaded at the machine's hour, the clinics already over
+    # then (an evening run) were not generated, and a test at 10:00 found them missing.
+    start = clock.at_local(clock.local_today("Asia/Shanghai"), TEST_TIME, "Asia/Shanghai")
+    with django_db_blocker.unblock(), clock.travel(start):
         demo.load()
     yield
     with django_db_blocker.unblock():

@@ -143,9 +143,9 @@ def test_a_second_payment_for_a_booked_hold_goes_back_and_says_the_registration_
     kinds = ["refund.finished", "payment.second_refunded", "payment.received", "registration.booked"]
     assert [m["kind"] for m in messages] == kinds
     assert "¥51.00" in messages[1]["body"] and "挂号仍然有效" in messages[1]["body"]
-    assert (
-        messages[0]["body"]
-        == f"您为 {Registration.objects.get().visit_date} 测试医院 心血管内科 支付的 ¥51.00 已原路退回。"
+    registration = Registration.objects.get()
+    assert messages[0]["body"] == (
+        f"您为 {registration.visit_date} {registration.hospital.name} 心血管内科 支付的 ¥51.00 已原路退回。"
     )
 
 
