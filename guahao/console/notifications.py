@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -129,6 +130,21 @@ class MessageTemplateAdmin(ScopedAdmin):
             )
         title, body = spec.text(obj.language)
         return format_html("<b>{}</b><br>{}", title, body)
+
+    def save_model(self, request: HttpRequest, obj: MessageTemplate, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(lambda: texts.templates_changed(obj.hospital_id))
+        texts.templates_changed(obj.hospital_id)
+
+    def delete_model(self, request: HttpRequest, obj: MessageTemplate) -> None:
+        super().delete_model(request, obj)
+        texts.templates_changed(obj.hospital_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        hospitals = set(queryset.values_list("hospital_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for hospital_id in hospitals:
+            texts.templates_changed(hospital_id)
 
     def get_urls(self) -> list:
         view = self.admin_site.admin_view(self.preview_view)

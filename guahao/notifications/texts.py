@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.core.cache import cache
+
 from guahao.notifications.kinds import FACTS, KINDS
 from guahao.notifications.models import MessageTemplate
 
@@ -88,12 +90,35 @@ def unknown_names(text: str) -> list[str]:
     return sorted({n for n in PLACEHOLDER.findall(text) if n not in FACTS})
 
 
+TEMPLATES_SECONDS = 300
+
+
+def _own_key(hospital_id: int) -> str:
+    return f"notifications:templates:{hospital_id}"
+
+
+def own_templates(hospital_id: int) -> dict[str, tuple[str, str]]:
+    """The hospital's own wordings by "kind language" (cached: an inbox of a hundred messages
+    reads them once; a template saved in the console is forgotten at once)."""
+
+    def read() -> dict[str, tuple[str, str]]:
+        rows = MessageTemplate.objects.filter(hospital_id=hospital_id).values_list("kind", "language", "title", "body")
+        return {f"{kind} {language}": (title, body) for kind, language, title, body in rows}
+
+    return cache.get_or_set(_own_key(hospital_id), read, TEMPLATES_SECONDS) or {}
+
+
+def templates_changed(hospital_id: int) -> None:
+    """After a hospital's template was saved or deleted."""
+    cache.delete(_own_key(hospital_id))
+
+
 def wording(*, kind: str, language: str, hospital_id: int | None) -> tuple[str, str]:
     """(title, text) of a kind: the hospital's own template in that language, else the built-in one."""
     if hospital_id is not None:
-        own = MessageTemplate.objects.filter(hospital_id=hospital_id, kind=kind, language=language).first()
+        own = own_templates(hospital_id).get(f"{kind} {language}")
         if own is not None:
-            return own.title, own.body
+            return own
     spec = KINDS.get(kind)
     if spec is None:
         return kind, ""

@@ -49,6 +49,9 @@ def test_dead_letters_are_listed_and_an_operator_sends_them_again(everywhere):
 
 
 def test_a_hospital_words_a_kind_its_own_way_checked_when_saved_and_previewed(everywhere):
+    everywhere.book()
+    worker()
+    assert everywhere.api.call("GET", "/messages")[1][0]["title"] == "预约成功"  # built in
     admin = console_of("boss", "hospital_admin", everywhere.hospital)
     add = reverse("admin:notifications_messagetemplate_add")
     form = {"hospital": everywhere.hospital.pk, "kind": "registration.booked", "language": "zh-hans"}
@@ -58,9 +61,7 @@ def test_a_hospital_words_a_kind_its_own_way_checked_when_saved_and_previewed(ev
 
     admin.post(add, form | {"title": "挂号成功", "body": "{department} {doctor}，就诊序号 {slot}。祝早日康复。"})
     assert MessageTemplate.objects.count() == 1
-    everywhere.book()
-    worker()
-    [message] = everywhere.api.call("GET", "/messages")[1]
+    [message] = everywhere.api.call("GET", "/messages")[1]  # worded when read: the new wording at once
     assert (message["title"], message["body"]) == ("挂号成功", "心血管内科 王建华，就诊序号 1。祝早日康复。")
     everywhere.api.language = "en"
     assert everywhere.api.call("GET", "/messages")[1][0]["title"] == "Registration booked"  # English: built-in
