@@ -284,7 +284,82 @@ HIS_URL = env_str("GUAHAO_HIS_URL", _SIMULATORS.get("GUAHAO_HIS_URL", "")).rstri
 HIS_KEY = env_str("GUAHAO_HIS_KEY", "hissim-demo-key")
 HIS_TIMEOUT_MS = env_int("GUAHAO_HIS_TIMEOUT_MS", 3000, low=100, high=60000)
 HIS_AVAILABILITY_SECONDS = env_int("GUAHAO_HIS_AVAILABILITY_SECONDS", 10, low=0, high=600)
-SMS_BACKEND = env_choice("GUAHAO_SMS_BACKEND", "console", ("console",))
+
+# --- messages to patients ---------------------------------------------------------------------
+
+# SMS (login codes and messages): "console" prints them (the demo, tests: and the API returns
+# the login code as dev_code); "aliyun" sends through Aliyun's SMS service with the hospitals'
+# signatures and templates (console → hospital message channels) and the login template below.
+SMS_BACKEND = env_choice("GUAHAO_SMS_BACKEND", "console", ("console", "aliyun"))
+ALIYUN_SMS = {
+    "access_key_id": env_str("GUAHAO_ALIYUN_SMS_ACCESS_KEY_ID", ""),
+    "access_key_secret": env_str("GUAHAO_ALIYUN_SMS_ACCESS_KEY_SECRET", ""),
+    "endpoint": env_str("GUAHAO_ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com"),
+    "sign_name": env_str("GUAHAO_ALIYUN_SMS_SIGN_NAME", ""),
+    "login_template": env_str("GUAHAO_ALIYUN_SMS_LOGIN_TEMPLATE", ""),
+}
+if SMS_BACKEND == "aliyun":
+    for _name, _key in [
+        ("GUAHAO_ALIYUN_SMS_ACCESS_KEY_ID", "access_key_id"),
+        ("GUAHAO_ALIYUN_SMS_ACCESS_KEY_SECRET", "access_key_secret"),
+        ("GUAHAO_ALIYUN_SMS_SIGN_NAME", "sign_name"),
+        ("GUAHAO_ALIYUN_SMS_LOGIN_TEMPLATE", "login_template"),
+    ]:
+        if not ALIYUN_SMS[_key]:
+            raise ImproperlyConfigured(f"{_name} must be set when GUAHAO_SMS_BACKEND=aliyun")
+
+
+def env_hours(name: str, default: str) -> tuple[dt.time, dt.time] | None:
+    """A daily window "HH:MM-HH:MM" (it may span midnight), or None for "off"."""
+    raw = env_str(name, default).strip()
+    if raw.lower() == "off":
+        return None
+    try:
+        start, end = (dt.time.fromisoformat(part.strip()) for part in raw.split("-"))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be HH:MM-HH:MM or off") from None
+    if start == end:
+        raise ImproperlyConfigured(f"{name}={raw!r} is an empty window")
+    return start, end
+
+
+def env_time(name: str, default: str) -> dt.time | None:
+    raw = env_str(name, default).strip()
+    if raw.lower() == "off":
+        return None
+    try:
+        return dt.time.fromisoformat(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be HH:MM or off") from None
+
+
+# No SMS in these hours of the hospital's day, but urgent ones (a suspension, a cancellation by
+# the hospital, a waitlist offer): the others wait for the end of the window.
+SMS_QUIET_HOURS = env_hours("GUAHAO_SMS_QUIET_HOURS", "22:00-07:00")
+# Messages one phone is sent by SMS a day (login codes apart); urgent ones are always sent.
+SMS_DAILY_LIMIT = env_int("GUAHAO_SMS_DAILY_LIMIT", 10, low=1, high=1000)
+# Reminders: the day before the visit at this time of the hospital's day (a hospital may set its
+# own), and this many hours before it (0: none).
+REMINDER_DAY_BEFORE_AT = env_time("GUAHAO_REMINDER_DAY_BEFORE_AT", "18:00")
+REMINDER_HOURS_BEFORE = env_int("GUAHAO_REMINDER_HOURS_BEFORE", 2, low=0, high=72)
+# WeChat's API (each hospital's official account and templates are set in the console).
+WECHAT_API_URL = env_str("GUAHAO_WECHAT_API_URL", "https://api.weixin.qq.com").rstrip("/")
+# E-mail: "console" prints it (the demo), "smtp" sends through the server below, "off" sends none.
+EMAIL_CHANNEL = env_choice("GUAHAO_EMAIL_BACKEND", "console", ("console", "smtp", "off"))
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_CHANNEL == "smtp"
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = env_str("GUAHAO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("GUAHAO_EMAIL_PORT", 25, low=1, high=65535)
+EMAIL_HOST_USER = env_str("GUAHAO_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("GUAHAO_EMAIL_PASSWORD", "")
+_email_security = env_choice("GUAHAO_EMAIL_SECURITY", "none", ("none", "starttls", "ssl"))
+EMAIL_USE_TLS = _email_security == "starttls"
+EMAIL_USE_SSL = _email_security == "ssl"
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("GUAHAO_EMAIL_FROM", "noreply@guahao.invalid")
 
 # --- i18n, time -------------------------------------------------------------------------------
 

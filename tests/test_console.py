@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from guahao.booking.models import Registration
+from guahao.core import outbox
 from guahao.his.models import HisConnection
 from guahao.payments.models import Refund
 from guahao.scheduling.models import ScheduleStatus
@@ -65,9 +66,17 @@ def test_staff_suspend_a_clinic_its_paid_patient_is_refunded_and_told_once(sandb
     registration.refresh_from_db()
     assert registration.status == "refunded"
     assert registration.events.get(kind="registration.cancelled").actor_id == "ops"  # audited
+    outbox.deliver_all()  # the worker tells the patient
     _, messages = patient.call("GET", "/messages")
-    assert [m["kind"] for m in messages] == ["schedule.suspended", "registration.booked"]  # told once, with why
-    assert "医生外出会诊" in messages[0]["body"] and "李明" in messages[0]["body"]
+    assert [m["kind"] for m in messages] == [  # told once, with why, and of the money
+        "refund.finished",
+        "schedule.suspended",
+        "refund.started",
+        "payment.received",
+        "registration.booked",
+    ]
+    assert "医生外出会诊" in messages[1]["body"] and "李明" in messages[1]["body"]
+    assert "已付的 ¥51.00 将原路退回" in messages[1]["body"]
 
 
 @pytest.mark.django_db

@@ -5,6 +5,7 @@ from guahao.core.problems import ProblemType
 PHONE_INVALID = ProblemType("phone.invalid", 422, _("This is not a valid mainland mobile number"))
 SMS_TOO_SOON = ProblemType("sms.too_soon", 429, _("A code was sent a moment ago; please wait before asking again"))
 SMS_DAILY_LIMIT = ProblemType("sms.daily_limit", 429, _("Too many codes were sent to this phone today"))
+SMS_FAILED = ProblemType("sms.failed", 502, _("The code could not be sent by SMS; please try again"))
 CODE_WRONG = ProblemType("login.code_wrong", 401, _("The code is wrong or has expired"))
 CODE_ATTEMPTS = ProblemType("login.too_many_attempts", 429, _("Too many wrong codes; ask for a new one"))
 ID_NUMBER_INVALID = ProblemType("patient.id_number_invalid", 422, _("The ID number is not valid"))

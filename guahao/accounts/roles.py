@@ -45,6 +45,8 @@ _HOSPITAL_WORK = {
     "payments.failedrefund": "view",
     "payments.reconciliationrun": "view",
     "payments.reconciliationdifference": "view",
+    "notifications.message": "view",
+    "notifications.messagetemplate": "view",
 }
 
 ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
@@ -57,6 +59,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "booking.registration": "view change",
         "booking.blacklistentry": "view add change",
         "his.hiscall": "view change",
+        "notifications.message": "view change",
     },
     Role.FINANCE: {
         **_HOSPITAL_WORK,
@@ -82,6 +85,9 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "payments.failedrefund": "view change",
         "auth.user": "view add change",
         "accounts.staffevent": "view",
+        "notifications.message": "view change",
+        "notifications.messagetemplate": "view add change delete",
+        "notifications.hospitalchannels": "view add change",
     },
 }
 

@@ -14,8 +14,9 @@ from guahao.booking.models import Hold, Registration
 from guahao.booking.selectors import patient_cancel_window
 from guahao.booking.services import checkin_qr
 from guahao.catalog.models import Department, Doctor, Hospital
-from guahao.notifications.models import Message
-from guahao.notifications.services import message_text
+from guahao.notifications.kinds import KINDS
+from guahao.notifications.models import Message, Preferences
+from guahao.notifications.services import message_link, message_text
 from guahao.payments.models import Payment
 from guahao.scheduling.models import Period, Schedule
 from guahao.scheduling.rules import Rules
@@ -567,6 +568,9 @@ class MessageOut(Schema):
     data: dict
     created_at: dt.datetime
     read: bool
+    registration_id: str | None = Field(None, description="the registration the message is about")
+    hold_id: str | None = Field(None, description="the hold the message is about (before it was booked)")
+    link: str | None = Field(None, description="where the patient web app shows it")
 
 
 def message_out(message: Message) -> dict:
@@ -579,4 +583,52 @@ def message_out(message: Message) -> dict:
         "data": message.data,
         "created_at": message.created_at,
         "read": message.read_at is not None,
+        "registration_id": str(message.registration_id) if message.registration_id else None,
+        "hold_id": str(message.hold_id) if message.hold_id else None,
+        "link": message_link(message) or None,
     }
+
+
+class UnreadOut(Schema):
+    unread: int
+
+
+class MarkedOut(Schema):
+    marked: int
+
+
+class PreferencesIn(Schema):
+    sms: bool | None = None
+    wechat: bool | None = None
+    email: bool | None = None
+    email_address: str | None = Field(None, max_length=254)
+    language: str | None = Field(None, description="zh-hans or en: the language of SMS, WeChat and e-mail messages")
+
+
+class PreferencesOut(Schema):
+    sms: bool
+    wechat: bool
+    email: bool
+    email_address: str
+    language: str
+    service_messages: list[str] = Field(description="kinds sent on every channel whatever is chosen")
+
+
+def preferences_out(prefs: Preferences) -> dict:
+    return {
+        "sms": prefs.sms,
+        "wechat": prefs.wechat,
+        "email": prefs.email,
+        "email_address": prefs.email_address,
+        "language": prefs.language,
+        "service_messages": sorted(name for name, kind in KINDS.items() if kind.service),
+    }
+
+
+class LinkedOut(Schema):
+    linked: bool
+
+
+class WechatLinkIn(Schema):
+    hospital_id: str
+    code: str = Field(max_length=128, description="the code of WeChat's web authorisation (snsapi_base)")

@@ -33,6 +33,7 @@ from guahao.his import errors as his_errors
 from guahao.his import realtime as his_realtime
 from guahao.his import registry as his_registry
 from guahao.his import sync as his_sync
+from guahao.notifications import errors as notification_errors
 from guahao.notifications import services as notifications
 from guahao.payments import errors as payment_errors
 from guahao.payments import services as payments
@@ -601,6 +602,69 @@ messages_router = Router(tags=["messages"], auth=patient_auth)
 @messages_router.get("", **documented({200: list[schemas.MessageOut]}, NOT_LOGGED_IN))
 def messages_list(request: HttpRequest) -> list[dict]:
     return [schemas.message_out(m) for m in notifications.messages_of(_account(request))]
+
+
+@messages_router.get(
+    "/unread", **documented({200: schemas.UnreadOut}, NOT_LOGGED_IN, summary="How many messages are unread")
+)
+def messages_unread(request: HttpRequest) -> dict:
+    return {"unread": notifications.messages_unread(_account(request))}
+
+
+@messages_router.post("/read", **documented({200: schemas.MarkedOut}, NOT_LOGGED_IN, summary="Mark every message read"))
+def messages_mark_read(request: HttpRequest) -> dict:
+    return {"marked": notifications.messages_mark_read(_account(request))}
+
+
+@messages_router.post(
+    "/{message_id}/read", **documented({200: schemas.MessageOut}, NOT_LOGGED_IN, NOT_FOUND, summary="Mark one read")
+)
+def message_mark_read(request: HttpRequest, message_id: str) -> dict:
+    message = notifications.message_mark_read(account=_account(request), message_id=_int(message_id))
+    return schemas.message_out(message)
+
+
+@messages_router.get(
+    "/preferences",
+    **documented(
+        {200: schemas.PreferencesOut},
+        NOT_LOGGED_IN,
+        summary="The channels the patient wants beside the inbox, the e-mail address and the messages' language",
+    ),
+)
+def preferences_get(request: HttpRequest) -> dict:
+    return schemas.preferences_out(notifications.preferences_of(_account(request)))
+
+
+@messages_router.put(
+    "/preferences",
+    **documented(
+        {200: schemas.PreferencesOut},
+        NOT_LOGGED_IN,
+        summary="Choose channels (service messages, such as a suspension or a refund, go on every channel anyway)",
+    ),
+)
+def preferences_put(request: HttpRequest, body: schemas.PreferencesIn) -> dict:
+    prefs = notifications.preferences_set(account=_account(request), **body.dict(exclude_none=True))
+    return schemas.preferences_out(prefs)
+
+
+@messages_router.post(
+    "/wechat",
+    **documented(
+        {200: schemas.LinkedOut},
+        NOT_LOGGED_IN,
+        NOT_FOUND,
+        notification_errors.WECHAT_NOT_CONFIGURED,
+        notification_errors.WECHAT_CODE_INVALID,
+        notification_errors.WECHAT_FAILED,
+        summary="Link the account to its openid at a hospital's WeChat official account",
+    ),
+)
+def wechat_link(request: HttpRequest, body: schemas.WechatLinkIn) -> dict:
+    hospital = _get(Hospital, body.hospital_id)
+    notifications.wechat_link(account=_account(request), hospital=hospital, code=body.code)
+    return {"linked": True}
 
 
 # --- check-in (kiosk, window, or the patient's own phone at the hospital) -------------------------

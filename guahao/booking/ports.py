@@ -1,9 +1,9 @@
 """What the hold path needs from outside booking, as interfaces booking owns.
 
-Booking imports nothing from the HIS or the notifications (../shared/STYLE.md, "How the apps
-talk"): it calls these protocols, which the apps above implement and wire in at start-up
-(``his.apps`` and ``notifications.apps``, in ``AppConfig.ready``). Until they are wired, a
-hospital has no HIS and nobody is told anything: booking alone still books.
+Booking imports nothing from the HIS (../shared/STYLE.md, "How the apps talk"): it calls these
+protocols, which the HIS app implements and wires in at start-up (``his.apps``, in
+``AppConfig.ready``). Until they are wired, a hospital has no HIS: booking alone still books.
+Patients are told through the events booking writes (``core.outbox``), which notifications reads.
 """
 
 from __future__ import annotations
@@ -65,16 +65,6 @@ class MedicalRecords(Protocol):
         ...
 
 
-class Notifier(Protocol):
-    """Tells the patient. Called inside the change's transaction: nothing is told of a change undone."""
-
-    def registration_booked(self, registration: Registration) -> None: ...
-
-    def registration_cancelled(self, registration: Registration, *, by: str) -> None:
-        """``by`` is the actor type (patient or staff)."""
-        ...
-
-
 class _NoHis:
     def connected(self, hospital_id: int) -> bool:
         return False
@@ -114,19 +104,10 @@ class _RecordsAtVisit:
         return MedicalRecord.objects.filter(patient=patient, hospital_id=hospital_id).first()
 
 
-class _Silent:
-    def registration_booked(self, registration: Registration) -> None:
-        return None
-
-    def registration_cancelled(self, registration: Registration, *, by: str) -> None:
-        return None
-
-
 class _Wired:
     his: RealtimeHis = _NoHis()
     write_backs: WriteBacks = _NoHis()
     records: MedicalRecords = _RecordsAtVisit()
-    notifier: Notifier = _Silent()
 
 
 wired = _Wired()
@@ -137,7 +118,6 @@ def wire(
     his: RealtimeHis | None = None,
     write_backs: WriteBacks | None = None,
     records: MedicalRecords | None = None,
-    notifier: Notifier | None = None,
 ) -> None:
     """Plug an implementation in (at start-up; tests may swap one for a block)."""
     if his is not None:
@@ -146,5 +126,3 @@ def wire(
         wired.write_backs = write_backs
     if records is not None:
         wired.records = records
-    if notifier is not None:
-        wired.notifier = notifier

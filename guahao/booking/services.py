@@ -549,7 +549,6 @@ def hold_book(
         actor=actor, kind="registration.booked", registration=registration, to_status=RegistrationStatus.BOOKED
     )
     wired.write_backs.registration_written(registration)
-    wired.notifier.registration_booked(registration)
     outbox.event_emit("registration.booked", registration_id=registration.pk, account_id=registration.account_id)
     return registration
 
@@ -572,9 +571,9 @@ def _transition(
 
 
 def registration_cancel(*, registration: Registration, actor: Actor, tell_patient: bool = True) -> Registration:
-    """Cancel before the cutoff (staff may cancel later) and give the slot back. The patient is
-    told when they or staff cancelled; a system cancel (the HIS), or a caller that sends its own
-    message (a suspension, ``tell_patient=False``), says why itself."""
+    """Cancel before the cutoff (staff may cancel later) and give the slot back. The event says who
+    cancelled; the patient is told of it unless the caller tells them why itself (a suspension,
+    ``tell_patient=False``)."""
     if registration.status != RegistrationStatus.BOOKED:
         raise errors.BAD_TRANSITION.error(status=registration.status)
     deadline, still_open = selectors.patient_cancel_window(registration)
@@ -596,8 +595,6 @@ def registration_cancel(*, registration: Registration, actor: Actor, tell_patien
         wired.write_backs.registration_cancelled(registration)
         if actor.type == ActorType.PATIENT:
             _blacklist_consider(registration=registration, reason=BlacklistReason.CANCELLATIONS, rules=rules, now=now)
-        if tell_patient and actor.type in (ActorType.PATIENT, ActorType.STAFF):
-            wired.notifier.registration_cancelled(registration, by=actor.type)
         outbox.event_emit(
             "registration.cancelled",
             registration_id=registration.pk,

@@ -24,6 +24,7 @@ from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registrati
 from guahao.catalog import services as catalog
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
 from guahao.console import his as _his  # noqa: F401 - registers the HIS pages
+from guahao.console import notifications as _notifications  # noqa: F401 - registers the message pages
 from guahao.console import payments as _payments  # noqa: F401 - registers the payment pages
 from guahao.console import schedules as _schedules  # noqa: F401 - registers the schedule pages
 from guahao.console import staff as _staff  # noqa: F401 - registers the staff access pages

@@ -14,10 +14,10 @@ from guahao.booking import gate
 from guahao.booking import services as booking
 from guahao.booking.models import Registration, RegistrationStatus
 from guahao.catalog.models import Hospital
+from guahao.core import outbox as events
 from guahao.core.errors import INVALID
 from guahao.his import errors, outbox, registry, sync
 from guahao.his.models import HisCall, HisConnection
-from guahao.notifications import services as notifications
 from guahao.scheduling import services as scheduling
 from guahao.scheduling.models import Schedule, ScheduleStatus, ScheduleTemplate, Slot
 
@@ -125,8 +125,8 @@ def schedule_move(
     location: str | None = None,
     reason: str = "",
 ) -> tuple[dict[str, list[str]], int]:
-    """Move a clinic's hours or room; every patient booked is told the new time and place (in
-    the same transaction). Returns (what changed, how many patients were told)."""
+    """Move a clinic's hours or room; every patient booked is told the new time and place (an
+    event each, in the same transaction). Returns (what changed, how many patients are told)."""
     schedules_owned_here(schedule.hospital_id)
     with transaction.atomic():
         changes = scheduling.schedule_move(
@@ -138,12 +138,12 @@ def schedule_move(
                 "hospital", "department", "doctor", "schedule__doctor", "period"
             )
             for registration in booked:
-                notifications.message_send(
+                events.event_emit(
+                    "schedule.moved",
                     account_id=registration.account_id,
-                    kind=notifications.SCHEDULE_MOVED,
-                    location=registration.schedule.location,
+                    registration_id=registration.pk,
+                    schedule_id=schedule.pk,
                     reason=reason,
-                    **notifications.visit_facts(registration),
                 )
                 told += 1
     return changes, told

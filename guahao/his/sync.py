@@ -20,13 +20,12 @@ from guahao.booking import services as booking
 from guahao.booking.models import ActorType, Hold, HoldStatus, Registration, RegistrationStatus
 from guahao.catalog import services as catalog
 from guahao.catalog.models import Department, Doctor, Title
-from guahao.core import clock
+from guahao.core import clock, outbox
 from guahao.core.errors import MALFORMED
 from guahao.core.problems import Problem
 from guahao.his import errors, realtime, registry
 from guahao.his.interface import HisAdapter, HisError, HisRefused, HisSchedule, HisSlot
 from guahao.his.models import HisConnection, HisEvent
-from guahao.notifications import services as notifications
 from guahao.payments import services as payments
 from guahao.scheduling.models import Schedule, ScheduleStatus
 from guahao.scheduling.rules import rules_for
@@ -130,24 +129,26 @@ def schedule_suspend(*, schedule: Schedule, reason: str, actor: booking.Actor) -
         if not schedule_mark_suspended(schedule=schedule, reason=reason):
             return 0
         schedule.refresh_from_db()
+        offered = selectors.alternatives(schedule=schedule, period=None)
+        told = {"schedule_id": schedule.pk, "reason": reason, "alternatives": offered}
         for hold in Hold.objects.filter(schedule=schedule, status=HoldStatus.HELD):
             try:
                 booking.hold_release(hold=hold, actor=actor)
             except Problem:  # ended meanwhile
                 continue
-        offered = selectors.alternatives(schedule=schedule, period=None)
+            outbox.event_emit("schedule.suspended", account_id=hold.account_id, hold_id=hold.pk, **told)
         cancelled = 0
         booked = Registration.objects.filter(schedule=schedule, status=RegistrationStatus.BOOKED).select_related(
             "hospital", "department", "doctor", "schedule"
         )
         for registration in booked:
-            payments.registration_cancel(registration=registration, actor=actor, tell_patient=False)
-            notifications.message_send(
+            registration = payments.registration_cancel(registration=registration, actor=actor, tell_patient=False)
+            outbox.event_emit(
+                "schedule.suspended",
                 account_id=registration.account_id,
-                kind=notifications.SCHEDULE_SUSPENDED,
-                reason=reason,
-                alternatives=offered,
-                **notifications.visit_facts(registration),
+                registration_id=registration.pk,
+                refund_fen=payments.refund_due_fen(registration=registration),
+                **told,
             )
             cancelled += 1
     gate.slot_freed(schedule.pk)
@@ -166,12 +167,7 @@ def _registration_cancelled(connection: HisConnection, data: dict) -> str:
     if registration is not None:
         if registration.status != RegistrationStatus.BOOKED:
             return "already"
-        payments.registration_cancel(registration=registration, actor=HIS)
-        notifications.message_send(
-            account_id=registration.account_id,
-            kind=notifications.CANCELLED_BY_HOSPITAL,
-            **notifications.visit_facts(registration),
-        )
+        payments.registration_cancel(registration=registration, actor=HIS)  # its event tells the patient
         return "cancelled"
     return _slot_event(connection, data, free=True)
 

@@ -9,7 +9,10 @@ class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from guahao.booking import ports
-        from guahao.notifications.services import NotifierForBooking
+        from guahao.accounts import ports
+        from guahao.core import outbox
+        from guahao.notifications import events
+        from guahao.notifications.login_codes import LoginCodesBySms
 
-        ports.wire(notifier=NotifierForBooking())
+        outbox.subscribe(consumer=events.CONSUMER, topics=events.ROUTES, handler=events.handle)
+        ports.wire(code_sender=LoginCodesBySms())

@@ -1,18 +1,50 @@
-"""Messages to patients' accounts, worded in the reader's language when read."""
+"""Messages to patients: written once per channel in the transaction of what they report,
+read in the inbox in the reader's language, and what patients choose.
+
+``notice`` is the one place messages are made: the kinds' table says on which channels, the
+patient's preferences and what each hospital configured narrow it (service messages ignore the
+preferences), and the database keeps one message per report and channel.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.utils.translation import get_language, gettext_lazy
-from django.utils.translation import gettext as _
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.urls import reverse
+from django.utils.translation import get_language
 
 from guahao.accounts.models import Account
-from guahao.booking.models import ActorType, Hold, Registration
+from guahao.accounts.services import mask_phone
+from guahao.booking.models import Hold, Registration
+from guahao.catalog.models import Hospital
 from guahao.core import clock
-from guahao.notifications.models import Message
+from guahao.core.errors import INVALID, NOT_FOUND
+from guahao.notifications import errors, texts
+from guahao.notifications.channels import ChannelError, sender_for
+from guahao.notifications.kinds import KINDS
+from guahao.notifications.models import (
+    Channel,
+    HospitalChannels,
+    Language,
+    Message,
+    MessageStatus,
+    Preferences,
+    WechatLink,
+)
+from guahao.scheduling.models import Schedule
 
+log = logging.getLogger(__name__)
+
+KICK_KEY = "notifications:kick"
+KICK_SECONDS = 1
+
+# The kinds of messages as the inbox names them (kept: clients know these codes).
 BOOKED = "registration.booked"
 CANCELLED = "registration.cancelled"  # by the patient
 CANCELLED_BY_HOSPITAL = "registration.cancelled_by_hospital"
@@ -20,189 +52,298 @@ SCHEDULE_SUSPENDED = "schedule.suspended"
 SCHEDULE_MOVED = "schedule.moved"
 LATE_PAYMENT_REFUNDED = "payment.late_refunded"
 SECOND_PAYMENT_REFUNDED = "payment.second_refunded"
-WAITLIST_JOINED = "waitlist.joined"
-WAITLIST_OFFERED = "waitlist.offered"
-WAITLIST_EXPIRED = "waitlist.expired"
-WAITLIST_CANCELLED = "waitlist.cancelled"
 
 
-def message_send(*, account_id: int, kind: str, **data: Any) -> Message:
-    """Call inside the transaction of the change it reports: no message for a change undone."""
-    return Message.objects.create(account_id=account_id, kind=kind, data=data, created_at=clock.now())
+# --- facts ---------------------------------------------------------------------------------------
 
 
-def visit_facts(visit: Hold | Registration) -> dict[str, Any]:
-    """What a message says of a registration or a hold: where, with whom, when (both languages
-    kept, the reader's is picked when it is read)."""
-    hospital, department, doctor = visit.hospital, visit.department, visit.schedule.doctor
-    facts: dict[str, Any] = {
-        "visit_date": visit.visit_date.isoformat(),
-        "time": visit.period.starts_at.astimezone(ZoneInfo(hospital.timezone)).strftime("%H:%M"),
+def local_time(when: dt.datetime, tz: str) -> str:
+    return when.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+
+
+def local_moment(when: dt.datetime, tz: str) -> str:
+    """A deadline as a patient reads it: the time, with the date when it is not today."""
+    local = when.astimezone(ZoneInfo(tz))
+    return local.strftime("%H:%M") if local.date() == clock.local_today(tz) else local.strftime("%Y-%m-%d %H:%M")
+
+
+def schedule_facts(schedule: Schedule) -> dict[str, Any]:
+    hospital, department, doctor = schedule.hospital, schedule.department, schedule.doctor
+    return {
+        "visit_date": schedule.date.isoformat(),
+        "time": local_time(schedule.starts_at, hospital.timezone),
         "hospital": hospital.name,
         "hospital_en": hospital.name_en,
         "department": department.name,
         "department_en": department.name_en,
         "doctor": doctor.name if doctor else "",
         "doctor_en": doctor.name_en if doctor else "",
+        "location": schedule.location,
     }
+
+
+def visit_facts(visit: Hold | Registration) -> dict[str, Any]:
+    """What a message says of a registration or a hold: where, with whom, when (both languages
+    kept, the reader's is picked when it is worded)."""
+    facts = schedule_facts(visit.schedule)
+    facts["time"] = local_time(visit.period.starts_at, visit.hospital.timezone)
     if isinstance(visit, Registration):
         facts |= {"registration_number": visit.registration_number, "slot_number": visit.slot_number}
     return facts
 
 
+# --- what patients choose ------------------------------------------------------------------------
+
+
+def preferences_of(account: Account) -> Preferences:
+    """The account's choices (the defaults, unsaved, until it makes any)."""
+    found = Preferences.objects.filter(account=account).first()
+    return found or Preferences(account=account, updated_at=clock.now())
+
+
+def preferences_set(
+    *,
+    account: Account,
+    sms: bool | None = None,
+    wechat: bool | None = None,
+    email: bool | None = None,
+    email_address: str | None = None,
+    language: str | None = None,
+) -> Preferences:
+    if language is not None and language not in Language.values:
+        raise INVALID.error(field="language")
+    if email_address:
+        from django.core.exceptions import ValidationError
+        from django.core.validators import validate_email
+
+        try:
+            validate_email(email_address)
+        except ValidationError:
+            raise INVALID.error(field="email_address") from None
+    changes = {
+        name: value
+        for name, value in {
+            "sms": sms,
+            "wechat": wechat,
+            "email": email,
+            "email_address": email_address.strip() if email_address is not None else None,
+            "language": language,
+        }.items()
+        if value is not None
+    }
+    with transaction.atomic():
+        prefs, _ = Preferences.objects.select_for_update().get_or_create(
+            account=account, defaults={"updated_at": clock.now()}
+        )
+        for name, value in changes.items():
+            setattr(prefs, name, value)
+        prefs.updated_at = clock.now()
+        prefs.save()
+    return prefs
+
+
+def channels_of(hospital_id: int | None) -> HospitalChannels | None:
+    if hospital_id is None:
+        return None
+    return HospitalChannels.objects.filter(hospital_id=hospital_id).first()
+
+
+def wechat_link(*, account: Account, hospital: Hospital, code: str) -> WechatLink:
+    """Link the account to its openid at the hospital's official account (from the code of
+    WeChat's web authorisation)."""
+    from guahao.notifications.channels.wechat import openid_for_code
+
+    config = channels_of(hospital.pk)
+    if config is None or not config.wechat_app_id:
+        raise errors.WECHAT_NOT_CONFIGURED.error()
+    try:
+        openid = openid_for_code(config, code)
+    except ChannelError as exc:
+        log.warning("wechat link for account %s failed: %s", account.pk, exc)
+        raise (errors.WECHAT_CODE_INVALID if exc.permanent else errors.WECHAT_FAILED).error() from None
+    with transaction.atomic():
+        WechatLink.objects.filter(app_id=config.wechat_app_id, openid=openid).exclude(account=account).delete()
+        link, _ = WechatLink.objects.update_or_create(
+            account=account,
+            app_id=config.wechat_app_id,
+            defaults={"openid": openid, "linked_at": clock.now()},
+        )
+    return link
+
+
+def address_of(channel: str, account: Account, prefs: Preferences, config: HospitalChannels | None) -> str:
+    """Where a channel reaches the account ('' where it does not)."""
+    if channel == Channel.SMS:
+        return account.phone
+    if channel == Channel.EMAIL:
+        return prefs.email_address
+    if channel == Channel.WECHAT and config is not None and config.wechat_app_id:
+        link = WechatLink.objects.filter(account=account, app_id=config.wechat_app_id).first()
+        return link.openid if link else ""
+    return ""
+
+
+def _masked(channel: str, address: str) -> str:
+    if channel == Channel.SMS:
+        return mask_phone(address)
+    if channel == Channel.EMAIL:
+        name, _, domain = address.partition("@")
+        return f"{name[:1]}***@{domain}"
+    if channel == Channel.WECHAT:
+        return f"openid {address[:4]}…"
+    return ""
+
+
+# --- making messages -----------------------------------------------------------------------------
+
+
+def quiet_until(now: dt.datetime, tz: str) -> dt.datetime | None:
+    """The end of the SMS quiet hours if ``now`` is inside them, else None."""
+    window = settings.SMS_QUIET_HOURS
+    if window is None:
+        return None
+    start, end = window
+    local = now.astimezone(ZoneInfo(tz))
+    at = local.time()
+    inside = (start <= at or at < end) if start > end else (start <= at < end)
+    if not inside:
+        return None
+    day = local.date() if at < end else local.date() + dt.timedelta(days=1)
+    return clock.at_local(day, end, tz)
+
+
+def notice(
+    *,
+    account_id: int,
+    kind: str,
+    key: str,
+    hospital_id: int | None,
+    facts: dict[str, Any],
+    registration_id: int | None = None,
+    hold_id: int | None = None,
+    expires_at: dt.datetime | None = None,
+) -> list[Message]:
+    """Tell an account: one message on each channel the kind goes on that the patient can
+    receive and wants (all of them for a service message). ``key`` names what is reported: a
+    second notice with the same key adds nothing. Call inside the transaction of what it reports."""
+    spec = KINDS[kind]
+    account = Account.objects.get(pk=account_id)
+    prefs = preferences_of(account)
+    config = channels_of(hospital_id)
+    now = clock.now()
+    tz = Hospital.objects.values_list("timezone", flat=True).get(pk=hospital_id) if hospital_id else settings.TIME_ZONE
+    rows = []
+    for channel in spec.channels:
+        common = {
+            "account_id": account_id,
+            "hospital_id": hospital_id,
+            "kind": kind,
+            "channel": channel,
+            "data": facts,
+            "language": prefs.language,
+            "registration_id": registration_id,
+            "hold_id": hold_id,
+            "dedup_key": key[:80],
+            "urgent": spec.urgent,
+            "created_at": now,
+            "expires_at": expires_at,
+        }
+        if channel == Channel.INBOX:
+            rows.append(Message(status=MessageStatus.SENT, sent_at=now, **common))
+            continue
+        if not spec.service and not getattr(prefs, channel):
+            continue
+        if not sender_for(channel).reachable(settings=config, kind=kind):
+            continue
+        address = address_of(channel, account, prefs, config)
+        if not address:
+            continue
+        due = now
+        if channel == Channel.SMS and not spec.urgent:
+            due = quiet_until(now, tz) or now
+        rows.append(Message(status=MessageStatus.PENDING, next_at=due, to_masked=_masked(channel, address), **common))
+    Message.objects.bulk_create(rows, ignore_conflicts=True)
+    if any(row.channel != Channel.INBOX for row in rows):
+        transaction.on_commit(kick)
+    return rows
+
+
+def kick() -> None:
+    """Ask the worker to send in a moment (at most once a second; the periodic job sends what a
+    kick missed)."""
+    if not settings.OUTBOX_KICK:
+        return
+    try:
+        if cache.add(KICK_KEY, 1, timeout=KICK_SECONDS):
+            from guahao.notifications.tasks import send_messages_now
+
+            send_messages_now.schedule(delay=KICK_SECONDS + 0.5)
+    except Exception:  # noqa: BLE001 - the periodic job sends what a failed kick would have
+        log.warning("could not ask the worker to send messages", exc_info=True)
+
+
+# --- the inbox -----------------------------------------------------------------------------------
+
+
+def _inbox(account: Account) -> Any:
+    return Message.objects.filter(account=account, channel=Channel.INBOX)
+
+
 def messages_of(account: Account) -> list[Message]:
-    return list(Message.objects.filter(account=account)[:100])
+    return list(_inbox(account).select_related("hospital")[:100])
 
 
 def messages_unread(account: Account) -> int:
-    return Message.objects.filter(account=account, read_at__isnull=True).count()
+    return _inbox(account).filter(read_at__isnull=True).count()
 
 
 def messages_mark_read(account: Account) -> int:
     """The account has seen its messages."""
-    return Message.objects.filter(account=account, read_at__isnull=True).update(read_at=clock.now())
+    return _inbox(account).filter(read_at__isnull=True).update(read_at=clock.now())
 
 
-def _pick(data: dict, name: str) -> str:
-    english = (get_language() or "").startswith("en")
-    return str((data.get(f"{name}_en") if english else None) or data.get(name) or "")
+def access_message(*, account: Account, message_id: int) -> Message:
+    """One of the account's inbox messages (another account's is not found)."""
+    message = _inbox(account).filter(pk=message_id).first()
+    if message is None:
+        raise NOT_FOUND.error()
+    return message
 
 
-# What each kind of message says: its title and its body, filled with the message's facts.
-TEXTS = {
-    BOOKED: (
-        gettext_lazy("Registration booked"),
-        gettext_lazy(
-            "%(hospital)s %(department)s %(doctor)s, %(date)s %(time)s, visit number %(slot)s (registration "
-            "%(number)s). Please come on time and check in with the QR code of the registration."
-        ),
-    ),
-    CANCELLED: (
-        gettext_lazy("Registration cancelled"),
-        gettext_lazy(
-            "You cancelled registration %(number)s at %(hospital)s %(department)s on %(date)s. Any fee paid "
-            "online goes back to where it was paid from."
-        ),
-    ),
-    CANCELLED_BY_HOSPITAL: (
-        gettext_lazy("Registration cancelled at the hospital"),
-        gettext_lazy(
-            "Your registration %(number)s at %(hospital)s %(department)s on %(date)s was cancelled at the "
-            "hospital. Any fee paid online goes back to where it was paid from."
-        ),
-    ),
-    SCHEDULE_SUSPENDED: (
-        gettext_lazy("Clinic suspended"),
-        gettext_lazy(
-            "%(hospital)s %(department)s %(doctor)s on %(date)s is suspended (%(reason)s). Your registration "
-            "%(number)s is cancelled and any fee goes back to where it was paid from."
-        ),
-    ),
-    SCHEDULE_MOVED: (
-        gettext_lazy("Clinic moved"),
-        gettext_lazy(
-            "%(hospital)s %(department)s %(doctor)s on %(date)s has moved: now %(time)s, room %(place)s. Your "
-            "registration %(number)s (visit number %(slot)s) stands; cancel it online if the new time does not suit you."
-        ),
-    ),
-    LATE_PAYMENT_REFUNDED: (
-        gettext_lazy("Payment refunded"),
-        gettext_lazy(
-            "Your payment of %(amount)s for %(hospital)s %(department)s on %(date)s arrived after the held slot "
-            "had been released, so nothing was booked. All of it goes back to where it was paid from."
-        ),
-    ),
-    SECOND_PAYMENT_REFUNDED: (
-        gettext_lazy("Payment refunded"),
-        gettext_lazy(
-            "Your registration at %(hospital)s %(department)s on %(date)s was already paid for, so a second "
-            "payment of %(amount)s goes back in full to where it was paid from. The registration stands."
-        ),
-    ),
-    WAITLIST_JOINED: (
-        gettext_lazy("On the waitlist"),
-        gettext_lazy(
-            "You are on the waitlist of %(hospital)s %(department)s %(doctor)s on %(date)s %(time)s. If a slot "
-            "comes free before %(deadline)s it is offered to you and you are told at once."
-        ),
-    ),
-    WAITLIST_OFFERED: (
-        gettext_lazy("A slot from the waitlist is held for you"),
-        gettext_lazy(
-            "A slot of %(hospital)s %(department)s %(doctor)s on %(date)s %(time)s came free and is held for you "
-            "until %(expires)s. Confirm and pay before then, or it goes to the next patient waiting."
-        ),
-    ),
-    WAITLIST_EXPIRED: (
-        gettext_lazy("Waitlist ended"),
-        gettext_lazy(
-            "Your waitlist for %(hospital)s %(department)s %(doctor)s on %(date)s has ended: %(why)s. Any fee "
-            "paid for it goes back in full to where it was paid from."
-        ),
-    ),
-    WAITLIST_CANCELLED: (
-        gettext_lazy("Waitlist cancelled"),
-        gettext_lazy(
-            "Your waitlist for %(hospital)s %(department)s %(doctor)s on %(date)s was cancelled: %(why)s. Any "
-            "fee paid for it goes back in full to where it was paid from."
-        ),
-    ),
-}
-
-# Why a waitlist entry ended, as the patient reads it.
-WAITLIST_REASONS = {
-    "waitlist.deadline": gettext_lazy("the waitlist closed before a slot came free"),
-    "waitlist.offer_lapsed": gettext_lazy("the slot offered was not confirmed in time"),
-    "waitlist.offer_released": gettext_lazy("the slot offered was given back"),
-    "waitlist.removed": gettext_lazy("the hospital removed it"),
-    "schedule.suspended": gettext_lazy("the clinic was suspended"),
-    "rule.blacklisted": gettext_lazy("the patient is barred from online booking"),
-    "rule.one_per_department_per_day": gettext_lazy(
-        "the patient already has a registration in this department that day"
-    ),
-    "rule.per_account_per_day": gettext_lazy("the account has reached its registrations at this hospital that day"),
-    "rule.medical_record_required": gettext_lazy("the hospital needs a medical record first"),
-    "payment.failed": gettext_lazy("the payment could not be started"),
-}
+def message_mark_read(*, account: Account, message_id: int) -> Message:
+    message = access_message(account=account, message_id=message_id)
+    Message.objects.filter(pk=message.pk, read_at__isnull=True).update(read_at=clock.now())
+    message.refresh_from_db()
+    return message
 
 
-def message_text(message: Message) -> tuple[str, str]:
-    """(title, body) in the active language."""
-    if message.kind not in TEXTS:
-        return message.kind, ""
-    d = message.data
-    facts = {
-        "hospital": _pick(d, "hospital"),
-        "department": _pick(d, "department"),
-        "doctor": _pick(d, "doctor"),
-        "date": d.get("visit_date", ""),
-        "time": d.get("time", ""),
-        "number": d.get("registration_number", ""),
-        "slot": d.get("slot_number", ""),
-        "amount": d.get("amount", ""),
-        "reason": d.get("reason", ""),
-        "place": d.get("location", ""),
-        "deadline": d.get("deadline", ""),
-        "expires": d.get("expires_at", ""),
-        "why": str(WAITLIST_REASONS.get(d.get("reason", ""), d.get("note") or d.get("reason", ""))),
-    }
-    title, body = TEXTS[message.kind]
-    text = str(body) % facts
-    if d.get("alternatives"):  # a suspension offers other doctors and days
-        offered = "; ".join(
-            f"{(a.get('doctor') or {}).get('name') or _('General clinic')} {a.get('date', '')}"
-            for a in d["alternatives"]
-        )
-        text += " " + _("You can book another doctor or day instead:") + " " + offered
-    return str(title), text
+def message_text(message: Message, language: str | None = None) -> tuple[str, str]:
+    """(title, text) in ``language`` (the active one by default)."""
+    language = language or ("en" if (get_language() or "").startswith("en") else "zh-hans")
+    return texts.render(kind=message.kind, data=message.data, language=language, hospital_id=message.hospital_id)
 
 
-class NotifierForBooking:
-    """Booking's notifier port (``guahao.booking.ports.Notifier``): the patient's messages."""
+def message_link(message: Message) -> str:
+    """Where the patient app shows what the message is about ('' for a message of no visit)."""
+    if message.registration_id:
+        return reverse("web:registration", args=[message.registration_id])
+    if message.hold_id:
+        return reverse("web:hold", args=[message.hold_id])
+    return ""
 
-    def registration_booked(self, registration: Registration) -> None:
-        message_send(account_id=registration.account_id, kind=BOOKED, **visit_facts(registration))
 
-    def registration_cancelled(self, registration: Registration, *, by: str) -> None:
-        kind = CANCELLED if by == ActorType.PATIENT else CANCELLED_BY_HOSPITAL
-        message_send(account_id=registration.account_id, kind=kind, **visit_facts(registration))
+# --- staff ---------------------------------------------------------------------------------------
+
+
+def message_send_again(*, message: Message, by: str) -> Message:
+    """Staff send a dead letter (or one not sent) again now; who asked is kept on it."""
+    if message.channel == Channel.INBOX or message.status not in (MessageStatus.FAILED, MessageStatus.SKIPPED):
+        raise errors.NOT_RESENDABLE.error(status=message.status)
+    Message.objects.filter(pk=message.pk, status__in=[MessageStatus.FAILED, MessageStatus.SKIPPED]).update(
+        status=MessageStatus.PENDING, next_at=clock.now(), attempts=0, expires_at=None, resent_by=by[:150]
+    )
+    from guahao.notifications import delivery
+
+    delivery.message_send(message_id=message.pk)
+    message.refresh_from_db()
+    return message

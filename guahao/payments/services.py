@@ -19,8 +19,7 @@ from guahao.booking import services as booking
 from guahao.booking.models import Hold, HoldStatus, Registration
 from guahao.booking.services import Actor
 from guahao.core import clock, outbox
-from guahao.notifications import services as notifications
-from guahao.payments import errors, locks, money
+from guahao.payments import errors, locks
 from guahao.payments.interface import Notification, PaymentProvider, ProviderError
 from guahao.payments.models import Payment, PaymentStatus, ProviderNotification, Refund, RefundReason, RefundStatus
 from guahao.payments.providers.registry import provider_for, provider_named
@@ -164,7 +163,9 @@ def prepayment_return(*, payment_id: int) -> None:
         return  # it paid for a registration: refunded with it, if ever
     if payment.status == PaymentStatus.PAID:
         if not payment.refunds.exclude(status=RefundStatus.FAILED).exists():
-            _after_commit_send(_refund_open(payment=payment, reason=RefundReason.WAITLIST))
+            refund = _refund_open(payment=payment, reason=RefundReason.WAITLIST)
+            _refund_told("refund.started", refund)
+            _after_commit_send(refund)
     elif payment.status == PaymentStatus.CREATED:
         # Closed here at once; the provider's order after commit (paid meanwhile after all: the
         # capture finds the entry ended and refunds it).
@@ -236,18 +237,21 @@ def _capture(*, payment_id: int, transaction_id: str, paid_at: dt.datetime | Non
         )
         if registration is not None:
             Payment.objects.filter(pk=payment_id).update(registration=registration)
+            outbox.event_emit(
+                "payment.received",
+                payment_id=payment.pk,
+                account_id=payment.account_id,
+                hold_id=payment.hold_id,
+                registration_id=registration.pk,
+                amount_fen=payment.amount_fen,
+            )
             outcome = "booked"
         else:
             # Paid for a hold that had ended (or a second payment for one hold): the slot is not
             # ours to give, so every fen goes back and the patient sees why on the hold.
             refund = _refund_open(payment=payment, reason=RefundReason.LATE)
             booked = Registration.objects.filter(hold_id=payment.hold_id).exists()
-            notifications.message_send(
-                account_id=payment.account_id,
-                kind=notifications.SECOND_PAYMENT_REFUNDED if booked else notifications.LATE_PAYMENT_REFUNDED,
-                amount=f"¥{money.yuan(payment.amount_fen)}",
-                **notifications.visit_facts(Hold.objects.get(pk=payment.hold_id)),
-            )
+            _refund_told("refund.started", refund, booked=booked)
             outcome = "refunded_late"
     if refund is not None:
         _after_commit_send(refund)
@@ -347,6 +351,32 @@ def _refund_open(*, payment: Payment, reason: str) -> Refund:
     )
 
 
+def _refund_told(topic: str, refund: Refund, **more: object) -> None:
+    """The patient hears of their refund (``refund.started``, ``.finished``, ``.failed``). Call
+    inside the refund's transaction."""
+    payment = refund.payment
+    outbox.event_emit(
+        topic,
+        refund_id=refund.pk,
+        payment_id=payment.pk,
+        account_id=payment.account_id,
+        hold_id=payment.hold_id,
+        registration_id=payment.registration_id,
+        amount_fen=refund.amount_fen,
+        reason=refund.reason,
+        **more,
+    )
+
+
+def refund_due_fen(*, registration: Registration) -> int:
+    """What is on its way back for a cancelled registration (0 when nothing was paid)."""
+    return sum(
+        Refund.objects.filter(payment__registration=registration)
+        .exclude(status=RefundStatus.FAILED)
+        .values_list("amount_fen", flat=True)
+    )
+
+
 def _after_commit_send(refund: Refund) -> None:
     transaction.on_commit(lambda: refund_send(refund_id=refund.pk))
 
@@ -396,6 +426,7 @@ def _refund_finish(
         registration_id = refund.payment.registration_id
         if succeeded and registration_id is not None and refund.reason != RefundReason.LATE:
             booking.registration_refund_finish(registration_id=registration_id)
+        _refund_told("refund.finished" if succeeded else "refund.failed", refund)
     if not succeeded:
         log.error("refund %s failed: %s (waiting for staff)", refund.out_refund_no, failure)
     return "refunded" if succeeded else "refund_failed"
@@ -410,6 +441,7 @@ def registration_cancel(*, registration: Registration, actor: Actor, tell_patien
         if payment is not None:
             booking.registration_refund_start(registration_id=registration.pk, actor=actor)
             refund = _refund_open(payment=payment, reason=RefundReason.CANCELLED)
+            _refund_told("refund.started", refund)
     if refund is not None:
         _after_commit_send(refund)
     registration.refresh_from_db()
@@ -424,6 +456,7 @@ def refund_retry(*, refund: Refund, actor: Actor) -> Refund:
         if refund.status != RefundStatus.FAILED or refund.payment.refunds.exclude(status=RefundStatus.FAILED).exists():
             raise errors.REFUND_NOT_FAILED.error()
         again = _refund_open(payment=refund.payment, reason=refund.reason)
+        _refund_told("refund.started", again)
         booking.event_record(
             actor=actor,
             kind="refund.retried",

@@ -21,12 +21,11 @@ and how an entry ends.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import random
 import secrets
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts.models import Account, Patient
 from guahao.booking import errors as booking_errors
@@ -34,10 +33,9 @@ from guahao.booking import gate
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
 from guahao.booking.models import Hold, HoldStatus, Registration
-from guahao.core import clock
+from guahao.core import clock, outbox
 from guahao.core.errors import INVALID
 from guahao.core.problems import Problem
-from guahao.notifications import services as notifications
 from guahao.payments import services as payments
 from guahao.payments.models import Payment
 from guahao.scheduling import services as scheduling
@@ -54,6 +52,21 @@ EXPIRED = "waitlist.expired"
 CANCELLED = "waitlist.cancelled"
 
 SYSTEM = "system"
+
+# Why an entry ended, as the patient reads it (the screens; the messages word it themselves).
+REASONS = {
+    "waitlist.deadline": _("the waitlist closed before a slot came free"),
+    "waitlist.offer_lapsed": _("the slot offered was not confirmed in time"),
+    "waitlist.offer_released": _("the slot offered was given back"),
+    "waitlist.left": _("you left the waitlist"),
+    "waitlist.removed": _("the hospital removed it"),
+    "schedule.suspended": _("the clinic was suspended"),
+    "rule.blacklisted": _("the patient is barred from online booking"),
+    "rule.one_per_department_per_day": _("the patient already has a registration in this department that day"),
+    "rule.per_account_per_day": _("the account has reached its registrations at this hospital that day"),
+    "rule.medical_record_required": _("the hospital needs a medical record first"),
+    "payment.failed": _("the payment could not be started"),
+}
 OFFERS_PER_CALL = 200
 
 
@@ -64,23 +77,9 @@ def _record(entry: WaitlistEntry, kind: str, *, from_status: str = "", actor: st
 
 
 def _tell(entry: WaitlistEntry, kind: str, **data: object) -> None:
-    """The patient's message, in the change's transaction."""
-    schedule = entry.schedule
-    hospital, department, doctor = schedule.hospital, schedule.department, schedule.doctor
-    notifications.message_send(
-        account_id=entry.account_id,
-        kind=kind,
-        entry_id=entry.pk,
-        visit_date=schedule.date.isoformat(),
-        time=schedule.starts_at.astimezone(ZoneInfo(hospital.timezone)).strftime("%H:%M"),
-        hospital=hospital.name,
-        hospital_en=hospital.name_en,
-        department=department.name,
-        department_en=department.name_en,
-        doctor=doctor.name if doctor else "",
-        doctor_en=doctor.name_en if doctor else "",
-        **data,
-    )
+    """The patient is told (``notifications`` turns the event of the kind's name into messages),
+    in the change's transaction."""
+    outbox.event_emit(kind, account_id=entry.account_id, schedule_id=entry.schedule_id, entry_id=entry.pk, **data)
 
 
 def mode_for(schedule: Schedule, rules: Rules) -> str:
@@ -164,7 +163,7 @@ def entry_join(
                     alternatives=booking_selectors.alternatives(schedule=schedule, period=None)
                 )
             _record(entry, "joined", actor=f"patient:{account.pk}", mode=mode, order=rules.waitlist_order)
-            _tell(entry, JOINED, deadline=_local(deadline, schedule))
+            _tell(entry, JOINED, expires_at=deadline.isoformat())
     except IntegrityError:
         raise errors.WAITLIST_ALREADY.error(field="patient_id") from None
     if mode == EntryMode.PREPAY:
@@ -179,10 +178,6 @@ def entry_join(
             entry_paid(payment_id=payment.pk)
     entry.refresh_from_db()
     return entry
-
-
-def _local(at: dt.datetime, schedule: Schedule) -> str:
-    return at.astimezone(ZoneInfo(schedule.hospital.timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 def entry_paid(*, payment_id: int) -> None:
@@ -247,7 +242,7 @@ def _end(
         if found.payment_id is not None:
             payments.prepayment_return(payment_id=found.payment_id)
         if tell:
-            _tell(found, EXPIRED if status == EntryStatus.EXPIRED else CANCELLED, reason=reason, note=note)
+            _tell(found, EXPIRED if status == EntryStatus.EXPIRED else CANCELLED, why=reason, note=note)
     _after_change(found.schedule_id)
     return True
 
@@ -365,7 +360,7 @@ def _offered(entry: WaitlistEntry, hold: Hold, rules: Rules) -> None:
     entry.hold, entry.status, entry.offered_at, entry.offer_expires_at = hold, EntryStatus.OFFERED, now, hold.expires_at
     _record(entry, "offered", from_status=EntryStatus.WAITING, hold_id=hold.pk, slot_number=hold.slot.number)
     if entry.mode == EntryMode.PAY_AFTER_HOLD:
-        _tell(entry, OFFERED, hold_id=hold.pk, expires_at=_local(hold.expires_at, entry.schedule))
+        _tell(entry, OFFERED, hold_id=hold.pk, expires_at=hold.expires_at.isoformat())
         return
     registration = booking.hold_book(hold_id=hold.pk, in_time_at=now, insurance=entry.insurance)
     if registration is None:  # cannot happen: the hold was made in this transaction
@@ -382,8 +377,8 @@ def _booked(entry: WaitlistEntry, registration: Registration) -> None:
         return
     entry.status = EntryStatus.BOOKED
     scheduling.waitlist_leave(schedule_id=entry.schedule_id)
-    # The patient is told by the registration's own message (booked, with its number and time).
     _record(entry, "booked", from_status=EntryStatus.OFFERED, registration_id=registration.pk)
+    _tell(entry, BOOKED, registration_id=registration.pk)
 
 
 # --- what the other apps tell the waitlist ------------------------------------------------------------

@@ -35,6 +35,7 @@ from guahao.core.errors import INVALID, NOT_FOUND
 from guahao.core.problems import Problem
 from guahao.his import realtime as his_realtime
 from guahao.notifications import services as notifications
+from guahao.notifications.models import Language
 from guahao.payments import services as payments
 from guahao.payments.models import Method, Payment, PaymentStatus
 from guahao.scheduling import selectors as scheduling
@@ -411,9 +412,28 @@ def patients(request: HttpRequest, account: Account) -> HttpResponse:
 
 @patient_page
 def messages(request: HttpRequest, account: Account) -> HttpResponse:
-    mine = [(m, *notifications.message_text(m)) for m in notifications.messages_of(account)]
+    ctx: dict[str, Any] = {"languages": Language.choices}
+    if request.method == "POST":  # the channels the patient wants, and their messages' language
+        try:
+            notifications.preferences_set(
+                account=account,
+                sms=request.POST.get("sms") == "on",
+                wechat=request.POST.get("wechat") == "on",
+                email=request.POST.get("email") == "on",
+                email_address=request.POST.get("email_address", ""),
+                language=request.POST.get("language") or None,
+            )
+        except Problem as problem:
+            ctx["prefs"] = notifications.preferences_of(account)
+            ctx["messages"] = []
+            return _refused(request, "web/messages.html", ctx, problem)
+        return redirect(reverse("web:messages") + "#channels")
+    mine = [
+        (m, *notifications.message_text(m), notifications.message_link(m)) for m in notifications.messages_of(account)
+    ]
     notifications.messages_mark_read(account)  # the tab's count goes; the list still marks what was new
-    return render(request, "web/messages.html", {"messages": mine})
+    ctx |= {"messages": mine, "prefs": notifications.preferences_of(account)}
+    return render(request, "web/messages.html", ctx)
 
 
 def login(request: HttpRequest) -> HttpResponse:

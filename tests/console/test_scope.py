@@ -22,6 +22,7 @@ from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registrati
 from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.core import clock
 from guahao.his.models import HisCall, HisConnection, HisEvent
+from guahao.notifications.models import HospitalChannels, Message, MessageTemplate
 from guahao.payments.models import FailedRefund, Payment, ReconciliationDifference, ReconciliationRun, Refund
 from guahao.scheduling.models import CalendarDay, RuleSet, Schedule, ScheduleEvent, ScheduleTemplate
 from tests import factories as f
@@ -110,7 +111,25 @@ def _theirs() -> dict[type, models.Model]:
     attempt = AccessAttempt.objects.create(
         username="theirs-desk", ip_address="10.9.9.9", user_agent="x", get_data="", post_data="", failures_since_start=2
     )
+    message = Message.objects.create(
+        account=patient.account,
+        hospital=h,
+        kind="registration.booked",
+        channel="sms",
+        data={"hospital": THEIRS, "registration_number": registration.registration_number},
+        registration=registration,
+        dedup_key="theirs",
+        status="failed",
+        created_at=now,
+    )
+    wording = MessageTemplate.objects.create(
+        hospital=h, kind="registration.booked", language="zh-hans", title="乙方预约成功", body="{hospital}"
+    )
+    senders = HospitalChannels.objects.create(hospital=h, sms_sign_name=THEIRS)
     return {
+        Message: message,
+        MessageTemplate: wording,
+        HospitalChannels: senders,
         Hospital: h,
         Department: dep,
         Doctor: doctor,

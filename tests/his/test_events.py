@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from guahao.booking.models import Registration
+from guahao.core import outbox
 from guahao.his import check
 from guahao.scheduling.models import SlotState
 from tests.his.conftest import connect, send_all
@@ -80,6 +81,7 @@ def test_a_cancellation_at_the_window_frees_the_slot_once_even_pushed_twice(sim,
     assert push(client, c.hospital.pk, headers, body) == (200, {"outcome": "duplicate"})
     assert Registration.objects.get(pk=registration["id"]).status == "cancelled"
     assert schedule.slots.get(number=1).state == SlotState.FREE
+    outbox.deliver_all()  # the worker tells the patient
     _, messages = api.call("GET", "/messages")
     assert [m["kind"] for m in messages] == ["registration.cancelled_by_hospital", "registration.booked"]
     send_all()

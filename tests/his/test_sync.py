@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from guahao.booking.models import BookingEvent, Registration
+from guahao.core import outbox as events
 from guahao.his import check, outbox, sync
 from guahao.his.models import CallStatus, HisCall
 from guahao.his.registry import adapter
@@ -71,6 +72,7 @@ def test_sync_picks_up_new_changed_and_suspended_schedules(sim, api):
     schedule.refresh_from_db()
     assert (schedule.status, schedule.suspended_reason) == (ScheduleStatus.SUSPENDED, "医生外出会诊")
     assert Registration.objects.get(pk=registration["id"]).status == "cancelled"
+    events.deliver_all()  # the worker tells the patient
     status, messages = api.call("GET", "/messages")
     assert status == 200 and [m["kind"] for m in messages] == ["schedule.suspended", "registration.booked"]
     assert "医生外出会诊" in messages[0]["body"] and "赵立新" in messages[0]["body"]
@@ -79,7 +81,9 @@ def test_sync_picks_up_new_changed_and_suspended_schedules(sim, api):
     assert check.differences(c.connection) == []
 
     sync.hospital_sync(c.connection)  # the same suspension read again changes nothing
-    assert Message.objects.count() == 2
+    events.deliver_all()
+    assert Message.objects.filter(channel="inbox").count() == 2
+    assert Message.objects.filter(channel="sms").count() == 2  # booked, suspended: by SMS too (console)
 
 
 def test_write_backs_that_keep_failing_are_retried_and_shown_to_staff(sim, api, admin_client):

@@ -11,7 +11,7 @@ import pytest
 
 from guahao.booking import services as booking
 from guahao.booking.models import BookingEvent, Hold, HoldStatus, Registration
-from guahao.core import clock
+from guahao.core import clock, outbox
 from guahao.payments import services as payments
 from guahao.payments.models import Payment, ProviderNotification, Refund
 from guahao.payments.providers.registry import provider_named
@@ -138,9 +138,15 @@ def test_a_second_payment_for_a_booked_hold_goes_back_and_says_the_registration_
     payments.payments_check()  # an open payment of a hold that is over: closed at the provider, found paid
     wait_for(lambda: Refund.objects.filter(payment=second, status="succeeded").exists())
     assert Registration.objects.get().status == "booked"
+    outbox.deliver_all()  # the worker tells the patient
     _, messages = client.call("GET", "/messages")
-    assert [m["kind"] for m in messages] == ["payment.second_refunded", "registration.booked"]
-    assert "¥51.00" in messages[0]["body"] and "挂号仍然有效" in messages[0]["body"]
+    kinds = ["refund.finished", "payment.second_refunded", "payment.received", "registration.booked"]
+    assert [m["kind"] for m in messages] == kinds
+    assert "¥51.00" in messages[1]["body"] and "挂号仍然有效" in messages[1]["body"]
+    registration = Registration.objects.get()
+    assert messages[0]["body"] == (
+        f"您为 {registration.visit_date} {registration.hospital.name} 心血管内科 支付的 ¥51.00 已原路退回。"
+    )
 
 
 def test_payment_after_the_hold_expired_is_refunded_in_full(held):
@@ -158,9 +164,11 @@ def test_payment_after_the_hold_expired_is_refunded_in_full(held):
     assert not Registration.objects.exists()
     assert Refund.objects.get().amount_fen == 5100
     assert Hold.objects.get(pk=hold["id"]).status == HoldStatus.EXPIRED
+    outbox.deliver_all()  # the worker tells the patient
     status, messages = client.call("GET", "/messages")  # and the patient is told
-    assert [m["kind"] for m in messages] == ["payment.late_refunded"]
-    assert messages[0]["title"] == "支付已退回" and "¥51.00" in messages[0]["body"]
+    assert [m["kind"] for m in messages] == ["refund.finished", "payment.late_refunded", "hold.expired"]
+    assert messages[1]["title"] == "支付已退回" and "¥51.00" in messages[1]["body"]
+    assert messages[2]["title"] == "挂号未成功" and messages[2]["hold_id"] == hold["id"]
 
 
 def test_cancelling_a_paid_registration_refunds_it(held):

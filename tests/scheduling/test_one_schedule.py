@@ -9,6 +9,7 @@ import pytest
 
 from guahao.booking import gate
 from guahao.booking.services import Actor
+from guahao.core import outbox
 from guahao.core.problems import Problem
 from guahao.his import services as his
 from guahao.his.models import HisConnection
@@ -111,6 +112,7 @@ def test_a_moved_clinic_tells_its_booked_patients_the_new_time_and_room():
     clinic.refresh_from_db()
     local = [p.starts_at.astimezone(ZoneInfo(h.timezone)).strftime("%H:%M") for p in clinic.periods.all()]
     assert local == ["14:00", "14:30"]
+    outbox.deliver_all()  # the worker tells the patients
     _, messages = patient.call("GET", "/messages")
     assert messages[0]["kind"] == "schedule.moved"
     assert "14:00" in messages[0]["body"] and "门诊三楼 305" in messages[0]["body"]

@@ -67,7 +67,9 @@ def test_a_full_clinic_takes_patients_in_the_order_they_join():
     assert (one["status"], one["position"], one["in_draw"], one["mode"]) == ("waiting", 1, None, "book")
     assert (two["status"], two["position"]) == ("waiting", 2)
     assert one["closes_at"].startswith(f.today().isoformat() + "T18:00:00+08:00")  # 18:00 the day before
-    assert [m.kind for m in Message.objects.filter(account_id=first[0].account_id)] == ["waitlist.joined"]
+    worker()
+    inbox = Message.objects.filter(account_id=first[0].account_id, channel="inbox")
+    assert [m.kind for m in inbox] == ["waitlist.joined"]
 
 
 def test_a_clinic_with_free_slots_or_no_waitlist_or_a_full_queue_refuses_and_changes_nothing():
@@ -200,8 +202,11 @@ def test_a_patient_barred_since_joining_is_passed_over_with_the_reason_and_the_n
         "rule.blacklisted",
     )
     assert entry(next_one, second["id"])["status"] == "booked"
-    told = Message.objects.filter(account_id=barred.account_id, kind="waitlist.cancelled").get()
-    assert told.data["reason"] == "rule.blacklisted"
+    told = Message.objects.filter(account_id=barred.account_id, kind="waitlist.cancelled", channel="inbox").get()
+    assert told.data["why"] == "rule.blacklisted"
+    barred.language = "en"
+    text = next(m for m in barred.call("GET", "/messages")[1] if m["kind"] == "waitlist.cancelled")
+    assert "the patient is barred from online booking" in text["body"]
 
 
 def test_entries_still_waiting_expire_at_18_00_the_day_before_and_the_kept_slots_are_freed():
@@ -217,7 +222,8 @@ def test_entries_still_waiting_expire_at_18_00_the_day_before_and_the_kept_slots
 
     ended = entry(client, mine["id"])
     assert (ended["status"], ended["reason"]) == ("expired", "waitlist.deadline")
-    assert Message.objects.filter(account_id=client.account_id, kind="waitlist.expired").count() == 1
+    worker()
+    assert Message.objects.filter(account_id=client.account_id, kind="waitlist.expired", channel="inbox").count() == 1
     assert schedule.__class__.objects.get(pk=schedule.pk).waitlist_active == 0
 
 
@@ -237,7 +243,7 @@ def test_an_offer_to_confirm_and_pay_lapses_and_passes_to_the_next_patient():
     assert offered["expires_at"].startswith(f.today().isoformat() + "T11:00:")  # an hour to confirm
     the_hold = first.call("GET", f"/holds/{offered['hold_id']}")[1]
     assert (the_hold["status"], the_hold["payment_required"]) == ("held", True)
-    assert Message.objects.filter(account_id=first.account_id, kind="waitlist.offered").count() == 1
+    assert Message.objects.filter(account_id=first.account_id, kind="waitlist.offered", channel="inbox").count() == 1
 
     clock.advance(dt.timedelta(minutes=61))
     from guahao.booking import services as booking

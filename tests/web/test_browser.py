@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from guahao.booking.models import Registration
+from guahao.core import outbox
 from guahao.payments.models import RefundStatus
 from tests import factories as f
 
@@ -253,6 +254,7 @@ def test_login_to_a_paid_registration_and_its_cancellation(chromium, live_server
     registration.refresh_from_db()
     assert registration.status == "refunded"
     assert registration.payment.refunds.get().status == RefundStatus.SUCCEEDED
+    outbox.deliver_all()  # the worker tells the patient
     for tab in ("registrations", "patients", "messages"):  # the other tabs pass the same audit
         page.goto(f"{live_server.url}/{tab}/")
         shot(tab)

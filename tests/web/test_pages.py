@@ -238,8 +238,12 @@ def test_another_accounts_registration_is_not_found(clinic):
 def test_messages_are_read_once_seen(clinic):
     browser = Browser().login()
     account = Account.objects.get(phone=browser.phone)
-    notifications.message_send(
-        account_id=account.pk, kind=notifications.CANCELLED_BY_HOSPITAL, hospital="测试医院", registration_number="R1"
+    notifications.notice(
+        account_id=account.pk,
+        kind=notifications.CANCELLED_BY_HOSPITAL,
+        key="test",
+        hospital_id=None,
+        facts={"hospital": "测试医院", "registration_number": "R1"},
     )
     assert "消息 (1)" in browser.get("/")
     html = browser.get("/messages/")

@@ -1,0 +1,227 @@
+"""A message is sent once whatever the worker does: fails, runs on two workers at once, or is
+killed (kill -9) between its claim and the send, or between the send and its record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection, transaction
+
+from guahao.accounts.models import Account
+from guahao.core import clock
+from guahao.notifications import delivery
+from guahao.notifications import services as notifications
+from guahao.notifications.models import HospitalChannels, Message, WechatLink
+from tests import factories as f
+from tests.booking.test_concurrency import race
+from tests.notifications.conftest import OPENID, wechat_everything, worker
+
+pytestmark = pytest.mark.clock("10:00")
+
+
+def wechat_of(everywhere) -> Message:
+    return Message.objects.get(account=everywhere.account, kind="registration.booked", channel="wechat")
+
+
+@pytest.mark.django_db
+def test_a_failing_channel_is_tried_again_with_back_off_then_given_up_and_sent_again_by_staff(everywhere):
+    everywhere.wechat.fail_next = [-1] * delivery.MAX_ATTEMPTS  # "system busy", six times
+    everywhere.book()
+    started = clock.now()
+
+    worker()
+    message = wechat_of(everywhere)
+    assert (message.status, message.attempts, message.last_error) == ("pending", 1, "wechat errcode -1")
+    assert message.next_at == message.claimed_at + dt.timedelta(seconds=30)
+    assert worker() == {} and wechat_of(everywhere).attempts == 1  # not due again yet
+
+    waits = []
+    while wechat_of(everywhere).status == "pending":
+        message = wechat_of(everywhere)
+        waits.append(round((message.next_at - message.claimed_at).total_seconds()))
+        with clock.travel(message.next_at):
+            worker()
+    assert waits == [30, 120, 600, 1800, 3600]
+    message = wechat_of(everywhere)
+    assert (message.status, message.attempts) == ("failed", 6)
+    assert list(Message.objects.filter(delivery.dead_letters())) == [message]
+    assert everywhere.wechat.sent == []
+    assert clock.now() - started < dt.timedelta(minutes=1)  # the clock moved only inside the travels
+
+    again = notifications.message_send_again(message=message, by="desk")
+    assert (again.status, again.resent_by, again.attempts) == ("sent", "desk", 1)
+    assert [m["template_id"] for m in everywhere.wechat.sent] == ["T-registration.booked"]
+    assert not Message.objects.filter(delivery.dead_letters()).exists()
+
+
+@pytest.mark.django_db
+def test_a_refusal_that_no_retry_can_change_is_a_dead_letter_at_once(everywhere):
+    everywhere.wechat.subscribed.clear()  # the patient never accepted the hospital's messages
+    everywhere.book()
+    worker()
+    message = wechat_of(everywhere)
+    assert (message.status, message.attempts, message.last_error) == ("failed", 1, "wechat errcode 43101")
+
+
+@pytest.mark.django_db
+def test_only_a_message_given_up_can_be_sent_again(everywhere):
+    everywhere.book()
+    worker()
+    sent = wechat_of(everywhere)
+    with pytest.raises(Exception) as refused:
+        notifications.message_send_again(message=sent, by="desk")
+    assert refused.value.as_dict()["code"] == "message.not_resendable"
+    sent.refresh_from_db()
+    assert (sent.status, sent.resent_by, len(everywhere.wechat.sent)) == ("sent", "", 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_send_each_message_once(everywhere):
+    accounts = []
+    for _ in range(8):
+        account = f.account()
+        WechatLink.objects.create(
+            account=account, app_id=everywhere.wechat.app_id, openid=f"o{account.pk:027d}", linked_at=clock.now()
+        )
+        everywhere.wechat.subscribed.add(f"o{account.pk:027d}")
+        accounts.append(account)
+        with transaction.atomic():
+            notifications.notice(
+                account_id=account.pk,
+                kind="blacklist.lifted",
+                key=f"test:{account.pk}",
+                hospital_id=everywhere.hospital.pk,
+                facts={"hospital": everywhere.hospital.name, "patient": "李秀英"},
+            )
+
+    results = race([delivery.messages_send_due for _ in range(4)])
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sum(r.get("sent", 0) for r in results) == 8 * 2  # WeChat and SMS of each
+    assert sorted(m["touser"] for m in everywhere.wechat.sent) == sorted(f"o{a.pk:027d}" for a in accounts)
+    assert set(Message.objects.exclude(channel="inbox").values_list("status", "attempts")) == {("sent", 1)}
+
+
+CHILD = """
+import os, sys, time
+sys.path.insert(0, {root!r})
+import django
+django.setup()
+from guahao.notifications import delivery
+from guahao.notifications.channels import wechat
+
+def stop_here(*args, **kwargs):
+    open({ready!r}, "w").close()
+    time.sleep(120)
+
+if {where!r} == "before_send":
+    wechat.WechatSubscription.send = stop_here
+else:
+    delivery._record_sent = stop_here
+delivery.messages_send_due()
+"""
+
+
+def killed_worker(tmp_path: Path, where: str, env: dict[str, str]) -> None:
+    """A worker in its own process, killed with SIGKILL once it reaches ``where``."""
+    ready = tmp_path / "reached"
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    else:
+        url = f"sqlite:///{db['NAME']}"
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="guahao.settings", GUAHAO_OUTBOX_KICK="off", **env)
+    code = CHILD.format(root=root, ready=str(ready), where=where)
+    child = subprocess.Popen([sys.executable, "-c", code], env=env)  # noqa: S603
+    try:
+        for _ in range(600):
+            if ready.exists() or child.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert ready.exists(), f"the worker never reached {where}"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    connection.close()
+
+
+def _due_long_ago() -> None:
+    # The child reads the machine's clock: whatever hour it is, the messages are due.
+    Message.objects.exclude(channel="inbox").update(next_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_between_its_claim_and_the_send_leaves_the_message_to_the_next_one_which_sends_it_once(
+    wechat, tmp_path, settings
+):
+    h = f.hospital()
+    wechat_everything(h, wechat)
+    account = f.account()
+    WechatLink.objects.create(account=account, app_id=wechat.app_id, openid=OPENID, linked_at=clock.now())
+    wechat.subscribed.add(OPENID)
+    with transaction.atomic():
+        notifications.notice(
+            account_id=account.pk, kind="blacklist.lifted", key="test", hospital_id=h.pk, facts={"hospital": h.name}
+        )
+    Message.objects.filter(channel="sms").delete()  # WeChat's alone here
+    _due_long_ago()
+
+    killed_worker(tmp_path, "before_send", {"GUAHAO_WECHAT_API_URL": settings.WECHAT_API_URL})
+
+    message = Message.objects.get(channel="wechat")
+    assert (message.status, message.attempts, wechat.sent) == ("sending", 1, [])  # claimed, never sent
+    assert worker() == {} and wechat.sent == []  # its claim holds while the dead worker might still send
+    with clock.travel(message.claimed_at + delivery.LEASE + dt.timedelta(seconds=1)):
+        assert worker() == {"sent": 1}
+        assert worker() == {}
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("sent", 2)
+    assert [m["touser"] for m in wechat.sent] == [OPENID]  # once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_after_aliyun_took_the_sms_but_before_recording_it_does_not_make_it_send_twice(
+    aliyun, tmp_path, settings
+):
+    h = f.hospital()
+    HospitalChannels.objects.create(
+        hospital=h,
+        sms_sign_name="仁和医院",
+        sms_templates={"blacklist.lifted": {"code": "SMS_LIFTED", "params": {"hospital": "{hospital}"}}},
+    )
+    aliyun.templates["SMS_LIFTED"] = ["hospital"]
+    account = f.account()
+    with transaction.atomic():
+        notifications.notice(
+            account_id=account.pk, kind="blacklist.lifted", key="test", hospital_id=h.pk, facts={"hospital": h.name}
+        )
+    _due_long_ago()
+    conf = settings.ALIYUN_SMS
+    env = {
+        "GUAHAO_SMS_BACKEND": "aliyun",
+        "GUAHAO_SMS_QUIET_HOURS": "off",
+        "GUAHAO_ALIYUN_SMS_ACCESS_KEY_ID": conf["access_key_id"],
+        "GUAHAO_ALIYUN_SMS_ACCESS_KEY_SECRET": conf["access_key_secret"],
+        "GUAHAO_ALIYUN_SMS_ENDPOINT": conf["endpoint"],
+        "GUAHAO_ALIYUN_SMS_SIGN_NAME": conf["sign_name"],
+        "GUAHAO_ALIYUN_SMS_LOGIN_TEMPLATE": conf["login_template"],
+    }
+
+    killed_worker(tmp_path, "before_record", env)
+
+    message = Message.objects.get(channel="sms")
+    assert message.status == "sending" and [s["out_id"] for s in aliyun.sent] == [f"guahao-{message.pk}"]
+    with clock.travel(message.claimed_at + delivery.LEASE + dt.timedelta(seconds=1)):
+        assert worker() == {"sent": 1}  # Aliyun has it (QuerySendDetails by our OutId): recorded
+    message.refresh_from_db()
+    assert (message.status, message.provider_ref) == ("sent", f"out_id:guahao-{message.pk}")
+    assert len(aliyun.sent) == 1  # the patient got one SMS
+    assert Account.objects.get(pk=account.pk).phone == aliyun.sent[0]["phone"]
