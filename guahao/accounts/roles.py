@@ -45,6 +45,7 @@ _HOSPITAL_WORK = {
     "payments.failedrefund": "view",
     "payments.reconciliationrun": "view",
     "payments.reconciliationdifference": "view",
+    "core.auditentry": "view",
 }
 
 ROLE_PERMISSIONS: dict[str, dict[str, str]] = {

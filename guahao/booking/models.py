@@ -111,6 +111,9 @@ class Registration(models.Model):
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     cancelled_by = models.CharField(_("cancelled by"), max_length=10, blank=True)
     checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    # Cancelled by staff after the patient's online cutoff, at the patient's request: counted
+    # towards the blacklist as the hospital's rules say (``late_cancel_counts_as``).
+    late_cancel = models.BooleanField(_("late cancellation"), default=False)
 
     class Meta:
         verbose_name = _("registration")
@@ -183,6 +186,10 @@ class BlacklistEntry(models.Model):
     lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
     lifted_by = models.CharField(_("lifted by"), max_length=150, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
+    # The registrations whose cancellations or no-shows reached the threshold.
+    causes = models.ManyToManyField(Registration, related_name="bars", blank=True, verbose_name=_("caused by"))
+    appeal = models.TextField(_("patient's appeal"), max_length=1000, blank=True)
+    set_by = models.CharField(_("set by"), max_length=150, blank=True)
 
     class Meta:
         verbose_name = _("blacklist entry")

@@ -110,6 +110,7 @@ class RuleSetAdmin(ScopedAdmin):
                     "blacklist_no_shows",
                     "blacklist_no_show_days",
                     "blacklist_days",
+                    "late_cancel_counts_as",
                 ]
             },
         ),

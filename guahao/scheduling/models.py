@@ -149,6 +149,12 @@ class PoolReturn(models.TextChoices):
     TO_PLATFORM = "to_platform", _("Unused window slots go online")
 
 
+class LateCancelCounts(models.TextChoices):
+    CANCELLATION = "cancellation", _("As a cancellation")
+    NO_SHOW = "no_show", _("As a no-show")
+    NOTHING = "nothing", _("Not at all")
+
+
 class CancelPolicy(models.TextChoices):
     DAY_BEFORE = "day_before", _("Until the end of the day before the visit")
     HOURS_BEFORE = "hours_before", _("Until some hours before the visit")
@@ -217,6 +223,14 @@ class RuleSet(models.Model):
     )
     blacklist_days = models.PositiveSmallIntegerField(
         _("barred for days"), null=True, blank=True, validators=_range(1, 3650)
+    )
+    late_cancel_counts_as = models.CharField(
+        _("a late cancellation counts"),
+        max_length=12,
+        choices=LateCancelCounts.choices,
+        null=True,
+        blank=True,
+        help_text=_("A registration staff cancel after the online cutoff at the patient's request."),
     )
     medical_record_mode = models.CharField(
         _("medical record"), max_length=20, choices=MedicalRecordMode.choices, null=True, blank=True

@@ -7,7 +7,7 @@ import datetime as dt
 
 from guahao.catalog.models import Department, Hospital
 from guahao.core import clock
-from guahao.scheduling.models import CancelPolicy, MedicalRecordMode, PoolReturn, RuleSet, Schedule
+from guahao.scheduling.models import CancelPolicy, LateCancelCounts, MedicalRecordMode, PoolReturn, RuleSet, Schedule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Rules:
     blacklist_no_shows: int = 2
     blacklist_no_show_days: int = 90
     blacklist_days: int = 90
+    late_cancel_counts_as: str = LateCancelCounts.CANCELLATION
     medical_record_mode: str = MedicalRecordMode.AT_VISIT
     payment_required: bool = False
 
