@@ -11,6 +11,7 @@ import datetime as dt
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core import signing
@@ -850,5 +851,42 @@ def blacklist_appeal_note(*, entry: BlacklistEntry, by: str, appeal: str) -> Bla
             hospital_id=entry.hospital_id,
             before={"appeal": before},
             after={"appeal": entry.appeal},
+        )
+    return entry
+
+
+def blacklist_set(
+    *,
+    patient: Patient,
+    hospital: Any,
+    by: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    appeal: str = "",
+    entry: BlacklistEntry | None = None,
+) -> BlacklistEntry:
+    """Staff bar a person from online booking at their hospital by hand, until ``ends_at``.
+    ``entry``: an unsaved row to fill (the console's form), else a new one."""
+    if ends_at <= starts_at:
+        raise errors.REASON_REQUIRED.error(field="ends_at", detail=_("The bar must end after it starts."))
+    entry = entry or BlacklistEntry()
+    with transaction.atomic():
+        entry.hospital = hospital
+        entry.patient = patient
+        entry.person_hash = patient.id_number_hash
+        entry.reason = BlacklistReason.MANUAL
+        entry.count = 0
+        entry.starts_at, entry.ends_at = starts_at, ends_at
+        entry.appeal = appeal[:1000]
+        entry.set_by = by
+        entry.save()
+        audit_record(
+            actor=by,
+            action="blacklist.set",
+            target_type="blacklist",
+            target_id=entry.pk,
+            target=patient.name,
+            hospital_id=hospital.pk,
+            after={"from": starts_at.isoformat(), "until": ends_at.isoformat()},
         )
     return entry

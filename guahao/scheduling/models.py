@@ -5,6 +5,7 @@ import datetime as dt
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guahao.catalog.models import Campus, Department, Doctor, Hospital, Title
@@ -110,7 +111,8 @@ class Period(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.starts_at:%H:%M}"
+        # In the time zone of the page (the console's is the hospital's), never UTC.
+        return f"{timezone.localtime(self.starts_at):%H:%M}"
 
 
 class Slot(models.Model):

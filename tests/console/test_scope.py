@@ -21,6 +21,7 @@ from guahao.api.auth import StaffBearer
 from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration
 from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.core import clock
+from guahao.core.models import AuditEntry
 from guahao.his.models import HisCall, HisConnection, HisEvent
 from guahao.payments.models import FailedRefund, Payment, ReconciliationDifference, ReconciliationRun, Refund
 from guahao.scheduling.models import CalendarDay, RuleSet, Schedule, ScheduleEvent, ScheduleTemplate
@@ -110,7 +111,18 @@ def _theirs() -> dict[type, models.Model]:
     attempt = AccessAttempt.objects.create(
         username="theirs-desk", ip_address="10.9.9.9", user_agent="x", get_data="", post_data="", failures_since_start=2
     )
+    audit = AuditEntry.objects.create(
+        at=now,
+        actor="theirs-desk",
+        hospital_id=h.pk,
+        action="registration.no_show",
+        target_type="registration",
+        target_id=str(registration.pk),
+        target=registration.registration_number,
+        reason="乙方患者未到",
+    )
     return {
+        AuditEntry: audit,
         Hospital: h,
         Department: dep,
         Doctor: doctor,
