@@ -129,6 +129,8 @@ class Registration(models.Model):
         indexes = [
             models.Index(fields=["person_hash", "department", "visit_date"]),
             models.Index(fields=["status", "visit_date"]),
+            # Statistics and the dashboard: a hospital's registrations of a range of days.
+            models.Index(fields=["hospital", "visit_date"], name="registration_hospital_day"),
         ]
 
     def __str__(self) -> str:

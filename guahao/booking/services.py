@@ -513,8 +513,9 @@ def _transition(
         raise errors.BAD_TRANSITION.error(status=registration.status)
     from_status = registration.status
     registration.refresh_from_db()
+    extra: dict[str, Any] = dict(data or {})
     event_record(
-        actor=actor, kind=kind, registration=registration, from_status=from_status, to_status=to_status, **(data or {})
+        actor=actor, kind=kind, registration=registration, from_status=from_status, to_status=to_status, **extra
     )
     return registration
 

@@ -195,7 +195,7 @@ class RegistrationAdmin(ScopedAdmin):
         """Ask for the reason (and, for a cancellation, whether the patient asked for it); with
         it, act on each row and say what each refused."""
         reason = request.POST.get("reason", "").strip()
-        error = ""
+        error: Any = ""
         if request.POST.get("apply"):
             if reason:
                 asked = request.POST.get("patient_asked") == "yes"

@@ -1,0 +1,244 @@
+"""Statistics of registrations for the console and the staff API, each one SQL aggregate.
+
+Every series is computed by the database (``GROUP BY`` over the hospital's registrations of a
+range of visit days, read through the ``(hospital, visit_date)`` index), never by loading rows:
+``bench/stats.py`` measures them at a million registrations. Counts are of registrations by
+their visit day; "cancelled" includes those refunded since; rates are fractions (0.25), computed
+here from the counts so every reader shows the same figure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import ExtractDay, ExtractIsoWeekDay, ExtractMonth, ExtractYear
+
+from guahao.booking.models import Hold, HoldStatus, Registration, RegistrationStatus
+from guahao.catalog.models import Department
+from guahao.scheduling.models import Pool, Schedule, SlotState
+from guahao.scheduling.rules import release_at, rules_for
+
+CANCELLED = [RegistrationStatus.CANCELLED, RegistrationStatus.REFUNDING, RegistrationStatus.REFUNDED]
+CAME = [RegistrationStatus.CHECKED_IN, RegistrationStatus.VISITED]
+# Age at the visit, in the bands the seeds compare (65+ most reliable, teenagers least).
+AGE_BANDS = [(0, 12, "0-12"), (13, 17, "13-17"), (18, 39, "18-39"), (40, 64, "40-64"), (65, 200, "65+")]
+
+
+@dataclass(frozen=True)
+class StatsFilter:
+    """What a statistics page or request asks for. ``hospital_ids``: the staff member's scope
+    (None: every hospital); ``department_id``: that department and the ones below it."""
+
+    date_from: dt.date
+    date_to: dt.date
+    hospital_ids: frozenset[int] | None = None
+    department_id: int | None = None
+
+    def days(self) -> list[dt.date]:
+        n = (self.date_to - self.date_from).days + 1
+        return [self.date_from + dt.timedelta(days=i) for i in range(max(n, 0))]
+
+
+def department_and_below(department_id: int) -> list[int]:
+    ids, level = [department_id], [department_id]
+    while level:  # three levels at most: at most three queries
+        level = list(Department.objects.filter(parent_id__in=level).values_list("pk", flat=True))
+        ids += level
+    return ids
+
+
+def registrations_in(f: StatsFilter) -> QuerySet[Registration]:
+    qs = Registration.objects.filter(visit_date__gte=f.date_from, visit_date__lte=f.date_to)
+    if f.hospital_ids is not None:
+        qs = qs.filter(hospital_id__in=f.hospital_ids)
+    if f.department_id is not None:
+        qs = qs.filter(department_id__in=department_and_below(f.department_id))
+    return qs
+
+
+def _counts() -> dict[str, Any]:
+    return {
+        "booked": Count("id"),
+        "cancelled": Count("id", filter=Q(status__in=CANCELLED)),
+        "no_show": Count("id", filter=Q(status=RegistrationStatus.NO_SHOW)),
+        "came": Count("id", filter=Q(status__in=CAME)),
+    }
+
+
+def _rates(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's counts with its no-show rate: no-shows of the registrations not cancelled."""
+    kept = row["booked"] - row["cancelled"]
+    row["no_show_rate"] = round(row["no_show"] / kept, 4) if kept else 0.0
+    row["cancel_rate"] = round(row["cancelled"] / row["booked"], 4) if row["booked"] else 0.0
+    return row
+
+
+def _group(qs: QuerySet, *keys: str, **named: Any) -> list[dict[str, Any]]:
+    return [_rates(dict(r)) for r in qs.annotate(**named).values(*keys, *named).annotate(**_counts()).order_by(*keys)]
+
+
+def totals(f: StatsFilter) -> dict[str, Any]:
+    return _rates(registrations_in(f).aggregate(**_counts()))
+
+
+def by_day(f: StatsFilter) -> list[dict[str, Any]]:
+    """Every day of the range, days without registrations as zeros."""
+    found = {r["visit_date"]: r for r in _group(registrations_in(f), "visit_date")}
+    empty = {"booked": 0, "cancelled": 0, "no_show": 0, "came": 0, "no_show_rate": 0.0, "cancel_rate": 0.0}
+    return [{"key": d.isoformat(), **{k: found.get(d, empty)[k] for k in empty}} for d in f.days()]
+
+
+def by_department(f: StatsFilter) -> list[dict[str, Any]]:
+    rows = _group(registrations_in(f), "department_id", "department__name")
+    return [{"key": r.pop("department__name"), "id": r.pop("department_id"), **r} for r in rows]
+
+
+def by_doctor(f: StatsFilter) -> list[dict[str, Any]]:
+    """``key`` None: the general clinic (no doctor)."""
+    rows = _group(registrations_in(f), "doctor_id", "doctor__name")
+    return [{"key": r.pop("doctor__name"), "id": r.pop("doctor_id"), **r} for r in rows]
+
+
+def by_weekday(f: StatsFilter) -> list[dict[str, Any]]:
+    """ISO weekdays 1 (Monday) to 7, each present."""
+    found = {r["weekday"]: r for r in _group(registrations_in(f), weekday=ExtractIsoWeekDay("visit_date"))}
+    empty = {"booked": 0, "cancelled": 0, "no_show": 0, "came": 0, "no_show_rate": 0.0, "cancel_rate": 0.0}
+    return [{"key": day, **{k: found.get(day, empty)[k] for k in empty}} for day in range(1, 8)]
+
+
+def _age() -> Any:
+    """Whole years between the patient's birth date and the visit day, in SQL."""
+    vm, vd = ExtractMonth("visit_date"), ExtractDay("visit_date")
+    bm, bd = ExtractMonth("patient__birth_date"), ExtractDay("patient__birth_date")
+    birthday_later = Case(
+        When(Q(_vm__lt=F("_bm")) | Q(_vm=F("_bm"), _vd__lt=F("_bd")), then=Value(1)),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return {"_vm": vm, "_vd": vd, "_bm": bm, "_bd": bd}, (
+        ExtractYear("visit_date") - ExtractYear("patient__birth_date") - birthday_later
+    )
+
+
+def by_age(f: StatsFilter) -> list[dict[str, Any]]:
+    parts, age = _age()
+    band = Case(
+        *[When(_years__lte=high, then=Value(label)) for _low, high, label in AGE_BANDS],
+        default=Value(AGE_BANDS[-1][2]),
+    )
+    qs = registrations_in(f).annotate(**parts).annotate(_years=age)
+    found = {r["band"]: r for r in _group(qs, band=band)}
+    empty = {"booked": 0, "cancelled": 0, "no_show": 0, "came": 0, "no_show_rate": 0.0, "cancel_rate": 0.0}
+    return [{"key": label, **{k: found.get(label, empty)[k] for k in empty}} for _l, _h, label in AGE_BANDS]
+
+
+def _schedules(f: StatsFilter) -> QuerySet[Schedule]:
+    qs = Schedule.objects.filter(date__gte=f.date_from, date__lte=f.date_to)
+    if f.hospital_ids is not None:
+        qs = qs.filter(hospital_id__in=f.hospital_ids)
+    if f.department_id is not None:
+        qs = qs.filter(department_id__in=department_and_below(f.department_id))
+    return qs
+
+
+TAKEN = [SlotState.HELD, SlotState.BOOKED, SlotState.ELSEWHERE]
+
+
+def fill_rates(f: StatsFilter, limit: int = 500) -> dict[str, Any]:
+    """Each clinic's numbers taken (held, booked here or taken at the window) of its numbers
+    offered, and the whole range's."""
+    counted = {
+        "capacity": Count("slots", filter=~Q(slots__state=SlotState.WITHDRAWN)),
+        "taken": Count("slots", filter=Q(slots__state__in=TAKEN)),
+    }
+    overall = _schedules(f).aggregate(**counted)
+    rows = (
+        _schedules(f)
+        .values("pk", "date", "session", "department__name", "doctor__name")
+        .annotate(**counted)
+        .order_by("date", "session", "department__name", "pk")[:limit]
+    )
+    clinics = [
+        {
+            "id": r["pk"],
+            "date": r["date"].isoformat(),
+            "session": r["session"],
+            "department": r["department__name"],
+            "doctor": r["doctor__name"],
+            "capacity": r["capacity"],
+            "taken": r["taken"],
+            "fill_rate": round(r["taken"] / r["capacity"], 4) if r["capacity"] else 0.0,
+        }
+        for r in rows
+    ]
+    capacity, taken = overall["capacity"] or 0, overall["taken"] or 0
+    return {
+        "capacity": capacity,
+        "taken": taken,
+        "fill_rate": round(taken / capacity, 4) if capacity else 0.0,
+        "clinics": clinics,
+    }
+
+
+def sell_outs(f: StatsFilter, limit: int = 500) -> list[dict[str, Any]]:
+    """How fast each release sold out: for each clinic of the range whose online numbers are
+    all gone, the time from its release to the hold that took the last of them."""
+    platform = Q(slots__pool=Pool.PLATFORM) & ~Q(slots__state=SlotState.WITHDRAWN)
+    last_booked = (
+        Hold.objects.filter(schedule_id=OuterRef("pk"), status=HoldStatus.CONFIRMED)
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    rows = (
+        _schedules(f)
+        .annotate(
+            _online=Count("slots", filter=platform),
+            _free=Count("slots", filter=platform & Q(slots__state=SlotState.FREE)),
+        )
+        .filter(_online__gt=0, _free=0)
+        .annotate(_last=Subquery(last_booked))
+        .filter(_last__isnull=False)
+        .select_related("hospital", "department", "doctor")
+        .order_by("date", "pk")[:limit]
+    )
+    rules: dict[tuple[int, int | None], Any] = {}
+    out = []
+    for s in rows:
+        key = (s.department_id, s.doctor_id)
+        if key not in rules:
+            rules[key] = rules_for(hospital=s.hospital, department=s.department, doctor_id=s.doctor_id)
+        tz = ZoneInfo(s.hospital.timezone)
+        opened = release_at(s, rules[key]).astimezone(tz)
+        last: dt.datetime = s._last.astimezone(tz)  # type: ignore[attr-defined]
+        out.append(
+            {
+                "id": s.pk,
+                "date": s.date.isoformat(),
+                "session": s.session,
+                "department": s.department.name,
+                "doctor": s.doctor.name if s.doctor else None,
+                "released_at": opened.isoformat(),
+                "sold_out_at": last.isoformat(),
+                "seconds": max(int((last - opened).total_seconds()), 0),
+                "online": s._online,  # type: ignore[attr-defined]
+            }
+        )
+    return out
+
+
+def figures_of_day(*, hospital_ids: Iterable[int] | None, day: dt.date) -> dict[str, int]:
+    """The dashboard's figures of registrations for one visit day, so far."""
+    qs = Registration.objects.filter(visit_date=day)
+    if hospital_ids is not None:
+        qs = qs.filter(hospital_id__in=list(hospital_ids))
+    return qs.aggregate(
+        booked=Count("id", filter=~Q(status__in=CANCELLED)),
+        checked_in=Count("id", filter=Q(status__in=CAME)),
+        no_show=Count("id", filter=Q(status=RegistrationStatus.NO_SHOW)),
+        cancelled=Count("id", filter=Q(status__in=CANCELLED)),
+    )
