@@ -38,8 +38,8 @@ def staff_event_record(
         at=clock.now(), kind=kind, actor=name, target=target, hospital_id=hospital_id, ip=ip or None, detail=detail
     )
     if kind in STAFF_ACTIONS and name:  # one staff member acting on another: in the audit log too
-        before = {k: v for k, v in detail.items() if k.endswith("before") or k == "from"}
-        after = {k: v for k, v in detail.items() if k not in before}
+        before = {k.removeprefix("before_"): v for k, v in detail.items() if k.startswith("before_")}
+        after = {k: v for k, v in detail.items() if not k.startswith("before_")}
         audit_record(
             actor=name,
             action=f"staff.{kind}",

@@ -11,15 +11,16 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from guahao.accounts import idcard
 from guahao.booking import selectors
 from guahao.booking import services as booking
 from guahao.booking.models import Registration, RegistrationStatus
@@ -62,6 +63,35 @@ class HospitalFilter(admin.SimpleListFilter):
         return queryset.filter(hospital_id=self.value()) if self.value() else queryset
 
 
+FOUND = "guahao_found_person"  # the session key of the person last found by ID number
+
+
+class PersonFilter(admin.SimpleListFilter):
+    """The registrations of the person found by their full ID number. The number never goes into
+    a URL (nor the browser's history, nor a log): it is posted, its keyed hash kept in the
+    session, and the list asks for ``?person=found``."""
+
+    title = _("patient found by ID number")
+    parameter_name = "person"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("found", _("the person found"))] if request.session.get(FOUND) else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "found":
+            return queryset.filter(person_hash=request.session.get(FOUND, "-"))
+        return queryset
+
+
+def find_by_id_number(request: HttpRequest, raw: str) -> bool:
+    """Keep the keyed hash of a posted ID number for the list; False if it is no valid number."""
+    parsed = idcard.parse(raw)
+    if parsed is None:
+        return False
+    request.session[FOUND] = idcard.lookup_hash(parsed.number)
+    return True
+
+
 @admin.register(Registration)
 class RegistrationAdmin(ScopedAdmin):
     list_display = [
@@ -78,7 +108,8 @@ class RegistrationAdmin(ScopedAdmin):
         "method",
         "booked_at",
     ]
-    list_filter = [HospitalFilter, "status", "visit_date", "department"]
+    list_filter = [PersonFilter, HospitalFilter, "status", "visit_date", "department"]
+    change_list_template = "console/registration_changelist.html"
     search_fields = ["registration_number"]  # the search box; what it finds: get_search_results
     search_help_text = _("Phone, registration number, name or full ID number")
     list_select_related = ["hospital", "department", "doctor", "patient", "period", "payment"]
@@ -93,6 +124,20 @@ class RegistrationAdmin(ScopedAdmin):
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         return selectors.registrations_find(queryset, search_term), False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
+        """A full ID number is looked up from a post (the form above the list), or moved out of
+        a search typed into the box, so the list's URL carries ``person=found`` instead."""
+        url = reverse("admin:booking_registration_changelist")
+        if request.method == "POST" and "id_number" in request.POST:
+            if find_by_id_number(request, request.POST["id_number"]):
+                return HttpResponseRedirect(f"{url}?person=found")
+            messages.error(request, _("This is not a valid ID number."))
+            return HttpResponseRedirect(url)
+        typed = request.GET.get("q", "")
+        if typed and idcard.parse(typed.strip()) is not None and find_by_id_number(request, typed.strip()):
+            return HttpResponseRedirect(f"{url}?person=found")
+        return super().changelist_view(request, extra_context)
 
     # --- columns -------------------------------------------------------------------------------
 
