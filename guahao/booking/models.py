@@ -42,22 +42,22 @@ class Hold(models.Model):
     confirmed hold becomes a registration.
     """
 
-    account = models.ForeignKey(Account, models.PROTECT, related_name="holds")
-    patient = models.ForeignKey(Patient, models.PROTECT, related_name="holds")
+    account = models.ForeignKey(Account, models.PROTECT, related_name="holds", verbose_name=_("account"))
+    patient = models.ForeignKey(Patient, models.PROTECT, related_name="holds", verbose_name=_("patient"))
     person_hash = models.CharField(max_length=64, db_index=True)
-    hospital = models.ForeignKey(Hospital, models.PROTECT, related_name="+")
-    department = models.ForeignKey(Department, models.PROTECT, related_name="+")
-    schedule = models.ForeignKey(Schedule, models.PROTECT, related_name="holds")
-    period = models.ForeignKey(Period, models.PROTECT, related_name="+")
-    slot = models.ForeignKey(Slot, models.PROTECT, related_name="holds")
-    visit_date = models.DateField()
-    status = models.CharField(max_length=10, choices=HoldStatus.choices, default=HoldStatus.HELD)
-    registration_fee_fen = models.PositiveIntegerField()
-    consultation_fee_fen = models.PositiveIntegerField()
-    payment_required = models.BooleanField()
-    created_at = models.DateTimeField()
-    expires_at = models.DateTimeField(db_index=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
+    hospital = models.ForeignKey(Hospital, models.PROTECT, related_name="+", verbose_name=_("hospital"))
+    department = models.ForeignKey(Department, models.PROTECT, related_name="+", verbose_name=_("department"))
+    schedule = models.ForeignKey(Schedule, models.PROTECT, related_name="holds", verbose_name=_("schedule"))
+    period = models.ForeignKey(Period, models.PROTECT, related_name="+", verbose_name=_("period"))
+    slot = models.ForeignKey(Slot, models.PROTECT, related_name="holds", verbose_name=_("slot"))
+    visit_date = models.DateField(_("visit date"))
+    status = models.CharField(_("status"), max_length=10, choices=HoldStatus.choices, default=HoldStatus.HELD)
+    registration_fee_fen = models.PositiveIntegerField(_("registration fee (fen)"))
+    consultation_fee_fen = models.PositiveIntegerField(_("consultation fee (fen)"))
+    payment_required = models.BooleanField(_("payment required"))
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
     # Realtime HIS hospitals: the reference of the HIS lock behind this hold.
     his_lock_ref = models.CharField(max_length=64, blank=True, db_index=True)
     # The registration number the HIS was asked to register this hold under (asked again with
@@ -150,15 +150,17 @@ class ActorType(models.TextChoices):
 class BookingEvent(models.Model):
     """One transition of a hold or a registration: what, from which state, who, when."""
 
-    hold = models.ForeignKey(Hold, models.CASCADE, null=True, blank=True, related_name="events")
-    registration = models.ForeignKey(Registration, models.CASCADE, null=True, blank=True, related_name="events")
-    kind = models.CharField(max_length=40)
-    from_status = models.CharField(max_length=12, blank=True)
-    to_status = models.CharField(max_length=12, blank=True)
-    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
-    actor_id = models.CharField(max_length=40, blank=True)
-    at = models.DateTimeField(db_index=True)
-    data = models.JSONField(default=dict, blank=True)
+    hold = models.ForeignKey(Hold, models.CASCADE, null=True, blank=True, related_name="events", verbose_name=_("hold"))
+    registration = models.ForeignKey(
+        Registration, models.CASCADE, null=True, blank=True, related_name="events", verbose_name=_("registration")
+    )
+    kind = models.CharField(_("kind"), max_length=40)
+    from_status = models.CharField(_("from"), max_length=12, blank=True)
+    to_status = models.CharField(_("to"), max_length=12, blank=True)
+    actor_type = models.CharField(_("by whom"), max_length=10, choices=ActorType.choices)
+    actor_id = models.CharField(_("staff member or account"), max_length=40, blank=True)
+    at = models.DateTimeField(_("at"), db_index=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("booking event")

@@ -10,15 +10,27 @@ from typing import Any
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from guahao.booking.models import RegistrationStatus
 from guahao.console.base import ReadOnlyAdmin
 from guahao.console.labels import event_label
 from guahao.core.models import AuditEntry
 
 
 def _shown(values: dict[str, Any]) -> str:
-    return "; ".join(
-        f"{k}: {json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}" for k, v in values.items()
-    )
+    def one(v: Any) -> str:
+        if v is None or v == "":
+            return "—"
+        if isinstance(v, str):
+            return str(STATUSES.get(v, v))
+        return json.dumps(v, ensure_ascii=False)
+
+    return "; ".join(f"{KEYS.get(k, k)}: {one(v)}" for k, v in values.items())
+
+
+# How the recorded keys and states read (other keys are a form's fields, named as recorded).
+KEYS = {"status": _("status"), "until": _("until"), "lifted_at": _("lifted at"), "appeal": _("patient's appeal")}
+KEYS |= {"from": _("from"), "value": _("before"), "role": _("role"), "hospital": _("hospital")}
+STATUSES = dict(RegistrationStatus.choices)
 
 
 @admin.register(AuditEntry)
