@@ -183,6 +183,12 @@ class BlacklistForm(forms.ModelForm):
         model = BlacklistEntry
         fields = ["hospital", "patient", "reason", "starts_at", "ends_at", "appeal"]
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            self.add_error("ends_at", _("The bar must end after it starts."))
+        return data
+
 
 @admin.register(BlacklistEntry)
 class BlacklistAdmin(ScopedAdmin):
