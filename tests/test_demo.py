@@ -8,17 +8,23 @@ import pytest
 
 from guahao import demo
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
+from guahao.core import clock
 from guahao.his.models import HisConnection
 from guahao.scheduling import services
 from guahao.scheduling.models import CalendarDay, Schedule, ScheduleStatus, ScheduleTemplate
 from tests import factories as f
+from tests.conftest import TEST_TIME
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
 def loaded(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
+    # Loaded at the hour the tests then run at (the module's fixture starts before the clock of
+    # each test is set): loaded at the real hour, the demo skipped the clinics already over then
+    # that a test at 10:00 would find still to create.
+    today = clock.local_today("Asia/Shanghai")
+    with django_db_blocker.unblock(), clock.travel(clock.at_local(today, TEST_TIME, "Asia/Shanghai")):
         demo.load()
     yield
     with django_db_blocker.unblock():
