@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import ExtractDay, ExtractIsoWeekDay, ExtractMonth, ExtractYear
+from django.db.models import Case, Count, DateField, Exists, F, Func, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import ExtractIsoWeekDay
 
 from guahao.booking.models import Hold, HoldStatus, Registration, RegistrationStatus
 from guahao.catalog.models import Department
-from guahao.scheduling.models import Pool, Schedule, SlotState
+from guahao.scheduling.models import Pool, Schedule, Slot, SlotState
 from guahao.scheduling.rules import release_at, rules_for
 
 CANCELLED = [RegistrationStatus.CANCELLED, RegistrationStatus.REFUNDING, RegistrationStatus.REFUNDED]
@@ -111,28 +111,35 @@ def by_weekday(f: StatsFilter) -> list[dict[str, Any]]:
     return [{"key": day, **{k: found.get(day, empty)[k] for k in empty}} for day in range(1, 8)]
 
 
-def _age() -> Any:
-    """Whole years between the patient's birth date and the visit day, in SQL."""
-    vm, vd = ExtractMonth("visit_date"), ExtractDay("visit_date")
-    bm, bd = ExtractMonth("patient__birth_date"), ExtractDay("patient__birth_date")
-    birthday_later = Case(
-        When(Q(_vm__lt=F("_bm")) | Q(_vm=F("_bm"), _vd__lt=F("_bd")), then=Value(1)),
-        default=Value(0),
-        output_field=IntegerField(),
-    )
-    return {"_vm": vm, "_vd": vd, "_bm": bm, "_bd": bd}, (
-        ExtractYear("visit_date") - ExtractYear("patient__birth_date") - birthday_later
-    )
+class YearsBefore(Func):
+    """The date ``years`` whole years before a date column, in SQL (so an age band is a
+    comparison of the birth date with it, not arithmetic on every row). 29 February goes to
+    28 February on PostgreSQL and to 1 March on SQLite."""
+
+    output_field = DateField()
+
+    def __init__(self, expression: Any, years: int) -> None:
+        super().__init__(expression)
+        self.years = int(years)
+
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:  # type: ignore[override]  # PostgreSQL
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(({sql}) - make_interval(years => {self.years}))::date", params
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"date({sql}, '-{self.years} years')", params
 
 
 def by_age(f: StatsFilter) -> list[dict[str, Any]]:
-    parts, age = _age()
-    band = Case(
-        *[When(_years__lte=high, then=Value(label)) for _low, high, label in AGE_BANDS],
-        default=Value(AGE_BANDS[-1][2]),
-    )
-    qs = registrations_in(f).annotate(**parts).annotate(_years=age)
-    found = {r["band"]: r for r in _group(qs, band=band)}
+    """By the patient's age on the visit day: younger than the next band's lower bound means born
+    after the visit day that many years back."""
+    whens = [
+        When(patient__birth_date__gt=YearsBefore(F("visit_date"), AGE_BANDS[i + 1][0]), then=Value(label))
+        for i, (_low, _high, label) in enumerate(AGE_BANDS[:-1])
+    ]
+    band = Case(*whens, default=Value(AGE_BANDS[-1][2]))
+    found = {r["band"]: r for r in _group(registrations_in(f), band=band)}
     empty = {"booked": 0, "cancelled": 0, "no_show": 0, "came": 0, "no_show_rate": 0.0, "cancel_rate": 0.0}
     return [{"key": label, **{k: found.get(label, empty)[k] for k in empty}} for _l, _h, label in AGE_BANDS]
 
@@ -188,23 +195,28 @@ def fill_rates(f: StatsFilter, limit: int = 500) -> dict[str, Any]:
 def sell_outs(f: StatsFilter, limit: int = 500) -> list[dict[str, Any]]:
     """How fast each release sold out: for each clinic of the range whose online numbers are
     all gone, the time from its release to the hold that took the last of them."""
-    platform = Q(slots__pool=Pool.PLATFORM) & ~Q(slots__state=SlotState.WITHDRAWN)
+    online = Slot.objects.filter(schedule_id=OuterRef("pk"), pool=Pool.PLATFORM).exclude(state=SlotState.WITHDRAWN)
+    # Two index probes per clinic (slot_free_lookup): some online number, and none free.
+    sold_out = (
+        _schedules(f)
+        .filter(Exists(online), ~Exists(online.filter(state=SlotState.FREE)))
+        .order_by("date", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
     last_booked = (
         Hold.objects.filter(schedule_id=OuterRef("pk"), status=HoldStatus.CONFIRMED)
         .order_by("-created_at")
         .values("created_at")[:1]
     )
     rows = (
-        _schedules(f)
+        Schedule.objects.filter(pk__in=list(sold_out))
         .annotate(
-            _online=Count("slots", filter=platform),
-            _free=Count("slots", filter=platform & Q(slots__state=SlotState.FREE)),
+            _online=Count("slots", filter=Q(slots__pool=Pool.PLATFORM) & ~Q(slots__state=SlotState.WITHDRAWN)),
+            _last=Subquery(last_booked),
         )
-        .filter(_online__gt=0, _free=0)
-        .annotate(_last=Subquery(last_booked))
         .filter(_last__isnull=False)
         .select_related("hospital", "department", "doctor")
-        .order_by("date", "pk")[:limit]
+        .order_by("date", "pk")
     )
     rules: dict[tuple[int, int | None], Any] = {}
     out = []

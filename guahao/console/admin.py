@@ -8,6 +8,7 @@ registrations go through the booking services, which write an event naming the s
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -45,8 +46,32 @@ class CampusInline(TabularInline):
     extra = 0
 
 
+class FeeForm(forms.ModelForm):
+    """A fee typed in 元 (12.50), kept in fen (1250)."""
+
+    registration_fee = forms.DecimalField(label=_("registration fee"), min_value=0, max_digits=8, decimal_places=2)
+    consultation_fee = forms.DecimalField(label=_("consultation fee"), min_value=0, max_digits=8, decimal_places=2)
+
+    class Meta:
+        model = Fee
+        fields = ["title"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("registration_fee", "consultation_fee"):
+            fen = getattr(self.instance, f"{name}_fen") or 0
+            self.fields[name].initial = (Decimal(fen) / 100).quantize(Decimal("0.01"))
+
+    def save(self, commit: bool = True) -> Any:
+        for name in ("registration_fee", "consultation_fee"):
+            setattr(self.instance, f"{name}_fen", int(self.cleaned_data[name] * 100))
+        return super().save(commit)
+
+
 class FeeInline(TabularInline):
     model = Fee
+    form = FeeForm
+    fields = ["title", "registration_fee", "consultation_fee"]
     extra = 0
 
 
@@ -128,7 +153,7 @@ class RuleSetAdmin(ScopedAdmin):
 
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
-    list_display = ["id", "status", "visit_date", "department", "patient_name", "fee", "created_at", "expires_at"]
+    list_display = ["status", "visit_date", "department", "patient_name", "fee", "created_at", "expires_at"]
     list_filter = ["status", "visit_date"]
     list_select_related = ["department", "patient"]
     fields = ["status", "visit_date", "department", "schedule", "period", "fee", "payment_required"]
@@ -147,11 +172,15 @@ class HoldAdmin(ReadOnlyAdmin):
 @admin.register(BookingEvent)
 class BookingEventAdmin(ReadOnlyAdmin):
     hospital_path = "registration__hospital"
-    list_display = ["at", "what", "from_status", "to_status", "actor_type", "actor_id", "registration"]
+    list_display = ["at", "what", "from_status", "to_status", "actor_type", "who", "registration"]
     list_filter = ["kind", "actor_type"]
     search_fields = ["registration__registration_number", "actor_id"]
-    fields = ["at", "what", "from_status", "to_status", "actor_type", "actor_id", "registration", "detail"]
+    fields = ["at", "what", "from_status", "to_status", "actor_type", "who", "registration", "detail"]
     readonly_fields = fields
+
+    @admin.display(description=_("staff member"))
+    def who(self, obj: BookingEvent) -> str:
+        return obj.actor_id if obj.actor_type == "staff" else ""  # a patient's account id is internal
 
     @admin.display(description=_("what"), ordering="kind")
     def what(self, obj: BookingEvent) -> str:

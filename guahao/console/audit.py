@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.apps import apps
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from guahao.booking.models import RegistrationStatus
+from guahao.booking.models import BlacklistEntry, RegistrationStatus
 from guahao.console.base import ReadOnlyAdmin
 from guahao.console.labels import event_label
 from guahao.core.models import AuditEntry
@@ -41,8 +42,17 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     search_fields = ["actor", "target", "reason"]
     search_help_text = _("Staff member, registration number, patient's name or reason")
     date_hierarchy = "at"
-    fields = ["at", "actor", "what", "target_type", "target", "before_shown", "after_shown", "reason"]
+    fields = ["at", "actor", "what", "kind_of_row", "target", "before_shown", "after_shown", "reason"]
     readonly_fields = fields
+
+    @admin.display(description=_("kind of row"), ordering="target_type")
+    def kind_of_row(self, obj: AuditEntry) -> str:
+        model = next((m for m in apps.get_models() if m._meta.model_name == obj.target_type), None)
+        if obj.target_type == "staff":
+            return str(_("staff member"))
+        if obj.target_type == "blacklist":
+            return str(BlacklistEntry._meta.verbose_name)
+        return str(model._meta.verbose_name) if model is not None else obj.target_type
 
     @admin.display(description=_("what"), ordering="action")
     def what(self, obj: AuditEntry) -> str:

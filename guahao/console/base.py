@@ -26,6 +26,14 @@ from guahao.core.audit import audit_record
 from guahao.core.problems import Problem
 
 
+def in_yuan(name: Any) -> Any:
+    return f"yuan__{name}" if isinstance(name, str) and name.endswith("_fen") else name
+
+
+def money_shown(fen: int | None) -> str:
+    return "" if fen is None else f"¥{fen // 100}.{fen % 100:02d}" if fen >= 0 else f"-{money_shown(-fen)}"
+
+
 def _plain(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
@@ -59,6 +67,21 @@ class ScopedAdmin(ModelAdmin):
 
     hospital_path: str | None = "hospital"
     change_list_template = "console/change_list.html"
+
+    def __getattr__(self, name: str) -> Any:
+        """``yuan__<field>_fen``: a column or read-only field that shows fen as 元 (¥12.50),
+        labelled as the field without its "(fen)"."""
+        if not name.startswith("yuan__"):
+            raise AttributeError(name)
+        field = name.removeprefix("yuan__")
+
+        def shown(obj: Any) -> str:
+            return money_shown(getattr(obj, field))
+
+        label = str(self.model._meta.get_field(field).verbose_name)
+        shown.short_description = label.replace(" (fen)", "").replace("（分）", "")  # type: ignore[attr-defined]
+        shown.admin_order_field = field  # type: ignore[attr-defined]
+        return shown
 
     def scope(self, request: HttpRequest) -> StaffScope:
         return staff_scope(request.user)
@@ -201,7 +224,14 @@ class ScopedAdmin(ModelAdmin):
 
 class ReadOnlyAdmin(ScopedAdmin):
     """Rows nobody edits by hand; actions that act on them through a service ask
-    ``permissions=["act"]``: the role's change permission of the model."""
+    ``permissions=["act"]``: the role's change permission of the model. Amounts kept in fen
+    read in 元."""
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [in_yuan(name) for name in super().get_fields(request, obj)]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [in_yuan(name) for name in super().get_readonly_fields(request, obj)]
 
     def has_act_permission(self, request: HttpRequest) -> bool:
         opts = self.model._meta

@@ -208,3 +208,18 @@ def test_the_filtered_list_exports_as_csv_and_excel_with_what_the_page_shows(day
     assert [row[0] for row in sheet[1:]] == [r[0] for r in rows[1:]] and sheet[0][0] == "挂号单号"
     fees = console.get(f"{LIST}export/csv/", {"q": days.numbers["r1"]}).content.decode("utf-8-sig")
     assert "¥51.00" in fees and "08:00–08:30" in fees
+
+
+def test_money_reads_in_yuan_on_every_page_that_shows_it(days):
+    console = _desk(days, "hospital_admin", "boss")
+    payment = days.r["r1"].payment
+    for url in (
+        f"/console/payments/payment/{payment.pk}/change/",
+        f"/console/scheduling/schedule/{days.clinic1.pk}/change/",
+        "/console/payments/payment/",
+    ):
+        page = console.get(url).content.decode()
+        assert "¥51.00" in page or "¥1.00" in page, url
+        assert "（分）" not in page, url
+    hospital = console.get(f"/console/catalog/hospital/{days.hospital.pk}/change/").content.decode()
+    assert 'value="50.00"' in hospital and 'value="1.00"' in hospital  # the chief's fees, typed in 元
