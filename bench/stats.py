@@ -133,13 +133,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--db", default="guahao_stats_bench")
     parser.add_argument("--keep", action="store_true", help="keep the database (dropped by default)")
+    parser.add_argument("--reuse", action="store_true", help="measure a database kept by --keep again")
     args = parser.parse_args()
 
     import psycopg
 
-    with psycopg.connect(f"{PG_ADMIN}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{args.db}"')
+    if not args.reuse:
+        with psycopg.connect(f"{PG_ADMIN}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{args.db}"')
     os.environ["DATABASE_URL"] = f"{PG_ADMIN}/{args.db}"
     os.environ.pop("REDIS_URL", None)
     os.environ.setdefault("GUAHAO_DATA_DIR", str(Path("/tmp") / f"guahao-stats-bench-{os.getpid()}"))
@@ -165,13 +167,14 @@ def run(args: argparse.Namespace) -> None:
     from django.db import connection, transaction
 
     from guahao.accounts.models import Account, Patient
-    from guahao.booking import stats
     from guahao.catalog import services as catalog
     from guahao.catalog.models import Hospital
     from guahao.core import clock
-    from guahao.payments import stats as money_stats
 
     call_command("migrate", verbosity=0)
+    if args.reuse:
+        measure(args, list(Hospital.objects.filter(code__startswith="bench").order_by("code")))
+        return
     started = time.perf_counter()
     now = clock.now()
     today = clock.local_today("Asia/Shanghai")
@@ -218,7 +221,21 @@ def run(args: argparse.Namespace) -> None:
     print(f"stored: {stored:,} registrations at the measured hospital (as many at another), "
           f"{args.days} days × {args.doctors} clinics × {per_clinic} numbers; "
           f"written in {time.perf_counter() - started:.0f} s")  # fmt: skip
+    measure(args, hospitals)
 
+
+def measure(args: argparse.Namespace, hospitals: list) -> None:
+    import datetime as dt
+
+    import django
+    from django.db import connection
+
+    from guahao.booking import stats
+    from guahao.core import clock
+    from guahao.payments import stats as money_stats
+
+    today = clock.local_today("Asia/Shanghai")
+    first = today - dt.timedelta(days=args.days - 1)
     scope = frozenset({hospitals[0].pk})
     ranges = {
         "30 days": stats.StatsFilter(today - dt.timedelta(days=29), today, scope),

@@ -130,10 +130,11 @@ class Registration(models.Model):
             models.Index(fields=["person_hash", "department", "visit_date"]),
             models.Index(fields=["status", "visit_date"]),
             # Statistics and the dashboard: a hospital's registrations of a range of days.
-            # (PostgreSQL: covering, so the counts by status, department and doctor read the index alone)
+            # (PostgreSQL: covering, so the counts by status, department, doctor, the patient's age
+            # and the payment's method read the index alone)
             models.Index(
                 fields=["hospital", "visit_date"],
-                include=["status", "department", "doctor"],
+                include=["id", "status", "department", "doctor", "patient"],
                 name="registration_hospital_day",
             ),
         ]

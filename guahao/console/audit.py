@@ -11,6 +11,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from guahao.accounts.roles import Role
 from guahao.booking.models import BlacklistEntry, RegistrationStatus
 from guahao.console.base import ReadOnlyAdmin
 from guahao.console.labels import event_label
@@ -31,7 +32,7 @@ def _shown(values: dict[str, Any]) -> str:
 # How the recorded keys and states read (other keys are a form's fields, named as recorded).
 KEYS = {"status": _("status"), "until": _("until"), "lifted_at": _("lifted at"), "appeal": _("patient's appeal")}
 KEYS |= {"from": _("from"), "value": _("before"), "role": _("role"), "hospital": _("hospital")}
-STATUSES = dict(RegistrationStatus.choices)
+STATUSES = dict(RegistrationStatus.choices) | dict(Role.choices)
 
 
 @admin.register(AuditEntry)

@@ -40,7 +40,7 @@ class AuditEntry(models.Model):
     action = models.CharField(_("action"), max_length=40)
     target_type = models.CharField(_("kind of row"), max_length=30)
     target_id = models.CharField(_("row"), max_length=40, blank=True)
-    target = models.CharField(_("what"), max_length=100, blank=True, db_index=True)
+    target = models.CharField(_("concerning"), max_length=100, blank=True, db_index=True)
     before = models.JSONField(_("before"), default=dict, blank=True)
     after = models.JSONField(_("after"), default=dict, blank=True)
     reason = models.CharField(_("reason"), max_length=300, blank=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 
 from guahao.catalog.models import Department, Hospital
 from guahao.core import clock
@@ -82,3 +83,31 @@ def pool_return_at(schedule: Schedule, rules: Rules) -> dt.datetime | None:
         return None
     day = schedule.date - dt.timedelta(days=1)
     return clock.at_local(day, rules.pool_return_time, schedule.hospital.timezone)
+
+
+def rules_table(hospital: Hospital) -> Callable[[int, int | None], Rules]:
+    """The rules of many clinics of one hospital (statistics over a range): its rule sets and
+    its department tree read once, then resolved as ``rules_for`` does, per department and
+    doctor."""
+    sets = {(rs.department_id, rs.doctor_id): rs for rs in RuleSet.objects.filter(hospital=hospital)}
+    parents = dict(Department.objects.filter(hospital=hospital).values_list("pk", "parent_id"))
+    base = _merge(DEFAULTS, sets.get((None, None)))
+    known: dict[tuple[int, int | None], Rules] = {}
+
+    def rules(department_id: int, doctor_id: int | None) -> Rules:
+        key = (department_id, doctor_id)
+        if key not in known:
+            chain: list[int] = []
+            node: int | None = department_id
+            while node is not None:
+                chain.append(node)
+                node = parents.get(node)
+            found = base
+            for dep_id in reversed(chain):  # root first, the leaf last, so the nearest wins
+                found = _merge(found, sets.get((dep_id, None)))
+            if doctor_id is not None:
+                found = _merge(found, sets.get((None, doctor_id)))
+            known[key] = found
+        return known[key]
+
+    return rules

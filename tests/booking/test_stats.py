@@ -11,7 +11,9 @@ import pytest
 from guahao.booking import stats
 from guahao.booking.models import Hold
 from guahao.payments import stats as money_stats
-from guahao.scheduling.rules import release_at, rules_for_schedule
+from guahao.scheduling.models import RuleSet
+from guahao.scheduling.rules import release_at, rules_for, rules_for_schedule, rules_table
+from tests import factories as f
 from tests.console.days import counts, make_days
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +114,17 @@ def test_payment_methods_and_refund_amounts(days):
     assert refunds["by_reason"] == [
         {"key": "cancelled", "count": 1, "refunded_fen": 5100, "pending_fen": 0, "failed_fen": 0}
     ]
+
+
+def test_the_rules_read_once_for_a_range_are_those_of_each_clinic():
+    h = f.hospital(days_ahead=7)
+    parent = f.department(h, "内科")
+    child = f.department(h, "心内科", parent=parent)
+    doc = f.doctor(child)
+    RuleSet.objects.create(hospital=h, department=parent, days_ahead=14, release_time=dt.time(8, 0))
+    RuleSet.objects.create(hospital=h, department=child, hold_minutes=10)
+    RuleSet.objects.create(hospital=h, doctor=doc, release_time=dt.time(15, 0))
+    table = rules_table(h)
+    for department, doctor_id in ((parent, None), (child, None), (child, doc.pk)):
+        assert table(department.pk, doctor_id) == rules_for(hospital=h, department=department, doctor_id=doctor_id)
+    assert (table(child.pk, doc.pk).days_ahead, table(child.pk, doc.pk).release_time) == (14, dt.time(15, 0))

@@ -68,4 +68,8 @@ def test_find_an_order_by_id_number_undo_its_no_show_and_read_the_charts(chromiu
     assert page.locator("[data-total=booked]").inner_text() == "5"
     assert page.locator("[data-total=no_show]").inner_text() == "1"  # one no-show undone
     page.screenshot(path=str(shots / "05-statistics.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/console/core/auditentry/")
+    assert "患者已就诊，窗口签到漏记" in page.content() and "撤销爽约" in page.content()
+    page.screenshot(path=str(shots / "06-audit-log.png"), full_page=True)
     context.close()

@@ -156,6 +156,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='registration',
-            index=models.Index(fields=['hospital', 'visit_date'], include=('status', 'department', 'doctor'), name='registration_hospital_day'),
+            index=models.Index(fields=['hospital', 'visit_date'], include=('id', 'status', 'department', 'doctor', 'patient'), name='registration_hospital_day'),
         ),
     ]

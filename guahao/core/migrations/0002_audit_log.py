@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
                 ('action', models.CharField(max_length=40, verbose_name='action')),
                 ('target_type', models.CharField(max_length=30, verbose_name='kind of row')),
                 ('target_id', models.CharField(blank=True, max_length=40, verbose_name='row')),
-                ('target', models.CharField(blank=True, db_index=True, max_length=100, verbose_name='what')),
+                ('target', models.CharField(blank=True, db_index=True, max_length=100, verbose_name='concerning')),
                 ('before', models.JSONField(blank=True, default=dict, verbose_name='before')),
                 ('after', models.JSONField(blank=True, default=dict, verbose_name='after')),
                 ('reason', models.CharField(blank=True, max_length=300, verbose_name='reason')),
