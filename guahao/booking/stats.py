@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Case, Count, DateField, Exists, F, Func, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, DateField, Exists, F, Func, Max, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import ExtractIsoWeekDay
 
 from guahao.booking.models import Hold, HoldStatus, Registration, RegistrationStatus
@@ -205,18 +205,23 @@ def sell_outs(f: StatsFilter, limit: int = 500) -> list[dict[str, Any]]:
         .order_by("date", "pk")
         .values_list("pk", flat=True)[:limit]
     )
-    last_booked = (
-        Hold.objects.filter(schedule_id=OuterRef("pk"), status=HoldStatus.CONFIRMED)
-        .order_by("-created_at")
-        .values("created_at")[:1]
+    ids = list(sold_out)
+    # For those clinics only: the last online number's booking, and how many there were.
+    last = dict(
+        Hold.objects.filter(schedule_id__in=ids, status=HoldStatus.CONFIRMED)
+        .values("schedule_id")
+        .annotate(at=Max("created_at"))
+        .values_list("schedule_id", "at")
+    )
+    online_counts = dict(
+        Slot.objects.filter(schedule_id__in=ids, pool=Pool.PLATFORM)
+        .exclude(state=SlotState.WITHDRAWN)
+        .values("schedule_id")
+        .annotate(n=Count("state"))
+        .values_list("schedule_id", "n")
     )
     rows = (
-        Schedule.objects.filter(pk__in=list(sold_out))
-        .annotate(
-            _online=Count("slots", filter=Q(slots__pool=Pool.PLATFORM) & ~Q(slots__state=SlotState.WITHDRAWN)),
-            _last=Subquery(last_booked),
-        )
-        .filter(_last__isnull=False)
+        Schedule.objects.filter(pk__in=[i for i in ids if i in last])
         .select_related("hospital", "department", "doctor")
         .order_by("date", "pk")
     )
@@ -227,7 +232,7 @@ def sell_outs(f: StatsFilter, limit: int = 500) -> list[dict[str, Any]]:
             tables[s.hospital_id] = rules_table(s.hospital)
         tz = ZoneInfo(s.hospital.timezone)
         opened = release_at(s, tables[s.hospital_id](s.department_id, s.doctor_id)).astimezone(tz)
-        last: dt.datetime = s._last.astimezone(tz)  # type: ignore[attr-defined]
+        sold: dt.datetime = last[s.pk].astimezone(tz)
         out.append(
             {
                 "id": s.pk,
@@ -236,9 +241,9 @@ def sell_outs(f: StatsFilter, limit: int = 500) -> list[dict[str, Any]]:
                 "department": s.department.name,
                 "doctor": s.doctor.name if s.doctor else None,
                 "released_at": opened.isoformat(),
-                "sold_out_at": last.isoformat(),
-                "seconds": max(int((last - opened).total_seconds()), 0),
-                "online": s._online,  # type: ignore[attr-defined]
+                "sold_out_at": sold.isoformat(),
+                "seconds": max(int((sold - opened).total_seconds()), 0),
+                "online": online_counts.get(s.pk, 0),
             }
         )
     return out
