@@ -112,7 +112,7 @@ class Period(models.Model):
 
     def __str__(self) -> str:
         # In the time zone of the page (the console's is the hospital's), never UTC.
-        return f"{timezone.localtime(self.starts_at):%H:%M}"
+        return f"{self.starts_at.astimezone(timezone.get_current_timezone()):%H:%M}"
 
 
 class Slot(models.Model):
