@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
 from django.utils.html import strip_tags
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 
 from guahao.accounts.scope import PLATFORM, StaffScope, staff_scope
@@ -209,6 +210,9 @@ class ScopedAdmin(ModelAdmin):
             out = []
             for name in columns:
                 field, _attr, value = lookup_field(name, obj, self)
+                if isinstance(value, bool):  # a page's tick or cross, in words
+                    out.append(str(_("Yes") if value else _("No")))
+                    continue
                 if field is None:
                     shown = display_for_value(value, "", boolean=bool(getattr(_attr, "boolean", False)))
                 elif isinstance(field, models.ForeignKey):

@@ -223,3 +223,9 @@ def test_money_reads_in_yuan_on_every_page_that_shows_it(days):
         assert "（分）" not in page, url
     hospital = console.get(f"/console/catalog/hospital/{days.hospital.pk}/change/").content.decode()
     assert 'value="50.00"' in hospital and 'value="1.00"' in hospital  # the chief's fees, typed in 元
+
+
+def test_a_tick_on_the_page_is_a_word_in_the_export(days):
+    console = _desk(days, "hospital_admin", "boss")
+    rows = list(csv.reader(io.StringIO(console.get("/console/catalog/doctor/export/csv/").content.decode("utf-8-sig"))))
+    assert rows[0][0] == "姓名" and rows[1][-1] == "是"  # the doctor is active
