@@ -130,3 +130,25 @@ def test_every_console_page_of_a_days_work_reads_in_chinese():
         if english:
             found[url] = english
     assert not found, "English on Chinese pages:\n" + "\n".join(f"{u}: {sorted(w)}" for u, w in found.items())
+
+
+def test_the_english_switch_words_the_new_pages_in_english():
+    days = make_days()
+    f.staff_member("desk", "operator", days.hospital)
+    console = Client()
+    assert console.login(username="desk", password="pw-for-tests")
+    console.post("/i18n/setlang/", {"language": "en", "next": "/console/"})
+    r2 = days.r["r2"].pk
+    expected = {
+        "/console/": ["Clinics today", "No-shows so far", "Holds open"],
+        "/console/stats/": ["By department", "By age at the visit", "Fill rate per clinic", "No-show rate"],
+        f"/console/booking/registration/{r2}/change/": ["Timeline", "Undo the no-show", "No-show"],
+        f"/console/booking/registration/{r2}/slip/": ["Registration slip", "visit number"],
+        "/console/core/auditentry/": ["Export CSV"],
+    }
+    for url, words in expected.items():
+        page = console.get(url)
+        assert page.status_code == 200, url
+        text = _shown(page.content.decode())
+        assert all(w in text for w in words), (url, [w for w in words if w not in text])
+        assert "今日门诊" not in text and "时间线" not in text and "按科室" not in text, url
