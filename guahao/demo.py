@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -234,9 +235,10 @@ def _tree(hospital: Hospital, nodes: list, campus: Campus | None, parent: Depart
     return leaves
 
 
-def _id_number(rng: random.Random) -> str:
+def _id_number(rng: random.Random, born: str | None = None) -> str:
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    body = f"110105{rng.randint(1950, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+    born = born or f"{rng.randint(1950, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+    body = f"110105{born}{rng.randint(0, 999):03d}"
     return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
 
 
@@ -485,7 +487,7 @@ def _kangning(rng: random.Random) -> None:
                     start=AM[0],
                     end=AM[1],
                     slots_per_period=4,
-                    valid_from=today,
+                    valid_from=today - dt.timedelta(days=HISTORY_DAYS),
                     location="门诊楼1层 全科诊室",
                 )
             continue
@@ -504,7 +506,7 @@ def _kangning(rng: random.Random) -> None:
                     start=start,
                     end=end,
                     slots_per_period=2,
-                    valid_from=today,
+                    valid_from=today - dt.timedelta(days=HISTORY_DAYS),
                     location=f"门诊楼{2 + li}层 {20 + k}诊室",
                 )
     # The 口腔科 is closed one day for its equipment check, ten days from now.
@@ -518,11 +520,61 @@ def _kangning(rng: random.Random) -> None:
     scheduling.schedules_generate(hospital=hospital, start=today, days=DAYS, actor="demo")
 
 
+HISTORY_DAYS = 14
+
+
+def _history(rng: random.Random) -> None:
+    """The last two weeks of 康宁社区医院, as they would have happened, so the console's day and
+    statistics have something to show: its clinics generated from the templates the day before,
+    booked by patients of every age (some cancel), checked in and seen, the rest no-shows. One
+    patient missed two visits and is barred, as the rules say."""
+    hospital = Hospital.objects.get(code="kangning")
+    tz = hospital.timezone
+    today = clock.local_today(tz)
+    made = iter(range(1, 10_000))
+
+    def someone() -> tuple[Account, Any]:
+        phone = f"1370000{next(made):04d}"
+        account = Account.objects.create(phone=phone, created_at=clock.now())
+        born = f"{rng.randint(1940, 2022)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+        name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+        patient = accounts.patient_create(
+            account=account, name=name, id_number=_id_number(rng, born), phone=phone, relation="self"
+        )
+        return account, patient
+
+    twice = someone()  # books on two of the days and comes to neither
+    for back in range(HISTORY_DAYS, 0, -1):
+        day = today - dt.timedelta(days=back)
+        booked: list[Any] = []
+        with clock.travel(clock.at_local(day - dt.timedelta(days=1), dt.time(9, 0), tz)):
+            scheduling.schedules_generate(hospital=hospital, start=day, days=1, actor="demo")
+            for schedule in hospital.schedules.filter(date=day).order_by("starts_at", "pk"):
+                free = schedule.slots.filter(pool="platform", state="free").count()
+                for _ in range(round(free * rng.uniform(0.4, 0.9))):
+                    account, patient = twice if back in (9, 5) and not booked else someone()
+                    hold = booking.hold_create(account=account, patient=patient, schedule=schedule)
+                    booked.append(booking.hold_confirm(hold=hold))
+            for registration in booked:
+                if registration.patient_id != twice[1].pk and rng.random() < 0.1:
+                    actor = booking.Actor.patient(registration.account)
+                    booking.registration_cancel(registration=registration, actor=actor)
+        with clock.travel(clock.at_local(day, dt.time(8, 5), tz)):
+            for registration in booked:
+                registration.refresh_from_db()
+                if registration.status == "booked" and registration.patient_id != twice[1].pk and rng.random() < 0.8:
+                    booking.registration_check_in(registration=registration, actor=booking.SYSTEM)
+                    booking.registration_mark_visited(registration=registration, actor=booking.SYSTEM)
+        with clock.travel(clock.at_local(day, dt.time(18, 0), tz)):
+            booking.registrations_mark_no_show()
+
+
 def load(seed: int = 20261122) -> None:
     rng = random.Random(seed)
     experts = _catalog_and_schedules(rng)
     _fill(experts, rng)
     _kangning(rng)
+    _history(rng)
     suspended = experts[-1]
     type(suspended).objects.filter(pk=suspended.pk).update(
         status=ScheduleStatus.SUSPENDED, suspended_reason="医生外出会诊"

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from guahao import demo
+from guahao.booking.models import BlacklistEntry, Registration
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
 from guahao.core import clock
 from guahao.his.models import HisConnection
@@ -47,7 +48,7 @@ def test_demo_hospitals_departments_and_doctors(loaded):
 
 def test_demo_schedules_cover_two_weeks_with_full_and_suspended_ones(loaded, api):
     today = f.today()
-    days = {d for d in Schedule.objects.values_list("date", flat=True)}
+    days = {d for d in Schedule.objects.filter(date__gte=today).values_list("date", flat=True)}
     assert min(days) == today and len(days) >= 14
     assert Schedule.objects.filter(status=ScheduleStatus.SUSPENDED).count() == 1
     statuses = set()
@@ -71,7 +72,7 @@ def test_the_hospital_without_a_his_runs_on_templates_generated_at_load(loaded, 
     assert not HisConnection.objects.filter(hospital=kangning).exists()
     templates = ScheduleTemplate.objects.filter(hospital=kangning)
     assert templates.count() == 6 + 12  # the general clinic Monday to Saturday, six doctors twice a week
-    made = Schedule.objects.filter(hospital=kangning)
+    made = Schedule.objects.filter(hospital=kangning, date__gte=f.today())  # the two weeks past: their history
     assert made.exists() and not made.filter(template__isnull=True).exists()
     days = set(made.values_list("date", flat=True))
     assert min(days) >= f.today() and max(days) <= f.today() + dt.timedelta(days=13)
@@ -88,3 +89,14 @@ def test_the_hospital_without_a_his_runs_on_templates_generated_at_load(loaded, 
         if s["status"] == "available"
     ]
     assert bookable
+
+
+def test_the_hospital_without_a_his_has_two_weeks_of_history_for_its_console(loaded):
+    kangning = Hospital.objects.get(code="kangning")
+    past = Registration.objects.filter(hospital=kangning, visit_date__lt=f.today())
+    statuses = set(past.values_list("status", flat=True))
+    assert {"visited", "no_show", "cancelled"} <= statuses and "booked" not in statuses
+    assert past.count() >= 100
+    assert not Schedule.objects.filter(hospital=kangning, template__isnull=True).exists()
+    bar = BlacklistEntry.objects.get(hospital=kangning)  # the patient who missed two visits
+    assert bar.reason == "no_shows" and bar.causes.count() == 2 and bar.ends_at > clock.now()

@@ -1,5 +1,6 @@
 """No full ID number or phone number of a patient shows anywhere a person or a log collector
-could read it: API answers, every console page (lists, details, exports) and the logs."""
+could read it: API answers, every console page (lists, details, the order's page and slip, the
+statistics, every list's export), the staff API, the audit log and the logs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from django.test import Client
 from django.urls import reverse
 
 from guahao.accounts.models import Patient
+from guahao.accounts.services import staff_token_create
 from guahao.booking.models import Registration
+from guahao.core.models import AuditEntry
 from tests import factories as f
 
 
@@ -50,6 +53,36 @@ def test_full_id_and_phone_numbers_appear_in_no_answer_page_export_or_log(caplog
                         {"action": action, "_selected_action": [row.pk]},
                     ).content.decode()
                 )
+    # The order's page, its slip, the statistics, every list's export, and the staff API's reads;
+    # the desk looks the patient up by the full number, and acts on the order.
+    registration = rows[Registration]
+    found = console.post("/console/booking/registration/", {"id_number": number}, follow=True)
+    assert [r.pk for r in found.context["cl"].queryset] == [registration.pk]
+    pages.append(found.content.decode())
+    pages += [url for url, _status in found.redirect_chain]
+    console.post(
+        "/console/booking/registration/",
+        {"action": "cancel", "_selected_action": [registration.pk], "apply": "yes", "reason": "患者来电"},
+    )
+    for url in (
+        f"/console/booking/registration/{registration.pk}/change/",
+        f"/console/booking/registration/{registration.pk}/slip/",
+        "/console/stats/",
+        "/console/",
+    ):
+        pages.append(console.get(url).content.decode())
+    for model in admin.site._registry:
+        opts = model._meta
+        exported = console.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_export", args=["csv"]))
+        pages.append(exported.content.decode("utf-8-sig"))
+    for chart in ("day", "department", "doctor", "age", "payment_method"):
+        pages.append(console.get("/console/stats/", {"export": chart}).content.decode("utf-8-sig"))
+    desk = f.Api()
+    desk.token = staff_token_create(user=f.staff_member("screen", "viewer", h), label="screen")
+    pages.append(repr(desk.call("GET", f"/staff/registrations?q={number}")[1]))
+    pages.append(repr(desk.call("GET", f"/staff/registrations/{registration.pk}")[1]))
+    pages.append(repr(desk.call("GET", "/staff/stats")[1]))
+    pages += [repr(row.__dict__) for row in AuditEntry.objects.all()]
     pages += [r.getMessage() for r in caplog.records]
     for text in pages:
         assert number not in text and number.lower() not in text

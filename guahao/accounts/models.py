@@ -110,6 +110,9 @@ class StaffLockout(AccessAttempt):
         verbose_name = _("login lockout")
         verbose_name_plural = _("login lockouts")
 
+    def __str__(self) -> str:
+        return f"{self.username} {self.ip_address}"
+
 
 class StaffEventKind(models.TextChoices):
     LOGIN = "login", _("Password accepted")

@@ -47,6 +47,7 @@ _HOSPITAL_WORK = {
     "payments.reconciliationdifference": "view",
     "notifications.message": "view",
     "notifications.messagetemplate": "view",
+    "core.auditentry": "view",
 }
 
 ROLE_PERMISSIONS: dict[str, dict[str, str]] = {

@@ -21,6 +21,7 @@ from guahao.accounts.roles import Role
 from guahao.accounts.scope import staff_scope
 from guahao.catalog.models import Hospital
 from guahao.core import clock
+from guahao.core.audit import audit_record
 
 
 def staff_event_record(
@@ -33,9 +34,26 @@ def staff_event_record(
     **detail: Any,
 ) -> StaffEvent:
     name = actor.get_username() if hasattr(actor, "get_username") else str(actor or "")
-    return StaffEvent.objects.create(
+    event = StaffEvent.objects.create(
         at=clock.now(), kind=kind, actor=name, target=target, hospital_id=hospital_id, ip=ip or None, detail=detail
     )
+    if kind in STAFF_ACTIONS and name:  # one staff member acting on another: in the audit log too
+        before = {k.removeprefix("before_"): v for k, v in detail.items() if k.startswith("before_")}
+        after = {k: v for k, v in detail.items() if not k.startswith("before_")}
+        audit_record(
+            actor=name,
+            action=f"staff.{kind}",
+            target_type="staff",
+            target=target,
+            hospital_id=hospital_id,
+            before=before,
+            after=after,
+        )
+    return event
+
+
+# Access events that are one staff member's action on another's account (the others are logins).
+STAFF_ACTIONS = {"lock_lifted", "otp_reset", "staff_created", "role_changed", "permissions_changed", "staff_changed"}
 
 
 def staff_role_check(*, by: Any, user: Any, hospital: Hospital | None, role: str) -> None:

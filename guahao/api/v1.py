@@ -20,6 +20,7 @@ from guahao.api import problems, schemas
 from guahao.api.auth import AccountBearer, StaffBearer, client_ip, staff_row_access, staff_scoped
 from guahao.api.problems import documented
 from guahao.api.staff import router as staff_router
+from guahao.api.staff_reads import router as staff_reads_router
 from guahao.booking import errors as booking_errors
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
@@ -715,3 +716,4 @@ api.add_router("/messages", messages_router)
 api.add_router("/waitlist", waitlist_router)
 
 api.add_router("/staff", staff_router)
+api.add_router("/staff", staff_reads_router)

@@ -31,3 +31,6 @@ CANCEL_TOO_LATE = ProblemType(
 BAD_TRANSITION = ProblemType("registration.state", 409, _("The registration is not in a state that allows this"))
 CHECKIN_WRONG_DAY = ProblemType("checkin.wrong_day", 409, _("Check-in is only possible on the day of the visit"))
 CHECKIN_UNKNOWN = ProblemType("checkin.unknown", 404, _("No registration has this number"))
+REASON_REQUIRED = ProblemType("staff.reason_required", 422, _("Give a reason: it is kept in the order's audit trail"))
+NO_SHOW_TOO_EARLY = ProblemType("no_show.too_early", 409, _("A no-show can only be marked from the day of the visit"))
+BAR_NOT_ACTIVE = ProblemType("blacklist.not_active", 409, _("This bar has already been lifted"))

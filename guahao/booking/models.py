@@ -42,22 +42,22 @@ class Hold(models.Model):
     confirmed hold becomes a registration.
     """
 
-    account = models.ForeignKey(Account, models.PROTECT, related_name="holds")
-    patient = models.ForeignKey(Patient, models.PROTECT, related_name="holds")
+    account = models.ForeignKey(Account, models.PROTECT, related_name="holds", verbose_name=_("account"))
+    patient = models.ForeignKey(Patient, models.PROTECT, related_name="holds", verbose_name=_("patient"))
     person_hash = models.CharField(max_length=64, db_index=True)
-    hospital = models.ForeignKey(Hospital, models.PROTECT, related_name="+")
-    department = models.ForeignKey(Department, models.PROTECT, related_name="+")
-    schedule = models.ForeignKey(Schedule, models.PROTECT, related_name="holds")
-    period = models.ForeignKey(Period, models.PROTECT, related_name="+")
-    slot = models.ForeignKey(Slot, models.PROTECT, related_name="holds")
-    visit_date = models.DateField()
-    status = models.CharField(max_length=10, choices=HoldStatus.choices, default=HoldStatus.HELD)
-    registration_fee_fen = models.PositiveIntegerField()
-    consultation_fee_fen = models.PositiveIntegerField()
-    payment_required = models.BooleanField()
-    created_at = models.DateTimeField()
-    expires_at = models.DateTimeField(db_index=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
+    hospital = models.ForeignKey(Hospital, models.PROTECT, related_name="+", verbose_name=_("hospital"))
+    department = models.ForeignKey(Department, models.PROTECT, related_name="+", verbose_name=_("department"))
+    schedule = models.ForeignKey(Schedule, models.PROTECT, related_name="holds", verbose_name=_("schedule"))
+    period = models.ForeignKey(Period, models.PROTECT, related_name="+", verbose_name=_("period"))
+    slot = models.ForeignKey(Slot, models.PROTECT, related_name="holds", verbose_name=_("slot"))
+    visit_date = models.DateField(_("visit date"))
+    status = models.CharField(_("status"), max_length=10, choices=HoldStatus.choices, default=HoldStatus.HELD)
+    registration_fee_fen = models.PositiveIntegerField(_("registration fee (fen)"))
+    consultation_fee_fen = models.PositiveIntegerField(_("consultation fee (fen)"))
+    payment_required = models.BooleanField(_("payment required"))
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
     # Realtime HIS hospitals: the reference of the HIS lock behind this hold.
     his_lock_ref = models.CharField(max_length=64, blank=True, db_index=True)
     # The registration number the HIS was asked to register this hold under (asked again with
@@ -117,6 +117,9 @@ class Registration(models.Model):
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     cancelled_by = models.CharField(_("cancelled by"), max_length=10, blank=True)
     checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    # Cancelled by staff after the patient's online cutoff, at the patient's request: counted
+    # towards the blacklist as the hospital's rules say (``late_cancel_counts_as``).
+    late_cancel = models.BooleanField(_("late cancellation"), default=False)
 
     class Meta:
         verbose_name = _("registration")
@@ -133,6 +136,14 @@ class Registration(models.Model):
             models.Index(fields=["person_hash", "department", "visit_date"]),
             models.Index(fields=["status", "visit_date"]),
             models.Index(fields=["account", "hospital", "visit_date"], name="reg_account_hospital_day"),
+            # Statistics and the dashboard: a hospital's registrations of a range of days.
+            # (PostgreSQL: covering, so the counts by status, department, doctor, the patient's age
+            # and the payment's method read the index alone)
+            models.Index(
+                fields=["hospital", "visit_date"],
+                include=["id", "status", "department", "doctor", "patient"],
+                name="registration_hospital_day",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -152,15 +163,17 @@ class ActorType(models.TextChoices):
 class BookingEvent(models.Model):
     """One transition of a hold or a registration: what, from which state, who, when."""
 
-    hold = models.ForeignKey(Hold, models.CASCADE, null=True, blank=True, related_name="events")
-    registration = models.ForeignKey(Registration, models.CASCADE, null=True, blank=True, related_name="events")
-    kind = models.CharField(max_length=40)
-    from_status = models.CharField(max_length=12, blank=True)
-    to_status = models.CharField(max_length=12, blank=True)
-    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
-    actor_id = models.CharField(max_length=40, blank=True)
-    at = models.DateTimeField(db_index=True)
-    data = models.JSONField(default=dict, blank=True)
+    hold = models.ForeignKey(Hold, models.CASCADE, null=True, blank=True, related_name="events", verbose_name=_("hold"))
+    registration = models.ForeignKey(
+        Registration, models.CASCADE, null=True, blank=True, related_name="events", verbose_name=_("registration")
+    )
+    kind = models.CharField(_("kind"), max_length=40)
+    from_status = models.CharField(_("from"), max_length=12, blank=True)
+    to_status = models.CharField(_("to"), max_length=12, blank=True)
+    actor_type = models.CharField(_("by whom"), max_length=10, choices=ActorType.choices)
+    actor_id = models.CharField(_("staff member or account"), max_length=40, blank=True)
+    at = models.DateTimeField(_("at"), db_index=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("booking event")
@@ -190,6 +203,10 @@ class BlacklistEntry(models.Model):
     lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
     lifted_by = models.CharField(_("lifted by"), max_length=150, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
+    # The registrations whose cancellations or no-shows reached the threshold.
+    causes = models.ManyToManyField(Registration, related_name="bars", blank=True, verbose_name=_("caused by"))
+    appeal = models.TextField(_("patient's appeal"), max_length=1000, blank=True)
+    set_by = models.CharField(_("set by"), max_length=150, blank=True)
 
     class Meta:
         verbose_name = _("blacklist entry")

@@ -138,3 +138,38 @@ def _alternative(kind: str, schedule: Schedule, period: Period | None = None) ->
         "starts_at": (period or schedule).starts_at.astimezone(tz).isoformat(),
         "doctor": {"id": str(doctor.pk), "name": doctor.name, "title": doctor.title} if doctor else None,
     }
+
+
+# --- staff reads (the console's orders, the staff API) -------------------------------------------
+
+
+def registrations_find(qs: QuerySet[Registration], term: str) -> QuerySet[Registration]:
+    """Registrations found by what a patient tells the desk: the full ID number (looked up by
+    its keyed hash, never stored or compared in clear), a phone number (the account's or the
+    patient's), the registration number, or the patient's name."""
+    from django.db.models import Q
+
+    from guahao.accounts import idcard
+
+    term = (term or "").strip().replace(" ", "")
+    if not term:
+        return qs
+    parsed = idcard.parse(term)
+    if parsed is not None:
+        return qs.filter(person_hash=idcard.lookup_hash(parsed.number))
+    if term.isdigit() and len(term) == 11 and term.startswith("1"):
+        return qs.filter(Q(account__phone=term) | Q(patient__phone=term))
+    if term.isdigit():
+        return qs.filter(registration_number__startswith=term)
+    return qs.filter(patient__name__icontains=term)
+
+
+def registration_events(registration: Registration) -> QuerySet[Any]:
+    """The booking events of one order, its hold's included, oldest first."""
+    from django.db.models import Q
+
+    from guahao.booking.models import BookingEvent
+
+    return BookingEvent.objects.filter(Q(hold_id=registration.hold_id) | Q(registration=registration)).order_by(
+        "at", "id"
+    )

@@ -12,11 +12,14 @@ import datetime as dt
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from guahao.accounts.models import Account, Patient
 from guahao.booking import errors, gate, locks, selectors
@@ -33,11 +36,13 @@ from guahao.booking.models import (
 from guahao.booking.ports import wired
 from guahao.core import cache as request_cache
 from guahao.core import clock, outbox
+from guahao.core.audit import audit_record
 from guahao.core.errors import INVALID, NOT_FOUND, RATE_LIMITED
 from guahao.core.problems import Problem
 from guahao.scheduling import facts
 from guahao.scheduling import services as scheduling
 from guahao.scheduling.models import (
+    LateCancelCounts,
     MedicalRecordMode,
     Period,
     Pool,
@@ -89,6 +94,20 @@ def event_record(
         at=clock.now(),
         data=data,
     )
+    if actor.type == ActorType.STAFF:
+        row: Hold | Registration | None = registration or hold
+        assert row is not None
+        audit_record(
+            actor=actor.id,
+            action=kind,
+            target_type="registration" if registration is not None else "hold",
+            target_id=row.pk,
+            target=registration.registration_number if registration is not None else f"#{row.pk}",
+            hospital_id=row.hospital_id,
+            before={"status": from_status} if from_status else {},
+            after={"status": to_status} if to_status else {},
+            reason=str(data.get("reason", "")),
+        )
 
 
 # --- holds ---------------------------------------------------------------------------------------
@@ -557,30 +576,57 @@ def hold_book(
 
 
 def _transition(
-    *, registration: Registration, allowed: list[str], to_status: str, actor: Actor, kind: str, **changes: object
+    *,
+    registration: Registration,
+    allowed: list[str],
+    to_status: str,
+    actor: Actor,
+    kind: str,
+    data: dict[str, object] | None = None,
+    **changes: object,
 ) -> Registration:
-    """Move a registration from one of ``allowed`` to ``to_status``; call inside a transaction."""
+    """Move a registration from one of ``allowed`` to ``to_status``; call inside a transaction.
+    ``data``: what the event keeps besides the states (a staff member's reason)."""
     updated = Registration.objects.filter(pk=registration.pk, status__in=allowed).update(status=to_status, **changes)
     if not updated:
         registration.refresh_from_db()
         raise errors.BAD_TRANSITION.error(status=registration.status)
     from_status = registration.status
     registration.refresh_from_db()
-    event_record(actor=actor, kind=kind, registration=registration, from_status=from_status, to_status=to_status)
+    extra: dict[str, Any] = dict(data or {})
+    event_record(
+        actor=actor, kind=kind, registration=registration, from_status=from_status, to_status=to_status, **extra
+    )
     return registration
 
 
-def registration_cancel(*, registration: Registration, actor: Actor, tell_patient: bool = True) -> Registration:
-    """Cancel before the cutoff (staff may cancel later) and give the slot back. The event says who
-    cancelled; the patient is told of it unless the caller tells them why itself (a suspension,
-    ``tell_patient=False``)."""
+def registration_cancel(
+    *,
+    registration: Registration,
+    actor: Actor,
+    tell_patient: bool = True,
+    reason: str = "",
+    patient_asked: bool = False,
+) -> Registration:
+    """Cancel before the cutoff (staff may cancel later, with a reason) and give the slot back.
+    The event says who cancelled; the patient is told of it unless the caller tells them why
+    itself (a suspension, ``tell_patient=False``).
+
+    Staff cancelling after the patient's cutoff because the patient asked (``patient_asked``)
+    make it a late cancellation, counted towards the blacklist as the hospital's rules say."""
     if registration.status != RegistrationStatus.BOOKED:
         raise errors.BAD_TRANSITION.error(status=registration.status)
     deadline, still_open = selectors.patient_cancel_window(registration)
     if actor.type == ActorType.PATIENT and not still_open:
         raise errors.CANCEL_TOO_LATE.error(deadline=deadline.isoformat())
+    late = actor.type == ActorType.STAFF and patient_asked and not still_open
+    if actor.type == ActorType.STAFF and not still_open and not reason.strip():
+        raise errors.REASON_REQUIRED.error(field="reason")
     now = clock.now()
     rules = rules_for_schedule(registration.schedule)
+    data: dict[str, object] = {"reason": reason.strip()} if reason.strip() else {}
+    if late:
+        data["late"] = True
     with transaction.atomic():
         registration = _transition(
             registration=registration,
@@ -588,13 +634,22 @@ def registration_cancel(*, registration: Registration, actor: Actor, tell_patien
             to_status=RegistrationStatus.CANCELLED,
             actor=actor,
             kind="registration.cancelled",
+            data=data,
             cancelled_at=now,
             cancelled_by=actor.type,
+            late_cancel=late,
         )
         Slot.objects.filter(pk=registration.slot_id, state=SlotState.BOOKED).update(state=scheduling.freed_state())
         wired.write_backs.registration_cancelled(registration)
         if actor.type == ActorType.PATIENT:
             _blacklist_consider(registration=registration, reason=BlacklistReason.CANCELLATIONS, rules=rules, now=now)
+        elif late and rules.late_cancel_counts_as != LateCancelCounts.NOTHING:
+            counts_as = (
+                BlacklistReason.NO_SHOWS
+                if rules.late_cancel_counts_as == LateCancelCounts.NO_SHOW
+                else BlacklistReason.CANCELLATIONS
+            )
+            _blacklist_consider(registration=registration, reason=counts_as, rules=rules, now=now)
         outbox.event_emit(
             "registration.cancelled",
             registration_id=registration.pk,
@@ -720,22 +775,35 @@ def blacklist_active(*, hospital_id: int, person_hash: str, now: dt.datetime) ->
     )
 
 
+def _offences(*, reason: str, rules: Rules) -> tuple[Q, str]:
+    """What counts towards a bar for ``reason``, and the field that dates it: the patient's own
+    cancellations or no-shows, and staff's late cancellations where the rules count them so."""
+    late = Q(late_cancel=True)
+    if reason == BlacklistReason.CANCELLATIONS:
+        counted = Q(cancelled_by=ActorType.PATIENT, cancelled_at__isnull=False)
+        if rules.late_cancel_counts_as == LateCancelCounts.CANCELLATION:
+            counted |= late
+        return counted, "cancelled_at"
+    counted = Q(status=RegistrationStatus.NO_SHOW)
+    if rules.late_cancel_counts_as == LateCancelCounts.NO_SHOW:
+        counted |= late
+    return counted, "schedule__ends_at"
+
+
 def _blacklist_consider(
     *, registration: Registration, reason: str, rules: Rules, now: dt.datetime
 ) -> BlacklistEntry | None:
-    """Bar the person if this cancellation or no-show reaches the hospital's threshold.
+    """Bar the person if this cancellation or no-show reaches the hospital's threshold; the bar
+    keeps the registrations that caused it.
 
     Only what happened since the person's last bar for the same reason counts, so a bar that
     staff lifted is not re-imposed by the offences that caused it.
     """
     if reason == BlacklistReason.CANCELLATIONS:
         threshold, days = rules.blacklist_cancellations, rules.blacklist_cancellation_days
-        offences = Registration.objects.filter(cancelled_by=ActorType.PATIENT, cancelled_at__isnull=False)
-        field = "cancelled_at"
     else:
         threshold, days = rules.blacklist_no_shows, rules.blacklist_no_show_days
-        offences = Registration.objects.filter(status=RegistrationStatus.NO_SHOW)
-        field = "schedule__ends_at"
+    counted, field = _offences(reason=reason, rules=rules)
     since = now - dt.timedelta(days=days)
     previous = (
         BlacklistEntry.objects.filter(
@@ -746,10 +814,11 @@ def _blacklist_consider(
     )
     if previous is not None:
         since = max(since, previous.starts_at)
-    count = offences.filter(
-        hospital_id=registration.hospital_id, person_hash=registration.person_hash, **{f"{field}__gt": since}
-    ).count()
-    if count < threshold or blacklist_active(
+    offences = Registration.objects.filter(
+        counted, hospital_id=registration.hospital_id, person_hash=registration.person_hash, **{f"{field}__gt": since}
+    )
+    causes = list(offences.values_list("pk", flat=True))
+    if len(causes) < threshold or blacklist_active(
         hospital_id=registration.hospital_id, person_hash=registration.person_hash, now=now
     ):
         return None
@@ -758,19 +827,158 @@ def _blacklist_consider(
         person_hash=registration.person_hash,
         patient_id=registration.patient_id,
         reason=reason,
-        count=count,
+        count=len(causes),
         starts_at=now,
         ends_at=now + dt.timedelta(days=rules.blacklist_days),
     )
+    entry.causes.set(causes)
     outbox.event_emit("blacklist.barred", entry_id=entry.pk, hospital_id=entry.hospital_id)
     return entry
 
 
 def blacklist_lift(*, entry: BlacklistEntry, by: str, note: str = "") -> BlacklistEntry:
+    """Lift a bar now, with the reason (kept on the bar and in the audit log)."""
+    if not note.strip():
+        raise errors.REASON_REQUIRED.error(field="reason")
     with transaction.atomic():
-        if BlacklistEntry.objects.filter(pk=entry.pk, lifted_at__isnull=True).update(
-            lifted_at=clock.now(), lifted_by=by, note=note
+        if not BlacklistEntry.objects.filter(pk=entry.pk, lifted_at__isnull=True).update(
+            lifted_at=clock.now(), lifted_by=by, note=note.strip()[:200]
         ):
-            outbox.event_emit("blacklist.lifted", entry_id=entry.pk, hospital_id=entry.hospital_id)
-    entry.refresh_from_db()
+            raise errors.BAR_NOT_ACTIVE.error()
+        outbox.event_emit("blacklist.lifted", entry_id=entry.pk, hospital_id=entry.hospital_id)
+        entry.refresh_from_db()
+        audit_record(
+            actor=by,
+            action="blacklist.lifted",
+            target_type="blacklist",
+            target_id=entry.pk,
+            target=entry.patient.name,
+            hospital_id=entry.hospital_id,
+            before={"until": entry.ends_at.isoformat()},
+            after={"lifted_at": entry.lifted_at.isoformat() if entry.lifted_at else ""},
+            reason=entry.note,
+        )
+    return entry
+
+
+# --- staff work on one order (the console and the staff API) -------------------------------------
+
+
+def _reason(reason: str) -> str:
+    if not reason.strip():
+        raise errors.REASON_REQUIRED.error(field="reason")
+    return reason.strip()[:300]
+
+
+def registration_no_show_mark(*, registration: Registration, actor: Actor, reason: str) -> Registration:
+    """Staff mark a booked registration a no-show (the patient did not come by the hospital's
+    check-in deadline, or the HIS says so), from the visit day on; it counts towards the
+    blacklist as the periodic marking does."""
+    reason = _reason(reason)
+    schedule = registration.schedule
+    if registration.status == RegistrationStatus.BOOKED and registration.visit_date > clock.local_today(
+        schedule.hospital.timezone
+    ):
+        raise errors.NO_SHOW_TOO_EARLY.error()
+    now = clock.now()
+    rules = rules_for_schedule(schedule)
+    with transaction.atomic():
+        registration = _transition(
+            registration=registration,
+            allowed=[RegistrationStatus.BOOKED],
+            to_status=RegistrationStatus.NO_SHOW,
+            actor=actor,
+            kind="registration.no_show",
+            data={"reason": reason},
+        )
+        _blacklist_consider(registration=registration, reason=BlacklistReason.NO_SHOWS, rules=rules, now=now)
+    return registration
+
+
+def registration_no_show_undo(*, registration: Registration, actor: Actor, reason: str) -> Registration:
+    """Staff correct a wrong no-show: the patient came (visited, once the session is over) or may
+    still come (booked again while it runs). A bar this no-show helped cause is lifted when the
+    offences left no longer reach the rules' threshold; every step is in the audit trail."""
+    reason = _reason(reason)
+    schedule = registration.schedule
+    now = clock.now()
+    to_status = RegistrationStatus.VISITED if schedule.ends_at <= now else RegistrationStatus.BOOKED
+    rules = rules_for_schedule(schedule)
+    with transaction.atomic():
+        registration = _transition(
+            registration=registration,
+            allowed=[RegistrationStatus.NO_SHOW],
+            to_status=to_status,
+            actor=actor,
+            kind="registration.no_show_undone",
+            data={"reason": reason},
+        )
+        counted, _field = _offences(reason=BlacklistReason.NO_SHOWS, rules=rules)
+        bars = BlacklistEntry.objects.filter(
+            causes=registration, reason=BlacklistReason.NO_SHOWS, lifted_at__isnull=True, ends_at__gt=now
+        )
+        for bar in bars.select_related("patient"):
+            left = bar.causes.filter(counted).exclude(pk=registration.pk).count()
+            if left < rules.blacklist_no_shows:
+                note = _("No-show %(number)s undone: %(reason)s") % {
+                    "number": registration.registration_number,
+                    "reason": reason,
+                }
+                blacklist_lift(entry=bar, by=actor.id, note=note)
+    return registration
+
+
+def blacklist_appeal_note(*, entry: BlacklistEntry, by: str, appeal: str) -> BlacklistEntry:
+    """Keep what the patient said against the bar (by phone, at the window), for whoever decides."""
+    before = entry.appeal
+    with transaction.atomic():
+        BlacklistEntry.objects.filter(pk=entry.pk).update(appeal=appeal.strip()[:1000])
+        entry.refresh_from_db()
+        audit_record(
+            actor=by,
+            action="blacklist.appeal",
+            target_type="blacklist",
+            target_id=entry.pk,
+            target=entry.patient.name,
+            hospital_id=entry.hospital_id,
+            before={"appeal": before},
+            after={"appeal": entry.appeal},
+        )
+    return entry
+
+
+def blacklist_set(
+    *,
+    patient: Patient,
+    hospital: Any,
+    by: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    appeal: str = "",
+    entry: BlacklistEntry | None = None,
+) -> BlacklistEntry:
+    """Staff bar a person from online booking at their hospital by hand, until ``ends_at``.
+    ``entry``: an unsaved row to fill (the console's form), else a new one."""
+    if ends_at <= starts_at:
+        raise errors.REASON_REQUIRED.error(field="ends_at", detail=_("The bar must end after it starts."))
+    entry = entry or BlacklistEntry()
+    with transaction.atomic():
+        entry.hospital = hospital
+        entry.patient = patient
+        entry.person_hash = patient.id_number_hash
+        entry.reason = BlacklistReason.MANUAL
+        entry.count = 0
+        entry.starts_at, entry.ends_at = starts_at, ends_at
+        entry.appeal = appeal[:1000]
+        entry.set_by = by
+        entry.save()
+        audit_record(
+            actor=by,
+            action="blacklist.set",
+            target_type="blacklist",
+            target_id=entry.pk,
+            target=patient.name,
+            hospital_id=hospital.pk,
+            after={"from": starts_at.isoformat(), "until": ends_at.isoformat()},
+        )
     return entry

@@ -8,28 +8,37 @@ registrations go through the booking services, which write an event naming the s
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
+from guahao.accounts import idcard
 from guahao.accounts.models import Account, Patient
 from guahao.accounts.scope import PLATFORM
 from guahao.accounts.services import mask_phone
 from guahao.booking import services as booking
-from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration
+from guahao.booking.models import BlacklistEntry, BookingEvent, Hold
 from guahao.catalog import services as catalog
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
+from guahao.console import audit as _audit  # noqa: F401 - registers the audit log
 from guahao.console import his as _his  # noqa: F401 - registers the HIS pages
 from guahao.console import notifications as _notifications  # noqa: F401 - registers the message pages
+from guahao.console import orders as _orders  # noqa: F401 - registers the orders
 from guahao.console import payments as _payments  # noqa: F401 - registers the payment pages
 from guahao.console import schedules as _schedules  # noqa: F401 - registers the schedule pages
 from guahao.console import staff as _staff  # noqa: F401 - registers the staff access pages
 from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each, is_platform_staff
-from guahao.payments import services as payments
+from guahao.console.labels import event_label, yuan
+from guahao.core import clock
 from guahao.scheduling.models import RuleSet
 
 
@@ -38,8 +47,32 @@ class CampusInline(TabularInline):
     extra = 0
 
 
+class FeeForm(forms.ModelForm):
+    """A fee typed in 元 (12.50), kept in fen (1250)."""
+
+    registration_fee = forms.DecimalField(label=_("registration fee"), min_value=0, max_digits=8, decimal_places=2)
+    consultation_fee = forms.DecimalField(label=_("consultation fee"), min_value=0, max_digits=8, decimal_places=2)
+
+    class Meta:
+        model = Fee
+        fields = ["title"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("registration_fee", "consultation_fee"):
+            fen = getattr(self.instance, f"{name}_fen") or 0
+            self.fields[name].initial = (Decimal(fen) / 100).quantize(Decimal("0.01"))
+
+    def save(self, commit: bool = True) -> Any:
+        for name in ("registration_fee", "consultation_fee"):
+            setattr(self.instance, f"{name}_fen", int(self.cleaned_data[name] * 100))
+        return super().save(commit)
+
+
 class FeeInline(TabularInline):
     model = Fee
+    form = FeeForm
+    fields = ["title", "registration_fee", "consultation_fee"]
     extra = 0
 
 
@@ -111,6 +144,7 @@ class RuleSetAdmin(ScopedAdmin):
                     "blacklist_no_shows",
                     "blacklist_no_show_days",
                     "blacklist_days",
+                    "late_cancel_counts_as",
                 ]
             },
         ),
@@ -118,96 +152,183 @@ class RuleSetAdmin(ScopedAdmin):
     ]
 
 
-@admin.register(Registration)
-class RegistrationAdmin(ScopedAdmin):
-    list_display = [
-        "registration_number",
-        "status",
-        "visit_date",
-        "slot_number",
-        "department",
-        "doctor",
-        "patient_display",
-        "booked_at",
-    ]
-    list_filter = ["hospital", "status", "visit_date"]
-    search_fields = ["registration_number", "patient__name"]
-    list_select_related = ["department", "doctor", "patient"]
-    actions = ["cancel", "check_in", "mark_visited"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
-
-    @admin.display(description=_("patient"))
-    def patient_display(self, obj: Registration) -> str:
-        return str(obj.patient)
-
-    @admin.action(description=_("Cancel the selected registrations"), permissions=["change"])
-    def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
-        actor = booking.Actor.staff(request.user)
-        apply_each(
-            self,
-            request,
-            queryset,
-            lambda r: payments.registration_cancel(registration=r, actor=actor),
-            str(_("Cancelled")),
-        )
-
-    @admin.action(description=_("Check in the selected registrations"), permissions=["change"])
-    def check_in(self, request: HttpRequest, queryset: QuerySet) -> None:
-        actor = booking.Actor.staff(request.user)
-        apply_each(
-            self,
-            request,
-            queryset,
-            lambda r: booking.registration_check_in(registration=r, actor=actor),
-            str(_("Checked in")),
-        )
-
-    @admin.action(description=_("Mark the selected registrations visited"), permissions=["change"])
-    def mark_visited(self, request: HttpRequest, queryset: QuerySet) -> None:
-        actor = booking.Actor.staff(request.user)
-        apply_each(
-            self,
-            request,
-            queryset,
-            lambda r: booking.registration_mark_visited(registration=r, actor=actor),
-            str(_("Marked visited")),
-        )
-
-
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
-    list_display = ["id", "status", "visit_date", "department", "patient", "created_at", "expires_at"]
-    list_filter = ["hospital", "status"]
+    list_display = ["status", "visit_date", "department", "patient_name", "fee", "created_at", "expires_at"]
+    list_filter = ["status", "visit_date"]
     list_select_related = ["department", "patient"]
+    fields = ["status", "visit_date", "department", "schedule", "period", "fee", "payment_required"]
+    fields += ["created_at", "expires_at", "ended_at"]
+    readonly_fields = fields
+
+    @admin.display(description=_("patient"))
+    def patient_name(self, obj: Hold) -> str:
+        return obj.patient.name
+
+    @admin.display(description=_("fee"))
+    def fee(self, obj: Hold) -> str:
+        return yuan(obj.fee_fen)
 
 
 @admin.register(BookingEvent)
 class BookingEventAdmin(ReadOnlyAdmin):
     hospital_path = "registration__hospital"
-    list_display = ["at", "kind", "from_status", "to_status", "actor_type", "actor_id", "registration", "hold"]
+    list_display = ["at", "what", "from_status", "to_status", "actor_type", "who", "registration"]
     list_filter = ["kind", "actor_type"]
     search_fields = ["registration__registration_number", "actor_id"]
+    fields = ["at", "what", "from_status", "to_status", "actor_type", "who", "registration", "detail"]
+    readonly_fields = fields
+
+    @admin.display(description=_("staff member"))
+    def who(self, obj: BookingEvent) -> str:
+        return obj.actor_id if obj.actor_type == "staff" else ""  # a patient's account id is internal
+
+    @admin.display(description=_("what"), ordering="kind")
+    def what(self, obj: BookingEvent) -> str:
+        return event_label(obj.kind)
+
+    @admin.display(description=_("detail"))
+    def detail(self, obj: BookingEvent) -> str:
+        return str(obj.data.get("reason", "")) if obj.data else ""
+
+
+class BarActive(admin.SimpleListFilter):
+    title = _("in force")
+    parameter_name = "active"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("In force")), ("no", _("Ended or lifted"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        in_force = Q(lifted_at__isnull=True, ends_at__gt=clock.now())
+        if self.value() == "yes":
+            return queryset.filter(in_force)
+        if self.value() == "no":
+            return queryset.exclude(in_force)
+        return queryset
+
+
+class BlacklistForm(forms.ModelForm):
+    class Meta:
+        model = BlacklistEntry
+        fields = ["hospital", "patient", "reason", "starts_at", "ends_at", "appeal"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            self.add_error("ends_at", _("The bar must end after it starts."))
+        return data
 
 
 @admin.register(BlacklistEntry)
 class BlacklistAdmin(ScopedAdmin):
-    list_display = ["patient", "hospital", "reason", "count", "starts_at", "ends_at", "lifted_at", "lifted_by"]
-    list_filter = ["hospital", "reason"]
-    readonly_fields = ["person_hash", "lifted_at", "lifted_by"]
+    """Who is barred, why (the cancellations and no-shows that caused it), until when; the
+    patient's appeal, and lifting with a reason."""
+
+    form = BlacklistForm
+    list_display = [
+        "patient_name",
+        "id_masked",
+        "reason",
+        "count",
+        "starts_at",
+        "ends_at",
+        "state",
+        "lifted_by",
+        "note",
+    ]
+    list_filter = [BarActive, "reason"]
+    search_fields = ["patient__name"]
+    list_select_related = ["patient"]
     actions = ["lift"]
+    change_form_template = "console/blacklist_form.html"
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        parsed = idcard.parse(search_term.strip()) if search_term.strip() else None
+        if parsed is not None:
+            return queryset.filter(person_hash=idcard.lookup_hash(parsed.number)), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return ["hospital", "patient", "reason", "starts_at", "ends_at", "appeal"]
+        # the appeal is edited in its own form below the causes (change_form_template)
+        return ["patient_name", "id_masked", "reason", "count", "starts_at", "ends_at", "state", "set_by"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["patient_name", "id_masked", "reason", "count", "starts_at", "ends_at", "state", "set_by"]
+
+    def save_model(self, request: HttpRequest, obj: BlacklistEntry, form: Any, change: bool) -> None:
+        if change:
+            return  # a bar changes only through its actions (lift, appeal)
+        booking.blacklist_set(
+            patient=form.cleaned_data["patient"],
+            hospital=form.cleaned_data["hospital"],
+            by=request.user.get_username(),
+            starts_at=form.cleaned_data["starts_at"],
+            ends_at=form.cleaned_data["ends_at"],
+            appeal=form.cleaned_data.get("appeal", ""),
+            entry=obj,
+        )
+
+    @admin.display(description=_("patient"), ordering="patient__name")
+    def patient_name(self, obj: BlacklistEntry) -> str:
+        return obj.patient.name
+
+    @admin.display(description=_("ID number"))
+    def id_masked(self, obj: BlacklistEntry) -> str:
+        return obj.patient.id_number_masked
+
+    @admin.display(description=_("state"))
+    def state(self, obj: BlacklistEntry) -> str:
+        if obj.lifted_at is not None:
+            return str(_("Lifted"))
+        return str(_("In force")) if obj.ends_at > clock.now() else str(_("Ended"))
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> Any:
+        entry = self.get_object(request, object_id)
+        if entry is not None and request.method == "POST" and "appeal" in request.POST:
+            if not self.has_change_permission(request, entry):
+                raise PermissionDenied
+            booking.blacklist_appeal_note(entry=entry, by=request.user.get_username(), appeal=request.POST["appeal"])
+            self.message_user(request, _("The appeal is noted."), messages.SUCCESS)
+            return HttpResponseRedirect(request.get_full_path())
+        causes = []
+        if entry is not None:
+            for r in entry.causes.select_related("department", "schedule").order_by("visit_date"):
+                kind = _("late cancellation") if r.late_cancel else r.get_status_display()
+                if r.cancelled_by == "patient":
+                    kind = _("cancelled by the patient")
+                causes.append({"r": r, "kind": kind})
+        extra = {**(extra_context or {}), "causes": causes, "entry": entry}
+        extra["may_change"] = entry is not None and self.has_change_permission(request, entry)
+        return super().change_view(request, object_id, form_url, extra)
 
     @admin.action(description=_("Lift the selected bars"), permissions=["change"])
-    def lift(self, request: HttpRequest, queryset: QuerySet) -> None:
-        by = request.user.get_username()
-        apply_each(self, request, queryset, lambda e: booking.blacklist_lift(entry=e, by=by), str(_("Lifted")))
+    def lift(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        reason = request.POST.get("reason", "").strip()
+        if request.POST.get("apply") and reason:
+            by = request.user.get_username()
+            apply_each(
+                self, request, queryset, lambda e: booking.blacklist_lift(entry=e, by=by, note=reason), str(_("Lifted"))
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Lift the selected bars"),
+            "opts": self.opts,
+            "entries": list(queryset.select_related("patient")),
+            "reason": reason,
+            "error": _("Give a reason: it is kept on the bar and in the audit log.")
+            if request.POST.get("apply")
+            else "",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "console/blacklist_lift.html", context)
 
 
 @admin.register(Patient)

@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from unfold.widgets import UnfoldAdminPasswordWidget
 
@@ -27,7 +28,11 @@ from guahao.notifications import services as notifications
 from guahao.notifications.kinds import KINDS
 from guahao.notifications.models import HospitalChannels, Language, Message, MessageTemplate
 
-KIND_CHOICES = [(name, name) for name in KINDS]
+
+def kind_choices() -> list[tuple[str, str]]:
+    """Each kind by its title in the reader's language (the code stays the value)."""
+    english = (get_language() or "").startswith("en")
+    return [(name, spec.text("en" if english else "zh-hans")[0]) for name, spec in KINDS.items()]
 
 
 class GivenUp(admin.SimpleListFilter):
@@ -48,7 +53,7 @@ class MessageAdmin(ReadOnlyAdmin):
     list_filter = [GivenUp, "status", "channel", "kind", "hospital"]
     search_fields = ["kind", "registration__registration_number", "dedup_key"]
     list_select_related = ["account", "hospital"]
-    exclude = ["claim"]
+    exclude = ["claim", "data"]  # the facts: shown worded
     readonly_fields = ["wording"]
     actions = ["send_again"]
 
@@ -83,7 +88,7 @@ def _check_names(text: str, field: str) -> None:
 
 
 class MessageTemplateForm(forms.ModelForm):
-    kind = forms.ChoiceField(label=_("kind"), choices=KIND_CHOICES)
+    kind = forms.ChoiceField(label=_("kind"), choices=kind_choices)
 
     class Meta:
         model = MessageTemplate
@@ -125,11 +130,16 @@ class MessageTemplateAdmin(ScopedAdmin):
     def built_in(self, obj: MessageTemplate) -> str:
         spec = KINDS.get(obj.kind) if obj.pk else None
         if spec is None:
+            english = (get_language() or "").startswith("en")
             return format_html_join(
-                "", "<p><b>{}</b><br>{}<br>{}</p>", ((k, s.zh[1], s.en[1]) for k, s in KINDS.items())
+                "",
+                '<p><b>{}</b><br><span lang="zh-Hans">{}</span><br><span lang="en">{}</span></p>',
+                ((s.en[0] if english else s.zh[0], s.zh[1], s.en[1]) for s in KINDS.values()),
             )
         title, body = spec.text(obj.language)
-        return format_html("<b>{}</b><br>{}", title, body)
+        return format_html(
+            '<span lang="{}"><b>{}</b><br>{}</span>', "en" if obj.language == "en" else "zh-Hans", title, body
+        )
 
     def save_model(self, request: HttpRequest, obj: MessageTemplate, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -101,9 +101,17 @@ class DifferenceInline(TabularInline):
     model = ReconciliationDifference
     extra = 0
     can_delete = False
-    fields = ["kind", "entry", "out_trade_no", "out_refund_no", "our_amount_fen", "their_amount_fen"]
+    fields = ["kind", "entry", "out_trade_no", "out_refund_no", "ours", "theirs"]
     fields += ["our_status", "their_status", "at", "hospital"]
     readonly_fields = fields
+
+    @admin.display(description=_("our amount"))
+    def ours(self, obj: ReconciliationDifference) -> str:
+        return _yuan(obj.our_amount_fen)
+
+    @admin.display(description=_("their amount"))
+    def theirs(self, obj: ReconciliationDifference) -> str:
+        return _yuan(obj.their_amount_fen)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -26,6 +26,7 @@ from guahao.booking import services as booking
 from guahao.booking.models import Registration, RegistrationStatus
 from guahao.catalog.models import Department, Hospital
 from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each
+from guahao.console.labels import event_label
 from guahao.core import clock
 from guahao.core.problems import Problem
 from guahao.his import services as his
@@ -103,8 +104,8 @@ class ScheduleAdmin(ScopedAdmin):
         "ends_at",
         "location",
         "suspended_reason",
-        "registration_fee_fen",
-        "consultation_fee_fen",
+        "yuan__registration_fee_fen",
+        "yuan__consultation_fee_fen",
         "his_id",
         "template",
         "pool_returned_at",
@@ -535,7 +536,11 @@ class CalendarDayAdmin(ScopedAdmin):
 @admin.register(ScheduleEvent)
 class ScheduleEventAdmin(ReadOnlyAdmin):
     hospital_path = "schedule__hospital"
-    list_display = ["at", "kind", "actor", "reason", "schedule", "data"]
+    list_display = ["at", "what", "actor", "reason", "schedule", "data"]
     list_filter = ["kind"]
     search_fields = ["actor", "reason"]
     list_select_related = ["schedule__department", "schedule__doctor"]
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def what(self, obj: ScheduleEvent) -> str:
+        return event_label(f"schedule.{obj.kind}")

@@ -7,7 +7,9 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
 from unfold.sites import UnfoldAdminSite
 
 from guahao.accounts import staff
@@ -23,6 +25,10 @@ def otp_passed(request: HttpRequest) -> bool:
 
 
 class ConsoleSite(UnfoldAdminSite):
+    index_template = "console/dashboard.html"
+    site_title = _("Guahao console")
+    index_title = _("Today")
+
     def has_permission(self, request: HttpRequest) -> bool:
         user: Any = request.user
         if not (user.is_active and user.is_staff):
@@ -44,10 +50,27 @@ class ConsoleSite(UnfoldAdminSite):
         return f"{url}?next={following}" if following and following.startswith("/") else url
 
     def get_urls(self) -> list:
-        from guahao.console import otp
+        from guahao.console import otp, stats
 
         return [
             path("otp/", otp.verify, {"site": self}, name="otp"),
             path("otp/enrol/", otp.enrol, {"site": self}, name="otp_enrol"),
+            path("stats/", self.admin_view(stats.stats_view), {"site": self}, name="stats"),
             *super().get_urls(),
         ]
+
+    def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
+        """The day so far at the staff member's hospital, each figure linking to its list,
+        above the console's pages."""
+        from guahao.console import dashboard
+
+        day = dashboard.day_of(request)
+        context = {
+            "day": day,
+            "figures": dashboard.figures(day),
+            "clinics": dashboard.clinics_today(day),
+            "may_see_stats": request.user.has_perm("booking.view_registration"),
+            "title": _("Today"),
+            **(extra_context or {}),
+        }
+        return super().index(request, context)

@@ -278,6 +278,8 @@ class LockoutAdmin(ReadOnlyAdmin):
 
     hospital_path = PLATFORM
     list_display = ["user_name", "address", "failures", "locked", "last_attempt"]
+    fields = ["user_name", "address", "failures", "locked", "last_attempt"]
+    readonly_fields = fields
     search_fields = ["username", "ip_address"]
     actions = ["lift"]
 

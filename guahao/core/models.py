@@ -85,3 +85,32 @@ class OutboxCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer} ≤ {self.low_id}"
+
+
+class AuditEntry(models.Model):
+    """One staff action: who, when, what, on which row, the state before and after, and why.
+
+    Written by the services that carry the action out (``core.audit.audit_record``). The
+    hospital is kept as its id (the core knows no hospitals) so every console page narrows it as
+    it narrows any hospital's rows; ``None`` is an action on the platform's own rows.
+    """
+
+    at = models.DateTimeField(_("at"), db_index=True)
+    actor = models.CharField(_("by"), max_length=150, db_index=True)
+    hospital_id = models.PositiveIntegerField(_("hospital"), null=True, blank=True, db_index=True)
+    action = models.CharField(_("action"), max_length=40)
+    target_type = models.CharField(_("kind of row"), max_length=30)
+    target_id = models.CharField(_("row"), max_length=40, blank=True)
+    target = models.CharField(_("concerning"), max_length=100, blank=True, db_index=True)
+    before = models.JSONField(_("before"), default=dict, blank=True)
+    after = models.JSONField(_("after"), default=dict, blank=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["hospital_id", "at"], name="audit_hospital_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"

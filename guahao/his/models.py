@@ -70,7 +70,9 @@ class HisCall(models.Model):
     registration = models.ForeignKey(
         Registration, models.CASCADE, null=True, blank=True, related_name="his_calls", verbose_name=_("registration")
     )
-    hold = models.ForeignKey(Hold, models.CASCADE, null=True, blank=True, related_name="his_calls")
+    hold = models.ForeignKey(
+        Hold, models.CASCADE, null=True, blank=True, related_name="his_calls", verbose_name=_("hold")
+    )
     status = models.CharField(_("status"), max_length=10, choices=CallStatus.choices, default=CallStatus.PENDING)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_at = models.DateTimeField(_("next attempt"), db_index=True)
@@ -92,13 +94,15 @@ class HisCall(models.Model):
 class HisEvent(models.Model):
     """A change the HIS reported (pushed or read from its feed), applied once."""
 
-    hospital = models.ForeignKey(Hospital, models.CASCADE, related_name="+")
-    event_id = models.CharField(max_length=64)
-    type = models.CharField(max_length=40)
-    received_at = models.DateTimeField()
-    outcome = models.CharField(max_length=40, blank=True)
+    hospital = models.ForeignKey(Hospital, models.CASCADE, related_name="+", verbose_name=_("hospital"))
+    event_id = models.CharField(_("HIS event id"), max_length=64)
+    type = models.CharField(_("kind"), max_length=40)
+    received_at = models.DateTimeField(_("received at"))
+    outcome = models.CharField(_("outcome"), max_length=40, blank=True)
 
     class Meta:
+        verbose_name = _("HIS event")
+        verbose_name_plural = _("HIS events")
         constraints = [models.UniqueConstraint(fields=["hospital", "event_id"], name="hisevent_once")]
 
     def __str__(self) -> str:

@@ -72,7 +72,7 @@ class Message(models.Model):
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     expires_at = models.DateTimeField(_("pointless after"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    to_masked = models.CharField(_("to"), max_length=80, blank=True)
+    to_masked = models.CharField(_("recipient"), max_length=80, blank=True)
     provider_ref = models.CharField(_("provider reference"), max_length=100, blank=True)
     last_error = models.CharField(_("last error"), max_length=300, blank=True)
     resent_by = models.CharField(_("sent again by"), max_length=150, blank=True)

@@ -16,3 +16,4 @@ REFUND_NOT_FAILED = ProblemType("refund.not_failed", 409, _("Only a failed refun
 METHOD_UNAVAILABLE = ProblemType(
     "payment.method_unavailable", 422, _("This payment method is not offered; please choose another")
 )
+REFUND_EXISTS = ProblemType("refund.exists", 409, _("This payment is already being refunded or was refunded"))

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from guahao.booking import errors as booking_errors
 from guahao.booking import services as booking
 from guahao.booking.models import Hold, HoldStatus, Registration
 from guahao.booking.services import Actor
@@ -424,7 +425,9 @@ def _refund_finish(
         ):
             return "duplicate"
         registration_id = refund.payment.registration_id
-        if succeeded and registration_id is not None and refund.reason != RefundReason.LATE:
+        # A late payment's refund, or one staff gave for a registration that stays as it was
+        # (visited, no-show), moves no registration.
+        if succeeded and registration_id is not None and refund.reason not in (RefundReason.LATE, RefundReason.STAFF):
             booking.registration_refund_finish(registration_id=registration_id)
         _refund_told("refund.finished" if succeeded else "refund.failed", refund)
     if not succeeded:
@@ -432,11 +435,25 @@ def _refund_finish(
     return "refunded" if succeeded else "refund_failed"
 
 
-def registration_cancel(*, registration: Registration, actor: Actor, tell_patient: bool = True) -> Registration:
-    """Cancel a registration and, if it was paid for, start refunding it in the same step."""
+def registration_cancel(
+    *,
+    registration: Registration,
+    actor: Actor,
+    tell_patient: bool = True,
+    reason: str = "",
+    patient_asked: bool = False,
+) -> Registration:
+    """Cancel a registration and, if it was paid for, start refunding it in the same step
+    (``reason`` and ``patient_asked``: a staff cancellation, see ``booking.registration_cancel``)."""
     refund: Refund | None = None
     with transaction.atomic():
-        registration = booking.registration_cancel(registration=registration, actor=actor, tell_patient=tell_patient)
+        registration = booking.registration_cancel(
+            registration=registration,
+            actor=actor,
+            tell_patient=tell_patient,
+            reason=reason,
+            patient_asked=patient_asked,
+        )
         payment = Payment.objects.filter(registration=registration, status=PaymentStatus.PAID).first()
         if payment is not None:
             booking.registration_refund_start(registration_id=registration.pk, actor=actor)
@@ -536,3 +553,35 @@ def payments_check() -> dict[str, int]:
                 )
         done["refunds"] += 1
     return done
+
+
+def registration_refund(*, registration: Registration, actor: Actor, reason: str) -> Refund:
+    """Staff refund a paid registration that stays as it is (checked in, visited, a no-show the
+    hospital forgives): the whole payment goes back, recorded with who and why. A booked one is
+    refunded by cancelling it."""
+    if not reason.strip():
+        raise booking_errors.REASON_REQUIRED.error(field="reason")
+    allowed = ("checked_in", "visited", "no_show")
+    with transaction.atomic():
+        registration.refresh_from_db()
+        payment = Payment.objects.filter(registration=registration, status=PaymentStatus.PAID).first()
+        if registration.status not in allowed or payment is None:
+            raise booking_errors.BAD_TRANSITION.error(status=registration.status)
+        if payment.refunds.exclude(status=RefundStatus.FAILED).exists():
+            raise errors.REFUND_EXISTS.error()
+        try:
+            with transaction.atomic():  # two desks at once: the constraint lets one refund through
+                refund = _refund_open(payment=payment, reason=RefundReason.STAFF)
+        except IntegrityError:
+            raise errors.REFUND_EXISTS.error() from None
+        booking.event_record(
+            actor=actor,
+            kind="refund.started",
+            hold=payment.hold,
+            registration=registration,
+            out_refund_no=refund.out_refund_no,
+            amount_fen=refund.amount_fen,
+            reason=reason.strip()[:300],
+        )
+    _after_commit_send(refund)
+    return refund

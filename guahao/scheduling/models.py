@@ -5,6 +5,7 @@ import datetime as dt
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guahao.catalog.models import Campus, Department, Doctor, Hospital, Title
@@ -117,7 +118,8 @@ class Period(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.starts_at:%H:%M}"
+        # In the time zone of the page (the console's is the hospital's), never UTC.
+        return f"{self.starts_at.astimezone(timezone.get_current_timezone()):%H:%M}"
 
 
 class Slot(models.Model):
@@ -164,6 +166,12 @@ class WaitlistOrder(models.TextChoices):
 class WaitlistPayment(models.TextChoices):
     PREPAY = "prepay", _("Paid when joining, refunded if no slot comes")
     PAY_AFTER_HOLD = "pay_after_hold", _("Paid when a slot is offered, within the confirm window")
+
+
+class LateCancelCounts(models.TextChoices):
+    CANCELLATION = "cancellation", _("As a cancellation")
+    NO_SHOW = "no_show", _("As a no-show")
+    NOTHING = "nothing", _("Not at all")
 
 
 class CancelPolicy(models.TextChoices):
@@ -234,6 +242,14 @@ class RuleSet(models.Model):
     )
     blacklist_days = models.PositiveSmallIntegerField(
         _("barred for days"), null=True, blank=True, validators=_range(1, 3650)
+    )
+    late_cancel_counts_as = models.CharField(
+        _("a late cancellation counts"),
+        max_length=12,
+        choices=LateCancelCounts.choices,
+        null=True,
+        blank=True,
+        help_text=_("A registration staff cancel after the online cutoff at the patient's request."),
     )
     medical_record_mode = models.CharField(
         _("medical record"), max_length=20, choices=MedicalRecordMode.choices, null=True, blank=True

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 
 from guahao.catalog.models import Department, Hospital
 from guahao.core import clock
 from guahao.scheduling.models import (
     CancelPolicy,
+    LateCancelCounts,
     MedicalRecordMode,
     PoolReturn,
     RuleSet,
@@ -36,6 +38,7 @@ class Rules:
     blacklist_no_shows: int = 2
     blacklist_no_show_days: int = 90
     blacklist_days: int = 90
+    late_cancel_counts_as: str = LateCancelCounts.CANCELLATION
     medical_record_mode: str = MedicalRecordMode.AT_VISIT
     payment_required: bool = False
     waitlist_places: int = 0  # no waitlist
@@ -103,3 +106,31 @@ def pool_return_at(schedule: Schedule, rules: Rules) -> dt.datetime | None:
         return None
     day = schedule.date - dt.timedelta(days=1)
     return clock.at_local(day, rules.pool_return_time, schedule.hospital.timezone)
+
+
+def rules_table(hospital: Hospital) -> Callable[[int, int | None], Rules]:
+    """The rules of many clinics of one hospital (statistics over a range): its rule sets and
+    its department tree read once, then resolved as ``rules_for`` does, per department and
+    doctor."""
+    sets = {(rs.department_id, rs.doctor_id): rs for rs in RuleSet.objects.filter(hospital=hospital)}
+    parents = dict(Department.objects.filter(hospital=hospital).values_list("pk", "parent_id"))
+    base = _merge(DEFAULTS, sets.get((None, None)))
+    known: dict[tuple[int, int | None], Rules] = {}
+
+    def rules(department_id: int, doctor_id: int | None) -> Rules:
+        key = (department_id, doctor_id)
+        if key not in known:
+            chain: list[int] = []
+            node: int | None = department_id
+            while node is not None:
+                chain.append(node)
+                node = parents.get(node)
+            found = base
+            for dep_id in reversed(chain):  # root first, the leaf last, so the nearest wins
+                found = _merge(found, sets.get((dep_id, None)))
+            if doctor_id is not None:
+                found = _merge(found, sets.get((None, doctor_id)))
+            known[key] = found
+        return known[key]
+
+    return rules

@@ -10,6 +10,7 @@ from django.db.models import Case, Exists, F, Max, OuterRef, Q, Value, When
 
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital, Title
 from guahao.core import clock, outbox
+from guahao.core.audit import audit_record
 from guahao.scheduling import errors, facts, locks
 from guahao.scheduling.models import (
     CalendarDay,
@@ -269,9 +270,22 @@ def _event(schedule: Schedule, kind: str, actor: str, reason: str = "", **data: 
     """A staff change of the schedule, recorded; what is cached of the schedule (its facts, the
     department's availability) goes with it."""
     _changed(schedule)
-    return ScheduleEvent.objects.create(
+    event = ScheduleEvent.objects.create(
         schedule=schedule, at=clock.now(), kind=kind, actor=actor, reason=reason[:200], data=data
     )
+    if actor not in ("", "system", "his"):  # a staff member's change: in the audit log too
+        audit_record(
+            actor=actor,
+            action=f"schedule.{kind}",
+            target_type="schedule",
+            target_id=schedule.pk,
+            target=f"{schedule.date} {schedule.get_session_display()} #{schedule.pk}",
+            hospital_id=schedule.hospital_id,
+            before={"value": data["before"]} if "before" in data else {},
+            after={k: v for k, v in data.items() if k != "before"},
+            reason=reason,
+        )
+    return event
 
 
 def schedule_capacity(schedule: Schedule) -> int:

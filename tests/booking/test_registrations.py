@@ -189,7 +189,7 @@ def test_three_cancellations_in_30_days_bar_until_staff_lift_it(api):
     assert (entry.reason, entry.count) == ("cancellations", 3)
     status, problem = api.call("POST", "/holds", {"schedule_id": sched.pk, "patient_id": pid})
     assert problem["code"] == "rule.blacklisted"
-    services.blacklist_lift(entry=entry, by="admin")
+    services.blacklist_lift(entry=entry, by="admin", note="patient explained by phone")
     _, hold = api.call("POST", "/holds", {"schedule_id": sched.pk, "patient_id": pid})
     _, reg = api.call("POST", f"/holds/{hold['id']}/confirm", {})
     assert api.call("POST", f"/registrations/{reg['id']}/cancel", {})[0] == 200

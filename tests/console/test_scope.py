@@ -15,12 +15,14 @@ from django.forms.models import model_to_dict
 from django.test import Client
 from django.urls import reverse
 
+from guahao.accounts import idcard
 from guahao.accounts.models import Account, Patient, StaffEvent, StaffLockout, StaffRole
 from guahao.accounts.services import staff_token_create
 from guahao.api.auth import StaffBearer
 from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration
 from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.core import clock
+from guahao.core.models import AuditEntry
 from guahao.his.models import HisCall, HisConnection, HisEvent
 from guahao.notifications.models import HospitalChannels, Message, MessageTemplate
 from guahao.payments.models import FailedRefund, Payment, ReconciliationDifference, ReconciliationRun, Refund
@@ -126,10 +128,21 @@ def _theirs() -> dict[type, models.Model]:
         hospital=h, kind="registration.booked", language="zh-hans", title="乙方预约成功", body="{hospital}"
     )
     senders = HospitalChannels.objects.create(hospital=h, sms_sign_name=THEIRS)
+    audit = AuditEntry.objects.create(
+        at=now,
+        actor="theirs-desk",
+        hospital_id=h.pk,
+        action="registration.no_show",
+        target_type="registration",
+        target_id=str(registration.pk),
+        target=registration.registration_number,
+        reason="乙方患者未到",
+    )
     return {
         Message: message,
         MessageTemplate: wording,
         HospitalChannels: senders,
+        AuditEntry: audit,
         Hospital: h,
         Department: dep,
         Doctor: doctor,
@@ -290,8 +303,12 @@ def test_every_staff_api_endpoint_answers_404_for_another_hospitals_rows():
                 status, listed = desk.call(method, url)
                 if role != "platform_admin":
                     assert status in (200, 403), (role, method, path, listed)
-                    shown = [item["id"] for item in listed] if status == 200 else []
-                    assert str(row.pk) not in shown, (role, method, path)
+                    if isinstance(listed, dict):  # figures of a hospital (the statistics): of one's own
+                        assert status != 200 or listed.get(name) == str(ours.pk), (role, method, path, listed)
+                        assert THEIRS not in repr(listed) and "乙方内科" not in repr(listed), (role, path)
+                    else:
+                        shown = [item["id"] for item in listed] if status == 200 else []
+                        assert str(row.pk) not in shown, (role, method, path)
                 url += f"?{name}={value}"
             status, answer = desk.call(method, url, body if method != "GET" else None)
             if role == "platform_admin":
@@ -300,3 +317,48 @@ def test_every_staff_api_endpoint_answers_404_for_another_hospitals_rows():
                 assert (status, answer["code"]) == (404, "not_found"), (role, method, path, answer)
         if role != "platform_admin":
             assert _snapshot(rows) == before
+
+
+@pytest.mark.django_db
+def test_the_day_the_statistics_an_order_and_its_slip_show_nothing_of_another_hospital():
+    ours = f.hospital()
+    rows = _theirs()
+    theirs = rows[Registration]
+    # Their registration is for today, so today's figures would count it if they leaked.
+    Registration.objects.filter(pk=theirs.pk).update(visit_date=f.today(), status="no_show")
+    for role in HOSPITAL_ROLES:
+        f.staff_member(f"our-{role}", role, ours)
+    before = _snapshot(rows)
+    for role in HOSPITAL_ROLES:
+        console = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+        assert console.login(username=f"our-{role}", password="pw-for-tests")
+        day = console.get("/console/")
+        assert day.status_code == 200 and THEIRS not in day.content.decode()
+        assert all(fig.value == 0 for fig in day.context["figures"] if fig.key in ("booked", "no_show")), role
+        stats = console.get("/console/stats/", {"from": f.today().isoformat(), "to": f.today().isoformat()})
+        assert (
+            stats.status_code == 200
+            and THEIRS not in stats.content.decode()
+            and "乙方内科" not in stats.content.decode()
+        )
+        assert stats.context["totals"]["booked"] == 0, role
+        for chart in ("department", "doctor", "payment_method", "fill_rate", "refunds"):
+            exported = console.get("/console/stats/", {"export": chart, "format": "csv"}).content.decode("utf-8-sig")
+            assert "乙方" not in exported and THEIRS not in exported, (role, chart)
+        assert console.get("/console/stats/", {"hospital": rows[Hospital].pk}).status_code == 404
+        assert console.get("/console/stats/", {"department": rows[Department].pk}).status_code == 404
+        assert console.get(f"/console/booking/registration/{theirs.pk}/slip/").status_code == 404
+        for fmt in ("csv", "xlsx"):
+            for model in admin.site._registry:
+                opts = model._meta
+                url = reverse(f"admin:{opts.app_label}_{opts.model_name}_export", args=[fmt])
+                answer = console.get(url)
+                if answer.status_code == 200 and fmt == "csv":
+                    text = answer.content.decode("utf-8-sig")
+                    assert THEIRS not in text and theirs.registration_number not in text, (role, url)
+                else:
+                    assert answer.status_code in (200, 403), (role, url, answer.status_code)
+        their_number = idcard.decrypt(rows[Patient].id_number_encrypted)  # what their patient would tell
+        found = console.post("/console/booking/registration/", {"id_number": their_number}, follow=True)
+        assert found.status_code == 200 and not found.context["cl"].queryset.exists()
+    assert _snapshot(rows) == before

@@ -160,7 +160,7 @@ def barred(e: Everywhere) -> str:
 
 def lifted(e: Everywhere) -> str:
     barred(e)
-    booking.blacklist_lift(entry=BlacklistEntry.objects.get(), by="desk")
+    booking.blacklist_lift(entry=BlacklistEntry.objects.get(), by="desk", note="申诉成立")
     return "blacklist.lifted"
 
 

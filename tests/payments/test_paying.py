@@ -281,7 +281,7 @@ def test_staff_cancelling_a_paid_registration_refunds_it_too(held):
     console = _console()
     response = console.post(
         "/console/booking/registration/",
-        {"action": "cancel", "_selected_action": [registration.pk]},
+        {"action": "cancel", "_selected_action": [registration.pk], "apply": "yes", "reason": "患者来电要求取消"},
     )
     assert response.status_code in (200, 302)
     wait_for(lambda: Registration.objects.get().status == "refunded")

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0003_limit_indexes'),
+        ('booking', '0004_limit_indexes'),
         ('payments', '0002_reconciliation'),
     ]
 

@@ -10,10 +10,10 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_schedule_template_roles'),
-        ('booking', '0003_limit_indexes'),
+        ('booking', '0004_limit_indexes'),
         ('catalog', '0002_department_his_code_doctor_his_code'),
         ('payments', '0003_alter_payment_hold_alter_refund_reason'),
-        ('scheduling', '0004_waitlist'),
+        ('scheduling', '0005_waitlist'),
     ]
 
     operations = [

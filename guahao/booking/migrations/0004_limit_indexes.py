@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_schedule_template_roles'),
-        ('booking', '0002_hold_his_lock_ref_hold_his_registration_ref'),
+        ('booking', '0003_console_day'),
         ('catalog', '0002_department_his_code_doctor_his_code'),
         ('scheduling', '0003_templates_calendar_pools'),
     ]

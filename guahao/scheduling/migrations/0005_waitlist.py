@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scheduling', '0003_templates_calendar_pools'),
+        ('scheduling', '0004_late_cancel_rule'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0001_idempotent_requests'),
+        ('core', '0002_audit_log'),
     ]
 
     operations = [

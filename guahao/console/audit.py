@@ -1,0 +1,68 @@
+"""The audit log: every staff action (orders, bars, clinics, staff and roles, console edits) with
+who, when, what, on which row, before and after, and why; searchable by who and what, filtered
+by action and day, exportable like every list."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.apps import apps
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from guahao.accounts.roles import Role
+from guahao.booking.models import BlacklistEntry, RegistrationStatus
+from guahao.console.base import ReadOnlyAdmin
+from guahao.console.labels import event_label
+from guahao.core.models import AuditEntry
+
+
+def _shown(values: dict[str, Any]) -> str:
+    def one(v: Any) -> str:
+        if v is None or v == "":
+            return "—"
+        if isinstance(v, str):
+            return str(STATUSES.get(v, v))
+        return json.dumps(v, ensure_ascii=False)
+
+    return "; ".join(f"{KEYS.get(k, k)}: {one(v)}" for k, v in values.items())
+
+
+# How the recorded keys and states read (other keys are a form's fields, named as recorded).
+KEYS = {"status": _("status"), "until": _("until"), "lifted_at": _("lifted at"), "appeal": _("patient's appeal")}
+KEYS |= {"from": _("from"), "value": _("before"), "role": _("role"), "hospital": _("hospital")}
+STATUSES = dict(RegistrationStatus.choices) | dict(Role.choices)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    hospital_path = "hospital"
+    list_display = ["at", "actor", "what", "target", "before_shown", "after_shown", "reason"]
+    list_filter = ["action", "target_type", "at"]
+    search_fields = ["actor", "target", "reason"]
+    search_help_text = _("Staff member, registration number, patient's name or reason")
+    date_hierarchy = "at"
+    fields = ["at", "actor", "what", "kind_of_row", "target", "before_shown", "after_shown", "reason"]
+    readonly_fields = fields
+
+    @admin.display(description=_("kind of row"), ordering="target_type")
+    def kind_of_row(self, obj: AuditEntry) -> str:
+        model = next((m for m in apps.get_models() if m._meta.model_name == obj.target_type), None)
+        if obj.target_type == "staff":
+            return str(_("staff member"))
+        if obj.target_type == "blacklist":
+            return str(BlacklistEntry._meta.verbose_name)
+        return str(model._meta.verbose_name) if model is not None else obj.target_type
+
+    @admin.display(description=_("what"), ordering="action")
+    def what(self, obj: AuditEntry) -> str:
+        return event_label(obj.action)
+
+    @admin.display(description=_("before"))
+    def before_shown(self, obj: AuditEntry) -> str:
+        return _shown(obj.before)
+
+    @admin.display(description=_("after"))
+    def after_shown(self, obj: AuditEntry) -> str:
+        return _shown(obj.after)

@@ -1,0 +1,61 @@
+"""How the console words what the code records: event and message kinds, audit actions, money."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from guahao.payments import money
+
+LABELS = {
+    "hold.created": _("Slot held"),
+    "hold.confirmed": _("Hold confirmed"),
+    "hold.released": _("Hold released"),
+    "hold.expired": _("Hold expired"),
+    "registration.booked": _("Booked"),
+    "registration.cancelled": _("Cancelled"),
+    "registration.refunding": _("Refund started"),
+    "registration.refunded": _("Refunded"),
+    "registration.checked_in": _("Checked in"),
+    "registration.visited": _("Visited"),
+    "registration.no_show": _("Marked as no-show"),
+    "registration.no_show_undone": _("No-show undone"),
+    "refund.retried": _("Failed refund sent again"),
+    "refund.started": _("Refunded by staff"),
+    "his.call_retried": _("HIS write-back sent again"),
+    "blacklist.lifted": _("Bar lifted"),
+    "blacklist.appeal": _("Appeal noted"),
+    "message.registration.booked": _("booked"),
+    "message.registration.cancelled": _("cancelled"),
+    "message.registration.cancelled_by_hospital": _("cancelled by the hospital"),
+    "message.schedule.suspended": _("clinic suspended"),
+    "message.schedule.moved": _("clinic moved"),
+    "message.payment.late_refunded": _("late payment refunded"),
+    "message.payment.second_refunded": _("second payment refunded"),
+    "schedule.created": _("Clinic added"),
+    "schedule.suspended": _("Clinic suspended"),
+    "schedule.reopened": _("Clinic reopened"),
+    "schedule.moved": _("Clinic moved"),
+    "schedule.capacity_changed": _("Capacity changed"),
+    "schedule.extra_slots_added": _("Extra slots added"),
+    "schedule.generated": _("Clinic generated from a template"),
+    "staff.lock_lifted": _("Lock lifted"),
+    "staff.otp_reset": _("Second factor reset"),
+    "staff.staff_created": _("Staff member created"),
+    "staff.role_changed": _("Role or hospital changed"),
+    "staff.permissions_changed": _("Permissions of a role changed"),
+    "staff.staff_changed": _("Staff member changed"),
+    "console.added": _("Added in the console"),
+    "console.changed": _("Changed in the console"),
+    "console.deleted": _("Deleted in the console"),
+}
+
+
+def event_label(kind: str) -> str:
+    """The kind in the reader's language; a kind not listed here reads as recorded."""
+    label = LABELS.get(kind)
+    return str(label) if label is not None else kind
+
+
+def yuan(fen: int | None) -> str:
+    """Money as staff read it: ¥12.50 (kept as 1250 fen)."""
+    return "" if fen is None else f"¥{money.yuan(fen)}"

@@ -1,0 +1,83 @@
+"""The staff API's reads for hospitals that build their own screens: registrations found as the
+console finds them, one order's timeline, and the statistics' numbers (the same as the console's,
+checked against rows made for the purpose)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from guahao.accounts.services import staff_token_create
+from tests import factories as f
+from tests.console.days import counts, make_days
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def desk():
+    days = make_days()
+    api = f.Api()
+    api.token = staff_token_create(user=f.staff_member("screen", "viewer", days.hospital), label="screen")
+    return days, api
+
+
+def test_registrations_are_found_by_id_number_phone_and_status_masked(desk):
+    days, api = desk
+    status, found = api.call("GET", f"/staff/registrations?q={days.numbers['r2']}")
+    assert status == 200 and [r["registration_number"] for r in found] == [days.r["r2"].registration_number]
+    row = found[0]
+    number = days.numbers["r2"]
+    assert row["id_number_masked"] == number[:6] + "********" + number[-4:] and number not in repr(found)
+    assert (row["status"], row["patient_name"], row["department"], row["slot_number"]) == ("no_show", "钱二", "内科", 2)
+    assert row["starts_at"].endswith("+08:00") and row["starts_at"][11:16] == "08:00"
+    _, by_phone = api.call("GET", f"/staff/registrations?q={days.phones['r4']}")
+    assert [r["payment_method"] for r in by_phone] == ["alipay"]
+    _, no_shows = api.call("GET", f"/staff/registrations?status=no_show&from={days.day2.isoformat()}")
+    assert [r["registration_number"] for r in no_shows] == [days.r["r5"].registration_number]
+    assert api.call("GET", "/staff/registrations?limit=501")[0] == 422
+
+
+def test_one_order_answers_its_timeline(desk):
+    days, api = desk
+    status, order = api.call("GET", f"/staff/registrations/{days.r['r1'].pk}")
+    assert status == 200
+    assert [e["kind"] for e in order["timeline"]] == [
+        "hold.created",
+        "hold.confirmed",
+        "registration.booked",
+        "registration.checked_in",
+        "registration.visited",
+    ]
+
+
+def test_the_statistics_answer_the_consoles_numbers(desk):
+    days, api = desk
+    frm = (days.day1 - dt.timedelta(days=1)).isoformat()
+    status, numbers = api.call("GET", f"/staff/stats?from={frm}&to={days.day2.isoformat()}")
+    assert status == 200, numbers
+    assert numbers["hospital_id"] == str(days.hospital.pk) and numbers["from"] == frm
+    assert numbers["totals"] == counts(5, 1, 2, 2)
+    assert [(d["key"], d["booked"], d["no_show"]) for d in numbers["by_department"]] == [("内科", 3, 1), ("外科", 2, 1)]
+    assert [a["booked"] for a in numbers["by_age"]] == [2, 0, 1, 1, 1]
+    assert [(m["key"], m["paid_fen"]) for m in numbers["by_payment_method"]] == [
+        ("alipay", 1000),
+        ("none", 0),
+        ("wechat", 10200),
+    ]
+    assert (numbers["fill_rate"]["capacity"], numbers["fill_rate"]["taken"]) == (12, 4)
+    assert [s["id"] for s in numbers["sell_outs"]] == [days.clinic2.pk]
+    assert numbers["refunds"]["total"]["refunded_fen"] == 5100
+    _, internal = api.call(
+        "GET", f"/staff/stats?from={frm}&to={days.day2.isoformat()}&department_id={days.internal.pk}"
+    )
+    assert internal["totals"] == counts(3, 1, 1, 1)
+    status, problem = api.call("GET", f"/staff/stats?from={days.day2.isoformat()}&to={frm}")
+    assert (status, problem["field"]) == (422, "from")
+
+
+def test_the_reads_are_in_the_openapi_document():
+    paths = f.Api().call("GET", "/openapi.json")[1]["paths"]
+    for path in ("/api/v1/staff/registrations", "/api/v1/staff/registrations/{registration_id}", "/api/v1/staff/stats"):
+        assert "get" in paths[path], path

@@ -1,0 +1,231 @@
+"""A desk's day with orders in the console: find a registration the ways a patient tells it, read
+its timeline, correct a wrong no-show (and the bar it caused), cancel after the cutoff with a
+reason, refund, export what the list shows; every action in the audit log."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.test import Client
+from openpyxl import load_workbook
+
+from guahao.booking import services as booking
+from guahao.booking.models import BlacklistEntry, Registration
+from guahao.core import clock
+from guahao.core.models import AuditEntry
+from guahao.payments.models import Refund
+from guahao.scheduling.models import RuleSet
+from tests import factories as f
+from tests.console.days import make_days
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/console/booking/registration/"
+
+
+@pytest.fixture
+def days():
+    return make_days()
+
+
+def _desk(days, role: str = "operator", name: str = "desk") -> Client:
+    f.staff_member(name, role, days.hospital)
+    console = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert console.login(username=name, password="pw-for-tests")
+    return console
+
+
+def _found(console: Client, term: str) -> list[str]:
+    page = console.get(LIST, {"q": term}, follow=True)
+    assert page.status_code == 200
+    return sorted(r.registration_number for r in page.context["cl"].queryset)
+
+
+def test_a_registration_is_found_by_full_id_number_phone_number_and_name_shown_masked(days):
+    console = _desk(days)
+    r2 = days.r["r2"]
+    number = days.numbers["r2"]
+    assert _found(console, number) == [r2.registration_number]
+    assert _found(console, number.lower()) == [r2.registration_number]  # an x typed small
+    assert _found(console, days.phones["r2"]) == [r2.registration_number]
+    assert _found(console, r2.registration_number) == [r2.registration_number]
+    assert _found(console, "钱二") == [r2.registration_number]
+    assert _found(console, number[:6] + "********" + number[-4:]) == []  # a masked number finds nothing
+    posted = console.post(LIST, {"id_number": number}, follow=True)
+    assert posted.redirect_chain[-1][0] == f"{LIST}?person=found"  # the number is in no URL
+    assert [r.registration_number for r in posted.context["cl"].queryset] == [r2.registration_number]
+    html = posted.content.decode()
+    assert number not in html and number[:6] + "********" + number[-4:] in html
+    typed = console.get(LIST, {"q": number})
+    assert typed.status_code == 302 and number not in typed["Location"]
+    wrong = console.post(
+        LIST, {"id_number": number[:-1] + "0" if number[-1] != "0" else number[:-1] + "1"}, follow=True
+    )
+    assert "不是有效的身份证号" in wrong.content.decode()
+
+
+def test_the_order_page_shows_the_timeline_in_the_hospitals_time_and_money_in_yuan(days):
+    console = _desk(days)
+    page = console.get(f"{LIST}{days.r['r1'].pk}/change/").content.decode()
+    assert "08:00–08:30" in page  # the period, in Beijing time (00:00 UTC)
+    assert "¥51.00" in page and "5100" not in page
+    for what in ("锁号", "预约成功", "已取号", "已就诊", "发起支付", "微信支付"):
+        assert what in page, what
+    assert days.r["r1"].person_hash not in page
+    slip = console.get(f"{LIST}{days.r['r1'].pk}/slip/").content.decode()
+    assert days.r["r1"].registration_number in slip and "slip.css" in slip
+
+
+def test_undoing_a_wrong_no_show_lifts_the_bar_it_caused_and_is_audited(days):
+    r2 = days.r["r2"]
+    # A second no-show of the same person reaches the rules' two: barred for 90 days.
+    later = f.schedule(days.internal, None, day=clock.local_today("Asia/Shanghai") + dt.timedelta(days=1))
+    hold = booking.hold_create(account=r2.account, patient=r2.patient, schedule=later)
+    again = booking.hold_confirm(hold=hold)
+    with clock.travel(clock.now() + dt.timedelta(days=1, hours=4)):
+        console = _desk(days)
+        asked = console.post(LIST, {"action": "mark_no_show", "_selected_action": [again.pk]})
+        assert "原因" in asked.content.decode()  # asks for the reason first
+        done = console.post(
+            LIST,
+            {"action": "mark_no_show", "_selected_action": [again.pk], "apply": "yes", "reason": "未到，HIS 无签到"},
+            follow=True,
+        )
+        assert "已标记爽约: 1" in done.content.decode()
+    bar = BlacklistEntry.objects.get()
+    assert sorted(bar.causes.values_list("pk", flat=True)) == sorted([r2.pk, again.pk])
+    page = console.get(f"/console/booking/blacklistentry/{bar.pk}/change/").content.decode()
+    assert r2.registration_number in page and again.registration_number in page
+
+    no_reason = console.post(LIST, {"action": "undo_no_show", "_selected_action": [r2.pk], "apply": "yes"})
+    assert "请填写原因" in no_reason.content.decode()
+    r2.refresh_from_db()
+    assert r2.status == "no_show"  # nothing changed
+    console.post(
+        LIST,
+        {"action": "undo_no_show", "_selected_action": [r2.pk], "apply": "yes", "reason": "患者已就诊，签到漏记"},
+    )
+    r2.refresh_from_db()
+    bar.refresh_from_db()
+    assert r2.status == "visited"  # the session is over: the patient came
+    assert bar.lifted_at is not None and bar.lifted_by == "desk" and r2.registration_number in bar.note
+    entries = list(AuditEntry.objects.filter(hospital_id=days.hospital.pk, actor="desk").order_by("id"))
+    assert [(e.actor, e.action, e.target, e.before, e.after) for e in entries] == [
+        ("desk", "registration.no_show", again.registration_number, {"status": "booked"}, {"status": "no_show"}),
+        ("desk", "registration.no_show_undone", r2.registration_number, {"status": "no_show"}, {"status": "visited"}),
+        ("desk", "blacklist.lifted", r2.patient.name, {"until": bar.ends_at.isoformat()}, entries[2].after),
+    ]
+    assert entries[1].reason == "患者已就诊，签到漏记"
+    timeline = console.get(f"{LIST}{r2.pk}/change/").content.decode()
+    assert "已撤销爽约" in timeline and "患者已就诊，签到漏记" in timeline and "desk" in timeline
+
+
+def test_a_late_cancellation_at_the_patients_request_counts_as_the_rules_say(days):
+    RuleSet.objects.filter(hospital=days.hospital, department__isnull=True).update(
+        late_cancel_counts_as="no_show", blacklist_no_shows=2
+    )
+    r2 = days.r["r2"]  # one no-show already
+    clinic = f.schedule(days.internal, None, day=clock.local_today("Asia/Shanghai"))  # today: past the cutoff
+    with clock.travel(
+        clock.at_local(clock.local_today("Asia/Shanghai") - dt.timedelta(days=1), dt.time(10), "Asia/Shanghai")
+    ):
+        today = booking.hold_confirm(hold=booking.hold_create(account=r2.account, patient=r2.patient, schedule=clinic))
+    console = _desk(days)
+    console.post(
+        LIST,
+        {
+            "action": "cancel",
+            "_selected_action": [today.pk],
+            "apply": "yes",
+            "reason": "家中有事",
+            "patient_asked": "yes",
+        },
+    )
+    today.refresh_from_db()
+    assert (today.status, today.late_cancel, today.cancelled_by) == ("cancelled", True, "staff")
+    bar = BlacklistEntry.objects.get()
+    assert bar.reason == "no_shows" and sorted(bar.causes.values_list("pk", flat=True)) == sorted([r2.pk, today.pk])
+    page = console.get(f"/console/booking/blacklistentry/{bar.pk}/change/").content.decode()
+    assert "逾期取消" in page and "爽约" in page  # each cause as what it was
+
+
+def test_a_staff_cancellation_for_the_hospitals_own_reason_bars_nobody(days):
+    clinic = f.schedule(days.internal, None, day=clock.local_today("Asia/Shanghai"))
+    r2 = days.r["r2"]
+    with clock.travel(clock.now() - dt.timedelta(days=1)):
+        today = booking.hold_confirm(hold=booking.hold_create(account=r2.account, patient=r2.patient, schedule=clinic))
+    console = _desk(days)
+    console.post(LIST, {"action": "cancel", "_selected_action": [today.pk], "apply": "yes", "reason": "医生临时停诊"})
+    today.refresh_from_db()
+    assert (today.status, today.late_cancel) == ("cancelled", False)
+    assert not BlacklistEntry.objects.exists()
+    assert today.events.get(kind="registration.cancelled").data == {"reason": "医生临时停诊"}
+
+
+def test_staff_refund_a_no_show_they_forgive_once(days):
+    r1 = days.r["r1"]
+    Registration.objects.filter(pk=r1.pk).update(status="no_show")
+    console = _desk(days, "hospital_admin", "boss")
+    console.post(LIST, {"action": "refund", "_selected_action": [r1.pk], "apply": "yes", "reason": "医院原因"})
+    refund = Refund.objects.get(payment__registration=r1)
+    assert (refund.reason, refund.amount_fen, refund.status) == ("staff", 5100, "pending")
+    again = console.post(
+        LIST, {"action": "refund", "_selected_action": [r1.pk], "apply": "yes", "reason": "再退一次"}, follow=True
+    )
+    assert "正在退款或已退款" in again.content.decode()
+    assert Refund.objects.filter(payment__registration=r1).count() == 1
+    assert AuditEntry.objects.get(action="refund.started").reason == "医院原因"
+
+
+def test_a_viewer_reads_orders_but_is_offered_no_action(days):
+    console = _desk(days, "viewer", "looker")
+    page = console.get(f"{LIST}{days.r['r2'].pk}/change/").content.decode()
+    assert "处理此订单" not in page and 'name="reason"' not in page
+    console.post(LIST, {"action": "undo_no_show", "_selected_action": [days.r["r2"].pk], "apply": "yes", "reason": "x"})
+    assert Registration.objects.get(pk=days.r["r2"].pk).status == "no_show"
+
+
+def test_the_filtered_list_exports_as_csv_and_excel_with_what_the_page_shows(days):
+    console = _desk(days)
+    query = {"status__exact": "no_show"}
+    answer = console.get(f"{LIST}export/csv/", query)
+    assert answer["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["挂号单号", "状态", "就诊日期"]
+    assert sorted(r[0] for r in rows[1:]) == sorted(
+        [days.r["r2"].registration_number, days.r["r5"].registration_number]
+    )
+    assert {r[1] for r in rows[1:]} == {"爽约"}
+    text = answer.content.decode("utf-8-sig")
+    for key in ("r2", "r5"):
+        number = days.numbers[key]
+        assert number not in text and number[:6] + "********" + number[-4:] in text
+    book = load_workbook(io.BytesIO(console.get(f"{LIST}export/xlsx/", query).content))
+    sheet = list(book.active.values)
+    assert [row[0] for row in sheet[1:]] == [r[0] for r in rows[1:]] and sheet[0][0] == "挂号单号"
+    fees = console.get(f"{LIST}export/csv/", {"q": days.numbers["r1"]}).content.decode("utf-8-sig")
+    assert "¥51.00" in fees and "08:00–08:30" in fees
+
+
+def test_money_reads_in_yuan_on_every_page_that_shows_it(days):
+    console = _desk(days, "hospital_admin", "boss")
+    payment = days.r["r1"].payment
+    for url in (
+        f"/console/payments/payment/{payment.pk}/change/",
+        f"/console/scheduling/schedule/{days.clinic1.pk}/change/",
+        "/console/payments/payment/",
+    ):
+        page = console.get(url).content.decode()
+        assert "¥51.00" in page or "¥1.00" in page, url
+        assert "（分）" not in page, url
+    hospital = console.get(f"/console/catalog/hospital/{days.hospital.pk}/change/").content.decode()
+    assert 'value="50.00"' in hospital and 'value="1.00"' in hospital  # the chief's fees, typed in 元
+
+
+def test_a_tick_on_the_page_is_a_word_in_the_export(days):
+    console = _desk(days, "hospital_admin", "boss")
+    rows = list(csv.reader(io.StringIO(console.get("/console/catalog/doctor/export/csv/").content.decode("utf-8-sig"))))
+    assert rows[0][0] == "姓名" and rows[1][-1] == "是"  # the doctor is active
