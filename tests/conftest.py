@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import cache
 
 from guahao.booking import gate
+from guahao.core import cache as core_cache
 from guahao.core import clock
 from guahao.scheduling import facts
 from guahao.scheduling import selectors as scheduling_selectors
@@ -29,6 +30,7 @@ def _fresh_clock_and_cache(request):
     gate.reset()
     facts.reset()
     scheduling_selectors.reset()
+    core_cache.counts_reset()
     today = clock.local_today("Asia/Shanghai")
     with clock.travel(clock.at_local(today, start, "Asia/Shanghai")):
         yield
@@ -37,6 +39,7 @@ def _fresh_clock_and_cache(request):
     gate.reset()
     facts.reset()
     scheduling_selectors.reset()
+    core_cache.counts_reset()
 
 
 @pytest.fixture(autouse=True)

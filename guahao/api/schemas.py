@@ -401,11 +401,15 @@ class WaitlistOut(Schema):
     closes_at: str = Field(description="when the clinic's waitlist closes (waiting entries expire then)")
     reason: str | None = Field(description="why it ended (a stable code), for an ended entry")
     payment: PaymentOut | None
+    lottery: bool = Field(description="a ticket in a lottery release's draw")
+    draw_at: str | None = Field(description="a lottery ticket: when the draw is made")
 
 
-def waitlist_out(entry, standing, closes_at: dt.datetime, payment: Payment | None) -> dict:  # type: ignore[no-untyped-def]
+def waitlist_out(entry, standing, closes_at: dt.datetime, payment: Payment | None, draw_at=None) -> dict:  # type: ignore[no-untyped-def]
     tz = entry.schedule.hospital.timezone
     return {
+        "lottery": entry.lottery,
+        "draw_at": _local(draw_at, tz) if draw_at and entry.lottery and entry.status == "waiting" else None,
         "id": str(entry.pk),
         "schedule_id": str(entry.schedule_id),
         "patient_id": str(entry.patient_id),

@@ -22,6 +22,7 @@ from guahao.api.problems import documented
 from guahao.api.staff import router as staff_router
 from guahao.api.staff_reads import router as staff_reads_router
 from guahao.booking import errors as booking_errors
+from guahao.booking import risk
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
 from guahao.booking.models import Registration
@@ -30,6 +31,7 @@ from guahao.catalog import selectors as catalog
 from guahao.catalog.models import Department, Hospital
 from guahao.core import clock, idempotency
 from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN, RATE_LIMITED
+from guahao.core.problems import Problem
 from guahao.his import errors as his_errors
 from guahao.his import realtime as his_realtime
 from guahao.his import registry as his_registry
@@ -42,7 +44,7 @@ from guahao.payments.models import Payment
 from guahao.scheduling import selectors as scheduling
 from guahao.scheduling.facts import Facts, schedule_facts
 from guahao.scheduling.models import Period, Schedule
-from guahao.scheduling.rules import rules_for, rules_for_schedule, waitlist_deadline
+from guahao.scheduling.rules import lottery_window, rules_for, rules_for_schedule, waitlist_deadline
 from guahao.waitlist import errors as waitlist_errors
 from guahao.waitlist import services as waitlist
 from guahao.waitlist.models import WaitlistEntry
@@ -262,6 +264,8 @@ HOLD_REFUSALS = (
     his_errors.HIS_FAILED,
     his_errors.HIS_TIMEOUT,
     RATE_LIMITED,
+    booking_errors.LOTTERY_DRAWING,
+    booking_errors.RISK_SUSPECTED,
 )
 
 
@@ -305,7 +309,15 @@ def _once(
     return Status(status, body)
 
 
-@booking_router.post("/holds", **documented({201: schemas.HoldOut}, *HOLD_REFUSALS, *IDEMPOTENCY_REFUSALS))
+@booking_router.post(
+    "/holds",
+    **documented(
+        {201: schemas.HoldOut, 202: schemas.WaitlistOut},
+        *HOLD_REFUSALS,
+        *IDEMPOTENCY_REFUSALS,
+        summary="Hold a slot (201); in a lottery release's first moments, a ticket in its draw instead (202)",
+    ),
+)
 def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: str | None = IDEMPOTENCY_KEY) -> Status:
     """The release-time path: what is refused for everyone (suspended, not released, over, sold
     out, too many attempts) is answered from the caches before anything of the patient is read,
@@ -327,16 +339,52 @@ def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: st
     return _once(request, idempotency_key, lambda: _hold_create(request, body, known, period), atomic=not asks_his)
 
 
+def _client(request: HttpRequest) -> risk.Client:
+    return risk.Client(address=client_ip(request) or "", device=request.headers.get("X-Device-Id", "")[:64])
+
+
 def _hold_create(request: HttpRequest, body: schemas.HoldIn, known: Facts, period: Period | None) -> Status:
     patient_id = _int(body.patient_id)
     if patient_id < 0:
         raise NOT_FOUND.error(field="patient_id")
-    hold = booking.hold_create(
-        account=_account(request), patient=patient_id, schedule=known.schedule, period=period, rules=known.rules
-    )
+    try:
+        hold = booking.hold_create(
+            account=_account(request),
+            patient=patient_id,
+            schedule=known.schedule,
+            period=period,
+            rules=known.rules,
+            client=_client(request),
+        )
+    except Problem as refused:
+        drawn = _to_the_draw(request, refused, patient_id, known)
+        if drawn is None:
+            raise
+        return drawn
     # Everything the answer shows is at hand: a new hold has no registration and no payment.
     hold.period = known.periods.get(hold.period_id) or Period.objects.get(pk=hold.period_id)
     return Status(201, schemas.hold_out(hold, new=True))
+
+
+def _to_the_draw(request: HttpRequest, refused: Problem, patient_id: int, known: Facts) -> Status | None:
+    """Where the hold path sends a request to a draw instead of a slot: the first moments of a
+    lottery release (everyone gets one ticket), or a request suspected to be a script's at a
+    hospital that sends those to the draw (the clinic's waitlist, when it has one open). 202 with
+    the entry; None when there is no draw to go to."""
+    account = _account(request)
+    if refused.code == booking_errors.LOTTERY_OPEN.code:
+        patient = booking_selectors.access_patient(account=account, patient_id=patient_id)
+        entry = waitlist.lottery_enter(
+            account=account, patient=patient, schedule=known.schedule, client=_client(request)
+        )
+        return Status(202, _waitlist_out(entry))
+    if refused.code == booking_errors.RISK_SUSPECTED.code and refused.extra.get("action") == "draw":
+        schedule = Schedule.objects.select_related("hospital", "department", "doctor").get(pk=known.schedule.pk)
+        if waitlist.waitlist_open_for(schedule):
+            patient = booking_selectors.access_patient(account=account, patient_id=patient_id)
+            entry = waitlist.entry_join(account=account, patient=patient, schedule=schedule)
+            return Status(202, _waitlist_out(entry))
+    return None
 
 
 def _json_or_none(raw: bytes) -> object:
@@ -487,11 +535,13 @@ WAITLIST_REFUSALS = (
 
 def _waitlist_out(entry: WaitlistEntry) -> dict:
     rules = rules_for_schedule(entry.schedule)
+    window = lottery_window(entry.schedule, rules)
     return schemas.waitlist_out(
         entry,
         waitlist.standing(entry, rules),
         waitlist_deadline(entry.schedule, rules),
         waitlist.payment_of(entry),
+        draw_at=window[1] if window else None,
     )
 
 

@@ -34,3 +34,16 @@ CHECKIN_UNKNOWN = ProblemType("checkin.unknown", 404, _("No registration has thi
 REASON_REQUIRED = ProblemType("staff.reason_required", 422, _("Give a reason: it is kept in the order's audit trail"))
 NO_SHOW_TOO_EARLY = ProblemType("no_show.too_early", 409, _("A no-show can only be marked from the day of the visit"))
 BAR_NOT_ACTIVE = ProblemType("blacklist.not_active", 409, _("This bar has already been lifted"))
+LOTTERY_OPEN = ProblemType(
+    "lottery.open",
+    409,
+    _("This clinic's slots are drawn among everyone who asks in the first moments after the release"),
+)
+LOTTERY_DRAWING = ProblemType(
+    "lottery.drawing", 409, _("The draw for this clinic's slots is being made; try again in a moment")
+)
+RISK_SUSPECTED = ProblemType(
+    "risk.suspected",
+    403,
+    _("These attempts look automated: try again later, or book at the hospital's window"),
+)

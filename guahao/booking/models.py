@@ -215,3 +215,26 @@ class BlacklistEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient} {self.get_reason_display()}"
+
+
+class RiskDecision(models.Model):
+    """A request that looked like a script's (``booking.risk``): what it asked, why it was
+    suspected, and what was done with it — kept so staff can check each decision."""
+
+    at = models.DateTimeField(_("when"), db_index=True)
+    hospital = models.ForeignKey(Hospital, models.CASCADE, related_name="+", verbose_name=_("hospital"))
+    schedule = models.ForeignKey(Schedule, models.CASCADE, related_name="+", verbose_name=_("clinic"))
+    account = models.ForeignKey(Account, models.CASCADE, related_name="risk_decisions", verbose_name=_("account"))
+    patient_id = models.BigIntegerField(_("patient"), null=True, blank=True)
+    asked = models.CharField(_("asked for"), max_length=10)  # hold, waitlist
+    reasons = models.JSONField(_("why"), default=list)
+    action = models.CharField(_("done"), max_length=10)  # refused, draw
+    client = models.CharField(_("address or device"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("suspected request")
+        verbose_name_plural = _("suspected requests")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.asked} {self.action} {self.reasons}"

@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from guahao.accounts.models import Account, Patient
-from guahao.booking import errors, gate, locks, selectors
+from guahao.booking import errors, gate, locks, risk, selectors
 from guahao.booking.models import (
     ActorType,
     BlacklistEntry,
@@ -46,12 +46,13 @@ from guahao.scheduling.models import (
     MedicalRecordMode,
     Period,
     Pool,
+    RiskAction,
     Schedule,
     ScheduleStatus,
     Slot,
     SlotState,
 )
-from guahao.scheduling.rules import Rules, release_at, rules_for_schedule
+from guahao.scheduling.rules import Rules, lottery_window, release_at, rules_for_schedule
 
 QR_SALT = "guahao.checkin"
 
@@ -121,6 +122,13 @@ def _check_bookable(*, schedule: Schedule, period: Period | None, rules: Rules, 
         raise errors.SCHEDULE_NOT_RELEASED.error(release_at=opens.isoformat())
     if schedule.ends_at <= now:
         raise errors.SCHEDULE_ENDED.error()
+    window = lottery_window(schedule, rules)
+    if window is not None and schedule.lottery_drawn_at is None:
+        # A lottery release: no slot goes to the race until the draw among those who asked.
+        if now < window[1]:
+            draw_at = window[1].astimezone(ZoneInfo(schedule.hospital.timezone))
+            raise errors.LOTTERY_OPEN.error(draw_at=draw_at.isoformat())
+        raise errors.LOTTERY_DRAWING.error()
     if period is not None:
         if period.schedule_id != schedule.pk:
             raise errors.PERIOD_MISMATCH.error(field="period_id")
@@ -287,6 +295,7 @@ def hold_create(
     schedule: Schedule,
     period: Period | None = None,
     rules: Rules | None = None,
+    client: risk.Client = risk.NOBODY,
 ) -> Hold:
     """Hold the first free platform slot of the schedule (or of one period) for a patient.
 
@@ -300,12 +309,18 @@ def hold_create(
     if rules is None:
         rules = rules_for_schedule(schedule)
     _check_bookable(schedule=schedule, period=period, rules=rules, now=now)
+    patient_id = patient if isinstance(patient, int) else patient.pk
+    if rules.risk_action != RiskAction.OFF:
+        reasons, action = risk.suspicions(
+            account=account, patient_id=patient_id, schedule=schedule, rules=rules, client=client, asked="hold"
+        )
+        if action:
+            raise errors.RISK_SUSPECTED.error(reasons=reasons, action=action)
     ticket = gate.take(schedule.pk, hold_attempts(account))
     if ticket == gate.RATE_LIMITED:
         raise RATE_LIMITED.error()
     if ticket == gate.SOLD_OUT:
         raise _sold_out(schedule, period)
-    patient_id = patient if isinstance(patient, int) else patient.pk
     hold = None
     refused = True  # by a rule, or by a failure: the ticket goes back as it was
     try:

@@ -9,6 +9,9 @@ for memcached's limits (Redis has none).
 from __future__ import annotations
 
 import contextlib
+import secrets
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -122,3 +125,45 @@ class RequestReads:
             return self.get_response(request)
         finally:
             _reads.reset(token)
+
+
+# --- counters over a window (the risk signals) ------------------------------------------------------
+
+_local_counts: dict[str, tuple[float, set[str]]] = {}
+_local_lock = threading.Lock()
+
+
+def counts_add(entries: list[tuple[str, str, int]]) -> list[int]:
+    """For each (key, member, seconds): add ``member`` to the set under ``key`` (kept ``seconds``
+    from its first member) and return how many distinct members it holds; one round trip in
+    Redis. A member "" counts each call once (a tally). In the embedded default the counts are
+    this process's own."""
+    client = redis()
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
+        for key, member, seconds in entries:
+            made = cache.make_key(f"counts:{key}")
+            pipe.sadd(made, member or secrets.token_hex(8))
+            pipe.expire(made, seconds, nx=True)
+            pipe.scard(made)
+        answers = pipe.execute()
+        return [int(answers[i * 3 + 2]) for i in range(len(entries))]
+    now = time.monotonic()
+    found = []
+    with _local_lock:
+        if len(_local_counts) > 20000:
+            _local_counts.clear()
+        for key, member, seconds in entries:
+            until, members = _local_counts.get(key, (0.0, set()))
+            if until <= now:
+                until, members = now + seconds, set()
+            members.add(member or secrets.token_hex(8))
+            _local_counts[key] = (until, members)
+            found.append(len(members))
+    return found
+
+
+def counts_reset() -> None:
+    """Forget this process's counts (tests)."""
+    with _local_lock:
+        _local_counts.clear()

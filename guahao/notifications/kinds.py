@@ -329,6 +329,20 @@ KINDS: dict[str, Kind] = {
             event=True,
         ),
         Kind(
+            "lottery.entered",
+            QUIET,
+            (
+                "已参加放号抽签",
+                "您已参加{hospital} {department} {doctor} {date} 的放号抽签，{deadline} 开签，结果将通知您。",
+            ),
+            (
+                "In the release's draw",
+                "You are in the draw for {hospital} {department} {doctor} on {date}; it is made at {deadline} "
+                "and you will be told the result.",
+            ),
+            event=True,
+        ),
+        Kind(
             "waitlist.cancelled",
             ALL,
             (

@@ -38,6 +38,7 @@ _LABELS = {
     ),
     "rule.medical_record_required": ("需先在医院建档", "the hospital needs a medical record first"),
     "payment.failed": ("预付未能发起", "the payment could not be started"),
+    "lottery.not_drawn": ("放号抽签未中签，候补也已满", "not drawn in the release's draw, and the waitlist is full"),
 }
 
 

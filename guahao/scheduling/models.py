@@ -75,6 +75,9 @@ class Schedule(models.Model):
     # conditional updates: its places are never exceeded, and a slot given back while anyone is
     # on it is kept for them (``SlotState.RESERVED``).
     waitlist_active = models.PositiveIntegerField(_("on the waitlist"), default=0)
+    # A lottery release (the rules' ``lottery_seconds``): when its draw was made. Until then no
+    # slot of the clinic is held by the race.
+    lottery_drawn_at = models.DateTimeField(_("lottery drawn at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("schedule")
@@ -172,6 +175,12 @@ class LateCancelCounts(models.TextChoices):
     CANCELLATION = "cancellation", _("As a cancellation")
     NO_SHOW = "no_show", _("As a no-show")
     NOTHING = "nothing", _("Not at all")
+
+
+class RiskAction(models.TextChoices):
+    OFF = "off", _("Not checked")
+    REFUSE = "refuse", _("Refused, with the reasons recorded")
+    DRAW = "draw", _("Sent to the draw (the lottery, or the waitlist), never straight to a slot")
 
 
 class CancelPolicy(models.TextChoices):
@@ -281,6 +290,37 @@ class RuleSet(models.Model):
     )
     waitlist_confirm_minutes = models.PositiveSmallIntegerField(
         _("minutes to confirm an offer"), null=True, blank=True, validators=_range(5, 1440)
+    )
+    lottery_seconds = models.PositiveSmallIntegerField(
+        _("lottery at release (seconds)"),
+        null=True,
+        blank=True,
+        validators=_range(0, 3600),
+        help_text=_(
+            "0: slots go to whoever asks first. N: everyone who asks in the first N seconds after the release "
+            "enters a recorded draw for the slots; then booking is as usual."
+        ),
+    )
+    risk_action = models.CharField(
+        _("suspected scripts"), max_length=10, choices=RiskAction.choices, null=True, blank=True
+    )
+    risk_holds_10min = models.PositiveSmallIntegerField(
+        _("suspect: hold attempts in 10 minutes"), null=True, blank=True, validators=_range(2, 1000)
+    )
+    risk_departments_hour = models.PositiveSmallIntegerField(
+        _("suspect: departments tried in an hour"), null=True, blank=True, validators=_range(2, 100)
+    )
+    risk_accounts_per_client = models.PositiveSmallIntegerField(
+        _("suspect: accounts from one address or device in 10 minutes"),
+        null=True,
+        blank=True,
+        validators=_range(2, 1000),
+    )
+    risk_new_patient_minutes = models.PositiveSmallIntegerField(
+        _("suspect: patient added this many minutes before the release"),
+        null=True,
+        blank=True,
+        validators=_range(0, 1440),
     )
 
     class Meta:

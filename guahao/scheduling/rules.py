@@ -13,6 +13,7 @@ from guahao.scheduling.models import (
     LateCancelCounts,
     MedicalRecordMode,
     PoolReturn,
+    RiskAction,
     RuleSet,
     Schedule,
     WaitlistOrder,
@@ -46,6 +47,12 @@ class Rules:
     waitlist_payment: str = WaitlistPayment.PAY_AFTER_HOLD
     waitlist_deadline_time: dt.time = dt.time(18, 0)
     waitlist_confirm_minutes: int = 120
+    lottery_seconds: int = 0  # no lottery: the race
+    risk_action: str = RiskAction.OFF
+    risk_holds_10min: int = 10
+    risk_departments_hour: int = 3
+    risk_accounts_per_client: int = 5
+    risk_new_patient_minutes: int = 0  # not checked
 
 
 DEFAULTS = Rules()
@@ -89,6 +96,14 @@ def cancel_deadline(schedule: Schedule, rules: Rules) -> dt.datetime:
     if rules.cancel_policy == CancelPolicy.HOURS_BEFORE:
         return schedule.starts_at - dt.timedelta(hours=rules.cancel_hours_before)
     return clock.at_local(schedule.date, dt.time(0, 0), schedule.hospital.timezone)
+
+
+def lottery_window(schedule: Schedule, rules: Rules) -> tuple[dt.datetime, dt.datetime] | None:
+    """A lottery release: from the release, for ``lottery_seconds``, requests enter a draw."""
+    if rules.lottery_seconds <= 0:
+        return None
+    opens = release_at(schedule, rules)
+    return opens, opens + dt.timedelta(seconds=rules.lottery_seconds)
 
 
 def waitlist_deadline(schedule: Schedule, rules: Rules) -> dt.datetime:

@@ -44,6 +44,8 @@ class WaitlistEntry(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=EntryStatus.choices, default=EntryStatus.WAITING)
     mode = models.CharField(_("payment"), max_length=20, choices=EntryMode.choices)
     insurance = models.BooleanField(_("medical insurance"), default=False)
+    # Entered in a lottery release's first moments (``lottery_seconds``): drawn at the window's end.
+    lottery = models.BooleanField(_("in the release's draw"), default=False)
     joined_at = models.DateTimeField(_("joined at"))
     # Prepay: the payment taken when joining; ``paid_at`` once the money arrived (only then is
     # the patient offered a slot).
@@ -94,13 +96,19 @@ class WaitlistEntry(models.Model):
 class WaitlistDraw(models.Model):
     """A draw among the patients waiting for a clinic (random order): what was drawn from, the
     seed and the one chosen, so staff can show it was fair. Reproduced by
-    ``random.Random(seed).choice(candidates)`` with the candidates in ascending id order."""
+    ``random.Random(seed).choice(candidates)`` with the candidates in ascending id order (a
+    lottery release: ``ranking``, by ``random.Random(seed).shuffle`` of them)."""
 
     schedule = models.ForeignKey(Schedule, models.PROTECT, related_name="waitlist_draws", verbose_name=_("clinic"))
     at = models.DateTimeField(_("drawn at"))
     seed = models.CharField(_("seed"), max_length=32)
     candidates = models.JSONField(_("candidates"))
-    chosen = models.ForeignKey(WaitlistEntry, models.PROTECT, related_name="+", verbose_name=_("chosen"))
+    chosen = models.ForeignKey(
+        WaitlistEntry, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("chosen")
+    )
+    # A lottery release's draw: every candidate in the order drawn (``random.Random(seed)``
+    # shuffling the candidates in ascending id order); slots went down the list.
+    ranking = models.JSONField(_("order drawn"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("waitlist draw")

@@ -21,6 +21,7 @@ and how an entry ends.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import random
 import secrets
 
@@ -29,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts.models import Account, Patient
 from guahao.booking import errors as booking_errors
-from guahao.booking import gate
+from guahao.booking import gate, risk
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
 from guahao.booking.models import Hold, HoldStatus, Registration
@@ -38,9 +39,19 @@ from guahao.core.errors import INVALID
 from guahao.core.problems import Problem
 from guahao.payments import services as payments
 from guahao.payments.models import Payment
+from guahao.scheduling import facts
 from guahao.scheduling import services as scheduling
-from guahao.scheduling.models import Pool, Schedule, ScheduleStatus, Slot, SlotState, WaitlistOrder, WaitlistPayment
-from guahao.scheduling.rules import Rules, release_at, rules_for_schedule, waitlist_deadline
+from guahao.scheduling.models import (
+    Pool,
+    RiskAction,
+    Schedule,
+    ScheduleStatus,
+    Slot,
+    SlotState,
+    WaitlistOrder,
+    WaitlistPayment,
+)
+from guahao.scheduling.rules import Rules, lottery_window, release_at, rules_for_schedule, waitlist_deadline
 from guahao.waitlist import errors
 from guahao.waitlist.models import ACTIVE, EntryMode, EntryStatus, WaitlistDraw, WaitlistEntry, WaitlistEvent
 
@@ -66,6 +77,7 @@ REASONS = {
     "rule.per_account_per_day": _("the account has reached its registrations at this hospital that day"),
     "rule.medical_record_required": _("the hospital needs a medical record first"),
     "payment.failed": _("the payment could not be started"),
+    "lottery.not_drawn": _("not drawn in the release's draw, and the waitlist is full"),
 }
 OFFERS_PER_CALL = 200
 
@@ -259,7 +271,7 @@ def _after_change(schedule_id: int) -> None:
 def _eligible(schedule_id: int) -> list[WaitlistEntry]:
     """Those waiting for the clinic who may be offered a slot now, in the order they joined (a
     prepayment counts once it arrived)."""
-    waiting = WaitlistEntry.objects.filter(schedule_id=schedule_id, status=EntryStatus.WAITING)
+    waiting = WaitlistEntry.objects.filter(schedule_id=schedule_id, status=EntryStatus.WAITING, lottery=False)
     return [e for e in waiting.order_by("joined_at", "pk") if e.mode != EntryMode.PREPAY or e.paid_at is not None]
 
 
@@ -316,12 +328,21 @@ def _offer_one(schedule: Schedule, rules: Rules, passed: set[int]) -> int | None
         entry = _next(schedule, rules, passed)
     if entry is None:
         return None
+    outcome = _offer_to(entry, schedule, rules)
+    if outcome == 0:
+        passed.add(entry.pk)
+    return outcome
+
+
+def _offer_to(entry: WaitlistEntry, schedule: Schedule, rules: Rules, *, minutes: int | None = None) -> int | None:
+    """Offer a slot to one entry: 1 made, 0 passed over (it may no longer book, told why), None
+    no slot left."""
     with transaction.atomic():
         if not WaitlistEntry.objects.filter(pk=entry.pk, status=EntryStatus.WAITING).update(status=EntryStatus.OFFERED):
-            passed.add(entry.pk)
             return 0
         pay_later = entry.mode == EntryMode.PAY_AFTER_HOLD
-        minutes = rules.waitlist_confirm_minutes if pay_later else rules.hold_minutes
+        if minutes is None:
+            minutes = rules.waitlist_confirm_minutes if pay_later else rules.hold_minutes
         try:
             hold = booking.hold_offer(
                 account_id=entry.account_id,
@@ -332,7 +353,6 @@ def _offer_one(schedule: Schedule, rules: Rules, passed: set[int]) -> int | None
                 payment_required=pay_later,
             )
         except Problem as refusal:
-            passed.add(entry.pk)
             transaction.set_rollback(True)
             refused: Problem | None = refusal
         else:
@@ -444,6 +464,148 @@ def reserved_sweep() -> int:
     return offered
 
 
+# --- a lottery release -------------------------------------------------------------------------------
+#
+# With the rules' ``lottery_seconds``, the first moments after a clinic's release are not a race:
+# everyone who asks then gets one ticket (``lottery_enter``: the hold path refuses with
+# ``lottery.open`` and the API enters the patient instead); at the window's end the tickets are
+# drawn in a recorded order and the slots go down it (``lottery_draw``); those not drawn become
+# the clinic's waitlist, in the order drawn, as far as it has places. Until the draw is made and
+# committed, no slot of the clinic goes to anyone.
+
+LOTTERY_ENTERED = "lottery.entered"
+LOTTERY_NOT_DRAWN = "lottery.not_drawn"
+
+
+def lottery_enter(
+    *, account: Account, patient: Patient, schedule: Schedule, client: risk.Client = risk.NOBODY
+) -> WaitlistEntry:
+    """One ticket in the release's draw for a patient (the same one again if they ask twice)."""
+    rules = rules_for_schedule(schedule)
+    now = clock.now()
+    window = lottery_window(schedule, rules)
+    if window is None or schedule.lottery_drawn_at is not None or not window[0] <= now < window[1]:
+        raise booking_errors.LOTTERY_DRAWING.error()
+    already = WaitlistEntry.objects.filter(
+        schedule=schedule, person_hash=patient.id_number_hash, status__in=ACTIVE, lottery=True
+    ).first()
+    if already is not None:
+        return already
+    if rules.risk_action != RiskAction.OFF:
+        reasons, action = risk.suspicions(
+            account=account, patient_id=patient.pk, schedule=schedule, rules=rules, client=client, asked="lottery"
+        )
+        if action == "refused":
+            raise booking_errors.RISK_SUSPECTED.error(reasons=reasons, action=action)
+    booking.hold_rules_check(account=account, patient=patient, schedule=schedule, rules=rules)
+    mode = mode_for(schedule, rules)
+    if mode == EntryMode.PREPAY:
+        mode = EntryMode.PAY_AFTER_HOLD  # a ticket is not paid for: the winners pay for their slot
+    try:
+        with transaction.atomic():
+            entry = WaitlistEntry.objects.create(
+                schedule=schedule,
+                hospital_id=schedule.hospital_id,
+                department_id=schedule.department_id,
+                account=account,
+                patient=patient,
+                person_hash=patient.id_number_hash,
+                mode=mode,
+                lottery=True,
+                joined_at=now,
+            )
+            _record(entry, "lottery.entered", actor=f"patient:{account.pk}")
+            _tell(entry, LOTTERY_ENTERED, expires_at=window[1].isoformat())
+    except IntegrityError:  # already waiting for the clinic (its waitlist), or a parallel ticket
+        raise errors.WAITLIST_ALREADY.error(field="patient_id") from None
+    transaction.on_commit(lambda: _draw_when_due(schedule.pk, window[1]))
+    return entry
+
+
+def _draw_when_due(schedule_id: int, at: dt.datetime) -> None:
+    """Ask the worker to draw at the window's end (once per clinic); the periodic job catches
+    what this misses."""
+    from django.core.cache import cache
+
+    if cache.add(f"lottery:asked:{schedule_id}", 1, timeout=3600):
+        from guahao.waitlist.tasks import draw_lottery
+
+        draw_lottery.schedule(args=(schedule_id,), eta=at)
+
+
+def lottery_draw(*, schedule_id: int) -> int:
+    """The draw at a lottery window's end, made once: the tickets in a recorded order, a slot
+    for each down the order while any is left, the rest to the waitlist or told they were not
+    drawn. Booking opens when this commits. Returns how many were offered a slot."""
+    schedule = Schedule.objects.select_related("hospital", "department", "doctor").filter(pk=schedule_id).first()
+    if schedule is None or schedule.lottery_drawn_at is not None:
+        return 0
+    rules = rules_for_schedule(schedule)
+    window = lottery_window(schedule, rules)
+    now = clock.now()
+    if window is None or now < window[1]:
+        return 0
+    made = 0
+    with transaction.atomic():
+        # The clinic's row, locked: two workers never draw the same lottery.
+        if not list(Schedule.objects.select_for_update(no_key=True).filter(pk=schedule_id, lottery_drawn_at=None)):
+            return 0
+        tickets = list(
+            WaitlistEntry.objects.filter(schedule=schedule, status=EntryStatus.WAITING, lottery=True).order_by("pk")
+        )
+        seed = secrets.randbits(64)
+        ranking = [e.pk for e in tickets]
+        random.Random(seed).shuffle(ranking)  # noqa: S311 - a recorded, reproducible draw
+        by_id = {e.pk: e for e in tickets}
+        WaitlistDraw.objects.create(
+            schedule=schedule,
+            at=now,
+            seed=str(seed),
+            candidates=sorted(by_id),
+            chosen=by_id[ranking[0]] if ranking else None,
+            ranking=ranking,
+        )
+        left: list[WaitlistEntry] = []
+        slots_left = True
+        for entry_id in ranking:
+            entry = by_id[entry_id]
+            if slots_left:
+                outcome = _offer_to(entry, schedule, rules, minutes=rules.hold_minutes)
+                if outcome is None:
+                    slots_left = False
+                else:
+                    made += outcome
+                    continue
+            left.append(entry)
+        places = rules.waitlist_places
+        for i, entry in enumerate(left):
+            if i < places and scheduling.waitlist_enter(schedule_id=schedule_id, places=places):
+                # On the clinic's waitlist, in the order drawn.
+                WaitlistEntry.objects.filter(pk=entry.pk, status=EntryStatus.WAITING).update(
+                    lottery=False, joined_at=now + dt.timedelta(microseconds=i)
+                )
+                _record(entry, "lottery.to_waitlist")
+            else:
+                _end(entry.pk, EntryStatus.EXPIRED, reason=LOTTERY_NOT_DRAWN)
+        Schedule.objects.filter(pk=schedule_id).update(lottery_drawn_at=now)
+        facts.facts_changed()
+        transaction.on_commit(facts.facts_changed)
+        transaction.on_commit(lambda: gate.slot_freed(schedule_id))  # the slots left, to the crowd
+    return made
+
+
+def lotteries_draw_due() -> int:
+    """The periodic job: every lottery whose window ended and is not drawn yet."""
+    made = 0
+    now = clock.now()
+    undrawn = Schedule.objects.filter(
+        lottery_drawn_at__isnull=True, ends_at__gt=now, waitlist__lottery=True, waitlist__status=EntryStatus.WAITING
+    ).distinct()
+    for schedule_id in undrawn.values_list("pk", flat=True):
+        made += lottery_draw(schedule_id=schedule_id)
+    return made
+
+
 # --- reads ---------------------------------------------------------------------------------------------
 
 
@@ -458,6 +620,8 @@ class Standing:
 def standing(entry: WaitlistEntry, rules: Rules | None = None) -> Standing:
     if entry.status != EntryStatus.WAITING:
         return Standing(None, None)
+    if entry.lottery:
+        return Standing(None, True)  # a ticket in the release's draw
     rules = rules or rules_for_schedule(entry.schedule)
     counts = entry.mode != EntryMode.PREPAY or entry.paid_at is not None
     if rules.waitlist_order == WaitlistOrder.RANDOM:

@@ -202,7 +202,14 @@ SCENARIOS = [
     lifted,
     *(
         waitlist(t)
-        for t in ("waitlist.joined", "waitlist.offered", "waitlist.booked", "waitlist.expired", "waitlist.cancelled")
+        for t in (
+            "waitlist.joined",
+            "waitlist.offered",
+            "waitlist.booked",
+            "waitlist.expired",
+            "waitlist.cancelled",
+            "lottery.entered",
+        )
     ),
 ]
 
@@ -235,6 +242,7 @@ def test_every_kind_of_the_table_has_a_scenario_here():
     covered |= {"payment.late_refunded", "reminder.day_before", "reminder.hours_before", "schedule.suspended"}
     covered |= {"schedule.suspended_hold", "schedule.moved", "blacklist.barred", "blacklist.lifted"}
     covered |= {"waitlist.joined", "waitlist.offered", "waitlist.booked", "waitlist.expired", "waitlist.cancelled"}
+    covered |= {"lottery.entered"}
     assert set(KINDS) - covered == {"payment.second_refunded"}  # tests/payments/test_paying.py books then pays twice
 
 
