@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from guahao.accounts.locks import lock_account
 from guahao.accounts.models import Patient
 from guahao.booking.models import ACTIVE_REGISTRATION, ActorType
+from guahao.scheduling.models import Pool
 
 __all__ = ["Counts", "HoldTerms", "Taken", "allowed", "counts_of", "hold_take", "lock_account", "lock_person"]
 
@@ -79,7 +80,7 @@ FROM (SELECT id_number_hash AS person FROM accounts_patient WHERE id = %(patient
 # them (the slot row alone: the join to its period must not lock the period's other slots).
 PICK_FREE = """
 SELECT s.id FROM scheduling_slot s JOIN scheduling_period p ON p.id = s.period_id
-WHERE s.schedule_id = %(schedule)s AND s.pool = 'platform' AND s.state {states} AND p.ends_at > %(now)s {period} {gate}
+WHERE s.schedule_id = %(schedule)s AND s.pool = %(pool)s AND s.state {states} AND p.ends_at > %(now)s {period} {gate}
 ORDER BY s.number LIMIT 1 {skip}
 """
 PICK_NUMBER = """
@@ -98,12 +99,12 @@ FREE, FREE_OR_RESERVED, FREE_OR_ELSEWHERE = "IN ('free')", "IN ('free', 'reserve
 HOLD_COLUMNS = (
     "account_id, patient_id, person_hash, hospital_id, department_id, schedule_id, period_id, slot_id, visit_date,"
     " status, registration_fee_fen, consultation_fee_fen, payment_required, created_at, expires_at, ended_at,"
-    " his_lock_ref, his_registration_ref"
+    " his_lock_ref, his_registration_ref, channel"
 )
 HOLD_VALUES = (
     "%(account)s, %(patient)s, {person}, %(hospital)s, %(department)s, %(schedule)s, {period_id}, {slot_id}, %(day)s,"
     " 'held', %(registration_fee)s, %(consultation_fee)s, %(payment_required)s, %(now)s, %(expires)s, NULL,"
-    " %(his_lock_ref)s, ''"
+    " %(his_lock_ref)s, '', %(channel)s"
 )
 EVENT_COLUMNS = "hold_id, registration_id, kind, from_status, to_status, actor_type, actor_id, at, data"
 OUTBOX_COLUMNS = "topic, data, created_at"
@@ -144,6 +145,8 @@ class HoldTerms:
     number: int | None = None  # a realtime HIS's lock: this slot
     his_lock_ref: str = ""
     reserved: bool = False  # a waitlist's offer: slots kept for the waitlist may be taken too
+    pool: str = Pool.PLATFORM  # the window and kiosks take the onsite pool
+    channel: str = "app"  # where the hold was asked for (app, wechat, window, phone, kiosk, sms, partner:…)
     actor_type: str = ActorType.PATIENT
     actor_id: str = ""  # "": the account
 
@@ -190,6 +193,8 @@ def _params(terms: HoldTerms) -> dict[str, Any]:
         "actor_type": str(terms.actor_type),
         "actor": terms.actor_id or str(terms.account_id),
         "states": ["free", "reserved"] if terms.reserved else ["free"],
+        "pool": str(terms.pool),
+        "channel": terms.channel,
     }
 
 
@@ -253,7 +258,8 @@ CREATE OR REPLACE FUNCTION {name}(
     p_day date, p_now timestamptz, p_expires timestamptz, p_expires_iso text,
     p_registration_fee integer, p_consultation_fee integer, p_payment_required boolean,
     p_max_live integer, p_max_department integer, p_max_hospital integer,
-    p_period bigint, p_number integer, p_his_lock_ref text, p_actor_type text, p_actor text, p_states text[]
+    p_period bigint, p_number integer, p_his_lock_ref text, p_actor_type text, p_actor text, p_states text[],
+    p_pool text, p_channel text
 ) RETURNS TABLE (
     live bigint, department bigint, hospital bigint, bar_reason text, bar_until timestamptz, person text,
     hold_id bigint, slot_id bigint, period_id bigint, number integer
@@ -306,11 +312,11 @@ $fn$
 PG_ARGS = (
     "account, patient, hospital, department, schedule, day, now, expires, expires_iso, registration_fee,"
     " consultation_fee, payment_required, max_live, max_department, max_hospital, period, number, his_lock_ref,"
-    " actor_type, actor, states"
+    " actor_type, actor, states, pool, channel"
 ).split(", ")
 ANY_FREE = (
     "SELECT 1 FROM scheduling_slot s JOIN scheduling_period p ON p.id = s.period_id WHERE s.schedule_id = %(schedule)s"
-    " AND s.pool = 'platform' AND s.state = ANY(%(states)s) AND p.ends_at > %(now)s"
+    " AND s.pool = %(pool)s AND s.state = ANY(%(states)s) AND p.ends_at > %(now)s"
     " AND (%(period)s IS NULL OR s.period_id = %(period)s)"
 )
 

@@ -63,6 +63,8 @@ class Hold(models.Model):
     # The registration number the HIS was asked to register this hold under (asked again with
     # the same number after a lost answer).
     his_registration_ref = models.CharField(max_length=20, blank=True)
+    # Where it was asked for: app, wechat, window, phone, kiosk, sms, partner:<platform>.
+    channel = models.CharField(_("channel"), max_length=40, default="app")
 
     class Meta:
         verbose_name = _("hold")
@@ -117,6 +119,8 @@ class Registration(models.Model):
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     cancelled_by = models.CharField(_("cancelled by"), max_length=10, blank=True)
     checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    # Where it was booked (the hold's channel); it may be cancelled on any channel.
+    channel = models.CharField(_("channel"), max_length=40, default="app")
     # Cancelled by staff after the patient's online cutoff, at the patient's request: counted
     # towards the blacklist as the hospital's rules say (``late_cancel_counts_as``).
     late_cancel = models.BooleanField(_("late cancellation"), default=False)

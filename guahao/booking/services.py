@@ -164,6 +164,7 @@ def _terms(
     rules: Rules,
     now: dt.datetime,
     his_lock: tuple[str, int] | None = None,
+    channel: str = "app",
 ) -> locks.HoldTerms:
     return locks.HoldTerms(
         account_id=account_id,
@@ -183,7 +184,17 @@ def _terms(
         period_id=period.pk if period is not None and his_lock is None else None,
         number=his_lock[1] if his_lock else None,
         his_lock_ref=his_lock[0] if his_lock else "",
+        channel=channel,
+        pool=pool_of(channel),
     )
+
+
+ONSITE_CHANNELS = ("window", "kiosk")
+
+
+def pool_of(channel: str) -> str:
+    """The pool a channel books from: the window and kiosks the onsite pool, the others online."""
+    return Pool.ONSITE if channel in ONSITE_CHANNELS else Pool.PLATFORM
 
 
 def _refuse_by_rule(taken: locks.Taken, rules: Rules) -> None:
@@ -228,13 +239,14 @@ def _hold_write(terms: locks.HoldTerms, *, schedule: Schedule, rules: Rules) -> 
         created_at=terms.now,
         expires_at=terms.expires_at,
         his_lock_ref=terms.his_lock_ref,
+        channel=terms.channel,
     )
     hold.slot = Slot(
         pk=taken.slot_id,
         schedule_id=schedule.pk,
         period_id=taken.period_id,
         number=taken.number,
-        pool=Pool.PLATFORM,
+        pool=terms.pool,
         state=SlotState.HELD,
     )
     _now_and_after_commit(lambda: _hold_made(hold))
@@ -296,6 +308,7 @@ def hold_create(
     period: Period | None = None,
     rules: Rules | None = None,
     client: risk.Client = risk.NOBODY,
+    channel: str = "app",
 ) -> Hold:
     """Hold the first free platform slot of the schedule (or of one period) for a patient.
 
@@ -316,7 +329,9 @@ def hold_create(
         )
         if action:
             raise errors.RISK_SUSPECTED.error(reasons=reasons, action=action)
-    ticket = gate.take(schedule.pk, hold_attempts(account))
+    # The gate counts the online pool; the window's and kiosks' few holds go to the database.
+    online = pool_of(channel) == Pool.PLATFORM
+    ticket = gate.take(schedule.pk, hold_attempts(account)) if online else gate.UNKNOWN
     if ticket == gate.RATE_LIMITED:
         raise RATE_LIMITED.error()
     if ticket == gate.SOLD_OUT:
@@ -328,13 +343,19 @@ def hold_create(
             if isinstance(patient, int):
                 patient = selectors.access_patient(account=account, patient_id=patient)
             _check_record(patient=patient, schedule=schedule, rules=rules, now=now)
-        if schedule.his_id and wired.his.realtime(schedule.hospital_id):
+        if online and schedule.his_id and wired.his.realtime(schedule.hospital_id):
             hold = _hold_create_realtime(
                 account=account, patient_id=patient_id, schedule=schedule, period=period, rules=rules
             )
         else:
             terms = _terms(
-                account_id=account.pk, patient_id=patient_id, schedule=schedule, period=period, rules=rules, now=now
+                account_id=account.pk,
+                patient_id=patient_id,
+                schedule=schedule,
+                period=period,
+                rules=rules,
+                now=now,
+                channel=channel,
             )
             hold = _hold_write(terms, schedule=schedule, rules=rules)
             if hold is None and holds_expire(schedule=schedule):
@@ -574,6 +595,7 @@ def hold_book(
         consultation_fee_fen=hold.consultation_fee_fen,
         insurance=insurance,
         booked_at=now,
+        channel=hold.channel,
     )
     actor = Actor(ActorType.PATIENT, str(hold.account_id))
     event_record(

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from guahao.accounts.models import MedicalRecord, Patient
-from guahao.booking import services
+from guahao.booking import gate, services
 from guahao.booking.models import BlacklistEntry, BlacklistReason, Hold, HoldStatus
 from guahao.core import clock
 from guahao.scheduling.models import MedicalRecordMode, ScheduleStatus, Slot, SlotState
@@ -281,3 +281,20 @@ def test_a_loser_is_offered_the_general_clinic_and_any_doctor_of_the_department_
         ("department", str(colleague.pk)),
     ]
     assert problem["alternatives"][0]["starts_at"].endswith("T08:00:00+08:00")
+
+
+def test_the_window_books_from_the_onsite_pool_and_the_registration_keeps_its_channel():
+    h = f.hospital()
+    dep = f.department(h)
+    schedule = f.schedule(dep, f.doctor(dep), platform_share_percent=50)  # half online, half at the window
+    patient = f.patient(f.account(), relation="self")
+    online = Slot.objects.filter(schedule=schedule, pool="platform", state="free").count()
+    before = gate.free(schedule.pk)
+
+    hold = services.hold_create(account=patient.account, patient=patient, schedule=schedule, channel="window")
+    registration = services.hold_confirm(hold=hold)
+
+    assert (hold.slot.pool, hold.channel, registration.channel) == ("onsite", "window", "window")
+    assert Slot.objects.filter(schedule=schedule, pool="onsite", state="booked").count() == 1
+    assert Slot.objects.filter(schedule=schedule, pool="platform", state="free").count() == online
+    assert gate.free(schedule.pk) == before  # the online count is the online pool's alone
