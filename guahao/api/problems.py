@@ -21,6 +21,7 @@ class ProblemOut(Schema):
     status: int
     field: str | None = None
     alternatives: list[dict[str, Any]] | None = None
+    waitlist: dict[str, str] | None = None  # sold out, with a waitlist to join: {schedule_id, closes_at}
 
 
 log = logging.getLogger(__name__)

@@ -52,7 +52,7 @@ from guahao.scheduling.models import (
     Slot,
     SlotState,
 )
-from guahao.scheduling.rules import Rules, lottery_window, release_at, rules_for_schedule
+from guahao.scheduling.rules import Rules, lottery_window, release_at, rules_for_schedule, waitlist_deadline
 
 QR_SALT = "guahao.checkin"
 
@@ -279,15 +279,22 @@ def hold_attempts(account: Account) -> gate.Attempts | None:
     return gate.Attempts(key=f"hold-account:{account.pk}", limit=HOLD_ATTEMPTS, window=60)
 
 
-def _sold_out(schedule: Schedule, period: Period | None) -> Problem:
+def _sold_out(schedule: Schedule, period: Period | None, rules: Rules | None = None) -> Problem:
     """The refusal of a schedule with nothing free, with the alternatives (kept a few seconds
-    beside the gate, so the crowd turned away is answered without the database)."""
+    beside the gate, so the crowd turned away is answered without the database) and, where the
+    clinic has a waitlist still open, where to join it (its places are checked on joining)."""
     offered = gate.alternatives_kept(schedule.pk) if period is None else None
     if offered is None:
         offered = selectors.alternatives(schedule=schedule, period=period)
         if period is None:
             gate.alternatives_keep(schedule.pk, offered)
-    return errors.SLOT_UNAVAILABLE.error(alternatives=offered)
+    extra: dict[str, object] = {}
+    if rules is not None and rules.waitlist_places > 0:
+        closes = waitlist_deadline(schedule, rules)
+        if clock.now() < closes:
+            tz = ZoneInfo(schedule.hospital.timezone)
+            extra["waitlist"] = {"schedule_id": str(schedule.pk), "closes_at": closes.astimezone(tz).isoformat()}
+    return errors.SLOT_UNAVAILABLE.error(alternatives=offered, **extra)
 
 
 def hold_refuse_early(*, schedule: Schedule, period: Period | None = None, rules: Rules | None = None) -> None:
@@ -297,7 +304,7 @@ def hold_refuse_early(*, schedule: Schedule, period: Period | None = None, rules
     rules = rules or rules_for_schedule(schedule)
     _check_bookable(schedule=schedule, period=period, rules=rules, now=clock.now())
     if gate.sold_out(schedule.pk):
-        raise _sold_out(schedule, period)
+        raise _sold_out(schedule, period, rules)
 
 
 def hold_create(
@@ -335,7 +342,7 @@ def hold_create(
     if ticket == gate.RATE_LIMITED:
         raise RATE_LIMITED.error()
     if ticket == gate.SOLD_OUT:
-        raise _sold_out(schedule, period)
+        raise _sold_out(schedule, period, rules)
     hold = None
     refused = True  # by a rule, or by a failure: the ticket goes back as it was
     try:
@@ -374,7 +381,7 @@ def hold_create(
         if period is None:
             schedule = _fresh(schedule)
             _check_bookable(schedule=schedule, period=period, rules=rules, now=now)
-        raise _sold_out(schedule, period)
+        raise _sold_out(schedule, period, rules)
     return hold
 
 

@@ -270,3 +270,16 @@ def test_a_suspended_clinic_ends_its_waitlist():
     worker()
     ended = entry(client, mine["id"])
     assert (ended["status"], ended["reason"]) == ("expired", "schedule.suspended")
+
+
+def test_a_patient_turned_away_from_a_full_clinic_is_offered_its_waitlist_and_other_doctors():
+    _, schedule, colleague, _ = full_clinic()
+    client, pid = patient()
+
+    status, refused = client.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": pid})
+
+    assert (status, refused["code"]) == (409, "slot.unavailable")
+    assert refused["waitlist"]["schedule_id"] == str(schedule.pk)
+    assert refused["waitlist"]["closes_at"].startswith(f.today().isoformat() + "T18:00:00+08:00")
+    assert any(a["schedule_id"] == str(colleague.pk) for a in refused["alternatives"])
+    assert join(client, schedule, pid)[0] == 201  # where it points, the patient can join
