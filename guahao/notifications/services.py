@@ -151,6 +151,7 @@ TEXTS = {
 
 # Why a waitlist entry ended, as the patient reads it.
 WAITLIST_REASONS = {
+    "waitlist.left": gettext_lazy("you left the waitlist"),
     "waitlist.deadline": gettext_lazy("the waitlist closed before a slot came free"),
     "waitlist.offer_lapsed": gettext_lazy("the slot offered was not confirmed in time"),
     "waitlist.offer_released": gettext_lazy("the slot offered was given back"),
@@ -164,6 +165,17 @@ WAITLIST_REASONS = {
     "rule.medical_record_required": gettext_lazy("the hospital needs a medical record first"),
     "payment.failed": gettext_lazy("the payment could not be started"),
 }
+
+
+def waitlist_reason_text(reason: str, note: str = "") -> str:
+    """Why a waitlist entry ended, in the active language; staff who removed one add their own
+    words (which the patient reads, as the console says)."""
+    worded = WAITLIST_REASONS.get(reason)
+    if worded is None:
+        return note or reason
+    if note and reason == "waitlist.removed":
+        return _("%(why)s: %(note)s") % {"why": worded, "note": note}
+    return str(worded)
 
 
 def message_text(message: Message) -> tuple[str, str]:
@@ -184,7 +196,7 @@ def message_text(message: Message) -> tuple[str, str]:
         "place": d.get("location", ""),
         "deadline": d.get("deadline", ""),
         "expires": d.get("expires_at", ""),
-        "why": str(WAITLIST_REASONS.get(d.get("reason", ""), d.get("note") or d.get("reason", ""))),
+        "why": waitlist_reason_text(d.get("reason", ""), d.get("note", "")),
     }
     title, body = TEXTS[message.kind]
     text = str(body) % facts

@@ -264,3 +264,91 @@ def test_a_suspended_clinic_ends_its_waitlist():
     worker()
     ended = entry(client, mine["id"])
     assert (ended["status"], ended["reason"]) == ("expired", "schedule.suspended")
+
+
+def test_why_a_clinic_cannot_be_waited_for_is_what_joining_would_answer():
+    """``join_refusal`` (what a clinic's page shows in place of the 候补 button) names the same
+    rule as the API's refusal, for every way a waitlist is not open, and None where it is."""
+    from guahao.his.models import HisConnection
+    from guahao.scheduling.models import Schedule
+
+    def both(schedule) -> tuple[str | None, str]:
+        """What the page says, and what joining answers."""
+        schedule = Schedule.objects.select_related("hospital", "department", "doctor").get(pk=schedule.pk)
+        realtime = HisConnection.objects.filter(hospital=schedule.hospital, mode="realtime").exists()
+        refused = waitlist.join_refusal(schedule, connected_realtime=realtime)
+        client, pid = patient()
+        return (refused.code if refused else None), join(client, schedule, pid)[1].get("code", "joined")
+
+    h, schedule, colleague, _ = full_clinic(places=1)
+    assert both(schedule) == (None, "joined") and waitlist.waitlist_open_for(schedule) is True
+    assert both(schedule) == ("waitlist.full", "waitlist.full")  # its one place is taken
+    full = waitlist.join_refusal(Schedule.objects.get(pk=schedule.pk))
+    assert any(a["schedule_id"] == str(colleague.pk) for a in full.extra["alternatives"])  # other doctors
+    assert both(colleague) == ("waitlist.not_full", "waitlist.not_full")
+
+    _, other, _, _ = full_clinic()
+    later = f.schedule(f.department(h), day=f.today() + dt.timedelta(days=30))  # beyond the release window
+    assert both(later) == ("schedule.not_released", "schedule.not_released")
+    with clock.travel(clock.at_local(f.today(), dt.time(18, 0), "Asia/Shanghai")):
+        refused = waitlist.join_refusal(Schedule.objects.get(pk=other.pk))
+        assert refused.extra["closed_at"] == f"{f.today().isoformat()}T18:00:00+08:00"
+        assert both(other) == ("waitlist.closed", "waitlist.closed")
+    Schedule.objects.filter(pk=other.pk).update(status="suspended")
+    assert both(other) == ("schedule.suspended", "schedule.suspended")
+
+    _, theirs, _, _ = full_clinic()
+    HisConnection.objects.create(hospital=theirs.hospital, mode="realtime", hospital_code="rt")
+    assert both(theirs) == ("waitlist.realtime_his", "waitlist.realtime_his")
+
+    RuleSet.objects.filter(hospital=h).update(waitlist_places=0)
+    from guahao.scheduling import facts
+
+    facts.facts_changed()
+    assert both(schedule) == ("waitlist.off", "waitlist.off")
+    assert WaitlistEntry.objects.filter(status="waiting").count() == 1  # only the one that joined
+
+
+def client_account(client: f.Api):
+    from guahao.accounts.models import Account
+
+    return Account.objects.get(pk=client.account_id)
+
+
+def patient_of(pid: str):
+    from guahao.accounts.models import Patient
+
+    return Patient.objects.get(pk=pid)
+
+
+def test_an_entry_as_its_patient_reads_it():
+    _, schedule, _, holders = full_clinic(payment_required=True, waitlist_payment="prepay")
+    client, pid = patient()
+    account = client_account(client)
+    status, body = join(client, schedule, pid)
+    assert (status, body["code"], body["field"]) == (422, "request.invalid", "payment_method")  # how to pay?
+    WaitlistEntry.objects.create(  # one who joined earlier and paid
+        schedule=schedule,
+        hospital=schedule.hospital,
+        department=schedule.department,
+        account=account,
+        patient=patient_of(pid),
+        person_hash="someone-else",
+        mode="prepay",
+        joined_at=clock.now() - dt.timedelta(minutes=5),
+        paid_at=clock.now(),
+        status="cancelled",
+        end_reason="waitlist.removed",
+        note="重复候补",
+    )
+    from django.utils import translation
+
+    [shown] = waitlist.entries_shown(account)
+    with translation.override("zh-hans"):
+        assert waitlist.reason_worded(shown.entry) == "医院已将其移除：重复候补"
+    with translation.override("en"):
+        assert waitlist.reason_worded(shown.entry) == "the hospital removed it: 重复候补"
+    assert shown.closes_at == clock.at_local(f.today(), dt.time(18, 0), "Asia/Shanghai")
+    assert (shown.standing.position, shown.offer_live, shown.awaiting_prepayment) == (None, False, False)
+    WaitlistEntry.objects.filter(pk=shown.entry.pk).update(end_reason="rule.something_new", note="")
+    assert waitlist.reason_worded(WaitlistEntry.objects.get(pk=shown.entry.pk)) == "rule.something_new"
