@@ -17,7 +17,9 @@ from guahao.waitlist import services as waitlist
 from guahao.waitlist.models import WaitlistDraw, WaitlistEntry
 from tests import factories as f
 
-pytestmark = pytest.mark.django_db
+# The clinics are tomorrow's and their waitlists close at 18:00 today: every scenario here starts
+# at 10:00 (those about the deadline travel to it).
+pytestmark = [pytest.mark.django_db, pytest.mark.clock("10:00")]
 
 
 def full_clinic(places: int = 5, **rules):
