@@ -45,6 +45,9 @@ _HOSPITAL_WORK = {
     "payments.failedrefund": "view",
     "payments.reconciliationrun": "view",
     "payments.reconciliationdifference": "view",
+    "waitlist.waitlistentry": "view",
+    "waitlist.waitlistdraw": "view",
+    "waitlist.waitlistevent": "view",
 }
 
 ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
@@ -57,6 +60,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "booking.registration": "view change",
         "booking.blacklistentry": "view add change",
         "his.hiscall": "view change",
+        "waitlist.waitlistentry": "view change",  # remove an entry, with a reason
     },
     Role.FINANCE: {
         **_HOSPITAL_WORK,
@@ -82,6 +86,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "payments.failedrefund": "view change",
         "auth.user": "view add change",
         "accounts.staffevent": "view",
+        "waitlist.waitlistentry": "view change",
     },
 }
 

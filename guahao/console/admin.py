@@ -27,6 +27,7 @@ from guahao.console import his as _his  # noqa: F401 - registers the HIS pages
 from guahao.console import payments as _payments  # noqa: F401 - registers the payment pages
 from guahao.console import schedules as _schedules  # noqa: F401 - registers the schedule pages
 from guahao.console import staff as _staff  # noqa: F401 - registers the staff access pages
+from guahao.console import waitlist as _waitlist  # noqa: F401 - registers the waitlist pages
 from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each, is_platform_staff
 from guahao.payments import services as payments
 from guahao.scheduling.models import RuleSet
@@ -114,6 +115,18 @@ class RuleSetAdmin(ScopedAdmin):
             },
         ),
         (_("Records and payment"), {"fields": ["medical_record_mode", "payment_required"]}),
+        (
+            _("Waitlist"),
+            {
+                "fields": [
+                    "waitlist_places",
+                    "waitlist_order",
+                    "waitlist_payment",
+                    "waitlist_deadline_time",
+                    "waitlist_confirm_minutes",
+                ]
+            },
+        ),
     ]
 
 

@@ -1,0 +1,185 @@
+"""Console pages for the waitlist (候补): each clinic's entries with where they stand, the draws of
+a random order with what anyone needs to redo them, every entry's events, and removing an entry
+with a reason (the patient reads it; the entry's events name the staff member).
+
+Removing goes through ``waitlist.services.entry_leave``, as a patient leaving does: the place is
+given back, an offer's slot passes to the next patient, a prepayment is refunded.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import TabularInline
+
+from guahao.console.base import ReadOnlyAdmin, apply_each
+from guahao.payments import money
+from guahao.scheduling.rules import rules_for_schedule, waitlist_deadline
+from guahao.waitlist import services as waitlist
+from guahao.waitlist.models import EntryStatus, WaitlistDraw, WaitlistEntry, WaitlistEvent
+
+REMOVED = "waitlist.removed"
+
+
+def _redo(draw: WaitlistDraw) -> str:
+    """The draw again, from what was recorded: the same seed and candidates give the same entry."""
+    return str(random.Random(int(draw.seed)).choice(draw.candidates))  # noqa: S311 - a reproducible draw
+
+
+class WaitlistEventInline(TabularInline):
+    model = WaitlistEvent
+    extra = 0
+    can_delete = False
+    fields = ["at", "kind", "from_status", "to_status", "actor", "data"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "schedule",
+        "status",
+        "patient_display",
+        "joined_at",
+        "mode",
+        "paid",
+        "offer",
+        "offer_expires_at",
+        "reason",
+        "ended_by",
+    ]
+    list_filter = ["status", "mode", "schedule", "hospital"]
+    search_fields = ["patient__name", "schedule__doctor__name", "department__name"]
+    list_select_related = ["schedule__department", "schedule__doctor", "patient", "payment", "hold__slot"]
+    date_hierarchy = "joined_at"
+    fields = [
+        "schedule",
+        "hospital",
+        "department",
+        "patient_display",
+        "status",
+        "standing",
+        "mode",
+        "insurance",
+        "joined_at",
+        "closes_at",
+        "payment",
+        "paid_at",
+        "hold",
+        "offered_at",
+        "offer_expires_at",
+        "registration",
+        "ended_at",
+        "reason",
+        "ended_by",
+        "note",
+    ]
+    readonly_fields = fields
+    inlines = [WaitlistEventInline]
+    actions = ["remove"]
+
+    @admin.display(description=_("patient"))
+    def patient_display(self, obj: WaitlistEntry) -> str:
+        return str(obj.patient)  # name and the ID number masked, as every console page shows them
+
+    @admin.display(description=_("paid"))
+    def paid(self, obj: WaitlistEntry) -> str:
+        """A prepayment: its amount and status (paid, refunded…); nothing for the other modes."""
+        payment = obj.payment
+        return "—" if payment is None else f"¥{money.yuan(payment.amount_fen)} {payment.get_status_display()}"
+
+    @admin.display(description=_("offer"))
+    def offer(self, obj: WaitlistEntry) -> str:
+        hold = obj.hold
+        if hold is None:
+            return "—"
+        return str(_("number %(number)s (hold %(hold)s)")) % {"number": hold.slot.number, "hold": hold.pk}
+
+    @admin.display(description=_("reason"))
+    def reason(self, obj: WaitlistEntry) -> str:
+        return f"{waitlist.reason_worded(obj)} ({obj.end_reason})" if obj.end_reason else ""
+
+    @admin.display(description=_("where it stands"))
+    def standing(self, obj: WaitlistEntry) -> str:
+        place = waitlist.standing(obj)
+        if place.position is not None:
+            return str(_("place %(n)s in the queue")) % {"n": place.position}
+        if place.in_draw:
+            return str(_("in the draw"))
+        if obj.status == EntryStatus.WAITING:
+            return str(_("not yet counted (the prepayment has not arrived)"))
+        return "—"
+
+    @admin.display(description=_("waitlist closes"))
+    def closes_at(self, obj: WaitlistEntry) -> Any:
+        return waitlist_deadline(obj.schedule, rules_for_schedule(obj.schedule))
+
+    @admin.action(description=_("Remove the selected entries from the waitlist…"), permissions=["act"])
+    def remove(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Asks for the reason first (the patient reads it); then each entry ends as if its patient left."""
+        chosen = list(queryset.select_related("schedule__department", "schedule__doctor", "patient"))
+        reason = request.POST.get("reason", "").strip()[:200]
+        error = ""
+        if request.POST.get("apply"):
+            if reason:
+                by = request.user.get_username()
+                apply_each(
+                    self,
+                    request,
+                    chosen,
+                    lambda e: waitlist.entry_leave(entry=e, actor=by, reason=REMOVED, note=reason),
+                    str(_("Removed from the waitlist")),
+                )
+                return None
+            error = str(_("Give the reason: the patient reads it."))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Remove from the waitlist"),
+            "opts": self.model._meta,
+            "entries": chosen,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "reason": reason,
+            "error": error,
+        }
+        return TemplateResponse(request, "console/waitlist_remove.html", context)
+
+
+@admin.register(WaitlistDraw)
+class WaitlistDrawAdmin(ReadOnlyAdmin):
+    hospital_path = "schedule__hospital"
+    list_display = ["at", "schedule", "seed", "candidates", "chosen", "redo"]
+    list_filter = ["schedule"]
+    list_select_related = ["schedule__department", "schedule__doctor", "chosen"]
+    fields = ["schedule", "at", "seed", "candidates", "chosen", "redo"]
+    readonly_fields = fields
+    date_hierarchy = "at"
+
+    @admin.display(description=_("redo it: random.Random(int(seed)).choice(candidates)"))
+    def redo(self, obj: WaitlistDraw) -> str:
+        again = _redo(obj)
+        verdict = _("the same entry") if again == str(obj.chosen_id) else _("NOT the entry chosen")
+        return f"random.Random({obj.seed}).choice({obj.candidates}) = {again} ({verdict})"
+
+
+@admin.register(WaitlistEvent)
+class WaitlistEventAdmin(ReadOnlyAdmin):
+    hospital_path = "entry__hospital"
+    list_display = ["at", "entry", "kind", "from_status", "to_status", "actor", "data"]
+    list_filter = ["kind"]
+    search_fields = ["actor", "kind"]
+    list_select_related = ["entry"]
+    date_hierarchy = "at"
