@@ -74,6 +74,10 @@ def test_a_full_clinic_offers_its_waitlist_and_the_entry_shows_its_place_in_the_
     first_pid, second_pid = with_patient(first), with_patient(second, "李秀英")
     zh = language == "zh-hans"
 
+    rules = first.get(f"/hospitals/{clinic.hospital_id}/")
+    assert (
+        "号源约满时可申请候补，截至就诊前一天 18:00" if zh else "waitlist (候补) until 18:00 the day before"
+    ) in rules
     page = first.get(f"/schedules/{clinic.pk}/")
     assert ("申请候补" if zh else "Join the waitlist") in section(page)
     closes = f"{(clinic.date - dt.timedelta(days=1)).isoformat()} 18:00"
