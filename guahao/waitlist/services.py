@@ -223,19 +223,20 @@ def entry_paid(*, payment_id: int) -> None:
 def entry_leave(*, entry: WaitlistEntry, actor: str, reason: str = "waitlist.left", note: str = "") -> WaitlistEntry:
     """The patient leaves the waitlist (or staff remove them, with a reason): an offer's hold is
     released and handed to the next patient; a prepayment goes back."""
-    hold_id = entry.hold_id if entry.status == EntryStatus.OFFERED else None
     ended = _end(entry.pk, EntryStatus.CANCELLED, reason=reason, actor=actor, note=note, tell=actor != "patient")
+    entry.refresh_from_db()
     if not ended:
-        entry.refresh_from_db()
         raise errors.ENTRY_NOT_ACTIVE.error(status=entry.status)
-    if hold_id is not None:
-        hold = Hold.objects.get(pk=hold_id)
+    # The offer's hold as the entry had it when it ended: the ``entry`` passed in may have been
+    # read before the worker offered it a slot (a console list, a page), and a hold left live
+    # would stay payable, and the slot kept from the next patient, until its confirm window ends.
+    if entry.hold_id is not None:
+        hold = Hold.objects.get(pk=entry.hold_id)
         if hold.status == HoldStatus.HELD:
             try:
                 booking.hold_release(hold=hold, actor=booking.SYSTEM)
             except Problem:
                 pass  # ended meanwhile
-    entry.refresh_from_db()
     return entry
 
 

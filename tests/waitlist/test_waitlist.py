@@ -354,3 +354,27 @@ def test_an_entry_as_its_patient_reads_it():
     assert (shown.standing.position, shown.offer_live, shown.awaiting_prepayment) == (None, False, False)
     WaitlistEntry.objects.filter(pk=shown.entry.pk).update(end_reason="rule.something_new", note="")
     assert waitlist.reason_worded(WaitlistEntry.objects.get(pk=shown.entry.pk)) == "rule.something_new"
+
+
+def test_leaving_releases_the_slot_offered_even_when_the_entry_was_read_before_the_offer():
+    """Staff remove (or a patient leaves) an entry read before the worker offered it a slot: the
+    offer's hold ends with it and the slot goes to the next patient, not held payable for hours."""
+    _, schedule, _, holders = full_clinic(payment_required=True)
+    (first, first_pid), (second, second_pid) = patient(), patient()
+    mine = join(first, schedule, first_pid)[1]
+    theirs = join(second, schedule, second_pid)[1]
+    read_before = WaitlistEntry.objects.get(pk=mine["id"])  # the console's list, say
+    holder, hold = holders[0]
+    holder.call("DELETE", f"/holds/{hold['id']}")
+    worker()
+    offered = WaitlistEntry.objects.get(pk=mine["id"])
+    assert offered.status == "offered"
+
+    waitlist.entry_leave(entry=read_before, actor="desk-li", reason="waitlist.removed", note="重复候补")
+    worker()
+
+    from guahao.booking.models import Hold
+
+    assert Hold.objects.get(pk=offered.hold_id).status == "released"
+    assert entry(first, mine["id"])["status"] == "cancelled"
+    assert entry(second, theirs["id"])["status"] == "offered"  # the slot went on to the next patient
