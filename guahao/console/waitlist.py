@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib import admin
 from django.contrib.admin import helpers
@@ -33,11 +34,29 @@ def _redo(draw: WaitlistDraw) -> str:
     return str(random.Random(int(draw.seed)).choice(draw.candidates))  # noqa: S311 - a reproducible draw
 
 
-class WaitlistEventInline(TabularInline):
+def _status(code: str) -> str:
+    return str(EntryStatus(code).label) if code in EntryStatus.values else code
+
+
+class EventColumns:
+    """An event's change of status and its details, readable in the staff member's language."""
+
+    @admin.display(description=_("status change"))
+    def change(self, obj: WaitlistEvent) -> str:
+        if not obj.from_status:
+            return _status(obj.to_status)
+        return f"{_status(obj.from_status)} → {_status(obj.to_status)}"
+
+    @admin.display(description=_("details"))
+    def details(self, obj: WaitlistEvent) -> str:
+        return ", ".join(f"{k}={v}" for k, v in obj.data.items() if v not in ("", None))
+
+
+class WaitlistEventInline(EventColumns, TabularInline):
     model = WaitlistEvent
     extra = 0
     can_delete = False
-    fields = ["at", "kind", "from_status", "to_status", "actor", "data"]
+    fields = ["at", "kind", "change", "actor", "details"]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -55,7 +74,7 @@ class WaitlistEntryAdmin(ReadOnlyAdmin):
         "status",
         "patient_display",
         "joined_at",
-        "mode",
+        "how",
         "paid",
         "offer",
         "offer_expires_at",
@@ -73,7 +92,7 @@ class WaitlistEntryAdmin(ReadOnlyAdmin):
         "patient_display",
         "status",
         "standing",
-        "mode",
+        "how",
         "insurance",
         "joined_at",
         "closes_at",
@@ -96,7 +115,11 @@ class WaitlistEntryAdmin(ReadOnlyAdmin):
     def patient_display(self, obj: WaitlistEntry) -> str:
         return str(obj.patient)  # name and the ID number masked, as every console page shows them
 
-    @admin.display(description=_("paid"))
+    @admin.display(description=_("waitlist mode"), ordering="mode")
+    def how(self, obj: WaitlistEntry) -> str:
+        return obj.get_mode_display()
+
+    @admin.display(description=_("prepayment"))
     def paid(self, obj: WaitlistEntry) -> str:
         """A prepayment: its amount and status (paid, refunded…); nothing for the other modes."""
         payment = obj.payment
@@ -125,8 +148,9 @@ class WaitlistEntryAdmin(ReadOnlyAdmin):
         return "—"
 
     @admin.display(description=_("waitlist closes"))
-    def closes_at(self, obj: WaitlistEntry) -> Any:
-        return waitlist_deadline(obj.schedule, rules_for_schedule(obj.schedule))
+    def closes_at(self, obj: WaitlistEntry) -> str:
+        closes = waitlist_deadline(obj.schedule, rules_for_schedule(obj.schedule))
+        return closes.astimezone(ZoneInfo(obj.schedule.hospital.timezone)).strftime("%Y-%m-%d %H:%M")
 
     @admin.action(description=_("Remove the selected entries from the waitlist…"), permissions=["act"])
     def remove(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
@@ -161,12 +185,16 @@ class WaitlistEntryAdmin(ReadOnlyAdmin):
 @admin.register(WaitlistDraw)
 class WaitlistDrawAdmin(ReadOnlyAdmin):
     hospital_path = "schedule__hospital"
-    list_display = ["at", "schedule", "seed", "candidates", "chosen", "redo"]
+    list_display = ["at", "schedule", "seed", "candidates", "chosen_entry", "redo"]
     list_filter = ["schedule"]
     list_select_related = ["schedule__department", "schedule__doctor", "chosen"]
-    fields = ["schedule", "at", "seed", "candidates", "chosen", "redo"]
+    fields = ["schedule", "at", "seed", "candidates", "chosen_entry", "redo"]
     readonly_fields = fields
     date_hierarchy = "at"
+
+    @admin.display(description=_("chosen"))
+    def chosen_entry(self, obj: WaitlistDraw) -> str:
+        return f"{obj.chosen_id} ({obj.chosen.get_status_display()})"
 
     @admin.display(description=_("redo it: random.Random(int(seed)).choice(candidates)"))
     def redo(self, obj: WaitlistDraw) -> str:
@@ -176,9 +204,16 @@ class WaitlistDrawAdmin(ReadOnlyAdmin):
 
 
 @admin.register(WaitlistEvent)
-class WaitlistEventAdmin(ReadOnlyAdmin):
+class WaitlistEventAdmin(EventColumns, ReadOnlyAdmin):
     hospital_path = "entry__hospital"
-    list_display = ["at", "entry", "kind", "from_status", "to_status", "actor", "data"]
+    list_display = ["at", "entry_number", "kind", "change", "actor", "details"]
+    fields = ["at", "entry", "kind", "change", "actor", "details"]
+    readonly_fields = fields
+
+    @admin.display(description=_("waitlist entry"), ordering="entry_id")
+    def entry_number(self, obj: WaitlistEvent) -> int:
+        return obj.entry_id
+
     list_filter = ["kind"]
     search_fields = ["actor", "kind"]
     list_select_related = ["entry"]
