@@ -46,7 +46,7 @@ LABELS = {
         "booked": "预约成功",
         "booked_from_waitlist": "候补成功",
         "see_registration": "查看挂号",
-        "told": ["候补中", "候补锁号成功", "预约成功"],
+        "told": ["候补中", "您已成功申请候补", "候补锁号成功", "已为您锁定至", "预约成功"],
     },
     "en": {
         "full": "Full",
@@ -71,7 +71,13 @@ LABELS = {
         "booked": "Booked",
         "booked_from_waitlist": "Booked from the waitlist",
         "see_registration": "See the registration",
-        "told": ["On the waitlist", "A slot from the waitlist is held for you", "Registration booked"],
+        "told": [
+            "On the waitlist",
+            "You are on the waitlist of",
+            "A slot from the waitlist is held for you",
+            "came free and is held for you until",
+            "Registration booked",
+        ],
     },
 }
 
