@@ -378,3 +378,29 @@ def test_leaving_releases_the_slot_offered_even_when_the_entry_was_read_before_t
     assert Hold.objects.get(pk=offered.hold_id).status == "released"
     assert entry(first, mine["id"])["status"] == "cancelled"
     assert entry(second, theirs["id"])["status"] == "offered"  # the slot went on to the next patient
+
+
+def test_a_slot_kept_for_the_waitlist_that_another_channel_took_is_not_offered():
+    """Seed 002: another platform's waitlist may take a slot given back. The HIS says number N
+    was taken elsewhere before the worker offered it here: it is not booked a second time."""
+    from guahao.scheduling import services as scheduling
+
+    _, schedule, _, holders = full_clinic()
+    client, pid = patient()
+    mine = join(client, schedule, pid)[1]
+    holder, hold = holders[0]
+    holder.call("DELETE", f"/holds/{hold['id']}")
+    number = hold["slot_number"]
+    assert Slot.objects.get(schedule=schedule, number=number).state == SlotState.RESERVED
+
+    scheduling.slots_mirror(
+        schedule=schedule,
+        free_numbers=[],
+        taken_numbers=[number],
+        known_numbers=list(schedule.slots.values_list("number", flat=True)),
+    )
+    worker()
+
+    assert Slot.objects.get(schedule=schedule, number=number).state == SlotState.ELSEWHERE
+    assert entry(client, mine["id"])["status"] == "waiting"
+    assert not Registration.objects.filter(schedule=schedule).exists()
