@@ -214,8 +214,9 @@ def test_entries_still_waiting_expire_at_18_00_the_day_before_and_the_kept_slots
         assert waitlist.entries_expire_due() == 0
     with clock.travel(clock.at_local(f.today(), dt.time(18, 0), "Asia/Shanghai")):
         assert waitlist.entries_expire_due() == 1
-        status, body = join(*patient()[:1], schedule, pid)
-        assert body["code"] in ("waitlist.closed", "not_found")
+        late, late_pid = patient()
+        status, body = join(late, schedule, late_pid)
+        assert (status, body["code"]) == (409, "waitlist.closed")
 
     ended = entry(client, mine["id"])
     assert (ended["status"], ended["reason"]) == ("expired", "waitlist.deadline")
