@@ -5,6 +5,8 @@
 HIS simulator: 仁和医院 in ``synced`` mode, 市第二人民医院 in ``realtime`` mode (``guahao demo``
 loads them into the simulator when it starts it). A few expert schedules
 are already full (booked through the booking services by demo patients) and one is suspended.
+仁和医院 (a draw, paid after a hold) and 康宁社区医院 (first come, booked at once) run a waitlist
+(候补): each has a clinic of the coming days booked full, with two patients waiting for it.
 """
 
 from __future__ import annotations
@@ -33,10 +35,14 @@ from guahao.scheduling.models import (
     CancelPolicy,
     MedicalRecordMode,
     RuleSet,
+    Schedule,
     ScheduleStatus,
     Session,
+    WaitlistOrder,
+    WaitlistPayment,
 )
 from guahao.scheduling.services import schedule_create
+from guahao.waitlist import services as waitlist
 
 AM = (dt.time(8, 0), dt.time(12, 0))
 PM = (dt.time(13, 30), dt.time(17, 0))
@@ -323,6 +329,11 @@ def _hospitals(rng: random.Random) -> list[tuple[Hospital, list[Department], Cam
         cancel_policy=CancelPolicy.DAY_BEFORE,
         medical_record_mode=MedicalRecordMode.AUTO_CREATE,
         payment_required=True,
+        # 候补: ten places per clinic, a recorded draw (anti-scalper), held for two hours to pay.
+        waitlist_places=10,
+        waitlist_order=WaitlistOrder.RANDOM,
+        waitlist_payment=WaitlistPayment.PAY_AFTER_HOLD,
+        waitlist_confirm_minutes=120,
     )
     RuleSet.objects.create(
         hospital=second,
@@ -472,6 +483,9 @@ def _kangning(rng: random.Random) -> None:
         cancel_hours_before=2,
         medical_record_mode=MedicalRecordMode.AT_VISIT,
         payment_required=False,
+        # 候补: five places per clinic, first come first served, booked at once (nothing to pay).
+        waitlist_places=5,
+        waitlist_order=WaitlistOrder.FIFO,
     )
     today = clock.local_today(hospital.timezone)
     leaves = _tree(hospital, KANGNING_TREE, None)
@@ -569,6 +583,58 @@ def _history(rng: random.Random) -> None:
             booking.registrations_mark_no_show()
 
 
+def _demo_patient(phone: str, rng: random.Random):  # type: ignore[no-untyped-def]
+    account = Account.objects.create(phone=phone, created_at=clock.now())
+    patient = accounts.patient_create(
+        account=account,
+        name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+        id_number=_id_number(rng),
+        phone=phone,
+        relation="self",
+    )
+    return account, patient
+
+
+def _book_full(schedule: Schedule, rng: random.Random, first_phone: int) -> None:
+    """Every online slot of the clinic booked by demo patients, through the booking services (at a
+    paying hospital booked as its payment would book it; no payment is recorded, nobody was charged)."""
+    free = schedule.slots.filter(pool="platform", state="free").count()
+    for n in range(free):
+        account, patient = _demo_patient(str(first_phone + n), rng)
+        hold = booking.hold_create(account=account, patient=patient, schedule=schedule)
+        if hold.payment_required:
+            with transaction.atomic():
+                booking.hold_book(hold_id=hold.pk, in_time_at=clock.now(), insurance=False)
+        else:
+            booking.hold_confirm(hold=hold)
+
+
+def _waitlists(rng: random.Random) -> list[Schedule]:
+    """At the two hospitals that run a waitlist, a clinic of the coming days booked full with two
+    patients already waiting for it: a 仁和医院 expert's (a draw; a slot given back is held for
+    two hours to pay) and a 康宁社区医院 doctor's (first come; booked at once). Two to six days
+    ahead, so at any hour they are released and their waitlists (closing at 18:00 the day
+    before) are open."""
+    today = clock.local_today("Asia/Shanghai")
+    coming = Schedule.objects.filter(
+        date__range=(today + dt.timedelta(days=2), today + dt.timedelta(days=6)),
+        status=ScheduleStatus.OPEN,
+        doctor__isnull=False,
+    ).select_related("hospital", "department", "doctor")
+    full = []
+    for number, (code, titles) in enumerate((("renhe", [Title.RENOWNED]), ("kangning", []))):
+        at = coming.filter(hospital__code=code).order_by("date", "starts_at", "pk")
+        schedule = at.filter(doctor__title__in=titles).first() or at.first()
+        if schedule is None:
+            continue
+        _book_full(schedule, rng, first_phone=13800010000 + number * 1000)
+        for k in range(2):
+            account, patient = _demo_patient(f"138000{3 + number}{k:04d}", rng)
+            waitlist.entry_join(account=account, patient=patient, schedule=schedule)
+        full.append(schedule)
+    return full
+
+
 def load(seed: int = 20261122) -> None:
     rng = random.Random(seed)
     experts = _catalog_and_schedules(rng)
@@ -579,6 +645,7 @@ def load(seed: int = 20261122) -> None:
     type(suspended).objects.filter(pk=suspended.pk).update(
         status=ScheduleStatus.SUSPENDED, suspended_reason="医生外出会诊"
     )
+    _waitlists(rng)  # before the HIS connections: the simulator is given these registrations
     HisConnection.objects.create(
         hospital=Hospital.objects.get(code="renhe"), mode=HisMode.SYNCED, hospital_code="renhe"
     )

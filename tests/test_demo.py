@@ -100,3 +100,50 @@ def test_the_hospital_without_a_his_has_two_weeks_of_history_for_its_console(loa
     assert not Schedule.objects.filter(hospital=kangning, template__isnull=True).exists()
     bar = BlacklistEntry.objects.get(hospital=kangning)  # the patient who missed two visits
     assert bar.reason == "no_shows" and bar.causes.count() == 2 and bar.ends_at > clock.now()
+
+
+def test_two_hospitals_run_a_waitlist_with_a_full_clinic_and_patients_waiting(loaded, api):
+    from guahao.scheduling.models import RuleSet
+    from guahao.waitlist import services as waitlist
+    from guahao.waitlist.models import WaitlistEntry
+
+    rules = {
+        rs.hospital.code: (rs.waitlist_places, rs.waitlist_order, rs.waitlist_payment)
+        for rs in RuleSet.objects.filter(department__isnull=True, doctor__isnull=True).select_related("hospital")
+    }
+    assert rules == {
+        "renhe": (10, "random", "pay_after_hold"),
+        "kangning": (5, "fifo", None),  # nothing is paid online there: booked at once
+        "second": (None, None, None),  # its realtime HIS gives every slot itself
+    }
+    waiting = WaitlistEntry.objects.filter(status="waiting").select_related("schedule__hospital")
+    clinics = {e.schedule for e in waiting}
+    assert sorted(s.hospital.code for s in clinics) == ["kangning", "renhe"]
+    for clinic in clinics:
+        assert waitlist.waitlist_open_for(clinic), clinic  # full, and the 候补 button is there
+        assert waiting.filter(schedule=clinic).count() == clinic.waitlist_active == 2
+        assert clinic.date >= f.today() + dt.timedelta(days=2)  # open at any hour of loading
+    renhe = next(c for c in clinics if c.hospital.code == "renhe")
+    kangning = next(c for c in clinics if c.hospital.code == "kangning")
+
+    demo_patient = type(api)().login("13800030000")  # one of those waiting at 仁和医院 (its README says so)
+    [drawn] = demo_patient.call("GET", "/waitlist")[1]
+    assert (drawn["schedule_id"], drawn["mode"], drawn["in_draw"], drawn["position"]) == (
+        str(renhe.pk),
+        "pay_after_hold",
+        True,
+        None,
+    )
+    newcomer = type(api)().login()
+    clock.advance(dt.timedelta(minutes=10))  # after the demo was loaded (at this test's hour too)
+    body = {"schedule_id": str(kangning.pk), "patient_id": newcomer.add_patient()}
+    status, queued = newcomer.call("POST", "/waitlist", body)
+    assert (status, queued["mode"], queued["position"]) == (201, "book", 3)
+
+    second_full = next(
+        s
+        for s in Schedule.objects.filter(hospital__code="second", status="open", date__gt=f.today())
+        if not s.slots.filter(pool="platform", state="free").exists()
+    )
+    body = {"schedule_id": str(second_full.pk), "patient_id": newcomer.add_patient(relation="child", name="张小明")}
+    assert newcomer.call("POST", "/waitlist", body)[1]["code"] == "waitlist.off"

@@ -48,6 +48,9 @@ _HOSPITAL_WORK = {
     "notifications.message": "view",
     "notifications.messagetemplate": "view",
     "core.auditentry": "view",
+    "waitlist.waitlistentry": "view",
+    "waitlist.waitlistdraw": "view",
+    "waitlist.waitlistevent": "view",
 }
 
 ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
@@ -61,6 +64,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "booking.blacklistentry": "view add change",
         "his.hiscall": "view change",
         "notifications.message": "view change",
+        "waitlist.waitlistentry": "view change",  # remove an entry, with a reason
     },
     Role.FINANCE: {
         **_HOSPITAL_WORK,
@@ -89,6 +93,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "notifications.message": "view change",
         "notifications.messagetemplate": "view add change delete",
         "notifications.hospitalchannels": "view add change",
+        "waitlist.waitlistentry": "view change",
     },
 }
 

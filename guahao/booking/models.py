@@ -241,4 +241,4 @@ class RiskDecision(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.asked} {self.action} {self.reasons}"
+        return f"{self.asked} #{self.pk}"

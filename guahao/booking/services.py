@@ -288,7 +288,7 @@ def _sold_out(schedule: Schedule, period: Period | None, rules: Rules | None = N
         offered = selectors.alternatives(schedule=schedule, period=period)
         if period is None:
             gate.alternatives_keep(schedule.pk, offered)
-    extra: dict[str, object] = {}
+    extra: dict[str, Any] = {}
     if rules is not None and rules.waitlist_places > 0:
         closes = waitlist_deadline(schedule, rules)
         if clock.now() < closes:

@@ -34,8 +34,10 @@ from guahao.console import his as _his  # noqa: F401 - registers the HIS pages
 from guahao.console import notifications as _notifications  # noqa: F401 - registers the message pages
 from guahao.console import orders as _orders  # noqa: F401 - registers the orders
 from guahao.console import payments as _payments  # noqa: F401 - registers the payment pages
+from guahao.console import risk as _risk  # noqa: F401 - registers the suspected requests
 from guahao.console import schedules as _schedules  # noqa: F401 - registers the schedule pages
 from guahao.console import staff as _staff  # noqa: F401 - registers the staff access pages
+from guahao.console import waitlist as _waitlist  # noqa: F401 - registers the waitlist pages
 from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each, is_platform_staff
 from guahao.console.labels import event_label, yuan
 from guahao.core import clock
@@ -149,6 +151,31 @@ class RuleSetAdmin(ScopedAdmin):
             },
         ),
         (_("Records and payment"), {"fields": ["medical_record_mode", "payment_required"]}),
+        (
+            _("Waitlist"),
+            {
+                "fields": [
+                    "waitlist_places",
+                    "waitlist_order",
+                    "waitlist_payment",
+                    "waitlist_deadline_time",
+                    "waitlist_confirm_minutes",
+                ]
+            },
+        ),
+        (
+            _("A fair release"),
+            {
+                "fields": [
+                    "lottery_seconds",
+                    "risk_action",
+                    "risk_holds_10min",
+                    "risk_departments_hour",
+                    "risk_accounts_per_client",
+                    "risk_new_patient_minutes",
+                ]
+            },
+        ),
     ]
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from guahao.booking.models import ActorType, BlacklistEntry, Hold, HoldStatus, Registration
+from guahao.booking.models import ActorType, BlacklistEntry, BookingEvent, Hold, HoldStatus, Registration
 from guahao.core.models import OutboxEvent
 from guahao.notifications import services
 from guahao.notifications.kinds import KINDS
@@ -77,16 +77,25 @@ def _tell(
 # --- booking's events ----------------------------------------------------------------------------
 
 
+def _made_by_the_waitlist(hold_id: Any) -> bool:
+    """A hold the waitlist made for a patient: the waitlist's own messages (offered, booked,
+    expired) tell them, not the hold's."""
+    return (
+        bool(hold_id)
+        and BookingEvent.objects.filter(hold_id=hold_id, kind="hold.created", actor_id="waitlist").exists()
+    )
+
+
 def hold_created(event: OutboxEvent) -> None:
     hold = _hold(event.data.get("hold_id"))
-    if hold is None or hold.status != HoldStatus.HELD:
+    if hold is None or hold.status != HoldStatus.HELD or _made_by_the_waitlist(hold.pk):
         return  # confirmed or ended before the worker came to it: nothing to hold any more
     deadline = services.local_moment(hold.expires_at, hold.hospital.timezone)
     _tell(event, "hold.created", account_id=hold.account_id, visit=hold, deadline=deadline, expires_at=hold.expires_at)
 
 
 def hold_ended(event: OutboxEvent) -> None:
-    if event.data.get("status") != HoldStatus.EXPIRED:
+    if event.data.get("status") != HoldStatus.EXPIRED or _made_by_the_waitlist(event.data.get("hold_id")):
         return  # released by the patient, or by a suspension (which says so itself)
     hold = _hold(event.data.get("hold_id"))
     if hold is None:
@@ -223,7 +232,7 @@ def by_name(event: OutboxEvent) -> None:
     expires_at = _when(d.get("expires_at"))
     if expires_at is not None:
         facts |= {"deadline": services.local_moment(expires_at, tz), "expires_at": expires_at}
-    for name in ("position", "why"):
+    for name in ("position", "why", "note"):
         if name in d:
             facts[name] = d[name]
     registration = visit if isinstance(visit, Registration) else None
@@ -246,6 +255,16 @@ ROUTES: dict[str, Callable[[OutboxEvent], None]] = {
     "schedule.moved": schedule_moved,
 }
 ROUTES |= {name: by_name for name, kind in KINDS.items() if kind.event}
+
+
+def registration_booked(event: OutboxEvent) -> None:
+    registration = _registration(event.data.get("registration_id"))
+    if registration is not None and _made_by_the_waitlist(registration.hold_id):
+        return  # told as the waitlist's booking ("waitlist.booked")
+    by_name(event)
+
+
+ROUTES["registration.booked"] = registration_booked
 
 
 def handle(event: OutboxEvent) -> None:

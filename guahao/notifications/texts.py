@@ -65,6 +65,16 @@ def _alternatives(data: dict[str, Any], language: str) -> str:
     return ("; " if english else "；").join(parts)
 
 
+def _why(data: dict[str, Any], language: str) -> str:
+    """Why something ended, worded; the hospital's own words after it when staff gave them."""
+    if data.get("why") not in _LABELS:
+        return ""
+    text = _label(data["why"], language)
+    if data.get("note") and data.get("why") == "waitlist.removed":
+        text += (": " if language == "en" else "：") + str(data["note"])
+    return text
+
+
 def facts_of(data: dict[str, Any], language: str) -> dict[str, str]:
     """Every fact a text may name, worded for ``language`` (missing ones are empty)."""
     facts = {
@@ -83,7 +93,7 @@ def facts_of(data: dict[str, Any], language: str) -> dict[str, str]:
         "hours": str(data.get("hours", "")),
         "patient": str(data.get("patient", "")),
         "position": str(data.get("position", "")),
-        "why": _label(data["why"], language) if data.get("why") in _LABELS else "",
+        "why": _why(data, language),
         "alternatives": _alternatives(data, language),
     }
     if "refund_fen" in data:

@@ -145,10 +145,12 @@ def slots_mirror(
     )
     if freed:
         slot_freed(schedule_id=schedule.pk, why="his")
-    Slot.objects.filter(schedule=schedule, number__in=taken_numbers, state=SlotState.FREE).update(
+    # A slot kept for the waitlist is as free as a free one: another channel may have taken it.
+    untaken = [SlotState.FREE, SlotState.RESERVED]
+    Slot.objects.filter(schedule=schedule, number__in=taken_numbers, state__in=untaken).update(
         state=SlotState.ELSEWHERE
     )
-    Slot.objects.filter(schedule=schedule, pool=Pool.PLATFORM, state=SlotState.FREE).exclude(
+    Slot.objects.filter(schedule=schedule, pool=Pool.PLATFORM, state__in=untaken).exclude(
         number__in=known_numbers
     ).update(state=SlotState.ELSEWHERE)
     _changed(schedule)

@@ -24,8 +24,10 @@ import dataclasses
 import datetime as dt
 import random
 import secrets
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts.models import Account, Patient
@@ -110,15 +112,45 @@ def _free_now(schedule: Schedule) -> bool:
 
 def waitlist_open_for(schedule: Schedule, rules: Rules | None = None) -> bool:
     """Whether a patient could join the clinic's waitlist now (the 候补 button on a full clinic)."""
+    return join_refusal(schedule, rules) is None
+
+
+def join_refusal(
+    schedule: Schedule, rules: Rules | None = None, *, connected_realtime: bool = False, places: bool = True
+) -> Problem | None:
+    """Why nobody could join the clinic's waitlist now, as ``entry_join`` refuses it (the same
+    problem, checked in the same order), or None while it is open: what a clinic's page says in
+    place of the 候补 button. ``schedule`` as the database has it now: its count of patients
+    waiting decides whether the queue is full (``places=False``: not asked; joining asks it last,
+    with the conditional update that takes a place, so a patient already waiting hears that)."""
     rules = rules or rules_for_schedule(schedule)
     now = clock.now()
-    return (
-        rules.waitlist_places > 0
-        and schedule.status == ScheduleStatus.OPEN
-        and release_at(schedule, rules) <= now < waitlist_deadline(schedule, rules)
-        and schedule.waitlist_active < rules.waitlist_places
-        and not _free_now(schedule)
-    )
+    if rules.waitlist_places <= 0:
+        return errors.WAITLIST_OFF.error()
+    if connected_realtime:
+        return errors.WAITLIST_REALTIME_HIS.error()
+    if schedule.status == ScheduleStatus.SUSPENDED:
+        return booking_errors.SCHEDULE_SUSPENDED.error()
+    opens = release_at(schedule, rules)
+    if now < opens:
+        return booking_errors.SCHEDULE_NOT_RELEASED.error(release_at=_local_iso(opens, schedule))
+    deadline = waitlist_deadline(schedule, rules)
+    if now >= deadline:
+        return errors.WAITLIST_CLOSED.error(closed_at=_local_iso(deadline, schedule))
+    if _free_now(schedule):
+        return errors.WAITLIST_NOT_FULL.error()
+    if places and schedule.waitlist_active >= rules.waitlist_places:
+        return _queue_full(schedule)
+    return None
+
+
+def _queue_full(schedule: Schedule) -> Problem:
+    """Every place taken: the other doctors (and days) that still have slots are offered."""
+    return errors.WAITLIST_FULL.error(alternatives=booking_selectors.alternatives(schedule=schedule, period=None))
+
+
+def _local_iso(at: dt.datetime, schedule: Schedule) -> str:
+    return at.astimezone(ZoneInfo(schedule.hospital.timezone)).isoformat()
 
 
 def entry_join(
@@ -137,24 +169,15 @@ def entry_join(
     may join again."""
     rules = rules_for_schedule(schedule)
     now = clock.now()
-    if rules.waitlist_places <= 0:
-        raise errors.WAITLIST_OFF.error()
-    if connected_realtime:
-        raise errors.WAITLIST_REALTIME_HIS.error()
-    if schedule.status == ScheduleStatus.SUSPENDED:
-        raise booking_errors.SCHEDULE_SUSPENDED.error()
-    if now < release_at(schedule, rules):
-        raise booking_errors.SCHEDULE_NOT_RELEASED.error()
+    refused = join_refusal(schedule, rules, connected_realtime=connected_realtime, places=False)
+    if refused is not None:
+        raise refused
     deadline = waitlist_deadline(schedule, rules)
-    if now >= deadline:
-        raise errors.WAITLIST_CLOSED.error(closed_at=deadline.isoformat())
-    if _free_now(schedule):
-        raise errors.WAITLIST_NOT_FULL.error()
     booking.hold_rules_check(account=account, patient=patient, schedule=schedule, rules=rules)
     mode = mode_for(schedule, rules)
     if mode == EntryMode.PREPAY and not payment_method:
         raise INVALID.error(
-            detail="payment_method: this clinic's waitlist is paid when joining", field="payment_method"
+            detail=_("Choose how to pay: this clinic's waitlist is paid when joining."), field="payment_method"
         )
     try:
         with transaction.atomic():
@@ -171,9 +194,7 @@ def entry_join(
                 joined_at=now,
             )
             if not scheduling.waitlist_enter(schedule_id=schedule.pk, places=rules.waitlist_places):
-                raise errors.WAITLIST_FULL.error(
-                    alternatives=booking_selectors.alternatives(schedule=schedule, period=None)
-                )
+                raise _queue_full(schedule)
             _record(entry, "joined", actor=f"patient:{account.pk}", mode=mode, order=rules.waitlist_order)
             _tell(entry, JOINED, expires_at=deadline.isoformat())
     except IntegrityError:
@@ -210,19 +231,20 @@ def entry_paid(*, payment_id: int) -> None:
 def entry_leave(*, entry: WaitlistEntry, actor: str, reason: str = "waitlist.left", note: str = "") -> WaitlistEntry:
     """The patient leaves the waitlist (or staff remove them, with a reason): an offer's hold is
     released and handed to the next patient; a prepayment goes back."""
-    hold_id = entry.hold_id if entry.status == EntryStatus.OFFERED else None
     ended = _end(entry.pk, EntryStatus.CANCELLED, reason=reason, actor=actor, note=note, tell=actor != "patient")
+    entry.refresh_from_db()
     if not ended:
-        entry.refresh_from_db()
         raise errors.ENTRY_NOT_ACTIVE.error(status=entry.status)
-    if hold_id is not None:
-        hold = Hold.objects.get(pk=hold_id)
+    # The offer's hold as the entry had it when it ended: the ``entry`` passed in may have been
+    # read before the worker offered it a slot (a console list, a page), and a hold left live
+    # would stay payable, and the slot kept from the next patient, until its confirm window ends.
+    if entry.hold_id is not None:
+        hold = Hold.objects.get(pk=entry.hold_id)
         if hold.status == HoldStatus.HELD:
             try:
                 booking.hold_release(hold=hold, actor=booking.SYSTEM)
             except Problem:
                 pass  # ended meanwhile
-    entry.refresh_from_db()
     return entry
 
 
@@ -638,12 +660,84 @@ def standing(entry: WaitlistEntry, rules: Rules | None = None) -> Standing:
     return Standing(len(ahead) + 1, None)
 
 
-def entries_of(account: Account) -> list[WaitlistEntry]:
+def entries_of(account: Account, *, schedule: Schedule | None = None, active: bool = False) -> list[WaitlistEntry]:
+    """The account's entries, the latest first (of one clinic, or only those still waiting or offered)."""
+    mine = WaitlistEntry.objects.filter(account=account)
+    if schedule is not None:
+        mine = mine.filter(schedule=schedule)
+    if active:
+        mine = mine.filter(status__in=ACTIVE)
     return list(
-        WaitlistEntry.objects.filter(account=account)
-        .select_related("schedule__hospital", "schedule__department", "schedule__doctor", "patient", "payment")
-        .order_by("-joined_at", "-pk")[:100]
+        mine.select_related(
+            "schedule__hospital", "schedule__department", "schedule__doctor", "patient", "payment", "hold"
+        ).order_by("-joined_at", "-pk")[:100]
     )
+
+
+def entries_active_count(account: Account) -> int:
+    return WaitlistEntry.objects.filter(account=account, status__in=ACTIVE).count()
+
+
+@dataclasses.dataclass(frozen=True)
+class EntryShown:
+    """An entry as its patient reads it: where it stands, when the clinic's waitlist closes, the
+    prepayment, and why it ended."""
+
+    entry: WaitlistEntry
+    standing: Standing
+    closes_at: dt.datetime
+    payment: Payment | None
+    reason: str  # why it ended, worded in the active language ("" while active)
+
+    @property
+    def offer_live(self) -> bool:
+        """Offered, and the time to confirm has not run out (the worker may not have ended it yet)."""
+        expires = self.entry.offer_expires_at
+        return self.entry.status == EntryStatus.OFFERED and expires is not None and expires > clock.now()
+
+    @property
+    def seconds_left(self) -> int:
+        expires = self.entry.offer_expires_at
+        return max(0, int((expires - clock.now()).total_seconds())) if expires else 0
+
+    @property
+    def awaiting_prepayment(self) -> bool:
+        """Paid when joining, and the money has not arrived: not yet in the queue (or the draw)."""
+        return (
+            self.entry.status == EntryStatus.WAITING and self.entry.mode == EntryMode.PREPAY and not self.entry.paid_at
+        )
+
+
+def reason_worded(entry: WaitlistEntry) -> str:
+    """Why an entry ended, as its patient reads it, in the active language (staff's own words
+    too when they removed it)."""
+    if not entry.end_reason:
+        return ""
+    text = str(REASONS.get(entry.end_reason, entry.end_reason))
+    if entry.note and entry.end_reason == "waitlist.removed":
+        colon = ": " if (get_language() or "").startswith("en") else "："
+        return f"{text}{colon}{entry.note}"
+    return text
+
+
+def entries_shown(account: Account, *, schedule: Schedule | None = None, active: bool = False) -> list[EntryShown]:
+    """The account's waitlist as its page shows it (the API's fields, worded)."""
+    rules_of: dict[int, Rules] = {}
+    shown = []
+    for entry in entries_of(account, schedule=schedule, active=active):
+        rules = rules_of.get(entry.schedule_id) or rules_of.setdefault(
+            entry.schedule_id, rules_for_schedule(entry.schedule)
+        )
+        shown.append(
+            EntryShown(
+                entry=entry,
+                standing=standing(entry, rules),
+                closes_at=waitlist_deadline(entry.schedule, rules),
+                payment=entry.payment,
+                reason=reason_worded(entry),
+            )
+        )
+    return shown
 
 
 def access_entry(*, account: Account, entry_id: int) -> WaitlistEntry:
@@ -664,15 +758,20 @@ def payment_of(entry: WaitlistEntry) -> Payment | None:
 
 
 __all__ = [
+    "entries_active_count",
     "entries_expire_due",
     "entries_of",
+    "entries_shown",
     "entry_join",
     "entry_leave",
     "entry_paid",
     "hold_booked",
     "hold_ended",
+    "join_refusal",
     "offers_make",
+    "reason_worded",
     "reserved_sweep",
     "schedule_suspended",
     "standing",
+    "waitlist_open_for",
 ]

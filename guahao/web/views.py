@@ -34,6 +34,7 @@ from guahao.core import clock, idempotency
 from guahao.core.errors import INVALID, NOT_FOUND
 from guahao.core.problems import Problem
 from guahao.his import realtime as his_realtime
+from guahao.his import registry as his_registry
 from guahao.notifications import services as notifications
 from guahao.notifications.models import Language
 from guahao.payments import services as payments
@@ -41,7 +42,8 @@ from guahao.payments.models import Method, Payment, PaymentStatus
 from guahao.scheduling import selectors as scheduling
 from guahao.scheduling.facts import schedule_facts
 from guahao.scheduling.models import CancelPolicy, Schedule
-from guahao.scheduling.rules import cancel_deadline, rules_for, rules_for_schedule
+from guahao.scheduling.rules import Rules, cancel_deadline, rules_for, rules_for_schedule, waitlist_deadline
+from guahao.waitlist import services as waitlist
 from guahao.web import errors
 
 SESSION_TOKEN = "guahao_patient_token"  # noqa: S105 - the session key it is kept under
@@ -211,7 +213,7 @@ def _schedule_context(request: HttpRequest, schedule: Schedule) -> dict[str, Any
     view, periods = scheduling.schedule_detail(schedule)
     account = current_account(request)
     rules = rules_for_schedule(schedule)
-    return {
+    ctx = {
         "schedule": schedule,
         "hospital": schedule.hospital,
         "view": view,
@@ -222,6 +224,28 @@ def _schedule_context(request: HttpRequest, schedule: Schedule) -> dict[str, Any
         "patients": list(Patient.objects.filter(account=account)) if account else [],
         "once": secrets.token_urlsafe(16),
         "form": request.POST,
+    }
+    if view.status == "full":
+        ctx |= _clinic_waitlist(schedule, rules, account)
+    return ctx
+
+
+def _realtime(schedule: Schedule) -> bool:
+    return his_registry.mode_of(schedule.hospital_id) == his_registry.HisMode.REALTIME
+
+
+def _clinic_waitlist(schedule: Schedule, rules: Rules, account: Account | None) -> dict[str, Any]:
+    """A full clinic: its waitlist (候补) open to join, or why not, and the account's entries."""
+    # Its count of patients waiting as the database has it now (a cached copy may be older).
+    fresh = Schedule.objects.select_related("hospital", "department__parent__parent", "doctor").get(pk=schedule.pk)
+    refusal = waitlist.join_refusal(fresh, rules, connected_realtime=_realtime(schedule))
+    return {
+        "waitlist_refusal": refusal,
+        "waitlist_alternatives": _alternatives(refusal.extra.get("alternatives") or []) if refusal else [],
+        "waitlist_mode": waitlist.mode_for(fresh, rules),
+        "waitlist_closes": waitlist_deadline(fresh, rules),
+        "waitlist_mine": waitlist.entries_of(account, schedule=schedule, active=True) if account else [],
+        "methods": Method.choices,
     }
 
 
@@ -349,7 +373,8 @@ def hold_release(request: HttpRequest, account: Account, hold_id: int) -> HttpRe
 @patient_page
 def registrations(request: HttpRequest, account: Account) -> HttpResponse:
     mine = booking_selectors.registrations_of(account).order_by("-visit_date", "-booked_at")[:100]
-    return render(request, "web/registrations.html", {"registrations": mine})
+    waiting = waitlist.entries_active_count(account)
+    return render(request, "web/registrations.html", {"registrations": mine, "waiting": waiting})
 
 
 def _registration_context(account: Account, registration_id: int) -> dict[str, Any]:
@@ -385,6 +410,92 @@ def registration_cancel(request: HttpRequest, account: Account, registration_id:
     except Problem as problem:
         return _refused(request, "web/cancel.html", ctx, problem)
     return redirect(reverse("web:registration", kwargs={"registration_id": registration_id}) + "?cancelled=1")
+
+
+# --- the waitlist (候补) ---------------------------------------------------------------------------
+
+
+@require_POST
+@patient_page
+def waitlist_join(request: HttpRequest, account: Account, schedule_id: int) -> HttpResponse:
+    s = _get(Schedule.objects.select_related("hospital", "department__parent__parent", "doctor", "campus"), schedule_id)
+    method = request.POST.get("payment_method") or None
+    try:
+        if request.POST.get("notice") != "read":
+            raise errors.NOTICE_NOT_READ.error(field="notice")
+        if method is not None and method not in Method.values:
+            raise INVALID.error(detail=_("Choose how to pay."), field="payment_method")
+        patient = booking_selectors.access_patient(account=account, patient_id=request.POST.get("patient_id", ""))
+
+        def run() -> tuple[int, object]:
+            entry = waitlist.entry_join(
+                account=account,
+                patient=patient,
+                schedule=s,
+                insurance=request.POST.get("insurance") == "1",
+                payment_method=method,
+                connected_realtime=_realtime(s),
+            )
+            return 201, {"entry_id": entry.pk}
+
+        # The form's one-time key: pressing the button twice joins once (and shows that entry).
+        _status, body = idempotency.replay_or_run(
+            owner=f"account:{account.pk}",
+            key=f"web-waitlist-{request.POST.get('once') or secrets.token_urlsafe(16)}",
+            print_=idempotency.fingerprint(method="POST", path=request.path, body=f"{patient.pk}:{method}".encode()),
+            run=run,
+            atomic=False,
+        )
+    except Problem as problem:  # the page again, as it is after the refusal
+        return _refused(request, "web/schedule.html", _schedule_context(request, s), problem)
+    assert isinstance(body, dict)
+    entry = waitlist.access_entry(account=account, entry_id=body["entry_id"])
+    payment = waitlist.payment_of(entry)
+    if payment is not None and payment.status == PaymentStatus.CREATED and payment.pay_url:
+        return HttpResponseRedirect(_waitlist_cashier_url(request, payment, entry.pk))  # prepay: to the cashier
+    return redirect(reverse("web:waitlist") + f"?joined={entry.pk}#entry-{entry.pk}")
+
+
+def _waitlist_cashier_url(request: HttpRequest, payment: Payment, entry_id: int) -> str:
+    """The provider's cashier for a prepayment, told to send the patient back to the waitlist."""
+    back = request.build_absolute_uri(reverse("web:waitlist")) + f"?back={entry_id}#entry-{entry_id}"
+    return f"{payment.pay_url}?{urlencode({'return': back})}"
+
+
+def _waitlist_context(request: HttpRequest, account: Account) -> dict[str, Any]:
+    shown = waitlist.entries_shown(account)
+    return {
+        "entries": shown,
+        "cashier_urls": {
+            e.entry.pk: _waitlist_cashier_url(request, e.payment, e.entry.pk)
+            for e in shown
+            if e.payment is not None and e.payment.status == PaymentStatus.CREATED and e.awaiting_prepayment
+        },
+        "joined": _int(request.GET.get("joined")),
+        "left": _int(request.GET.get("left")),
+    }
+
+
+@patient_page
+def waitlist_entries(request: HttpRequest, account: Account) -> HttpResponse:
+    back = _int(request.GET.get("back"))
+    if back:
+        # Back from the cashier: ask the provider now rather than wait for its notification.
+        payment = waitlist.payment_of(waitlist.access_entry(account=account, entry_id=back))
+        if payment is not None:
+            payments.payment_refresh(payment=payment)
+    return render(request, "web/waitlist.html", _waitlist_context(request, account))
+
+
+@require_POST
+@patient_page
+def waitlist_leave(request: HttpRequest, account: Account, entry_id: int) -> HttpResponse:
+    entry = waitlist.access_entry(account=account, entry_id=entry_id)
+    try:
+        waitlist.entry_leave(entry=entry, actor="patient")
+    except Problem as problem:
+        return _refused(request, "web/waitlist.html", _waitlist_context(request, account), problem)
+    return redirect(reverse("web:waitlist") + f"?left={entry_id}#entry-{entry_id}")
 
 
 # --- the account: patients, messages, login -------------------------------------------------------

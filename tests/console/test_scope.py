@@ -19,7 +19,7 @@ from guahao.accounts import idcard
 from guahao.accounts.models import Account, Patient, StaffEvent, StaffLockout, StaffRole
 from guahao.accounts.services import staff_token_create
 from guahao.api.auth import StaffBearer
-from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration
+from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration, RiskDecision
 from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.core import clock
 from guahao.core.models import AuditEntry
@@ -27,6 +27,7 @@ from guahao.his.models import HisCall, HisConnection, HisEvent
 from guahao.notifications.models import HospitalChannels, Message, MessageTemplate
 from guahao.payments.models import FailedRefund, Payment, ReconciliationDifference, ReconciliationRun, Refund
 from guahao.scheduling.models import CalendarDay, RuleSet, Schedule, ScheduleEvent, ScheduleTemplate
+from guahao.waitlist.models import WaitlistDraw, WaitlistEntry, WaitlistEvent
 from tests import factories as f
 
 HOSPITAL_ROLES = ["hospital_admin", "operator", "finance", "viewer"]
@@ -110,6 +111,28 @@ def _theirs() -> dict[type, models.Model]:
     schedule_event = ScheduleEvent.objects.create(
         schedule=clinic, at=now, kind="extra_slots_added", actor="theirs-desk"
     )
+    entry = WaitlistEntry.objects.create(
+        schedule=clinic,
+        hospital=h,
+        department=dep,
+        account=patient.account,
+        patient=patient,
+        person_hash=patient.id_number_hash,
+        mode="book",
+        joined_at=now,
+    )
+    draw = WaitlistDraw.objects.create(schedule=clinic, at=now, seed="42", candidates=[entry.pk], chosen=entry)
+    waitlist_event = WaitlistEvent.objects.create(entry=entry, kind="joined", to_status="waiting", actor="x", at=now)
+    suspected = RiskDecision.objects.create(
+        at=now,
+        hospital=h,
+        schedule=clinic,
+        account=patient.account,
+        asked="hold",
+        reasons=["client"],
+        action="refused",
+        client=THEIRS,
+    )
     attempt = AccessAttempt.objects.create(
         username="theirs-desk", ip_address="10.9.9.9", user_agent="x", get_data="", post_data="", failures_since_start=2
     )
@@ -169,6 +192,10 @@ def _theirs() -> dict[type, models.Model]:
         ScheduleTemplate: template,
         CalendarDay: holiday,
         ScheduleEvent: schedule_event,
+        WaitlistEntry: entry,
+        WaitlistDraw: draw,
+        WaitlistEvent: waitlist_event,
+        RiskDecision: suspected,
     }
 
 

@@ -65,7 +65,7 @@ class _Text(HTMLParser):
         english = tag != "html" and (values.get("lang") or "").startswith("en")
         if tag not in self.VOID:
             # An icon is a font ligature: "chevron_right" is drawn as an arrow, never read.
-            self._open.append(tag in ("script", "style") or icon or english)
+            self._open.append(tag in ("script", "style", "code") or icon or english)  # code is not wording
         for name in ("placeholder", "title", "aria-label"):
             if values.get(name):
                 self.parts.append(values[name] or "")

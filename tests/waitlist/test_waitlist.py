@@ -17,7 +17,9 @@ from guahao.waitlist import services as waitlist
 from guahao.waitlist.models import WaitlistDraw, WaitlistEntry
 from tests import factories as f
 
-pytestmark = pytest.mark.django_db
+# The clinics are tomorrow's and their waitlists close at 18:00 today: every scenario here starts
+# at 10:00 (those about the deadline travel to it).
+pytestmark = [pytest.mark.django_db, pytest.mark.clock("10:00")]
 
 
 def full_clinic(places: int = 5, **rules):
@@ -217,8 +219,9 @@ def test_entries_still_waiting_expire_at_18_00_the_day_before_and_the_kept_slots
         assert waitlist.entries_expire_due() == 0
     with clock.travel(clock.at_local(f.today(), dt.time(18, 0), "Asia/Shanghai")):
         assert waitlist.entries_expire_due() == 1
-        status, body = join(*patient()[:1], schedule, pid)
-        assert body["code"] in ("waitlist.closed", "not_found")
+        late, late_pid = patient()
+        status, body = join(late, schedule, late_pid)
+        assert (status, body["code"]) == (409, "waitlist.closed")
 
     ended = entry(client, mine["id"])
     assert (ended["status"], ended["reason"]) == ("expired", "waitlist.deadline")
@@ -283,3 +286,141 @@ def test_a_patient_turned_away_from_a_full_clinic_is_offered_its_waitlist_and_ot
     assert refused["waitlist"]["closes_at"].startswith(f.today().isoformat() + "T18:00:00+08:00")
     assert any(a["schedule_id"] == str(colleague.pk) for a in refused["alternatives"])
     assert join(client, schedule, pid)[0] == 201  # where it points, the patient can join
+
+
+def test_why_a_clinic_cannot_be_waited_for_is_what_joining_would_answer():
+    """``join_refusal`` (what a clinic's page shows in place of the 候补 button) names the same
+    rule as the API's refusal, for every way a waitlist is not open, and None where it is."""
+    from guahao.his.models import HisConnection
+    from guahao.scheduling.models import Schedule
+
+    def both(schedule) -> tuple[str | None, str]:
+        """What the page says, and what joining answers."""
+        schedule = Schedule.objects.select_related("hospital", "department", "doctor").get(pk=schedule.pk)
+        realtime = HisConnection.objects.filter(hospital=schedule.hospital, mode="realtime").exists()
+        refused = waitlist.join_refusal(schedule, connected_realtime=realtime)
+        client, pid = patient()
+        return (refused.code if refused else None), join(client, schedule, pid)[1].get("code", "joined")
+
+    h, schedule, colleague, _ = full_clinic(places=1)
+    assert both(schedule) == (None, "joined") and waitlist.waitlist_open_for(schedule) is True
+    assert both(schedule) == ("waitlist.full", "waitlist.full")  # its one place is taken
+    full = waitlist.join_refusal(Schedule.objects.get(pk=schedule.pk))
+    assert any(a["schedule_id"] == str(colleague.pk) for a in full.extra["alternatives"])  # other doctors
+    assert both(colleague) == ("waitlist.not_full", "waitlist.not_full")
+
+    _, other, _, _ = full_clinic()
+    later = f.schedule(f.department(h), day=f.today() + dt.timedelta(days=30))  # beyond the release window
+    assert both(later) == ("schedule.not_released", "schedule.not_released")
+    with clock.travel(clock.at_local(f.today(), dt.time(18, 0), "Asia/Shanghai")):
+        refused = waitlist.join_refusal(Schedule.objects.get(pk=other.pk))
+        assert refused.extra["closed_at"] == f"{f.today().isoformat()}T18:00:00+08:00"
+        assert both(other) == ("waitlist.closed", "waitlist.closed")
+    Schedule.objects.filter(pk=other.pk).update(status="suspended")
+    assert both(other) == ("schedule.suspended", "schedule.suspended")
+
+    _, theirs, _, _ = full_clinic()
+    HisConnection.objects.create(hospital=theirs.hospital, mode="realtime", hospital_code="rt")
+    assert both(theirs) == ("waitlist.realtime_his", "waitlist.realtime_his")
+
+    RuleSet.objects.filter(hospital=h).update(waitlist_places=0)
+    from guahao.scheduling import facts
+
+    facts.facts_changed()
+    assert both(schedule) == ("waitlist.off", "waitlist.off")
+    assert WaitlistEntry.objects.filter(status="waiting").count() == 1  # only the one that joined
+
+
+def client_account(client: f.Api):
+    from guahao.accounts.models import Account
+
+    return Account.objects.get(pk=client.account_id)
+
+
+def patient_of(pid: str):
+    from guahao.accounts.models import Patient
+
+    return Patient.objects.get(pk=pid)
+
+
+def test_an_entry_as_its_patient_reads_it():
+    _, schedule, _, holders = full_clinic(payment_required=True, waitlist_payment="prepay")
+    client, pid = patient()
+    account = client_account(client)
+    status, body = join(client, schedule, pid)
+    assert (status, body["code"], body["field"]) == (422, "request.invalid", "payment_method")  # how to pay?
+    WaitlistEntry.objects.create(  # one who joined earlier and paid
+        schedule=schedule,
+        hospital=schedule.hospital,
+        department=schedule.department,
+        account=account,
+        patient=patient_of(pid),
+        person_hash="someone-else",
+        mode="prepay",
+        joined_at=clock.now() - dt.timedelta(minutes=5),
+        paid_at=clock.now(),
+        status="cancelled",
+        end_reason="waitlist.removed",
+        note="重复候补",
+    )
+    from django.utils import translation
+
+    [shown] = waitlist.entries_shown(account)
+    with translation.override("zh-hans"):
+        assert waitlist.reason_worded(shown.entry) == "医院已将其移除：重复候补"
+    with translation.override("en"):
+        assert waitlist.reason_worded(shown.entry) == "the hospital removed it: 重复候补"
+    assert shown.closes_at == clock.at_local(f.today(), dt.time(18, 0), "Asia/Shanghai")
+    assert (shown.standing.position, shown.offer_live, shown.awaiting_prepayment) == (None, False, False)
+    WaitlistEntry.objects.filter(pk=shown.entry.pk).update(end_reason="rule.something_new", note="")
+    assert waitlist.reason_worded(WaitlistEntry.objects.get(pk=shown.entry.pk)) == "rule.something_new"
+
+
+def test_leaving_releases_the_slot_offered_even_when_the_entry_was_read_before_the_offer():
+    """Staff remove (or a patient leaves) an entry read before the worker offered it a slot: the
+    offer's hold ends with it and the slot goes to the next patient, not held payable for hours."""
+    _, schedule, _, holders = full_clinic(payment_required=True)
+    (first, first_pid), (second, second_pid) = patient(), patient()
+    mine = join(first, schedule, first_pid)[1]
+    theirs = join(second, schedule, second_pid)[1]
+    read_before = WaitlistEntry.objects.get(pk=mine["id"])  # the console's list, say
+    holder, hold = holders[0]
+    holder.call("DELETE", f"/holds/{hold['id']}")
+    worker()
+    offered = WaitlistEntry.objects.get(pk=mine["id"])
+    assert offered.status == "offered"
+
+    waitlist.entry_leave(entry=read_before, actor="desk-li", reason="waitlist.removed", note="重复候补")
+    worker()
+
+    from guahao.booking.models import Hold
+
+    assert Hold.objects.get(pk=offered.hold_id).status == "released"
+    assert entry(first, mine["id"])["status"] == "cancelled"
+    assert entry(second, theirs["id"])["status"] == "offered"  # the slot went on to the next patient
+
+
+def test_a_slot_kept_for_the_waitlist_that_another_channel_took_is_not_offered():
+    """Seed 002: another platform's waitlist may take a slot given back. The HIS says number N
+    was taken elsewhere before the worker offered it here: it is not booked a second time."""
+    from guahao.scheduling import services as scheduling
+
+    _, schedule, _, holders = full_clinic()
+    client, pid = patient()
+    mine = join(client, schedule, pid)[1]
+    holder, hold = holders[0]
+    holder.call("DELETE", f"/holds/{hold['id']}")
+    number = hold["slot_number"]
+    assert Slot.objects.get(schedule=schedule, number=number).state == SlotState.RESERVED
+
+    scheduling.slots_mirror(
+        schedule=schedule,
+        free_numbers=[],
+        taken_numbers=[number],
+        known_numbers=list(schedule.slots.values_list("number", flat=True)),
+    )
+    worker()
+
+    assert Slot.objects.get(schedule=schedule, number=number).state == SlotState.ELSEWHERE
+    assert entry(client, mine["id"])["status"] == "waiting"
+    assert not Registration.objects.filter(schedule=schedule).exists()

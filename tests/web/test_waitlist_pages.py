@@ -1,0 +1,278 @@
+"""The waitlist (候补) in the patient web app, as a browser without JavaScript sees it: the 候补
+action on a full clinic (or why there is none), the entries with where they stand, an offer to
+confirm and pay, leaving, and every refusal as the API words it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.utils import translation
+from django.utils.html import escape
+
+from guahao.accounts.models import Patient
+from guahao.booking.models import Hold, Registration
+from guahao.core import clock, outbox
+from guahao.core.errors import INVALID
+from guahao.his.models import HisConnection
+from guahao.notifications.models import Message
+from guahao.payments.models import Payment
+from guahao.scheduling.models import Schedule
+from guahao.waitlist import errors as waitlist_errors
+from guahao.waitlist import services as waitlist
+from guahao.waitlist.models import WaitlistEntry, WaitlistEvent
+from guahao.web import errors as web_errors
+from tests import factories as f
+from tests.processes import post
+from tests.web.test_pages import PAGE_BUDGET, Browser, page_weight
+
+pytestmark = pytest.mark.django_db
+
+
+def full_clinic(*, day_offset: int = 2, **rules):
+    """A clinic (08:00-09:00, two online slots) whose slots are held by other patients, and a
+    colleague's clinic the same day with slots left."""
+    h = f.hospital(**rules)
+    dep = f.department(h)
+    clinic = f.schedule(dep, f.doctor(dep), day=f.today() + dt.timedelta(days=day_offset), slots_per_period=1)
+    colleague = f.schedule(dep, f.doctor(dep, "李明"), day=clinic.date)
+    holders = []
+    for _ in range(2):
+        client = f.Api().login()
+        status, hold = client.call(
+            "POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": client.add_patient()}
+        )
+        assert status == 201, hold
+        holders.append((client, hold))
+    return clinic, colleague, holders
+
+
+def with_patient(browser: Browser, name: str = "张伟") -> int:
+    browser.post("/patients/", {"name": name, "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
+    return Patient.objects.get(account__phone=browser.phone, name=name).pk
+
+
+def worker() -> None:
+    while sum(outbox.deliver_all().values()):
+        pass
+
+
+def section(html: str) -> str:
+    """The clinic page's waitlist section."""
+    return html.split('id="waitlist"')[1].split("</section>")[0]
+
+
+def entry_card(html: str, entry_id: int) -> str:
+    return html.split(f'id="entry-{entry_id}"')[1].split("</li>")[0]
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_full_clinic_offers_its_waitlist_and_the_entry_shows_its_place_in_the_queue(language):
+    clinic, _, _ = full_clinic(waitlist_places=5)
+    first, second = Browser(language).login(), Browser(language).login()
+    first_pid, second_pid = with_patient(first), with_patient(second, "李秀英")
+    zh = language == "zh-hans"
+
+    rules = first.get(f"/hospitals/{clinic.hospital_id}/")
+    assert (
+        "号源约满时可申请候补，截至就诊前一天 18:00" if zh else "waitlist (候补) until 18:00 the day before"
+    ) in rules
+    page = first.get(f"/schedules/{clinic.pk}/")
+    assert ("申请候补" if zh else "Join the waitlist") in section(page)
+    closes = f"{(clinic.date - dt.timedelta(days=1)).isoformat()} 18:00"
+    assert closes in section(page)  # 18:00 the day before
+    assert page_weight(page) < PAGE_BUDGET
+
+    form = {"patient_id": first_pid, "notice": "read", "once": "a"}
+    page = first.post(f"/schedules/{clinic.pk}/waitlist", form)
+    mine = WaitlistEntry.objects.get(patient_id=first_pid)
+    assert first.last.redirect_chain == [(f"/waitlist/?joined={mine.pk}#entry-{mine.pk}", 302)]
+    card = entry_card(page, mine.pk)
+    assert ("排在第 1 位" if zh else "place 1 in the queue") in card
+    assert closes in card and ("我的候补" if zh else "My waitlist") in page
+    assert page_weight(page) < PAGE_BUDGET
+    second.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": second_pid, "notice": "read", "once": "b"})
+    theirs = WaitlistEntry.objects.get(patient_id=second_pid)
+    assert ("排在第 2 位" if zh else "place 2 in the queue") in entry_card(second.get("/waitlist/"), theirs.pk)
+
+    # found from the registrations tab, with how many are waiting
+    listing = first.get("/registrations/")
+    link = listing.split('id="waitlist-link"')[1].split("</a>")[0]
+    assert ("1 个候补中" if zh else "1 waiting") in link
+    # the clinic's page now says who of the account is waiting
+    assert ("张伟 已在本号候补" if zh else "张伟 is on this clinic's waitlist") in section(
+        first.get(f"/schedules/{clinic.pk}/")
+    )
+
+    # pressing the button twice joins once; joining again with another form is refused, naming the patient
+    first.post(f"/schedules/{clinic.pk}/waitlist", form)
+    html = first.post(f"/schedules/{clinic.pk}/waitlist", form | {"once": "c"}, status=409)
+    with translation.override(language):
+        assert escape(str(waitlist_errors.WAITLIST_ALREADY.title)) in html
+    assert 'data-code="waitlist.already"' in html and 'class="card invalid"' in html
+    assert WaitlistEntry.objects.filter(schedule=clinic).count() == 2
+    assert Schedule.objects.get(pk=clinic.pk).waitlist_active == 2
+
+
+def test_the_booking_notice_must_be_acknowledged_and_another_accounts_patient_is_not_found():
+    clinic, _, _ = full_clinic(waitlist_places=5)
+    browser, other = Browser().login(), Browser().login()
+    pid, their_pid = with_patient(browser), with_patient(other)
+
+    html = browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "once": "a"}, status=422)
+    assert escape(str(web_errors.NOTICE_NOT_READ.title)) in html and 'aria-invalid="true"' in html
+    html = browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": their_pid, "notice": "read"}, status=404)
+    assert 'data-code="not_found"' in html and 'class="card invalid"' in html
+    assert not WaitlistEntry.objects.exists()
+    assert Schedule.objects.get(pk=clinic.pk).waitlist_active == 0
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_full_clinic_without_an_open_waitlist_says_why(language):
+    zh = language == "zh-hans"
+    browser = Browser(language).login()
+    pid = with_patient(browser)
+
+    def why(clinic) -> tuple[str, str]:
+        part = section(browser.get(f"/schedules/{clinic.pk}/"))
+        assert "waitlist-join" not in part  # no 候补 button
+        return re.search(r'data-code="([^"]+)"', part).group(1), part
+
+    # no waitlist at this hospital
+    clinic, _, _ = full_clinic()
+    code, part = why(clinic)
+    with translation.override(language):
+        assert code == "waitlist.off" and escape(str(waitlist_errors.WAITLIST_OFF.title)) in part
+
+    # its queue is full: the other doctor with slots that day is offered
+    clinic, colleague, _ = full_clinic(waitlist_places=1)
+    waiting = f.Api().login()
+    assert (
+        waiting.call("POST", "/waitlist", {"schedule_id": str(clinic.pk), "patient_id": waiting.add_patient()})[0]
+        == 201
+    )
+    code, part = why(clinic)
+    assert code == "waitlist.full" and f'href="/schedules/{colleague.pk}/"' in part
+    html = browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "notice": "read"}, status=409)
+    assert 'data-code="waitlist.full"' in html and f'href="/schedules/{colleague.pk}/"' in html.split('id="problem"')[1]
+
+    # tomorrow's clinic at 18:00 today: closed
+    clinic, _, _ = full_clinic(day_offset=1, waitlist_places=5)
+    with clock.travel(clock.at_local(f.today(), dt.time(18, 0), "Asia/Shanghai")):
+        code, part = why(clinic)
+        assert code == "waitlist.closed"
+        assert (
+            f"已于 {f.today().isoformat()} 18:00 截止" if zh else f"It closed at {f.today().isoformat()} 18:00"
+        ) in part
+        html = browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "notice": "read"}, status=409)
+        with translation.override(language):
+            assert escape(str(waitlist_errors.WAITLIST_CLOSED.title)) in html
+    assert not WaitlistEntry.objects.filter(patient_id=pid).exists()
+
+    # a hospital whose HIS gives every slot itself (realtime): its own waitlist, not ours
+    clinic, _, _ = full_clinic(waitlist_places=5)
+    HisConnection.objects.create(hospital=clinic.hospital, mode="realtime", hospital_code="rt")
+    code, part = why(clinic)
+    with translation.override(language):
+        assert code == "waitlist.realtime_his" and escape(str(waitlist_errors.WAITLIST_REALTIME_HIS.title)) in part
+
+
+def test_leaving_and_being_removed_read_with_their_reasons():
+    clinic, _, _ = full_clinic(waitlist_places=5)
+    browser = Browser().login()
+    pid = with_patient(browser)
+    browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "notice": "read", "once": "a"})
+    mine = WaitlistEntry.objects.get()
+
+    page = browser.post(f"/waitlist/{mine.pk}/leave", {})
+    card = entry_card(page, mine.pk)
+    assert "您已退出候补" in page and "已取消" in card and "您退出了候补" in card
+    assert "waitlist-leave" not in card and Schedule.objects.get(pk=clinic.pk).waitlist_active == 0
+    html = browser.post(f"/waitlist/{mine.pk}/leave", {}, status=409)  # once is enough
+    assert 'data-code="waitlist.not_active"' in html
+    assert WaitlistEvent.objects.filter(entry=mine, kind="ended.cancelled").count() == 1
+
+    browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "notice": "read", "once": "b"})
+    again = WaitlistEntry.objects.get(status="waiting")
+    waitlist.entry_leave(entry=again, actor="desk-li", reason="waitlist.removed", note="同一就诊人重复候补")
+    card = entry_card(browser.get("/waitlist/"), again.pk)
+    assert "医院已将其移除：同一就诊人重复候补" in card
+    outbox.deliver_all()  # the worker tells the patient
+    told = Message.objects.get(kind="waitlist.cancelled", channel="inbox")
+    assert "同一就诊人重复候补" in browser.get("/messages/") and told.data["note"] == "同一就诊人重复候补"
+
+    other = Browser().login()
+    other.post(f"/waitlist/{again.pk}/leave", {}, status=404)  # another account's entry is not found
+
+
+@pytest.mark.clock("10:00")
+def test_an_offer_shows_its_countdown_and_leads_to_the_hold_to_confirm_and_pay():
+    clinic, _, holders = full_clinic(payment_required=True, waitlist_places=5, waitlist_confirm_minutes=60)
+    browser = Browser().login()
+    pid = with_patient(browser)
+    page = browser.get(f"/schedules/{clinic.pk}/")
+    assert "号源将为您保留 60 分钟" in section(page) and "¥51.00" in section(page)
+    browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "notice": "read", "once": "a"})
+    mine = WaitlistEntry.objects.get()
+    holder, hold = holders[0]
+    assert holder.call("DELETE", f"/holds/{hold['id']}")[0] == 200  # another patient gives the slot back
+    worker()
+
+    mine.refresh_from_db()
+    card = entry_card(browser.get("/waitlist/"), mine.pk)
+    assert mine.status == "offered" and "已为您锁定号源" in card and "11:00" in card
+    assert re.search(r'data-countdown="(359\d|3600)"', card)  # an hour to confirm
+    assert f'href="/holds/{mine.hold_id}/"' in card and "确认并支付" in card
+    held = browser.get(f"/holds/{mine.hold_id}/")
+    assert "支付 ¥51.00" in held and re.search(r'data-countdown="(359\d|3600)"', held)  # the same hour
+
+    # the hour runs out: the page says so before the worker has ended the entry
+    with clock.travel(clock.now() + dt.timedelta(minutes=61)):
+        card = entry_card(browser.get("/waitlist/"), mine.pk)
+        assert "确认时间已过" in card and "data-countdown" not in card
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_prepaid_waitlist_goes_to_the_cashier_and_back_into_the_queue(sandbox):
+    clinic, _, _ = full_clinic(payment_required=True, waitlist_places=5, waitlist_payment="prepay")
+    browser = Browser().login()
+    pid = with_patient(browser)
+    assert "现在支付挂号费 ¥51.00" in section(browser.get(f"/schedules/{clinic.pk}/"))
+
+    # a browser that sent no method: refused, the field marked, nothing joined
+    html = browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "notice": "read"}, status=422)
+    with translation.override("zh-hans"):
+        assert escape(str(INVALID.title)) in html and "请选择支付方式" in html
+    assert 'class="invalid" aria-describedby="problem"' in html and not WaitlistEntry.objects.exists()
+
+    form = {"patient_id": pid, "notice": "read", "once": "p", "payment_method": "wechat"}
+    response = browser.client.post(f"/schedules/{clinic.pk}/waitlist", form)
+    mine = WaitlistEntry.objects.get()
+    cashier = response["Location"]
+    assert cashier.startswith(mine.payment.pay_url) and "return=" in cashier and f"back%3D{mine.pk}" in cashier
+    card = entry_card(browser.get("/waitlist/"), mine.pk)
+    assert "等待您支付 ¥51.00" in card and "支付 ¥51.00" in card
+
+    assert post(cashier.split("?")[0] + "/pay") == 200
+    browser.get(f"/waitlist/?back={mine.pk}")  # back from the cashier: the provider is asked
+    worker()
+    mine.refresh_from_db()
+    assert mine.paid_at is not None and Payment.objects.get(pk=mine.payment_id).status == "paid"
+    card = entry_card(browser.get("/waitlist/"), mine.pk)
+    assert "排在第 1 位" in card and "候补时已支付" in card
+
+
+def test_a_booked_entry_links_to_its_registration():
+    clinic, _, holders = full_clinic(waitlist_places=5)
+    browser = Browser().login()
+    pid = with_patient(browser)
+    browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "notice": "read", "once": "a"})
+    holder, hold = holders[1]
+    holder.call("DELETE", f"/holds/{hold['id']}")
+    worker()
+    registration = Registration.objects.get(patient_id=pid)
+    mine = WaitlistEntry.objects.get()
+    card = entry_card(browser.get("/waitlist/"), mine.pk)
+    assert "候补成功" in card and f'href="/registrations/{registration.pk}/"' in card
+    assert not Hold.objects.filter(patient_id=pid, status="held").exists()
