@@ -27,9 +27,9 @@ def record_ensure(*, patient: Patient, hospital_id: int, mode: str) -> MedicalRe
             return None
         his_patient_id, card_number = f"P{patient.pk:010d}", ""
     else:
-        his = registry.adapter(connection)
         number = idcard.decrypt(patient.id_number_encrypted)
         try:
+            his = registry.adapter(connection)  # a connection without an address fails here, as a HIS failure
             found = his.patient_find(id_number=number)
             if found is None and mode == MedicalRecordMode.AUTO_CREATE:
                 found = his.patient_create(name=patient.name, id_number=number, phone=patient.phone)

@@ -196,7 +196,8 @@ def entry_join(
             if not scheduling.waitlist_enter(schedule_id=schedule.pk, places=rules.waitlist_places):
                 raise _queue_full(schedule)
             _record(entry, "joined", actor=f"patient:{account.pk}", mode=mode, order=rules.waitlist_order)
-            _tell(entry, JOINED, expires_at=deadline.isoformat())
+            if mode != EntryMode.PREPAY:  # paid when joining: told once the money arrived
+                _tell(entry, JOINED, expires_at=deadline.isoformat())
     except IntegrityError:
         raise errors.WAITLIST_ALREADY.error(field="patient_id") from None
     if mode == EntryMode.PREPAY:
@@ -225,6 +226,8 @@ def entry_paid(*, payment_id: int) -> None:
             return
         if WaitlistEntry.objects.filter(pk=entry.pk, paid_at__isnull=True).update(paid_at=clock.now()):
             _record(entry, "paid")
+            schedule = entry.schedule
+            _tell(entry, JOINED, expires_at=waitlist_deadline(schedule, rules_for_schedule(schedule)).isoformat())
     offers_make(schedule_id=entry.schedule_id)
 
 
@@ -325,6 +328,13 @@ def offers_make(*, schedule_id: int) -> int:
     now = clock.now()
     made = 0
     passed: set[int] = set()
+    if now >= waitlist_deadline(schedule, rules):
+        # Closed: those still waiting expire now (the periodic job may not have come yet), and no
+        # slot given back after the deadline is offered to them.
+        for entry_id in WaitlistEntry.objects.filter(
+            schedule_id=schedule_id, status=EntryStatus.WAITING, lottery=False
+        ).values_list("pk", flat=True):
+            _end(entry_id, EntryStatus.EXPIRED, reason="waitlist.deadline", only=[EntryStatus.WAITING])
     while made < OFFERS_PER_CALL:
         if schedule.status != ScheduleStatus.OPEN or now >= schedule.ends_at:
             break

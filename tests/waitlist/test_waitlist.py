@@ -424,3 +424,16 @@ def test_a_slot_kept_for_the_waitlist_that_another_channel_took_is_not_offered()
     assert Slot.objects.get(schedule=schedule, number=number).state == SlotState.ELSEWHERE
     assert entry(client, mine["id"])["status"] == "waiting"
     assert not Registration.objects.filter(schedule=schedule).exists()
+
+
+def test_a_slot_given_back_after_the_waitlist_closed_goes_to_anyone_not_to_those_still_listed():
+    _, schedule, _, holders = full_clinic()
+    client, pid = patient()
+    mine = join(client, schedule, pid)[1]
+    holder, hold = holders[0]
+    with clock.travel(clock.at_local(f.today(), dt.time(18, 0, 30), "Asia/Shanghai")):
+        holder.call("DELETE", f"/holds/{hold['id']}")  # before the periodic expiry came round
+        worker()
+        ended = entry(client, mine["id"])
+        assert (ended["status"], ended["reason"]) == ("expired", "waitlist.deadline")
+        assert Slot.objects.get(schedule=schedule, number=hold["slot_number"]).state == SlotState.FREE
