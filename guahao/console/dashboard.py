@@ -28,6 +28,7 @@ from guahao.his import outbox
 from guahao.his.models import HisCall
 from guahao.payments.models import FailedRefund, ReconciliationDifference, Refund, RefundStatus
 from guahao.scheduling.models import Schedule, ScheduleStatus, SlotState
+from guahao.waitlist.models import EntryStatus, WaitlistEntry
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,26 @@ def _bars(d: Day) -> Figure | None:
     return Figure("bars", _("Bars in force"), n, _list("booking_blacklistentry", active="yes"))
 
 
+def _waitlists(d: Day) -> list[Figure]:
+    if not d.may("waitlist.view_waitlistentry"):
+        return []
+    active = d.narrow(WaitlistEntry.objects.filter(schedule__ends_at__gt=d.now), "hospital")
+    return [
+        Figure(
+            "waitlist_waiting",
+            _("Patients on waitlists"),
+            active.filter(status=EntryStatus.WAITING).count(),
+            _list("waitlist_waitlistentry", status__exact="waiting"),
+        ),
+        Figure(
+            "waitlist_offered",
+            _("Waitlist offers to confirm"),
+            active.filter(status=EntryStatus.OFFERED).count(),
+            _list("waitlist_waitlistentry", status__exact="offered"),
+        ),
+    ]
+
+
 FIGURES: list[Callable[[Day], Figure | list[Figure] | None]] = [
     _clinics,
     _registrations,
@@ -158,6 +179,7 @@ FIGURES: list[Callable[[Day], Figure | list[Figure] | None]] = [
     _his,
     _differences,
     _bars,
+    _waitlists,
 ]
 
 

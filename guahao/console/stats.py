@@ -30,6 +30,7 @@ from guahao.core import clock
 from guahao.payments import stats as money_stats
 from guahao.payments.models import Method, RefundReason
 from guahao.scheduling.models import Session
+from guahao.waitlist import stats as waitlist_stats
 
 WEEKDAYS = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
 MAX_DAYS = 366
@@ -191,6 +192,24 @@ def charts(f: stats.StatsFilter, tz: str) -> list[Chart]:
                 for r in refunds["by_reason"]
             ],
             extra=refunds["total"],
+        )
+    )
+    waited = waitlist_stats.conversion(f)
+    out.append(
+        Chart(
+            key="waitlist",
+            title=_("Waitlist conversion"),
+            categories=[r["day"] for r in waited["by_day"]],
+            series=[
+                Series(_("Joined"), [r["joined"] for r in waited["by_day"]]),
+                Series(_("Booked from the waitlist"), [r["booked"] for r in waited["by_day"]]),
+                Series(_("Expired"), [r["expired"] for r in waited["by_day"]]),
+            ],
+            headers=[_("Day"), _("Joined"), _("Booked from the waitlist"), _("Expired"), _("Cancelled"), _("Rate")],
+            rows=[
+                [r["day"], r["joined"], r["booked"], r["expired"], r["cancelled"], r["rate"]] for r in waited["by_day"]
+            ],
+            extra=waited["total"],
         )
     )
     return out

@@ -437,3 +437,26 @@ def test_a_slot_given_back_after_the_waitlist_closed_goes_to_anyone_not_to_those
         ended = entry(client, mine["id"])
         assert (ended["status"], ended["reason"]) == ("expired", "waitlist.deadline")
         assert Slot.objects.get(schedule=schedule, number=hold["slot_number"]).state == SlotState.FREE
+
+
+def test_the_conversion_statistics_count_each_entry_of_the_clinics_in_range_exactly():
+    from guahao.booking.stats import StatsFilter
+    from guahao.waitlist import stats
+
+    h, schedule, _, holders = full_clinic()
+    entries = [join(c, schedule, p)[1] for c, p in (patient() for _ in range(4))]
+    holder, hold = holders[0]
+    holder.call("DELETE", f"/holds/{hold['id']}")
+    worker()  # the first is booked
+    waitlist.entry_leave(entry=WaitlistEntry.objects.get(pk=entries[1]["id"]), actor="patient")
+    _, other, _, _ = full_clinic()  # another hospital's waitlist is not counted
+    stranger, stranger_pid = patient()
+    assert join(stranger, other, stranger_pid)[0] == 201
+    day = schedule.date
+
+    got = stats.conversion(StatsFilter(date_from=day, date_to=day, hospital_ids=frozenset({h.pk})))
+
+    assert got["total"] == {"joined": 4, "booked": 1, "expired": 0, "cancelled": 1, "waiting": 2, "rate": 0.25}
+    assert got["by_day"] == [
+        {"day": day.isoformat(), "joined": 4, "booked": 1, "expired": 0, "cancelled": 1, "waiting": 2, "rate": 0.25}
+    ]
