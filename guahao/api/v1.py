@@ -382,7 +382,7 @@ def _to_the_draw(request: HttpRequest, refused: Problem, patient_id: int, known:
         schedule = Schedule.objects.select_related("hospital", "department", "doctor").get(pk=known.schedule.pk)
         if waitlist.waitlist_open_for(schedule):
             patient = booking_selectors.access_patient(account=account, patient_id=patient_id)
-            entry = waitlist.entry_join(account=account, patient=patient, schedule=schedule)
+            entry = waitlist.entry_join(account=account, patient=patient, schedule=schedule, suspected=True)
             return Status(202, _waitlist_out(entry))
     return None
 
@@ -530,6 +530,7 @@ WAITLIST_REFUSALS = (
     booking_errors.RECORD_REQUIRED,
     payment_errors.PROVIDER_FAILED,
     payment_errors.PROVIDER_TIMEOUT,
+    booking_errors.RISK_SUSPECTED,
 )
 
 
@@ -574,6 +575,7 @@ def waitlist_join(
             insurance=body.insurance,
             payment_method=body.payment_method,
             connected_realtime=his_registry.mode_of(schedule.hospital_id) == his_registry.HisMode.REALTIME,
+            client=_client(request),
         )
         return Status(201, _waitlist_out(entry))
 

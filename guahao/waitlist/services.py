@@ -161,8 +161,11 @@ def entry_join(
     insurance: bool = False,
     payment_method: str | None = None,
     connected_realtime: bool = False,
+    client: risk.Client = risk.NOBODY,
+    suspected: bool = False,
 ) -> WaitlistEntry:
     """Put a patient on a full clinic's waitlist. Refusals name the rule and change nothing.
+    ``suspected``: sent here by the hold path as a suspected script (not scored again).
 
     Prepay: the payment's order is created after the entry is written (no transaction open
     during the provider's call); if the provider fails, the entry ends at once and the patient
@@ -173,6 +176,13 @@ def entry_join(
     if refused is not None:
         raise refused
     deadline = waitlist_deadline(schedule, rules)
+    if rules.risk_action != RiskAction.OFF and not suspected:
+        # Scripts get no more than people on the waitlist either (a refused join is recorded).
+        reasons, action = risk.suspicions(
+            account=account, patient_id=patient.pk, schedule=schedule, rules=rules, client=client, asked="waitlist"
+        )
+        if action:
+            raise booking_errors.RISK_SUSPECTED.error(reasons=reasons, action=action)
     booking.hold_rules_check(account=account, patient=patient, schedule=schedule, rules=rules)
     mode = mode_for(schedule, rules)
     if mode == EntryMode.PREPAY and not payment_method:

@@ -158,3 +158,17 @@ def test_a_suspected_request_is_sent_to_the_waitlist_not_to_a_slot():
     assert [s for s, _ in answers[1:]] == [202, 202]
     assert {(b["status"], b["lottery"]) for _, b in answers[1:]} == {("waiting", False)}
     assert RiskDecision.objects.filter(action="draw").count() == 2
+
+
+@pytest.mark.clock("10:30")
+def test_joins_of_a_waitlist_are_scored_like_holds():
+    _, schedule = released_at_10(risk_action="refuse", risk_accounts_per_client=3, waitlist_places=10)
+    for i, (c, p) in enumerate(people(10)):
+        assert ask(c, schedule, p, **{"X-Device-Id": f"phone-{i:04d}"})[0] == 201  # full
+    bots = people(4)
+    answers = [
+        c.call("POST", "/waitlist", {"schedule_id": str(schedule.pk), "patient_id": p}, **{"X-Device-Id": "farm-9"})
+        for c, p in bots
+    ]
+    assert [s for s, _ in answers] == [201, 201, 403, 403]
+    assert set(RiskDecision.objects.filter(asked="waitlist").values_list("action", flat=True)) == {"refused"}
