@@ -46,7 +46,15 @@ LABELS = {
         "booked": "预约成功",
         "booked_from_waitlist": "候补成功",
         "see_registration": "查看挂号",
-        "told": ["候补中", "您已成功申请候补", "候补锁号成功", "已为您锁定至", "预约成功"],
+        "told": [
+            "已加入候补",
+            "您已加入",
+            "候补到号",
+            "有号了，已为您锁定至",
+            "支付成功",
+            "候补成功",
+            "候补已为您挂号",
+        ],
     },
     "en": {
         "full": "Full",
@@ -74,9 +82,11 @@ LABELS = {
         "told": [
             "On the waitlist",
             "You are on the waitlist of",
-            "A slot from the waitlist is held for you",
-            "came free and is held for you until",
-            "Registration booked",
+            "A slot for you",
+            "A slot freed up",
+            "Payment received",
+            "Booked from the waitlist",
+            "booked for you from the waitlist",
         ],
     },
 }
