@@ -521,7 +521,6 @@ WAITLIST_REFUSALS = (
     waitlist_errors.WAITLIST_FULL,
     waitlist_errors.WAITLIST_CLOSED,
     waitlist_errors.WAITLIST_ALREADY,
-    waitlist_errors.WAITLIST_REALTIME_HIS,
     booking_errors.SCHEDULE_SUSPENDED,
     booking_errors.SCHEDULE_NOT_RELEASED,
     booking_errors.ONE_PER_DEPARTMENT,

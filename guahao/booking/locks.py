@@ -94,8 +94,9 @@ AND EXISTS (SELECT 1 FROM scheduling_schedule c WHERE c.id = %(schedule)s AND c.
 RETURNING id, period_id, number
 """
 # Which slots a hold may take: free ones; for the waitlist's offers also those kept for it; for a
-# realtime HIS's lock also ``elsewhere``.
-FREE, FREE_OR_RESERVED, FREE_OR_ELSEWHERE = "IN ('free')", "IN ('free', 'reserved')", "IN ('free', 'elsewhere')"
+# realtime HIS's lock also ``elsewhere`` (the HIS's lock is the newer word), or kept for the waitlist.
+FREE, FREE_OR_RESERVED = "IN ('free')", "IN ('free', 'reserved')"
+FREE_OR_ELSEWHERE = "IN ('free', 'elsewhere', 'reserved')"
 HOLD_COLUMNS = (
     "account_id, patient_id, person_hash, hospital_id, department_id, schedule_id, period_id, slot_id, visit_date,"
     " status, registration_fee_fen, consultation_fee_fen, payment_required, created_at, expires_at, ended_at,"

@@ -31,8 +31,11 @@ class RealtimeHis(Protocol):
         """Bring the schedule's slots up to date from the HIS; refuses a suspended schedule."""
         ...
 
-    def lock(self, *, schedule: Schedule, period: Period | None, minutes: int) -> tuple[str, int] | None:
-        """(lock reference, slot number), or None when the HIS has no slot free."""
+    def lock(
+        self, *, schedule: Schedule, period: Period | None, minutes: int, waitlist: bool = False
+    ) -> tuple[str, int] | None:
+        """(lock reference, slot number), or None when the HIS has no slot free. ``waitlist``: a
+        waitlist offer's lock, for its (longer) confirm window."""
         ...
 
     def register(self, *, hold: Hold, registration_number: str) -> None:
@@ -75,7 +78,9 @@ class _NoHis:
     def reread(self, schedule: Schedule) -> None:
         return None
 
-    def lock(self, *, schedule: Schedule, period: Period | None, minutes: int) -> tuple[str, int] | None:
+    def lock(
+        self, *, schedule: Schedule, period: Period | None, minutes: int, waitlist: bool = False
+    ) -> tuple[str, int] | None:
         raise RuntimeError("no HIS is wired in")
 
     def register(self, *, hold: Hold, registration_number: str) -> None:

@@ -386,16 +386,34 @@ def hold_create(
 
 
 def hold_offer(
-    *, account_id: int, patient_id: int, schedule: Schedule, rules: Rules, minutes: int, payment_required: bool
+    *,
+    account_id: int,
+    patient_id: int,
+    schedule: Schedule,
+    rules: Rules,
+    minutes: int,
+    payment_required: bool,
+    his_lock: tuple[str, int] | None = None,
 ) -> Hold | None:
     """A hold the waitlist makes for a patient waiting for the schedule: the slot may be one
     kept for the waitlist; it lasts ``minutes`` (the offer's confirm window); the same bar and
     limits as any hold, but the account's count of live holds (an offer is not a patient's
-    second try). Refusals name the rule; None when no slot is left. Call inside the offer's
-    transaction."""
+    second try). ``his_lock``: at a realtime HIS hospital, the lock the HIS gave for it (taken
+    here, its release taken back). Refusals name the rule; None when no slot is left. Call
+    inside the offer's transaction."""
     now = clock.now()
+    if his_lock is not None:  # this hold keeps the HIS lock: no release if we crash later
+        wired.write_backs.lock_kept(hospital_id=schedule.hospital_id, ref=his_lock[0])
     terms = dataclasses.replace(
-        _terms(account_id=account_id, patient_id=patient_id, schedule=schedule, period=None, rules=rules, now=now),
+        _terms(
+            account_id=account_id,
+            patient_id=patient_id,
+            schedule=schedule,
+            period=None,
+            rules=rules,
+            now=now,
+            his_lock=his_lock,
+        ),
         expires_at=now + dt.timedelta(minutes=minutes),
         payment_required=payment_required,
         max_live=1_000_000,

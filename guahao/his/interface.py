@@ -94,7 +94,12 @@ class HisAdapter(Protocol):
 
     def schedule(self, *, schedule_id: str) -> HisSchedule: ...
 
-    def lock(self, *, schedule_id: str, ref: str, minutes: int, period_starts_at: str | None) -> HisLock: ...
+    def lock(
+        self, *, schedule_id: str, ref: str, minutes: int, period_starts_at: str | None, waitlist: bool = False
+    ) -> HisLock:
+        """Lock a free slot for ``minutes``; ``waitlist``: a waitlist offer's lock (seed 002's
+        候补锁号 interface), which may last much longer than a hold's."""
+        ...
 
     def release(self, *, ref: str) -> None:
         """Give back whatever ``ref`` took (a lock, or a registration made from it); idempotent."""

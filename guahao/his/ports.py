@@ -22,11 +22,15 @@ class HisForBooking:
         if connection is not None:
             realtime.schedule_reread(connection=connection, schedule=schedule)
 
-    def lock(self, *, schedule: Schedule, period: Period | None, minutes: int) -> tuple[str, int] | None:
+    def lock(
+        self, *, schedule: Schedule, period: Period | None, minutes: int, waitlist: bool = False
+    ) -> tuple[str, int] | None:
         connection = registry.realtime_connection(schedule.hospital_id)
         if connection is None:  # disconnected since the hold began: nothing to lock there
             return None
-        return realtime.lock(connection=connection, schedule=schedule, period=period, minutes=minutes)
+        return realtime.lock(
+            connection=connection, schedule=schedule, period=period, minutes=minutes, waitlist=waitlist
+        )
 
     def register(self, *, hold: Hold, registration_number: str) -> None:
         realtime.register(

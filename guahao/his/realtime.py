@@ -32,7 +32,7 @@ def _failure(exc: HisError, hospital_id: int) -> Exception:
 
 
 def lock(
-    *, connection: HisConnection, schedule: Schedule, period: Period | None, minutes: int
+    *, connection: HisConnection, schedule: Schedule, period: Period | None, minutes: int, waitlist: bool = False
 ) -> tuple[str, int] | None:
     """Lock a slot in the HIS: (lock reference, slot number), or None when it has none free.
 
@@ -49,6 +49,7 @@ def lock(
             ref=ref,
             minutes=minutes + LOCK_MARGIN_MINUTES,
             period_starts_at=period.starts_at.isoformat() if period is not None else None,
+            waitlist=waitlist,
         )
     except HisRefused as exc:
         outbox.lock_not_taken(ref=ref)

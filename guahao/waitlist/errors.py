@@ -9,7 +9,4 @@ WAITLIST_FULL = ProblemType(
 )
 WAITLIST_CLOSED = ProblemType("waitlist.closed", 409, _("The waitlist of this clinic has closed"))
 WAITLIST_ALREADY = ProblemType("waitlist.already", 409, _("This patient is already waiting for this clinic"))
-WAITLIST_REALTIME_HIS = ProblemType(
-    "waitlist.realtime_his", 409, _("This hospital's slots are given by its own system: join its waitlist there")
-)
 ENTRY_NOT_ACTIVE = ProblemType("waitlist.not_active", 409, _("This waitlist entry has ended"))

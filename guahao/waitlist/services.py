@@ -26,13 +26,13 @@ import random
 import secrets
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts.models import Account, Patient
 from guahao.booking import errors as booking_errors
-from guahao.booking import gate, risk
+from guahao.booking import gate, ports, risk
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
 from guahao.booking.models import Hold, HoldStatus, Registration
@@ -127,8 +127,6 @@ def join_refusal(
     now = clock.now()
     if rules.waitlist_places <= 0:
         return errors.WAITLIST_OFF.error()
-    if connected_realtime:
-        return errors.WAITLIST_REALTIME_HIS.error()
     if schedule.status == ScheduleStatus.SUSPENDED:
         return booking_errors.SCHEDULE_SUSPENDED.error()
     opens = release_at(schedule, rules)
@@ -376,22 +374,30 @@ def _offer_one(schedule: Schedule, rules: Rules, passed: set[int]) -> int | None
     return outcome
 
 
+def _realtime(schedule: Schedule) -> bool:
+    """A clinic whose slots its realtime HIS gives: an offer is a lock in the HIS first."""
+    return bool(schedule.his_id) and ports.wired.his.realtime(schedule.hospital_id)
+
+
 def _offer_to(entry: WaitlistEntry, schedule: Schedule, rules: Rules, *, minutes: int | None = None) -> int | None:
     """Offer a slot to one entry: 1 made, 0 passed over (it may no longer book, told why), None
     no slot left."""
+    pay_later = entry.mode == EntryMode.PAY_AFTER_HOLD
+    if minutes is None:
+        minutes = rules.waitlist_confirm_minutes if pay_later else rules.hold_minutes
+    minutes = max(1, min(minutes, _minutes_left(schedule)))
+    if _realtime(schedule):
+        return _offer_to_realtime(entry, schedule, rules, minutes=minutes)
     with transaction.atomic():
         if not WaitlistEntry.objects.filter(pk=entry.pk, status=EntryStatus.WAITING).update(status=EntryStatus.OFFERED):
             return 0
-        pay_later = entry.mode == EntryMode.PAY_AFTER_HOLD
-        if minutes is None:
-            minutes = rules.waitlist_confirm_minutes if pay_later else rules.hold_minutes
         try:
             hold = booking.hold_offer(
                 account_id=entry.account_id,
                 patient_id=entry.patient_id,
                 schedule=schedule,
                 rules=rules,
-                minutes=max(1, min(minutes, _minutes_left(schedule))),
+                minutes=minutes,
                 payment_required=pay_later,
             )
         except Problem as refusal:
@@ -410,17 +416,88 @@ def _offer_to(entry: WaitlistEntry, schedule: Schedule, rules: Rules, *, minutes
     return 0
 
 
+def _offer_to_realtime(entry: WaitlistEntry, schedule: Schedule, rules: Rules, *, minutes: int) -> int | None:
+    """At a realtime HIS hospital the HIS locks the slot for the offer's whole confirm window
+    (seed 002's 候补锁号), asked outside any transaction: the entry is taken for the offer first
+    (a conditional update), the lock asked, then the hold written; a lock not used goes back,
+    and an entry whose offer could not be made waits on (one left taken by a crash is put back
+    by the periodic sweep)."""
+    if connection.in_atomic_block:
+        # The HIS is never asked inside a transaction: offer once this one has committed.
+        transaction.on_commit(lambda: offers_make(schedule_id=schedule.pk))
+        return None
+    if not WaitlistEntry.objects.filter(pk=entry.pk, status=EntryStatus.WAITING, hold__isnull=True).update(
+        status=EntryStatus.OFFERED, offered_at=clock.now()
+    ):
+        return 0
+
+    def waits_on() -> None:
+        WaitlistEntry.objects.filter(pk=entry.pk, status=EntryStatus.OFFERED, hold__isnull=True).update(
+            status=EntryStatus.WAITING, offered_at=None
+        )
+
+    try:
+        ports.wired.his.reread(schedule)
+        his_lock = ports.wired.his.lock(schedule=schedule, period=None, minutes=minutes, waitlist=True)
+    except Problem:
+        waits_on()  # the HIS failed or the clinic is suspended there: tried again later
+        return None
+    if his_lock is None:
+        waits_on()
+        return None
+    hold: Hold | None = None
+    refused: Problem | None = None
+    pay_later = entry.mode == EntryMode.PAY_AFTER_HOLD
+    try:
+        with transaction.atomic():
+            hold = booking.hold_offer(
+                account_id=entry.account_id,
+                patient_id=entry.patient_id,
+                schedule=schedule,
+                rules=rules,
+                minutes=minutes,
+                payment_required=pay_later,
+                his_lock=his_lock,
+            )
+            if hold is not None:
+                # Nothing to pay: registered in the HIS after this commits, as any confirm is.
+                _offered(entry, hold, rules, book=entry.mode != EntryMode.BOOK)
+    except Problem as refusal:
+        refused = refusal
+    finally:
+        if hold is None:
+            ports.wired.his.release_now(hospital_id=schedule.hospital_id, ref=his_lock[0])
+    if hold is None:
+        waits_on()
+        if refused is not None:
+            _end(entry.pk, EntryStatus.CANCELLED, reason=refused.code, note=str(refused.detail)[:200])
+            return 0
+        return None
+    if entry.mode == EntryMode.BOOK:
+        try:
+            registration = booking.hold_confirm(hold=Hold.objects.select_related("schedule__hospital").get(pk=hold.pk))
+        except Problem:  # the HIS failed: the patient is offered it to confirm themselves
+            with transaction.atomic():
+                _tell(entry, OFFERED, hold_id=hold.pk, expires_at=hold.expires_at.isoformat())
+        else:
+            with transaction.atomic():
+                _booked(entry, registration)
+    return 1
+
+
 def _minutes_left(schedule: Schedule) -> int:
     return int((schedule.ends_at - clock.now()).total_seconds() // 60)
 
 
-def _offered(entry: WaitlistEntry, hold: Hold, rules: Rules) -> None:
+def _offered(entry: WaitlistEntry, hold: Hold, rules: Rules, *, book: bool = True) -> None:
     """Inside the offer's transaction: the hold is the entry's. Booked at once where nothing is
-    to be paid or the prepayment pays; otherwise offered until the hold's end."""
+    to be paid or the prepayment pays (``book``: here, now); otherwise offered until the hold's end."""
     now = clock.now()
     WaitlistEntry.objects.filter(pk=entry.pk).update(hold=hold, offered_at=now, offer_expires_at=hold.expires_at)
     entry.hold, entry.status, entry.offered_at, entry.offer_expires_at = hold, EntryStatus.OFFERED, now, hold.expires_at
     _record(entry, "offered", from_status=EntryStatus.WAITING, hold_id=hold.pk, slot_number=hold.slot.number)
+    if not book:
+        return
     if entry.mode == EntryMode.PAY_AFTER_HOLD:
         _tell(entry, OFFERED, hold_id=hold.pk, expires_at=hold.expires_at.isoformat())
         return
@@ -498,7 +575,12 @@ def entries_expire_due() -> int:
 
 def reserved_sweep() -> int:
     """The periodic check: slots kept for a waitlist nobody (eligible) waits on are freed, and
-    those with patients waiting are offered (an event the worker lost, a crash mid-way)."""
+    those with patients waiting are offered (an event the worker lost, a crash mid-way); an entry
+    a crash left taken for an offer that was never made (a realtime HIS's lock asked, no hold
+    written) waits again."""
+    WaitlistEntry.objects.filter(
+        status=EntryStatus.OFFERED, hold__isnull=True, offered_at__lt=clock.now() - dt.timedelta(minutes=5)
+    ).update(status=EntryStatus.WAITING, offered_at=None)
     offered = 0
     kept = set(Slot.objects.filter(state=SlotState.RESERVED).values_list("schedule_id", flat=True))
     for schedule_id in kept:
@@ -608,7 +690,10 @@ def lottery_draw(*, schedule_id: int) -> int:
             ranking=ranking,
         )
         left: list[WaitlistEntry] = []
-        slots_left = True
+        # A realtime HIS is never asked inside this transaction: every ticket goes on the waitlist
+        # in the order drawn, and the offers (each a lock in the HIS) follow once it committed.
+        realtime = _realtime(schedule)
+        slots_left = not realtime
         for entry_id in ranking:
             entry = by_id[entry_id]
             if slots_left:
@@ -619,7 +704,7 @@ def lottery_draw(*, schedule_id: int) -> int:
                     made += outcome
                     continue
             left.append(entry)
-        places = rules.waitlist_places
+        places = len(left) + schedule.waitlist_active if realtime else rules.waitlist_places
         for i, entry in enumerate(left):
             if i < places and scheduling.waitlist_enter(schedule_id=schedule_id, places=places):
                 # On the clinic's waitlist, in the order drawn.
@@ -633,6 +718,8 @@ def lottery_draw(*, schedule_id: int) -> int:
         facts.facts_changed()
         transaction.on_commit(facts.facts_changed)
         transaction.on_commit(lambda: gate.slot_freed(schedule_id))  # the slots left, to the crowd
+        if realtime:
+            transaction.on_commit(lambda: offers_make(schedule_id=schedule_id))
     return made
 
 

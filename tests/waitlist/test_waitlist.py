@@ -319,10 +319,6 @@ def test_why_a_clinic_cannot_be_waited_for_is_what_joining_would_answer():
     Schedule.objects.filter(pk=other.pk).update(status="suspended")
     assert both(other) == ("schedule.suspended", "schedule.suspended")
 
-    _, theirs, _, _ = full_clinic()
-    HisConnection.objects.create(hospital=theirs.hospital, mode="realtime", hospital_code="rt")
-    assert both(theirs) == ("waitlist.realtime_his", "waitlist.realtime_his")
-
     RuleSet.objects.filter(hospital=h).update(waitlist_places=0)
     from guahao.scheduling import facts
 

@@ -15,7 +15,6 @@ from guahao.accounts.models import Patient
 from guahao.booking.models import Hold, Registration
 from guahao.core import clock, outbox
 from guahao.core.errors import INVALID
-from guahao.his.models import HisConnection
 from guahao.notifications.models import Message
 from guahao.payments.models import Payment
 from guahao.scheduling.models import Schedule
@@ -169,13 +168,6 @@ def test_a_full_clinic_without_an_open_waitlist_says_why(language):
         with translation.override(language):
             assert escape(str(waitlist_errors.WAITLIST_CLOSED.title)) in html
     assert not WaitlistEntry.objects.filter(patient_id=pid).exists()
-
-    # a hospital whose HIS gives every slot itself (realtime): its own waitlist, not ours
-    clinic, _, _ = full_clinic(waitlist_places=5)
-    HisConnection.objects.create(hospital=clinic.hospital, mode="realtime", hospital_code="rt")
-    code, part = why(clinic)
-    with translation.override(language):
-        assert code == "waitlist.realtime_his" and escape(str(waitlist_errors.WAITLIST_REALTIME_HIS.title)) in part
 
 
 def test_leaving_and_being_removed_read_with_their_reasons():

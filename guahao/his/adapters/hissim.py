@@ -90,8 +90,12 @@ class HissimAdapter:
     def schedule(self, *, schedule_id: str) -> HisSchedule:
         return self._schedule(self._call("GET", f"/schedules/{schedule_id}"))
 
-    def lock(self, *, schedule_id: str, ref: str, minutes: int, period_starts_at: str | None) -> HisLock:
+    def lock(
+        self, *, schedule_id: str, ref: str, minutes: int, period_starts_at: str | None, waitlist: bool = False
+    ) -> HisLock:
         body: dict = {"schedule_id": schedule_id, "ref": ref, "minutes": minutes}
+        if waitlist:
+            body["waitlist"] = True
         if period_starts_at:
             body["period_starts_at"] = period_starts_at
         answer = self._call("POST", "/locks", body)

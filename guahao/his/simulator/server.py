@@ -11,8 +11,9 @@ method, path, timestamp, nonce and body with the shared key; see ``guahao.core.s
 - ``GET /his/v1/schedules?from=YYYY-MM-DD&to=YYYY-MM-DD`` and ``GET /his/v1/schedules/{id}``:
   schedules with their platform-pool slots (``number``, period, ``state`` free/locked/booked and
   the ``ref`` and ``channel`` holding it).
-- ``POST /his/v1/locks {schedule_id, ref, minutes, period_starts_at?}``: locks the first free slot
-  (of the period) for ``minutes``; idempotent by ``ref``. 409 ``NO_SLOT`` when none is free.
+- ``POST /his/v1/locks {schedule_id, ref, minutes, period_starts_at?, waitlist?}``: locks the first
+  free slot (of the period) for ``minutes`` (1-60; a waitlist's lock, ``waitlist: true``, up to a
+  day); idempotent by ``ref``. 409 ``NO_SLOT`` when none is free.
 - ``POST /his/v1/locks/{ref}/release``: gives back whatever ``ref`` took, a live lock or a
   registration made from it; idempotent, an unknown ``ref`` releases nothing.
 - ``POST /his/v1/registrations {ref, schedule_id, number, lock_ref?, patient}``: registers a slot
@@ -286,8 +287,10 @@ class His:
 
     def lock_slot(self, hospital: str, body: dict, channel: str) -> dict:
         ref, minutes = str(body.get("ref") or ""), body.get("minutes")
-        if not ref or not isinstance(minutes, int) or not 1 <= minutes <= 60:
-            raise Refused(400, "PARAM_ERROR", "ref and minutes (1-60) are required")
+        # A waitlist's lock (seed 002's 候补锁号) may last a day: an offer made at 3 a.m. can be paid.
+        longest = 1440 if body.get("waitlist") is True else 60
+        if not ref or not isinstance(minutes, int) or not 1 <= minutes <= longest:
+            raise Refused(400, "PARAM_ERROR", f"ref and minutes (1-{longest}) are required")
         with self.atomic():
             self.expire_locks()
             known = self.one("SELECT * FROM locks WHERE ref = ?", ref)
