@@ -9,7 +9,17 @@ SMS_FAILED = ProblemType("sms.failed", 502, _("The code could not be sent by SMS
 CODE_WRONG = ProblemType("login.code_wrong", 401, _("The code is wrong or has expired"))
 CODE_ATTEMPTS = ProblemType("login.too_many_attempts", 429, _("Too many wrong codes; ask for a new one"))
 ID_NUMBER_INVALID = ProblemType("patient.id_number_invalid", 422, _("The ID number is not valid"))
-NAME_INVALID = ProblemType("patient.name_invalid", 422, _("Please give the patient's real name"))
+NAME_INVALID = ProblemType("patient.name_invalid", 422, _("The name is not a real name as on the ID document"))
+BIRTH_DATE_INVALID = ProblemType("patient.birth_date_invalid", 422, _("The birth date is not valid"))
+GENDER_INVALID = ProblemType("patient.gender_invalid", 422, _("Choose the sex as on the ID document"))
+PATIENT_IN_USE = ProblemType(
+    "patient.in_use", 409, _("This patient has a booking still open and cannot be removed now")
+)
+IDENTITY_LOCKED = ProblemType(
+    "patient.identity_locked",
+    409,
+    _("The name and ID of a patient who has booked cannot be changed; remove the patient and add them again"),
+)
 PATIENT_EXISTS = ProblemType("patient.exists", 409, _("This person is already one of your patients"))
 SELF_EXISTS = ProblemType("patient.self_exists", 409, _("The account already has a patient marked as yourself"))
 PATIENT_LIMIT = ProblemType("patient.limit", 409, _("An account can manage at most 8 patients"))

@@ -165,11 +165,23 @@ class Gender(models.TextChoices):
     FEMALE = "female", _("Female")
 
 
+class IdType(models.TextChoices):
+    """The identity documents hospitals register patients by (rules in ``accounts.idcard``)."""
+
+    RESIDENT = "resident", _("Resident identity card")
+    PASSPORT = "passport", _("Passport")
+    HK_MACAU = "hk_macau", _("Hong Kong/Macao travel permit")
+    TAIWAN = "taiwan", _("Taiwan travel permit")
+    FOREIGN_PERMANENT = "foreign_permanent", _("Foreign permanent residence ID card")
+
+
 class Patient(models.Model):
     """A real-name person an account books for.
 
     The ID number is stored encrypted; ``id_number_hash`` (a keyed hash) finds the same person
     across accounts for limits and the blacklist, and makes a person unique within an account.
+    A removed patient with registrations in the past stays (``removed_at``) for those records:
+    hidden from the account, never bookable, and the same person may be added again.
     """
 
     account = models.ForeignKey(Account, models.CASCADE, related_name="patients", verbose_name=_("account"))
@@ -177,20 +189,28 @@ class Patient(models.Model):
     id_number_encrypted = models.TextField(editable=False)
     id_number_hash = models.CharField(max_length=64, db_index=True, editable=False)
     id_number_masked = models.CharField(_("ID number"), max_length=20, editable=False)
+    id_type = models.CharField(_("ID type"), max_length=20, choices=IdType.choices, default=IdType.RESIDENT)
     birth_date = models.DateField(_("birth date"))
     gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices)
     phone = models.CharField(_("phone"), max_length=20)
     relation = models.CharField(_("relation"), max_length=10, choices=Relation.choices)
     created_at = models.DateTimeField(_("created at"))
+    removed_at = models.DateTimeField(_("removed at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("patient")
         verbose_name_plural = _("patients")
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "id_number_hash"], name="patient_once_per_account"),
             models.UniqueConstraint(
-                fields=["account"], condition=Q(relation="self"), name="patient_one_self_per_account"
+                fields=["account", "id_number_hash"],
+                condition=Q(removed_at__isnull=True),
+                name="patient_once_per_account",
+            ),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(relation="self", removed_at__isnull=True),
+                name="patient_one_self_per_account",
             ),
         ]
 

@@ -1,10 +1,20 @@
 """What accounts needs from the apps above it, as an interface it owns: sending a login code by
 SMS goes through the SMS channel of ``notifications`` (wired in at start-up), which knows the
-provider. Until it is wired, codes are printed (the console backend's way)."""
+provider. Until it is wired, codes are printed (the console backend's way).
+
+Whether a patient may be removed is asked of the apps that book for them (booking: a future
+registration or a live hold; the waitlist: an active entry), each registering a guard at start-up.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Protocol
+
+# A guard answers, for a patient's id and the time now, what still needs the patient (a word of
+# ``PATIENT_IN_USE``) or None.
+PatientGuard = Callable[[int, dt.datetime], str | None]
 
 
 class CodeSender(Protocol):
@@ -20,9 +30,15 @@ class _Printed:
 
 class _Wired:
     code_sender: CodeSender = _Printed()
+    patient_guards: dict[str, PatientGuard] = {}  # noqa: RUF012 - one registry for the process
 
 
 wired = _Wired()
+
+
+def guard_patients(name: str, guard: PatientGuard) -> None:
+    """Register (once per name) what must refuse the removal of a patient."""
+    wired.patient_guards[name] = guard
 
 
 def wire(*, code_sender: CodeSender | None = None) -> None:

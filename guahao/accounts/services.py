@@ -6,22 +6,23 @@ import hmac
 import logging
 import secrets
 import unicodedata
+from typing import Any
 
 import phonenumbers
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, ProtectedError, QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts import errors, idcard
 from guahao.accounts.locks import lock_account, lock_phone
-from guahao.accounts.models import Account, AuthToken, Patient, Relation, SmsCode, StaffToken
+from guahao.accounts.models import Account, AuthToken, Gender, IdType, Patient, Relation, SmsCode, StaffToken
 from guahao.accounts.ports import wired
 from guahao.core import cache as request_cache
 from guahao.core import clock, ratelimit
-from guahao.core.errors import INVALID, RATE_LIMITED
+from guahao.core.errors import INVALID, NOT_FOUND, RATE_LIMITED
 
 log = logging.getLogger(__name__)
 
@@ -225,21 +226,111 @@ def real_name(raw: str) -> str:
     return name
 
 
-def patient_create(*, account: Account, name: str, id_number: str, phone: str, relation: str) -> Patient:
+IN_USE_REASONS = {
+    "registration": _("They have a registration that has not taken place yet: cancel it first."),
+    "hold": _("A slot is being held for them: pay for it or release it first."),
+    "waitlist": _("They are on a waitlist: leave it first."),
+}
+
+
+def _birth_date(raw: dt.date | str | None) -> dt.date | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, dt.date):
+        day = raw
+    else:
+        try:
+            day = dt.date.fromisoformat(raw.strip())
+        except ValueError:
+            raise errors.BIRTH_DATE_INVALID.error(
+                detail=_("Write the birth date as year-month-day, e.g. 1980-03-14."), field="birth_date"
+            ) from None
+    if not (idcard.OLDEST <= day <= clock.local_today(settings.TIME_ZONE)):
+        raise errors.BIRTH_DATE_INVALID.error(
+            detail=_("The birth date is in the future or before 1900."), field="birth_date"
+        )
+    return day
+
+
+def _identity(
+    *, id_type: str, id_number: str, gender: str | None, birth_date: dt.date | str | None
+) -> tuple[idcard.Document, str, dt.date]:
+    """The document, sex and birth date of a patient: read from the number where the document
+    carries them (what was entered must then agree), entered otherwise."""
+    if id_type not in IdType.values:
+        raise INVALID.error(detail=_("Choose the type of ID document."), field="id_type")
+    try:
+        document = idcard.document_parse(id_type, id_number)
+    except idcard.Refused as refused:
+        raise errors.ID_NUMBER_INVALID.error(detail=refused.reason, field="id_number") from None
+    given_gender = gender or None
+    if given_gender is not None and given_gender not in Gender.values:
+        raise errors.GENDER_INVALID.error(field="gender")
+    given_birth = _birth_date(birth_date)
+    if document.birth_date is not None and document.gender is not None:
+        if given_birth is not None and given_birth != document.birth_date:
+            raise errors.BIRTH_DATE_INVALID.error(
+                detail=_("The ID number gives another birth date; leave the field empty or correct it."),
+                field="birth_date",
+            )
+        if given_gender is not None and given_gender != document.gender:
+            raise errors.GENDER_INVALID.error(
+                detail=_("The ID number gives the other sex; leave the field empty or correct it."), field="gender"
+            )
+        return document, document.gender, document.birth_date
+    if given_gender is None:
+        raise errors.GENDER_INVALID.error(detail=_("This document does not show the sex: choose it."), field="gender")
+    if given_birth is None:
+        raise errors.BIRTH_DATE_INVALID.error(
+            detail=_("This document does not show the birth date: enter it."), field="birth_date"
+        )
+    return document, given_gender, given_birth
+
+
+def _relation(relation: str) -> str:
     if relation not in Relation.values:
         raise INVALID.error(detail=_("Choose the relation."), field="relation")
+    return relation
+
+
+def patients_of(account: Account) -> QuerySet[Patient]:
+    """The account's patients (not those removed)."""
+    return Patient.objects.filter(account=account, removed_at__isnull=True)
+
+
+def access_own_patient(*, account: Account, patient_id: int | str) -> Patient:
+    """The account's own patient; anyone else's (or a removed one) is unknown, never forbidden."""
+    text = str(patient_id)
+    found = patients_of(account).filter(pk=int(text)).first() if text.isdigit() and len(text) < 19 else None
+    if found is None:
+        raise NOT_FOUND.error(field="patient_id")
+    return found
+
+
+def patient_create(
+    *,
+    account: Account,
+    name: str,
+    id_number: str,
+    phone: str,
+    relation: str,
+    id_type: str = IdType.RESIDENT,
+    gender: str | None = None,
+    birth_date: dt.date | str | None = None,
+) -> Patient:
+    """Add a patient. A resident ID card (the default: clients that send only ``id_number``) and
+    the 2023 permanent residence card carry sex and birth date; other documents need them given."""
+    relation = _relation(relation)
     name = real_name(name)
-    parsed = idcard.parse(id_number)
-    if parsed is None:
-        raise errors.ID_NUMBER_INVALID.error(field="id_number")
+    document, gender, birth = _identity(id_type=id_type, id_number=id_number, gender=gender, birth_date=birth_date)
     phone = phone_normalize(phone)
-    id_hash = idcard.lookup_hash(parsed.number)
+    id_hash = idcard.lookup_hash(document.number, document.id_type)
     try:
         with transaction.atomic():
             # The account row lock makes the checks and the insert one step: two parallel adds
             # cannot both see seven patients and make nine.
             lock_account(account.pk)
-            mine = Patient.objects.filter(account=account)
+            mine = patients_of(account)
             if mine.filter(id_number_hash=id_hash).exists():
                 raise errors.PATIENT_EXISTS.error(field="id_number")
             if relation == "self" and mine.filter(relation="self").exists():
@@ -249,14 +340,126 @@ def patient_create(*, account: Account, name: str, id_number: str, phone: str, r
             return Patient.objects.create(
                 account=account,
                 name=name,
-                id_number_encrypted=idcard.encrypt(parsed.number),
+                id_type=document.id_type,
+                id_number_encrypted=idcard.encrypt(document.number),
                 id_number_hash=id_hash,
-                id_number_masked=idcard.mask(parsed.number),
-                birth_date=parsed.birth_date,
-                gender=parsed.gender,
+                id_number_masked=idcard.mask(document.number),
+                birth_date=birth,
+                gender=gender,
                 phone=phone,
                 relation=relation,
                 created_at=clock.now(),
             )
     except IntegrityError:  # the same person added twice at once
         raise errors.PATIENT_EXISTS.error(field="id_number") from None
+
+
+IDENTITY = ("name", "id_type", "id_number", "gender", "birth_date")
+
+
+def patient_update(*, patient: Patient, changes: dict[str, Any]) -> Patient:
+    """Change a patient. Phone and relation may always change. The identity (name, document,
+    sex, birth date) only until the patient has booked anything: past registrations were made
+    in that name at the hospital. An ID number left out keeps the stored one (the form never
+    shows it again); sex and birth date left out keep the stored ones where the document does not
+    carry them. A refusal changes nothing."""
+    unknown = set(changes) - {"phone", "relation", *IDENTITY}
+    if unknown:
+        raise INVALID.error(detail=_("This field cannot be changed."), field=sorted(unknown)[0])
+    fields: dict[str, Any] = {}
+    if "relation" in changes:
+        fields["relation"] = _relation(changes["relation"])
+    if "phone" in changes:
+        fields["phone"] = phone_normalize(changes["phone"])
+    identity = {k: v for k, v in changes.items() if k in IDENTITY}
+    new_identity = False
+    if "name" in identity:
+        name = real_name(identity["name"])
+        if name != patient.name:
+            fields["name"] = name
+            new_identity = True
+    id_type = identity.get("id_type") or patient.id_type
+    number = (identity.get("id_number") or "").strip()
+    if number or id_type != patient.id_type or {"gender", "birth_date"} & set(identity):
+        if not number:
+            if id_type != patient.id_type:
+                raise errors.ID_NUMBER_INVALID.error(
+                    detail=_("Enter the number of the new ID document."), field="id_number"
+                )
+            number = idcard.decrypt(patient.id_number_encrypted)
+        document, gender, birth = _identity(
+            id_type=id_type,
+            id_number=number,
+            gender=identity.get("gender") or (None if identity.get("id_number") else patient.gender),
+            birth_date=identity.get("birth_date") or (None if identity.get("id_number") else patient.birth_date),
+        )
+        id_hash = idcard.lookup_hash(document.number, document.id_type)
+        if id_hash != patient.id_number_hash:
+            fields |= {
+                "id_type": document.id_type,
+                "id_number_encrypted": idcard.encrypt(document.number),
+                "id_number_hash": id_hash,
+                "id_number_masked": idcard.mask(document.number),
+            }
+            new_identity = True
+        if (gender, birth) != (patient.gender, patient.birth_date):
+            fields |= {"gender": gender, "birth_date": birth}
+            new_identity = True
+    try:
+        with transaction.atomic():
+            lock_account(patient.account_id)
+            mine = patients_of(patient.account).exclude(pk=patient.pk)
+            if not Patient.objects.filter(pk=patient.pk, removed_at__isnull=True).exists():
+                raise NOT_FOUND.error(field="patient_id")
+            if new_identity and _has_booked(patient):
+                raise errors.IDENTITY_LOCKED.error()
+            if "id_number_hash" in fields and mine.filter(id_number_hash=fields["id_number_hash"]).exists():
+                raise errors.PATIENT_EXISTS.error(field="id_number")
+            if fields.get("relation") == "self" and mine.filter(relation="self").exists():
+                raise errors.SELF_EXISTS.error(field="relation")
+            if fields:
+                Patient.objects.filter(pk=patient.pk).update(**fields)
+    except IntegrityError:
+        raise errors.PATIENT_EXISTS.error(field="id_number") from None
+    patient.refresh_from_db()
+    return patient
+
+
+def _has_booked(patient: Patient) -> bool:
+    """Anything booked for the patient, ever: the hospital knows them by this identity."""
+    # Holds, registrations and waitlist entries all point at the patient with PROTECT: a delete
+    # attempt inside a savepoint tells without reading the apps above (rolled back either way).
+    try:
+        with transaction.atomic():
+            Patient.objects.filter(pk=patient.pk).delete()
+            raise _Undo
+    except _Undo:
+        return False
+    except ProtectedError:
+        return True
+
+
+class _Undo(Exception):
+    pass
+
+
+def patient_remove(*, patient: Patient) -> None:
+    """Remove a patient from the account, refused (naming what) while a registration has not
+    taken place, a hold is live or a waitlist entry is active. A patient never booked for is
+    deleted with their personal data; one with past bookings is marked removed, kept for those."""
+    with transaction.atomic():
+        # The account lock: a hold being made for the patient at this moment finishes first (or
+        # waits, and then finds no such patient).
+        lock_account(patient.account_id)
+        now = clock.now()
+        if not Patient.objects.filter(pk=patient.pk, removed_at__isnull=True).exists():
+            raise NOT_FOUND.error(field="patient_id")
+        for guard in wired.patient_guards.values():
+            reason = guard(patient.pk, now)
+            if reason is not None:
+                raise errors.PATIENT_IN_USE.error(detail=IN_USE_REASONS[reason], reason=reason)
+        try:
+            with transaction.atomic():
+                Patient.objects.filter(pk=patient.pk).delete()
+        except ProtectedError:
+            Patient.objects.filter(pk=patient.pk).update(removed_at=now)

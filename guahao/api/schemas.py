@@ -54,12 +54,40 @@ class LoginIn(Schema):
     code: str = Field(max_length=10)
 
 
+IdTypeName = Literal["resident", "passport", "hk_macau", "taiwan", "foreign_permanent"]
+
+
 class PatientIn(Schema):
-    # The rule (at most 50 characters, and which) is the service's, worded in the reader's language.
-    name: str = Field(min_length=1, max_length=200, description="real name: Chinese characters or Latin letters, 2-50")
-    id_number: str = Field(min_length=1, max_length=20)
+    # The rules (at most 50 characters, and which; each document's number) are the service's,
+    # worded in the reader's language: the limits here only keep absurd bodies out.
+    name: str = Field(min_length=1, max_length=1000, description="real name: Chinese characters or Latin letters, 2-50")
+    id_number: str = Field(min_length=1, max_length=64)
+    id_type: IdTypeName = Field(
+        default="resident",
+        description="the document: resident identity card (default), passport, Hong Kong/Macao permit, "
+        "Taiwan permit, foreigner's permanent residence ID card",
+    )
+    gender: Literal["male", "female"] | None = Field(
+        default=None,
+        description="needed where the document does not carry it (all but the resident card "
+        "and the 18-digit permanent residence card); if given otherwise it must agree",
+    )
+    birth_date: dt.date | None = Field(default=None, description="as gender")
     phone: str = Field(max_length=20)
     relation: Literal["self", "spouse", "child", "parent", "other"] = "self"
+
+
+class PatientPatch(Schema):
+    """Only the fields sent change. Name, document, sex and birth date cannot change once the
+    patient has booked (``patient.identity_locked``)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=1000)
+    id_type: IdTypeName | None = None
+    id_number: str | None = Field(default=None, min_length=1, max_length=64)
+    gender: Literal["male", "female"] | None = None
+    birth_date: dt.date | None = None
+    phone: str | None = Field(default=None, max_length=20)
+    relation: Literal["self", "spouse", "child", "parent", "other"] | None = None
 
 
 class HoldIn(Schema):
@@ -96,6 +124,7 @@ class PatientOut(Schema):
     id: str
     name: str
     id_number_masked: str
+    id_type: str
     phone_masked: str
     relation: str
     gender: str
@@ -107,6 +136,7 @@ def patient_out(p: Patient) -> dict:
         "id": str(p.pk),
         "name": p.name,
         "id_number_masked": p.id_number_masked,
+        "id_type": p.id_type,
         "phone_masked": f"{p.phone[:3]}****{p.phone[-4:]}",
         "relation": p.relation,
         "gender": p.gender,

@@ -15,7 +15,7 @@ from ninja import Header, Query, Router, Status
 
 from guahao.accounts import errors as account_errors
 from guahao.accounts import services as accounts
-from guahao.accounts.models import Account, Patient
+from guahao.accounts.models import Account
 from guahao.api import problems, schemas
 from guahao.api.auth import AccountBearer, StaffBearer, client_ip, staff_row_access, staff_scoped
 from guahao.api.problems import documented
@@ -119,7 +119,7 @@ patients_router = Router(tags=["patients"], auth=patient_auth)
 
 @patients_router.get("", **documented({200: list[schemas.PatientOut]}, NOT_LOGGED_IN))
 def patients_list(request: HttpRequest) -> list[dict]:
-    return [schemas.patient_out(p) for p in Patient.objects.filter(account=_account(request))]
+    return [schemas.patient_out(p) for p in accounts.patients_of(_account(request))]
 
 
 @patients_router.post(
@@ -129,6 +129,8 @@ def patients_list(request: HttpRequest) -> list[dict]:
         NOT_LOGGED_IN,
         account_errors.NAME_INVALID,
         account_errors.ID_NUMBER_INVALID,
+        account_errors.GENDER_INVALID,
+        account_errors.BIRTH_DATE_INVALID,
         account_errors.PHONE_INVALID,
         account_errors.PATIENT_EXISTS,
         account_errors.SELF_EXISTS,
@@ -137,9 +139,62 @@ def patients_list(request: HttpRequest) -> list[dict]:
 )
 def patients_create(request: HttpRequest, body: schemas.PatientIn) -> Status:
     patient = accounts.patient_create(
-        account=_account(request), name=body.name, id_number=body.id_number, phone=body.phone, relation=body.relation
+        account=_account(request),
+        name=body.name,
+        id_number=body.id_number,
+        id_type=body.id_type,
+        gender=body.gender,
+        birth_date=body.birth_date,
+        phone=body.phone,
+        relation=body.relation,
     )
     return Status(201, schemas.patient_out(patient))
+
+
+@patients_router.get("/{patient_id}", **documented({200: schemas.PatientOut}, NOT_LOGGED_IN, NOT_FOUND))
+def patients_get(request: HttpRequest, patient_id: str) -> dict:
+    return schemas.patient_out(accounts.access_own_patient(account=_account(request), patient_id=patient_id))
+
+
+@patients_router.patch(
+    "/{patient_id}",
+    **documented(
+        {200: schemas.PatientOut},
+        NOT_LOGGED_IN,
+        NOT_FOUND,
+        account_errors.NAME_INVALID,
+        account_errors.ID_NUMBER_INVALID,
+        account_errors.GENDER_INVALID,
+        account_errors.BIRTH_DATE_INVALID,
+        account_errors.PHONE_INVALID,
+        account_errors.PATIENT_EXISTS,
+        account_errors.SELF_EXISTS,
+        account_errors.IDENTITY_LOCKED,
+        summary="Change a patient (only the fields sent; a refusal changes nothing)",
+    ),
+)
+def patients_update(request: HttpRequest, patient_id: str, body: schemas.PatientPatch) -> dict:
+    patient = accounts.access_own_patient(account=_account(request), patient_id=patient_id)
+    changes = body.model_dump(exclude_unset=True)
+    if any(v is None for v in changes.values()):
+        field = next(k for k, v in changes.items() if v is None)
+        raise INVALID.error(detail=f"{field}: a value is needed", field=field)
+    return schemas.patient_out(accounts.patient_update(patient=patient, changes=changes))
+
+
+@patients_router.delete(
+    "/{patient_id}",
+    **documented(
+        {204: None},
+        NOT_LOGGED_IN,
+        NOT_FOUND,
+        account_errors.PATIENT_IN_USE,
+        summary="Remove a patient (refused while a registration is ahead, a hold is live or a waitlist entry active)",
+    ),
+)
+def patients_remove(request: HttpRequest, patient_id: str) -> Status:
+    accounts.patient_remove(patient=accounts.access_own_patient(account=_account(request), patient_id=patient_id))
+    return Status(204, None)
 
 
 # --- catalog -------------------------------------------------------------------------------------

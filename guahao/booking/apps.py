@@ -7,3 +7,9 @@ class BookingConfig(AppConfig):
     label = "booking"
     verbose_name = _("Orders")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from guahao.accounts import ports
+        from guahao.booking.selectors import patient_booked_ahead
+
+        ports.guard_patients("booking", patient_booked_ahead)

@@ -70,7 +70,8 @@ SELECT
      WHERE b.hospital_id = %(hospital)s AND b.person_hash = me.person AND b.lifted_at IS NULL AND b.ends_at > %(now)s
      ORDER BY b.ends_at DESC LIMIT 1),
     me.person
-FROM (SELECT id_number_hash AS person FROM accounts_patient WHERE id = %(patient)s AND account_id = %(account)s) me
+FROM (SELECT id_number_hash AS person FROM accounts_patient
+      WHERE id = %(patient)s AND account_id = %(account)s AND removed_at IS NULL) me
 """
 
 # The slot: the lowest free online one (of the period, if given) whose period is not over, or
@@ -274,7 +275,8 @@ DECLARE
     v_hold bigint;
 BEGIN
     PERFORM 1 FROM accounts_account WHERE id = p_account FOR UPDATE;
-    SELECT id_number_hash INTO v_person FROM accounts_patient WHERE id = p_patient AND account_id = p_account;
+    SELECT id_number_hash INTO v_person FROM accounts_patient
+    WHERE id = p_patient AND account_id = p_account AND removed_at IS NULL;
     IF v_person IS NULL THEN
         RETURN;  -- not the account's patient: no row
     END IF;

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import QuerySet
 
 from guahao.accounts.models import Account, Patient
-from guahao.booking.models import Hold, Registration, RegistrationStatus
+from guahao.booking.models import Hold, HoldStatus, Registration, RegistrationStatus
 from guahao.catalog.models import Doctor, Hospital
 from guahao.core import clock
 from guahao.core.errors import NOT_FOUND
@@ -20,10 +20,24 @@ from guahao.scheduling.selectors import with_available
 
 def access_patient(*, account: Account, patient_id: int | str) -> Patient:
     """The account's own patient; anyone else's is reported as unknown, never as forbidden."""
-    patient = Patient.objects.filter(pk=_int(patient_id), account=account).first()
+    patient = Patient.objects.filter(pk=_int(patient_id), account=account, removed_at__isnull=True).first()
     if patient is None:
         raise NOT_FOUND.error(field="patient_id")
     return patient
+
+
+def patient_booked_ahead(patient_id: int, now: dt.datetime) -> str | None:
+    """What of booking still needs the patient: a registration whose time has not passed, or a
+    live hold (the guard ``accounts`` asks before a patient is removed)."""
+    if Registration.objects.filter(
+        patient_id=patient_id,
+        status__in=[RegistrationStatus.BOOKED, RegistrationStatus.CHECKED_IN],
+        period__ends_at__gt=now,
+    ).exists():
+        return "registration"
+    if Hold.objects.filter(patient_id=patient_id, status=HoldStatus.HELD, expires_at__gt=now).exists():
+        return "hold"
+    return None
 
 
 def access_hold(*, account: Account, hold_id: int | str) -> Hold:

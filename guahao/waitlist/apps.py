@@ -13,3 +13,7 @@ class WaitlistConfig(AppConfig):
         from guahao.waitlist import handlers
 
         outbox.subscribe(consumer="waitlist", topics=handlers.TOPICS, handler=handlers.handle)
+        from guahao.accounts import ports as accounts_ports
+        from guahao.waitlist.services import patient_waiting
+
+        accounts_ports.guard_patients("waitlist", patient_waiting)

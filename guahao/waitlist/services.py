@@ -96,6 +96,11 @@ def _tell(entry: WaitlistEntry, kind: str, **data: object) -> None:
     outbox.event_emit(kind, account_id=entry.account_id, schedule_id=entry.schedule_id, entry_id=entry.pk, **data)
 
 
+def patient_waiting(patient_id: int, now: dt.datetime) -> str | None:
+    """The guard ``accounts`` asks before a patient is removed: an entry still waiting or offered."""
+    return "waitlist" if WaitlistEntry.objects.filter(patient_id=patient_id, status__in=ACTIVE).exists() else None
+
+
 def mode_for(schedule: Schedule, rules: Rules) -> str:
     """How a freed slot becomes the patient's: booked at once where nothing is paid online,
     else as the rules say (paid when joining, or held and paid when offered)."""

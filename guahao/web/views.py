@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from guahao.accounts import services as accounts
-from guahao.accounts.models import Account, Patient, Relation
+from guahao.accounts.models import Account, Gender, IdType, Relation
 from guahao.api.auth import client_ip
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
@@ -221,7 +221,7 @@ def _schedule_context(request: HttpRequest, schedule: Schedule) -> dict[str, Any
         "periods": periods,
         "rules": rules,
         "deadline": cancel_deadline(schedule, rules),
-        "patients": list(Patient.objects.filter(account=account)) if account else [],
+        "patients": list(accounts.patients_of(account)) if account else [],
         "once": secrets.token_urlsafe(16),
         "form": request.POST,
     }
@@ -501,24 +501,81 @@ def waitlist_leave(request: HttpRequest, account: Account, entry_id: int) -> Htt
 # --- the account: patients, messages, login -------------------------------------------------------
 
 
+PATIENT_FIELDS = ("name", "id_type", "id_number", "gender", "birth_date", "phone", "relation")
+
+
+def _patient_context(request: HttpRequest, account: Account, form: Any) -> dict[str, Any]:
+    return {
+        "relations": Relation.choices,
+        "id_types": IdType.choices,
+        "genders": Gender.choices,
+        "today": clock.local_today(settings.TIME_ZONE),
+        "form": form,
+        "next": _next(request, ""),
+        "patients": accounts.patients_of(account),
+    }
+
+
 @patient_page
 def patients(request: HttpRequest, account: Account) -> HttpResponse:
-    ctx: dict[str, Any] = {"relations": Relation.choices, "form": request.POST, "next": _next(request, "")}
+    ctx = _patient_context(request, account, request.POST or {"id_type": IdType.RESIDENT, "relation": ""})
     if request.method == "POST":
         try:
             accounts.patient_create(
                 account=account,
                 name=request.POST.get("name", ""),
+                id_type=request.POST.get("id_type", IdType.RESIDENT),
                 id_number=request.POST.get("id_number", ""),
+                gender=request.POST.get("gender") or None,
+                birth_date=request.POST.get("birth_date") or None,
                 phone=request.POST.get("phone", ""),
                 relation=request.POST.get("relation", ""),
             )
         except Problem as problem:
-            ctx["patients"] = Patient.objects.filter(account=account)
             return _refused(request, "web/patients.html", ctx, problem)
         return redirect(_next(request, reverse("web:patients")))
-    ctx["patients"] = Patient.objects.filter(account=account)
+    ctx["removed"] = request.GET.get("removed") == "1"
+    ctx["saved"] = request.GET.get("saved") == "1"
     return render(request, "web/patients.html", ctx)
+
+
+@patient_page
+def patient(request: HttpRequest, account: Account, patient_id: int) -> HttpResponse:
+    """Edit a patient: the form shows what is stored (the ID number only masked); the fields
+    sent are those changed, an empty ID number keeps the stored one."""
+    p = accounts.access_own_patient(account=account, patient_id=patient_id)
+    carried = len(p.id_number_masked) == 18  # the resident card and the 2023 residence card show them
+    stored = {
+        "name": p.name,
+        "id_type": p.id_type,
+        "id_number": "",
+        "gender": "" if carried else p.gender,
+        "birth_date": "" if carried else p.birth_date.isoformat(),
+        "phone": p.phone,
+        "relation": p.relation,
+    }
+    ctx = _patient_context(request, account, request.POST or stored) | {"patient": p}
+    if request.method == "POST":
+        changes = {k: request.POST[k] for k in PATIENT_FIELDS if k in request.POST and request.POST[k] != stored[k]}
+        try:
+            accounts.patient_update(patient=p, changes=changes)
+        except Problem as problem:
+            return _refused(request, "web/patient.html", ctx, problem)
+        return redirect(reverse("web:patients") + f"?saved=1#patient-{p.pk}")
+    return render(request, "web/patient.html", ctx)
+
+
+@patient_page
+def patient_remove(request: HttpRequest, account: Account, patient_id: int) -> HttpResponse:
+    p = accounts.access_own_patient(account=account, patient_id=patient_id)
+    ctx: dict[str, Any] = {"patient": p}
+    if request.method == "POST":
+        try:
+            accounts.patient_remove(patient=p)
+        except Problem as problem:
+            return _refused(request, "web/patient_remove.html", ctx, problem)
+        return redirect(reverse("web:patients") + "?removed=1")
+    return render(request, "web/patient_remove.html", ctx)
 
 
 @patient_page

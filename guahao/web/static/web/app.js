@@ -13,6 +13,19 @@
       if (left === 0 && !el.dataset.done) { el.dataset.done = "1"; setTimeout(function () { location.reload(); }, 1500); }
     });
   }
+  // A patient's sex and birth date: asked only for documents that do not carry them.
+  function carried(select) {
+    var set = select.form && select.form.querySelector("[data-carried]");
+    if (!set) return;
+    var empty = [].every.call(set.querySelectorAll("select, input"), function (el) { return !el.value; });
+    set.hidden = select.value === "resident" && empty;
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches("[data-id-type]")) carried(e.target);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-id-type]").forEach(carried);
+  });
   var started = Date.now();
   document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });
   document.addEventListener("htmx:afterSwap", function () { started = Date.now(); tick(); });
