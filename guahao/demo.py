@@ -635,6 +635,23 @@ def _waitlists(rng: random.Random) -> list[Schedule]:
     return full
 
 
+# Whom departments see, by their names in every demo hospital: obstetrics and gynaecology women
+# only, paediatrics children under 14.
+RESTRICTIONS: dict[str, dict[str, Any]] = {
+    "产科": {"patient_sex": "female"},
+    "妇科": {"patient_sex": "female"},
+    "儿科": {"age_under": 14},
+    "儿科普通门诊": {"age_under": 14},
+    "小儿呼吸门诊": {"age_under": 14},
+}
+
+
+def _restrictions() -> None:
+    """Set last: the demo's made-up history and full clinics were booked by whoever came along."""
+    for name, fields in RESTRICTIONS.items():
+        Department.objects.filter(name=name).update(**fields)
+
+
 def load(seed: int = 20261122) -> None:
     rng = random.Random(seed)
     experts = _catalog_and_schedules(rng)
@@ -652,4 +669,5 @@ def load(seed: int = 20261122) -> None:
     HisConnection.objects.create(
         hospital=Hospital.objects.get(code="second"), mode=HisMode.REALTIME, hospital_code="second"
     )
+    _restrictions()
     _staff()

@@ -214,6 +214,9 @@ class DepartmentNode(Schema):
     level: int
     bookable: bool
     location: str
+    patient_sex: str = Field(description='whom the department sees: "" (anyone), "female" or "male"')
+    age_from: int | None = Field(description="patients at least this old on the visit day")
+    age_under: int | None = Field(description="patients younger than this on the visit day")
     children: list[DepartmentNode]
 
 
@@ -228,6 +231,9 @@ def department_node(node: dict) -> dict:
         "name_en": d.name_en,
         "level": d.level,
         "location": d.location,
+        "patient_sex": d.patient_sex,
+        "age_from": d.age_from,
+        "age_under": d.age_under,
         "bookable": not node["children"],
         "children": [department_node(c) for c in node["children"]],
     }

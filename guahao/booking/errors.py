@@ -47,3 +47,5 @@ RISK_SUSPECTED = ProblemType(
     403,
     _("These attempts look automated: try again later, or book at the hospital's window"),
 )
+DEPARTMENT_SEX = ProblemType("rule.department_sex", 409, _("This department does not see patients of this sex"))
+DEPARTMENT_AGE = ProblemType("rule.department_age", 409, _("This department does not see patients of this age"))

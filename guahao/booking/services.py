@@ -34,6 +34,7 @@ from guahao.booking.models import (
     RegistrationStatus,
 )
 from guahao.booking.ports import wired
+from guahao.catalog import restrictions
 from guahao.core import cache as request_cache
 from guahao.core import clock, outbox
 from guahao.core.audit import audit_record
@@ -153,6 +154,33 @@ def _check_record(*, patient: Patient, schedule: Schedule, rules: Rules, now: dt
     record = wired.records.record_ensure(patient=patient, hospital_id=schedule.hospital_id, mode=mode)
     if mode == MedicalRecordMode.REQUIRED and record is None:
         raise errors.RECORD_REQUIRED.error()
+
+
+def _check_patient_fits(*, patient: Patient, schedule: Schedule) -> None:
+    """A department that sees only one sex or an age range (obstetrics, paediatrics): the
+    patient as they will be on the visit day. Checked before any slot is touched."""
+    refused = patient_refusal(patient=patient, schedule=schedule)
+    if refused is not None:
+        raise refused
+
+
+def patient_refusal(*, patient: Patient, schedule: Schedule) -> Problem | None:
+    """The department's refusal of this patient for this clinic, or None (for pages that show it
+    before a slot is picked)."""
+    rule = restrictions.restriction_of(schedule.department)
+    if not rule:
+        return None
+    broken = restrictions.refusal(rule, gender=patient.gender, birth_date=patient.birth_date, day=schedule.date)
+    if broken is None:
+        return None
+    sees = restrictions.sentence(schedule.department)
+    if broken == "sex":
+        return errors.DEPARTMENT_SEX.error(detail=sees, field="patient_id", rule=rule.sex)
+    age = restrictions.age_on(patient.birth_date, schedule.date)
+    detail = _("%(sees)s The patient will be %(age)d on the visit day.") % {"sees": sees, "age": age}
+    return errors.DEPARTMENT_AGE.error(
+        detail=detail, field="patient_id", age_from=rule.age_from, age_under=rule.age_under
+    )
 
 
 def _terms(
@@ -346,6 +374,12 @@ def hold_create(
     hold = None
     refused = True  # by a rule, or by a failure: the ticket goes back as it was
     try:
+        # Whom the department sees, then the medical record: both need the patient read (only
+        # where the department restricts, or records are kept online).
+        if restrictions.restriction_of(schedule.department):
+            if isinstance(patient, int):
+                patient = selectors.access_patient(account=account, patient_id=patient)
+            _check_patient_fits(patient=patient, schedule=schedule)
         if rules.medical_record_mode != MedicalRecordMode.AT_VISIT:
             if isinstance(patient, int):
                 patient = selectors.access_patient(account=account, patient_id=patient)
@@ -429,6 +463,7 @@ def hold_rules_check(*, account: Account, patient: Patient, schedule: Schedule, 
     the limits per department and per hospital, the medical record): what joining a waitlist
     checks. A patient's live holds elsewhere do not count here."""
     now = clock.now()
+    _check_patient_fits(patient=patient, schedule=schedule)
     _check_record(patient=patient, schedule=schedule, rules=rules, now=now)
     terms = _terms(account_id=account.pk, patient_id=patient.pk, schedule=schedule, period=None, rules=rules, now=now)
     counted = locks.counts_of(dataclasses.replace(terms, max_live=1_000_000))

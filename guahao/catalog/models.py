@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -13,6 +13,14 @@ class Title(models.TextChoices):
     ASSOCIATE_CHIEF = "associate_chief", _("Associate chief physician")
     CHIEF = "chief", _("Chief physician")
     RENOWNED = "renowned", _("Renowned expert")
+
+
+class PatientSex(models.TextChoices):
+    """Whom a department sees, by sex (obstetrics: women only)."""
+
+    ANY = "", _("Anyone")
+    FEMALE = "female", _("Women only")
+    MALE = "male", _("Men only")
 
 
 class Hospital(models.Model):
@@ -69,12 +77,31 @@ class Department(models.Model):
     location = models.CharField(_("location"), max_length=200, blank=True)
     sort = models.PositiveIntegerField(_("order"), default=0)
     his_code = models.CharField(_("HIS code"), max_length=64, blank=True, db_index=True)
+    # Whom the department sees (checked when a slot is held, shown before one is picked): by sex,
+    # and by age on the visit day, from ``age_from`` (inclusive) to under ``age_under``.
+    patient_sex = models.CharField(
+        _("patients' sex"), max_length=6, choices=PatientSex.choices, default=PatientSex.ANY, blank=True
+    )
+    age_from = models.PositiveSmallIntegerField(
+        _("from age"), null=True, blank=True, help_text=_("Patients this old or older on the visit day.")
+    )
+    age_under = models.PositiveSmallIntegerField(
+        _("under age"),
+        null=True,
+        blank=True,
+        help_text=_("Patients younger than this on the visit day (14: children)."),
+    )
 
     class Meta:
         verbose_name = _("department")
         verbose_name_plural = _("departments")
         ordering = ["sort", "id"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(age_from__isnull=True) | Q(age_under__isnull=True) | Q(age_from__lt=F("age_under")),
+                name="department_age_range_not_empty",
+                violation_error_message=_("The lower age must be below the upper one."),
+            ),
             models.CheckConstraint(condition=Q(level__gte=1, level__lte=3), name="department_level_1_to_3"),
             models.CheckConstraint(
                 condition=Q(level=1, parent__isnull=True) | Q(level__gt=1, parent__isnull=False),

@@ -95,7 +95,7 @@ class HospitalAdmin(ScopedAdmin):
 
 @admin.register(Department)
 class DepartmentAdmin(ScopedAdmin):
-    list_display = ["name", "parent", "level", "hospital", "location"]
+    list_display = ["name", "parent", "level", "hospital", "location", "patient_sex", "age_from", "age_under"]
     list_filter = ["hospital", "level"]
     search_fields = ["name", "pinyin_initials"]
     readonly_fields = ["level", "pinyin_initials"]

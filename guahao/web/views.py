@@ -28,6 +28,7 @@ from guahao.api.auth import client_ip
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
 from guahao.booking.models import HoldStatus, Registration
+from guahao.catalog import restrictions
 from guahao.catalog import selectors as catalog
 from guahao.catalog.models import Department, Hospital
 from guahao.core import clock, idempotency
@@ -187,6 +188,7 @@ def department(request: HttpRequest, department_id: int) -> HttpResponse:
         "doctors": sorted(doctors.values(), key=lambda d: d.name),
         "doctor_id": doctor_id,
         "status_labels": STATUS_LABELS,
+        "restriction": restrictions.sentence(dep),
     }
     return render(request, "web/department.html", ctx)
 
@@ -213,7 +215,8 @@ def _schedule_context(request: HttpRequest, schedule: Schedule) -> dict[str, Any
     view, periods = scheduling.schedule_detail(schedule)
     account = current_account(request)
     rules = rules_for_schedule(schedule)
-    ctx = {
+    patients = list(accounts.patients_of(account)) if account else []
+    ctx: dict[str, Any] = {
         "schedule": schedule,
         "hospital": schedule.hospital,
         "view": view,
@@ -221,10 +224,22 @@ def _schedule_context(request: HttpRequest, schedule: Schedule) -> dict[str, Any
         "periods": periods,
         "rules": rules,
         "deadline": cancel_deadline(schedule, rules),
-        "patients": list(accounts.patients_of(account)) if account else [],
+        "patients": patients,
         "once": secrets.token_urlsafe(16),
         "form": request.POST,
+        "restriction": restrictions.sentence(schedule.department),
     }
+    # Whom the department sees, said before a slot is picked: a patient it would refuse cannot
+    # be chosen (with the reason beside the name); if none can, the page says so at the top.
+    refused: dict[int, Problem] = {}
+    if ctx["restriction"]:
+        for p in patients:
+            refusal = booking.patient_refusal(patient=p, schedule=schedule)
+            if refusal is not None:
+                refused[p.pk] = refusal
+    ctx["refused_patients"] = refused
+    ctx["first_fitting"] = next((p.pk for p in patients if p.pk not in refused), None)
+    ctx["nobody_fits"] = bool(patients) and ctx["first_fitting"] is None
     if view.status == "full":
         ctx |= _clinic_waitlist(schedule, rules, account)
     return ctx

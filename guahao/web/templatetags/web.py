@@ -39,4 +39,4 @@ def qr_svg(data: str, label: str) -> SafeString:
 
 @register.filter
 def get_item(mapping: dict, key: str) -> Any:
-    return mapping.get(key, "")
+    return mapping.get(key, "") if hasattr(mapping, "get") else ""
