@@ -50,6 +50,9 @@ class Payment(models.Model):
     transaction_id = models.CharField(_("provider transaction"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("created at"))
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    # The provider said the attempt failed (declined, cancelled at the cashier): the order may
+    # still be paid at the same cashier while the hold lasts, which clears it.
+    failed_at = models.DateTimeField(_("last attempt failed at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     class Meta:

@@ -502,6 +502,15 @@ def payment_refresh(*, payment: Payment) -> str | None:
         return None
     if order is not None and order.status in ("SUCCESS", "REFUND"):
         return _capture(payment_id=payment.pk, transaction_id=order.transaction_id, paid_at=order.paid_at)
+    if order is not None and order.status == "PAYERROR":
+        Payment.objects.filter(pk=payment.pk, status=PaymentStatus.CREATED, failed_at__isnull=True).update(
+            failed_at=clock.now()
+        )
+        payment.refresh_from_db(fields=["failed_at"])
+        return "failed"
+    if payment.failed_at is not None:  # tried again at the cashier, not paid yet: waiting again
+        Payment.objects.filter(pk=payment.pk).update(failed_at=None)
+        payment.failed_at = None
     return "unpaid"
 
 

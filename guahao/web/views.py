@@ -224,6 +224,7 @@ def _schedule_context(request: HttpRequest, schedule: Schedule) -> dict[str, Any
         "periods": periods,
         "rules": rules,
         "deadline": cancel_deadline(schedule, rules),
+        "cancel_closed": clock.now() >= cancel_deadline(schedule, rules),
         "patients": patients,
         "once": secrets.token_urlsafe(16),
         "form": request.POST,
@@ -312,17 +313,27 @@ def _hold_context(request: HttpRequest, account: Account, hold_id: int) -> dict[
         booking.holds_expire(account=account)
         hold.refresh_from_db()
     payment = Payment.objects.filter(hold=hold).order_by("-pk").first()
+    open_ = payment is not None and payment.status == PaymentStatus.CREATED and hold.status == HoldStatus.HELD
+    # The patient's choices stay as they made them: after a failed payment the page offers the
+    # same method again (or another) and keeps the insurance choice.
+    chosen = {"method": payment.method, "insurance": "1" if payment.insurance else ""} if payment else {}
+    rules = rules_for_schedule(hold.schedule)
+    deadline = cancel_deadline(hold.schedule, rules)
     return {
         "cashier_url": _cashier_url(request, payment) if payment else "",
         "hold": hold,
         "schedule": hold.schedule,
         "hospital": hold.schedule.hospital,
         "payment": payment,
-        "paying": payment is not None and payment.status == PaymentStatus.CREATED and hold.status == HoldStatus.HELD,
+        "paying": open_ and payment is not None and payment.failed_at is None,
+        "failed": open_ and payment is not None and payment.failed_at is not None,
         "refund": payment.refunds.order_by("-pk").first() if payment else None,
         "seconds_left": max(0, int((hold.expires_at - clock.now()).total_seconds())),
         "methods": Method.choices,
-        "form": request.POST,
+        "form": request.POST or chosen,
+        "rules": rules,
+        "deadline": deadline,
+        "cancel_closed": clock.now() >= deadline,
     }
 
 
@@ -336,7 +347,7 @@ def _cashier_url(request: HttpRequest, payment: Payment) -> str:
 def hold(request: HttpRequest, account: Account, hold_id: int) -> HttpResponse:
     ctx = _hold_context(request, account, hold_id)
     h, payment = ctx["hold"], ctx["payment"]
-    if ctx["paying"] and request.GET.get("back"):
+    if (ctx["paying"] or ctx["failed"]) and request.GET.get("back"):
         # Back from the cashier: ask the provider now rather than wait for its notification.
         payments.payment_refresh(payment=payment)
         ctx = _hold_context(request, account, hold_id)
