@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from guahao.api.metrics import metrics_view
 from guahao.api.v1 import api
@@ -11,6 +13,8 @@ urlpatterns = [
     path("metrics", metrics_view),
     path("api/v1/", api.urls),
     path("console/", admin.site.urls),
+    # Browsers ask for /favicon.ico whatever the page says.
+    path("favicon.ico", RedirectView.as_view(url=static("web/icon.svg"), permanent=True)),
     path("i18n/", include("django.conf.urls.i18n")),  # the language switch (console, web app)
     path("", include("guahao.web.urls")),
 ]

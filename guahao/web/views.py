@@ -398,9 +398,17 @@ def hold_release(request: HttpRequest, account: Account, hold_id: int) -> HttpRe
 
 @patient_page
 def registrations(request: HttpRequest, account: Account) -> HttpResponse:
-    mine = booking_selectors.registrations_of(account).order_by("-visit_date", "-booked_at")[:100]
+    mine = list(booking_selectors.registrations_of(account).order_by("-visit_date", "-booked_at")[:100])
+    now = clock.now()
+    # Upcoming first, the soonest at the top; then the past and the cancelled, the latest first.
+    upcoming = sorted(
+        (r for r in mine if r.status in ("booked", "checked_in") and r.period.ends_at > now),
+        key=lambda r: r.period.starts_at,
+    )
+    past = [r for r in mine if r not in upcoming]
     waiting = waitlist.entries_active_count(account)
-    return render(request, "web/registrations.html", {"registrations": mine, "waiting": waiting})
+    ctx = {"registrations": mine, "upcoming": upcoming, "past": past, "waiting": waiting}
+    return render(request, "web/registrations.html", ctx)
 
 
 def _registration_context(account: Account, registration_id: int) -> dict[str, Any]:

@@ -26,6 +26,13 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-id-type]").forEach(carried);
   });
+  // The day picked stays in view in the day strip (after a swap too).
+  function pickedInView() {
+    var day = document.querySelector(".strip a[aria-current=date]");
+    if (day && day.scrollIntoView) day.scrollIntoView({ block: "nearest", inline: "center" });
+  }
+  document.addEventListener("DOMContentLoaded", pickedInView);
+  document.addEventListener("htmx:afterSwap", pickedInView);
   var started = Date.now();
   document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });
   document.addEventListener("htmx:afterSwap", function () { started = Date.now(); tick(); });
