@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("hospitals/<int:hospital_id>/", views.hospital, name="hospital"),
     path("departments/<int:department_id>/", views.department, name="department"),
+    path("doctors/<int:doctor_id>/", views.doctor, name="doctor"),
     path("schedules/<int:schedule_id>/", views.schedule, name="schedule"),
     path("schedules/<int:schedule_id>/hold", views.hold_create, name="hold-create"),
     path("schedules/<int:schedule_id>/waitlist", views.waitlist_join, name="waitlist-join"),

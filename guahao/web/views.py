@@ -8,6 +8,7 @@ alternatives. Reading pages work without JavaScript; htmx only makes them quicke
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from collections.abc import Callable
 from functools import wraps
@@ -30,7 +31,7 @@ from guahao.booking import services as booking
 from guahao.booking.models import HoldStatus, Registration
 from guahao.catalog import restrictions
 from guahao.catalog import selectors as catalog
-from guahao.catalog.models import Department, Hospital
+from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.core import clock, idempotency
 from guahao.core.errors import INVALID, NOT_FOUND
 from guahao.core.problems import Problem
@@ -46,6 +47,7 @@ from guahao.scheduling.models import CancelPolicy, Schedule
 from guahao.scheduling.rules import Rules, cancel_deadline, rules_for, rules_for_schedule, waitlist_deadline
 from guahao.waitlist import services as waitlist
 from guahao.web import errors
+from guahao.web.templatetags.web import loc
 
 SESSION_TOKEN = "guahao_patient_token"  # noqa: S105 - the session key it is kept under
 DAYS_CHOICES = (7, 14)
@@ -198,6 +200,29 @@ def _int(value: str | None) -> int | None:
         return int(value) if value else None
     except ValueError:
         return None
+
+
+def doctor(request: HttpRequest, doctor_id: int) -> HttpResponse:
+    """A doctor's page: title, department, specialties, introduction, and their clinics of the
+    next 14 days with what is left (each links to its clinic to book)."""
+    d = _get(Doctor.objects.select_related("hospital", "department").filter(is_active=True), doctor_id)
+    today = clock.local_today(d.hospital.timezone)
+    days = DAYS_CHOICES[-1]
+    his_realtime.availability_refresh(hospital_id=d.hospital_id, start=today, end=today + dt.timedelta(days=days - 1))
+    by_day = scheduling.department_availability(department=d.department, start=today, days=days)
+    clinics = [
+        (day, v, STATUS_LABELS[v.status]) for day, views in by_day for v in views if v.schedule.doctor_id == d.pk
+    ]
+    specialties = [p.strip() for p in re.split(r"[、，,；;]", loc(d, "specialty") or "")]
+    ctx = {
+        "doctor": d,
+        "hospital": d.hospital,
+        "department": d.department,
+        "clinics": clinics,
+        "specialties": [p for p in specialties if p],
+        "restriction": restrictions.sentence(d.department),
+    }
+    return render(request, "web/doctor.html", ctx)
 
 
 def _date(value: str | None) -> dt.date | None:
