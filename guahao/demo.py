@@ -647,9 +647,17 @@ RESTRICTIONS: dict[str, dict[str, Any]] = {
 
 
 def _restrictions() -> None:
-    """Set last: the demo's made-up history and full clinics were booked by whoever came along."""
+    """Set last: the demo's made-up history and full clinics were booked by whoever came along.
+
+    At 仁和医院 (which charges online) 妇产科 and 儿科 are listed right after 内科: the API
+    contract's smoke journey (``../shared/contract/journey.py``) holds and gives back a slot in
+    each of the last ten departments of a paying hospital for a made-up adult, and a department
+    that would refuse that adult must not be among them."""
     for name, fields in RESTRICTIONS.items():
         Department.objects.filter(name=name).update(**fields)
+    renhe = Department.objects.filter(hospital__code="renhe", level=1)
+    for sort, name in enumerate(["内科", "妇产科", "儿科", "外科"]):
+        renhe.filter(name=name).update(sort=sort)
 
 
 def load(seed: int = 20261122) -> None:
