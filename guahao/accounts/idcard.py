@@ -188,3 +188,16 @@ def mask(number: str) -> str:
     if len(number) < 15:
         return number[:2] + "*" * max(len(number) - 4, 4) + number[-2:]
     return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
+def other_document_hashes(raw: str) -> list[str]:
+    """The keyed hashes a number would have as each document other than the resident card whose
+    rule it meets (staff looking a person up do not say which document they hold)."""
+    hashes = []
+    for id_type in PATTERNS:
+        try:
+            document = document_parse(id_type, raw)
+        except Refused:
+            continue
+        hashes.append(lookup_hash(document.number, id_type))
+    return hashes

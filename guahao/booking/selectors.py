@@ -173,9 +173,11 @@ def registrations_find(qs: QuerySet[Registration], term: str) -> QuerySet[Regist
         return qs.filter(person_hash=idcard.lookup_hash(parsed.number))
     if term.isdigit() and len(term) == 11 and term.startswith("1"):
         return qs.filter(Q(account__phone=term) | Q(patient__phone=term))
+    # A passport or permit number (its document unsaid) may also be what was typed.
+    documents = Q(person_hash__in=idcard.other_document_hashes(term))
     if term.isdigit():
-        return qs.filter(registration_number__startswith=term)
-    return qs.filter(patient__name__icontains=term)
+        return qs.filter(Q(registration_number__startswith=term) | documents)
+    return qs.filter(Q(patient__name__icontains=term) | documents)
 
 
 def registration_events(registration: Registration) -> QuerySet[Any]:

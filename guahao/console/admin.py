@@ -274,7 +274,11 @@ class BlacklistAdmin(ScopedAdmin):
         parsed = idcard.parse(search_term.strip()) if search_term.strip() else None
         if parsed is not None:
             return queryset.filter(person_hash=idcard.lookup_hash(parsed.number)), False
-        return super().get_search_results(request, queryset, search_term)
+        found, distinct = super().get_search_results(request, queryset, search_term)
+        others = idcard.other_document_hashes(search_term.strip()) if search_term.strip() else []
+        if others:  # a passport or permit number: the bars of that person too
+            found = found | queryset.filter(person_hash__in=others)
+        return found, distinct
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:

@@ -247,3 +247,29 @@ def test_an_active_waitlist_entry_refuses_the_removal():
     assert client.call("DELETE", f"/waitlist/{entry['id']}")[0] == 200
     assert client.call("DELETE", f"/patients/{pid}")[0] == 204
     assert WaitlistEntry.objects.get(pk=entry["id"]).patient.removed_at is not None
+
+
+def test_staff_find_a_passport_holders_registration_by_the_number_without_naming_the_document():
+    from guahao.accounts import services as accounts
+    from guahao.booking import selectors
+    from guahao.booking import services as booking
+
+    schedule = booked_clinic()
+    account = f.account()
+    holder = accounts.patient_create(
+        account=account,
+        name="John Smith",
+        id_number="E12345678",
+        id_type="passport",
+        gender="male",
+        birth_date="1985-03-12",
+        phone=account.phone,
+        relation="self",
+    )
+    other = f.patient(account, relation="child")
+    mine = booking.hold_confirm(hold=booking.hold_create(account=account, patient=holder, schedule=schedule))
+    theirs = booking.hold_confirm(hold=booking.hold_create(account=account, patient=other, schedule=schedule))
+    everything = Registration.objects.all()
+    assert list(selectors.registrations_find(everything, "e1234 5678")) == [mine]
+    assert set(selectors.registrations_find(everything, account.phone)) == {mine, theirs}  # phones unchanged
+    assert list(selectors.registrations_find(everything, "E12345679")) == []
