@@ -18,7 +18,17 @@ from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts import errors, idcard
 from guahao.accounts.locks import lock_account, lock_phone
-from guahao.accounts.models import Account, AuthToken, Gender, IdType, Patient, Relation, SmsCode, StaffToken
+from guahao.accounts.models import (
+    Account,
+    AuthToken,
+    Gender,
+    IdType,
+    MedicalRecord,
+    Patient,
+    Relation,
+    SmsCode,
+    StaffToken,
+)
 from guahao.accounts.ports import wired
 from guahao.core import cache as request_cache
 from guahao.core import clock, ratelimit
@@ -419,6 +429,10 @@ def patient_update(*, patient: Patient, changes: dict[str, Any]) -> Patient:
                 raise errors.SELF_EXISTS.error(field="relation")
             if fields:
                 Patient.objects.filter(pk=patient.pk).update(**fields)
+            if new_identity:
+                # Records a HIS made for the old name or number are not this person's: made
+                # again (or found) under the new identity at the next booking.
+                MedicalRecord.objects.filter(patient=patient).delete()
     except IntegrityError:
         raise errors.PATIENT_EXISTS.error(field="id_number") from None
     patient.refresh_from_db()

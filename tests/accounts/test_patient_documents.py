@@ -273,3 +273,17 @@ def test_staff_find_a_passport_holders_registration_by_the_number_without_naming
     assert list(selectors.registrations_find(everything, "e1234 5678")) == [mine]
     assert set(selectors.registrations_find(everything, account.phone)) == {mine, theirs}  # phones unchanged
     assert list(selectors.registrations_find(everything, "E12345679")) == []
+
+
+def test_a_new_identity_drops_the_medical_records_made_for_the_old_one(api):
+    from guahao.accounts.models import MedicalRecord
+
+    api.login()
+    pid = api.add_patient(relation="child", name="张小明")
+    h = f.hospital()
+    MedicalRecord.objects.create(patient_id=pid, hospital=h, his_patient_id="P1", created_at=clock.now())
+    assert api.call("PATCH", f"/patients/{pid}", {"relation": "other"})[0] == 200
+    assert MedicalRecord.objects.filter(patient_id=pid).count() == 1  # contact details: the record stays
+    status, body = api.call("PATCH", f"/patients/{pid}", {"name": "张晓明"})
+    assert status == 200, body
+    assert not MedicalRecord.objects.filter(patient_id=pid).exists()
