@@ -1,6 +1,5 @@
 """The frame of the web app at 390×844 in Chromium, in both languages: the tabs on one line, the
-day picked kept in view in the day strip, the main action within reach at the bottom, and our
-own 404 page. Screenshots: ``artifacts/browser/<language>/layout-*.png``."""
+day picked kept in view in the day strip, a clinic's half hours as a grid, and our own 404 page. Screenshots: ``artifacts/browser/<language>/layout-*.png``."""
 
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ def test_tabs_on_one_line_the_picked_day_in_view_and_a_branded_404(chromium, liv
     dep = f.department(h)
     doctor = f.doctor(dep)
     last = f.today() + dt.timedelta(days=6)
-    f.schedule(dep, doctor, day=last)
+    clinic = f.schedule(dep, doctor, day=last)
     shots = ARTIFACTS / language
     shots.mkdir(parents=True, exist_ok=True)
     context = chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
@@ -44,6 +43,11 @@ def test_tabs_on_one_line_the_picked_day_in_view_and_a_branded_404(chromium, liv
     picked = page.locator(".strip a[aria-current=date]").bounding_box()
     assert 0 <= picked["x"] and picked["x"] + picked["width"] <= 390  # scrolled into view
     shot("picked-day")
+
+    page.goto(f"{live_server.url}/schedules/{clinic.pk}/")
+    first, second = (page.locator("label.period").nth(i).bounding_box() for i in (0, 1))
+    assert first["y"] == second["y"] and second["x"] > first["x"]  # the half hours side by side
+    shot("periods")
 
     page.goto(f"{live_server.url}/no-such-page/")
     assert page.locator("p.code").inner_text() == "404"
