@@ -366,7 +366,17 @@ class BlacklistAdmin(ScopedAdmin):
 class PatientAdmin(ReadOnlyAdmin):
     # A hospital sees the patients who registered there (and may bar only those).
     hospital_path = "registrations__hospital"
-    list_display = ["name", "id_number_masked", "phone_masked", "gender", "birth_date", "relation", "account"]
+    list_display = [
+        "name",
+        "id_type",
+        "id_number_masked",
+        "phone_masked",
+        "gender",
+        "birth_date",
+        "relation",
+        "account",
+        "removed_at",
+    ]
     search_fields = ["name"]
     exclude = ["id_number_encrypted", "id_number_hash", "phone"]  # personal data: shown masked only
     readonly_fields = ["phone_masked"]
