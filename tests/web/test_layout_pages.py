@@ -69,3 +69,18 @@ def test_registrations_are_grouped_with_the_soonest_upcoming_first():
         f"/registrations/{booked['later'].pk}/"
     )
     assert f"/registrations/{booked['gone'].pk}/" in past and f"/registrations/{booked['gone'].pk}/" not in upcoming
+
+
+@pytest.mark.parametrize(
+    ("language", "says"), [("zh-hans", "系统出了点问题"), ("en", "Something went wrong on our side")]
+)
+def test_a_server_error_is_ours_in_the_readers_language(language, says):
+    from django.test import RequestFactory
+    from django.utils import translation
+    from django.views.defaults import server_error
+
+    with translation.override(language):
+        response = server_error(RequestFactory().get("/registrations/"))
+    html = response.content.decode()
+    assert response.status_code == 500 and says in html and "web/app.css" in html
+    assert "<script" not in html and "style=" not in html
