@@ -37,7 +37,7 @@ from guahao.booking.ports import wired
 from guahao.core import cache as request_cache
 from guahao.core import clock, outbox
 from guahao.core.audit import audit_record
-from guahao.core.errors import INVALID, NOT_FOUND, RATE_LIMITED
+from guahao.core.errors import NOT_FOUND, RATE_LIMITED
 from guahao.core.problems import Problem
 from guahao.scheduling import facts
 from guahao.scheduling import services as scheduling
@@ -758,7 +758,7 @@ def registration_for_checkin(*, registration_number: str | None = None, qr: str 
         try:
             registration_number = signing.loads(qr, salt=QR_SALT)
         except signing.BadSignature:
-            raise INVALID.error(field="qr") from None
+            raise NOT_FOUND.error(field="qr") from None  # not a code of ours
     registration = (
         Registration.objects.select_related("schedule__hospital")
         .filter(registration_number=(registration_number or "").strip())
