@@ -19,8 +19,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from pypinyin import lazy_pinyin
 
+from guahao.accounts import phones, staff
 from guahao.accounts import services as accounts
-from guahao.accounts import staff
 from guahao.accounts.models import Account
 from guahao.accounts.roles import Role
 from guahao.booking import services as booking
@@ -431,7 +431,7 @@ def _fill(schedules: list, rng: random.Random) -> None:
         for _ in range(free):
             n += 1
             phone = f"1380000{n:04d}"
-            account = Account.objects.create(phone=phone, created_at=now)
+            account = Account.objects.create(**phones.columns(phone), created_at=now)
             patient = accounts.patient_create(
                 account=account,
                 name=rng.choice(SURNAMES) + rng.choice(GIVEN),
@@ -549,7 +549,7 @@ def _history(rng: random.Random) -> None:
 
     def someone() -> tuple[Account, Any]:
         phone = f"1370000{next(made):04d}"
-        account = Account.objects.create(phone=phone, created_at=clock.now())
+        account = Account.objects.create(**phones.columns(phone), created_at=clock.now())
         born = f"{rng.randint(1940, 2022)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
         name = rng.choice(SURNAMES) + rng.choice(GIVEN)
         patient = accounts.patient_create(
@@ -584,7 +584,7 @@ def _history(rng: random.Random) -> None:
 
 
 def _demo_patient(phone: str, rng: random.Random):  # type: ignore[no-untyped-def]
-    account = Account.objects.create(phone=phone, created_at=clock.now())
+    account = Account.objects.create(**phones.columns(phone), created_at=clock.now())
     patient = accounts.patient_create(
         account=account,
         name=rng.choice(SURNAMES) + rng.choice(GIVEN),

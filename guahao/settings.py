@@ -88,6 +88,13 @@ SECRET_KEY = _secret_key()
 # Personal data (ID numbers) is encrypted with a key of its own, so it can be rotated apart from
 # the session secret. Unset, it is derived from SECRET_KEY.
 FIELD_KEY = env_str("GUAHAO_FIELD_KEY", "") or SECRET_KEY
+# Keys being rotated away from (comma-separated, or a file of them): still read, never written;
+# `guahao rotate-keys` seals and hashes everything again under GUAHAO_FIELD_KEY (README).
+FIELD_KEYS_PREVIOUS = tuple(
+    k.strip() for k in env_str("GUAHAO_FIELD_KEYS_PREVIOUS", "").replace("\n", ",").split(",") if k.strip()
+)
+if FIELD_KEY in FIELD_KEYS_PREVIOUS:
+    raise ImproperlyConfigured("GUAHAO_FIELD_KEYS_PREVIOUS must not hold the current GUAHAO_FIELD_KEY")
 
 DEBUG = env_bool("GUAHAO_DEBUG", False)
 ALLOWED_HOSTS = [h.strip() for h in env_str("GUAHAO_ALLOWED_HOSTS", "*").split(",") if h.strip()]

@@ -7,14 +7,18 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from guahao.accounts import phones
 from guahao.accounts.roles import Role
 from guahao.catalog.models import Hospital
 
 
 class Account(models.Model):
-    """The login of a patient or family: a mainland mobile number."""
+    """The login of a patient or family: a mainland mobile number, sealed at rest and found by
+    its keyed hash (``accounts.phones``)."""
 
-    phone = models.CharField(_("phone"), max_length=20, unique=True)
+    phone_encrypted = models.TextField(editable=False)
+    phone_hash = models.CharField(max_length=64, unique=True, editable=False)
+    phone_masked = models.CharField(_("phone"), max_length=20, editable=False)
     created_at = models.DateTimeField(_("created at"))
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -22,14 +26,17 @@ class Account(models.Model):
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
 
+    phone = phones.sealed_phone
+
     def __str__(self) -> str:
-        return f"{self.phone[:3]}****{self.phone[-4:]}"
+        return self.phone_masked
 
 
 class SmsCode(models.Model):
-    """A login code sent to a phone; only its hash is kept."""
+    """A login code sent to a phone; only its hash is kept, and the phone's keyed hash."""
 
-    phone = models.CharField(max_length=20, db_index=True)
+    phone_hash = models.CharField(max_length=64, db_index=True)
+    phone_masked = models.CharField(max_length=20)
     code_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -38,7 +45,7 @@ class SmsCode(models.Model):
     client_ip = models.GenericIPAddressField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"code for {self.phone[:3]}****{self.phone[-4:]}"
+        return f"code for {self.phone_masked}"
 
 
 class AuthToken(models.Model):
@@ -179,7 +186,9 @@ class Patient(models.Model):
     id_number_masked = models.CharField(_("ID number"), max_length=20, editable=False)
     birth_date = models.DateField(_("birth date"))
     gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices)
-    phone = models.CharField(_("phone"), max_length=20)
+    phone_encrypted = models.TextField(editable=False)
+    phone_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    phone_masked = models.CharField(_("phone"), max_length=20, editable=False)
     relation = models.CharField(_("relation"), max_length=10, choices=Relation.choices)
     created_at = models.DateTimeField(_("created at"))
 
@@ -193,6 +202,8 @@ class Patient(models.Model):
                 fields=["account"], condition=Q(relation="self"), name="patient_one_self_per_account"
             ),
         ]
+
+    phone = phones.sealed_phone
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id_number_masked})"

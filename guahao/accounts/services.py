@@ -15,12 +15,12 @@ from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
-from guahao.accounts import errors, idcard
+from guahao.accounts import errors, idcard, phones
 from guahao.accounts.locks import lock_account, lock_phone
 from guahao.accounts.models import Account, AuthToken, Patient, Relation, SmsCode, StaffToken
 from guahao.accounts.ports import wired
 from guahao.core import cache as request_cache
-from guahao.core import clock, ratelimit
+from guahao.core import clock, ratelimit, sealing
 from guahao.core.errors import INVALID, RATE_LIMITED
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,7 @@ def phone_normalize(raw: str, *, field: str = "phone") -> str:
     return str(parsed.national_number)
 
 
-def mask_phone(phone: str) -> str:
-    return f"{phone[:3]}****{phone[-4:]}"
+mask_phone = phones.mask
 
 
 def sms_code_send(*, phone: str, client_ip: str | None) -> tuple[SmsCode, str]:
@@ -67,13 +66,14 @@ def sms_code_send(*, phone: str, client_ip: str | None) -> tuple[SmsCode, str]:
         lock_phone(phone)
         now = clock.now()
         if settings.RATELIMIT_ENABLED:
-            recent = SmsCode.objects.filter(phone=phone, created_at__gt=now - dt.timedelta(days=1))
+            recent = SmsCode.objects.filter(phones.matching(phone), created_at__gt=now - dt.timedelta(days=1))
             if recent.filter(created_at__gt=now - RESEND_AFTER).exists():
                 raise errors.SMS_TOO_SOON.error()
             if recent.count() >= CODES_PER_PHONE_PER_DAY:
                 raise errors.SMS_DAILY_LIMIT.error()
         row = SmsCode.objects.create(
-            phone=phone,
+            phone_hash=phones.lookup_hash(phone),
+            phone_masked=phones.mask(phone),
             code_hash=_digest(f"{phone}:{code}"),
             created_at=now,
             expires_at=now + CODE_TTL,
@@ -98,7 +98,11 @@ def account_login(*, phone: str, code: str, client_ip: str | None = None) -> tup
         raise RATE_LIMITED.error()
     phone = phone_normalize(phone)
     now = clock.now()
-    sms = SmsCode.objects.filter(phone=phone, used_at__isnull=True, expires_at__gt=now).order_by("-created_at").first()
+    sms = (
+        SmsCode.objects.filter(phones.matching(phone), used_at__isnull=True, expires_at__gt=now)
+        .order_by("-created_at")
+        .first()
+    )
     if sms is None:
         raise errors.CODE_WRONG.error()
     if sms.attempts >= CODE_ATTEMPTS:
@@ -110,7 +114,7 @@ def account_login(*, phone: str, code: str, client_ip: str | None = None) -> tup
     with transaction.atomic():
         if not SmsCode.objects.filter(pk=sms.pk, used_at__isnull=True, attempts__lt=CODE_ATTEMPTS).update(used_at=now):
             raise errors.CODE_WRONG.error()
-        account, _ = Account.objects.get_or_create(phone=phone, defaults={"created_at": now})
+        account = account_for_phone(phone, created_at=now)
         key = secrets.token_urlsafe(32)
         token = AuthToken.objects.create(
             key_hash=_digest(key), account=account, created_at=now, expires_at=now + TOKEN_TTL
@@ -119,6 +123,17 @@ def account_login(*, phone: str, code: str, client_ip: str | None = None) -> tup
     # no database to tell who they are.
     _token_remember(token, account)
     return account, key
+
+
+def account_for_phone(phone: str, *, created_at: dt.datetime) -> Account:
+    """The phone's account, made if it has none. Call inside a transaction: the phone's lock
+    makes finding and making one step, also while a key rotation leaves accounts hashed under a
+    previous key (which the unique hash alone would not see as the same phone)."""
+    lock_phone(phone)
+    account = Account.objects.filter(phones.matching(phone)).first()
+    if account is None:
+        account = Account.objects.create(**phones.columns(phone), created_at=created_at)
+    return account
 
 
 # A token's account is kept in the cache this long (every request of a patient reads it, and a
@@ -240,7 +255,7 @@ def patient_create(*, account: Account, name: str, id_number: str, phone: str, r
             # cannot both see seven patients and make nine.
             lock_account(account.pk)
             mine = Patient.objects.filter(account=account)
-            if mine.filter(id_number_hash=id_hash).exists():
+            if mine.filter(id_number_hash__in=idcard.lookup_hashes(parsed.number)).exists():
                 raise errors.PATIENT_EXISTS.error(field="id_number")
             if relation == "self" and mine.filter(relation="self").exists():
                 raise errors.SELF_EXISTS.error(field="relation")
@@ -254,9 +269,45 @@ def patient_create(*, account: Account, name: str, id_number: str, phone: str, r
                 id_number_masked=idcard.mask(parsed.number),
                 birth_date=parsed.birth_date,
                 gender=parsed.gender,
-                phone=phone,
+                **phones.columns(phone),
                 relation=relation,
                 created_at=clock.now(),
             )
     except IntegrityError:  # the same person added twice at once
         raise errors.PATIENT_EXISTS.error(field="id_number") from None
+
+
+def personal_data_rekey() -> tuple[dict[str, int], dict[str, str]]:
+    """Seal and hash again under the current key what a previous key sealed or hashed: the
+    phones of accounts and patients, and patients' ID numbers. Returns how many rows changed
+    and each person hash replaced (old: new), for the rows that copy it (holds, registrations,
+    bars, waitlist entries). Call inside the transaction that replaces those too, with every
+    process already on the new key. Login codes keep their hash: they live minutes, and are
+    found under every key of the ring."""
+    changed = {"accounts": 0, "patients": 0}
+    persons: dict[str, str] = {}
+
+    def again(purpose: bytes, token: str) -> str:
+        return token if sealing.sealed_now(purpose, token) else sealing.reseal(purpose, token)
+
+    for account in Account.objects.only("pk", "phone_encrypted", "phone_hash").iterator(chunk_size=500):
+        token, phone = again(phones.SEAL, account.phone_encrypted), phones.decrypt(account.phone_encrypted)
+        if (token, phones.lookup_hash(phone)) != (account.phone_encrypted, account.phone_hash):
+            Account.objects.filter(pk=account.pk).update(phone_encrypted=token, phone_hash=phones.lookup_hash(phone))
+            changed["accounts"] += 1
+    fields = ("pk", "phone_encrypted", "phone_hash", "id_number_encrypted", "id_number_hash")
+    for patient in Patient.objects.only(*fields).iterator(chunk_size=500):
+        number = idcard.decrypt(patient.id_number_encrypted)
+        phone = phones.decrypt(patient.phone_encrypted)
+        now = {
+            "phone_encrypted": again(phones.SEAL, patient.phone_encrypted),
+            "phone_hash": phones.lookup_hash(phone),
+            "id_number_encrypted": again(idcard.SEAL, patient.id_number_encrypted),
+            "id_number_hash": idcard.lookup_hash(number),
+        }
+        if any(getattr(patient, column) != value for column, value in now.items()):
+            Patient.objects.filter(pk=patient.pk).update(**now)
+            changed["patients"] += 1
+        if patient.id_number_hash != now["id_number_hash"]:
+            persons[patient.id_number_hash] = now["id_number_hash"]
+    return changed, persons

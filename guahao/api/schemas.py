@@ -107,7 +107,7 @@ def patient_out(p: Patient) -> dict:
         "id": str(p.pk),
         "name": p.name,
         "id_number_masked": p.id_number_masked,
-        "phone_masked": f"{p.phone[:3]}****{p.phone[-4:]}",
+        "phone_masked": p.phone_masked,
         "relation": p.relation,
         "gender": p.gender,
         "birth_date": p.birth_date,

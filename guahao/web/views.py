@@ -94,7 +94,7 @@ def context(request: HttpRequest) -> dict[str, Any]:
     account = current_account(request)
     return {
         "patient_account": account,
-        "patient_phone": accounts.mask_phone(account.phone) if account else "",
+        "patient_phone": account.phone_masked if account else "",
         "unread_messages": notifications.messages_unread(account) if account else 0,
     }
 
