@@ -15,9 +15,19 @@ from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
-from guahao.accounts import errors, idcard, phones
+from guahao.accounts import consent, errors, idcard, phones
 from guahao.accounts.locks import lock_account, lock_phone
-from guahao.accounts.models import Account, AuthToken, Patient, Relation, SmsCode, StaffToken
+from guahao.accounts.models import (
+    Account,
+    AuthToken,
+    Consent,
+    ConsentPurpose,
+    GuardianRelation,
+    Patient,
+    Relation,
+    SmsCode,
+    StaffToken,
+)
 from guahao.accounts.ports import wired
 from guahao.core import cache as request_cache
 from guahao.core import clock, ratelimit, sealing
@@ -218,29 +228,68 @@ def _name_letter(ch: str) -> bool:
     return unicodedata.category(ch).startswith("L") and "LATIN" in unicodedata.name(ch, "")
 
 
-def real_name(raw: str) -> str:
+def real_name(raw: str, *, field: str = "name") -> str:
     """A patient's name as on their ID card: Chinese characters or Latin letters with the marks
     names carry, at most 50 characters, spaces collapsed. Refused, naming the reason: digits,
     emoji, control or invisible formatting characters (direction overrides, byte-order marks)."""
     name = " ".join(unicodedata.normalize("NFC", raw).split())
     if len(name) < 2:
-        raise errors.NAME_INVALID.error(detail=_("The name has fewer than two characters."), field="name")
+        raise errors.NAME_INVALID.error(detail=_("The name has fewer than two characters."), field=field)
     if len(name) > NAME_LENGTH:
         raise errors.NAME_INVALID.error(
-            detail=_("The name is longer than %(n)d characters.") % {"n": NAME_LENGTH}, field="name"
+            detail=_("The name is longer than %(n)d characters.") % {"n": NAME_LENGTH}, field=field
         )
     wrong = sorted({ch for ch in name if not (_name_letter(ch) or ch in NAME_MARKS)})
     if wrong:
         shown = "".join(ch if unicodedata.category(ch)[0] not in "CZ" else f"U+{ord(ch):04X} " for ch in wrong[:5])
         raise errors.NAME_INVALID.error(
-            detail=_("A real name has no such characters: %(chars)s") % {"chars": shown.strip()}, field="name"
+            detail=_("A real name has no such characters: %(chars)s") % {"chars": shown.strip()}, field=field
         )
     if not any(_name_letter(ch) for ch in name) or name[0] in NAME_MARKS or name[-1] in NAME_MARKS:
-        raise errors.NAME_INVALID.error(field="name")
+        raise errors.NAME_INVALID.error(field=field)
     return name
 
 
-def patient_create(*, account: Account, name: str, id_number: str, phone: str, relation: str) -> Patient:
+def guardian_needed(birth_date: dt.date) -> bool:
+    """Under 14 on the platform's today (its time zone, not the machine's)."""
+    today = clock.local_today(settings.TIME_ZONE)
+    age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    return age < consent.GUARDIAN_AGE
+
+
+def _guardian(
+    *, account: Account, relation: str, birth_date: dt.date, name: str, guardian_relation: str
+) -> tuple[str, str]:
+    """The guardian to record: as given, else the account holder (the account's own patient) for
+    a child under 14; nobody for others who name none."""
+    if guardian_relation and guardian_relation not in GuardianRelation.values:
+        raise INVALID.error(detail=_("Choose the guardian's relation."), field="guardian_relation")
+    default_relation = GuardianRelation.PARENT if relation == Relation.CHILD else GuardianRelation.OTHER
+    if name.strip():
+        return real_name(name, field="guardian_name"), guardian_relation or default_relation
+    if not guardian_needed(birth_date):
+        return "", ""
+    holder = Patient.objects.filter(account=account, relation=Relation.SELF).values_list("name", flat=True).first()
+    if holder is None or relation == Relation.SELF:
+        raise errors.GUARDIAN_REQUIRED.error(field="guardian_name")
+    return holder, guardian_relation or default_relation
+
+
+def patient_create(
+    *,
+    account: Account,
+    name: str,
+    id_number: str,
+    phone: str,
+    relation: str,
+    consent_version: str,
+    channel: str = "app",
+    guardian_name: str = "",
+    guardian_relation: str = "",
+) -> Patient:
+    """Add a real-name patient with the separate consent to processing their personal
+    information (``consent_version``: the text agreed to) and, for a child under 14, the
+    guardian who gave it (the account holder unless another is named)."""
     if relation not in Relation.values:
         raise INVALID.error(detail=_("Choose the relation."), field="relation")
     name = real_name(name)
@@ -248,6 +297,15 @@ def patient_create(*, account: Account, name: str, id_number: str, phone: str, r
     if parsed is None:
         raise errors.ID_NUMBER_INVALID.error(field="id_number")
     phone = phone_normalize(phone)
+    if consent_version not in consent.VERSIONS:
+        raise errors.CONSENT_REQUIRED.error(field="consent_version")
+    guardian = _guardian(
+        account=account,
+        relation=relation,
+        birth_date=parsed.birth_date,
+        name=guardian_name,
+        guardian_relation=guardian_relation,
+    )
     id_hash = idcard.lookup_hash(parsed.number)
     try:
         with transaction.atomic():
@@ -261,7 +319,7 @@ def patient_create(*, account: Account, name: str, id_number: str, phone: str, r
                 raise errors.SELF_EXISTS.error(field="relation")
             if mine.count() >= PATIENTS_PER_ACCOUNT:
                 raise errors.PATIENT_LIMIT.error()
-            return Patient.objects.create(
+            patient = Patient.objects.create(
                 account=account,
                 name=name,
                 id_number_encrypted=idcard.encrypt(parsed.number),
@@ -271,8 +329,20 @@ def patient_create(*, account: Account, name: str, id_number: str, phone: str, r
                 gender=parsed.gender,
                 **phones.columns(phone),
                 relation=relation,
+                guardian_name=guardian[0],
+                guardian_relation=guardian[1],
                 created_at=clock.now(),
             )
+            Consent.objects.create(
+                patient=patient,
+                account=account,
+                purpose=ConsentPurpose.PERSONAL_INFORMATION,
+                text_version=consent_version,
+                given_at=patient.created_at,
+                given_by_guardian=bool(guardian[0]) and guardian_needed(parsed.birth_date),
+                channel=channel,
+            )
+            return patient
     except IntegrityError:  # the same person added twice at once
         raise errors.PATIENT_EXISTS.error(field="id_number") from None
 

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
 from guahao.accounts import idcard
-from guahao.accounts.models import Account, Patient
+from guahao.accounts.models import Account, Consent, Patient
 from guahao.accounts.scope import PLATFORM
 from guahao.booking import services as booking
 from guahao.booking.models import BlacklistEntry, BookingEvent, Hold
@@ -357,8 +357,25 @@ class BlacklistAdmin(ScopedAdmin):
         return TemplateResponse(request, "console/blacklist_lift.html", context)
 
 
+class ConsentInline(TabularInline):
+    """The consents the patient (or a child's guardian) gave: read, never changed here."""
+
+    model = Consent
+    extra = 0
+    fields = ["purpose", "text_version", "given_at", "given_by_guardian", "channel"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Patient)
 class PatientAdmin(ReadOnlyAdmin):
+    inlines = [ConsentInline]
     # A hospital sees the patients who registered there (and may bar only those).
     hospital_path = "registrations__hospital"
     list_display = ["name", "id_number_masked", "phone_masked", "gender", "birth_date", "relation", "account"]

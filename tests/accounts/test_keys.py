@@ -9,7 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from guahao import cli
 from guahao.accounts import idcard, phones
-from guahao.accounts.models import Account, Patient, SmsCode
+from guahao.accounts.models import Account, Patient
 from guahao.booking.models import Hold
 from guahao.his.models import HisConnection
 from tests import factories as f
@@ -102,9 +102,12 @@ def test_the_migration_seals_the_phones_stored_before_and_opens_them_going_back(
     try:
         executor = MigrationExecutor(connection)
         executor.migrate(after)
-        assert Account.objects.get(phones.matching(PLAIN)).phone == PLAIN
-        assert Patient.objects.get(phones.matching(PLAIN)).phone_masked == "139****2222"
-        assert SmsCode.objects.filter(phones.matching(PLAIN)).count() == 1
+        sealed = executor.loader.project_state(after).apps  # the models as that migration left them
+        account = sealed.get_model("accounts", "Account").objects.get(phones.matching(PLAIN))
+        assert phones.decrypt(account.phone_encrypted) == PLAIN and account.phone_masked == "139****2222"
+        patient = sealed.get_model("accounts", "Patient").objects.get(phones.matching(PLAIN))
+        assert phones.decrypt(patient.phone_encrypted) == PLAIN
+        assert sealed.get_model("accounts", "SmsCode").objects.filter(phones.matching(PLAIN)).count() == 1
         with connection.cursor() as cursor:
             for table in ("accounts_account", "accounts_patient", "accounts_smscode"):
                 cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 - our own table names

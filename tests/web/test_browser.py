@@ -217,6 +217,7 @@ def test_login_to_a_paid_registration_and_its_cancellation(chromium, live_server
     page.get_by_label(text["id_number"]).fill(f.id_number("19800101"))
     page.get_by_label(text["phone"]).fill(phone)
     page.get_by_label(text["relation"]).select_option("self")
+    page.locator("#consent input[type=checkbox]").check()  # the separate consent, its text beside it
     shot("patient")
     page.get_by_role("button", name=text["add"], exact=True).click()
 

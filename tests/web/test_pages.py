@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
+from guahao.accounts import consent, phones
 from guahao.accounts import errors as account_errors
-from guahao.accounts import phones
 from guahao.accounts.models import Account, Patient
 from guahao.booking import errors as booking_errors
 from guahao.booking.models import Hold, HoldStatus, Registration
@@ -129,7 +129,16 @@ def test_a_refusal_reads_as_the_api_words_it_in_the_patients_language(clinic, la
 
 def test_the_booking_notice_must_be_acknowledged(clinic):
     browser = Browser().login()
-    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
+    browser.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
     patient = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash"))
     path = f"/schedules/{clinic['tomorrow'].pk}/hold"
     html = browser.post(path, {"patient_id": patient.pk, "once": "a"}, status=422)
@@ -139,7 +148,16 @@ def test_the_booking_notice_must_be_acknowledged(clinic):
 
 def test_pressing_hold_twice_holds_one_slot(clinic):
     browser = Browser().login()
-    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
+    browser.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
     patient = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash"))
     form = {"patient_id": patient.pk, "notice": "read", "once": "same-form"}
     first = browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", form)
@@ -154,7 +172,16 @@ def test_pressing_hold_twice_holds_one_slot(clinic):
 def test_a_slot_gone_says_so_and_offers_the_alternatives(clinic):
     first, second = Browser().login(), Browser().login()
     for b in (first, second):
-        b.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": b.phone, "relation": "self"})
+        b.post(
+            "/patients/",
+            {
+                "name": "张伟",
+                "id_number": f.id_number(),
+                "phone": b.phone,
+                "relation": "self",
+                "consent_version": consent.TEXT_VERSION,
+            },
+        )
     s = clinic["tomorrow"]
     periods = list(s.periods.order_by("starts_at"))
     for b, status in ((first, 200), (second, 409)):
@@ -172,7 +199,16 @@ def test_a_slot_gone_says_so_and_offers_the_alternatives(clinic):
 def test_patients_show_masked_id_numbers_and_bad_input_names_the_field(clinic):
     browser = Browser().login()
     number = f.id_number("19800101")
-    html = browser.post("/patients/", {"name": "张伟", "id_number": number, "phone": browser.phone, "relation": "self"})
+    html = browser.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": number,
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
     assert f"{number[:6]}********{number[-4:]}" in html and number not in html
     html = browser.post(
         "/patients/",
@@ -181,6 +217,7 @@ def test_patients_show_masked_id_numbers_and_bad_input_names_the_field(clinic):
             "id_number": number[:-1] + ("1" if number[-1] != "1" else "2"),
             "phone": browser.phone,
             "relation": "child",
+            "consent_version": consent.TEXT_VERSION,
         },
         status=422,
     )
@@ -191,7 +228,13 @@ def test_patients_show_masked_id_numbers_and_bad_input_names_the_field(clinic):
     assert Patient.objects.filter(phones.matching(browser.phone, "account__phone_hash")).count() == 1
     html = browser.post(
         "/patients/",
-        {"name": "张小明", "id_number": f.id_number("20150101"), "phone": browser.phone, "relation": "neighbour"},
+        {
+            "name": "张小明",
+            "id_number": f.id_number("20150101"),
+            "phone": browser.phone,
+            "relation": "neighbour",
+            "consent_version": consent.TEXT_VERSION,
+        },
         status=422,
     )
     assert "请选择与您的关系" in html and 'data-code="request.invalid"' in html
@@ -203,7 +246,16 @@ def test_free_hospital_register_insured_see_the_qr_code_and_cancel_with_the_rule
     dep = f.department(h, name="儿科")
     s = f.schedule(dep, f.doctor(dep, "赵敏"))
     browser = Browser().login()
-    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
+    browser.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
     pid = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash")).pk
     html = browser.post(f"/schedules/{s.pk}/hold", {"patient_id": pid, "notice": "read", "once": "y"})
     hold = Hold.objects.get()
@@ -224,7 +276,16 @@ def test_free_hospital_register_insured_see_the_qr_code_and_cancel_with_the_rule
 
 def test_another_accounts_registration_is_not_found(clinic):
     owner, other = Browser().login(), Browser().login()
-    owner.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": owner.phone, "relation": "self"})
+    owner.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": owner.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
     pid = Patient.objects.get(phones.matching(owner.phone, "account__phone_hash")).pk
     free = f.hospital()
     s = f.schedule(f.department(free))
@@ -256,7 +317,16 @@ def test_messages_are_read_once_seen(clinic):
 @pytest.mark.django_db(transaction=True)
 def test_the_payment_wait_moves_on_to_the_registration_once_paid(clinic, sandbox, paysim_url):
     browser = Browser().login()
-    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
+    browser.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
     pid = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash")).pk
     browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", {"patient_id": pid, "notice": "read", "once": "p"})
     hold = Hold.objects.get()
@@ -275,7 +345,16 @@ def test_the_payment_wait_moves_on_to_the_registration_once_paid(clinic, sandbox
 def test_paying_again_by_another_method_after_an_unnoticed_payment_shows_the_registration(clinic, sandbox):
     sandbox(lost=1.0)  # the provider took the money; its notification never arrives
     browser = Browser().login()
-    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
+    browser.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
     pid = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash")).pk
     browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", {"patient_id": pid, "notice": "read", "once": "q"})
     hold = Hold.objects.get()

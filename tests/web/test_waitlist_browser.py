@@ -158,6 +158,7 @@ def test_a_full_clinics_waitlist_to_an_offer_paid_and_booked(chromium, live_serv
     page.get_by_label(text["id_number"]).fill(f.id_number("19800101"))
     page.get_by_label(text["phone"]).fill(phone)
     page.get_by_label(text["relation"]).select_option("self")
+    page.locator("#consent input[type=checkbox]").check()  # the separate consent, its text beside it
     page.get_by_role("button", name=text["add"], exact=True).click()
     page.wait_for_url(re.compile(rf"/schedules/{clinic.pk}/(#.*)?$"))
     shot("join")

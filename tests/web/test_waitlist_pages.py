@@ -11,7 +11,7 @@ import pytest
 from django.utils import translation
 from django.utils.html import escape
 
-from guahao.accounts import phones
+from guahao.accounts import consent, phones
 from guahao.accounts.models import Patient
 from guahao.booking.models import Hold, Registration
 from guahao.core import clock, outbox
@@ -49,7 +49,16 @@ def full_clinic(*, day_offset: int = 2, **rules):
 
 
 def with_patient(browser: Browser, name: str = "张伟") -> int:
-    browser.post("/patients/", {"name": name, "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
+    browser.post(
+        "/patients/",
+        {
+            "name": name,
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
     return Patient.objects.get(phones.matching(browser.phone, "account__phone_hash"), name=name).pk
 
 
