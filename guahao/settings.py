@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -116,6 +117,7 @@ if env_bool("GUAHAO_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
+    "csp",
     "guahao.console.apps.ConsoleUnfoldConfig",  # unfold, with the console's own admin site
     "unfold.contrib.filters",
     "django.contrib.admin",
@@ -148,6 +150,7 @@ MIDDLEWARE = [
     "guahao.core.metrics.RequestMetrics",
     "guahao.api.middleware.ApiBody",
     "django.middleware.security.SecurityMiddleware",
+    "guahao.web.middleware.ContentSecurityPolicy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -162,6 +165,32 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (django-csp): the patient web app runs our own static scripts and styles
+# alone — no inline <script>, no style="" — so an injected tag runs nothing. Forms may post to
+# the payment provider's cashier after a redirect, so form-action is left open.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# The console (django-unfold): its Alpine.js builds x-data expressions with Function()
+# ('unsafe-eval') and its templates carry style attributes ('unsafe-inline' for styles only).
+CONSOLE_CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        **CONTENT_SECURITY_POLICY["DIRECTIVES"],
+        "script-src": [SELF, UNSAFE_EVAL],
+        "style-src": [SELF, UNSAFE_INLINE],
+    }
+}
 
 ROOT_URLCONF = "guahao.urls"
 WSGI_APPLICATION = "guahao.wsgi.application"

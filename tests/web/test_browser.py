@@ -177,6 +177,9 @@ def test_login_to_a_paid_registration_and_its_cancellation(chromium, live_server
     page = context.new_page()
     page.set_default_timeout(15_000)
     step = iter(range(1, 100))
+    # What the Content-Security-Policy refused on the way: Chromium reports each in the console.
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
 
     def shot(name: str) -> None:
         page.screenshot(path=str(shots / f"{next(step):02d}-{name}.png"), full_page=True)
@@ -262,4 +265,5 @@ def test_login_to_a_paid_registration_and_its_cancellation(chromium, live_server
         shot(tab)
     told = page.locator("main").inner_text()
     assert all(title in told for title in text["told"]), told
+    assert refused == []  # every script and style of ours is a file the policy names: nothing inline
     context.close()
