@@ -270,6 +270,9 @@ else:
     }
 
 RATELIMIT_ENABLED = env_bool("GUAHAO_RATELIMIT", True)
+# Proxies of ours in front (load balancer, TLS proxy): the client's address is the one the
+# outermost of them wrote into X-Forwarded-For (core.addresses); 0: the connection's own.
+PROXY_HOPS = env_int("GUAHAO_PROXY_HOPS", 0, low=0, high=5)
 # After a commit that wrote events, ask the worker to deliver them in a second (core.outbox);
 # off: only the periodic sweep delivers (tests deliver by hand).
 OUTBOX_KICK = env_bool("GUAHAO_OUTBOX_KICK", True)
@@ -440,6 +443,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ADMIN = False  # the console has its own page of lockouts
 AXES_LOCKOUT_CALLABLE = "guahao.console.otp.locked_out"
 AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "guahao.core.addresses.client_ip"  # the same address as the patients' limits
 
 UNFOLD = {
     "SITE_TITLE": _("Guahao console"),

@@ -41,6 +41,10 @@ CODES_PER_PHONE_PER_DAY = 10
 CODE_ATTEMPTS = 5
 TOKEN_TTL = dt.timedelta(days=30)
 PATIENTS_PER_ACCOUNT = 8
+# One address (whatever the phones, web and API together, every process counting): codes asked
+# for an hour, and logins tried in ten minutes.
+SMS_PER_ADDRESS = 30
+LOGINS_PER_ADDRESS = 60
 
 
 def _digest(value: str) -> str:
@@ -68,7 +72,9 @@ mask_phone = phones.mask
 def sms_code_send(*, phone: str, client_ip: str | None) -> tuple[SmsCode, str]:
     """Send a login code; returns the row and the code (which the console backend shows)."""
     phone = phone_normalize(phone)
-    if client_ip and not ratelimit.allow(f"sms-ip:{client_ip}", limit=30, window_seconds=3600):
+    if client_ip and not ratelimit.allow(
+        f"sms-ip:{client_ip}", limit=SMS_PER_ADDRESS, window_seconds=3600, shared=True
+    ):
         raise RATE_LIMITED.error()
     code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic():
@@ -104,7 +110,9 @@ def account_login(*, phone: str, code: str, client_ip: str | None = None) -> tup
 
     Besides five tries per code, one address may try 60 logins in 10 minutes (whatever the
     phones), so codes cannot be guessed across many phones from one place."""
-    if client_ip and not ratelimit.allow(f"login-ip:{client_ip}", limit=60, window_seconds=600):
+    if client_ip and not ratelimit.allow(
+        f"login-ip:{client_ip}", limit=LOGINS_PER_ADDRESS, window_seconds=600, shared=True
+    ):
         raise RATE_LIMITED.error()
     phone = phone_normalize(phone)
     now = clock.now()
