@@ -103,6 +103,21 @@ class PatientIn(Schema):
     id_number: IdNumber
     phone: Phone
     relation: Literal["self", "spouse", "child", "parent", "other"] = "self"
+    consent_version: str | None = Field(
+        default=None,
+        max_length=20,
+        description="the version of the consent text to processing personal information the patient (or a "
+        "child's guardian) agreed to, as the web app shows it (GET /api/v1/consent); absent: recorded as "
+        'given under the API client\'s own terms (version "api")',
+    )
+    guardian_name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="a child under 14 is added by a guardian: their real name (absent: the account's own patient)",
+    )
+    guardian_relation: Literal["parent", "grandparent", "other"] | None = Field(
+        default=None, description="the guardian's relation to the child (absent: parent of a child, else other)"
+    )
 
 
 class HoldIn(Schema):
@@ -149,6 +164,18 @@ class LoginOut(Schema):
     account_id: str
 
 
+class ConsentTextOut(Schema):
+    version: str
+    text: str
+    guardian_under_age: int
+
+
+class ConsentOut(Schema):
+    version: str
+    given_at: dt.datetime
+    by_guardian: bool
+
+
 class PatientOut(Schema):
     id: str
     name: str
@@ -157,14 +184,23 @@ class PatientOut(Schema):
     relation: str
     gender: str
     birth_date: dt.date
+    guardian_name: str = Field(description="empty unless a guardian was recorded (always for a child under 14)")
+    guardian_relation: str
+    consent: ConsentOut | None
 
 
 def patient_out(p: Patient) -> dict:
+    given = next(iter(p.consents.all()), None)  # prefetched by lists
     return {
+        "guardian_name": p.guardian_name,
+        "guardian_relation": p.guardian_relation,
+        "consent": {"version": given.text_version, "given_at": given.given_at, "by_guardian": given.given_by_guardian}
+        if given
+        else None,
         "id": str(p.pk),
         "name": p.name,
         "id_number_masked": p.id_number_masked,
-        "phone_masked": f"{p.phone[:3]}****{p.phone[-4:]}",
+        "phone_masked": p.phone_masked,
         "relation": p.relation,
         "gender": p.gender,
         "birth_date": p.birth_date,

@@ -16,7 +16,6 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from guahao.accounts.scope import staff_scope
-from guahao.accounts.services import mask_phone
 from guahao.api.auth import StaffBearer, staff_scoped
 from guahao.api.problems import documented
 from guahao.api.schemas import Day, Id
@@ -107,7 +106,7 @@ def registration_out(r: Registration, payment: Payment | None) -> dict[str, Any]
         "slot_number": r.slot_number,
         "patient_name": r.patient.name,
         "id_number_masked": r.patient.id_number_masked,
-        "phone_masked": mask_phone(r.patient.phone),
+        "phone_masked": r.patient.phone_masked,
         "fee_fen": r.fee_fen,
         "insurance": r.insurance,
         "payment_method": payment.method if payment else None,

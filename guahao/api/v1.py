@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import translation
 from ninja import Header, Query, Router, Status
 
+from guahao.accounts import consent
 from guahao.accounts import errors as account_errors
 from guahao.accounts import services as accounts
 from guahao.accounts.models import Account, Patient
@@ -118,7 +119,8 @@ patients_router = Router(tags=["patients"], auth=patient_auth)
 
 @patients_router.get("", **documented({200: list[schemas.PatientOut]}, NOT_LOGGED_IN))
 def patients_list(request: HttpRequest) -> list[dict]:
-    return [schemas.patient_out(p) for p in Patient.objects.filter(account=_account(request))]
+    mine = Patient.objects.filter(account=_account(request)).prefetch_related("consents")
+    return [schemas.patient_out(p) for p in mine]
 
 
 @patients_router.post(
@@ -132,11 +134,21 @@ def patients_list(request: HttpRequest) -> list[dict]:
         account_errors.PATIENT_EXISTS,
         account_errors.SELF_EXISTS,
         account_errors.PATIENT_LIMIT,
+        account_errors.CONSENT_REQUIRED,
+        account_errors.GUARDIAN_REQUIRED,
     ),
 )
 def patients_create(request: HttpRequest, body: schemas.PatientIn) -> Status:
     patient = accounts.patient_create(
-        account=_account(request), name=body.name, id_number=body.id_number, phone=body.phone, relation=body.relation
+        account=_account(request),
+        name=body.name,
+        id_number=body.id_number,
+        phone=body.phone,
+        relation=body.relation,
+        consent_version=consent.API_TERMS if body.consent_version is None else body.consent_version,
+        channel="api",
+        guardian_name=body.guardian_name or "",
+        guardian_relation=body.guardian_relation or "",
     )
     return Status(201, schemas.patient_out(patient))
 
@@ -144,6 +156,13 @@ def patients_create(request: HttpRequest, body: schemas.PatientIn) -> Status:
 # --- catalog -------------------------------------------------------------------------------------
 
 catalog_router = Router(tags=["hospitals and departments"])
+
+
+@catalog_router.get("/consent", **documented({200: schemas.ConsentTextOut}, summary="The consent text to show"))
+def consent_text(request: HttpRequest) -> dict:
+    """The consent to processing personal information a patient (or a child's guardian) agrees to
+    when a patient is added, in the reader's language; send its ``version`` as ``consent_version``."""
+    return {"version": consent.TEXT_VERSION, "text": str(consent.TEXT), "guardian_under_age": consent.GUARDIAN_AGE}
 
 
 @catalog_router.get("/hospitals", **documented({200: list[schemas.HospitalOut]}))

@@ -1044,3 +1044,13 @@ def blacklist_set(
             after={"from": starts_at.isoformat(), "until": ends_at.isoformat()},
         )
     return entry
+
+
+def person_hashes_replace(persons: dict[str, str]) -> int:
+    """After a key rotation: the rows that copy a patient's person hash take the new one (in the
+    transaction that changed the patients', so the same person is one person throughout)."""
+    changed = 0
+    for old, new in persons.items():
+        for model in (Hold, Registration, BlacklistEntry):
+            changed += model.objects.filter(person_hash=old).update(person_hash=new)
+    return changed
