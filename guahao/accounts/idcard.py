@@ -24,8 +24,6 @@ Spaces, dashes and brackets typed around a number are dropped; letters are upper
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -167,19 +165,31 @@ def document_parse(id_type: str, raw: str) -> Document:
     return Document(id_type, number, None, None)
 
 
+SEAL = b"id-number-encryption"
+
+
 def encrypt(number: str) -> str:
-    return sealing.seal(b"id-number-encryption", number)
+    return sealing.seal(SEAL, number)
 
 
 def decrypt(token: str) -> str:
-    return sealing.unseal(b"id-number-encryption", token)
+    return sealing.unseal(SEAL, token)
+
+
+def _hashed_text(number: str, id_type: str) -> str:
+    # A resident number is hashed alone (as it always was); another document's number with its
+    # type, since a passport and a permit may share digits.
+    return number if id_type == RESIDENT else f"{id_type}:{number}"
 
 
 def lookup_hash(number: str, id_type: str = RESIDENT) -> str:
-    """The keyed hash that finds one person. A resident number is hashed alone (as it always was);
-    another document's number with its type, since a passport and a permit may share digits."""
-    text = number if id_type == RESIDENT else f"{id_type}:{number}"
-    return hmac.new(sealing.derived_key(b"id-number-lookup"), text.encode(), hashlib.sha256).hexdigest()
+    """The keyed hash that finds one person."""
+    return sealing.lookup_hash(b"id-number-lookup", _hashed_text(number, id_type))
+
+
+def lookup_hashes(number: str, id_type: str = RESIDENT) -> list[str]:
+    """Its hash under every key still read (during a key rotation), current first."""
+    return sealing.lookup_hashes(b"id-number-lookup", _hashed_text(number, id_type))
 
 
 def mask(number: str) -> str:
@@ -199,5 +209,5 @@ def other_document_hashes(raw: str) -> list[str]:
             document = document_parse(id_type, raw)
         except Refused:
             continue
-        hashes.append(lookup_hash(document.number, id_type))
+        hashes.extend(lookup_hashes(document.number, id_type))
     return hashes

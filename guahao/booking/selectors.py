@@ -163,16 +163,16 @@ def registrations_find(qs: QuerySet[Registration], term: str) -> QuerySet[Regist
     patient's), the registration number, or the patient's name."""
     from django.db.models import Q
 
-    from guahao.accounts import idcard
+    from guahao.accounts import idcard, phones
 
     term = (term or "").strip().replace(" ", "")
     if not term:
         return qs
     parsed = idcard.parse(term)
     if parsed is not None:
-        return qs.filter(person_hash=idcard.lookup_hash(parsed.number))
+        return qs.filter(person_hash__in=idcard.lookup_hashes(parsed.number))
     if term.isdigit() and len(term) == 11 and term.startswith("1"):
-        return qs.filter(Q(account__phone=term) | Q(patient__phone=term))
+        return qs.filter(phones.matching(term, "account__phone_hash") | phones.matching(term, "patient__phone_hash"))
     # A passport or permit number (its document unsaid) may also be what was typed.
     documents = Q(person_hash__in=idcard.other_document_hashes(term))
     if term.isdigit():

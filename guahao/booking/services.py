@@ -38,7 +38,7 @@ from guahao.catalog import restrictions
 from guahao.core import cache as request_cache
 from guahao.core import clock, outbox
 from guahao.core.audit import audit_record
-from guahao.core.errors import INVALID, NOT_FOUND, RATE_LIMITED
+from guahao.core.errors import NOT_FOUND, RATE_LIMITED
 from guahao.core.problems import Problem
 from guahao.scheduling import facts
 from guahao.scheduling import services as scheduling
@@ -793,7 +793,7 @@ def registration_for_checkin(*, registration_number: str | None = None, qr: str 
         try:
             registration_number = signing.loads(qr, salt=QR_SALT)
         except signing.BadSignature:
-            raise INVALID.error(field="qr") from None
+            raise NOT_FOUND.error(field="qr") from None  # not a code of ours
     registration = (
         Registration.objects.select_related("schedule__hospital")
         .filter(registration_number=(registration_number or "").strip())
@@ -1079,3 +1079,13 @@ def blacklist_set(
             after={"from": starts_at.isoformat(), "until": ends_at.isoformat()},
         )
     return entry
+
+
+def person_hashes_replace(persons: dict[str, str]) -> int:
+    """After a key rotation: the rows that copy a patient's person hash take the new one (in the
+    transaction that changed the patients', so the same person is one person throughout)."""
+    changed = 0
+    for old, new in persons.items():
+        for model in (Hold, Registration, BlacklistEntry):
+            changed += model.objects.filter(person_hash=old).update(person_hash=new)
+    return changed

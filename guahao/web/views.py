@@ -23,8 +23,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from guahao.accounts import consent
 from guahao.accounts import services as accounts
-from guahao.accounts.models import Account, Gender, IdType, Relation
+from guahao.accounts.models import Account, Gender, GuardianRelation, IdType, Relation
 from guahao.api.auth import client_ip
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
@@ -96,7 +97,7 @@ def context(request: HttpRequest) -> dict[str, Any]:
     account = current_account(request)
     return {
         "patient_account": account,
-        "patient_phone": accounts.mask_phone(account.phone) if account else "",
+        "patient_phone": account.phone_masked if account else "",
         "unread_messages": notifications.messages_unread(account) if account else 0,
     }
 
@@ -565,8 +566,16 @@ def _patient_context(request: HttpRequest, account: Account, form: Any) -> dict[
         "today": clock.local_today(settings.TIME_ZONE),
         "form": form,
         "next": _next(request, ""),
-        "patients": accounts.patients_of(account),
+        "patients": accounts.patients_of(account).prefetch_related("consents"),
+        "guardian_relations": GuardianRelation.choices,
+        "consent_text": consent.TEXT,
+        "consent_version": consent.TEXT_VERSION,
     }
+
+
+def _web_consent(ticked: str) -> str:
+    """The version the ticked box sends; a page of ours never gives the API clients' terms."""
+    return "" if ticked == consent.API_TERMS else ticked
 
 
 @patient_page
@@ -583,6 +592,11 @@ def patients(request: HttpRequest, account: Account) -> HttpResponse:
                 birth_date=request.POST.get("birth_date") or None,
                 phone=request.POST.get("phone", ""),
                 relation=request.POST.get("relation", ""),
+                # The box, ticked, sends the version of the text shown beside it.
+                consent_version=_web_consent(request.POST.get("consent_version", "")),
+                channel="web",
+                guardian_name=request.POST.get("guardian_name", ""),
+                guardian_relation=request.POST.get("guardian_relation", ""),
             )
         except Problem as problem:
             return _refused(request, "web/patients.html", ctx, problem)

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from guahao.accounts import idcard
+from guahao.accounts import consent, idcard
 from guahao.accounts.models import Patient
 from guahao.booking.models import Registration
 from guahao.core import clock
@@ -257,6 +257,7 @@ def test_staff_find_a_passport_holders_registration_by_the_number_without_naming
     schedule = booked_clinic()
     account = f.account()
     holder = accounts.patient_create(
+        consent_version=consent.TEXT_VERSION,
         account=account,
         name="John Smith",
         id_number="E12345678",

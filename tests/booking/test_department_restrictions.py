@@ -56,6 +56,7 @@ def test_a_paediatrics_clinic_sees_children_under_14_by_their_age_on_the_visit_d
     # born the day after the visit date N years before: N-1 on the visit day... so one day earlier
     birth = dt.date(visit.year - born_years_before, visit.month, min(visit.day, 28))
     api = f.Api().login()
+    api.add_patient(f.id_number("19800101"), relation="self")  # the parent, the child's guardian
     pid = api.add_patient(f.id_number(birth.strftime("%Y%m%d")), relation="child")
     got, body = hold(api, schedule, pid)
     assert got == status, body

@@ -9,6 +9,7 @@ import json
 import pytest
 from django.test import Client
 
+from guahao.accounts import consent, phones
 from guahao.accounts.models import Account
 from guahao.booking import services as booking
 from guahao.scheduling.models import RuleSet
@@ -49,10 +50,19 @@ def test_search_comes_before_the_notice_and_cancelling_until_the_visit_is_not_0_
 @pytest.mark.clock("10:00")
 def test_registrations_are_grouped_with_the_soonest_upcoming_first():
     browser = Browser("en").login()
-    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
+    browser.post(
+        "/patients/",
+        {
+            "consent_version": consent.TEXT_VERSION,
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+        },
+    )
     h = f.hospital()
     RuleSet.objects.filter(hospital=h).update(max_per_account_hospital_day=5)
-    account = Account.objects.get(phone=browser.phone)
+    account = Account.objects.get(phones.matching(browser.phone))
     patient = account.patients.get()
     deps = [f.department(h, name=n) for n in ("内科", "外科", "眼科")]
     later = f.schedule(deps[0], day=f.today() + dt.timedelta(days=3))

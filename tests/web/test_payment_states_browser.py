@@ -9,6 +9,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from guahao.accounts import consent
 from guahao.accounts import services as accounts
 from guahao.accounts.models import Account
 from guahao.booking.models import Registration
@@ -57,7 +58,14 @@ def test_a_failed_payment_is_said_plainly_and_the_choices_are_kept(chromium, liv
     schedule = f.schedule(dep, doctor)
     phone = f.phone()
     account = Account.objects.create(phone=phone, created_at=clock.now())
-    accounts.patient_create(account=account, name="张伟", id_number=f.id_number(), phone=phone, relation="self")
+    accounts.patient_create(
+        consent_version=consent.TEXT_VERSION,
+        account=account,
+        name="张伟",
+        id_number=f.id_number(),
+        phone=phone,
+        relation="self",
+    )
     shots = ARTIFACTS / language
     shots.mkdir(parents=True, exist_ok=True)
     context = chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-US")

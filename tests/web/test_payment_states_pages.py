@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from guahao.accounts import consent, phones
 from guahao.accounts.models import Patient
 from guahao.booking.models import Hold, Registration
 from guahao.scheduling.models import RuleSet
@@ -20,8 +21,17 @@ pytestmark = pytest.mark.django_db
 
 
 def held(browser: Browser, schedule) -> Hold:
-    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
-    pid = Patient.objects.get(account__phone=browser.phone).pk
+    browser.post(
+        "/patients/",
+        {
+            "consent_version": consent.TEXT_VERSION,
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+        },
+    )
+    pid = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash")).pk
     browser.post(f"/schedules/{schedule.pk}/hold", {"patient_id": pid, "notice": "read", "once": "p"})
     return Hold.objects.get()
 
@@ -78,7 +88,16 @@ def test_a_same_day_booking_past_the_cutoff_is_warned_before_it_is_held(clinic):
     RuleSet.objects.filter(hospital=h).update(payment_required=False)
     today = f.schedule(clinic["department"], clinic["li"], day=f.today(), start=dt.time(20, 0), end=dt.time(21, 0))
     browser = Browser("en").login()
-    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
+    browser.post(
+        "/patients/",
+        {
+            "consent_version": consent.TEXT_VERSION,
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+        },
+    )
     html = browser.get(f"/schedules/{today.pk}/")
     warning = html.split('id="cancel-rule"')[1].split("</div>")[0]
     assert "Once booked, this registration cannot be cancelled online" in warning

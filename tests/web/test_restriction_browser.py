@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from guahao.accounts import consent
 from guahao.accounts import services as accounts
 from guahao.accounts.models import Account
 from guahao.booking.models import Hold
@@ -52,7 +53,12 @@ def test_obstetrics_tells_a_man_before_a_slot_is_picked(chromium, live_server, l
     phone = f.phone()
     account = Account.objects.create(phone=phone, created_at=clock.now())
     accounts.patient_create(
-        account=account, name="张伟", id_number=person("19800101", "male"), phone=phone, relation="self"
+        consent_version=consent.TEXT_VERSION,
+        account=account,
+        name="张伟",
+        id_number=person("19800101", "male"),
+        phone=phone,
+        relation="self",
     )
     shots = ARTIFACTS / language
     shots.mkdir(parents=True, exist_ok=True)
@@ -89,7 +95,12 @@ def test_obstetrics_tells_a_man_before_a_slot_is_picked(chromium, live_server, l
     shot("refused")
 
     accounts.patient_create(
-        account=account, name="王芳", id_number=person("19900101", "female"), phone=phone, relation="spouse"
+        consent_version=consent.TEXT_VERSION,
+        account=account,
+        name="王芳",
+        id_number=person("19900101", "female"),
+        phone=phone,
+        relation="spouse",
     )
     page.reload()
     assert page.locator("#nobody-fits").count() == 0

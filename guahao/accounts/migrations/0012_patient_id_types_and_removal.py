@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0007_waitlist_roles'),
+        ('accounts', '0011_patient_consent_and_guardian'),
     ]
 
     operations = [
