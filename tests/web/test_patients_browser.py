@@ -110,6 +110,7 @@ def test_family_members_added_with_their_documents_edited_and_removed(chromium, 
     shot("permit-refused")
 
     page.get_by_label(text["document"], exact=True).select_option("passport")  # it was a passport after all
+    page.locator("input[name=consent_version]").check()  # the separate consent to personal information
     page.get_by_role("button", name=text["add"], exact=True).click()
     card = page.locator("li.patient", has_text="John Smith")
     assert text["added"] in card.inner_text() and "E12345678" not in page.content()
