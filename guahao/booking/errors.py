@@ -47,3 +47,19 @@ RISK_SUSPECTED = ProblemType(
     403,
     _("These attempts look automated: try again later, or book at the hospital's window"),
 )
+RESCHEDULE_OTHER_DEPARTMENT = ProblemType(
+    "reschedule.other_department", 422, _("A registration can only be moved to another clinic of its department")
+)
+RESCHEDULE_SAME_SLOT = ProblemType(
+    "reschedule.same_clinic", 422, _("Choose another clinic or another period than the one already booked")
+)
+RESCHEDULE_FEE_DIFFERS = ProblemType(
+    "reschedule.fee_differs",
+    409,
+    _("A paid registration can only be moved to a clinic with the same fee; cancel it and book the other clinic"),
+)
+RESCHEDULE_NOT_HERE = ProblemType(
+    "reschedule.realtime_his",
+    409,
+    _("This hospital's registrations cannot be moved online; cancel and book again, or ask at the window"),
+)

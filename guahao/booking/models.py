@@ -24,6 +24,8 @@ class RegistrationStatus(models.TextChoices):
     REFUNDING = "refunding", _("Refunding")
     REFUNDED = "refunded", _("Refunded")
     NO_SHOW = "no_show", _("No-show")
+    # Moved to another slot (改约): the registration it became is ``moved_to``.
+    MOVED = "moved", _("Rescheduled")
 
 
 # A registration in one of these states owns its slot and counts against the patient's limits.
@@ -124,6 +126,16 @@ class Registration(models.Model):
     # Cancelled by staff after the patient's online cutoff, at the patient's request: counted
     # towards the blacklist as the hospital's rules say (``late_cancel_counts_as``).
     late_cancel = models.BooleanField(_("late cancellation"), default=False)
+    # Rescheduled (改约): the registration that took this one's place, and when.
+    moved_to = models.OneToOneField(
+        "self",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="moved_from",
+        verbose_name=_("moved to"),
+    )
+    moved_at = models.DateTimeField(_("moved at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("registration")

@@ -34,6 +34,7 @@ from guahao.booking.models import (
     RegistrationStatus,
 )
 from guahao.booking.ports import wired
+from guahao.booking.selectors import pool_of
 from guahao.core import cache as request_cache
 from guahao.core import clock, outbox
 from guahao.core.audit import audit_record
@@ -187,14 +188,6 @@ def _terms(
         channel=channel,
         pool=pool_of(channel),
     )
-
-
-ONSITE_CHANNELS = ("window", "kiosk")
-
-
-def pool_of(channel: str) -> str:
-    """The pool a channel books from: the window and kiosks the onsite pool, the others online."""
-    return Pool.ONSITE if channel in ONSITE_CHANNELS else Pool.PLATFORM
 
 
 def _refuse_by_rule(taken: locks.Taken, rules: Rules) -> None:
@@ -584,7 +577,13 @@ def hold_confirm(*, hold: Hold, insurance: bool = False) -> Registration:
 
 
 def hold_book(
-    *, hold_id: int, in_time_at: dt.datetime, insurance: bool, registration_number: str | None = None
+    *,
+    hold_id: int,
+    in_time_at: dt.datetime,
+    insurance: bool,
+    registration_number: str | None = None,
+    actor: Actor | None = None,
+    told: bool = True,
 ) -> Registration | None:
     """Book a hold that was still live at ``in_time_at`` (now, or when the money arrived).
 
@@ -622,7 +621,7 @@ def hold_book(
         booked_at=now,
         channel=hold.channel,
     )
-    actor = Actor(ActorType.PATIENT, str(hold.account_id))
+    actor = actor or Actor(ActorType.PATIENT, str(hold.account_id))
     event_record(
         actor=actor, kind="hold.confirmed", hold=hold, from_status=HoldStatus.HELD, to_status=HoldStatus.CONFIRMED
     )
@@ -630,7 +629,8 @@ def hold_book(
         actor=actor, kind="registration.booked", registration=registration, to_status=RegistrationStatus.BOOKED
     )
     wired.write_backs.registration_written(registration)
-    outbox.event_emit("registration.booked", registration_id=registration.pk, account_id=registration.account_id)
+    if told:  # ``told=False``: the caller tells the patient its own way (a reschedule)
+        outbox.event_emit("registration.booked", registration_id=registration.pk, account_id=registration.account_id)
     return registration
 
 
@@ -722,6 +722,134 @@ def registration_cancel(
         scheduling.slot_freed(schedule_id=registration.schedule_id, why="registration.cancelled")
     _now_and_after_commit(lambda: _slot_given_back(registration))
     return registration
+
+
+# --- rescheduling (改约) ----------------------------------------------------------------------------
+
+
+def registration_reschedule(
+    *,
+    registration: Registration,
+    schedule: Schedule,
+    period: Period | None = None,
+    actor: Actor,
+    reason: str = "",
+    channel: str | None = None,
+    same_fee_only: bool = False,
+) -> Registration:
+    """Move a booked registration to a slot of another clinic (or period) of its department, in
+    one transaction: the new slot is taken first (a conditional update, under the same account
+    and person locks and limits as a new hold), then the old registration becomes ``moved`` and
+    its slot is freed the way a cancellation frees it (the gate and the waitlist learn). Either
+    both happen or neither.
+
+    The limits are those of a new booking, but the registration being moved does not count
+    against itself (a move within the same day is not a second registration that day); a
+    move is not a live hold, so the account's count of live holds does not apply. The patient
+    may move until the online cancellation cutoff; staff after it too, with a reason.
+    ``same_fee_only``: the registration was paid for (``payments.registration_reschedule``),
+    so only a clinic with the same fees will do. Returns the new registration."""
+    now = clock.now()
+    if registration.status != RegistrationStatus.BOOKED:
+        raise errors.BAD_TRANSITION.error(status=registration.status)
+    if schedule.department_id != registration.department_id:
+        raise errors.RESCHEDULE_OTHER_DEPARTMENT.error(field="schedule_id")
+    if schedule.pk == registration.schedule_id and (period is None or period.pk == registration.period_id):
+        raise errors.RESCHEDULE_SAME_SLOT.error(field="period_id" if period is not None else "schedule_id")
+    deadline, still_open = selectors.patient_cancel_window(registration)
+    if actor.type == ActorType.PATIENT and not still_open:
+        raise errors.CANCEL_TOO_LATE.error(deadline=deadline.isoformat())
+    if actor.type == ActorType.STAFF and not still_open and not reason.strip():
+        raise errors.REASON_REQUIRED.error(field="reason")
+    rules = rules_for_schedule(schedule)
+    _check_bookable(schedule=schedule, period=period, rules=rules, now=now)
+    fees_differ = (schedule.registration_fee_fen, schedule.consultation_fee_fen) != (
+        registration.registration_fee_fen,
+        registration.consultation_fee_fen,
+    )
+    if fees_differ and (same_fee_only or (rules.payment_required and schedule.fee_fen > 0)):
+        raise errors.RESCHEDULE_FEE_DIFFERS.error(
+            field="schedule_id", fee_fen=schedule.fee_fen, paid_fen=registration.fee_fen
+        )
+    if schedule.his_id and wired.his.realtime(schedule.hospital_id):
+        raise errors.RESCHEDULE_NOT_HERE.error()
+    channel = channel or registration.channel
+    same_day = schedule.date == registration.visit_date  # the old one is counted that day: not against itself
+    terms = dataclasses.replace(
+        _terms(
+            account_id=registration.account_id,
+            patient_id=registration.patient_id,
+            schedule=schedule,
+            period=period,
+            rules=rules,
+            now=now,
+            channel=channel,
+        ),
+        payment_required=False,
+        max_live=1_000_000,
+        max_department=rules.max_per_patient_department_day + same_day,
+        max_hospital=rules.max_per_account_hospital_day + same_day,
+        actor_type=actor.type,
+        actor_id=actor.id or str(registration.account_id),
+    )
+    data: dict[str, object] = {"reason": reason.strip()[:300]} if reason.strip() else {}
+    old = registration
+    with transaction.atomic():
+        taken = locks.hold_take(terms)
+        if taken.hold_id is None:
+            limits = dataclasses.replace(
+                rules,
+                max_active_holds=1_000_000,
+                max_per_patient_department_day=terms.max_department,
+                max_per_account_hospital_day=terms.max_hospital,
+            )
+            _refuse_by_rule(taken, limits)
+            raise _sold_out(schedule, period, rules)
+        new = hold_book(
+            hold_id=taken.hold_id,
+            in_time_at=now,
+            insurance=old.insurance,
+            actor=actor,
+            told=False,
+        )
+        assert new is not None  # made live a moment ago, in this transaction
+        # The old registration last: a concurrent cancel or check-in of it makes this fail and
+        # the whole move (the new slot included) roll back.
+        old = _transition(
+            registration=old,
+            allowed=[RegistrationStatus.BOOKED],
+            to_status=RegistrationStatus.MOVED,
+            actor=actor,
+            kind="registration.moved",
+            data=data | {"to": new.registration_number, "slot_number": new.slot_number},
+            moved_to=new,
+            moved_at=now,
+        )
+        event_record(
+            actor=actor,
+            kind="registration.moved_in",
+            registration=new,
+            to_status=RegistrationStatus.BOOKED,
+            moved_from=old.registration_number,
+        )
+        Slot.objects.filter(pk=old.slot_id, state=SlotState.BOOKED).update(state=scheduling.freed_state())
+        wired.write_backs.registration_cancelled(old)
+        outbox.event_emit(
+            "registration.moved",
+            registration_id=new.pk,
+            account_id=new.account_id,
+            from_registration_id=old.pk,
+            by=actor.type,
+        )
+        scheduling.slot_freed(schedule_id=old.schedule_id, why="registration.moved")
+
+    def told() -> None:
+        _slot_given_back(old)
+        gate.slot_freed(new.schedule_id)  # the gate counts again what the move took there
+        facts.department_changed(new.department_id)
+
+    _now_and_after_commit(told)
+    return new
 
 
 def registration_refund_start(*, registration_id: int, actor: Actor) -> None:

@@ -53,7 +53,11 @@ def department_and_below(department_id: int) -> list[int]:
 
 
 def registrations_in(f: StatsFilter) -> QuerySet[Registration]:
-    qs = Registration.objects.filter(visit_date__gte=f.date_from, visit_date__lte=f.date_to)
+    """The registrations counted: a registration moved to another slot (改约) is counted once,
+    as the one it became."""
+    qs = Registration.objects.filter(visit_date__gte=f.date_from, visit_date__lte=f.date_to).exclude(
+        status=RegistrationStatus.MOVED
+    )
     if f.hospital_ids is not None:
         qs = qs.filter(hospital_id__in=f.hospital_ids)
     if f.department_id is not None:
@@ -251,7 +255,7 @@ def sell_outs(f: StatsFilter, limit: int = 500) -> list[dict[str, Any]]:
 
 def figures_of_day(*, hospital_ids: Iterable[int] | None, day: dt.date) -> dict[str, int]:
     """The dashboard's figures of registrations for one visit day, so far."""
-    qs = Registration.objects.filter(visit_date=day)
+    qs = Registration.objects.filter(visit_date=day).exclude(status=RegistrationStatus.MOVED)
     if hospital_ids is not None:
         qs = qs.filter(hospital_id__in=list(hospital_ids))
     return qs.aggregate(

@@ -97,6 +97,22 @@ KINDS: dict[str, Kind] = {
             event=True,
         ),
         Kind(
+            "registration.moved",
+            ALL,
+            (
+                "改约成功",
+                "您的挂号已改约至 "
+                + _VISIT_ZH
+                + "，就诊序号 {slot}（挂号单号 {number}）。原挂号已取消，已付费用转入新挂号。",
+            ),
+            (
+                "Registration moved",
+                "Your registration was moved to " + _VISIT_EN + ", visit number {slot} (registration {number}). "
+                "The old one is cancelled; what you paid goes with the new one.",
+            ),
+            event=True,
+        ),
+        Kind(
             "registration.cancelled",
             ALL,
             ("挂号已取消", "您已取消 {date} {hospital} {department} 的挂号（{number}）。在线支付的费用将原路退回。"),

@@ -24,7 +24,7 @@ from guahao.payments import errors, locks
 from guahao.payments.interface import Notification, PaymentProvider, ProviderError
 from guahao.payments.models import Payment, PaymentStatus, ProviderNotification, Refund, RefundReason, RefundStatus
 from guahao.payments.providers.registry import provider_for, provider_named
-from guahao.scheduling.models import Schedule
+from guahao.scheduling.models import Period, Schedule
 
 log = logging.getLogger(__name__)
 
@@ -463,6 +463,34 @@ def registration_cancel(
         _after_commit_send(refund)
     registration.refresh_from_db()
     return registration
+
+
+def registration_reschedule(
+    *,
+    registration: Registration,
+    schedule: Schedule,
+    period: Period | None = None,
+    actor: Actor,
+    reason: str = "",
+    channel: str | None = None,
+) -> Registration:
+    """改约 (``booking.registration_reschedule``) with the money: a paid registration's payment
+    goes over to the new registration in the same transaction, so a later cancellation refunds
+    it from there. Refunds are of whole payments, so a paid registration moves only to a clinic
+    with the same fees (``reschedule.fee_differs`` otherwise: cancel and book the other one)."""
+    with transaction.atomic():
+        paid = Payment.objects.filter(registration=registration, status=PaymentStatus.PAID).exists()
+        new = booking.registration_reschedule(
+            registration=registration,
+            schedule=schedule,
+            period=period,
+            actor=actor,
+            reason=reason,
+            channel=channel,
+            same_fee_only=paid,
+        )
+        Payment.objects.filter(registration=registration).update(registration=new)
+    return new
 
 
 def refund_retry(*, refund: Refund, actor: Actor) -> Refund:

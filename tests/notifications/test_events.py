@@ -55,6 +55,14 @@ def cancelled_by_the_his(e: Everywhere) -> str:
     return "registration.cancelled_by_hospital"
 
 
+def moved(e: Everywhere) -> str:
+    registration = e.book()
+    later = f.schedule(e.schedule.department, e.schedule.doctor, day=e.schedule.date + dt.timedelta(days=1))
+    status, body = e.api.call("POST", f"/registrations/{registration.pk}/reschedule", {"schedule_id": later.pk})
+    assert status == 200, body
+    return "registration.moved"
+
+
 def hold_created(e: Everywhere) -> str:
     e.hold()  # the hold path writes its event with the hold
     return "hold.created"
@@ -186,6 +194,7 @@ SCENARIOS = [
     hold_expired,
     payment_received,
     booked,
+    moved,
     cancelled_by_the_patient,
     cancelled_by_staff,
     cancelled_by_the_his,
@@ -237,7 +246,13 @@ def test_each_event_tells_the_patient_once_on_each_of_its_channels(everywhere, s
 
 
 def test_every_kind_of_the_table_has_a_scenario_here():
-    covered = {"registration.booked", "registration.cancelled", "registration.cancelled_by_hospital", "hold.created"}
+    covered = {
+        "registration.booked",
+        "registration.moved",
+        "registration.cancelled",
+        "registration.cancelled_by_hospital",
+        "hold.created",
+    }
     covered |= {"hold.expired", "payment.received", "refund.started", "refund.finished", "refund.failed"}
     covered |= {"payment.late_refunded", "reminder.day_before", "reminder.hours_before", "schedule.suspended"}
     covered |= {"schedule.suspended_hold", "schedule.moved", "blacklist.barred", "blacklist.lifted"}
