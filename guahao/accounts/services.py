@@ -22,6 +22,7 @@ from guahao.accounts.ports import wired
 from guahao.core import cache as request_cache
 from guahao.core import clock, ratelimit
 from guahao.core.errors import INVALID, RATE_LIMITED
+from guahao.core.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -260,3 +261,34 @@ def patient_create(*, account: Account, name: str, id_number: str, phone: str, r
             )
     except IntegrityError:  # the same person added twice at once
         raise errors.PATIENT_EXISTS.error(field="id_number") from None
+
+
+def patient_find_or_create(*, name: str, id_number: str, phone: str) -> Patient:
+    """The patient staff book for at the window or on the phone: found by the ID number under the
+    account of ``phone`` (the login the patient will use; made if new), or added there with the
+    same checks a patient's own addition gets. A name that is not the one already registered
+    for the number is refused (``patient.name_mismatch``): real-name booking."""
+    name = real_name(name)
+    parsed = idcard.parse(id_number)
+    if parsed is None:
+        raise errors.ID_NUMBER_INVALID.error(field="id_number")
+    phone = phone_normalize(phone)
+    id_hash = idcard.lookup_hash(parsed.number)
+    known = Patient.objects.filter(id_number_hash=id_hash).order_by("pk").first()
+    if known is not None and known.name != name:
+        raise errors.NAME_MISMATCH.error(field="name")
+    try:
+        with transaction.atomic():
+            account, _made = Account.objects.get_or_create(phone=phone, defaults={"created_at": clock.now()})
+    except IntegrityError:  # made by a parallel request a moment ago
+        account = Account.objects.get(phone=phone)
+    mine = Patient.objects.filter(account=account, id_number_hash=id_hash).first()
+    if mine is not None:
+        return mine
+    relation = "other" if Patient.objects.filter(account=account, relation="self").exists() else "self"
+    try:
+        return patient_create(account=account, name=name, id_number=parsed.number, phone=phone, relation=relation)
+    except Problem as refused:
+        if refused.code != errors.PATIENT_EXISTS.code:
+            raise
+        return Patient.objects.get(account=account, id_number_hash=id_hash)  # added by a parallel request

@@ -309,8 +309,11 @@ def hold_create(
     rules: Rules | None = None,
     client: risk.Client = risk.NOBODY,
     channel: str = "app",
+    actor: Actor | None = None,
 ) -> Hold:
     """Hold the first free platform slot of the schedule (or of one period) for a patient.
+    ``actor``: staff holding on the patient's behalf (the window, the phone desk): the hold's
+    event names them and the audit log keeps it.
 
     ``patient``: the account's patient, or the id of one (found with the hold itself: another
     account's is unknown, 404). Refusals name the rule, in the seeds' order; a full schedule is
@@ -357,6 +360,8 @@ def hold_create(
                 now=now,
                 channel=channel,
             )
+            if actor is not None:
+                terms = dataclasses.replace(terms, actor_type=actor.type, actor_id=actor.id)
             hold = _hold_write(terms, schedule=schedule, rules=rules)
             if hold is None and holds_expire(schedule=schedule):
                 # Holds that ran out but were not swept yet gave their slots back: try once more.
@@ -375,6 +380,16 @@ def hold_create(
             schedule = _fresh(schedule)
             _check_bookable(schedule=schedule, period=period, rules=rules, now=now)
         raise _sold_out(schedule, period, rules)
+    if actor is not None and actor.type == ActorType.STAFF:
+        audit_record(
+            actor=actor.id,
+            action="hold.created",
+            target_type="hold",
+            target_id=hold.pk,
+            target=f"#{hold.pk}",
+            hospital_id=hold.hospital_id,
+            after={"status": HoldStatus.HELD, "channel": channel, "slot_number": hold.slot.number},
+        )
     return hold
 
 

@@ -37,6 +37,7 @@ FACTS: dict[str, tuple[str, str]] = {
     "refund": ("已付的 ¥51.00 将原路退回。", "the ¥51.00 you paid goes back to where it was paid from."),
     "alternatives": ("赵立新 2026-11-23；普通门诊 2026-11-24", "Zhao Lixin 2026-11-23; General clinic 2026-11-24"),
     "position": ("4", "4"),
+    "link": ("https://pay.example.cn/c/GH2026", "https://pay.example.cn/c/GH2026"),
 }
 
 
@@ -78,6 +79,18 @@ KINDS: dict[str, Kind] = {
                 _VISIT_EN
                 + ": the held slot was not confirmed by {deadline} and was released. Nothing was booked or charged.",
             ),
+        ),
+        Kind(
+            "payment.link",
+            (Channel.SMS, Channel.INBOX),
+            ("请支付挂号费", "已为您在 " + _VISIT_ZH + " 预约号源，请在 {deadline} 前支付 {amount}：{link}"),
+            (
+                "Pay for your registration",
+                "A slot is held for you at " + _VISIT_EN + ". Pay {amount} before {deadline}: {link}",
+            ),
+            service=True,
+            urgent=True,
+            event=True,
         ),
         Kind(
             "payment.received",

@@ -30,7 +30,7 @@ from guahao.scheduling.models import CalendarDay, RuleSet, Schedule, ScheduleEve
 from guahao.waitlist.models import WaitlistDraw, WaitlistEntry, WaitlistEvent
 from tests import factories as f
 
-HOSPITAL_ROLES = ["hospital_admin", "operator", "finance", "viewer"]
+HOSPITAL_ROLES = ["hospital_admin", "operator", "finance", "viewer", "window_clerk", "call_centre"]
 THEIRS = "乙方医院"  # the other hospital's name: it must appear on no page of ours
 
 

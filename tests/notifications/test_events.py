@@ -63,6 +63,19 @@ def moved(e: Everywhere) -> str:
     return "registration.moved"
 
 
+def payment_link(e: Everywhere) -> str:
+    hold = Hold.objects.get(pk=e.hold()["id"])
+    emit(
+        "payment.link",
+        account_id=hold.account_id,
+        hold_id=hold.pk,
+        expires_at=hold.expires_at.isoformat(),
+        link="https://pay.example.cn/c/GH1",
+        amount="¥51.00",
+    )
+    return "payment.link"
+
+
 def hold_created(e: Everywhere) -> str:
     e.hold()  # the hold path writes its event with the hold
     return "hold.created"
@@ -195,6 +208,7 @@ SCENARIOS = [
     payment_received,
     booked,
     moved,
+    payment_link,
     cancelled_by_the_patient,
     cancelled_by_staff,
     cancelled_by_the_his,
@@ -257,7 +271,7 @@ def test_every_kind_of_the_table_has_a_scenario_here():
     covered |= {"payment.late_refunded", "reminder.day_before", "reminder.hours_before", "schedule.suspended"}
     covered |= {"schedule.suspended_hold", "schedule.moved", "blacklist.barred", "blacklist.lifted"}
     covered |= {"waitlist.joined", "waitlist.offered", "waitlist.booked", "waitlist.expired", "waitlist.cancelled"}
-    covered |= {"lottery.entered"}
+    covered |= {"lottery.entered", "payment.link"}
     assert set(KINDS) - covered == {"payment.second_refunded"}  # tests/payments/test_paying.py books then pays twice
 
 
