@@ -53,6 +53,7 @@ _HOSPITAL_WORK = {
     "waitlist.waitlistentry": "view",
     "waitlist.waitlistdraw": "view",
     "waitlist.waitlistevent": "view",
+    "booking.reliefgrant": "view",
 }
 
 ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
@@ -67,6 +68,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "his.hiscall": "view change",
         "notifications.message": "view change",
         "waitlist.waitlistentry": "view change",  # remove an entry, with a reason
+        "booking.reliefgrant": "view add",
     },
     Role.FINANCE: {
         **_HOSPITAL_WORK,
@@ -81,12 +83,14 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "booking.hold": "view add",
         "accounts.patient": "view add",
         "payments.payment": "view add",
+        "booking.reliefgrant": "view add",
     },
     Role.CALL_CENTRE: {
         **_HOSPITAL_WORK,
         "booking.registration": "view add change",
         "booking.hold": "view add",
         "accounts.patient": "view add",
+        "booking.reliefgrant": "view add",
     },
     Role.HOSPITAL_ADMIN: {
         **_HOSPITAL_WORK,
@@ -111,6 +115,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "notifications.messagetemplate": "view add change delete",
         "notifications.hospitalchannels": "view add change",
         "waitlist.waitlistentry": "view change",
+        "booking.reliefgrant": "view add change",  # approves another's request
     },
 }
 

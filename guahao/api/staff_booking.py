@@ -15,6 +15,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from guahao.accounts import errors as account_errors
+from guahao.accounts import services as accounts
 from guahao.api.auth import StaffBearer, staff_scoped
 from guahao.api.problems import documented
 from guahao.api.schemas import hold_out, payment_out
@@ -22,7 +23,7 @@ from guahao.api.staff import _hospital_for, _required, _row, _user
 from guahao.api.staff_reads import StaffRegistrationOut, registration_out
 from guahao.booking import errors as booking_errors
 from guahao.booking import services as booking
-from guahao.booking.models import Hold, Registration
+from guahao.booking.models import Hold, Registration, ReliefGrant
 from guahao.catalog.models import Hospital
 from guahao.core import clock
 from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN
@@ -344,3 +345,113 @@ def till(request: HttpRequest, filters: Query[TillFilters]) -> dict:
         staff = filters.staff
     day = filters.day or clock.local_today(hospital.timezone)
     return till_out(desk.till_of(hospital=hospital, staff=staff, day=day))
+
+
+# --- relief slots (救济) -------------------------------------------------------------------------------
+
+
+class ReliefIn(Schema):
+    """Optional in the schema, checked after the clinic is found (another hospital's: 404)."""
+
+    schedule_id: Id | None = None
+    name: str | None = Field(default=None, max_length=50)
+    id_number: str | None = Field(default=None, max_length=18)
+    phone: str | None = Field(default=None, max_length=20)
+    reason: str | None = Field(default=None, max_length=300, description="why this patient needs the extra slot")
+
+
+class DecisionIn(Schema):
+    note: str | None = Field(default=None, max_length=300)
+
+
+class ReliefOut(Schema):
+    id: str
+    status: str
+    schedule_id: str
+    patient: dict
+    reason: str
+    requested_by: str
+    decided_by: str
+    registration_number: str | None
+
+
+def relief_out(grant: ReliefGrant) -> dict[str, Any]:
+    patient = grant.patient
+    return {
+        "id": str(grant.pk),
+        "status": grant.status,
+        "schedule_id": str(grant.schedule_id),
+        "patient": {"id": str(patient.pk), "name": patient.name, "id_number_masked": patient.id_number_masked},
+        "reason": grant.reason,
+        "requested_by": grant.requested_by,
+        "decided_by": grant.decided_by,
+        "registration_number": grant.registration.registration_number if grant.registration else None,
+    }
+
+
+@router.post(
+    "/relief",
+    **documented(
+        {201: ReliefOut},
+        NOT_LOGGED_IN,
+        FORBIDDEN,
+        NOT_FOUND,
+        INVALID,
+        booking_errors.REASON_REQUIRED,
+        account_errors.ID_NUMBER_INVALID,
+        account_errors.NAME_MISMATCH,
+        summary="救济: ask for an extra slot of a clinic for a named patient in an urgent case, with the reason; "
+        "booked when a hospital admin other than the asker approves it",
+    ),
+)
+@staff_scoped(model=Schedule, lookup="body:schedule_id")
+def relief_request(request: HttpRequest, body: ReliefIn) -> Status:
+    user = _user(request)
+    schedule = _row(Schedule, body.schedule_id, user, "booking.add_reliefgrant", "schedule_id")
+    patient = accounts.patient_find_or_create(
+        name=_required(body.name, "name"),
+        id_number=_required(body.id_number, "id_number"),
+        phone=_required(body.phone, "phone"),
+    )
+    grant = booking.relief_request(
+        schedule=schedule, patient=patient, reason=body.reason or "", actor=booking.Actor.staff(user)
+    )
+    return Status(201, relief_out(grant))
+
+
+def _decide(request: HttpRequest, grant_id: str, body: DecisionIn | None, approve: bool) -> dict[str, Any]:
+    user = _user(request)
+    grant = _row(ReliefGrant, grant_id, user, "booking.change_reliefgrant")
+    grant = booking.relief_decide(
+        grant=grant, actor=booking.Actor.staff(user), approve=approve, note=(body.note if body else "") or ""
+    )
+    return relief_out(ReliefGrant.objects.select_related("patient", "registration").get(pk=grant.pk))
+
+
+RELIEF_DECISION = (
+    NOT_LOGGED_IN,
+    FORBIDDEN,
+    NOT_FOUND,
+    booking_errors.RELIEF_OWN_REQUEST,
+    booking_errors.RELIEF_DECIDED,
+    booking_errors.ONE_PER_DEPARTMENT,
+    booking_errors.BLACKLISTED,
+)
+
+
+@router.post(
+    "/relief/{grant_id}/approve",
+    **documented({200: ReliefOut}, *RELIEF_DECISION, summary="A hospital admin approves: the extra slot is booked"),
+)
+@staff_scoped(model=ReliefGrant, lookup="path:grant_id")
+def relief_approve(request: HttpRequest, grant_id: str, body: DecisionIn | None = None) -> dict:
+    return _decide(request, grant_id, body, approve=True)
+
+
+@router.post(
+    "/relief/{grant_id}/refuse",
+    **documented({200: ReliefOut}, *RELIEF_DECISION, summary="A hospital admin refuses the request"),
+)
+@staff_scoped(model=ReliefGrant, lookup="path:grant_id")
+def relief_refuse(request: HttpRequest, grant_id: str, body: DecisionIn | None = None) -> dict:
+    return _decide(request, grant_id, body, approve=False)

@@ -63,3 +63,7 @@ RESCHEDULE_NOT_HERE = ProblemType(
     409,
     _("This hospital's registrations cannot be moved online; cancel and book again, or ask at the window"),
 )
+RELIEF_OWN_REQUEST = ProblemType(
+    "relief.own_request", 403, _("A relief slot is approved by another staff member than the one who asked")
+)
+RELIEF_DECIDED = ProblemType("relief.decided", 409, _("This relief request has already been decided"))

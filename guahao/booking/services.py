@@ -32,6 +32,8 @@ from guahao.booking.models import (
     HoldStatus,
     Registration,
     RegistrationStatus,
+    ReliefGrant,
+    ReliefStatus,
 )
 from guahao.booking.ports import wired
 from guahao.booking.selectors import pool_of
@@ -1187,3 +1189,105 @@ def blacklist_set(
             after={"from": starts_at.isoformat(), "until": ends_at.isoformat()},
         )
     return entry
+
+
+# --- relief slots (救济) -----------------------------------------------------------------------------
+
+
+def relief_request(*, schedule: Schedule, patient: Patient, reason: str, actor: Actor) -> ReliefGrant:
+    """Staff ask for an extra slot of the clinic for a named patient in an urgent case, with the
+    reason; nothing is booked until a second staff member approves it."""
+    reason = _reason(reason)
+    if schedule.status != ScheduleStatus.OPEN or schedule.ends_at <= clock.now():
+        raise errors.SCHEDULE_ENDED.error(field="schedule_id")
+    with transaction.atomic():
+        grant = ReliefGrant.objects.create(
+            hospital_id=schedule.hospital_id,
+            schedule=schedule,
+            patient=patient,
+            reason=reason,
+            requested_by=actor.id,
+            requested_at=clock.now(),
+        )
+        audit_record(
+            actor=actor.id,
+            action="relief.requested",
+            target_type="relief",
+            target_id=grant.pk,
+            target=patient.name,
+            hospital_id=schedule.hospital_id,
+            after={"schedule": schedule.pk},
+            reason=reason,
+        )
+    return grant
+
+
+def relief_decide(*, grant: ReliefGrant, actor: Actor, approve: bool, note: str = "") -> ReliefGrant:
+    """A second staff member (a hospital admin: the caller checks the role) approves or refuses a
+    relief request. Approved, one transaction adds the extra number, held for the patient, and
+    books it (the bar and the per-day limits still apply; the clinic being full does not).
+    Whoever asked cannot decide (also a check constraint)."""
+    if actor.id == grant.requested_by:
+        raise errors.RELIEF_OWN_REQUEST.error()
+    now = clock.now()
+    with transaction.atomic():
+        status = ReliefStatus.APPROVED if approve else ReliefStatus.REFUSED
+        if not ReliefGrant.objects.filter(pk=grant.pk, status=ReliefStatus.REQUESTED).update(
+            status=status, decided_by=actor.id, decided_at=now, note=note.strip()[:300]
+        ):
+            raise errors.RELIEF_DECIDED.error()
+        grant.refresh_from_db()
+        if approve:
+            grant.registration = _relief_book(grant=grant, actor=actor, now=now)
+            ReliefGrant.objects.filter(pk=grant.pk).update(registration=grant.registration)
+        audit_record(
+            actor=actor.id,
+            action=f"relief.{status}",
+            target_type="relief",
+            target_id=grant.pk,
+            target=grant.patient.name,
+            hospital_id=grant.hospital_id,
+            before={"status": ReliefStatus.REQUESTED},
+            after={"status": status}
+            | ({"registration": grant.registration.registration_number} if grant.registration else {}),
+            reason=note.strip()[:300],
+        )
+    if grant.registration is not None:
+        facts.department_changed(grant.registration.department_id)
+    return grant
+
+
+def _relief_book(*, grant: ReliefGrant, actor: Actor, now: dt.datetime) -> Registration:
+    schedule = Schedule.objects.select_related("hospital").get(pk=grant.schedule_id)
+    rules = rules_for_schedule(schedule)
+    patient = grant.patient
+    terms = _terms(
+        account_id=patient.account_id, patient_id=patient.pk, schedule=schedule, period=None, rules=rules, now=now
+    )
+    locks.lock_account(patient.account_id)
+    locks.lock_person(patient.id_number_hash)
+    counted = locks.counts_of(dataclasses.replace(terms, max_live=1_000_000))
+    if counted.counts is None or not locks.allowed(counted.counts, dataclasses.replace(terms, max_live=1_000_000)):
+        _refuse_by_rule(counted, dataclasses.replace(rules, max_active_holds=1_000_000))
+    slot = scheduling.schedule_relief_slot_add(schedule=schedule, reason=grant.reason, actor=actor.id)
+    hold = Hold.objects.create(
+        account_id=patient.account_id,
+        patient=patient,
+        person_hash=patient.id_number_hash,
+        hospital_id=schedule.hospital_id,
+        department_id=schedule.department_id,
+        schedule=schedule,
+        period_id=slot.period_id,
+        slot=slot,
+        visit_date=schedule.date,
+        registration_fee_fen=schedule.registration_fee_fen,
+        consultation_fee_fen=schedule.consultation_fee_fen,
+        payment_required=False,  # paid at the visit
+        created_at=now,
+        expires_at=now + dt.timedelta(minutes=1),
+        channel="window",
+    )
+    event_record(actor=actor, kind="hold.created", hold=hold, to_status=HoldStatus.HELD, relief=grant.pk)
+    registration = hold_book(hold_id=hold.pk, in_time_at=now, insurance=False, actor=actor)
+    assert registration is not None  # made a moment ago, in this transaction
+    return registration

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Case, Count, DateField, Exists, F, Func, Max, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import ExtractIsoWeekDay
 
-from guahao.booking.models import Hold, HoldStatus, Registration, RegistrationStatus
+from guahao.booking.models import Hold, HoldStatus, Registration, RegistrationStatus, ReliefGrant
 from guahao.catalog.models import Department
 from guahao.scheduling.models import Pool, Schedule, Slot, SlotState
 from guahao.scheduling.rules import release_at, rules_table
@@ -88,7 +88,11 @@ def _group(qs: QuerySet, *keys: str, **named: Any) -> list[dict[str, Any]]:
 
 
 def totals(f: StatsFilter) -> dict[str, Any]:
-    return _rates(registrations_in(f).aggregate(**_counts()))
+    """The counts of the range, with ``relief``: how many of the booked were relief slots given
+    by staff (救济), counted apart so a full clinic's extra patients are seen as such."""
+    row = _rates(registrations_in(f).aggregate(**_counts()))
+    row["relief"] = ReliefGrant.objects.filter(registration__in=registrations_in(f)).count()
+    return row
 
 
 def by_day(f: StatsFilter) -> list[dict[str, Any]]:

@@ -10,13 +10,14 @@ def grant(apps, schema_editor):
     the other roles keep what they have."""
     for role in (Role.WINDOW_CLERK, Role.CALL_CENTRE):
         roles_grant(apps, models=list(ROLE_PERMISSIONS[role]), roles=[role])
+    roles_grant(apps, models=["booking.reliefgrant"])  # relief slots: asked by staff, approved by an admin
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0007_waitlist_roles'),
-        ('booking', '0007_reschedule'),
+        ('booking', '0008_relief_grants'),
         ('scheduling', '0006_lottery_and_risk'),
         ('catalog', '0002_department_his_code_doctor_his_code'),
         ('core', '0003_outbox'),
