@@ -95,6 +95,11 @@ def totals(f: StatsFilter) -> dict[str, Any]:
     return row
 
 
+def by_channel(f: StatsFilter) -> list[dict[str, Any]]:
+    """Per booking channel (app, wechat, window, phone, kiosk, sms, partner:…), the channels seen."""
+    return [r | {"key": r.pop("channel")} for r in _group(registrations_in(f), "channel")]
+
+
 def by_day(f: StatsFilter) -> list[dict[str, Any]]:
     """Every day of the range, days without registrations as zeros."""
     found = {r["visit_date"]: r for r in _group(registrations_in(f), "visit_date")}

@@ -12,7 +12,7 @@ from guahao.accounts.models import Account, Patient
 from guahao.accounts.services import staff_token_create
 from guahao.booking import services as booking
 from guahao.booking.models import BookingEvent, Hold, Registration
-from guahao.core import outbox
+from guahao.core import clock, outbox
 from guahao.core.models import AuditEntry
 from guahao.notifications.models import Message
 from guahao.payments import services as payments
@@ -231,3 +231,17 @@ def test_the_phone_desk_sends_a_payment_link_by_sms(desk, sandbox):
     assert len(told) == 1 and sent["payment"]["pay_url"] in told[0]["body"] and "¥51.00" in told[0]["body"]
     assert AuditEntry.objects.filter(actor="call9", action="payment.link_sent").exists()
     assert Hold.objects.get(pk=made["hold"]["id"]).status == "held"
+
+
+def test_the_statistics_count_by_channel(desk):
+    from guahao.booking import stats
+
+    h, dep, clinic, client = desk
+    _, made = _hold(client, clinic, _person())
+    client.call("POST", f"/staff/desk/holds/{made['hold']['id']}/collect", {"method": "cash"})
+    app = f.Api().login()
+    _, hold = app.call("POST", "/holds", {"schedule_id": clinic.pk, "patient_id": app.add_patient()})
+
+    booking.hold_book(hold_id=int(hold["id"]), in_time_at=clock.now(), insurance=False)
+    window = stats.StatsFilter(date_from=f.today(), date_to=f.today() + dt.timedelta(days=2))
+    assert {r["key"]: r["booked"] for r in stats.by_channel(window)} == {"app": 1, "window": 1}
