@@ -626,7 +626,6 @@ def waitlist_join(
             schedule=schedule,
             insurance=body.insurance,
             payment_method=body.payment_method,
-            connected_realtime=his_registry.mode_of(schedule.hospital_id) == his_registry.HisMode.REALTIME,
             client=_client(request),
         )
         return Status(201, _waitlist_out(entry))

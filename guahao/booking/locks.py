@@ -193,7 +193,6 @@ def _params(terms: HoldTerms) -> dict[str, Any]:
         "his_lock_ref": terms.his_lock_ref,
         "actor_type": str(terms.actor_type),
         "actor": terms.actor_id or str(terms.account_id),
-        "states": ["free", "reserved"] if terms.reserved else ["free"],
         "pool": str(terms.pool),
         "channel": terms.channel,
     }
@@ -373,6 +372,9 @@ def pg_function_ensure() -> str:
 def _hold_take_postgresql(terms: HoldTerms, params: dict[str, Any]) -> Taken:
     name = pg_function_ensure()
     arguments = ", ".join(f"%({arg})s" for arg in PG_ARGS)
+    # The slot states a hold may take, as an array: the function's only list (SQLite's steps have
+    # them in their text, and its debug cursor cannot quote a list).
+    params = params | {"states": ["free", "reserved"] if terms.reserved else ["free"]}
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM {name}({arguments})", params)
         row = cursor.fetchone()

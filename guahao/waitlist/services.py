@@ -115,9 +115,7 @@ def waitlist_open_for(schedule: Schedule, rules: Rules | None = None) -> bool:
     return join_refusal(schedule, rules) is None
 
 
-def join_refusal(
-    schedule: Schedule, rules: Rules | None = None, *, connected_realtime: bool = False, places: bool = True
-) -> Problem | None:
+def join_refusal(schedule: Schedule, rules: Rules | None = None, *, places: bool = True) -> Problem | None:
     """Why nobody could join the clinic's waitlist now, as ``entry_join`` refuses it (the same
     problem, checked in the same order), or None while it is open: what a clinic's page says in
     place of the 候补 button. ``schedule`` as the database has it now: its count of patients
@@ -158,7 +156,6 @@ def entry_join(
     schedule: Schedule,
     insurance: bool = False,
     payment_method: str | None = None,
-    connected_realtime: bool = False,
     client: risk.Client = risk.NOBODY,
     suspected: bool = False,
 ) -> WaitlistEntry:
@@ -170,7 +167,7 @@ def entry_join(
     may join again."""
     rules = rules_for_schedule(schedule)
     now = clock.now()
-    refused = join_refusal(schedule, rules, connected_realtime=connected_realtime, places=False)
+    refused = join_refusal(schedule, rules, places=False)
     if refused is not None:
         raise refused
     deadline = waitlist_deadline(schedule, rules)

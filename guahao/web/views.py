@@ -34,7 +34,6 @@ from guahao.core import clock, idempotency
 from guahao.core.errors import INVALID, NOT_FOUND
 from guahao.core.problems import Problem
 from guahao.his import realtime as his_realtime
-from guahao.his import registry as his_registry
 from guahao.notifications import services as notifications
 from guahao.notifications.models import Language
 from guahao.payments import services as payments
@@ -230,15 +229,11 @@ def _schedule_context(request: HttpRequest, schedule: Schedule) -> dict[str, Any
     return ctx
 
 
-def _realtime(schedule: Schedule) -> bool:
-    return his_registry.mode_of(schedule.hospital_id) == his_registry.HisMode.REALTIME
-
-
 def _clinic_waitlist(schedule: Schedule, rules: Rules, account: Account | None) -> dict[str, Any]:
     """A full clinic: its waitlist (候补) open to join, or why not, and the account's entries."""
     # Its count of patients waiting as the database has it now (a cached copy may be older).
     fresh = Schedule.objects.select_related("hospital", "department__parent__parent", "doctor").get(pk=schedule.pk)
-    refusal = waitlist.join_refusal(fresh, rules, connected_realtime=_realtime(schedule))
+    refusal = waitlist.join_refusal(fresh, rules)
     return {
         "waitlist_refusal": refusal,
         "waitlist_alternatives": _alternatives(refusal.extra.get("alternatives") or []) if refusal else [],
@@ -468,7 +463,6 @@ def waitlist_join(request: HttpRequest, account: Account, schedule_id: int) -> H
                 schedule=s,
                 insurance=request.POST.get("insurance") == "1",
                 payment_method=method,
-                connected_realtime=_realtime(s),
             )
             return 201, {"entry_id": entry.pk}
 
