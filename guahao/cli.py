@@ -10,6 +10,7 @@ guahao restore FILE                 put a backup in place of the embedded databa
 guahao paysim [--host H] [--port P] [--knobs K]   the payment sandbox (a provider simulator)
 guahao hissim [--host H] [--port P] [--faults F]  the HIS simulator
 guahao his check|sync|send [--hospital CODE]      compare with, sync from, write back to the HIS
+guahao rotate-keys                  seal and hash personal data again under GUAHAO_FIELD_KEY
 guahao staff-token --user NAME      print a new API token for a staff user or kiosk
 guahao manage …                     any Django management command
 """
@@ -234,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     backup.add_argument("--to", help="the .tar.gz to write (default: backups/ in the data dir)")
     restore = sub.add_parser("restore", help="put a backup in place of the embedded database (server stopped)")
     restore.add_argument("file")
+    sub.add_parser("rotate-keys", help="seal and hash personal data again under GUAHAO_FIELD_KEY")
     token = sub.add_parser("staff-token")
     token.add_argument("--user", required=True)
     token.add_argument("--label", default="")
@@ -316,6 +318,13 @@ def main(argv: list[str] | None = None) -> int:
         except CommandError as exc:
             print(exc, file=sys.stderr)
             return exc.returncode
+        return 0
+    if args.command == "rotate-keys":
+        _django()
+        from guahao.console.keys import keys_rotate
+
+        changed = keys_rotate()
+        print(", ".join(f"{what}: {n}" for what, n in changed.items()), "sealed or hashed again")
         return 0
     if args.command == "migrate":
         _manage("migrate")

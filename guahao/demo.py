@@ -19,8 +19,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from pypinyin import lazy_pinyin
 
+from guahao.accounts import consent, idcard, phones, staff
 from guahao.accounts import services as accounts
-from guahao.accounts import staff
 from guahao.accounts.models import Account
 from guahao.accounts.roles import Role
 from guahao.booking import services as booking
@@ -241,6 +241,24 @@ def _tree(hospital: Hospital, nodes: list, campus: Campus | None, parent: Depart
     return leaves
 
 
+def _patient_add(*, account: Account, name: str, id_number: str, phone: str, relation: str = "self") -> Any:
+    """A demo patient who agreed to the current consent text; a child under 14 added by a parent
+    (named without drawing from the generator, so the demo's data stay as they were)."""
+    parsed = idcard.parse(id_number)
+    child = parsed is not None and accounts.guardian_needed(parsed.birth_date)
+    return accounts.patient_create(
+        account=account,
+        name=name,
+        id_number=id_number,
+        phone=phone,
+        relation=relation,
+        consent_version=consent.TEXT_VERSION,
+        channel="demo",
+        guardian_name=name[0] + "建国" if child else "",
+        guardian_relation="parent" if child else "",
+    )
+
+
 def _id_number(rng: random.Random, born: str | None = None) -> str:
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     born = born or f"{rng.randint(1950, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
@@ -431,8 +449,8 @@ def _fill(schedules: list, rng: random.Random) -> None:
         for _ in range(free):
             n += 1
             phone = f"1380000{n:04d}"
-            account = Account.objects.create(phone=phone, created_at=now)
-            patient = accounts.patient_create(
+            account = Account.objects.create(**phones.columns(phone), created_at=now)
+            patient = _patient_add(
                 account=account,
                 name=rng.choice(SURNAMES) + rng.choice(GIVEN),
                 id_number=_id_number(rng),
@@ -549,12 +567,10 @@ def _history(rng: random.Random) -> None:
 
     def someone() -> tuple[Account, Any]:
         phone = f"1370000{next(made):04d}"
-        account = Account.objects.create(phone=phone, created_at=clock.now())
+        account = Account.objects.create(**phones.columns(phone), created_at=clock.now())
         born = f"{rng.randint(1940, 2022)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
         name = rng.choice(SURNAMES) + rng.choice(GIVEN)
-        patient = accounts.patient_create(
-            account=account, name=name, id_number=_id_number(rng, born), phone=phone, relation="self"
-        )
+        patient = _patient_add(account=account, name=name, id_number=_id_number(rng, born), phone=phone)
         return account, patient
 
     twice = someone()  # books on two of the days and comes to neither
@@ -584,8 +600,8 @@ def _history(rng: random.Random) -> None:
 
 
 def _demo_patient(phone: str, rng: random.Random):  # type: ignore[no-untyped-def]
-    account = Account.objects.create(phone=phone, created_at=clock.now())
-    patient = accounts.patient_create(
+    account = Account.objects.create(**phones.columns(phone), created_at=clock.now())
+    patient = _patient_add(
         account=account,
         name=rng.choice(SURNAMES) + rng.choice(GIVEN),
         id_number=_id_number(rng),

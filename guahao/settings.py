@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -88,6 +89,13 @@ SECRET_KEY = _secret_key()
 # Personal data (ID numbers) is encrypted with a key of its own, so it can be rotated apart from
 # the session secret. Unset, it is derived from SECRET_KEY.
 FIELD_KEY = env_str("GUAHAO_FIELD_KEY", "") or SECRET_KEY
+# Keys being rotated away from (comma-separated, or a file of them): still read, never written;
+# `guahao rotate-keys` seals and hashes everything again under GUAHAO_FIELD_KEY (README).
+FIELD_KEYS_PREVIOUS = tuple(
+    k.strip() for k in env_str("GUAHAO_FIELD_KEYS_PREVIOUS", "").replace("\n", ",").split(",") if k.strip()
+)
+if FIELD_KEY in FIELD_KEYS_PREVIOUS:
+    raise ImproperlyConfigured("GUAHAO_FIELD_KEYS_PREVIOUS must not hold the current GUAHAO_FIELD_KEY")
 
 DEBUG = env_bool("GUAHAO_DEBUG", False)
 ALLOWED_HOSTS = [h.strip() for h in env_str("GUAHAO_ALLOWED_HOSTS", "*").split(",") if h.strip()]
@@ -109,6 +117,7 @@ if env_bool("GUAHAO_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
+    "csp",
     "guahao.console.apps.ConsoleUnfoldConfig",  # unfold, with the console's own admin site
     "unfold.contrib.filters",
     "django.contrib.admin",
@@ -141,6 +150,7 @@ MIDDLEWARE = [
     "guahao.core.metrics.RequestMetrics",
     "guahao.api.middleware.ApiBody",
     "django.middleware.security.SecurityMiddleware",
+    "guahao.web.middleware.ContentSecurityPolicy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -155,6 +165,32 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (django-csp): the patient web app runs our own static scripts and styles
+# alone — no inline <script>, no style="" — so an injected tag runs nothing. Forms may post to
+# the payment provider's cashier after a redirect, so form-action is left open.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# The console (django-unfold): its Alpine.js builds x-data expressions with Function()
+# ('unsafe-eval') and its templates carry style attributes ('unsafe-inline' for styles only).
+CONSOLE_CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        **CONTENT_SECURITY_POLICY["DIRECTIVES"],
+        "script-src": [SELF, UNSAFE_EVAL],
+        "style-src": [SELF, UNSAFE_INLINE],
+    }
+}
 
 ROOT_URLCONF = "guahao.urls"
 WSGI_APPLICATION = "guahao.wsgi.application"
@@ -234,6 +270,9 @@ else:
     }
 
 RATELIMIT_ENABLED = env_bool("GUAHAO_RATELIMIT", True)
+# Proxies of ours in front (load balancer, TLS proxy): the client's address is the one the
+# outermost of them wrote into X-Forwarded-For (core.addresses); 0: the connection's own.
+PROXY_HOPS = env_int("GUAHAO_PROXY_HOPS", 0, low=0, high=5)
 # After a commit that wrote events, ask the worker to deliver them in a second (core.outbox);
 # off: only the periodic sweep delivers (tests deliver by hand).
 OUTBOX_KICK = env_bool("GUAHAO_OUTBOX_KICK", True)
@@ -404,6 +443,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ADMIN = False  # the console has its own page of lockouts
 AXES_LOCKOUT_CALLABLE = "guahao.console.otp.locked_out"
 AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "guahao.core.addresses.client_ip"  # the same address as the patients' limits
 
 UNFOLD = {
     "SITE_TITLE": _("Guahao console"),

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.test import Client
 
+from guahao.accounts import consent, idcard
 from guahao.accounts import services as accounts
 from guahao.accounts.models import Account, Patient
 from guahao.catalog import services as catalog
@@ -87,8 +88,18 @@ def account() -> Account:
 
 
 def patient(acc: Account, *, relation: str = "other", number: str | None = None, name: str = "李秀英") -> Patient:
+    """A patient who agreed to the consent text; a child under 14 with a parent as guardian."""
+    number = number or id_number()
+    parsed = idcard.parse(number)
+    child = parsed is not None and accounts.guardian_needed(parsed.birth_date)
     return accounts.patient_create(
-        account=acc, name=name, id_number=number or id_number(), phone=acc.phone, relation=relation
+        account=acc,
+        name=name,
+        id_number=number,
+        phone=acc.phone,
+        relation=relation,
+        consent_version=consent.TEXT_VERSION,
+        guardian_name="李建国" if child else "",
     )
 
 

@@ -8,9 +8,11 @@ import logging
 
 import pytest
 from django.contrib import admin
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from guahao.accounts import phones
 from guahao.accounts.models import Patient
 from guahao.accounts.services import staff_token_create
 from guahao.booking.models import Registration
@@ -26,7 +28,7 @@ def test_full_id_and_phone_numbers_appear_in_no_answer_page_export_or_log(caplog
     number, phone, login_phone = f.id_number(), "13987654321", f.phone()
     patient = f.Api().login(login_phone)
     patient_id = patient.add_patient(number)
-    Patient.objects.filter(pk=patient_id).update(phone=phone)
+    Patient.objects.filter(pk=patient_id).update(**phones.columns(phone))
     _, hold = patient.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": patient_id})
     _, booked = patient.call("POST", f"/holds/{hold['id']}/confirm", {})
     seen = [patient.call("GET", path)[1] for path in ("/patients", "/registrations", f"/registrations/{booked['id']}")]
@@ -88,3 +90,38 @@ def test_full_id_and_phone_numbers_appear_in_no_answer_page_export_or_log(caplog
         assert number not in text and number.lower() not in text
         assert phone not in text and login_phone not in text
     assert any(number[:6] + "********" + number[-4:] in text for text in pages)  # shown, masked
+
+
+def _every_stored_value() -> str:
+    """Every column of every table, as text: what a copy of the database would show."""
+    seen = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608 - names from the schema
+            seen.append(repr(cursor.fetchall()))
+    return "\n".join(seen)
+
+
+@pytest.mark.django_db
+def test_no_full_phone_or_id_number_is_stored_in_plain_yet_both_are_found(caplog):
+    h = f.hospital()
+    clinic = f.schedule(f.department(h))
+    number, login_phone = f.id_number(), f.phone()
+    patient = f.Api().login(login_phone)
+    patient_id = patient.add_patient(number)  # the patient's own phone: 13912345678
+    _, hold = patient.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": patient_id})
+    _, booked = patient.call("POST", f"/holds/{hold['id']}/confirm", {})
+    patient.call("POST", "/auth/sms-code", {"phone": login_phone})  # a second code, kept by hash
+
+    stored = _every_stored_value()
+    for secret in (login_phone, "13912345678", number):
+        assert secret not in stored
+    assert "139****5678" in stored  # masked, for the screens
+
+    # Found all the same: the same login, and the desk's search by either phone.
+    assert f.Api().login(login_phone).account_id == patient.account_id
+    desk = f.Api()
+    desk.token = staff_token_create(user=f.staff_member("desk", "viewer", h), label="desk")
+    for phone in (login_phone, "13912345678"):
+        found = desk.call("GET", f"/staff/registrations?q={phone}")[1]
+        assert [r["id"] for r in found] == [booked["id"]]

@@ -12,6 +12,12 @@ ID_NUMBER_INVALID = ProblemType("patient.id_number_invalid", 422, _("The ID numb
 NAME_INVALID = ProblemType("patient.name_invalid", 422, _("Please give the patient's real name"))
 PATIENT_EXISTS = ProblemType("patient.exists", 409, _("This person is already one of your patients"))
 SELF_EXISTS = ProblemType("patient.self_exists", 409, _("The account already has a patient marked as yourself"))
+CONSENT_REQUIRED = ProblemType(
+    "patient.consent_required", 422, _("Please agree to the processing of the patient's personal information")
+)
+GUARDIAN_REQUIRED = ProblemType(
+    "patient.guardian_required", 422, _("A child under 14 is added by a guardian: please give the guardian's name")
+)
 PATIENT_LIMIT = ProblemType("patient.limit", 409, _("An account can manage at most 8 patients"))
 STAFF_OWN_ROLE = ProblemType(
     "staff.own_role", 403, _("You cannot change your own role or hospital; ask another administrator")

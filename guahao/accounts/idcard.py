@@ -6,8 +6,6 @@ and never stored unencrypted.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import date
 
@@ -45,16 +43,24 @@ def parse(raw: str) -> IdNumber | None:
     return IdNumber(number, birth, gender)
 
 
+SEAL = b"id-number-encryption"
+
+
 def encrypt(number: str) -> str:
-    return sealing.seal(b"id-number-encryption", number)
+    return sealing.seal(SEAL, number)
 
 
 def decrypt(token: str) -> str:
-    return sealing.unseal(b"id-number-encryption", token)
+    return sealing.unseal(SEAL, token)
 
 
 def lookup_hash(number: str) -> str:
-    return hmac.new(sealing.derived_key(b"id-number-lookup"), number.encode(), hashlib.sha256).hexdigest()
+    return sealing.lookup_hash(b"id-number-lookup", number)
+
+
+def lookup_hashes(number: str) -> list[str]:
+    """Its hash under every key still read (during a key rotation), current first."""
+    return sealing.lookup_hashes(b"id-number-lookup", number)
 
 
 def mask(number: str) -> str:

@@ -7,14 +7,18 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from guahao.accounts import phones
 from guahao.accounts.roles import Role
 from guahao.catalog.models import Hospital
 
 
 class Account(models.Model):
-    """The login of a patient or family: a mainland mobile number."""
+    """The login of a patient or family: a mainland mobile number, sealed at rest and found by
+    its keyed hash (``accounts.phones``)."""
 
-    phone = models.CharField(_("phone"), max_length=20, unique=True)
+    phone_encrypted = models.TextField(editable=False)
+    phone_hash = models.CharField(max_length=64, unique=True, editable=False)
+    phone_masked = models.CharField(_("phone"), max_length=20, editable=False)
     created_at = models.DateTimeField(_("created at"))
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -22,14 +26,17 @@ class Account(models.Model):
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
 
+    phone = phones.sealed_phone
+
     def __str__(self) -> str:
-        return f"{self.phone[:3]}****{self.phone[-4:]}"
+        return self.phone_masked
 
 
 class SmsCode(models.Model):
-    """A login code sent to a phone; only its hash is kept."""
+    """A login code sent to a phone; only its hash is kept, and the phone's keyed hash."""
 
-    phone = models.CharField(max_length=20, db_index=True)
+    phone_hash = models.CharField(max_length=64, db_index=True)
+    phone_masked = models.CharField(max_length=20)
     code_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -38,7 +45,7 @@ class SmsCode(models.Model):
     client_ip = models.GenericIPAddressField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"code for {self.phone[:3]}****{self.phone[-4:]}"
+        return f"code for {self.phone_masked}"
 
 
 class AuthToken(models.Model):
@@ -160,6 +167,12 @@ class Relation(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class GuardianRelation(models.TextChoices):
+    PARENT = "parent", _("Parent")
+    GRANDPARENT = "grandparent", _("Grandparent")
+    OTHER = "other", _("Other guardian")
+
+
 class Gender(models.TextChoices):
     MALE = "male", _("Male")
     FEMALE = "female", _("Female")
@@ -179,8 +192,15 @@ class Patient(models.Model):
     id_number_masked = models.CharField(_("ID number"), max_length=20, editable=False)
     birth_date = models.DateField(_("birth date"))
     gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices)
-    phone = models.CharField(_("phone"), max_length=20)
+    phone_encrypted = models.TextField(editable=False)
+    phone_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    phone_masked = models.CharField(_("phone"), max_length=20, editable=False)
     relation = models.CharField(_("relation"), max_length=10, choices=Relation.choices)
+    # A child under 14 (PIPL art. 31) is added by a guardian, who is recorded; empty for others.
+    guardian_name = models.CharField(_("guardian"), max_length=50, blank=True)
+    guardian_relation = models.CharField(
+        _("guardian's relation"), max_length=12, choices=GuardianRelation.choices, blank=True
+    )
     created_at = models.DateTimeField(_("created at"))
 
     class Meta:
@@ -192,10 +212,46 @@ class Patient(models.Model):
             models.UniqueConstraint(
                 fields=["account"], condition=Q(relation="self"), name="patient_one_self_per_account"
             ),
+            models.CheckConstraint(
+                condition=Q(guardian_name="", guardian_relation="") | (~Q(guardian_name="") & ~Q(guardian_relation="")),
+                name="patient_guardian_named_with_relation",
+            ),
         ]
+
+    phone = phones.sealed_phone
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id_number_masked})"
+
+
+class ConsentPurpose(models.TextChoices):
+    PERSONAL_INFORMATION = "personal_information", _("Processing of personal information")
+
+
+class Consent(models.Model):
+    """A separate consent (PIPL art. 14, 29 and 31), given when the patient was added: which text
+    (its version; ``api`` when an API client took it under its own terms), when, and by whom —
+    the patient, or the guardian of a child under 14."""
+
+    patient = models.ForeignKey(Patient, models.CASCADE, related_name="consents", verbose_name=_("patient"))
+    account = models.ForeignKey(Account, models.CASCADE, related_name="+", verbose_name=_("account"))
+    purpose = models.CharField(_("purpose"), max_length=30, choices=ConsentPurpose.choices)
+    text_version = models.CharField(_("version of the text"), max_length=20)
+    given_at = models.DateTimeField(_("given at"))
+    given_by_guardian = models.BooleanField(_("given by the guardian"), default=False)
+    channel = models.CharField(_("channel"), max_length=10)
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        ordering = ["given_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "purpose", "text_version"], name="consent_once_per_text"),
+            models.CheckConstraint(condition=~Q(text_version=""), name="consent_names_its_text"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} ({self.text_version})"
 
 
 class MedicalRecord(models.Model):

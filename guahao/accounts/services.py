@@ -15,12 +15,22 @@ from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
-from guahao.accounts import errors, idcard
+from guahao.accounts import consent, errors, idcard, phones
 from guahao.accounts.locks import lock_account, lock_phone
-from guahao.accounts.models import Account, AuthToken, Patient, Relation, SmsCode, StaffToken
+from guahao.accounts.models import (
+    Account,
+    AuthToken,
+    Consent,
+    ConsentPurpose,
+    GuardianRelation,
+    Patient,
+    Relation,
+    SmsCode,
+    StaffToken,
+)
 from guahao.accounts.ports import wired
 from guahao.core import cache as request_cache
-from guahao.core import clock, ratelimit
+from guahao.core import clock, ratelimit, sealing
 from guahao.core.errors import INVALID, RATE_LIMITED
 from guahao.core.problems import Problem
 
@@ -32,6 +42,10 @@ CODES_PER_PHONE_PER_DAY = 10
 CODE_ATTEMPTS = 5
 TOKEN_TTL = dt.timedelta(days=30)
 PATIENTS_PER_ACCOUNT = 8
+# One address (whatever the phones, web and API together, every process counting): codes asked
+# for an hour, and logins tried in ten minutes.
+SMS_PER_ADDRESS = 30
+LOGINS_PER_ADDRESS = 60
 
 
 def _digest(value: str) -> str:
@@ -53,14 +67,15 @@ def phone_normalize(raw: str, *, field: str = "phone") -> str:
     return str(parsed.national_number)
 
 
-def mask_phone(phone: str) -> str:
-    return f"{phone[:3]}****{phone[-4:]}"
+mask_phone = phones.mask
 
 
 def sms_code_send(*, phone: str, client_ip: str | None) -> tuple[SmsCode, str]:
     """Send a login code; returns the row and the code (which the console backend shows)."""
     phone = phone_normalize(phone)
-    if client_ip and not ratelimit.allow(f"sms-ip:{client_ip}", limit=30, window_seconds=3600):
+    if client_ip and not ratelimit.allow(
+        f"sms-ip:{client_ip}", limit=SMS_PER_ADDRESS, window_seconds=3600, shared=True
+    ):
         raise RATE_LIMITED.error()
     code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic():
@@ -68,13 +83,14 @@ def sms_code_send(*, phone: str, client_ip: str | None) -> tuple[SmsCode, str]:
         lock_phone(phone)
         now = clock.now()
         if settings.RATELIMIT_ENABLED:
-            recent = SmsCode.objects.filter(phone=phone, created_at__gt=now - dt.timedelta(days=1))
+            recent = SmsCode.objects.filter(phones.matching(phone), created_at__gt=now - dt.timedelta(days=1))
             if recent.filter(created_at__gt=now - RESEND_AFTER).exists():
                 raise errors.SMS_TOO_SOON.error()
             if recent.count() >= CODES_PER_PHONE_PER_DAY:
                 raise errors.SMS_DAILY_LIMIT.error()
         row = SmsCode.objects.create(
-            phone=phone,
+            phone_hash=phones.lookup_hash(phone),
+            phone_masked=phones.mask(phone),
             code_hash=_digest(f"{phone}:{code}"),
             created_at=now,
             expires_at=now + CODE_TTL,
@@ -95,11 +111,17 @@ def account_login(*, phone: str, code: str, client_ip: str | None = None) -> tup
 
     Besides five tries per code, one address may try 60 logins in 10 minutes (whatever the
     phones), so codes cannot be guessed across many phones from one place."""
-    if client_ip and not ratelimit.allow(f"login-ip:{client_ip}", limit=60, window_seconds=600):
+    if client_ip and not ratelimit.allow(
+        f"login-ip:{client_ip}", limit=LOGINS_PER_ADDRESS, window_seconds=600, shared=True
+    ):
         raise RATE_LIMITED.error()
     phone = phone_normalize(phone)
     now = clock.now()
-    sms = SmsCode.objects.filter(phone=phone, used_at__isnull=True, expires_at__gt=now).order_by("-created_at").first()
+    sms = (
+        SmsCode.objects.filter(phones.matching(phone), used_at__isnull=True, expires_at__gt=now)
+        .order_by("-created_at")
+        .first()
+    )
     if sms is None:
         raise errors.CODE_WRONG.error()
     if sms.attempts >= CODE_ATTEMPTS:
@@ -111,7 +133,7 @@ def account_login(*, phone: str, code: str, client_ip: str | None = None) -> tup
     with transaction.atomic():
         if not SmsCode.objects.filter(pk=sms.pk, used_at__isnull=True, attempts__lt=CODE_ATTEMPTS).update(used_at=now):
             raise errors.CODE_WRONG.error()
-        account, _ = Account.objects.get_or_create(phone=phone, defaults={"created_at": now})
+        account = account_for_phone(phone, created_at=now)
         key = secrets.token_urlsafe(32)
         token = AuthToken.objects.create(
             key_hash=_digest(key), account=account, created_at=now, expires_at=now + TOKEN_TTL
@@ -120,6 +142,17 @@ def account_login(*, phone: str, code: str, client_ip: str | None = None) -> tup
     # no database to tell who they are.
     _token_remember(token, account)
     return account, key
+
+
+def account_for_phone(phone: str, *, created_at: dt.datetime) -> Account:
+    """The phone's account, made if it has none. Call inside a transaction: the phone's lock
+    makes finding and making one step, also while a key rotation leaves accounts hashed under a
+    previous key (which the unique hash alone would not see as the same phone)."""
+    lock_phone(phone)
+    account = Account.objects.filter(phones.matching(phone)).first()
+    if account is None:
+        account = Account.objects.create(**phones.columns(phone), created_at=created_at)
+    return account
 
 
 # A token's account is kept in the cache this long (every request of a patient reads it, and a
@@ -204,29 +237,68 @@ def _name_letter(ch: str) -> bool:
     return unicodedata.category(ch).startswith("L") and "LATIN" in unicodedata.name(ch, "")
 
 
-def real_name(raw: str) -> str:
+def real_name(raw: str, *, field: str = "name") -> str:
     """A patient's name as on their ID card: Chinese characters or Latin letters with the marks
     names carry, at most 50 characters, spaces collapsed. Refused, naming the reason: digits,
     emoji, control or invisible formatting characters (direction overrides, byte-order marks)."""
     name = " ".join(unicodedata.normalize("NFC", raw).split())
     if len(name) < 2:
-        raise errors.NAME_INVALID.error(detail=_("The name has fewer than two characters."), field="name")
+        raise errors.NAME_INVALID.error(detail=_("The name has fewer than two characters."), field=field)
     if len(name) > NAME_LENGTH:
         raise errors.NAME_INVALID.error(
-            detail=_("The name is longer than %(n)d characters.") % {"n": NAME_LENGTH}, field="name"
+            detail=_("The name is longer than %(n)d characters.") % {"n": NAME_LENGTH}, field=field
         )
     wrong = sorted({ch for ch in name if not (_name_letter(ch) or ch in NAME_MARKS)})
     if wrong:
         shown = "".join(ch if unicodedata.category(ch)[0] not in "CZ" else f"U+{ord(ch):04X} " for ch in wrong[:5])
         raise errors.NAME_INVALID.error(
-            detail=_("A real name has no such characters: %(chars)s") % {"chars": shown.strip()}, field="name"
+            detail=_("A real name has no such characters: %(chars)s") % {"chars": shown.strip()}, field=field
         )
     if not any(_name_letter(ch) for ch in name) or name[0] in NAME_MARKS or name[-1] in NAME_MARKS:
-        raise errors.NAME_INVALID.error(field="name")
+        raise errors.NAME_INVALID.error(field=field)
     return name
 
 
-def patient_create(*, account: Account, name: str, id_number: str, phone: str, relation: str) -> Patient:
+def guardian_needed(birth_date: dt.date) -> bool:
+    """Under 14 on the platform's today (its time zone, not the machine's)."""
+    today = clock.local_today(settings.TIME_ZONE)
+    age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    return age < consent.GUARDIAN_AGE
+
+
+def _guardian(
+    *, account: Account, relation: str, birth_date: dt.date, name: str, guardian_relation: str
+) -> tuple[str, str]:
+    """The guardian to record: as given, else the account holder (the account's own patient) for
+    a child under 14; nobody for others who name none."""
+    if guardian_relation and guardian_relation not in GuardianRelation.values:
+        raise INVALID.error(detail=_("Choose the guardian's relation."), field="guardian_relation")
+    default_relation = GuardianRelation.PARENT if relation == Relation.CHILD else GuardianRelation.OTHER
+    if name.strip():
+        return real_name(name, field="guardian_name"), guardian_relation or default_relation
+    if not guardian_needed(birth_date):
+        return "", ""
+    holder = Patient.objects.filter(account=account, relation=Relation.SELF).values_list("name", flat=True).first()
+    if holder is None or relation == Relation.SELF:
+        raise errors.GUARDIAN_REQUIRED.error(field="guardian_name")
+    return holder, guardian_relation or default_relation
+
+
+def patient_create(
+    *,
+    account: Account,
+    name: str,
+    id_number: str,
+    phone: str,
+    relation: str,
+    consent_version: str,
+    channel: str = "app",
+    guardian_name: str = "",
+    guardian_relation: str = "",
+) -> Patient:
+    """Add a real-name patient with the separate consent to processing their personal
+    information (``consent_version``: the text agreed to) and, for a child under 14, the
+    guardian who gave it (the account holder unless another is named)."""
     if relation not in Relation.values:
         raise INVALID.error(detail=_("Choose the relation."), field="relation")
     name = real_name(name)
@@ -234,6 +306,15 @@ def patient_create(*, account: Account, name: str, id_number: str, phone: str, r
     if parsed is None:
         raise errors.ID_NUMBER_INVALID.error(field="id_number")
     phone = phone_normalize(phone)
+    if consent_version not in consent.VERSIONS:
+        raise errors.CONSENT_REQUIRED.error(field="consent_version")
+    guardian = _guardian(
+        account=account,
+        relation=relation,
+        birth_date=parsed.birth_date,
+        name=guardian_name,
+        guardian_relation=guardian_relation,
+    )
     id_hash = idcard.lookup_hash(parsed.number)
     try:
         with transaction.atomic():
@@ -241,13 +322,13 @@ def patient_create(*, account: Account, name: str, id_number: str, phone: str, r
             # cannot both see seven patients and make nine.
             lock_account(account.pk)
             mine = Patient.objects.filter(account=account)
-            if mine.filter(id_number_hash=id_hash).exists():
+            if mine.filter(id_number_hash__in=idcard.lookup_hashes(parsed.number)).exists():
                 raise errors.PATIENT_EXISTS.error(field="id_number")
             if relation == "self" and mine.filter(relation="self").exists():
                 raise errors.SELF_EXISTS.error(field="relation")
             if mine.count() >= PATIENTS_PER_ACCOUNT:
                 raise errors.PATIENT_LIMIT.error()
-            return Patient.objects.create(
+            patient = Patient.objects.create(
                 account=account,
                 name=name,
                 id_number_encrypted=idcard.encrypt(parsed.number),
@@ -255,12 +336,60 @@ def patient_create(*, account: Account, name: str, id_number: str, phone: str, r
                 id_number_masked=idcard.mask(parsed.number),
                 birth_date=parsed.birth_date,
                 gender=parsed.gender,
-                phone=phone,
+                **phones.columns(phone),
                 relation=relation,
+                guardian_name=guardian[0],
+                guardian_relation=guardian[1],
                 created_at=clock.now(),
             )
+            Consent.objects.create(
+                patient=patient,
+                account=account,
+                purpose=ConsentPurpose.PERSONAL_INFORMATION,
+                text_version=consent_version,
+                given_at=patient.created_at,
+                given_by_guardian=bool(guardian[0]) and guardian_needed(parsed.birth_date),
+                channel=channel,
+            )
+            return patient
     except IntegrityError:  # the same person added twice at once
         raise errors.PATIENT_EXISTS.error(field="id_number") from None
+
+
+def personal_data_rekey() -> tuple[dict[str, int], dict[str, str]]:
+    """Seal and hash again under the current key what a previous key sealed or hashed: the
+    phones of accounts and patients, and patients' ID numbers. Returns how many rows changed
+    and each person hash replaced (old: new), for the rows that copy it (holds, registrations,
+    bars, waitlist entries). Call inside the transaction that replaces those too, with every
+    process already on the new key. Login codes keep their hash: they live minutes, and are
+    found under every key of the ring."""
+    changed = {"accounts": 0, "patients": 0}
+    persons: dict[str, str] = {}
+
+    def again(purpose: bytes, token: str) -> str:
+        return token if sealing.sealed_now(purpose, token) else sealing.reseal(purpose, token)
+
+    for account in Account.objects.only("pk", "phone_encrypted", "phone_hash").iterator(chunk_size=500):
+        token, phone = again(phones.SEAL, account.phone_encrypted), phones.decrypt(account.phone_encrypted)
+        if (token, phones.lookup_hash(phone)) != (account.phone_encrypted, account.phone_hash):
+            Account.objects.filter(pk=account.pk).update(phone_encrypted=token, phone_hash=phones.lookup_hash(phone))
+            changed["accounts"] += 1
+    fields = ("pk", "phone_encrypted", "phone_hash", "id_number_encrypted", "id_number_hash")
+    for patient in Patient.objects.only(*fields).iterator(chunk_size=500):
+        number = idcard.decrypt(patient.id_number_encrypted)
+        phone = phones.decrypt(patient.phone_encrypted)
+        now = {
+            "phone_encrypted": again(phones.SEAL, patient.phone_encrypted),
+            "phone_hash": phones.lookup_hash(phone),
+            "id_number_encrypted": again(idcard.SEAL, patient.id_number_encrypted),
+            "id_number_hash": idcard.lookup_hash(number),
+        }
+        if any(getattr(patient, column) != value for column, value in now.items()):
+            Patient.objects.filter(pk=patient.pk).update(**now)
+            changed["patients"] += 1
+        if patient.id_number_hash != now["id_number_hash"]:
+            persons[patient.id_number_hash] = now["id_number_hash"]
+    return changed, persons
 
 
 def patient_find_or_create(*, name: str, id_number: str, phone: str) -> Patient:
@@ -277,17 +406,23 @@ def patient_find_or_create(*, name: str, id_number: str, phone: str) -> Patient:
     known = Patient.objects.filter(id_number_hash=id_hash).order_by("pk").first()
     if known is not None and known.name != name:
         raise errors.NAME_MISMATCH.error(field="name")
-    try:
-        with transaction.atomic():
-            account, _made = Account.objects.get_or_create(phone=phone, defaults={"created_at": clock.now()})
-    except IntegrityError:  # made by a parallel request a moment ago
-        account = Account.objects.get(phone=phone)
+    with transaction.atomic():
+        account = account_for_phone(phone, created_at=clock.now())
     mine = Patient.objects.filter(account=account, id_number_hash=id_hash).first()
     if mine is not None:
         return mine
     relation = "other" if Patient.objects.filter(account=account, relation="self").exists() else "self"
     try:
-        return patient_create(account=account, name=name, id_number=parsed.number, phone=phone, relation=relation)
+        # The staff member reads the consent text to the patient at the desk (channel "desk").
+        return patient_create(
+            account=account,
+            name=name,
+            id_number=parsed.number,
+            phone=phone,
+            relation=relation,
+            consent_version=consent.TEXT_VERSION,
+            channel="desk",
+        )
     except Problem as refused:
         if refused.code != errors.PATIENT_EXISTS.code:
             raise

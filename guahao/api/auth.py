@@ -9,6 +9,7 @@ from ninja.security import HttpBearer
 
 from guahao.accounts import services
 from guahao.accounts.scope import staff_scope
+from guahao.core import addresses
 from guahao.core.errors import FORBIDDEN, NOT_FOUND
 
 
@@ -31,8 +32,7 @@ def staff_session(request: HttpRequest) -> Any:
     return user if user is not None and user.is_authenticated and user.is_staff else None
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
+client_ip = addresses.client_ip
 
 
 @dataclass(frozen=True)

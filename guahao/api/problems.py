@@ -57,7 +57,7 @@ def problem_response(problem: Problem) -> HttpResponse:
 
 
 def _field_of(error: dict[str, Any]) -> str:
-    loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "payload")]
+    loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header", "payload")]
     return ".".join(loc) or "body"
 
 

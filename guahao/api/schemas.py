@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from ninja import Schema
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, StrictBool
 
 from guahao.accounts.models import Patient
 from guahao.booking.models import Hold, Registration
@@ -35,7 +35,50 @@ def _id_text(value: object) -> object:
     return value
 
 
-Id = Annotated[str, BeforeValidator(_id_text), Field(pattern=ID_PATTERN)]
+# The pattern is written into the document by hand: a field with a validator before it loses its
+# constraints in the generated schema.
+Id = Annotated[str, BeforeValidator(_id_text), Field(pattern=ID_PATTERN, json_schema_extra={"pattern": ID_PATTERN})]
+
+# What the services check beyond a pattern is named by a format, each defined in its description:
+# a client (and the API's own schema tests) can tell a valid value from a well-shaped one.
+Phone = Annotated[
+    str,
+    Field(
+        max_length=20,
+        json_schema_extra={"format": "cn-mobile"},
+        description="a mainland China mobile number: 11 digits, with +86, spaces or dashes allowed",
+    ),
+]
+IdNumber = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=20,
+        json_schema_extra={"format": "cn-ric"},
+        description="a resident identity card number (GB 11643): check digit valid, born since 1900 and not later than today",
+    ),
+]
+RealName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        json_schema_extra={"format": "real-name"},
+        description="real name: 2-50 Chinese characters or Latin letters, with a middle dot, space, hyphen or apostrophe between them",
+    ),
+]
+
+
+def _iso_day(value: object) -> object:
+    """A day is written YYYY-MM-DD (a bare number was read as seconds since 1970)."""
+    if isinstance(value, dt.date):
+        return value
+    if not (isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-"):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_iso_day)]
 
 
 def _local(when: dt.datetime, tz: str) -> str:
@@ -46,20 +89,35 @@ def _local(when: dt.datetime, tz: str) -> str:
 
 
 class SmsCodeIn(Schema):
-    phone: str = Field(max_length=20)
+    phone: Phone
 
 
 class LoginIn(Schema):
-    phone: str = Field(max_length=20)
-    code: str = Field(max_length=10)
+    phone: Phone
+    code: str = Field(max_length=10, pattern=r"^[0-9]{6}$", description="the six digits sent by SMS")
 
 
 class PatientIn(Schema):
     # The rule (at most 50 characters, and which) is the service's, worded in the reader's language.
-    name: str = Field(min_length=1, max_length=200, description="real name: Chinese characters or Latin letters, 2-50")
-    id_number: str = Field(min_length=1, max_length=20)
-    phone: str = Field(max_length=20)
+    name: RealName
+    id_number: IdNumber
+    phone: Phone
     relation: Literal["self", "spouse", "child", "parent", "other"] = "self"
+    consent_version: str | None = Field(
+        default=None,
+        max_length=20,
+        description="the version of the consent text to processing personal information the patient (or a "
+        "child's guardian) agreed to, as the web app shows it (GET /api/v1/consent); absent: recorded as "
+        'given under the API client\'s own terms (version "api")',
+    )
+    guardian_name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="a child under 14 is added by a guardian: their real name (absent: the account's own patient)",
+    )
+    guardian_relation: Literal["parent", "grandparent", "other"] | None = Field(
+        default=None, description="the guardian's relation to the child (absent: parent of a child, else other)"
+    )
 
 
 class HoldIn(Schema):
@@ -70,7 +128,7 @@ class HoldIn(Schema):
 
 class ConfirmIn(Schema):
     payment_method: Literal["wechat", "alipay", "card"] | None = None
-    insurance: bool = False
+    insurance: StrictBool = False
 
 
 class RescheduleIn(Schema):
@@ -80,6 +138,20 @@ class RescheduleIn(Schema):
 
 
 class CheckinIn(Schema):
+    """One of the two: the registration number, or the text of its QR code."""
+
+    model_config = {
+        "json_schema_extra": {
+            "anyOf": [
+                {
+                    "required": ["registration_number"],
+                    "properties": {"registration_number": {"type": "string", "minLength": 1}},
+                },
+                {"required": ["qr"], "properties": {"qr": {"type": "string", "minLength": 1}}},
+            ]
+        }
+    }
+
     registration_number: str | None = Field(default=None, max_length=20)
     qr: str | None = Field(default=None, max_length=200)
 
@@ -98,6 +170,18 @@ class LoginOut(Schema):
     account_id: str
 
 
+class ConsentTextOut(Schema):
+    version: str
+    text: str
+    guardian_under_age: int
+
+
+class ConsentOut(Schema):
+    version: str
+    given_at: dt.datetime
+    by_guardian: bool
+
+
 class PatientOut(Schema):
     id: str
     name: str
@@ -106,14 +190,23 @@ class PatientOut(Schema):
     relation: str
     gender: str
     birth_date: dt.date
+    guardian_name: str = Field(description="empty unless a guardian was recorded (always for a child under 14)")
+    guardian_relation: str
+    consent: ConsentOut | None
 
 
 def patient_out(p: Patient) -> dict:
+    given = next(iter(p.consents.all()), None)  # prefetched by lists
     return {
+        "guardian_name": p.guardian_name,
+        "guardian_relation": p.guardian_relation,
+        "consent": {"version": given.text_version, "given_at": given.given_at, "by_guardian": given.given_by_guardian}
+        if given
+        else None,
         "id": str(p.pk),
         "name": p.name,
         "id_number_masked": p.id_number_masked,
-        "phone_masked": f"{p.phone[:3]}****{p.phone[-4:]}",
+        "phone_masked": p.phone_masked,
         "relation": p.relation,
         "gender": p.gender,
         "birth_date": p.birth_date,
@@ -386,7 +479,7 @@ def hold_out(h: Hold, *, new: bool = False) -> dict:
 class WaitlistIn(Schema):
     schedule_id: Id
     patient_id: Id
-    insurance: bool = False
+    insurance: StrictBool = False
     payment_method: Literal["wechat", "alipay", "card"] | None = Field(
         None, description="where the clinic's waitlist is paid when joining (prepay): how"
     )
@@ -612,11 +705,20 @@ class MarkedOut(Schema):
 
 
 class PreferencesIn(Schema):
-    sms: bool | None = None
-    wechat: bool | None = None
-    email: bool | None = None
-    email_address: str | None = Field(None, max_length=254)
-    language: str | None = Field(None, description="zh-hans or en: the language of SMS, WeChat and e-mail messages")
+    sms: StrictBool | None = None
+    wechat: StrictBool | None = None
+    email: StrictBool | None = None
+    email_address: str | None = Field(
+        None,
+        max_length=254,
+        description="an e-mail address, or an empty string to forget it",
+        json_schema_extra={
+            "anyOf": [{"type": "string", "format": "email", "maxLength": 254}, {"const": ""}, {"type": "null"}]
+        },
+    )
+    language: Literal["zh-hans", "en"] | None = Field(
+        None, description="the language of SMS, WeChat and e-mail messages"
+    )
 
 
 class PreferencesOut(Schema):

@@ -17,11 +17,12 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from guahao.accounts.scope import staff_scope
 from guahao.api.auth import StaffBearer, staff_row_access, staff_scoped
 from guahao.api.problems import documented
+from guahao.api.schemas import Day, Id
 from guahao.booking import errors as booking_errors
 from guahao.booking import services as booking
 from guahao.catalog.models import Campus, Department, Doctor, Hospital
@@ -33,14 +34,14 @@ from guahao.scheduling import services as scheduling
 from guahao.scheduling.models import Schedule, ScheduleTemplate, SlotState
 
 router = Router(tags=["staff: schedules"], auth=StaffBearer())
-Id = str | int
 
 
 def _user(request: HttpRequest) -> Any:
     return getattr(request, "auth", None)
 
 
-def _int(value: Id | None, field: str) -> int | None:
+def _int(value: str | int | None, field: str) -> int | None:
+    """An id given in a body or query (their schema holds it to decimal digits)."""
     if value is None or value == "":
         return None
     try:
@@ -49,9 +50,11 @@ def _int(value: Id | None, field: str) -> int | None:
         raise INVALID.error(detail=f"{field}: not an id", field=field) from None
 
 
-def _row(model: type, pk: Id | None, user: Any, permission: str, field: str = "id") -> Any:
-    """The row, if the staff member's hospital owns it (else 404), and their role may (else 403)."""
-    number = _int(pk, field)
+def _row(model: type, pk: str | int | None, user: Any, permission: str, field: str = "id") -> Any:
+    """The row, if the staff member's hospital owns it (else 404), and their role may (else 403).
+    What is not an id at all (a path's text) is found nowhere either."""
+    text = str(pk) if pk is not None else ""
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
     row = model._default_manager.filter(pk=number).first() if number is not None else None  # type: ignore[attr-defined]
     if row is None:
         raise NOT_FOUND.error()
@@ -65,7 +68,7 @@ def _required(value: Any, field: str) -> Any:
     return value
 
 
-def _hospital_for(user: Any, hospital_id: Id | None, permission: str) -> Hospital:
+def _hospital_for(user: Any, hospital_id: str | int | None, permission: str) -> Hospital:
     scope = staff_scope(user)
     if hospital_id in (None, "") and scope.hospital_id is not None:
         hospital_id = scope.hospital_id
@@ -78,21 +81,38 @@ def _hospital_for(user: Any, hospital_id: Id | None, permission: str) -> Hospita
 
 
 class TemplateIn(Schema):
-    department_id: Id | None = None
-    doctor_id: Id | None = None
-    weekday: int | None = Field(None, description="0 Monday … 6 Sunday")
-    session: Literal["am", "pm", "evening"] | None = None
-    start: dt.time | None = None
-    end: dt.time | None = None
-    period_minutes: int | None = None
-    slots_per_period: int | None = None
-    platform_share_percent: int | None = Field(None, description="empty: the share in the hospital's rules")
-    fee_title: str | None = None
+    """A change of a template: the fields given are changed (left out: kept)."""
+
+    department_id: Id = None  # type: ignore[assignment]
+    doctor_id: Id | None = Field(None, description="null: the department's general clinic")
+    weekday: int = Field(None, ge=0, le=6, description="0 Monday … 6 Sunday")  # type: ignore[assignment]
+    session: Literal["am", "pm", "evening"] = None  # type: ignore[assignment]
+    start: dt.time = None  # type: ignore[assignment]
+    end: dt.time = Field(None, description="after start")  # type: ignore[assignment]
+    period_minutes: int = Field(None, ge=5, le=240)  # type: ignore[assignment]
+    slots_per_period: int = Field(None, ge=1, le=100)  # type: ignore[assignment]
+    platform_share_percent: int | None = Field(
+        None, ge=0, le=100, description="null: the share in the hospital's rules"
+    )
+    fee_title: Literal["general", "attending", "associate_chief", "chief", "renowned", ""] | None = Field(
+        None, description="empty: the doctor's title"
+    )
     campus_id: Id | None = None
-    location: str | None = None
-    valid_from: dt.date | None = None
-    valid_until: dt.date | None = None
-    is_active: bool | None = None
+    location: str | None = Field(None, max_length=100)
+    valid_from: Day = None  # type: ignore[assignment]
+    valid_until: Day | None = Field(None, description="null: no end; not before valid_from")
+    is_active: StrictBool = None  # type: ignore[assignment]
+
+
+class TemplateCreateIn(TemplateIn):
+    """A new template: the department, weekday, session, times and first day are required."""
+
+    department_id: Id
+    weekday: int = Field(ge=0, le=6, description="0 Monday … 6 Sunday")
+    session: Literal["am", "pm", "evening"]
+    start: dt.time
+    end: dt.time = Field(description="after start")
+    valid_from: Day
 
 
 class TemplateOut(Schema):
@@ -140,14 +160,12 @@ def template_out(t: ScheduleTemplate) -> dict:
 
 
 class GenerateIn(Schema):
-    from_: dt.date | None = Field(
-        None, alias="from", description="the first day (the hospital's today at the earliest)"
-    )
-    weeks: int | None = Field(None, description="1 to 12")
+    from_: Day = Field(alias="from", description="the first day (the hospital's today at the earliest)")
+    weeks: int = Field(ge=1, le=12, description="1 to 12")
     hospital_id: Id | None = Field(None, description="the staff member's hospital if left out")
     department_id: Id | None = None
     doctor_id: Id | None = None
-    dry_run: bool = Field(True, description="true: only say what would be created")
+    dry_run: StrictBool = Field(True, description="true: only say what would be created")
 
 
 class PlannedOut(Schema):
@@ -232,17 +250,19 @@ class ScheduleFilters(Schema):
     hospital_id: Id | None = None
     department_id: Id | None = None
     doctor_id: Id | None = None
-    from_: dt.date | None = Field(None, alias="from")
-    to: dt.date | None = None
+    from_: Day | None = Field(None, alias="from")
+    to: Day | None = None
     status: Literal["open", "suspended"] | None = None
 
 
 class SchedulePatchIn(Schema):
-    capacity: int | None = Field(None, description="never below the numbers held or booked")
-    start: dt.time | None = None
-    end: dt.time | None = None
-    location: str | None = None
-    reason: str | None = Field(None, description="kept in the audit trail; patients read it with a move")
+    capacity: int = Field(None, ge=0, le=1000, description="never below the numbers held or booked")  # type: ignore[assignment]
+    start: dt.time = None  # type: ignore[assignment]
+    end: dt.time = Field(None, description="after start")  # type: ignore[assignment]
+    location: str | None = Field(None, max_length=100)
+    reason: str | None = Field(
+        None, max_length=200, description="kept in the audit trail; patients read it with a move"
+    )
 
 
 class PatchOut(Schema):
@@ -252,8 +272,8 @@ class PatchOut(Schema):
 
 
 class ExtraSlotsIn(Schema):
-    count: int | None = Field(None, description="1 to 50")
-    reason: str | None = None
+    count: int = Field(ge=1, le=50, description="1 to 50")
+    reason: str = Field(max_length=200, pattern=r"\S", description="kept in the audit trail")
 
 
 class ExtraSlotsOut(Schema):
@@ -262,7 +282,11 @@ class ExtraSlotsOut(Schema):
 
 
 class ReasonIn(Schema):
-    reason: str | None = None
+    reason: str | None = Field(None, max_length=200)
+
+
+class SuspendIn(Schema):
+    reason: str = Field(max_length=200, pattern=r"\S", description="patients read it")
 
 
 class SuspendOut(Schema):
@@ -283,7 +307,7 @@ def _template_fields(body: TemplateIn, hospital_id: int | None, user: Any, *, cr
             pk = _int(given[name], name)
             row = model.objects.filter(pk=pk).first() if pk is not None else None
             if row is None and (given[name] is not None or name == "department_id"):
-                raise INVALID.error(detail=f"{name}: no such row", field=name)
+                raise NOT_FOUND.error(field=name)  # no such row
             if row is not None and row.hospital_id != hospital_id:
                 raise INVALID.error(detail=f"{name}: not of this hospital", field=name)
             fields[name.removesuffix("_id")] = row
@@ -331,7 +355,7 @@ def templates_list(request: HttpRequest, hospital_id: Id | None = None, departme
 
 @router.post("/schedule-templates", **documented({201: TemplateOut}, *TEMPLATE_REFUSALS))
 @staff_scoped(model=Department, lookup="body:department_id")
-def template_create(request: HttpRequest, body: TemplateIn) -> Status:
+def template_create(request: HttpRequest, body: TemplateCreateIn) -> Status:
     user = _user(request)
     department = _row(
         Department, _required(body.department_id, "department_id"), user, "scheduling.add_scheduletemplate",
@@ -358,11 +382,11 @@ def templates_generate(request: HttpRequest, body: GenerateIn) -> dict:
             pk=_int(body.department_id, "department_id") or 0, hospital=hospital
         ).first()
         if department is None:
-            raise INVALID.error(detail="department_id: not of this hospital", field="department_id")
+            raise NOT_FOUND.error(field="department_id")  # not of this hospital
     if body.doctor_id not in (None, ""):
         doctor = Doctor.objects.filter(pk=_int(body.doctor_id, "doctor_id") or 0, hospital=hospital).first()
         if doctor is None:
-            raise INVALID.error(detail="doctor_id: not of this hospital", field="doctor_id")
+            raise NOT_FOUND.error(field="doctor_id")  # not of this hospital
     start = _required(body.from_, "from")
     weeks = _required(body.weeks, "weeks")
     if not 1 <= weeks <= 12:
@@ -492,7 +516,7 @@ def schedule_extra_slots(request: HttpRequest, schedule_id: str, body: ExtraSlot
     **documented({200: SuspendOut}, *SCHEDULE_REFUSALS, booking_errors.SCHEDULE_SUSPENDED, his_errors.SUSPEND_IN_HIS),
 )
 @staff_scoped(model=Schedule, lookup="path:schedule_id")
-def schedule_suspend(request: HttpRequest, schedule_id: str, body: ReasonIn) -> dict:
+def schedule_suspend(request: HttpRequest, schedule_id: str, body: SuspendIn) -> dict:
     """停诊: every registration is cancelled and refunded, and its patient told the reason."""
     user = _user(request)
     schedule = _row(Schedule, schedule_id, user, "scheduling.change_schedule")

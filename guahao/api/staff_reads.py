@@ -16,21 +16,20 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from guahao.accounts.scope import staff_scope
-from guahao.accounts.services import mask_phone
 from guahao.api.auth import StaffBearer, staff_scoped
 from guahao.api.problems import documented
+from guahao.api.schemas import Day, Id
 from guahao.api.staff import _hospital_for, _int, _row, _user
 from guahao.booking import selectors
 from guahao.booking import stats as booking_stats
 from guahao.booking.models import Registration
 from guahao.catalog.models import Department, Hospital
 from guahao.core import clock
-from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN
+from guahao.core.errors import DATE_RANGE, FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN
 from guahao.payments import stats as money_stats
 from guahao.payments.models import Payment
 
 router = Router(tags=["staff: orders and statistics"], auth=StaffBearer())
-Id = str | int
 VIEW = "booking.view_registration"
 
 
@@ -39,10 +38,10 @@ class RegistrationFilters(Schema):
     q: str | None = Field(None, description="a phone number, registration number, patient's name or full ID number")
     status: Literal["booked", "checked_in", "visited", "cancelled", "refunding", "refunded", "no_show"] | None = None
     department_id: Id | None = None
-    from_: dt.date | None = Field(None, alias="from", description="visit days from")
-    to: dt.date | None = Field(None, description="visit days to (included)")
-    limit: int = Field(100, description="1 to 500")
-    offset: int = 0
+    from_: Day | None = Field(None, alias="from", description="visit days from")
+    to: Day | None = Field(None, description="visit days to (included)")
+    limit: int = Field(100, ge=1, le=500, description="1 to 500")
+    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 class StaffRegistrationOut(Schema):
@@ -107,7 +106,7 @@ def registration_out(r: Registration, payment: Payment | None) -> dict[str, Any]
         "slot_number": r.slot_number,
         "patient_name": r.patient.name,
         "id_number_masked": r.patient.id_number_masked,
-        "phone_masked": mask_phone(r.patient.phone),
+        "phone_masked": r.patient.phone_masked,
         "fee_fen": r.fee_fen,
         "insurance": r.insurance,
         "payment_method": payment.method if payment else None,
@@ -188,8 +187,10 @@ def registration_detail(request: HttpRequest, registration_id: str) -> dict:
 class StatsFilters(Schema):
     hospital_id: Id | None = Field(None, description="the staff member's hospital if left out (all: platform admin)")
     department_id: Id | None = Field(None, description="that department and those below it")
-    from_: dt.date | None = Field(None, alias="from", description="visit days from (default: 29 days before `to`)")
-    to: dt.date | None = Field(None, description="visit days to, included (default: the hospital's today)")
+    from_: Day | None = Field(
+        None, alias="from", description="visit days from (default: 29 days before `to`; at most 366 days before it)"
+    )
+    to: Day | None = Field(None, description="visit days to, included (default: the hospital's today)")
 
 
 class Counts(Schema):
@@ -229,7 +230,7 @@ class StatsOut(Schema):
 @router.get(
     "/stats",
     by_alias=True,
-    **documented({200: StatsOut}, NOT_LOGGED_IN, FORBIDDEN, NOT_FOUND, INVALID),
+    **documented({200: StatsOut}, NOT_LOGGED_IN, FORBIDDEN, NOT_FOUND, DATE_RANGE),
 )
 @staff_scoped(model=Hospital, lookup="query:hospital_id")
 def stats(request: HttpRequest, filters: Query[StatsFilters]) -> dict:
@@ -245,14 +246,14 @@ def stats(request: HttpRequest, filters: Query[StatsFilters]) -> dict:
     date_to = filters.to or clock.local_today(tz)
     date_from = filters.from_ or date_to - dt.timedelta(days=29)
     if date_from > date_to or (date_to - date_from).days > 366:
-        raise INVALID.error(detail="from: at most 366 days before to", field="from")
+        raise DATE_RANGE.error(detail="from: not after to, and at most 366 days before it", field="from")
     department_id = None
     if filters.department_id not in (None, ""):
         department = Department.objects.filter(pk=_int(filters.department_id, "department_id") or 0).first()
         if department is None or not scope.allows(department.hospital_id):
             raise NOT_FOUND.error()
         if hospital is not None and department.hospital_id != hospital.pk:
-            raise INVALID.error(detail="department_id: not of this hospital", field="department_id")
+            raise NOT_FOUND.error(field="department_id")  # not of this hospital
         department_id = department.pk
     f = booking_stats.StatsFilter(
         date_from=date_from,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from typing import cast
 
@@ -13,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import translation
 from ninja import Header, Query, Router, Status
 
+from guahao.accounts import consent
 from guahao.accounts import errors as account_errors
 from guahao.accounts import services as accounts
 from guahao.accounts.models import Account, Patient
@@ -31,7 +31,7 @@ from guahao.catalog import errors as catalog_errors
 from guahao.catalog import selectors as catalog
 from guahao.catalog.models import Department, Hospital
 from guahao.core import clock, idempotency
-from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN, RATE_LIMITED
+from guahao.core.errors import DATE_RANGE, FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN, RATE_LIMITED
 from guahao.core.problems import Problem
 from guahao.his import errors as his_errors
 from guahao.his import realtime as his_realtime
@@ -120,7 +120,8 @@ patients_router = Router(tags=["patients"], auth=patient_auth)
 
 @patients_router.get("", **documented({200: list[schemas.PatientOut]}, NOT_LOGGED_IN))
 def patients_list(request: HttpRequest) -> list[dict]:
-    return [schemas.patient_out(p) for p in Patient.objects.filter(account=_account(request))]
+    mine = Patient.objects.filter(account=_account(request)).prefetch_related("consents")
+    return [schemas.patient_out(p) for p in mine]
 
 
 @patients_router.post(
@@ -134,11 +135,21 @@ def patients_list(request: HttpRequest) -> list[dict]:
         account_errors.PATIENT_EXISTS,
         account_errors.SELF_EXISTS,
         account_errors.PATIENT_LIMIT,
+        account_errors.CONSENT_REQUIRED,
+        account_errors.GUARDIAN_REQUIRED,
     ),
 )
 def patients_create(request: HttpRequest, body: schemas.PatientIn) -> Status:
     patient = accounts.patient_create(
-        account=_account(request), name=body.name, id_number=body.id_number, phone=body.phone, relation=body.relation
+        account=_account(request),
+        name=body.name,
+        id_number=body.id_number,
+        phone=body.phone,
+        relation=body.relation,
+        consent_version=consent.API_TERMS if body.consent_version is None else body.consent_version,
+        channel="api",
+        guardian_name=body.guardian_name or "",
+        guardian_relation=body.guardian_relation or "",
     )
     return Status(201, schemas.patient_out(patient))
 
@@ -146,6 +157,13 @@ def patients_create(request: HttpRequest, body: schemas.PatientIn) -> Status:
 # --- catalog -------------------------------------------------------------------------------------
 
 catalog_router = Router(tags=["hospitals and departments"])
+
+
+@catalog_router.get("/consent", **documented({200: schemas.ConsentTextOut}, summary="The consent text to show"))
+def consent_text(request: HttpRequest) -> dict:
+    """The consent to processing personal information a patient (or a child's guardian) agrees to
+    when a patient is added, in the reader's language; send its ``version`` as ``consent_version``."""
+    return {"version": consent.TEXT_VERSION, "text": str(consent.TEXT), "guardian_under_age": consent.GUARDIAN_AGE}
 
 
 @catalog_router.get("/hospitals", **documented({200: list[schemas.HospitalOut]}))
@@ -179,13 +197,15 @@ def search(request: HttpRequest, q: str = "", hospital: str | None = None) -> di
 
 
 class AvailabilityQuery(schemas.Schema):
-    start: dt.date | None = schemas.Field(default=None, alias="from")
+    start: schemas.Day | None = schemas.Field(
+        default=None, alias="from", description="the first day: the hospital's today up to 60 days ahead"
+    )
     days: int = schemas.Field(default=7, ge=1, le=MAX_DAYS)
 
 
 @catalog_router.get(
     "/departments/{department_id}/availability",
-    **documented({200: schemas.AvailabilityOut}, NOT_FOUND, catalog_errors.DEPARTMENT_NOT_LEAF),
+    **documented({200: schemas.AvailabilityOut}, NOT_FOUND, DATE_RANGE, catalog_errors.DEPARTMENT_NOT_LEAF),
 )
 def availability(request: HttpRequest, department_id: str, query: Query[AvailabilityQuery]) -> HttpResponse:
     department = scheduling.leaf_department(max(_int(department_id), 0))
@@ -198,7 +218,7 @@ def availability(request: HttpRequest, department_id: str, query: Query[Availabi
     if start == today - dt.timedelta(days=1):
         start = today
     if start < today or start > today + dt.timedelta(days=60):
-        raise INVALID.error(detail="from: must be between today and 60 days ahead", field="from")
+        raise DATE_RANGE.error(detail="from: must be between today and 60 days ahead", field="from")
     his_realtime.availability_refresh(
         hospital_id=department.hospital_id, start=start, end=start + dt.timedelta(days=query.days - 1)
     )
@@ -275,6 +295,7 @@ IDEMPOTENCY_KEY = Header(
     None,
     alias=idempotency.HEADER,
     description="Send the request again with the same key to get the first answer; nothing is done twice.",
+    pattern=r"^[\x21-\x7e]{1,255}$",
 )
 
 
@@ -388,13 +409,6 @@ def _to_the_draw(request: HttpRequest, refused: Problem, patient_id: int, known:
     return None
 
 
-def _json_or_none(raw: bytes) -> object:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
 def _int(value: str | int | None) -> int:
     """An id as a number; -1 (found nowhere) for anything but ASCII decimal digits within 64 bits."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -437,6 +451,13 @@ def holds_release(request: HttpRequest, hold_id: str) -> dict:
         *IDEMPOTENCY_REFUSALS,
         summary="Confirm a hold: the registration, or where to pay for it",
     ),
+    # The body may be left out; when it is there it is the object (never null).
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ConfirmIn"}}},
+            "required": False,
+        }
+    },
 )
 def holds_confirm(
     request: HttpRequest,
@@ -444,9 +465,6 @@ def holds_confirm(
     body: schemas.ConfirmIn | None = None,
     idempotency_key: str | None = IDEMPOTENCY_KEY,
 ) -> Status:
-    if request.body.strip() and not isinstance(_json_or_none(request.body), dict):
-        # A body that is there must be the object documented ([1] was read as no choice at all).
-        raise INVALID.error(detail="the body is a JSON object: {payment_method?, insurance?}", field="body")
     # Not atomic: paying calls the provider, which never happens inside a transaction.
     return _once(
         request,

@@ -154,18 +154,17 @@ def registrations_find(qs: QuerySet[Registration], term: str) -> QuerySet[Regist
     """Registrations found by what a patient tells the desk: the full ID number (looked up by
     its keyed hash, never stored or compared in clear), a phone number (the account's or the
     patient's), the registration number, or the patient's name."""
-    from django.db.models import Q
 
-    from guahao.accounts import idcard
+    from guahao.accounts import idcard, phones
 
     term = (term or "").strip().replace(" ", "")
     if not term:
         return qs
     parsed = idcard.parse(term)
     if parsed is not None:
-        return qs.filter(person_hash=idcard.lookup_hash(parsed.number))
+        return qs.filter(person_hash__in=idcard.lookup_hashes(parsed.number))
     if term.isdigit() and len(term) == 11 and term.startswith("1"):
-        return qs.filter(Q(account__phone=term) | Q(patient__phone=term))
+        return qs.filter(phones.matching(term, "account__phone_hash") | phones.matching(term, "patient__phone_hash"))
     if term.isdigit():
         return qs.filter(registration_number__startswith=term)
     return qs.filter(patient__name__icontains=term)

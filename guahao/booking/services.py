@@ -40,7 +40,7 @@ from guahao.booking.selectors import pool_of
 from guahao.core import cache as request_cache
 from guahao.core import clock, outbox
 from guahao.core.audit import audit_record
-from guahao.core.errors import INVALID, NOT_FOUND, RATE_LIMITED
+from guahao.core.errors import NOT_FOUND, RATE_LIMITED
 from guahao.core.problems import Problem
 from guahao.scheduling import facts
 from guahao.scheduling import services as scheduling
@@ -903,7 +903,7 @@ def registration_for_checkin(*, registration_number: str | None = None, qr: str 
         try:
             registration_number = signing.loads(qr, salt=QR_SALT)
         except signing.BadSignature:
-            raise INVALID.error(field="qr") from None
+            raise NOT_FOUND.error(field="qr") from None  # not a code of ours
     registration = (
         Registration.objects.select_related("schedule__hospital")
         .filter(registration_number=(registration_number or "").strip())
@@ -1291,3 +1291,13 @@ def _relief_book(*, grant: ReliefGrant, actor: Actor, now: dt.datetime) -> Regis
     registration = hold_book(hold_id=hold.pk, in_time_at=now, insurance=False, actor=actor)
     assert registration is not None  # made a moment ago, in this transaction
     return registration
+
+
+def person_hashes_replace(persons: dict[str, str]) -> int:
+    """After a key rotation: the rows that copy a patient's person hash take the new one (in the
+    transaction that changed the patients', so the same person is one person throughout)."""
+    changed = 0
+    for old, new in persons.items():
+        for model in (Hold, Registration, BlacklistEntry):
+            changed += model.objects.filter(person_hash=old).update(person_hash=new)
+    return changed

@@ -22,9 +22,8 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
 from guahao.accounts import idcard
-from guahao.accounts.models import Account, Patient
+from guahao.accounts.models import Account, Consent, Patient
 from guahao.accounts.scope import PLATFORM
-from guahao.accounts.services import mask_phone
 from guahao.booking import services as booking
 from guahao.booking.models import BlacklistEntry, BookingEvent, Hold
 from guahao.catalog import services as catalog
@@ -274,7 +273,7 @@ class BlacklistAdmin(ScopedAdmin):
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         parsed = idcard.parse(search_term.strip()) if search_term.strip() else None
         if parsed is not None:
-            return queryset.filter(person_hash=idcard.lookup_hash(parsed.number)), False
+            return queryset.filter(person_hash__in=idcard.lookup_hashes(parsed.number)), False
         return super().get_search_results(request, queryset, search_term)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -359,22 +358,37 @@ class BlacklistAdmin(ScopedAdmin):
         return TemplateResponse(request, "console/blacklist_lift.html", context)
 
 
+class ConsentInline(TabularInline):
+    """The consents the patient (or a child's guardian) gave: read, never changed here."""
+
+    model = Consent
+    extra = 0
+    fields = ["purpose", "text_version", "given_at", "given_by_guardian", "channel"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Patient)
 class PatientAdmin(ReadOnlyAdmin):
+    inlines = [ConsentInline]
     # A hospital sees the patients who registered there (and may bar only those).
     hospital_path = "registrations__hospital"
     list_display = ["name", "id_number_masked", "phone_masked", "gender", "birth_date", "relation", "account"]
     search_fields = ["name"]
-    exclude = ["id_number_encrypted", "id_number_hash", "phone"]  # personal data: shown masked only
+    # Personal data: shown masked only.
+    exclude = ["id_number_encrypted", "id_number_hash", "phone_encrypted", "phone_hash"]
     readonly_fields = ["phone_masked"]
-
-    @admin.display(description=_("phone"))
-    def phone_masked(self, obj: Patient) -> str:
-        return mask_phone(obj.phone)
 
 
 @admin.register(Account)
 class AccountAdmin(ScopedAdmin):
     hospital_path = PLATFORM  # an account books at any hospital: the platform's
     list_display = ["__str__", "created_at", "is_active"]
-    exclude = ["phone"]
+    exclude = ["phone_encrypted", "phone_hash"]
+    readonly_fields = ["phone_masked"]

@@ -81,7 +81,7 @@ class PersonFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "found":
-            return queryset.filter(person_hash=request.session.get(FOUND, "-"))
+            return queryset.filter(person_hash__in=request.session.get(FOUND, []))
         return queryset
 
 
@@ -90,7 +90,7 @@ def find_by_id_number(request: HttpRequest, raw: str) -> bool:
     parsed = idcard.parse(raw)
     if parsed is None:
         return False
-    request.session[FOUND] = idcard.lookup_hash(parsed.number)
+    request.session[FOUND] = idcard.lookup_hashes(parsed.number)
     return True
 
 

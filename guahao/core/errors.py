@@ -4,6 +4,7 @@ from guahao.core.problems import ProblemType
 
 MALFORMED = ProblemType("request.malformed", 400, _("The request could not be read"))
 INVALID = ProblemType("request.invalid", 422, _("A field is invalid"))
+DATE_RANGE = ProblemType("request.date_range", 422, _("The range of days is not allowed"))
 NOT_LOGGED_IN = ProblemType("auth.required", 401, _("Please log in"))
 FORBIDDEN = ProblemType("auth.forbidden", 403, _("This is not allowed for you"))
 NOT_FOUND = ProblemType("not_found", 404, _("Not found"))

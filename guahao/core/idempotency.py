@@ -10,24 +10,34 @@ Two ways to run, by what the work touches:
   transaction, so a crash loses all three together and a parallel request with the same key
   waits for the first and then gets its answer.
 - otherwise (a confirm, which calls the payment provider and must not hold a transaction open):
-  the key is claimed first; a parallel request with the same key is told it is still running; a
-  claim left by a crash is taken over after ``STALE_AFTER``. The crash may have come after the
-  work was done and before its answer was kept: ``recover`` then tells what the first attempt
-  did (a confirm: the hold's registration), which is answered as the first answer; otherwise the
-  work runs again (it is idempotent itself, a confirm reusing the hold's open payment).
+  the key is claimed first, by a process that holds the key's *liveness lock* until it answered —
+  a PostgreSQL advisory lock of its connection, or, on the embedded SQLite, an flock on a file in
+  the data directory; the operating system or the database drops either the moment the process
+  dies. A parallel request with the same key finds the lock held and is told the first is still
+  running; a request that finds a claim whose lock nobody holds knows the first attempt died
+  (``kill -9``, a crash) and takes the claim over at once, instead of waiting for it to go stale.
+  The crash may have come after the work was done and before its answer was kept: ``recover``
+  then tells what the first attempt did (a confirm: the hold's registration), which is answered
+  as the first answer; otherwise the work runs again (it is idempotent itself, a confirm reusing
+  the hold's open payment).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
+import os
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext_lazy as _
 
 from guahao.core import clock
@@ -37,7 +47,6 @@ from guahao.core.problems import ProblemType
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
-STALE_AFTER = dt.timedelta(minutes=1)
 KEEP_FOR = dt.timedelta(days=1)
 
 KEY_REUSED = ProblemType(
@@ -70,18 +79,82 @@ def _finish(record: IdempotentRequest, answer: Answer) -> None:
     )
 
 
-def _earlier(*, owner: str, key: str, print_: str, take_over_stale: bool) -> Answer | IdempotentRequest:
-    """The answer kept for the key, or the stale claim now ours; refuses a different request."""
+def _earlier(*, owner: str, key: str, print_: str, take_over: bool) -> Answer | IdempotentRequest:
+    """The answer kept for the key, or — ``take_over``: its claimer is known dead — the claim now
+    ours; refuses a different request."""
     record = IdempotentRequest.objects.get(owner=owner, key=key)
     if record.fingerprint != print_:
         raise KEY_REUSED.error(field=HEADER)
     if record.status_code is not None:
         return record.status_code, record.response
-    if take_over_stale and IdempotentRequest.objects.filter(
-        pk=record.pk, status_code__isnull=True, created_at__lte=clock.now() - STALE_AFTER
+    if take_over and IdempotentRequest.objects.filter(
+        pk=record.pk, status_code__isnull=True, created_at=record.created_at
     ).update(created_at=clock.now()):
         return record
     raise IN_PROGRESS.error(field=HEADER)
+
+
+CLAIMS_DIR = "idempotency-claims"
+
+
+def _lock_name(owner: str, key: str) -> bytes:
+    return hashlib.blake2b(f"idempotency:{owner}:{key}".encode(), digest_size=8).digest()
+
+
+@contextlib.contextmanager
+def _liveness(owner: str, key: str) -> Iterator[bool]:
+    """Hold the key's liveness lock for the block, if nobody alive holds it (True); False when a
+    live request (this process's or another's) does. Never waits."""
+    name = _lock_name(owner, key)
+    if connection.vendor == "postgresql":
+        number = int.from_bytes(name, "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [number])
+            held = bool(cursor.fetchone()[0])
+        try:
+            yield held
+        finally:
+            if held:
+                with contextlib.suppress(Exception), connection.cursor() as cursor:  # a lost connection released it
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [number])
+        return
+    folder = settings.DATA_DIR / CLAIMS_DIR
+    folder.mkdir(exist_ok=True)
+    fd = os.open(folder / name.hex(), os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        os.utime(fd)  # in use today: forget_old leaves it
+        yield True
+    finally:
+        os.close(fd)  # closing the last descriptor drops the lock, as the process's death does
+
+
+def _claimed_run(
+    *, owner: str, key: str, print_: str, fields: dict[str, str], run: Callable[[], Answer], recover: Any
+) -> Answer:
+    """The claim and the work, under the key's liveness lock."""
+    taken_over = False
+    try:
+        with transaction.atomic():
+            record = IdempotentRequest.objects.create(**fields, created_at=clock.now())
+    except IntegrityError:
+        # We hold the lock: whoever claimed the key and has not answered is dead.
+        earlier = _earlier(owner=owner, key=key, print_=print_, take_over=True)
+        if isinstance(earlier, tuple):
+            return earlier
+        record, taken_over = earlier, True
+    try:
+        done = recover() if taken_over and recover is not None else None
+        answer = _stored(done if done is not None else run())
+    except BaseException:
+        IdempotentRequest.objects.filter(pk=record.pk, status_code__isnull=True).delete()
+        raise
+    _finish(record, answer)
+    return answer
 
 
 def replay_or_run(
@@ -102,32 +175,37 @@ def replay_or_run(
                 with transaction.atomic():
                     record = IdempotentRequest.objects.create(**fields, created_at=clock.now())
             except IntegrityError:
-                earlier = _earlier(owner=owner, key=key, print_=print_, take_over_stale=False)
+                earlier = _earlier(owner=owner, key=key, print_=print_, take_over=False)
                 assert isinstance(earlier, tuple)
                 return earlier
             answer = _stored(run())  # a refusal rolls the key back with the work
             _finish(record, answer)
             return answer
-    taken_over = False
-    try:
-        with transaction.atomic():
-            record = IdempotentRequest.objects.create(**fields, created_at=clock.now())
-    except IntegrityError:
-        earlier = _earlier(owner=owner, key=key, print_=print_, take_over_stale=True)
-        if isinstance(earlier, tuple):
+    # An answer kept already is given back without the lock (replays never wait on each other).
+    kept = IdempotentRequest.objects.filter(owner=owner, key=key).first()
+    if kept is not None and kept.status_code is not None:
+        if kept.fingerprint != print_:
+            raise KEY_REUSED.error(field=HEADER)
+        return kept.status_code, kept.response
+    with _liveness(owner, key) as ours:
+        if not ours:  # a live request is on it (or answered this instant)
+            try:
+                earlier = _earlier(owner=owner, key=key, print_=print_, take_over=False)
+            except IdempotentRequest.DoesNotExist:
+                raise IN_PROGRESS.error(field=HEADER) from None  # its claim is not written yet
+            assert isinstance(earlier, tuple)
             return earlier
-        record, taken_over = earlier, True
-    try:
-        done = recover() if taken_over and recover is not None else None
-        answer = _stored(done if done is not None else run())
-    except BaseException:
-        IdempotentRequest.objects.filter(pk=record.pk, status_code__isnull=True).delete()
-        raise
-    _finish(record, answer)
-    return answer
+        return _claimed_run(owner=owner, key=key, print_=print_, fields=fields, run=run, recover=recover)
 
 
 def forget_old() -> int:
     """Keys are kept for a day; the periodic job forgets older ones."""
     deleted, _ = IdempotentRequest.objects.filter(created_at__lt=clock.now() - KEEP_FOR).delete()
+    # The embedded database's lock files of keys a day old (none is held any longer).
+    old = time.time() - KEEP_FOR.total_seconds()  # file times are the machine's, not the clock's
+    folder = settings.DATA_DIR / CLAIMS_DIR
+    for path in folder.iterdir() if folder.is_dir() else []:
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < old:
+                path.unlink()
     return deleted

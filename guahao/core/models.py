@@ -114,3 +114,19 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"
+
+
+class RateCount(models.Model):
+    """Hits on one rate-limit key in one window, for the limits every process must share when
+    there is no Redis (the embedded default runs several web processes): logins and codes."""
+
+    name = models.CharField(max_length=200)
+    bucket = models.BigIntegerField()
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "bucket"], name="rate_count_once_per_window")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.bucket}: {self.count}"

@@ -3,12 +3,17 @@
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from guahao.core import idempotency, outbox
+from guahao.core import idempotency, outbox, ratelimit
 
 
 @db_periodic_task(crontab(minute="15", hour="*/6"))
 def forget_idempotency_keys() -> int:
     return idempotency.forget_old()
+
+
+@db_periodic_task(crontab(minute="40"))
+def forget_rate_counts() -> int:
+    return ratelimit.forget_old()
 
 
 @db_task()

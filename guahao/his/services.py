@@ -163,3 +163,18 @@ def schedule_add(*, actor: booking.Actor, **fields: Any) -> Schedule:
     schedule = scheduling.schedule_create(**fields)
     scheduling.schedule_record(schedule=schedule, kind="created", actor=actor.id)
     return schedule
+
+
+def connections_reseal() -> int:
+    """After a key rotation: each hospital's HIS key sealed under the current key."""
+    from guahao.core import sealing
+    from guahao.his.models import KEY_PURPOSE
+
+    changed = 0
+    for conn in HisConnection.objects.exclude(key_sealed="").only("pk", "key_sealed"):
+        if not sealing.sealed_now(KEY_PURPOSE, conn.key_sealed):
+            HisConnection.objects.filter(pk=conn.pk, key_sealed=conn.key_sealed).update(
+                key_sealed=sealing.reseal(KEY_PURPOSE, conn.key_sealed)
+            )
+            changed += 1
+    return changed

@@ -347,3 +347,18 @@ def message_send_again(*, message: Message, by: str) -> Message:
     delivery.message_send(message_id=message.pk)
     message.refresh_from_db()
     return message
+
+
+def channels_reseal() -> int:
+    """After a key rotation: each hospital's WeChat AppSecret sealed under the current key."""
+    from guahao.core import sealing
+    from guahao.notifications.models import WECHAT_SECRET_PURPOSE
+
+    changed = 0
+    for row in HospitalChannels.objects.exclude(wechat_secret_sealed="").only("pk", "wechat_secret_sealed"):
+        if not sealing.sealed_now(WECHAT_SECRET_PURPOSE, row.wechat_secret_sealed):
+            HospitalChannels.objects.filter(pk=row.pk, wechat_secret_sealed=row.wechat_secret_sealed).update(
+                wechat_secret_sealed=sealing.reseal(WECHAT_SECRET_PURPOSE, row.wechat_secret_sealed)
+            )
+            changed += 1
+    return changed

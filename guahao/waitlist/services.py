@@ -879,3 +879,8 @@ __all__ = [
     "standing",
     "waitlist_open_for",
 ]
+
+
+def person_hashes_replace(persons: dict[str, str]) -> int:
+    """After a key rotation: entries take their patient's new person hash (booking's twin)."""
+    return sum(WaitlistEntry.objects.filter(person_hash=old).update(person_hash=new) for old, new in persons.items())

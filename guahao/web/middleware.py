@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import translation
 
 
@@ -21,3 +22,20 @@ class PatientLanguage:
             translation.activate(settings.LANGUAGE_CODE)
             request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)
+
+
+class ContentSecurityPolicy(CSPMiddleware):
+    """The patient web app (and the API, its docs included) under ``CONTENT_SECURITY_POLICY``: our
+    own scripts and styles alone, no inline ones. The hospital console's pages come from
+    django-unfold, whose Alpine.js evaluates its ``x-data`` expressions (``unsafe-eval``) and whose
+    templates carry ``style`` attributes (``unsafe-inline`` for styles): ``/console/`` alone gets
+    ``CONSOLE_CONTENT_SECURITY_POLICY``, which allows those two and still no script from elsewhere
+    nor any inline ``<script>``."""
+
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        if not report_only and parts.config is None and request.path_info.startswith("/console/"):
+            parts.config = settings.CONSOLE_CONTENT_SECURITY_POLICY["DIRECTIVES"]
+        return parts

@@ -22,8 +22,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from guahao.accounts import consent
 from guahao.accounts import services as accounts
-from guahao.accounts.models import Account, Patient, Relation
+from guahao.accounts.models import Account, GuardianRelation, Patient, Relation
 from guahao.api.auth import client_ip
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
@@ -93,7 +94,7 @@ def context(request: HttpRequest) -> dict[str, Any]:
     account = current_account(request)
     return {
         "patient_account": account,
-        "patient_phone": accounts.mask_phone(account.phone) if account else "",
+        "patient_phone": account.phone_masked if account else "",
         "unread_messages": notifications.messages_unread(account) if account else 0,
     }
 
@@ -529,9 +530,22 @@ def waitlist_leave(request: HttpRequest, account: Account, entry_id: int) -> Htt
 # --- the account: patients, messages, login -------------------------------------------------------
 
 
+def _web_consent(ticked: str) -> str:
+    """The version the ticked box sends; a page of ours never gives the API clients' terms."""
+    return "" if ticked == consent.API_TERMS else ticked
+
+
 @patient_page
 def patients(request: HttpRequest, account: Account) -> HttpResponse:
-    ctx: dict[str, Any] = {"relations": Relation.choices, "form": request.POST, "next": _next(request, "")}
+    ctx: dict[str, Any] = {
+        "relations": Relation.choices,
+        "guardian_relations": GuardianRelation.choices,
+        "consent_text": consent.TEXT,
+        "consent_version": consent.TEXT_VERSION,
+        "form": request.POST,
+        "next": _next(request, ""),
+    }
+    mine = Patient.objects.filter(account=account).prefetch_related("consents")
     if request.method == "POST":
         try:
             accounts.patient_create(
@@ -540,12 +554,17 @@ def patients(request: HttpRequest, account: Account) -> HttpResponse:
                 id_number=request.POST.get("id_number", ""),
                 phone=request.POST.get("phone", ""),
                 relation=request.POST.get("relation", ""),
+                # The box, ticked, sends the version of the text shown beside it.
+                consent_version=_web_consent(request.POST.get("consent_version", "")),
+                channel="web",
+                guardian_name=request.POST.get("guardian_name", ""),
+                guardian_relation=request.POST.get("guardian_relation", ""),
             )
         except Problem as problem:
-            ctx["patients"] = Patient.objects.filter(account=account)
+            ctx["patients"] = mine
             return _refused(request, "web/patients.html", ctx, problem)
         return redirect(_next(request, reverse("web:patients")))
-    ctx["patients"] = Patient.objects.filter(account=account)
+    ctx["patients"] = mine
     return render(request, "web/patients.html", ctx)
 
 

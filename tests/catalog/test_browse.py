@@ -127,7 +127,7 @@ def test_availability_outside_the_window_is_refused(api, cardiology):
     *_, leaf = cardiology
     before = (f.today() - dt.timedelta(days=2)).isoformat()
     status, body = api.call("GET", f"/departments/{leaf.pk}/availability?from={before}")
-    assert (status, body["code"], body["field"]) == (422, "request.invalid", "from")
+    assert (status, body["code"], body["field"]) == (422, "request.date_range", "from")
     status, body = api.call("GET", f"/departments/{leaf.pk}/availability?days=15")
     assert (status, body["field"]) == (422, "days")
 

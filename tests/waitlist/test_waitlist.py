@@ -456,3 +456,26 @@ def test_the_conversion_statistics_count_each_entry_of_the_clinics_in_range_exac
     assert got["by_day"] == [
         {"day": day.isoformat(), "joined": 4, "booked": 1, "expired": 0, "cancelled": 1, "waiting": 2, "rate": 0.25}
     ]
+
+
+def test_extra_slots_added_to_a_full_clinic_go_to_those_waiting_first():
+    from guahao.booking.services import Actor
+    from guahao.his import services as his
+
+    _, schedule, _, _ = full_clinic()
+    (first, first_pid), (second, second_pid) = patient(), patient()
+    one = join(first, schedule, first_pid)[1]
+    two = join(second, schedule, second_pid)[1]
+
+    added = his.schedule_extra_slots_add(schedule=schedule, count=1, reason="加号", actor=Actor("staff", "desk-wang"))
+    # Kept for the waitlist, not raced for by whoever presses "book" first.
+    assert [s.state for s in Slot.objects.filter(pk__in=[s.pk for s in added])] == [SlotState.RESERVED]
+    crowd, crowd_pid = patient()
+    refused = crowd.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": crowd_pid})[1]
+    assert refused["code"] == "slot.unavailable"
+    worker()
+
+    booked = entry(first, one["id"])
+    assert booked["status"] == "booked"
+    assert Registration.objects.get(pk=booked["registration_id"]).slot_number == added[0].number
+    assert entry(second, two["id"])["status"] == "waiting"  # one extra slot, one patient served

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
+from guahao.accounts import consent, phones
 from guahao.accounts import errors as account_errors
 from guahao.accounts.models import Account, Patient
 from guahao.booking import errors as booking_errors
@@ -128,8 +129,17 @@ def test_a_refusal_reads_as_the_api_words_it_in_the_patients_language(clinic, la
 
 def test_the_booking_notice_must_be_acknowledged(clinic):
     browser = Browser().login()
-    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
-    patient = Patient.objects.get(account__phone=browser.phone)
+    browser.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
+    patient = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash"))
     path = f"/schedules/{clinic['tomorrow'].pk}/hold"
     html = browser.post(path, {"patient_id": patient.pk, "once": "a"}, status=422)
     assert str(web_errors.NOTICE_NOT_READ.title) in html
@@ -138,8 +148,17 @@ def test_the_booking_notice_must_be_acknowledged(clinic):
 
 def test_pressing_hold_twice_holds_one_slot(clinic):
     browser = Browser().login()
-    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
-    patient = Patient.objects.get(account__phone=browser.phone)
+    browser.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
+    patient = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash"))
     form = {"patient_id": patient.pk, "notice": "read", "once": "same-form"}
     first = browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", form)
     first_page = browser.last.redirect_chain
@@ -153,11 +172,20 @@ def test_pressing_hold_twice_holds_one_slot(clinic):
 def test_a_slot_gone_says_so_and_offers_the_alternatives(clinic):
     first, second = Browser().login(), Browser().login()
     for b in (first, second):
-        b.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": b.phone, "relation": "self"})
+        b.post(
+            "/patients/",
+            {
+                "name": "张伟",
+                "id_number": f.id_number(),
+                "phone": b.phone,
+                "relation": "self",
+                "consent_version": consent.TEXT_VERSION,
+            },
+        )
     s = clinic["tomorrow"]
     periods = list(s.periods.order_by("starts_at"))
     for b, status in ((first, 200), (second, 409)):
-        pid = Patient.objects.get(account__phone=b.phone).pk
+        pid = Patient.objects.get(phones.matching(b.phone, "account__phone_hash")).pk
         form = {"patient_id": pid, "period_id": periods[0].pk, "notice": "read", "once": "x"}
         html = b.post(f"/schedules/{s.pk}/hold", form, status=status)
     assert str(booking_errors.SLOT_UNAVAILABLE.title) in html
@@ -171,7 +199,16 @@ def test_a_slot_gone_says_so_and_offers_the_alternatives(clinic):
 def test_patients_show_masked_id_numbers_and_bad_input_names_the_field(clinic):
     browser = Browser().login()
     number = f.id_number("19800101")
-    html = browser.post("/patients/", {"name": "张伟", "id_number": number, "phone": browser.phone, "relation": "self"})
+    html = browser.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": number,
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
     assert f"{number[:6]}********{number[-4:]}" in html and number not in html
     html = browser.post(
         "/patients/",
@@ -180,6 +217,7 @@ def test_patients_show_masked_id_numbers_and_bad_input_names_the_field(clinic):
             "id_number": number[:-1] + ("1" if number[-1] != "1" else "2"),
             "phone": browser.phone,
             "relation": "child",
+            "consent_version": consent.TEXT_VERSION,
         },
         status=422,
     )
@@ -187,14 +225,20 @@ def test_patients_show_masked_id_numbers_and_bad_input_names_the_field(clinic):
         'id="f-id" type="text" name="id_number" value="" inputmode="text" autocomplete="off" maxlength="18" required class="invalid"'
         in html
     )
-    assert Patient.objects.filter(account__phone=browser.phone).count() == 1
+    assert Patient.objects.filter(phones.matching(browser.phone, "account__phone_hash")).count() == 1
     html = browser.post(
         "/patients/",
-        {"name": "张小明", "id_number": f.id_number("20150101"), "phone": browser.phone, "relation": "neighbour"},
+        {
+            "name": "张小明",
+            "id_number": f.id_number("20150101"),
+            "phone": browser.phone,
+            "relation": "neighbour",
+            "consent_version": consent.TEXT_VERSION,
+        },
         status=422,
     )
     assert "请选择与您的关系" in html and 'data-code="request.invalid"' in html
-    assert Patient.objects.filter(account__phone=browser.phone).count() == 1  # nothing added
+    assert Patient.objects.filter(phones.matching(browser.phone, "account__phone_hash")).count() == 1  # nothing added
 
 
 def test_free_hospital_register_insured_see_the_qr_code_and_cancel_with_the_rule_explained(clinic):
@@ -202,8 +246,17 @@ def test_free_hospital_register_insured_see_the_qr_code_and_cancel_with_the_rule
     dep = f.department(h, name="儿科")
     s = f.schedule(dep, f.doctor(dep, "赵敏"))
     browser = Browser().login()
-    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
-    pid = Patient.objects.get(account__phone=browser.phone).pk
+    browser.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
+    pid = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash")).pk
     html = browser.post(f"/schedules/{s.pk}/hold", {"patient_id": pid, "notice": "read", "once": "y"})
     hold = Hold.objects.get()
     assert "到医院缴费" in html and re.search(r'data-countdown="(89\d|900)"', html)  # 15 minutes
@@ -223,8 +276,17 @@ def test_free_hospital_register_insured_see_the_qr_code_and_cancel_with_the_rule
 
 def test_another_accounts_registration_is_not_found(clinic):
     owner, other = Browser().login(), Browser().login()
-    owner.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": owner.phone, "relation": "self"})
-    pid = Patient.objects.get(account__phone=owner.phone).pk
+    owner.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": owner.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
+    pid = Patient.objects.get(phones.matching(owner.phone, "account__phone_hash")).pk
     free = f.hospital()
     s = f.schedule(f.department(free))
     owner.post(f"/schedules/{s.pk}/hold", {"patient_id": pid, "notice": "read", "once": "z"})
@@ -237,7 +299,7 @@ def test_another_accounts_registration_is_not_found(clinic):
 
 def test_messages_are_read_once_seen(clinic):
     browser = Browser().login()
-    account = Account.objects.get(phone=browser.phone)
+    account = Account.objects.get(phones.matching(browser.phone))
     notifications.notice(
         account_id=account.pk,
         kind=notifications.CANCELLED_BY_HOSPITAL,
@@ -255,8 +317,17 @@ def test_messages_are_read_once_seen(clinic):
 @pytest.mark.django_db(transaction=True)
 def test_the_payment_wait_moves_on_to_the_registration_once_paid(clinic, sandbox, paysim_url):
     browser = Browser().login()
-    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
-    pid = Patient.objects.get(account__phone=browser.phone).pk
+    browser.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
+    pid = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash")).pk
     browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", {"patient_id": pid, "notice": "read", "once": "p"})
     hold = Hold.objects.get()
     response = browser.client.post(f"/holds/{hold.pk}/confirm", {"method": "wechat"})
@@ -274,8 +345,17 @@ def test_the_payment_wait_moves_on_to_the_registration_once_paid(clinic, sandbox
 def test_paying_again_by_another_method_after_an_unnoticed_payment_shows_the_registration(clinic, sandbox):
     sandbox(lost=1.0)  # the provider took the money; its notification never arrives
     browser = Browser().login()
-    browser.post("/patients/", {"name": "张伟", "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
-    pid = Patient.objects.get(account__phone=browser.phone).pk
+    browser.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
+    pid = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash")).pk
     browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", {"patient_id": pid, "notice": "read", "once": "q"})
     hold = Hold.objects.get()
     cashier = browser.client.post(f"/holds/{hold.pk}/confirm", {"method": "wechat"})["Location"]

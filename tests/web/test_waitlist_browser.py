@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+from guahao.accounts import phones
 from guahao.booking.models import Registration
 from guahao.core import outbox
 from guahao.waitlist.models import WaitlistEntry
@@ -157,6 +158,7 @@ def test_a_full_clinics_waitlist_to_an_offer_paid_and_booked(chromium, live_serv
     page.get_by_label(text["id_number"]).fill(f.id_number("19800101"))
     page.get_by_label(text["phone"]).fill(phone)
     page.get_by_label(text["relation"]).select_option("self")
+    page.locator("#consent input[type=checkbox]").check()  # the separate consent, its text beside it
     page.get_by_role("button", name=text["add"], exact=True).click()
     page.wait_for_url(re.compile(rf"/schedules/{clinic.pk}/(#.*)?$"))
     shot("join")
@@ -199,7 +201,7 @@ def test_a_full_clinics_waitlist_to_an_offer_paid_and_booked(chromium, live_serv
     page.get_by_role("button", name=re.compile("支付 Pay")).click()
     page.wait_for_url(re.compile(r"/registrations/\d+/$"))
     assert text["booked"] in page.locator("#status").inner_text()
-    mine = Registration.objects.get(account__phone=phone)
+    mine = Registration.objects.get(phones.matching(phone, "account__phone_hash"))
     assert (mine.slot_number, mine.status) == (registration.slot_number, "booked")  # the slot given back
     shot("registration")
 

@@ -11,6 +11,7 @@ import pytest
 from django.utils import translation
 from django.utils.html import escape
 
+from guahao.accounts import consent, phones
 from guahao.accounts.models import Patient
 from guahao.booking.models import Hold, Registration
 from guahao.core import clock, outbox
@@ -48,8 +49,17 @@ def full_clinic(*, day_offset: int = 2, **rules):
 
 
 def with_patient(browser: Browser, name: str = "张伟") -> int:
-    browser.post("/patients/", {"name": name, "id_number": f.id_number(), "phone": browser.phone, "relation": "self"})
-    return Patient.objects.get(account__phone=browser.phone, name=name).pk
+    browser.post(
+        "/patients/",
+        {
+            "name": name,
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
+    return Patient.objects.get(phones.matching(browser.phone, "account__phone_hash"), name=name).pk
 
 
 def worker() -> None:
@@ -109,7 +119,7 @@ def test_a_full_clinic_offers_its_waitlist_and_the_entry_shows_its_place_in_the_
     html = first.post(f"/schedules/{clinic.pk}/waitlist", form | {"once": "c"}, status=409)
     with translation.override(language):
         assert escape(str(waitlist_errors.WAITLIST_ALREADY.title)) in html
-    assert 'data-code="waitlist.already"' in html and 'class="card invalid"' in html
+    assert 'data-code="waitlist.already"' in html and 'class="card flat invalid"' in html
     assert WaitlistEntry.objects.filter(schedule=clinic).count() == 2
     assert Schedule.objects.get(pk=clinic.pk).waitlist_active == 2
 
@@ -122,7 +132,7 @@ def test_the_booking_notice_must_be_acknowledged_and_another_accounts_patient_is
     html = browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "once": "a"}, status=422)
     assert escape(str(web_errors.NOTICE_NOT_READ.title)) in html and 'aria-invalid="true"' in html
     html = browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": their_pid, "notice": "read"}, status=404)
-    assert 'data-code="not_found"' in html and 'class="card invalid"' in html
+    assert 'data-code="not_found"' in html and 'class="card flat invalid"' in html
     assert not WaitlistEntry.objects.exists()
     assert Schedule.objects.get(pk=clinic.pk).waitlist_active == 0
 
@@ -236,7 +246,7 @@ def test_a_prepaid_waitlist_goes_to_the_cashier_and_back_into_the_queue(sandbox)
     html = browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "notice": "read"}, status=422)
     with translation.override("zh-hans"):
         assert escape(str(INVALID.title)) in html and "请选择支付方式" in html
-    assert 'class="invalid" aria-describedby="problem"' in html and not WaitlistEntry.objects.exists()
+    assert 'class="bare-set invalid" aria-describedby="problem"' in html and not WaitlistEntry.objects.exists()
 
     form = {"patient_id": pid, "notice": "read", "once": "p", "payment_method": "wechat"}
     response = browser.client.post(f"/schedules/{clinic.pk}/waitlist", form)

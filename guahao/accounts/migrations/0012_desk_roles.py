@@ -16,7 +16,7 @@ def grant(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0007_waitlist_roles'),
+        ('accounts', '0011_patient_consent_and_guardian'),
         ('booking', '0008_relief_grants'),
         ('scheduling', '0006_lottery_and_risk'),
         ('catalog', '0002_department_his_code_doctor_his_code'),
