@@ -219,7 +219,7 @@ def _required_int(value: Id | None, field: str) -> int:
     ),
 )
 @staff_scoped(model=Hold, lookup="path:hold_id")
-def desk_collect(request: HttpRequest, hold_id: str, body: CollectIn | None = None) -> Status:
+def desk_collect(request: HttpRequest, hold_id: str, body: CollectIn) -> Status:
     user = _user(request)
     hold = _hold(request, hold_id, BOOK)
     body = body or CollectIn()
@@ -256,7 +256,7 @@ def _desk_registration(registration: Registration) -> dict[str, Any]:
     ),
 )
 @staff_scoped(model=Hold, lookup="path:hold_id")
-def desk_link(request: HttpRequest, hold_id: str, body: LinkIn | None = None) -> Status:
+def desk_link(request: HttpRequest, hold_id: str, body: LinkIn) -> Status:
     hold = _hold(request, hold_id, BOOK)
     payment = desk.desk_send_link(
         hold=hold, actor=booking.Actor.staff(_user(request)), method=(body or LinkIn()).method
@@ -444,7 +444,7 @@ RELIEF_DECISION = (
     **documented({200: ReliefOut}, *RELIEF_DECISION, summary="A hospital admin approves: the extra slot is booked"),
 )
 @staff_scoped(model=ReliefGrant, lookup="path:grant_id")
-def relief_approve(request: HttpRequest, grant_id: str, body: DecisionIn | None = None) -> dict:
+def relief_approve(request: HttpRequest, grant_id: str, body: DecisionIn) -> dict:
     return _decide(request, grant_id, body, approve=True)
 
 
@@ -453,5 +453,5 @@ def relief_approve(request: HttpRequest, grant_id: str, body: DecisionIn | None 
     **documented({200: ReliefOut}, *RELIEF_DECISION, summary="A hospital admin refuses the request"),
 )
 @staff_scoped(model=ReliefGrant, lookup="path:grant_id")
-def relief_refuse(request: HttpRequest, grant_id: str, body: DecisionIn | None = None) -> dict:
+def relief_refuse(request: HttpRequest, grant_id: str, body: DecisionIn) -> dict:
     return _decide(request, grant_id, body, approve=False)
