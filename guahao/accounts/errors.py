@@ -39,3 +39,6 @@ STAFF_HOSPITAL_REQUIRED = ProblemType(
 )
 OTP_WRONG = ProblemType("staff.otp_wrong", 401, _("The code from the authenticator app is wrong or has expired"))
 OTP_WAIT = ProblemType("staff.otp_wait", 429, _("Wait a moment before the next code"))
+NAME_MISMATCH = ProblemType(
+    "patient.name_mismatch", 422, _("The name does not match the one already registered for this ID number")
+)

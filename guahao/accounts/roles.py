@@ -18,6 +18,8 @@ class Role(models.TextChoices):
     OPERATOR = "operator", _("Operator")
     FINANCE = "finance", _("Finance")
     VIEWER = "viewer", _("Viewer")
+    WINDOW_CLERK = "window_clerk", _("Window clerk")
+    CALL_CENTRE = "call_centre", _("Call centre")
 
 
 # What each hospital role may do, by model ("app_label.model": actions). The platform admin has
@@ -51,6 +53,7 @@ _HOSPITAL_WORK = {
     "waitlist.waitlistentry": "view",
     "waitlist.waitlistdraw": "view",
     "waitlist.waitlistevent": "view",
+    "booking.reliefgrant": "view",
 }
 
 ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
@@ -65,11 +68,29 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "his.hiscall": "view change",
         "notifications.message": "view change",
         "waitlist.waitlistentry": "view change",  # remove an entry, with a reason
+        "booking.reliefgrant": "view add",
     },
     Role.FINANCE: {
         **_HOSPITAL_WORK,
         "payments.refund": "view change",
         "payments.failedrefund": "view change",
+    },
+    # Book on a patient's behalf (find or add the patient by real name and ID number, hold, and
+    # take the fee at the window or send a payment link), cancel, move and check in.
+    Role.WINDOW_CLERK: {
+        **_HOSPITAL_WORK,
+        "booking.registration": "view add change",
+        "booking.hold": "view add",
+        "accounts.patient": "view add",
+        "payments.payment": "view add",
+        "booking.reliefgrant": "view add",
+    },
+    Role.CALL_CENTRE: {
+        **_HOSPITAL_WORK,
+        "booking.registration": "view add change",
+        "booking.hold": "view add",
+        "accounts.patient": "view add",
+        "booking.reliefgrant": "view add",
     },
     Role.HOSPITAL_ADMIN: {
         **_HOSPITAL_WORK,
@@ -94,6 +115,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "notifications.messagetemplate": "view add change delete",
         "notifications.hospitalchannels": "view add change",
         "waitlist.waitlistentry": "view change",
+        "booking.reliefgrant": "view add change",  # approves another's request
     },
 }
 
@@ -132,9 +154,9 @@ def roles_sync(apps, *, missing_only: bool = False) -> None:  # type: ignore[no-
         group.permissions.set(wanted)
 
 
-def roles_grant(apps, *, models: list[str]) -> None:  # type: ignore[no-untyped-def]
-    """Give each role the permissions listed above for ``models`` (new kinds of rows), adding
-    to what the platform admin tuned rather than resetting the roles."""
+def roles_grant(apps, *, models: list[str], roles: list[str] | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Give each role (or each of ``roles``) the permissions listed above for ``models`` (new
+    kinds of rows), adding to what the platform admin tuned rather than resetting the roles."""
     from django.contrib.auth.management import create_permissions
     from django.db.migrations.state import StateApps
 
@@ -144,7 +166,7 @@ def roles_grant(apps, *, models: list[str]) -> None:  # type: ignore[no-untyped-
         create_permissions(config, apps=apps, verbosity=0)
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    for role in Role.values:
+    for role in roles or Role.values:
         group, _created = Group.objects.get_or_create(name=role)
         for label in models:
             app_label, model = label.split(".")

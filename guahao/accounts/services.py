@@ -36,6 +36,7 @@ from guahao.accounts.ports import wired
 from guahao.core import cache as request_cache
 from guahao.core import clock, ratelimit, sealing
 from guahao.core.errors import INVALID, NOT_FOUND, RATE_LIMITED
+from guahao.core.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -592,3 +593,41 @@ def patient_remove(*, patient: Patient) -> None:
                 Patient.objects.filter(pk=patient.pk).delete()
         except ProtectedError:
             Patient.objects.filter(pk=patient.pk).update(removed_at=now)
+
+
+def patient_find_or_create(*, name: str, id_number: str, phone: str) -> Patient:
+    """The patient staff book for at the window or on the phone: found by the ID number under the
+    account of ``phone`` (the login the patient will use; made if new), or added there with the
+    same checks a patient's own addition gets. A name that is not the one already registered
+    for the number is refused (``patient.name_mismatch``): real-name booking."""
+    name = real_name(name)
+    parsed = idcard.parse(id_number)
+    if parsed is None:
+        raise errors.ID_NUMBER_INVALID.error(field="id_number")
+    phone = phone_normalize(phone)
+    id_hash = idcard.lookup_hash(parsed.number)
+    known = Patient.objects.filter(id_number_hash=id_hash).order_by("pk").first()
+    if known is not None and known.name != name:
+        raise errors.NAME_MISMATCH.error(field="name")
+    with transaction.atomic():
+        account = account_for_phone(phone, created_at=clock.now())
+    mine = Patient.objects.filter(account=account, id_number_hash=id_hash, removed_at__isnull=True).first()
+    if mine is not None:
+        return mine
+    relation = "other" if patients_of(account).filter(relation="self").exists() else "self"
+    try:
+        # The staff member reads the consent text to the patient at the desk (channel "desk").
+        return patient_create(
+            account=account,
+            name=name,
+            id_number=parsed.number,
+            phone=phone,
+            relation=relation,
+            consent_version=consent.TEXT_VERSION,
+            channel="desk",
+        )
+    except Problem as refused:
+        if refused.code != errors.PATIENT_EXISTS.code:
+            raise
+        # Added by a parallel request.
+        return Patient.objects.get(account=account, id_number_hash=id_hash, removed_at__isnull=True)

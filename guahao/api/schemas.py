@@ -170,6 +170,12 @@ class ConfirmIn(Schema):
     insurance: StrictBool = False
 
 
+class RescheduleIn(Schema):
+    schedule_id: Id
+    period_id: Id | None = None
+    reason: str | None = Field(default=None, max_length=300, description="staff: required after the cutoff")
+
+
 class CheckinIn(Schema):
     """One of the two: the registration number, or the text of its QR code."""
 
@@ -666,6 +672,8 @@ class RegistrationOut(Schema):
     cancelled_at: str | None
     checked_in_at: str | None
     payment: PaymentOut | None
+    channel: str = Field(description="where it was booked: app, wechat, window, phone, kiosk, sms, partner:…")
+    moved_to_id: str | None = Field(None, description="改约: the registration this one was moved to")
 
 
 def registration_out(r: Registration) -> dict:
@@ -697,6 +705,8 @@ def registration_out(r: Registration) -> dict:
         "cancelled_at": _local(r.cancelled_at, tz) if r.cancelled_at else None,
         "checked_in_at": _local(r.checked_in_at, tz) if r.checked_in_at else None,
         "payment": payment_out(getattr(r, "payment", None)),
+        "channel": r.channel,
+        "moved_to_id": str(r.moved_to_id) if r.moved_to_id else None,
     }
 
 

@@ -218,7 +218,8 @@ class StatsOut(Schema):
     by_doctor: list[NamedCounts]
     by_weekday: list[Counts]
     by_age: list[Counts]
-    by_payment_method: list[dict[str, Any]] = Field(description="key: wechat, alipay, card or none; paid_fen")
+    by_payment_method: list[dict[str, Any]] = Field(description="key: wechat, alipay, card, cash or none; paid_fen")
+    by_channel: list[Counts] = Field(default_factory=list, description="key: app, wechat, window, phone, kiosk, sms…")
     fill_rate: dict[str, Any] = Field(description="capacity, taken, fill_rate and clinics (each the same)")
     sell_outs: list[dict[str, Any]] = Field(description="each sold-out clinic: released_at, sold_out_at, seconds")
     refunds: dict[str, Any] = Field(
@@ -272,6 +273,7 @@ def stats(request: HttpRequest, filters: Query[StatsFilters]) -> dict:
         "by_weekday": booking_stats.by_weekday(f),
         "by_age": booking_stats.by_age(f),
         "by_payment_method": money_stats.by_payment_method(f),
+        "by_channel": booking_stats.by_channel(f),
         "fill_rate": booking_stats.fill_rates(f),
         "sell_outs": booking_stats.sell_outs(f),
         "refunds": money_stats.refunds(f, tz),

@@ -20,6 +20,7 @@ from guahao.api import problems, schemas
 from guahao.api.auth import AccountBearer, StaffBearer, client_ip, staff_row_access, staff_scoped
 from guahao.api.problems import documented
 from guahao.api.staff import router as staff_router
+from guahao.api.staff_booking import router as staff_booking_router
 from guahao.api.staff_reads import router as staff_reads_router
 from guahao.booking import errors as booking_errors
 from guahao.booking import risk
@@ -579,6 +580,58 @@ def registrations_cancel(request: HttpRequest, registration_id: str) -> dict:
     )
 
 
+RESCHEDULE_REFUSALS = (
+    NOT_LOGGED_IN,
+    NOT_FOUND,
+    INVALID,
+    booking_errors.BAD_TRANSITION,
+    booking_errors.CANCEL_TOO_LATE,
+    booking_errors.RESCHEDULE_OTHER_DEPARTMENT,
+    booking_errors.RESCHEDULE_SAME_SLOT,
+    booking_errors.RESCHEDULE_FEE_DIFFERS,
+    booking_errors.RESCHEDULE_NOT_HERE,
+    booking_errors.SLOT_UNAVAILABLE,
+    booking_errors.SCHEDULE_SUSPENDED,
+    booking_errors.ONE_PER_DEPARTMENT,
+    booking_errors.ACCOUNT_DAILY_LIMIT,
+    booking_errors.BLACKLISTED,
+)
+
+
+def reschedule_target(body: schemas.RescheduleIn) -> tuple[Schedule, Period | None]:
+    """The clinic (and period) a registration is to be moved to, as the request names them."""
+    schedule_id = _int(body.schedule_id)
+    schedule = Schedule.objects.select_related("hospital").filter(pk=schedule_id).first() if schedule_id >= 0 else None
+    if schedule is None:
+        raise NOT_FOUND.error(field="schedule_id")
+    period = None
+    if body.period_id not in (None, ""):
+        period_id = _int(body.period_id)
+        period = Period.objects.filter(pk=period_id).first() if period_id >= 0 else None
+        if period is None:
+            raise NOT_FOUND.error(field="period_id")
+    return schedule, period
+
+
+@booking_router.post(
+    "/registrations/{registration_id}/reschedule",
+    **documented(
+        {200: schemas.RegistrationOut},
+        *RESCHEDULE_REFUSALS,
+        summary="改约: move a booked registration to another clinic or period of its department; answers the new "
+        "registration (the old one is `moved`, its payment goes with the new one)",
+    ),
+)
+def registrations_reschedule(request: HttpRequest, registration_id: str, body: schemas.RescheduleIn) -> dict:
+    account = _account(request)
+    registration = booking_selectors.access_registration(account=account, registration_id=registration_id)
+    schedule, period = reschedule_target(body)
+    moved = payments.registration_reschedule(
+        registration=registration, schedule=schedule, period=period, actor=booking.Actor.patient(account), channel="app"
+    )
+    return schemas.registration_out(booking_selectors.access_registration(account=account, registration_id=moved.pk))
+
+
 # --- waitlist --------------------------------------------------------------------------------------
 
 waitlist_router = Router(tags=["waitlist"], auth=patient_auth)
@@ -836,3 +889,4 @@ api.add_router("/waitlist", waitlist_router)
 
 api.add_router("/staff", staff_router)
 api.add_router("/staff", staff_reads_router)
+api.add_router("/staff", staff_booking_router)

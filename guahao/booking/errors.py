@@ -49,3 +49,23 @@ RISK_SUSPECTED = ProblemType(
 )
 DEPARTMENT_SEX = ProblemType("rule.department_sex", 409, _("This department does not see patients of this sex"))
 DEPARTMENT_AGE = ProblemType("rule.department_age", 409, _("This department does not see patients of this age"))
+RESCHEDULE_OTHER_DEPARTMENT = ProblemType(
+    "reschedule.other_department", 422, _("A registration can only be moved to another clinic of its department")
+)
+RESCHEDULE_SAME_SLOT = ProblemType(
+    "reschedule.same_clinic", 422, _("Choose another clinic or another period than the one already booked")
+)
+RESCHEDULE_FEE_DIFFERS = ProblemType(
+    "reschedule.fee_differs",
+    409,
+    _("A paid registration can only be moved to a clinic with the same fee; cancel it and book the other clinic"),
+)
+RESCHEDULE_NOT_HERE = ProblemType(
+    "reschedule.realtime_his",
+    409,
+    _("This hospital's registrations cannot be moved online; cancel and book again, or ask at the window"),
+)
+RELIEF_OWN_REQUEST = ProblemType(
+    "relief.own_request", 403, _("A relief slot is approved by another staff member than the one who asked")
+)
+RELIEF_DECIDED = ProblemType("relief.decided", 409, _("This relief request has already been decided"))

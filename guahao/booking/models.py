@@ -24,6 +24,8 @@ class RegistrationStatus(models.TextChoices):
     REFUNDING = "refunding", _("Refunding")
     REFUNDED = "refunded", _("Refunded")
     NO_SHOW = "no_show", _("No-show")
+    # Moved to another slot (改约): the registration it became is ``moved_to``.
+    MOVED = "moved", _("Rescheduled")
 
 
 # A registration in one of these states owns its slot and counts against the patient's limits.
@@ -124,6 +126,16 @@ class Registration(models.Model):
     # Cancelled by staff after the patient's online cutoff, at the patient's request: counted
     # towards the blacklist as the hospital's rules say (``late_cancel_counts_as``).
     late_cancel = models.BooleanField(_("late cancellation"), default=False)
+    # Rescheduled (改约): the registration that took this one's place, and when.
+    moved_to = models.OneToOneField(
+        "self",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="moved_from",
+        verbose_name=_("moved to"),
+    )
+    moved_at = models.DateTimeField(_("moved at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("registration")
@@ -242,3 +254,41 @@ class RiskDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.asked} #{self.pk}"
+
+
+class ReliefStatus(models.TextChoices):
+    REQUESTED = "requested", _("Awaiting approval")
+    APPROVED = "approved", _("Approved")
+    REFUSED = "refused", _("Refused")
+
+
+class ReliefGrant(models.Model):
+    """An extra slot for one named patient in an urgent case (救济), asked for by one staff member
+    with the reason and approved by a second, a hospital admin; the registration it became is
+    counted apart in the statistics."""
+
+    hospital = models.ForeignKey(Hospital, models.CASCADE, related_name="+", verbose_name=_("hospital"))
+    schedule = models.ForeignKey(Schedule, models.PROTECT, related_name="+", verbose_name=_("clinic"))
+    patient = models.ForeignKey(Patient, models.PROTECT, related_name="+", verbose_name=_("patient"))
+    reason = models.CharField(_("reason"), max_length=300)
+    status = models.CharField(_("status"), max_length=10, choices=ReliefStatus.choices, default=ReliefStatus.REQUESTED)
+    requested_by = models.CharField(_("asked by"), max_length=150)
+    requested_at = models.DateTimeField(_("asked at"))
+    decided_by = models.CharField(_("decided by"), max_length=150, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    registration = models.OneToOneField(
+        Registration, models.PROTECT, null=True, blank=True, related_name="relief", verbose_name=_("registration")
+    )
+
+    class Meta:
+        verbose_name = _("relief slot")
+        verbose_name_plural = _("relief slots")
+        ordering = ["-requested_at"]
+        constraints = [
+            # Four eyes: whoever asked never approves their own request.
+            models.CheckConstraint(condition=~Q(decided_by=models.F("requested_by")), name="relief_decided_by_another"),
+        ]
+
+    def __str__(self) -> str:
+        return f"relief #{self.pk}"

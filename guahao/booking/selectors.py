@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from guahao.accounts.models import Account, Patient
 from guahao.booking.models import Hold, HoldStatus, Registration, RegistrationStatus
@@ -16,6 +16,13 @@ from guahao.core.errors import NOT_FOUND
 from guahao.scheduling.models import Period, Pool, Schedule, ScheduleStatus, Slot, SlotState
 from guahao.scheduling.rules import Rules, cancel_deadline, release_at, rules_for, rules_for_schedule
 from guahao.scheduling.selectors import with_available
+
+ONSITE_CHANNELS = ("window", "kiosk")
+
+
+def pool_of(channel: str) -> str:
+    """The pool a channel books from: the window and kiosks the onsite pool, the others online."""
+    return Pool.ONSITE if channel in ONSITE_CHANNELS else Pool.PLATFORM
 
 
 def access_patient(*, account: Account, patient_id: int | str) -> Patient:
@@ -188,4 +195,25 @@ def registration_events(registration: Registration) -> QuerySet[Any]:
 
     return BookingEvent.objects.filter(Q(hold_id=registration.hold_id) | Q(registration=registration)).order_by(
         "at", "id"
+    )
+
+
+def reschedule_choices(registration: Registration, days: int = 14) -> QuerySet[Schedule]:
+    """The clinics a registration may be moved to: its department's open ones of the coming
+    ``days`` that have not ended, with a free slot in the pool it was booked from (``free``),
+    but the one it is booked at; soonest first."""
+    today = clock.local_today(registration.hospital.timezone)
+    free = Q(slots__state=SlotState.FREE, slots__pool=pool_of(registration.channel))
+    return (
+        Schedule.objects.filter(
+            department_id=registration.department_id,
+            status=ScheduleStatus.OPEN,
+            date__gte=today,
+            date__lt=today + dt.timedelta(days=days),
+            ends_at__gt=clock.now(),
+        )
+        .exclude(pk=registration.schedule_id)
+        .annotate(free=Count("slots", filter=free))
+        .filter(free__gt=0)
+        .order_by("starts_at", "pk")
     )

@@ -32,8 +32,11 @@ from guahao.booking.models import (
     HoldStatus,
     Registration,
     RegistrationStatus,
+    ReliefGrant,
+    ReliefStatus,
 )
 from guahao.booking.ports import wired
+from guahao.booking.selectors import pool_of
 from guahao.catalog import restrictions
 from guahao.core import cache as request_cache
 from guahao.core import clock, outbox
@@ -217,14 +220,6 @@ def _terms(
     )
 
 
-ONSITE_CHANNELS = ("window", "kiosk")
-
-
-def pool_of(channel: str) -> str:
-    """The pool a channel books from: the window and kiosks the onsite pool, the others online."""
-    return Pool.ONSITE if channel in ONSITE_CHANNELS else Pool.PLATFORM
-
-
 def _refuse_by_rule(taken: locks.Taken, rules: Rules) -> None:
     """The rule that refused, checked in the seeds' order: the patient, the bar, then the limits."""
     if taken.person_hash is None or taken.counts is None:
@@ -344,8 +339,11 @@ def hold_create(
     rules: Rules | None = None,
     client: risk.Client = risk.NOBODY,
     channel: str = "app",
+    actor: Actor | None = None,
 ) -> Hold:
     """Hold the first free platform slot of the schedule (or of one period) for a patient.
+    ``actor``: staff holding on the patient's behalf (the window, the phone desk): the hold's
+    event names them and the audit log keeps it.
 
     ``patient``: the account's patient, or the id of one (found with the hold itself: another
     account's is unknown, 404). Refusals name the rule, in the seeds' order; a full schedule is
@@ -398,6 +396,8 @@ def hold_create(
                 now=now,
                 channel=channel,
             )
+            if actor is not None:
+                terms = dataclasses.replace(terms, actor_type=actor.type, actor_id=actor.id)
             hold = _hold_write(terms, schedule=schedule, rules=rules)
             if hold is None and holds_expire(schedule=schedule):
                 # Holds that ran out but were not swept yet gave their slots back: try once more.
@@ -416,6 +416,16 @@ def hold_create(
             schedule = _fresh(schedule)
             _check_bookable(schedule=schedule, period=period, rules=rules, now=now)
         raise _sold_out(schedule, period, rules)
+    if actor is not None and actor.type == ActorType.STAFF:
+        audit_record(
+            actor=actor.id,
+            action="hold.created",
+            target_type="hold",
+            target_id=hold.pk,
+            target=f"#{hold.pk}",
+            hospital_id=hold.hospital_id,
+            after={"status": HoldStatus.HELD, "channel": channel, "slot_number": hold.slot.number},
+        )
     return hold
 
 
@@ -619,7 +629,13 @@ def hold_confirm(*, hold: Hold, insurance: bool = False) -> Registration:
 
 
 def hold_book(
-    *, hold_id: int, in_time_at: dt.datetime, insurance: bool, registration_number: str | None = None
+    *,
+    hold_id: int,
+    in_time_at: dt.datetime,
+    insurance: bool,
+    registration_number: str | None = None,
+    actor: Actor | None = None,
+    told: bool = True,
 ) -> Registration | None:
     """Book a hold that was still live at ``in_time_at`` (now, or when the money arrived).
 
@@ -657,7 +673,7 @@ def hold_book(
         booked_at=now,
         channel=hold.channel,
     )
-    actor = Actor(ActorType.PATIENT, str(hold.account_id))
+    actor = actor or Actor(ActorType.PATIENT, str(hold.account_id))
     event_record(
         actor=actor, kind="hold.confirmed", hold=hold, from_status=HoldStatus.HELD, to_status=HoldStatus.CONFIRMED
     )
@@ -665,7 +681,8 @@ def hold_book(
         actor=actor, kind="registration.booked", registration=registration, to_status=RegistrationStatus.BOOKED
     )
     wired.write_backs.registration_written(registration)
-    outbox.event_emit("registration.booked", registration_id=registration.pk, account_id=registration.account_id)
+    if told:  # ``told=False``: the caller tells the patient its own way (a reschedule)
+        outbox.event_emit("registration.booked", registration_id=registration.pk, account_id=registration.account_id)
     return registration
 
 
@@ -757,6 +774,134 @@ def registration_cancel(
         scheduling.slot_freed(schedule_id=registration.schedule_id, why="registration.cancelled")
     _now_and_after_commit(lambda: _slot_given_back(registration))
     return registration
+
+
+# --- rescheduling (改约) ----------------------------------------------------------------------------
+
+
+def registration_reschedule(
+    *,
+    registration: Registration,
+    schedule: Schedule,
+    period: Period | None = None,
+    actor: Actor,
+    reason: str = "",
+    channel: str | None = None,
+    same_fee_only: bool = False,
+) -> Registration:
+    """Move a booked registration to a slot of another clinic (or period) of its department, in
+    one transaction: the new slot is taken first (a conditional update, under the same account
+    and person locks and limits as a new hold), then the old registration becomes ``moved`` and
+    its slot is freed the way a cancellation frees it (the gate and the waitlist learn). Either
+    both happen or neither.
+
+    The limits are those of a new booking, but the registration being moved does not count
+    against itself (a move within the same day is not a second registration that day); a
+    move is not a live hold, so the account's count of live holds does not apply. The patient
+    may move until the online cancellation cutoff; staff after it too, with a reason.
+    ``same_fee_only``: the registration was paid for (``payments.registration_reschedule``),
+    so only a clinic with the same fees will do. Returns the new registration."""
+    now = clock.now()
+    if registration.status != RegistrationStatus.BOOKED:
+        raise errors.BAD_TRANSITION.error(status=registration.status)
+    if schedule.department_id != registration.department_id:
+        raise errors.RESCHEDULE_OTHER_DEPARTMENT.error(field="schedule_id")
+    if schedule.pk == registration.schedule_id and (period is None or period.pk == registration.period_id):
+        raise errors.RESCHEDULE_SAME_SLOT.error(field="period_id" if period is not None else "schedule_id")
+    deadline, still_open = selectors.patient_cancel_window(registration)
+    if actor.type == ActorType.PATIENT and not still_open:
+        raise errors.CANCEL_TOO_LATE.error(deadline=deadline.isoformat())
+    if actor.type == ActorType.STAFF and not still_open and not reason.strip():
+        raise errors.REASON_REQUIRED.error(field="reason")
+    rules = rules_for_schedule(schedule)
+    _check_bookable(schedule=schedule, period=period, rules=rules, now=now)
+    fees_differ = (schedule.registration_fee_fen, schedule.consultation_fee_fen) != (
+        registration.registration_fee_fen,
+        registration.consultation_fee_fen,
+    )
+    if fees_differ and (same_fee_only or (rules.payment_required and schedule.fee_fen > 0)):
+        raise errors.RESCHEDULE_FEE_DIFFERS.error(
+            field="schedule_id", fee_fen=schedule.fee_fen, paid_fen=registration.fee_fen
+        )
+    if schedule.his_id and wired.his.realtime(schedule.hospital_id):
+        raise errors.RESCHEDULE_NOT_HERE.error()
+    channel = channel or registration.channel
+    same_day = schedule.date == registration.visit_date  # the old one is counted that day: not against itself
+    terms = dataclasses.replace(
+        _terms(
+            account_id=registration.account_id,
+            patient_id=registration.patient_id,
+            schedule=schedule,
+            period=period,
+            rules=rules,
+            now=now,
+            channel=channel,
+        ),
+        payment_required=False,
+        max_live=1_000_000,
+        max_department=rules.max_per_patient_department_day + same_day,
+        max_hospital=rules.max_per_account_hospital_day + same_day,
+        actor_type=actor.type,
+        actor_id=actor.id or str(registration.account_id),
+    )
+    data: dict[str, object] = {"reason": reason.strip()[:300]} if reason.strip() else {}
+    old = registration
+    with transaction.atomic():
+        taken = locks.hold_take(terms)
+        if taken.hold_id is None:
+            limits = dataclasses.replace(
+                rules,
+                max_active_holds=1_000_000,
+                max_per_patient_department_day=terms.max_department,
+                max_per_account_hospital_day=terms.max_hospital,
+            )
+            _refuse_by_rule(taken, limits)
+            raise _sold_out(schedule, period, rules)
+        new = hold_book(
+            hold_id=taken.hold_id,
+            in_time_at=now,
+            insurance=old.insurance,
+            actor=actor,
+            told=False,
+        )
+        assert new is not None  # made live a moment ago, in this transaction
+        # The old registration last: a concurrent cancel or check-in of it makes this fail and
+        # the whole move (the new slot included) roll back.
+        old = _transition(
+            registration=old,
+            allowed=[RegistrationStatus.BOOKED],
+            to_status=RegistrationStatus.MOVED,
+            actor=actor,
+            kind="registration.moved",
+            data=data | {"to": new.registration_number, "slot_number": new.slot_number},
+            moved_to=new,
+            moved_at=now,
+        )
+        event_record(
+            actor=actor,
+            kind="registration.moved_in",
+            registration=new,
+            to_status=RegistrationStatus.BOOKED,
+            moved_from=old.registration_number,
+        )
+        Slot.objects.filter(pk=old.slot_id, state=SlotState.BOOKED).update(state=scheduling.freed_state())
+        wired.write_backs.registration_cancelled(old)
+        outbox.event_emit(
+            "registration.moved",
+            registration_id=new.pk,
+            account_id=new.account_id,
+            from_registration_id=old.pk,
+            by=actor.type,
+        )
+        scheduling.slot_freed(schedule_id=old.schedule_id, why="registration.moved")
+
+    def told() -> None:
+        _slot_given_back(old)
+        gate.slot_freed(new.schedule_id)  # the gate counts again what the move took there
+        facts.department_changed(new.department_id)
+
+    _now_and_after_commit(told)
+    return new
 
 
 def registration_refund_start(*, registration_id: int, actor: Actor) -> None:
@@ -1079,6 +1224,108 @@ def blacklist_set(
             after={"from": starts_at.isoformat(), "until": ends_at.isoformat()},
         )
     return entry
+
+
+# --- relief slots (救济) -----------------------------------------------------------------------------
+
+
+def relief_request(*, schedule: Schedule, patient: Patient, reason: str, actor: Actor) -> ReliefGrant:
+    """Staff ask for an extra slot of the clinic for a named patient in an urgent case, with the
+    reason; nothing is booked until a second staff member approves it."""
+    reason = _reason(reason)
+    if schedule.status != ScheduleStatus.OPEN or schedule.ends_at <= clock.now():
+        raise errors.SCHEDULE_ENDED.error(field="schedule_id")
+    with transaction.atomic():
+        grant = ReliefGrant.objects.create(
+            hospital_id=schedule.hospital_id,
+            schedule=schedule,
+            patient=patient,
+            reason=reason,
+            requested_by=actor.id,
+            requested_at=clock.now(),
+        )
+        audit_record(
+            actor=actor.id,
+            action="relief.requested",
+            target_type="relief",
+            target_id=grant.pk,
+            target=patient.name,
+            hospital_id=schedule.hospital_id,
+            after={"schedule": schedule.pk},
+            reason=reason,
+        )
+    return grant
+
+
+def relief_decide(*, grant: ReliefGrant, actor: Actor, approve: bool, note: str = "") -> ReliefGrant:
+    """A second staff member (a hospital admin: the caller checks the role) approves or refuses a
+    relief request. Approved, one transaction adds the extra number, held for the patient, and
+    books it (the bar and the per-day limits still apply; the clinic being full does not).
+    Whoever asked cannot decide (also a check constraint)."""
+    if actor.id == grant.requested_by:
+        raise errors.RELIEF_OWN_REQUEST.error()
+    now = clock.now()
+    with transaction.atomic():
+        status = ReliefStatus.APPROVED if approve else ReliefStatus.REFUSED
+        if not ReliefGrant.objects.filter(pk=grant.pk, status=ReliefStatus.REQUESTED).update(
+            status=status, decided_by=actor.id, decided_at=now, note=note.strip()[:300]
+        ):
+            raise errors.RELIEF_DECIDED.error()
+        grant.refresh_from_db()
+        if approve:
+            grant.registration = _relief_book(grant=grant, actor=actor, now=now)
+            ReliefGrant.objects.filter(pk=grant.pk).update(registration=grant.registration)
+        audit_record(
+            actor=actor.id,
+            action=f"relief.{status}",
+            target_type="relief",
+            target_id=grant.pk,
+            target=grant.patient.name,
+            hospital_id=grant.hospital_id,
+            before={"status": ReliefStatus.REQUESTED},
+            after={"status": status}
+            | ({"registration": grant.registration.registration_number} if grant.registration else {}),
+            reason=note.strip()[:300],
+        )
+    if grant.registration is not None:
+        facts.department_changed(grant.registration.department_id)
+    return grant
+
+
+def _relief_book(*, grant: ReliefGrant, actor: Actor, now: dt.datetime) -> Registration:
+    schedule = Schedule.objects.select_related("hospital").get(pk=grant.schedule_id)
+    rules = rules_for_schedule(schedule)
+    patient = grant.patient
+    terms = _terms(
+        account_id=patient.account_id, patient_id=patient.pk, schedule=schedule, period=None, rules=rules, now=now
+    )
+    locks.lock_account(patient.account_id)
+    locks.lock_person(patient.id_number_hash)
+    counted = locks.counts_of(dataclasses.replace(terms, max_live=1_000_000))
+    if counted.counts is None or not locks.allowed(counted.counts, dataclasses.replace(terms, max_live=1_000_000)):
+        _refuse_by_rule(counted, dataclasses.replace(rules, max_active_holds=1_000_000))
+    slot = scheduling.schedule_relief_slot_add(schedule=schedule, reason=grant.reason, actor=actor.id)
+    hold = Hold.objects.create(
+        account_id=patient.account_id,
+        patient=patient,
+        person_hash=patient.id_number_hash,
+        hospital_id=schedule.hospital_id,
+        department_id=schedule.department_id,
+        schedule=schedule,
+        period_id=slot.period_id,
+        slot=slot,
+        visit_date=schedule.date,
+        registration_fee_fen=schedule.registration_fee_fen,
+        consultation_fee_fen=schedule.consultation_fee_fen,
+        payment_required=False,  # paid at the visit
+        created_at=now,
+        expires_at=now + dt.timedelta(minutes=1),
+        channel="window",
+    )
+    event_record(actor=actor, kind="hold.created", hold=hold, to_status=HoldStatus.HELD, relief=grant.pk)
+    registration = hold_book(hold_id=hold.pk, in_time_at=now, insurance=False, actor=actor)
+    assert registration is not None  # made a moment ago, in this transaction
+    return registration
 
 
 def person_hashes_replace(persons: dict[str, str]) -> int:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Case, Count, DateField, Exists, F, Func, Max, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import ExtractIsoWeekDay
 
-from guahao.booking.models import Hold, HoldStatus, Registration, RegistrationStatus
+from guahao.booking.models import Hold, HoldStatus, Registration, RegistrationStatus, ReliefGrant
 from guahao.catalog.models import Department
 from guahao.scheduling.models import Pool, Schedule, Slot, SlotState
 from guahao.scheduling.rules import release_at, rules_table
@@ -53,7 +53,11 @@ def department_and_below(department_id: int) -> list[int]:
 
 
 def registrations_in(f: StatsFilter) -> QuerySet[Registration]:
-    qs = Registration.objects.filter(visit_date__gte=f.date_from, visit_date__lte=f.date_to)
+    """The registrations counted: a registration moved to another slot (改约) is counted once,
+    as the one it became."""
+    qs = Registration.objects.filter(visit_date__gte=f.date_from, visit_date__lte=f.date_to).exclude(
+        status=RegistrationStatus.MOVED
+    )
     if f.hospital_ids is not None:
         qs = qs.filter(hospital_id__in=f.hospital_ids)
     if f.department_id is not None:
@@ -84,7 +88,16 @@ def _group(qs: QuerySet, *keys: str, **named: Any) -> list[dict[str, Any]]:
 
 
 def totals(f: StatsFilter) -> dict[str, Any]:
-    return _rates(registrations_in(f).aggregate(**_counts()))
+    """The counts of the range, with ``relief``: how many of the booked were relief slots given
+    by staff (救济), counted apart so a full clinic's extra patients are seen as such."""
+    row = _rates(registrations_in(f).aggregate(**_counts()))
+    row["relief"] = ReliefGrant.objects.filter(registration__in=registrations_in(f)).count()
+    return row
+
+
+def by_channel(f: StatsFilter) -> list[dict[str, Any]]:
+    """Per booking channel (app, wechat, window, phone, kiosk, sms, partner:…), the channels seen."""
+    return [r | {"key": r.pop("channel")} for r in _group(registrations_in(f), "channel")]
 
 
 def by_day(f: StatsFilter) -> list[dict[str, Any]]:
@@ -251,7 +264,7 @@ def sell_outs(f: StatsFilter, limit: int = 500) -> list[dict[str, Any]]:
 
 def figures_of_day(*, hospital_ids: Iterable[int] | None, day: dt.date) -> dict[str, int]:
     """The dashboard's figures of registrations for one visit day, so far."""
-    qs = Registration.objects.filter(visit_date=day)
+    qs = Registration.objects.filter(visit_date=day).exclude(status=RegistrationStatus.MOVED)
     if hospital_ids is not None:
         qs = qs.filter(hospital_id__in=list(hospital_ids))
     return qs.aggregate(

@@ -26,6 +26,8 @@ from guahao.booking import services as booking
 from guahao.booking.models import Registration, RegistrationStatus
 from guahao.console.base import ScopedAdmin, apply_each
 from guahao.console.labels import event_label, yuan
+from guahao.core.errors import NOT_FOUND
+from guahao.core.problems import Problem
 from guahao.his.models import HisCall
 from guahao.notifications.models import Message
 from guahao.payments import services as payments
@@ -166,7 +168,12 @@ class RegistrationAdmin(ScopedAdmin):
 
     def get_urls(self) -> list:
         slip = self.admin_site.admin_view(self.slip_view)
-        return [path("<path:object_id>/slip/", slip, name="booking_registration_slip"), *super().get_urls()]
+        move = self.admin_site.admin_view(self.reschedule_view)
+        return [
+            path("<path:object_id>/slip/", slip, name="booking_registration_slip"),
+            path("<path:object_id>/reschedule/", move, name="booking_registration_reschedule"),
+            *super().get_urls(),
+        ]
 
     def _order(self, request: HttpRequest, object_id: str) -> Registration:
         obj = self.get_object(request, object_id)
@@ -220,8 +227,53 @@ class RegistrationAdmin(ScopedAdmin):
             "changelist": reverse("admin:booking_registration_changelist"),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "slip_url": reverse("admin:booking_registration_slip", args=[order.pk]),
+            "reschedule_url": (
+                reverse("admin:booking_registration_reschedule", args=[order.pk])
+                if may_change and order.status == RegistrationStatus.BOOKED
+                else ""
+            ),
         }
         return TemplateResponse(request, "console/order.html", context)
+
+    def reschedule_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """改约 at the patient's request: the department's clinics with a free slot of the order's
+        pool, and the move to the one chosen (with a reason after the patient's cutoff)."""
+        order = self._order(request, object_id)
+        if not self.has_change_permission(request, order):
+            raise PermissionDenied
+        reason = request.POST.get("reason", "").strip()
+        if request.method == "POST":
+            schedule = selectors.reschedule_choices(order).filter(pk=_number(request.POST.get("schedule_id"))).first()
+            try:
+                if schedule is None:
+                    raise NOT_FOUND.error(field="schedule_id")
+                moved = payments.registration_reschedule(
+                    registration=order, schedule=schedule, actor=booking.Actor.staff(request.user), reason=reason
+                )
+            except Problem as problem:
+                messages.error(request, str(problem.as_dict()["detail"]))
+            else:
+                messages.success(
+                    request,
+                    _("Moved: the new registration is %(number)s.") % {"number": moved.registration_number},
+                )
+                return HttpResponseRedirect(reverse("admin:booking_registration_change", args=[moved.pk]))
+        deadline, still_open = selectors.patient_cancel_window(order)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Move registration %(number)s") % {"number": order.registration_number},
+            "opts": self.opts,
+            "order": order,
+            "time": visit_time(order),
+            "fee": yuan(order.fee_fen),
+            "choices": [
+                (s, yuan(s.fee_fen)) for s in selectors.reschedule_choices(order).select_related("doctor")[:60]
+            ],
+            "reason": reason,
+            "reason_required": not still_open,
+            "order_url": reverse("admin:booking_registration_change", args=[order.pk]),
+        }
+        return TemplateResponse(request, "console/reschedule.html", context)
 
     def slip_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The registration slip (预约单) to print for a patient at the desk: print stylesheet."""
@@ -328,6 +380,13 @@ class RegistrationAdmin(ScopedAdmin):
             lambda r, reason, asked: payments.registration_refund(registration=r, actor=actor, reason=reason),
             str(_("Refund started")),
         )
+
+
+def _number(value: str | None) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        return -1
 
 
 def order_timeline(order: Registration) -> list[dict[str, Any]]:

@@ -50,12 +50,14 @@ class ConsoleSite(UnfoldAdminSite):
         return f"{url}?next={following}" if following and following.startswith("/") else url
 
     def get_urls(self) -> list:
-        from guahao.console import otp, stats
+        from guahao.console import desk, otp, stats
 
         return [
             path("otp/", otp.verify, {"site": self}, name="otp"),
             path("otp/enrol/", otp.enrol, {"site": self}, name="otp_enrol"),
             path("stats/", self.admin_view(stats.stats_view), {"site": self}, name="stats"),
+            path("desk/", self.admin_view(desk.desk_view), {"site": self}, name="desk"),
+            path("till/", self.admin_view(desk.till_view), {"site": self}, name="till"),
             *super().get_urls(),
         ]
 
@@ -70,6 +72,9 @@ class ConsoleSite(UnfoldAdminSite):
             "figures": dashboard.figures(day),
             "clinics": dashboard.clinics_today(day),
             "may_see_stats": request.user.has_perm("booking.view_registration"),
+            # the desk works for one hospital: the platform admin opens it with ?hospital=
+            "may_book": request.user.has_perm("booking.add_registration") and not staff_scope(request.user).is_platform,
+            "may_till": request.user.has_perm("payments.add_payment") and not staff_scope(request.user).is_platform,
             "title": _("Today"),
             **(extra_context or {}),
         }

@@ -34,6 +34,14 @@ from guahao.waitlist import stats as waitlist_stats
 
 WEEKDAYS = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
 MAX_DAYS = 366
+CHANNELS = {
+    "app": _("Mobile app"),
+    "wechat": _("WeChat"),
+    "window": _("Window"),
+    "phone": _("Phone"),
+    "kiosk": _("Kiosk"),
+    "sms": _("SMS"),
+}
 
 
 @dataclass
@@ -101,6 +109,7 @@ def charts(f: stats.StatsFilter, tz: str) -> list[Chart]:
         _counts_chart("doctor", _("By doctor"), stats.by_doctor(f), lambda k: k or general),
         _counts_chart("weekday", _("By weekday"), stats.by_weekday(f), lambda k: str(WEEKDAYS[k - 1])),
         _counts_chart("age", _("By age at the visit"), stats.by_age(f), str),
+        _counts_chart("channel", _("By booking channel"), stats.by_channel(f), lambda k: str(CHANNELS.get(k, k))),
     ]
     out[0].series = [Series(s.name, s.values, "line") for s in out[0].series]
     methods = money_stats.by_payment_method(f)
@@ -121,7 +130,6 @@ def charts(f: stats.StatsFilter, tz: str) -> list[Chart]:
                 [n, r["booked"], r["cancelled"], r["no_show"], _yuan(r["paid_fen"])]
                 for n, r in zip(names, methods, strict=True)
             ],
-            note=_("Registrations have no booking channel yet: a chart by channel follows when they do."),
         )
     )
     fill = stats.fill_rates(f)

@@ -232,7 +232,7 @@ def by_name(event: OutboxEvent) -> None:
     expires_at = _when(d.get("expires_at"))
     if expires_at is not None:
         facts |= {"deadline": services.local_moment(expires_at, tz), "expires_at": expires_at}
-    for name in ("position", "why", "note"):
+    for name in ("position", "why", "note", "link", "amount"):
         if name in d:
             facts[name] = d[name]
     registration = visit if isinstance(visit, Registration) else None

@@ -37,6 +37,7 @@ FACTS: dict[str, tuple[str, str]] = {
     "refund": ("已付的 ¥51.00 将原路退回。", "the ¥51.00 you paid goes back to where it was paid from."),
     "alternatives": ("赵立新 2026-11-23；普通门诊 2026-11-24", "Zhao Lixin 2026-11-23; General clinic 2026-11-24"),
     "position": ("4", "4"),
+    "link": ("https://pay.example.cn/c/GH2026", "https://pay.example.cn/c/GH2026"),
 }
 
 
@@ -80,6 +81,18 @@ KINDS: dict[str, Kind] = {
             ),
         ),
         Kind(
+            "payment.link",
+            (Channel.SMS, Channel.INBOX),
+            ("请支付挂号费", "已为您在 " + _VISIT_ZH + " 预约号源，请在 {deadline} 前支付 {amount}：{link}"),
+            (
+                "Pay for your registration",
+                "A slot is held for you at " + _VISIT_EN + ". Pay {amount} before {deadline}: {link}",
+            ),
+            service=True,
+            urgent=True,
+            event=True,
+        ),
+        Kind(
             "payment.received",
             NO_SMS,
             ("支付成功", "已收到您为 {date} {hospital} {department} 支付的 {amount}。"),
@@ -93,6 +106,22 @@ KINDS: dict[str, Kind] = {
                 "Registration booked",
                 _VISIT_EN + ", visit number {slot} (registration {number}). Please come on time and check in with "
                 "the QR code of the registration.",
+            ),
+            event=True,
+        ),
+        Kind(
+            "registration.moved",
+            ALL,
+            (
+                "改约成功",
+                "您的挂号已改约至 "
+                + _VISIT_ZH
+                + "，就诊序号 {slot}（挂号单号 {number}）。原挂号已取消，已付费用转入新挂号。",
+            ),
+            (
+                "Registration moved",
+                "Your registration was moved to " + _VISIT_EN + ", visit number {slot} (registration {number}). "
+                "The old one is cancelled; what you paid goes with the new one.",
             ),
             event=True,
         ),

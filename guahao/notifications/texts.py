@@ -93,6 +93,7 @@ def facts_of(data: dict[str, Any], language: str) -> dict[str, str]:
         "hours": str(data.get("hours", "")),
         "patient": str(data.get("patient", "")),
         "position": str(data.get("position", "")),
+        "link": str(data.get("link", "")),
         "why": _why(data, language),
         "alternatives": _alternatives(data, language),
     }

@@ -19,6 +19,7 @@ class Method(models.TextChoices):
     WECHAT = "wechat", _("WeChat Pay")
     ALIPAY = "alipay", _("Alipay")
     CARD = "card", _("Bank card")
+    CASH = "cash", _("Cash")
 
 
 class PaymentStatus(models.TextChoices):
@@ -54,6 +55,9 @@ class Payment(models.Model):
     # still be paid at the same cashier while the hold lasts, which clears it.
     failed_at = models.DateTimeField(_("last attempt failed at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # Taken at the hospital's window (provider ``window``: cash, or a card on the desk's
+    # terminal): the staff member who took it, whose till it is in.
+    collected_by = models.CharField(_("collected by"), max_length=150, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("payment")
@@ -97,6 +101,8 @@ class Refund(models.Model):
     sent_at = models.DateTimeField(_("sent to the provider"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # A window payment's refund, paid back in cash at the window: the staff member who paid it.
+    paid_out_by = models.CharField(_("paid out by"), max_length=150, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("refund")

@@ -17,16 +17,19 @@ from django.db.models import Q
 
 from guahao.booking import errors as booking_errors
 from guahao.booking import services as booking
-from guahao.booking.models import Hold, HoldStatus, Registration
+from guahao.booking.models import ActorType, Hold, HoldStatus, Registration
 from guahao.booking.services import Actor
 from guahao.core import clock, outbox
+from guahao.core.audit import audit_record
 from guahao.payments import errors, locks
 from guahao.payments.interface import Notification, PaymentProvider, ProviderError
 from guahao.payments.models import Payment, PaymentStatus, ProviderNotification, Refund, RefundReason, RefundStatus
 from guahao.payments.providers.registry import provider_for, provider_named
-from guahao.scheduling.models import Schedule
+from guahao.scheduling.models import Period, Schedule
 
 log = logging.getLogger(__name__)
+
+WINDOW = "window"  # the provider of money taken at a hospital's window (``payments.desk``)
 
 # Pending payments are asked about this long before their hold runs out.
 QUERY_BEFORE_EXPIRY = dt.timedelta(minutes=2)
@@ -37,6 +40,11 @@ REFUND_QUERY_AFTER = dt.timedelta(minutes=5)
 def _number(prefix: str) -> str:
     """Our order and refund numbers: date, time and randomness, at most 32 characters."""
     return f"{prefix}{clock.now():%Y%m%d%H%M%S}{secrets.token_hex(6).upper()}"
+
+
+def new_number(prefix: str) -> str:
+    """A new order or refund number (``GH…``, ``RF…``; the window's ``WN…``)."""
+    return _number(prefix)
 
 
 def _notify_url(provider: PaymentProvider) -> str:
@@ -385,8 +393,8 @@ def _after_commit_send(refund: Refund) -> None:
 def refund_send(*, refund_id: int) -> None:
     """Ask the provider to refund; safe to repeat (the refund number makes it idempotent)."""
     refund = Refund.objects.select_related("payment").get(pk=refund_id)
-    if refund.status != RefundStatus.PENDING:
-        return
+    if refund.status != RefundStatus.PENDING or refund.payment.provider == WINDOW:
+        return  # money taken at the window goes back at the window (``refund_pay_out``)
     provider = provider_named(refund.payment.provider)
     assert provider is not None
     try:
@@ -459,10 +467,66 @@ def registration_cancel(
             booking.registration_refund_start(registration_id=registration.pk, actor=actor)
             refund = _refund_open(payment=payment, reason=RefundReason.CANCELLED)
             _refund_told("refund.started", refund)
+            if payment.provider == WINDOW and actor.type == ActorType.STAFF:
+                # Taken at the window, paid back there by the staff member who cancels (their till).
+                refund_pay_out(refund=refund, actor=actor)
+                refund = None
     if refund is not None:
         _after_commit_send(refund)
     registration.refresh_from_db()
     return registration
+
+
+def registration_reschedule(
+    *,
+    registration: Registration,
+    schedule: Schedule,
+    period: Period | None = None,
+    actor: Actor,
+    reason: str = "",
+    channel: str | None = None,
+) -> Registration:
+    """改约 (``booking.registration_reschedule``) with the money: a paid registration's payment
+    goes over to the new registration in the same transaction, so a later cancellation refunds
+    it from there. Refunds are of whole payments, so a paid registration moves only to a clinic
+    with the same fees (``reschedule.fee_differs`` otherwise: cancel and book the other one)."""
+    with transaction.atomic():
+        paid = Payment.objects.filter(registration=registration, status=PaymentStatus.PAID).exists()
+        new = booking.registration_reschedule(
+            registration=registration,
+            schedule=schedule,
+            period=period,
+            actor=actor,
+            reason=reason,
+            channel=channel,
+            same_fee_only=paid,
+        )
+        Payment.objects.filter(registration=registration).update(registration=new)
+    return new
+
+
+def refund_pay_out(*, refund: Refund, actor: Actor) -> Refund:
+    """A window payment's refund paid back in cash at the window by a staff member (their till):
+    finished at once. A refund of a window payment that the patient started online waits for
+    this at the window."""
+    with transaction.atomic():
+        refund = Refund.objects.select_related("payment").get(pk=refund.pk)
+        if refund.payment.provider != WINDOW or not Refund.objects.filter(
+            pk=refund.pk, status=RefundStatus.PENDING
+        ).update(paid_out_by=actor.id):
+            raise errors.REFUND_EXISTS.error()
+        _refund_finish(refund=refund, succeeded=True)
+        refund.refresh_from_db()
+        audit_record(
+            actor=actor.id,
+            action="refund.paid_out",
+            target_type="refund",
+            target_id=refund.pk,
+            target=refund.out_refund_no,
+            hospital_id=refund.payment.hospital_id,
+            after={"amount_fen": refund.amount_fen, "method": refund.payment.method},
+        )
+    return refund
 
 
 def refund_retry(*, refund: Refund, actor: Actor) -> Refund:

@@ -377,6 +377,19 @@ def schedule_extra_slots_add(*, schedule: Schedule, count: int, reason: str, act
     return slots
 
 
+def schedule_relief_slot_add(*, schedule: Schedule, reason: str, actor: str) -> Slot:
+    """A relief slot (救济): one extra number after the last, held at once for the patient it is
+    given to (never free, so nobody else can take it), in the schedule's audit trail. Call inside
+    the transaction that books it."""
+    locked = locks.lock_schedule(schedule.pk)
+    _open_for_changes(locked)
+    slot = _new_slots(locked, 1, platform=0, extra=True)[0]
+    Slot.objects.filter(pk=slot.pk, state=SlotState.FREE).update(state=SlotState.HELD)
+    slot.state = SlotState.HELD
+    _event(locked, "relief_slot_added", actor, reason=reason.strip(), numbers=[slot.number])
+    return slot
+
+
 def _overlapping(
     *, hospital_id: int, doctor_id: int | None, department_id: int, location: str, starts_at, ends_at
 ) -> Q | None:  # type: ignore[no-untyped-def]

@@ -18,6 +18,9 @@ urlpatterns = [
     path("registrations/", views.registrations, name="registrations"),
     path("registrations/<int:registration_id>/", views.registration, name="registration"),
     path("registrations/<int:registration_id>/cancel", views.registration_cancel, name="registration-cancel"),
+    path(
+        "registrations/<int:registration_id>/reschedule", views.registration_reschedule, name="registration-reschedule"
+    ),
     path("waitlist/", views.waitlist_entries, name="waitlist"),
     path("waitlist/<int:entry_id>/leave", views.waitlist_leave, name="waitlist-leave"),
     path("patients/", views.patients, name="patients"),

@@ -29,7 +29,7 @@ from guahao.accounts.models import Account, Gender, GuardianRelation, IdType, Re
 from guahao.api.auth import client_ip
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
-from guahao.booking.models import HoldStatus, Registration
+from guahao.booking.models import HoldStatus, Registration, RegistrationStatus
 from guahao.catalog import restrictions
 from guahao.catalog import selectors as catalog
 from guahao.catalog.models import Department, Doctor, Hospital
@@ -43,7 +43,7 @@ from guahao.payments import services as payments
 from guahao.payments.models import Method, Payment, PaymentStatus
 from guahao.scheduling import selectors as scheduling
 from guahao.scheduling.facts import schedule_facts
-from guahao.scheduling.models import CancelPolicy, Schedule
+from guahao.scheduling.models import CancelPolicy, Schedule, ScheduleStatus
 from guahao.scheduling.rules import Rules, cancel_deadline, rules_for, rules_for_schedule, waitlist_deadline
 from guahao.waitlist import services as waitlist
 from guahao.web import errors
@@ -465,6 +465,40 @@ def registration_cancel(request: HttpRequest, account: Account, registration_id:
     except Problem as problem:
         return _refused(request, "web/cancel.html", ctx, problem)
     return redirect(reverse("web:registration", kwargs={"registration_id": registration_id}) + "?cancelled=1")
+
+
+def _move_choices(r: Registration) -> list[dict[str, Any]]:
+    """The department's clinics of the coming 14 days with free online slots, but the one booked."""
+    today = clock.local_today(r.hospital.timezone)
+    by_day = scheduling.department_availability(department=r.department, start=today, days=14)
+    return [
+        {"date": day, "views": shown}
+        for day, views in by_day
+        if (shown := [v for v in views if v.available > 0 and v.schedule.pk != r.schedule_id])
+    ]
+
+
+@patient_page
+def registration_reschedule(request: HttpRequest, account: Account, registration_id: int) -> HttpResponse:
+    """改约: the department's other clinics, and the move to the one chosen."""
+    ctx = _registration_context(account, registration_id)
+    r = ctx["registration"]
+    if r.status != RegistrationStatus.BOOKED and r.schedule.status == ScheduleStatus.SUSPENDED:
+        # 停诊 cancelled it (and refunded it): the department's other clinics are booked anew
+        return redirect("web:department", department_id=r.department_id)
+    ctx["choices"] = _move_choices(r)
+    if request.method != "POST":
+        return render(request, "web/reschedule.html", ctx)
+    schedule = Schedule.objects.filter(pk=_int(request.POST.get("schedule_id")) or 0).first()
+    try:
+        if schedule is None:
+            raise NOT_FOUND.error(field="schedule_id")
+        moved = payments.registration_reschedule(
+            registration=r, schedule=schedule, actor=booking.Actor.patient(account), channel="app"
+        )
+    except Problem as problem:
+        return _refused(request, "web/reschedule.html", ctx, problem)
+    return redirect(reverse("web:registration", kwargs={"registration_id": moved.pk}) + "?moved=1")
 
 
 # --- the waitlist (候补) ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from guahao.accounts import idcard
 from guahao.accounts.models import Account, Patient, StaffEvent, StaffLockout, StaffRole
 from guahao.accounts.services import staff_token_create
 from guahao.api.auth import StaffBearer
-from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration, RiskDecision
+from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration, ReliefGrant, RiskDecision
 from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.core import clock
 from guahao.core.models import AuditEntry
@@ -30,7 +30,7 @@ from guahao.scheduling.models import CalendarDay, RuleSet, Schedule, ScheduleEve
 from guahao.waitlist.models import WaitlistDraw, WaitlistEntry, WaitlistEvent
 from tests import factories as f
 
-HOSPITAL_ROLES = ["hospital_admin", "operator", "finance", "viewer"]
+HOSPITAL_ROLES = ["hospital_admin", "operator", "finance", "viewer", "window_clerk", "call_centre"]
 THEIRS = "乙方医院"  # the other hospital's name: it must appear on no page of ours
 
 
@@ -196,6 +196,14 @@ def _theirs() -> dict[type, models.Model]:
         WaitlistDraw: draw,
         WaitlistEvent: waitlist_event,
         RiskDecision: suspected,
+        ReliefGrant: ReliefGrant.objects.create(
+            hospital=h,
+            schedule=clinic,
+            patient=patient,
+            reason="乙方急诊",
+            requested_by="their-desk",
+            requested_at=now,
+        ),
     }
 
 

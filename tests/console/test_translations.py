@@ -99,7 +99,15 @@ def _data_words() -> set[str]:
 
 
 def _pages(console: Client) -> list[str]:
-    urls = ["/console/", "/console/stats/"]
+    from guahao.catalog.models import Hospital
+
+    first = Hospital.objects.order_by("pk").first()
+    urls = [
+        "/console/",
+        "/console/stats/",
+        f"/console/desk/?hospital={first.pk}",
+        f"/console/till/?hospital={first.pk}",
+    ]
     for model in admin.site._registry:
         opts = model._meta
         urls.append(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))

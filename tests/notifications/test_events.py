@@ -55,6 +55,27 @@ def cancelled_by_the_his(e: Everywhere) -> str:
     return "registration.cancelled_by_hospital"
 
 
+def moved(e: Everywhere) -> str:
+    registration = e.book()
+    later = f.schedule(e.schedule.department, e.schedule.doctor, day=e.schedule.date + dt.timedelta(days=1))
+    status, body = e.api.call("POST", f"/registrations/{registration.pk}/reschedule", {"schedule_id": later.pk})
+    assert status == 200, body
+    return "registration.moved"
+
+
+def payment_link(e: Everywhere) -> str:
+    hold = Hold.objects.get(pk=e.hold()["id"])
+    emit(
+        "payment.link",
+        account_id=hold.account_id,
+        hold_id=hold.pk,
+        expires_at=hold.expires_at.isoformat(),
+        link="https://pay.example.cn/c/GH1",
+        amount="¥51.00",
+    )
+    return "payment.link"
+
+
 def hold_created(e: Everywhere) -> str:
     e.hold()  # the hold path writes its event with the hold
     return "hold.created"
@@ -186,6 +207,8 @@ SCENARIOS = [
     hold_expired,
     payment_received,
     booked,
+    moved,
+    payment_link,
     cancelled_by_the_patient,
     cancelled_by_staff,
     cancelled_by_the_his,
@@ -237,12 +260,18 @@ def test_each_event_tells_the_patient_once_on_each_of_its_channels(everywhere, s
 
 
 def test_every_kind_of_the_table_has_a_scenario_here():
-    covered = {"registration.booked", "registration.cancelled", "registration.cancelled_by_hospital", "hold.created"}
+    covered = {
+        "registration.booked",
+        "registration.moved",
+        "registration.cancelled",
+        "registration.cancelled_by_hospital",
+        "hold.created",
+    }
     covered |= {"hold.expired", "payment.received", "refund.started", "refund.finished", "refund.failed"}
     covered |= {"payment.late_refunded", "reminder.day_before", "reminder.hours_before", "schedule.suspended"}
     covered |= {"schedule.suspended_hold", "schedule.moved", "blacklist.barred", "blacklist.lifted"}
     covered |= {"waitlist.joined", "waitlist.offered", "waitlist.booked", "waitlist.expired", "waitlist.cancelled"}
-    covered |= {"lottery.entered"}
+    covered |= {"lottery.entered", "payment.link"}
     assert set(KINDS) - covered == {"payment.second_refunded"}  # tests/payments/test_paying.py books then pays twice
 
 

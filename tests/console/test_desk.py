@@ -1,0 +1,90 @@
+"""The console's window desk: a clerk books for a patient read out by ID number, takes the fee,
+prints the slip; the till page sums the day."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from guahao.booking.models import Registration
+from guahao.core.models import AuditEntry
+from guahao.payments.models import Payment
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def window():
+    h = f.hospital(payment_required=True)
+    dep = f.department(h)
+    clinic = f.schedule(dep, f.doctor(dep), platform_share_percent=50)
+    f.staff_member("clerk", "window_clerk", h)
+    console = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert console.login(username="clerk", password="pw-for-tests")
+    return h, clinic, console
+
+
+def test_a_clerk_books_takes_cash_prints_the_slip_and_sees_the_till(window):
+    h, clinic, console = window
+    number = f.id_number("19560312")
+    page = console.get("/console/desk/").content.decode()
+    assert 'id="desk-form"' in page and f'value="{clinic.pk}"' in page
+    held = console.post(
+        "/console/desk/",
+        {
+            "step": "hold",
+            "id_number": number,
+            "name": "李秀英",
+            "phone": f.phone(),
+            "schedule_id": clinic.pk,
+            "channel": "window",
+        },
+    ).content.decode()
+    assert 'id="desk-hold"' in held and number[:6] + "********" + number[-4:] in held and number not in held
+    hold_id = held.split('name="hold_id" value="')[1].split('"')[0]
+
+    booked = console.post("/console/desk/", {"step": "cash", "hold_id": hold_id}, follow=True)
+
+    registration = Registration.objects.get()
+    assert booked.redirect_chain[-1][0] == f"/console/booking/registration/{registration.pk}/change/"
+    assert registration.channel == "window" and 'id="print-slip"' in booked.content.decode()
+    payment = Payment.objects.get(registration=registration)
+    assert (payment.method, payment.collected_by) == ("cash", "clerk")
+    slip = console.get(f"/console/booking/registration/{registration.pk}/slip/")
+    assert slip.status_code == 200 and registration.registration_number in slip.content.decode()
+    assert AuditEntry.objects.filter(actor="clerk", action="payment.collected").count() == 1
+
+    till = console.get("/console/till/").content.decode()
+    assert 'id="till-balance" class="font-semibold">¥51.00<' in till and payment.out_trade_no in till
+    dashboard = console.get("/console/").content.decode()
+    assert 'id="desk-link"' in dashboard and 'id="till-link"' in dashboard
+
+
+def test_a_refused_hold_names_the_field_and_changes_nothing(window):
+    h, clinic, console = window
+    page = console.post(
+        "/console/desk/",
+        {"step": "hold", "id_number": "110101", "name": "李秀英", "phone": f.phone(), "schedule_id": clinic.pk},
+    ).content.decode()
+    assert 'data-code="patient.id_number_invalid"' in page and 'id="d-id" name="id_number" value="110101"' in page
+    assert not Registration.objects.exists()
+
+
+def test_a_viewer_has_no_desk_and_another_hospital_s_hold_is_not_found(window):
+    h, clinic, console = window
+    f.staff_member("viewer", "viewer", h)
+    viewer = Client()
+    assert viewer.login(username="viewer", password="pw-for-tests")
+    assert viewer.get("/console/desk/").status_code == 403
+    other = f.hospital()
+    f.staff_member("clerk2", "window_clerk", other)
+    elsewhere = Client()
+    assert elsewhere.login(username="clerk2", password="pw-for-tests")
+    held = console.post(
+        "/console/desk/",
+        {"step": "hold", "id_number": f.id_number(), "name": "王芳", "phone": f.phone(), "schedule_id": clinic.pk},
+    ).content.decode()
+    hold_id = held.split('name="hold_id" value="')[1].split('"')[0]
+    assert elsewhere.post("/console/desk/", {"step": "cash", "hold_id": hold_id}).status_code == 404
+    assert not Registration.objects.exists()

@@ -1,0 +1,79 @@
+"""改约 in the patient web app: from the registration's page to the new registration."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from guahao.accounts import consent, phones
+from guahao.accounts.models import Patient
+from guahao.booking import services as booking
+from guahao.booking.models import Hold, Registration
+from guahao.his import services as his
+from tests import factories as f
+from tests.web.test_pages import Browser
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def registered():
+    h = f.hospital()
+    dep = f.department(h, name="儿科")
+    doctor = f.doctor(dep, "赵敏")
+    first = f.schedule(dep, doctor)
+    later = f.schedule(dep, doctor, day=f.today() + dt.timedelta(days=2))
+    browser = Browser().login()
+    browser.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
+    pid = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash")).pk
+    browser.post(f"/schedules/{first.pk}/hold", {"patient_id": pid, "notice": "read", "once": "m"})
+    browser.post(f"/holds/{Hold.objects.get().pk}/confirm", {})
+    return browser, Registration.objects.get(), later
+
+
+def test_move_from_the_registration_page_to_another_day(registered):
+    browser, registration, later = registered
+    html = browser.get(f"/registrations/{registration.pk}/")
+    assert 'id="reschedule"' in html and "改约到其他时间" in html
+    html = browser.get(f"/registrations/{registration.pk}/reschedule")
+    assert f'name="schedule_id" value="{later.pk}"' in html
+    assert f'value="{registration.schedule_id}"' not in html  # the clinic already booked is not offered
+
+    html = browser.post(f"/registrations/{registration.pk}/reschedule", {"schedule_id": later.pk})
+
+    moved = Registration.objects.get(status="booked")
+    assert moved.schedule_id == later.pk and moved.pk != registration.pk
+    assert browser.last.request["PATH_INFO"] == f"/registrations/{moved.pk}/"
+    assert 'id="moved"' in html and moved.registration_number in html
+    registration.refresh_from_db()
+    assert registration.status == "moved"
+    html = browser.get(f"/registrations/{registration.pk}/")
+    assert "已改约" in html and f"/registrations/{moved.pk}/" in html and 'id="reschedule"' not in html
+
+
+def test_a_refused_move_shows_why_and_changes_nothing(registered):
+    browser, registration, later = registered
+    other = f.schedule(f.department(registration.hospital, name="眼科"))
+    html = browser.post(f"/registrations/{registration.pk}/reschedule", {"schedule_id": other.pk}, status=422)
+    assert 'data-code="reschedule.other_department"' in html and "只能改约到本科室的其他门诊" in html
+    registration.refresh_from_db()
+    assert registration.status == "booked" and Registration.objects.count() == 1
+
+
+def test_a_suspended_clinic_s_registration_offers_the_department_s_other_clinics(registered):
+    browser, registration, later = registered
+    his.schedule_suspend(schedule=registration.schedule, reason="医生外出会诊", actor=booking.SYSTEM)
+    html = browser.get(f"/registrations/{registration.pk}/")
+    assert 'id="rebook"' in html
+    response = browser.client.get(f"/registrations/{registration.pk}/reschedule")
+    assert response["Location"] == f"/departments/{registration.department_id}/"
