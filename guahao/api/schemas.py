@@ -126,7 +126,7 @@ class PatientIn(Schema):
         description="needed where the document does not carry it (all but the resident card "
         "and the 18-digit permanent residence card); if given otherwise it must agree",
     )
-    birth_date: dt.date | None = Field(default=None, description="as gender")
+    birth_date: Day | None = Field(default=None, description="as gender")
     phone: Phone
     relation: Literal["self", "spouse", "child", "parent", "other"] = "self"
     consent_version: str | None = Field(
@@ -154,7 +154,7 @@ class PatientPatch(Schema):
     id_type: IdTypeName | None = None
     id_number: str | None = Field(default=None, min_length=1, max_length=64)
     gender: Literal["male", "female"] | None = None
-    birth_date: dt.date | None = None
+    birth_date: Day | None = None
     phone: str | None = Field(default=None, max_length=20)
     relation: Literal["self", "spouse", "child", "parent", "other"] | None = None
 

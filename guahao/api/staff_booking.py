@@ -18,7 +18,7 @@ from guahao.accounts import errors as account_errors
 from guahao.accounts import services as accounts
 from guahao.api.auth import StaffBearer, staff_scoped
 from guahao.api.problems import documented
-from guahao.api.schemas import hold_out, payment_out
+from guahao.api.schemas import Day, hold_out, payment_out
 from guahao.api.staff import _hospital_for, _required, _row, _user
 from guahao.api.staff_reads import StaffRegistrationOut, registration_out
 from guahao.booking import errors as booking_errors
@@ -269,7 +269,7 @@ def desk_link(request: HttpRequest, hold_id: str, body: LinkIn) -> Status:
 
 class TillFilters(Schema):
     hospital_id: Id | None = Field(None, description="the staff member's hospital if left out")
-    day: dt.date | None = Field(None, description="the hospital's day; today if left out")
+    day: Day | None = Field(None, description="the hospital's day; today if left out")
     staff: str | None = Field(None, description="another staff member's till (finance and hospital admins)")
 
 
