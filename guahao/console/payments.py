@@ -69,11 +69,20 @@ class RefundAdmin(ReadOnlyAdmin):
     list_filter = ["status", "reason"]
     search_fields = ["out_refund_no", "payment__out_trade_no", "payment__registration__registration_number"]
     list_select_related = ["payment"]
-    actions = ["retry"]
+    actions = ["retry", "pay_out"]
 
     @admin.display(description=_("amount"), ordering="amount_fen")
     def amount(self, obj: Refund) -> str:
         return _yuan(obj.amount_fen)
+
+    @admin.action(description=_("Pay the selected window refunds back at the window (your till)"), permissions=["act"])
+    def pay_out(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Money taken at the window goes back there: a refund of a window payment the patient
+        started online waits (pending) until a staff member pays it out from their till."""
+        actor = booking.Actor.staff(request.user)
+        apply_each(
+            self, request, queryset, lambda r: payments.refund_pay_out(refund=r, actor=actor), str(_("Paid out"))
+        )
 
     @admin.action(description=_("Try the selected failed refunds again"), permissions=["act"])
     def retry(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -88,3 +88,32 @@ def test_a_viewer_has_no_desk_and_another_hospital_s_hold_is_not_found(window):
     hold_id = held.split('name="hold_id" value="')[1].split('"')[0]
     assert elsewhere.post("/console/desk/", {"step": "cash", "hold_id": hold_id}).status_code == 404
     assert not Registration.objects.exists()
+
+
+def test_a_window_payment_cancelled_online_is_paid_back_at_the_window_from_the_clerks_till(window):
+    from guahao.payments.models import Refund
+
+    h, clinic, console = window
+    phone = f.phone()
+    held = console.post(
+        "/console/desk/",
+        {"step": "hold", "id_number": f.id_number(), "name": "李秀英", "phone": phone, "schedule_id": clinic.pk},
+    ).content.decode()
+    hold_id = held.split('name="hold_id" value="')[1].split('"')[0]
+    console.post("/console/desk/", {"step": "cash", "hold_id": hold_id})
+    registration = Registration.objects.get()
+    app = f.Api().login(phone)
+    assert app.call("POST", f"/registrations/{registration.pk}/cancel", {})[1]["status"] == "refunding"
+    refund = Refund.objects.get(payment__registration=registration)
+    assert refund.status == "pending"  # the cash waits at the window
+
+    changelist = console.get("/console/payments/refund/").content.decode()
+    assert "pay_out" in changelist
+    console.post("/console/payments/refund/", {"action": "pay_out", "_selected_action": [refund.pk]})
+
+    refund.refresh_from_db()
+    registration.refresh_from_db()
+    assert (refund.status, refund.paid_out_by, registration.status) == ("succeeded", "clerk", "refunded")
+    assert AuditEntry.objects.filter(actor="clerk", action="refund.paid_out").count() == 1
+    till = console.get("/console/till/").content.decode()
+    assert 'id="till-balance" class="font-semibold">¥0.00<' in till  # taken and given back
