@@ -143,6 +143,25 @@ AUDIT = """() => {
 }"""
 
 
+def phone_page(chromium, language: str, prefix: str = "", *, ours: str | None = None):  # type: ignore[no-untyped-def]
+    """A page on a 390×844 phone, and ``shot(name)``: a numbered full-page screenshot under
+    ``artifacts/browser/<language>/<prefix>NN-<name>.png`` and the audit of the page shown, when it
+    is ours (``ours``: our server's address; a provider's cashier is not audited)."""
+    shots = ARTIFACTS / language
+    shots.mkdir(parents=True, exist_ok=True)
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    step = iter(range(1, 100))
+
+    def shot(name: str) -> None:
+        page.screenshot(path=str(shots / f"{prefix}{next(step):02d}-{name}.png"), full_page=True)
+        if ours is None or page.url.startswith(ours):
+            assert page.evaluate(AUDIT) == [], f"{name}: {page.url}"
+
+    return context, page, shot
+
+
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
@@ -171,20 +190,10 @@ def test_login_to_a_paid_registration_and_its_cancellation(chromium, live_server
     h.save()
     dep = f.department(h, name="心血管内科", parent=f.department(h, name="内科"))
     f.schedule(dep, f.doctor(dep, "王建华"))
-    shots = ARTIFACTS / language
-    shots.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    step = iter(range(1, 100))
+    context, page, shot = phone_page(chromium, language, ours=live_server.url)
     # What the Content-Security-Policy refused on the way: Chromium reports each in the console.
     refused: list[str] = []
     page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
-
-    def shot(name: str) -> None:
-        page.screenshot(path=str(shots / f"{next(step):02d}-{name}.png"), full_page=True)
-        if page.url.startswith(live_server.url):  # ours, not the payment provider's cashier
-            assert page.evaluate(AUDIT) == [], f"{name}: {page.url}"
 
     page.goto(f"{live_server.url}/")
     if language == "en":

@@ -12,7 +12,7 @@ import pytest
 from guahao.accounts import phones
 from guahao.accounts.models import Patient
 from tests import factories as f
-from tests.web.test_browser import ARTIFACTS, AUDIT, chromium  # noqa: F401 - the browser fixture
+from tests.web.test_browser import ARTIFACTS, AUDIT, chromium, phone_page  # noqa: F401 - the browser fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,16 +65,7 @@ LABELS = {
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 def test_family_members_added_with_their_documents_edited_and_removed(chromium, live_server, language):  # noqa: F811
     text = LABELS[language]
-    shots = ARTIFACTS / language
-    shots.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    step = iter(range(1, 100))
-
-    def shot(name: str) -> None:
-        page.screenshot(path=str(shots / f"patients-{next(step):02d}-{name}.png"), full_page=True)
-        assert page.evaluate(AUDIT) == [], f"{name}: {page.url}"
+    context, page, shot = phone_page(chromium, language, "patients-")
 
     page.goto(f"{live_server.url}/")
     if language == "en":

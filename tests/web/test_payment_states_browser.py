@@ -16,7 +16,7 @@ from guahao.booking.models import Registration
 from guahao.core import clock
 from tests import factories as f
 from tests.processes import post
-from tests.web.test_browser import ARTIFACTS, AUDIT, chromium  # noqa: F401 - the browser fixture
+from tests.web.test_browser import ARTIFACTS, AUDIT, chromium, phone_page  # noqa: F401 - the browser fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,17 +66,7 @@ def test_a_failed_payment_is_said_plainly_and_the_choices_are_kept(chromium, liv
         phone=phone,
         relation="self",
     )
-    shots = ARTIFACTS / language
-    shots.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    step = iter(range(1, 100))
-
-    def shot(name: str) -> None:
-        page.screenshot(path=str(shots / f"payment-{next(step):02d}-{name}.png"), full_page=True)
-        if page.url.startswith(live_server.url):
-            assert page.evaluate(AUDIT) == [], f"{name}: {page.url}"
+    context, page, shot = phone_page(chromium, language, "payment-", ours=live_server.url)
 
     page.goto(f"{live_server.url}/")
     if language == "en":

@@ -16,7 +16,7 @@ from guahao.catalog.models import Department
 from guahao.core import clock
 from tests import factories as f
 from tests.booking.test_department_restrictions import person
-from tests.web.test_browser import ARTIFACTS, AUDIT, chromium  # noqa: F401 - the browser fixture
+from tests.web.test_browser import ARTIFACTS, AUDIT, chromium, phone_page  # noqa: F401 - the browser fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,16 +60,7 @@ def test_obstetrics_tells_a_man_before_a_slot_is_picked(chromium, live_server, l
         phone=phone,
         relation="self",
     )
-    shots = ARTIFACTS / language
-    shots.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    step = iter(range(1, 100))
-
-    def shot(name: str) -> None:
-        page.screenshot(path=str(shots / f"restriction-{next(step):02d}-{name}.png"), full_page=True)
-        assert page.evaluate(AUDIT) == [], f"{name}: {page.url}"
+    context, page, shot = phone_page(chromium, language, "restriction-")
 
     page.goto(f"{live_server.url}/")
     if language == "en":

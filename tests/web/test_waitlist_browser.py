@@ -19,7 +19,7 @@ from guahao.core import outbox
 from guahao.waitlist.models import WaitlistEntry
 from tests import factories as f
 from tests.processes import post, wait_for
-from tests.web.test_browser import ARTIFACTS, AUDIT, chromium  # noqa: F401 - the browser fixture
+from tests.web.test_browser import ARTIFACTS, AUDIT, chromium, phone_page  # noqa: F401 - the browser fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,17 +122,7 @@ def test_a_full_clinics_waitlist_to_an_offer_paid_and_booked(chromium, live_serv
     f.schedule(dep, f.doctor(dep, "李明", title="general"), day=day)
     others = [_booked_by_someone_else(clinic) for _ in range(2)]  # the clinic is full
 
-    shots = ARTIFACTS / language
-    shots.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    step = iter(range(1, 100))
-
-    def shot(name: str) -> None:
-        page.screenshot(path=str(shots / f"waitlist-{next(step):02d}-{name}.png"), full_page=True)
-        if page.url.startswith(live_server.url):  # ours, not the payment provider's cashier
-            assert page.evaluate(AUDIT) == [], f"{name}: {page.url}"
+    context, page, shot = phone_page(chromium, language, "waitlist-", ours=live_server.url)
 
     page.goto(f"{live_server.url}/")
     if language == "en":
