@@ -632,11 +632,15 @@ def _waitlists(rng: random.Random) -> list[Schedule]:
     ahead, so at any hour they are released and their waitlists (closing at 18:00 the day
     before) are open."""
     today = clock.local_today("Asia/Shanghai")
-    coming = Schedule.objects.filter(
-        date__range=(today + dt.timedelta(days=2), today + dt.timedelta(days=6)),
-        status=ScheduleStatus.OPEN,
-        doctor__isnull=False,
-    ).select_related("hospital", "department", "doctor")
+    coming = (
+        Schedule.objects.filter(
+            date__range=(today + dt.timedelta(days=2), today + dt.timedelta(days=6)),
+            status=ScheduleStatus.OPEN,
+            doctor__isnull=False,
+        )
+        .exclude(department__name__in=RESTRICTIONS)  # any patient may wait for it
+        .select_related("hospital", "department", "doctor")
+    )
     full = []
     for number, (code, titles) in enumerate((("renhe", [Title.RENOWNED]), ("kangning", []))):
         at = coming.filter(hospital__code=code).order_by("date", "starts_at", "pk")

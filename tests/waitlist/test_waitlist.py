@@ -291,14 +291,12 @@ def test_a_patient_turned_away_from_a_full_clinic_is_offered_its_waitlist_and_ot
 def test_why_a_clinic_cannot_be_waited_for_is_what_joining_would_answer():
     """``join_refusal`` (what a clinic's page shows in place of the 候补 button) names the same
     rule as the API's refusal, for every way a waitlist is not open, and None where it is."""
-    from guahao.his.models import HisConnection
     from guahao.scheduling.models import Schedule
 
     def both(schedule) -> tuple[str | None, str]:
         """What the page says, and what joining answers."""
         schedule = Schedule.objects.select_related("hospital", "department", "doctor").get(pk=schedule.pk)
-        realtime = HisConnection.objects.filter(hospital=schedule.hospital, mode="realtime").exists()
-        refused = waitlist.join_refusal(schedule, connected_realtime=realtime)
+        refused = waitlist.join_refusal(schedule)
         client, pid = patient()
         return (refused.code if refused else None), join(client, schedule, pid)[1].get("code", "joined")
 
