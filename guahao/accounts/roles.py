@@ -83,7 +83,6 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "booking.hold": "view add",
         "accounts.patient": "view add",
         "payments.payment": "view add",
-        "payments.refund": "view change",  # a window payment's refund paid back at the window
         "booking.reliefgrant": "view add",
     },
     Role.CALL_CENTRE: {

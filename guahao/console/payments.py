@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
-from guahao.accounts.scope import PLATFORM
+from guahao.accounts.scope import PLATFORM, staff_scope
 from guahao.booking import services as booking
 from guahao.console.base import ReadOnlyAdmin, apply_each
 from guahao.core import clock
@@ -75,7 +75,13 @@ class RefundAdmin(ReadOnlyAdmin):
     def amount(self, obj: Refund) -> str:
         return _yuan(obj.amount_fen)
 
-    @admin.action(description=_("Pay the selected window refunds back at the window (your till)"), permissions=["act"])
+    def has_pay_out_permission(self, request: HttpRequest) -> bool:
+        """Who takes money at the window pays it back there (window clerks, from their till)."""
+        return request.user.has_perm("payments.add_payment") and not staff_scope(request.user).is_platform
+
+    @admin.action(
+        description=_("Pay the selected window refunds back at the window (your till)"), permissions=["pay_out"]
+    )
     def pay_out(self, request: HttpRequest, queryset: QuerySet) -> None:
         """Money taken at the window goes back there: a refund of a window payment the patient
         started online waits (pending) until a staff member pays it out from their till."""
