@@ -9,6 +9,10 @@ transaction, and its result recorded under that claim.
   cannot be asked (WeChat, e-mail) sends it again only in that case.
 - A failure that may pass is tried again with back-off; after ``MAX_ATTEMPTS``, or at once when
   trying again cannot help, the message is a dead letter, listed in the console to send again.
+- A provider that cannot be reached at all (the hospital's outside network or the provider is
+  down) uses up no try: the message is tried every ``OUTAGE_RETRY`` until the outage ends, for up
+  to ``OUTAGE_PATIENCE`` after it was written (unless it stops mattering first), so an outage of
+  hours loses nothing and floods nobody when it ends.
 - SMS: no message but urgent ones in the quiet hours (they wait for the window's end); at most
   ``GUAHAO_SMS_DAILY_LIMIT`` a phone a day, counted in the database, urgent ones always sent.
 - A message that would arrive too late to matter (a reminder after the visit began, a hold's
@@ -38,6 +42,8 @@ log = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=2)
 BACKOFF_SECONDS = [30, 120, 600, 1800, 3600]
 MAX_ATTEMPTS = 6
+OUTAGE_RETRY = dt.timedelta(minutes=5)
+OUTAGE_PATIENCE = dt.timedelta(days=3)
 
 
 def _due(now: dt.datetime) -> Q:
@@ -166,7 +172,7 @@ def message_send(*, message_id: int) -> str:
     except ChannelError as exc:
         if counted:
             sms_day_give_back(phone=message.account.phone)
-        return _record_failure(message, mine, str(exc), permanent=exc.permanent)
+        return _record_failure(message, mine, str(exc), permanent=exc.permanent, unreachable=exc.unreachable)
     except Exception as exc:  # noqa: BLE001 - a bug or an unexpected answer: tried again, then a dead letter
         log.exception("message %s (%s) failed", message.pk, message.channel)
         if counted:
@@ -180,15 +186,25 @@ def _record_sent(mine: QuerySet[Message], reference: str) -> None:
     mine.update(status=MessageStatus.SENT, sent_at=clock.now(), provider_ref=reference[:100], last_error="")
 
 
-def _record_failure(message: Message, mine: QuerySet[Message], error: str, *, permanent: bool) -> str:
+def _record_failure(
+    message: Message, mine: QuerySet[Message], error: str, *, permanent: bool, unreachable: bool = False
+) -> str:
     log.warning(
         "message %s (%s %s) attempt %s failed: %s", message.pk, message.channel, message.kind, message.attempts, error
     )
+    started = message.claimed_at or clock.now()  # the wait counts from the attempt
+    if unreachable and not permanent and started - message.created_at < OUTAGE_PATIENCE:
+        mine.update(
+            status=MessageStatus.PENDING,
+            next_at=started + OUTAGE_RETRY,
+            attempts=F("attempts") - 1,
+            last_error=error[:300],
+        )
+        return "retry"
     if permanent or message.attempts >= MAX_ATTEMPTS:
         mine.update(status=MessageStatus.FAILED, last_error=error[:300])
         return "failed"
     wait = dt.timedelta(seconds=BACKOFF_SECONDS[min(message.attempts, len(BACKOFF_SECONDS)) - 1])
-    started = message.claimed_at or clock.now()  # the wait counts from the attempt
     mine.update(status=MessageStatus.PENDING, next_at=started + wait, last_error=error[:300])
     return "retry"
 

@@ -18,9 +18,14 @@ if TYPE_CHECKING:
 
 
 class ChannelError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    """A message not sent. ``permanent``: trying again cannot help. ``unreachable``: the provider
+    could not be reached at all (the network or the provider is down), which says nothing of the
+    message: it waits for the outage to end without using up its tries."""
+
+    def __init__(self, message: str, *, permanent: bool = False, unreachable: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True)

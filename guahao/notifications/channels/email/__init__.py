@@ -46,7 +46,7 @@ class Email:
         except smtplib.SMTPResponseException as exc:
             raise ChannelError(f"smtp {exc.smtp_code}", permanent=500 <= exc.smtp_code < 600) from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise ChannelError(f"smtp unreachable: {type(exc).__name__}") from None
+            raise ChannelError(f"smtp unreachable: {type(exc).__name__}", unreachable=True) from None
         return message_id(out)
 
     def sent_already(self, out: Outgoing) -> str | None:

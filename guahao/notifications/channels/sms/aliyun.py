@@ -78,7 +78,7 @@ def _call(method: str, request: Any) -> dict[str, Any]:
         code = str(getattr(exc, "code", "") or "")
         raise ChannelError(f"aliyun {code}", permanent=code in PERMANENT) from None
     except Exception as exc:  # noqa: BLE001 - the SDK's transport errors have no common class
-        raise ChannelError(f"aliyun unreachable: {type(exc).__name__}") from None
+        raise ChannelError(f"aliyun unreachable: {type(exc).__name__}", unreachable=True) from None
     return dict(response.body.to_map())
 
 

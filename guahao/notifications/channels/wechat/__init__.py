@@ -78,7 +78,7 @@ def access_token(settings: HospitalChannels, *, fresh: bool = False) -> str:
             )
         )
     except requests.RequestException as exc:
-        raise ChannelError(f"wechat unreachable: {type(exc).__name__}") from None
+        raise ChannelError(f"wechat unreachable: {type(exc).__name__}", unreachable=True) from None
     token = answer.get("access_token")
     if not token:
         code = int(answer.get("errcode") or -1)
@@ -129,7 +129,7 @@ class WechatSubscription:
                     )
                 )
             except requests.RequestException as exc:
-                raise ChannelError(f"wechat unreachable: {type(exc).__name__}") from None
+                raise ChannelError(f"wechat unreachable: {type(exc).__name__}", unreachable=True) from None
             code = int(answer.get("errcode") or 0)
             if code == 0:
                 return str(answer.get("msgid", ""))
@@ -160,7 +160,7 @@ def openid_for_code(settings: HospitalChannels, code: str) -> str:
             )
         )
     except requests.RequestException as exc:
-        raise ChannelError(f"wechat unreachable: {type(exc).__name__}") from None
+        raise ChannelError(f"wechat unreachable: {type(exc).__name__}", unreachable=True) from None
     openid = answer.get("openid")
     if not openid:
         code_ = int(answer.get("errcode") or -1)
