@@ -20,6 +20,7 @@ from guahao.core import clock
 from guahao.core.problems import Problem
 from guahao.scheduling.models import CancelPolicy, Slot, SlotState
 from tests import factories as f
+from tests.depth import examples
 
 MAX_HOLDS = 2
 PER_ACCOUNT_DAY = 2
@@ -198,7 +199,7 @@ def test_booking_lifecycle_keeps_its_invariants():
     run_state_machine_as_test(
         Lifecycle,
         settings=settings(
-            max_examples=25,
+            max_examples=examples(25),
             stateful_step_count=30,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

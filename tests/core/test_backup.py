@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -22,9 +24,24 @@ def guahao(data: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_backup_taken_while_the_database_is_written_restores_whole(tmp_path):
-    live = tmp_path / "live"
-    assert guahao(live, "migrate").returncode == 0
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory) -> Path:
+    """A data directory migrated once (by ``guahao migrate``), copied for each test."""
+    data = tmp_path_factory.mktemp("migrated") / "data"
+    done = guahao(data, "migrate")
+    assert done.returncode == 0, done.stderr
+    return data
+
+
+def data_dir(migrated: Path, to: Path) -> Path:
+    """A copy of the migrated data directory, with a secret key of its own."""
+    shutil.copytree(migrated, to)
+    (to / "secret_key").write_text(secrets.token_hex(32))
+    return to
+
+
+def test_a_backup_taken_while_the_database_is_written_restores_whole(tmp_path, migrated):
+    live = data_dir(migrated, tmp_path / "live")
     database = live / "guahao.sqlite3"
     stop = threading.Event()
 
@@ -51,8 +68,8 @@ def test_a_backup_taken_while_the_database_is_written_restores_whole(tmp_path):
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "b.tar.gz").stat().st_mode & 0o077 == 0  # the owner's alone
 
-    elsewhere = tmp_path / "restored"
-    assert guahao(elsewhere, "migrate").returncode == 0
+    elsewhere = data_dir(migrated, tmp_path / "restored")
+    assert (elsewhere / "secret_key").read_text() != (live / "secret_key").read_text()
     done = guahao(elsewhere, "restore", str(tmp_path / "b.tar.gz"))
     assert done.returncode == 0, done.stderr
     with sqlite3.connect(elsewhere / "guahao.sqlite3") as db:
@@ -63,9 +80,8 @@ def test_a_backup_taken_while_the_database_is_written_restores_whole(tmp_path):
     assert (elsewhere / "secret_key").read_text() == (live / "secret_key").read_text()
 
 
-def test_restoring_something_else_is_refused_and_changes_nothing(tmp_path):
-    data = tmp_path / "data"
-    assert guahao(data, "migrate").returncode == 0
+def test_restoring_something_else_is_refused_and_changes_nothing(tmp_path, migrated):
+    data = data_dir(migrated, tmp_path / "data")
     before = (data / "guahao.sqlite3").read_bytes()
     (tmp_path / "x.tar.gz").write_bytes(b"not a backup")
     refused = guahao(data, "restore", str(tmp_path / "x.tar.gz"))

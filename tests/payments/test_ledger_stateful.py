@@ -32,6 +32,7 @@ from guahao.payments import services as payments
 from guahao.payments.interface import Notification, OrderState, ProviderError, RefundState, StatementLine
 from guahao.payments.models import Payment, Refund
 from tests import factories as f
+from tests.depth import examples
 
 EXPECTED = {
     "slot.unavailable",
@@ -374,7 +375,7 @@ def test_the_ledger_balances_whatever_the_order_of_events(monkeypatch):
     run_state_machine_as_test(
         Ledger,
         settings=settings(
-            max_examples=60,
+            max_examples=examples(30),
             stateful_step_count=50,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

@@ -28,6 +28,7 @@ from guahao.scheduling.models import Schedule, Slot, SlotState
 from guahao.waitlist import services as waitlist
 from guahao.waitlist.models import ACTIVE, EntryMode, EntryStatus, WaitlistEntry, WaitlistEvent
 from tests import factories as f
+from tests.depth import examples
 
 PLACES = 4
 EXPECTED = {
@@ -344,7 +345,7 @@ def test_the_waitlist_keeps_its_invariants(mode, fake_provider):
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=40,
+            max_examples=examples(20),
             stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
