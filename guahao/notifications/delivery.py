@@ -193,7 +193,9 @@ def _record_failure(
         "message %s (%s %s) attempt %s failed: %s", message.pk, message.channel, message.kind, message.attempts, error
     )
     started = message.claimed_at or clock.now()  # the wait counts from the attempt
-    if unreachable and not permanent and started - message.created_at < OUTAGE_PATIENCE:
+    if unreachable and started - message.created_at >= OUTAGE_PATIENCE:
+        permanent = True  # an outage longer than the patience: staff look at it
+    elif unreachable and not permanent:
         mine.update(
             status=MessageStatus.PENDING,
             next_at=started + OUTAGE_RETRY,

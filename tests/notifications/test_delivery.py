@@ -22,6 +22,7 @@ from guahao.notifications.models import HospitalChannels, Message, WechatLink
 from tests import factories as f
 from tests.booking.test_concurrency import race
 from tests.notifications.conftest import OPENID, wechat_everything, worker
+from tests.processes import free_port
 
 pytestmark = pytest.mark.clock("10:00")
 
@@ -59,6 +60,29 @@ def test_a_failing_channel_is_tried_again_with_back_off_then_given_up_and_sent_a
     assert (again.status, again.resent_by, again.attempts) == ("sent", "desk", 1)
     assert [m["template_id"] for m in everywhere.wechat.sent] == ["T-registration.booked"]
     assert not Message.objects.filter(delivery.dead_letters()).exists()
+
+
+@pytest.mark.django_db
+def test_a_provider_that_cannot_be_reached_uses_up_no_try_until_the_outage_outlasts_the_patience(everywhere, settings):
+    settings.WECHAT_API_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens: the outside is down
+    everywhere.book()
+    worker()
+    message = wechat_of(everywhere)
+    assert (message.status, message.attempts) == ("pending", 0)
+    assert message.last_error.startswith("wechat unreachable")
+    assert message.next_at == message.claimed_at + delivery.OUTAGE_RETRY
+    tries = 0
+    while wechat_of(everywhere).status == "pending" and tries < 2 * delivery.MAX_ATTEMPTS:
+        with clock.travel(wechat_of(everywhere).next_at):
+            worker()
+        tries += 1
+    assert (wechat_of(everywhere).status, wechat_of(everywhere).attempts) == ("pending", 0)  # more tries than it has
+
+    with clock.travel(message.created_at + delivery.OUTAGE_PATIENCE):
+        worker()
+    message = wechat_of(everywhere)
+    assert message.status == "failed" and message.attempts == 1  # given up on: staff see it
+    assert list(Message.objects.filter(delivery.dead_letters())) == [message]
 
 
 @pytest.mark.django_db
