@@ -247,12 +247,17 @@ class CrashPoints:
         finally:
             killed.kill()
 
-    def call(self, function: str, point: str, when: str = "before", nth: int = 1, **kwargs: Any) -> None:
-        """A worker's job (``module:function``) run in a process killed at ``point``."""
+    @contextlib.contextmanager
+    def job(self, function: str, point: str, when: str = "before", nth: int = 1, **kwargs: Any) -> Iterator[Killed]:
+        """A worker's job (``module:function``, called with ``kwargs``) in a process stopped at
+        ``point``: yielded once it got there, killed at the end."""
         job, reached = self._job(point, when, nth, call=function, kwargs=kwargs)
         killed = Killed(self.zygote.fork(job), reached)
-        killed.wait_until_reached()
-        killed.kill()
+        try:
+            killed.wait_until_reached()
+            yield killed
+        finally:
+            killed.kill()
 
 
 @pytest.fixture
