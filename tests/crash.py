@@ -48,6 +48,9 @@ SHARED_SETTINGS = (
     "HIS_AVAILABILITY_SECONDS",
     "OUTBOX_KICK",
     "RATELIMIT_ENABLED",
+    "WECHAT_API_URL",
+    "SMS_BACKEND",
+    "ALIYUN_SMS",
 )
 
 ZYGOTE = r"""
@@ -215,7 +218,9 @@ class CrashPoints:
     zygote: Zygote
     folder: Path
 
-    def _job(self, point: str, when: str, nth: int, **more: Any) -> tuple[dict[str, Any], Path]:
+    def _job(
+        self, point: str, when: str, nth: int, overrides: dict[str, Any] | None = None, **more: Any
+    ) -> tuple[dict[str, Any], Path]:
         assert when in ("before", "after")
         reached = self.folder / f"reached-{time.monotonic_ns()}"
         job = {
@@ -224,7 +229,7 @@ class CrashPoints:
             "nth": nth,
             "reached": str(reached),
             "now": clock.now().isoformat(),
-            "settings": {name: getattr(settings, name) for name in SHARED_SETTINGS},
+            "settings": {name: getattr(settings, name) for name in SHARED_SETTINGS} | (overrides or {}),
             "serve": 0,
             "call": "",
             "kwargs": {},
@@ -248,10 +253,19 @@ class CrashPoints:
             killed.kill()
 
     @contextlib.contextmanager
-    def job(self, function: str, point: str, when: str = "before", nth: int = 1, **kwargs: Any) -> Iterator[Killed]:
+    def job(
+        self,
+        function: str,
+        point: str,
+        when: str = "before",
+        nth: int = 1,
+        overrides: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[Killed]:
         """A worker's job (``module:function``, called with ``kwargs``) in a process stopped at
-        ``point``: yielded once it got there, killed at the end."""
-        job, reached = self._job(point, when, nth, call=function, kwargs=kwargs)
+        ``point``: yielded once it got there, killed at the end. ``overrides``: settings of the
+        killed process's own."""
+        job, reached = self._job(point, when, nth, overrides, call=function, kwargs=kwargs)
         killed = Killed(self.zygote.fork(job), reached)
         try:
             killed.wait_until_reached()
