@@ -11,6 +11,7 @@ from guahao.core import cache as core_cache
 from guahao.core import clock
 from guahao.scheduling import facts
 from guahao.scheduling import selectors as scheduling_selectors
+from tests.crash import crash_points, zygote  # noqa: F401 - fixtures of every test folder
 from tests.processes import knobs, paysim_url, sandbox  # noqa: F401 - fixtures of every test folder
 
 # The hour every test starts at, in Beijing: 10:00, or GUAHAO_TEST_TIME (CI runs the suite at

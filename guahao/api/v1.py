@@ -350,6 +350,10 @@ IDEMPOTENCY_KEY = Header(
 )
 
 
+def _print(request: HttpRequest) -> str:
+    return idempotency.fingerprint(method=request.method or "", path=request.path, body=request.body)
+
+
 def _once(
     request: HttpRequest,
     key: str | None,
@@ -374,7 +378,7 @@ def _once(
     status, body = idempotency.replay_or_run(
         owner=f"account:{_account(request).pk}",
         key=key,
-        print_=idempotency.fingerprint(method=request.method or "", path=request.path, body=request.body),
+        print_=_print(request),
         run=answer,
         atomic=atomic,
         recover=recovered,
@@ -405,7 +409,16 @@ def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: st
             raise NOT_FOUND.error(field="period_id")
     if idempotency_key is None:
         return _hold_create(request, body, known, period)
-    booking.hold_refuse_early(schedule=known.schedule, period=period, rules=known.rules)
+    try:
+        booking.hold_refuse_early(schedule=known.schedule, period=period, rules=known.rules)
+    except Problem:
+        # Sent again after its answer was lost, a hold that took the last slot finds the
+        # schedule sold out: it is given its hold, not the refusal (one read, and only for a
+        # request that carries a key).
+        earlier = idempotency.kept(owner=f"account:{_account(request).pk}", key=idempotency_key, print_=_print(request))
+        if earlier is None:
+            raise
+        return Status(*earlier)
     # At a hospital connected to a HIS a hold may ask it (a lock, a medical record), which never
     # happens inside a transaction.
     asks_his = his_registry.mode_of(known.schedule.hospital_id) != ""

@@ -157,6 +157,21 @@ def _claimed_run(
     return answer
 
 
+def kept(*, owner: str, key: str, print_: str) -> Answer | None:
+    """The answer kept for the key, if its request has one (None otherwise); the same key with
+    another request is refused. For a request about to be refused for everyone (sold out): one
+    sent again after its first attempt took the last slot is given that answer instead."""
+    if not KEY_PATTERN.fullmatch(key):
+        raise INVALID.error(detail=f"{HEADER}: 1 to 255 visible ASCII characters", field=HEADER)
+    record = IdempotentRequest.objects.filter(owner=owner, key=key, status_code__isnull=False).first()
+    if record is None:
+        return None
+    if record.fingerprint != print_:
+        raise KEY_REUSED.error(field=HEADER)
+    assert record.status_code is not None
+    return record.status_code, record.response
+
+
 def replay_or_run(
     *,
     owner: str,

@@ -115,3 +115,16 @@ def test_a_confirm_cut_off_by_a_crash_after_booking_answers_its_registration_whe
     # (its check-in QR is signed anew, with the time of signing: the same registration number)
     assert (status, {**answer, "qr": None}) == (201, {**first[1], "qr": None})
     assert Registration.objects.count() == 1
+
+
+def test_a_hold_on_the_last_slot_sent_again_with_its_key_gets_its_hold_not_sold_out():
+    h = f.hospital(max_active_holds=1)
+    dep = f.department(h)
+    schedule = f.schedule(dep, f.doctor(dep), slots_per_period=1, end=dt.time(8, 30))  # one slot
+    client = f.Api().login()
+    body = {"schedule_id": str(schedule.pk), "patient_id": client.add_patient()}
+    first = client.call("POST", "/holds", body, **{"Idempotency-Key": "last-1"})
+    assert first[0] == 201, first
+    # The answer was lost; sent again, the patient is told of their hold, not that it is sold out.
+    assert client.call("POST", "/holds", body, **{"Idempotency-Key": "last-1"}) == first
+    assert Hold.objects.count() == 1

@@ -4,15 +4,9 @@ killed (kill -9) between its claim and the send, or between the send and its rec
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from guahao.accounts.models import Account
 from guahao.core import clock
@@ -21,6 +15,7 @@ from guahao.notifications import services as notifications
 from guahao.notifications.models import HospitalChannels, Message, WechatLink
 from tests import factories as f
 from tests.booking.test_concurrency import race
+from tests.crash import CrashPoints
 from tests.notifications.conftest import OPENID, wechat_everything, worker
 from tests.processes import free_port
 
@@ -133,58 +128,29 @@ def test_two_workers_at_once_send_each_message_once(everywhere):
     assert set(Message.objects.exclude(channel="inbox").values_list("status", "attempts")) == {("sent", 1)}
 
 
-CHILD = """
-import os, sys, time
-sys.path.insert(0, {root!r})
-import django
-django.setup()
-from guahao.notifications import delivery
-from guahao.notifications.channels import wechat
-
-def stop_here(*args, **kwargs):
-    open({ready!r}, "w").close()
-    time.sleep(120)
-
-if {where!r} == "before_send":
-    wechat.WechatSubscription.send = stop_here
-else:
-    delivery._record_sent = stop_here
-delivery.messages_send_due()
-"""
+POINTS = {
+    "before_send": "guahao.notifications.channels.wechat:WechatSubscription.send",
+    "before_record": "guahao.notifications.delivery:_record_sent",
+}
 
 
-def killed_worker(tmp_path: Path, where: str, env: dict[str, str]) -> None:
+def killed_worker(crash_points: CrashPoints, where: str) -> None:
     """A worker in its own process, killed with SIGKILL once it reaches ``where``."""
-    ready = tmp_path / "reached"
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    else:
-        url = f"sqlite:///{db['NAME']}"
-    root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="guahao.settings", GUAHAO_OUTBOX_KICK="off", **env)
-    code = CHILD.format(root=root, ready=str(ready), where=where)
-    child = subprocess.Popen([sys.executable, "-c", code], env=env)  # noqa: S603
-    try:
-        for _ in range(600):
-            if ready.exists() or child.poll() is not None:
-                break
-            time.sleep(0.05)
-        assert ready.exists(), f"the worker never reached {where}"
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.wait(timeout=30)
-    connection.close()
+    # Quiet hours off: whatever hour the test runs at, the SMS goes now.
+    with crash_points.job(
+        "guahao.notifications.delivery:messages_send_due", POINTS[where], overrides={"SMS_QUIET_HOURS": None}
+    ):
+        pass
 
 
 def _due_long_ago() -> None:
-    # The child reads the machine's clock: whatever hour it is, the messages are due.
+    # Due whatever the hour.
     Message.objects.exclude(channel="inbox").update(next_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_between_its_claim_and_the_send_leaves_the_message_to_the_next_one_which_sends_it_once(
-    wechat, tmp_path, settings
+    wechat, crash_points
 ):
     h = f.hospital()
     wechat_everything(h, wechat)
@@ -198,12 +164,11 @@ def test_a_worker_killed_between_its_claim_and_the_send_leaves_the_message_to_th
     Message.objects.filter(channel="sms").delete()  # WeChat's alone here
     _due_long_ago()
 
-    killed_worker(tmp_path, "before_send", {"GUAHAO_WECHAT_API_URL": settings.WECHAT_API_URL})
+    killed_worker(crash_points, "before_send")
 
     message = Message.objects.get(channel="wechat")
     assert (message.status, message.attempts, wechat.sent) == ("sending", 1, [])  # claimed, never sent
-    # Its claim holds while the dead worker might still send. The claim's time is the child's (the
-    # machine's clock); this test's clock may be hours away from it, so ask just after the claim.
+    # Its claim holds while the dead worker might still send: asked just after the claim, nothing.
     with clock.travel(message.claimed_at + dt.timedelta(seconds=1)):
         assert worker() == {} and wechat.sent == []
     with clock.travel(message.claimed_at + delivery.LEASE + dt.timedelta(seconds=1)):
@@ -216,7 +181,7 @@ def test_a_worker_killed_between_its_claim_and_the_send_leaves_the_message_to_th
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_after_aliyun_took_the_sms_but_before_recording_it_does_not_make_it_send_twice(
-    aliyun, tmp_path, settings
+    aliyun, crash_points
 ):
     h = f.hospital()
     HospitalChannels.objects.create(
@@ -231,18 +196,8 @@ def test_a_worker_killed_after_aliyun_took_the_sms_but_before_recording_it_does_
             account_id=account.pk, kind="blacklist.lifted", key="test", hospital_id=h.pk, facts={"hospital": h.name}
         )
     _due_long_ago()
-    conf = settings.ALIYUN_SMS
-    env = {
-        "GUAHAO_SMS_BACKEND": "aliyun",
-        "GUAHAO_SMS_QUIET_HOURS": "off",
-        "GUAHAO_ALIYUN_SMS_ACCESS_KEY_ID": conf["access_key_id"],
-        "GUAHAO_ALIYUN_SMS_ACCESS_KEY_SECRET": conf["access_key_secret"],
-        "GUAHAO_ALIYUN_SMS_ENDPOINT": conf["endpoint"],
-        "GUAHAO_ALIYUN_SMS_SIGN_NAME": conf["sign_name"],
-        "GUAHAO_ALIYUN_SMS_LOGIN_TEMPLATE": conf["login_template"],
-    }
 
-    killed_worker(tmp_path, "before_record", env)
+    killed_worker(crash_points, "before_record")
 
     message = Message.objects.get(channel="sms")
     assert message.status == "sending" and [s["out_id"] for s in aliyun.sent] == [f"guahao-{message.pk}"]
