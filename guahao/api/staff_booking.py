@@ -167,7 +167,8 @@ def _hold(request: HttpRequest, hold_id: str, permission: str) -> Hold:
         booking_errors.HOLD_LIMIT,
         booking_errors.BLACKLISTED,
         summary="The window or the phone desk holds a slot for a patient found or added by real name and ID number "
-        "(channel window: the onsite pool; phone: the platform pool); the app's rules and limits apply",
+        "(channel window: the onsite pool; phone: the phone desk's share of a clinic that has one, then the "
+        "platform pool); the app's rules and limits apply",
     ),
 )
 @staff_scoped(model=Schedule, lookup="body:schedule_id")
