@@ -69,6 +69,7 @@ def schedule(
     end: dt.time = dt.time(9, 0),
     slots_per_period: int = 5,
     platform_share_percent: int = 100,
+    phone_share_percent: int | None = None,
 ) -> Schedule:
     """By default tomorrow 08:00-09:00: two periods of five online slots each (ten in all)."""
     return schedule_create(
@@ -80,6 +81,7 @@ def schedule(
         end=end,
         slots_per_period=slots_per_period,
         platform_share_percent=platform_share_percent,
+        phone_share_percent=phone_share_percent,
     )
 
 

@@ -217,6 +217,7 @@ class StaffScheduleOut(Schema):
     taken: int = Field(description="held, booked or taken on another channel")
     free_platform: int
     free_onsite: int
+    free_phone: int = Field(description="free numbers of the phone desk's share (0 without one)")
     extra: int = Field(description="extra slots (加号) added")
 
 
@@ -227,6 +228,7 @@ def schedule_out(s: Schedule) -> dict:
         taken=Count("pk", filter=~Q(state__in=[SlotState.WITHDRAWN, SlotState.FREE])),
         free_platform=Count("pk", filter=Q(state=SlotState.FREE, pool="platform")),
         free_onsite=Count("pk", filter=Q(state=SlotState.FREE, pool="onsite")),
+        free_phone=Count("pk", filter=Q(state=SlotState.FREE, pool="phone")),
         extra=Count("pk", filter=Q(extra=True) & ~Q(state=SlotState.WITHDRAWN)),
     )
     return {

@@ -16,7 +16,8 @@ from pydantic import Field
 
 from guahao.accounts import errors as account_errors
 from guahao.accounts import services as accounts
-from guahao.api.auth import StaffBearer, staff_scoped
+from guahao.accounts.scope import staff_scope
+from guahao.api.auth import StaffBearer, staff_row_access, staff_scoped
 from guahao.api.problems import documented
 from guahao.api.schemas import Day, hold_out, payment_out
 from guahao.api.staff import _hospital_for, _required, _row, _user
@@ -28,8 +29,9 @@ from guahao.catalog.models import Hospital
 from guahao.core import clock
 from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN
 from guahao.payments import desk
+from guahao.payments import errors as payment_errors
 from guahao.payments import services as payments
-from guahao.payments.models import Payment
+from guahao.payments.models import Payment, Refund
 from guahao.scheduling.models import Period, Schedule
 
 router = Router(tags=["staff: booking"], auth=StaffBearer())
@@ -165,7 +167,8 @@ def _hold(request: HttpRequest, hold_id: str, permission: str) -> Hold:
         booking_errors.HOLD_LIMIT,
         booking_errors.BLACKLISTED,
         summary="The window or the phone desk holds a slot for a patient found or added by real name and ID number "
-        "(channel window: the onsite pool; phone: the platform pool); the app's rules and limits apply",
+        "(channel window: the onsite pool; phone: the phone desk's share of a clinic that has one, then the "
+        "platform pool); the app's rules and limits apply",
     ),
 )
 @staff_scoped(model=Schedule, lookup="body:schedule_id")
@@ -345,6 +348,56 @@ def till(request: HttpRequest, filters: Query[TillFilters]) -> dict:
         staff = filters.staff
     day = filters.day or clock.local_today(hospital.timezone)
     return till_out(desk.till_of(hospital=hospital, staff=staff, day=day))
+
+
+class PayOutOut(Schema):
+    id: str
+    out_refund_no: str
+    status: str
+    amount_fen: int
+    method: str
+    paid_out_by: str
+    finished_at: dt.datetime | None
+    registration_number: str | None
+
+
+@router.post(
+    "/refunds/{refund_id}/pay-out",
+    **documented(
+        {200: PayOutOut},
+        NOT_LOGGED_IN,
+        FORBIDDEN,
+        NOT_FOUND,
+        payment_errors.REFUND_NOT_WINDOW,
+        payment_errors.REFUND_PAID_OUT,
+        summary="The window pays a window payment's refund back in cash from the staff member's till (a refund the "
+        "patient started online waits for this); audited as `refund.paid_out`",
+    ),
+)
+@staff_scoped(model=Refund, lookup="path:refund_id")
+def refund_pay_out(request: HttpRequest, refund_id: str) -> dict:
+    """Who takes money at the window pays it back there (as the console's action): the
+    platform admin has no till."""
+    user = _user(request)
+    number = int(refund_id) if refund_id.isascii() and refund_id.isdigit() and len(refund_id) <= 18 else None
+    refund = Refund.objects.select_related("payment").filter(pk=number).first() if number is not None else None
+    if refund is None:
+        raise NOT_FOUND.error()
+    staff_row_access(user, hospital_id=refund.payment.hospital_id, permission=COLLECT)
+    if staff_scope(user).is_platform:
+        raise FORBIDDEN.error()
+    refund = payments.refund_pay_out(refund=refund, actor=booking.Actor.staff(user))
+    registration = refund.payment.registration
+    return {
+        "id": str(refund.pk),
+        "out_refund_no": refund.out_refund_no,
+        "status": refund.status,
+        "amount_fen": refund.amount_fen,
+        "method": refund.payment.method,
+        "paid_out_by": refund.paid_out_by,
+        "finished_at": refund.finished_at,
+        "registration_number": registration.registration_number if registration else None,
+    }
 
 
 # --- relief slots (救济) -------------------------------------------------------------------------------

@@ -220,6 +220,10 @@ class StatsOut(Schema):
     by_age: list[Counts]
     by_payment_method: list[dict[str, Any]] = Field(description="key: wechat, alipay, card, cash or none; paid_fen")
     by_channel: list[Counts] = Field(default_factory=list, description="key: app, wechat, window, phone, kiosk, sms…")
+    by_pool: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="key: platform, phone (the phone desk's share) or onsite; capacity, taken, free",
+    )
     fill_rate: dict[str, Any] = Field(description="capacity, taken, fill_rate and clinics (each the same)")
     sell_outs: list[dict[str, Any]] = Field(description="each sold-out clinic: released_at, sold_out_at, seconds")
     refunds: dict[str, Any] = Field(
@@ -274,6 +278,7 @@ def stats(request: HttpRequest, filters: Query[StatsFilters]) -> dict:
         "by_age": booking_stats.by_age(f),
         "by_payment_method": money_stats.by_payment_method(f),
         "by_channel": booking_stats.by_channel(f),
+        "by_pool": booking_stats.by_pool(f),
         "fill_rate": booking_stats.fill_rates(f),
         "sell_outs": booking_stats.sell_outs(f),
         "refunds": money_stats.refunds(f, tz),

@@ -92,7 +92,7 @@ CLAIM = """
 UPDATE scheduling_slot SET state = 'held'
 WHERE id = ({pick}) AND state {states}
 AND EXISTS (SELECT 1 FROM scheduling_schedule c WHERE c.id = %(schedule)s AND c.status = 'open')
-RETURNING id, period_id, number
+RETURNING id, period_id, number, pool
 """
 # Which slots a hold may take: free ones; for the waitlist's offers also those kept for it; for a
 # realtime HIS's lock also ``elsewhere`` (the HIS's lock is the newer word), or kept for the waitlist.
@@ -147,7 +147,8 @@ class HoldTerms:
     number: int | None = None  # a realtime HIS's lock: this slot
     his_lock_ref: str = ""
     reserved: bool = False  # a waitlist's offer: slots kept for the waitlist may be taken too
-    pool: str = Pool.PLATFORM  # the window and kiosks take the onsite pool
+    pool: str = Pool.PLATFORM  # the window and kiosks take the onsite pool, the phone desk its share
+    fallback: str | None = None  # the pool taken from when ``pool`` has nothing (the phone desk: online)
     channel: str = "app"  # where the hold was asked for (app, wechat, window, phone, kiosk, sms, partner:…)
     actor_type: str = ActorType.PATIENT
     actor_id: str = ""  # "": the account
@@ -164,6 +165,7 @@ class Taken:
     slot_id: int | None = None
     period_id: int | None = None
     number: int | None = None
+    pool: str | None = None  # the slot's pool (``HoldTerms.pool``, or its fallback)
 
     @property
     def within_limits(self) -> bool:
@@ -195,6 +197,7 @@ def _params(terms: HoldTerms) -> dict[str, Any]:
         "actor_type": str(terms.actor_type),
         "actor": terms.actor_id or str(terms.account_id),
         "pool": str(terms.pool),
+        "fallback": str(terms.fallback) if terms.fallback else None,
         "channel": terms.channel,
     }
 
@@ -221,6 +224,11 @@ def _claim_sql(terms: HoldTerms) -> str:
     states = FREE_OR_RESERVED if terms.reserved else FREE
     period = "AND s.period_id = %(period)s" if terms.period_id is not None else ""
     return CLAIM.format(pick=PICK_FREE.format(period=period, states=states, gate="", skip=""), states=states)
+
+
+def _from_fallback(sql: str) -> str:
+    """A claim of the fallback pool (the phone desk's share gone: the platform pool)."""
+    return sql.replace("%(pool)s", "%(fallback)s")
 
 
 def counts_of(terms: HoldTerms) -> Taken:
@@ -260,10 +268,10 @@ CREATE OR REPLACE FUNCTION {name}(
     p_registration_fee integer, p_consultation_fee integer, p_payment_required boolean,
     p_max_live integer, p_max_department integer, p_max_hospital integer,
     p_period bigint, p_number integer, p_his_lock_ref text, p_actor_type text, p_actor text, p_states text[],
-    p_pool text, p_channel text
+    p_pool text, p_channel text, p_fallback text
 ) RETURNS TABLE (
     live bigint, department bigint, hospital bigint, bar_reason text, bar_until timestamptz, person text,
-    hold_id bigint, slot_id bigint, period_id bigint, number integer
+    hold_id bigint, slot_id bigint, period_id bigint, number integer, slot_pool text
 ) LANGUAGE plpgsql VOLATILE AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -271,6 +279,7 @@ DECLARE
     v_slot bigint;
     v_period bigint;
     v_number integer;
+    v_pool text;
     v_hold bigint;
 BEGIN
     PERFORM 1 FROM accounts_account WHERE id = p_account FOR UPDATE;
@@ -283,14 +292,21 @@ BEGIN
     {counts} INTO live, department, hospital, bar_reason, bar_until, person;
     IF bar_reason IS NULL AND live < p_max_live AND department < p_max_department AND hospital < p_max_hospital THEN
         IF p_number IS NOT NULL THEN
-            {claim_number} INTO v_slot, v_period, v_number;
+            {claim_number} INTO v_slot, v_period, v_number, v_pool;
         ELSE
-            {claim_free} INTO v_slot, v_period, v_number;
+            {claim_free} INTO v_slot, v_period, v_number, v_pool;
             -- Nothing: every free slot was locked by another claimer at that instant, or none is
             -- left. If some are still free, wait for the first one's claimer to finish (the row
             -- is read again then; if it went, the next free one is taken): the last word.
             IF v_slot IS NULL AND EXISTS ({any_free}) THEN
-                {claim_wait} INTO v_slot, v_period, v_number;
+                {claim_wait} INTO v_slot, v_period, v_number, v_pool;
+            END IF;
+            -- The phone desk's share gone: the same steps in the pool it falls back on.
+            IF v_slot IS NULL AND p_fallback IS NOT NULL THEN
+                {fallback_free} INTO v_slot, v_period, v_number, v_pool;
+                IF v_slot IS NULL AND EXISTS ({fallback_any_free}) THEN
+                    {fallback_wait} INTO v_slot, v_period, v_number, v_pool;
+                END IF;
             END IF;
         END IF;
         IF v_slot IS NOT NULL THEN
@@ -307,6 +323,7 @@ BEGIN
     slot_id := v_slot;
     period_id := v_period;
     number := v_number;
+    slot_pool := v_pool;
     RETURN NEXT;
 END
 $fn$
@@ -314,7 +331,7 @@ $fn$
 PG_ARGS = (
     "account, patient, hospital, department, schedule, day, now, expires, expires_iso, registration_fee,"
     " consultation_fee, payment_required, max_live, max_department, max_hospital, period, number, his_lock_ref,"
-    " actor_type, actor, states, pool, channel"
+    " actor_type, actor, states, pool, channel, fallback"
 ).split(", ")
 ANY_FREE = (
     "SELECT 1 FROM scheduling_slot s JOIN scheduling_period p ON p.id = s.period_id WHERE s.schedule_id = %(schedule)s"
@@ -342,6 +359,9 @@ def _pg_function() -> tuple[str, str]:
         "claim_wait": _as_plpgsql(CLAIM.format(pick=wait, states=states)),
         "claim_number": _as_plpgsql(CLAIM.format(pick=number, states=FREE_OR_ELSEWHERE)),
         "any_free": _as_plpgsql(ANY_FREE),
+        "fallback_free": _as_plpgsql(_from_fallback(CLAIM.format(pick=free, states=states))),
+        "fallback_wait": _as_plpgsql(_from_fallback(CLAIM.format(pick=wait, states=states))),
+        "fallback_any_free": _as_plpgsql(_from_fallback(ANY_FREE)),
         "hold_columns": HOLD_COLUMNS,
         "hold_values": _as_plpgsql(HOLD_VALUES.format(person="v_person", period_id="v_period", slot_id="v_slot")),
         "event_columns": EVENT_COLUMNS,
@@ -382,7 +402,7 @@ def _hold_take_postgresql(terms: HoldTerms, params: dict[str, Any]) -> Taken:
         row = cursor.fetchone()
     if row is None:
         return Taken(person_hash=None, counts=None)
-    return Taken(row[5], _counts(row), hold_id=row[6], slot_id=row[7], period_id=row[8], number=row[9])
+    return Taken(row[5], _counts(row), hold_id=row[6], slot_id=row[7], period_id=row[8], number=row[9], pool=row[10])
 
 
 def allowed(counts: Counts, terms: HoldTerms) -> bool:
@@ -409,9 +429,12 @@ def _hold_take_sqlite(terms: HoldTerms, params: dict[str, Any]) -> Taken:
             return Taken(person, found)
         cursor.execute(_claim_sql(terms), params)
         slot = cursor.fetchone()
+        if slot is None and terms.fallback is not None and terms.number is None:
+            cursor.execute(_from_fallback(_claim_sql(terms)), params)  # the phone desk's share is gone
+            slot = cursor.fetchone()
         if slot is None:
             return Taken(person, found)
-        slot_id, period_id, number = slot
+        slot_id, period_id, number, pool = slot
         claimed = params | {"person": person, "period_id": period_id, "slot_id": slot_id}
         cursor.execute(SQLITE_HOLD, claimed)
         hold_id = cursor.fetchone()[0]
@@ -419,4 +442,4 @@ def _hold_take_sqlite(terms: HoldTerms, params: dict[str, Any]) -> Taken:
         told = {"hold_id": hold_id, "account_id": terms.account_id, "schedule_id": terms.schedule_id}
         told["expires_at"] = terms.expires_at.isoformat()
         cursor.execute(SQLITE_TOLD, params | {"data": json.dumps(told)})
-    return Taken(person, found, hold_id=hold_id, slot_id=slot_id, period_id=period_id, number=number)
+    return Taken(person, found, hold_id=hold_id, slot_id=slot_id, period_id=period_id, number=number, pool=pool)

@@ -20,9 +20,23 @@ from guahao.scheduling.selectors import with_available
 ONSITE_CHANNELS = ("window", "kiosk")
 
 
+PHONE_CHANNEL = "phone"
+
+
 def pool_of(channel: str) -> str:
-    """The pool a channel books from: the window and kiosks the onsite pool, the others online."""
+    """The pool a channel books from when a clinic has no phone desk share: the window and
+    kiosks the onsite pool, the others online."""
     return Pool.ONSITE if channel in ONSITE_CHANNELS else Pool.PLATFORM
+
+
+def pools_of(channel: str, schedule: Schedule) -> tuple[str, str | None]:
+    """The pool a hold takes its slot from first, and the one it falls back on (None: none).
+    The phone desk takes its own share of a clinic that has one (``Schedule.phone_pool``, read
+    from the schedule's facts: no query), then the platform pool like any online channel; no
+    other channel ever takes the phone desk's share."""
+    if channel == PHONE_CHANNEL and schedule.phone_pool:
+        return Pool.PHONE, Pool.PLATFORM
+    return pool_of(channel), None
 
 
 def access_patient(*, account: Account, patient_id: int | str) -> Patient:
@@ -203,7 +217,8 @@ def reschedule_choices(registration: Registration, days: int = 14) -> QuerySet[S
     ``days`` that have not ended, with a free slot in the pool it was booked from (``free``),
     but the one it is booked at; soonest first."""
     today = clock.local_today(registration.hospital.timezone)
-    free = Q(slots__state=SlotState.FREE, slots__pool=pool_of(registration.channel))
+    pools = [pool_of(registration.channel)] + ([Pool.PHONE] if registration.channel == PHONE_CHANNEL else [])
+    free = Q(slots__state=SlotState.FREE, slots__pool__in=pools)
     return (
         Schedule.objects.filter(
             department_id=registration.department_id,

@@ -36,7 +36,7 @@ from guahao.booking.models import (
     ReliefStatus,
 )
 from guahao.booking.ports import wired
-from guahao.booking.selectors import pool_of
+from guahao.booking.selectors import pools_of
 from guahao.catalog import restrictions
 from guahao.core import cache as request_cache
 from guahao.core import clock, outbox
@@ -197,6 +197,7 @@ def _terms(
     his_lock: tuple[str, int] | None = None,
     channel: str = "app",
 ) -> locks.HoldTerms:
+    first, fallback = pools_of(channel, schedule)
     return locks.HoldTerms(
         account_id=account_id,
         patient_id=patient_id,
@@ -216,7 +217,8 @@ def _terms(
         number=his_lock[1] if his_lock else None,
         his_lock_ref=his_lock[0] if his_lock else "",
         channel=channel,
-        pool=pool_of(channel),
+        pool=first,
+        fallback=fallback,
     )
 
 
@@ -269,7 +271,7 @@ def _hold_write(terms: locks.HoldTerms, *, schedule: Schedule, rules: Rules) -> 
         schedule_id=schedule.pk,
         period_id=taken.period_id,
         number=taken.number,
-        pool=terms.pool,
+        pool=taken.pool or terms.pool,
         state=SlotState.HELD,
     )
     _now_and_after_commit(lambda: _hold_made(hold))
@@ -341,7 +343,7 @@ def hold_create(
     channel: str = "app",
     actor: Actor | None = None,
 ) -> Hold:
-    """Hold the first free platform slot of the schedule (or of one period) for a patient.
+    """Hold the first free slot of the channel's pool (``selectors.pools_of``) of the schedule (or of one period).
     ``actor``: staff holding on the patient's behalf (the window, the phone desk): the hold's
     event names them and the audit log keeps it.
 
@@ -362,8 +364,11 @@ def hold_create(
         )
         if action:
             raise errors.RISK_SUSPECTED.error(reasons=reasons, action=action)
-    # The gate counts the online pool; the window's and kiosks' few holds go to the database.
-    online = pool_of(channel) == Pool.PLATFORM
+    # The gate counts the online pool; the window's and kiosks' few holds go to the database, and
+    # so do the phone desk's of a clinic with its own share (taken from it first: the gate's
+    # count is too high at worst when one falls back online, which only sends a hold on to the
+    # database, where the conditional update decides).
+    online = pools_of(channel, schedule)[0] == Pool.PLATFORM
     ticket = gate.take(schedule.pk, hold_attempts(account)) if online else gate.UNKNOWN
     if ticket == gate.RATE_LIMITED:
         raise RATE_LIMITED.error()

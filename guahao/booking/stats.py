@@ -207,6 +207,28 @@ def fill_rates(f: StatsFilter, limit: int = 500) -> dict[str, Any]:
     }
 
 
+def by_pool(f: StatsFilter) -> list[dict[str, Any]]:
+    """The range's numbers per pool (online, the phone desk's share, the window's): offered,
+    taken and free now. A pool's numbers are counted where they are now (the pool return moves
+    unused ones)."""
+    rows = (
+        Slot.objects.filter(schedule__in=_schedules(f))
+        .exclude(state=SlotState.WITHDRAWN)
+        .values("pool")
+        .annotate(
+            capacity=Count("state"),
+            taken=Count("state", filter=Q(state__in=TAKEN)),
+            free=Count("state", filter=Q(state=SlotState.FREE)),
+        )
+    )
+    found = {r["pool"]: r for r in rows}
+    return [
+        {"key": pool, "capacity": r["capacity"], "taken": r["taken"], "free": r["free"]}
+        for pool in (Pool.PLATFORM, Pool.PHONE, Pool.ONSITE)
+        if (r := found.get(pool)) is not None
+    ]
+
+
 def sell_outs(f: StatsFilter, limit: int = 500) -> list[dict[str, Any]]:
     """How fast each release sold out: for each clinic of the range whose online numbers are
     all gone, the time from its release to the hold that took the last of them."""

@@ -123,7 +123,7 @@ class RuleSetAdmin(ScopedAdmin):
     list_filter = ["hospital"]
     fieldsets = [
         (None, {"fields": ["hospital", "department", "doctor"]}),
-        (_("Release"), {"fields": ["release_time", "days_ahead", "platform_share_percent"]}),
+        (_("Release"), {"fields": ["release_time", "days_ahead", "platform_share_percent", "phone_share_percent"]}),
         (_("Pools"), {"fields": ["pool_return_time", "pool_return"]}),
         (
             _("Holds and limits"),

@@ -33,6 +33,7 @@ from guahao.his import services as his
 from guahao.scheduling import services as scheduling
 from guahao.scheduling.models import (
     CalendarDay,
+    Pool,
     Schedule,
     ScheduleEvent,
     ScheduleStatus,
@@ -108,9 +109,10 @@ class ScheduleAdmin(ScopedAdmin):
         "yuan__consultation_fee_fen",
         "his_id",
         "template",
+        "free_by_pool",
         "pool_returned_at",
     ]
-    exclude = ["pool_returned_at"]
+    exclude = ["pool_returned_at", "phone_pool"]
     list_select_related = ["department", "doctor"]
     actions = ["suspend", "reopen", "add_extra_slots", "change_capacity", "move"]
     change_list_template = "console/schedule_changelist.html"
@@ -129,6 +131,15 @@ class ScheduleAdmin(ScopedAdmin):
     @admin.display(description=_("taken / numbers"))
     def numbers(self, obj: Schedule) -> str:
         return f"{getattr(obj, '_taken', 0)} / {getattr(obj, '_capacity', 0)}"
+
+    @admin.display(description=_("free numbers by pool"))
+    def free_by_pool(self, obj: Schedule) -> str:
+        """Online, the phone desk's share (when the clinic has one) and the window's."""
+        free = dict(
+            obj.slots.filter(state=SlotState.FREE).values("pool").annotate(n=Count("pk")).values_list("pool", "n")
+        )
+        shown = [Pool.PLATFORM, *([Pool.PHONE] if obj.phone_pool or free.get(Pool.PHONE) else []), Pool.ONSITE]
+        return " · ".join(f"{Pool(p).label} {free.get(p, 0)}" for p in shown)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
@@ -219,7 +230,9 @@ class ScheduleAdmin(ScopedAdmin):
         if department is not None:
             clinics = self.get_queryset(request).filter(department=department, date__range=(days[0], days[-1]))
             free = Count("slots", filter=Q(slots__state=SlotState.FREE))
-            for s in clinics.annotate(_free=free).select_related("doctor").order_by("doctor__name", "starts_at"):
+            by_phone = Count("slots", filter=Q(slots__state=SlotState.FREE, slots__pool=Pool.PHONE))
+            clinics = clinics.annotate(_free=free, _free_phone=by_phone)
+            for s in clinics.select_related("doctor").order_by("doctor__name", "starts_at"):
                 who = s.doctor.name if s.doctor else str(_("General clinic"))
                 rows.setdefault(who, {d: [] for d in days})[s.date].append(
                     {
@@ -227,6 +240,7 @@ class ScheduleAdmin(ScopedAdmin):
                         "time": s.starts_at.astimezone(ZoneInfo(tz)).strftime("%H:%M"),
                         "taken": s._taken,  # type: ignore[attr-defined]
                         "free": s._free,  # type: ignore[attr-defined]
+                        "free_phone": s._free_phone,  # type: ignore[attr-defined]
                         "url": reverse("admin:scheduling_schedule_change", args=[s.pk]),
                         "suspended": s.status == ScheduleStatus.SUSPENDED,
                     }

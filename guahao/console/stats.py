@@ -29,7 +29,7 @@ from guahao.console.exports import table_response
 from guahao.core import clock
 from guahao.payments import stats as money_stats
 from guahao.payments.models import Method, RefundReason
-from guahao.scheduling.models import Session
+from guahao.scheduling.models import Pool, Session
 from guahao.waitlist import stats as waitlist_stats
 
 WEEKDAYS = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
@@ -130,6 +130,21 @@ def charts(f: stats.StatsFilter, tz: str) -> list[Chart]:
                 [n, r["booked"], r["cancelled"], r["no_show"], _yuan(r["paid_fen"])]
                 for n, r in zip(names, methods, strict=True)
             ],
+        )
+    )
+    pools = stats.by_pool(f)
+    pool_names = [str(Pool(r["key"]).label) for r in pools]
+    out.append(
+        Chart(
+            key="pool",
+            title=_("Numbers by pool"),
+            categories=pool_names,
+            series=[
+                Series(_("Numbers taken"), [r["taken"] for r in pools]),
+                Series(_("Free"), [r["free"] for r in pools]),
+            ],
+            headers=[_("Pool"), _("Numbers offered"), _("Numbers taken"), _("Free")],
+            rows=[[n, r["capacity"], r["taken"], r["free"]] for n, r in zip(pool_names, pools, strict=True)],
         )
     )
     fill = stats.fill_rates(f)

@@ -45,8 +45,9 @@ def desk_hold(
     channel: str = "window",
 ) -> Hold:
     """Find or add the patient (``accounts.patient_find_or_create``) and hold a slot for them:
-    the window's from the onsite pool, the phone desk's from the platform pool, refused by the
-    same rules as the patient's own hold (a desk is not a way round the limits)."""
+    the window's from the onsite pool, the phone desk's from its share of a clinic that has one
+    and then the platform pool (``booking.selectors.pools_of``), refused by the same rules as
+    the patient's own hold (a desk is not a way round the limits)."""
     if channel not in DESK_CHANNELS:
         raise INVALID.error(detail="channel: window or phone", field="channel")
     patient: Patient = accounts.patient_find_or_create(name=name, id_number=id_number, phone=phone)

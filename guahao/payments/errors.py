@@ -17,3 +17,9 @@ METHOD_UNAVAILABLE = ProblemType(
     "payment.method_unavailable", 422, _("This payment method is not offered; please choose another")
 )
 REFUND_EXISTS = ProblemType("refund.exists", 409, _("This payment is already being refunded or was refunded"))
+REFUND_NOT_WINDOW = ProblemType(
+    "refund.not_window", 409, _("Only a refund of money taken at the window is paid out at the window")
+)
+REFUND_PAID_OUT = ProblemType(
+    "refund.already_paid_out", 409, _("This refund was already paid out or is no longer waiting to be paid out")
+)

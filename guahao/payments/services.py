@@ -508,13 +508,18 @@ def registration_reschedule(
 def refund_pay_out(*, refund: Refund, actor: Actor) -> Refund:
     """A window payment's refund paid back in cash at the window by a staff member (their till):
     finished at once. A refund of a window payment that the patient started online waits for
-    this at the window."""
+    this at the window. Refused: not a window payment (``refund.not_window``), already paid out
+    or no longer pending (``refund.already_paid_out``)."""
     with transaction.atomic():
         refund = Refund.objects.select_related("payment").get(pk=refund.pk)
-        if refund.payment.provider != WINDOW or not Refund.objects.filter(
-            pk=refund.pk, status=RefundStatus.PENDING
-        ).update(paid_out_by=actor.id):
-            raise errors.REFUND_EXISTS.error()
+        if refund.payment.provider != WINDOW:
+            raise errors.REFUND_NOT_WINDOW.error()
+        # The conditional update is the only authority: of two clerks paying out at once, one
+        # takes the refund (the other's update waits for its row and then finds it taken).
+        if not Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING, paid_out_by="").update(
+            paid_out_by=actor.id
+        ):
+            raise errors.REFUND_PAID_OUT.error()
         _refund_finish(refund=refund, succeeded=True)
         refund.refresh_from_db()
         audit_record(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -25,6 +26,9 @@ class ScheduleStatus(models.TextChoices):
 class Pool(models.TextChoices):
     ONSITE = "onsite", _("On site (window, kiosk)")
     PLATFORM = "platform", _("Online platform")
+    # A phone desk's (call centre's) own share, when the rules give it one: only the phone
+    # channel takes it; unused, it goes to the platform pool at the pool return.
+    PHONE = "phone", _("Phone desk")
 
 
 class SlotState(models.TextChoices):
@@ -71,6 +75,9 @@ class Schedule(models.Model):
     )
     # When the unused slots of one pool went to the other at the rules' cutoff (once).
     pool_returned_at = models.DateTimeField(_("pool returned at"), null=True, blank=True)
+    # Slots were made in the phone desk's pool (``Pool.PHONE``): read from the schedule's facts,
+    # so a phone hold of a schedule without them goes straight to the platform pool.
+    phone_pool = models.BooleanField(_("phone desk share"), default=False)
     # Patients on this clinic's waitlist (waiting or offered a slot), kept by the waitlist with
     # conditional updates: its places are never exceeded, and a slot given back while anyone is
     # on it is kept for them (``SlotState.RESERVED``).
@@ -214,6 +221,16 @@ class RuleSet(models.Model):
     platform_share_percent = models.PositiveSmallIntegerField(
         _("platform pool share (%)"), null=True, blank=True, validators=_range(0, 100)
     )
+    phone_share_percent = models.PositiveSmallIntegerField(
+        _("phone desk share (%)"),
+        null=True,
+        blank=True,
+        validators=_range(0, 100),
+        help_text=_(
+            "Slots only the phone desk (call centre) books, taken from the window's; the phone desk also books "
+            "the platform pool when its share is gone. Platform and phone shares together at most 100%."
+        ),
+    )
     pool_return_time = models.TimeField(
         _("pool return time (the day before)"),
         null=True,
@@ -339,6 +356,10 @@ class RuleSet(models.Model):
                 condition=Q(hold_minutes__isnull=True) | Q(hold_minutes__gte=5, hold_minutes__lte=30),
                 name="ruleset_hold_minutes_5_to_30",
             ),
+            models.CheckConstraint(
+                condition=Q(phone_share_percent__isnull=True) | Q(phone_share_percent__lte=100),
+                name="ruleset_phone_share_0_to_100",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -347,6 +368,36 @@ class RuleSet(models.Model):
         if self.department_id:
             return f"{self.hospital} · {self.department}"
         return str(self.hospital)
+
+    def clean(self) -> None:
+        """The platform's and the phone desk's shares together leave the window its part: at most
+        100%, counting what this rule set inherits for the share it leaves empty."""
+        super().clean()
+        platform, phone = self.platform_share_percent, self.phone_share_percent
+        if phone is None or not 0 <= phone <= 100 or (platform is not None and not 0 <= platform <= 100):
+            return
+        if platform is None and self.hospital_id is not None:
+            from guahao.scheduling.rules import DEFAULTS, rules_for
+
+            if self.doctor_id is not None and self.doctor is not None:
+                inherited = rules_for(hospital=self.hospital, department=self.doctor.department)
+            elif self.department_id is not None and self.department is not None:
+                inherited = rules_for(hospital=self.hospital, department=self.department.parent)
+            elif self.department_id is None and self.doctor_id is None:
+                inherited = DEFAULTS
+            else:
+                inherited = rules_for(hospital=self.hospital)
+            platform = inherited.platform_share_percent
+        if platform is not None and platform + phone > 100:
+            raise ValidationError(
+                {
+                    "phone_share_percent": _(
+                        "The phone desk share (%(phone)d%%) and the platform pool share (%(platform)d%%) "
+                        "together are more than 100%%."
+                    )
+                    % {"phone": phone, "platform": platform}
+                }
+            )
 
 
 class Weekday(models.IntegerChoices):

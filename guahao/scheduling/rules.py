@@ -26,6 +26,7 @@ class Rules:
     release_time: dt.time = dt.time(7, 0)
     days_ahead: int = 7
     platform_share_percent: int = 60
+    phone_share_percent: int = 0  # none: the phone desk books the platform pool
     pool_return_time: dt.time | None = None  # none: the pools stay as generated
     pool_return: str = PoolReturn.TO_ONSITE
     hold_minutes: int = 15

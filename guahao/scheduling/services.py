@@ -25,7 +25,7 @@ from guahao.scheduling.models import (
     Slot,
     SlotState,
 )
-from guahao.scheduling.rules import pool_return_at, rules_for, rules_for_schedule
+from guahao.scheduling.rules import Rules, pool_return_at, rules_for, rules_for_schedule
 
 
 @transaction.atomic
@@ -40,16 +40,21 @@ def schedule_create(
     period_minutes: int = 30,
     slots_per_period: int = 3,
     platform_share_percent: int = 60,
+    phone_share_percent: int | None = None,
     campus: Campus | None = None,
     location: str = "",
     fee_title: str = "",
     template: ScheduleTemplate | None = None,
 ) -> Schedule:
-    """A schedule with its periods and numbered slots, split between the onsite and platform pools.
+    """A schedule with its periods and numbered slots, split between the platform, phone desk
+    and onsite pools.
 
-    Within each period the first share of numbers goes to the platform, the rest to the window,
-    so both channels have early and late times. Fees are copied from the hospital's fee table for
-    the doctor's title, so a later fee change does not alter what was shown when booking.
+    Within each period the first share of numbers goes to the platform, the next to the phone
+    desk (``phone_share_percent``; None: the rules' share, 0 unless a rule set gives one, and no
+    more than the platform's share leaves), the
+    rest to the window, so every channel has early and late times. Fees are copied from the
+    hospital's fee table for the doctor's title, so a later fee change does not alter what was
+    shown when booking.
     """
     if session not in Session.values:
         raise errors.SCHEDULE_INVALID.error(field="session")
@@ -59,6 +64,16 @@ def schedule_create(
         raise errors.SCHEDULE_INVALID.error(field="platform_share_percent")
     if doctor is not None and doctor.hospital_id != department.hospital_id:
         raise errors.SCHEDULE_INVALID.error(field="doctor")
+    if phone_share_percent is None:  # the rules', less if this clinic gives more online
+        phone_share_percent = min(
+            rules_for(
+                hospital=department.hospital, department=department, doctor_id=doctor.pk if doctor else None
+            ).phone_share_percent,
+            max(0, 100 - platform_share_percent),
+        )
+    if not 0 <= phone_share_percent <= 100 or platform_share_percent + phone_share_percent > 100:
+        raise errors.SCHEDULE_INVALID.error(field="phone_share_percent")
+    platform_per_period, phone_per_period = _split(slots_per_period, platform_share_percent, phone_share_percent)
     hospital = department.hospital
     tz = hospital.timezone
     title = fee_title or (doctor.title if doctor else Title.GENERAL)
@@ -76,8 +91,8 @@ def schedule_create(
         consultation_fee_fen=fee.consultation_fee_fen if fee else 0,
         location=location or department.location,
         template=template,
+        phone_pool=phone_per_period > 0,
     )
-    platform_per_period = round(slots_per_period * platform_share_percent / 100)
     number = 1
     slots: list[Slot] = []
     cursor = schedule.starts_at
@@ -87,12 +102,26 @@ def schedule_create(
             schedule=schedule, starts_at=cursor, ends_at=min(cursor + step, schedule.ends_at)
         )
         for i in range(slots_per_period):
-            pool = Pool.PLATFORM if i < platform_per_period else Pool.ONSITE
+            pool = _pool_of_place(i, platform_per_period, phone_per_period)
             slots.append(Slot(schedule=schedule, period=period, number=number, pool=pool))
             number += 1
         cursor += step
     Slot.objects.bulk_create(slots)
     return schedule
+
+
+def _split(count: int, platform_percent: int, phone_percent: int) -> tuple[int, int]:
+    """How many of ``count`` numbers go online and how many to the phone desk (the rest to
+    the window); the two rounded shares never add up to more than ``count``."""
+    platform = round(count * platform_percent / 100)
+    return platform, min(round(count * phone_percent / 100), count - platform)
+
+
+def _pool_of_place(i: int, platform: int, phone: int) -> str:
+    """The pool of the ``i``-th new number: the platform's first, then the phone desk's."""
+    if i < platform:
+        return Pool.PLATFORM
+    return Pool.PHONE if i < platform + phone else Pool.ONSITE
 
 
 # --- slots given back, and the waitlist's claim on them ----------------------------------------------
@@ -295,9 +324,10 @@ def schedule_capacity(schedule: Schedule) -> int:
     return schedule.slots.exclude(state=SlotState.WITHDRAWN).count()
 
 
-def _new_slots(schedule: Schedule, count: int, *, platform: int, extra: bool) -> list[Slot]:
+def _new_slots(schedule: Schedule, count: int, *, platform: int, extra: bool, phone: int = 0) -> list[Slot]:
     """``count`` new numbers after the last one, in the schedule's last period (a 加号 is seen
-    after the booked ones); the first ``platform`` of them online. Call with the schedule locked."""
+    after the booked ones); the first ``platform`` of them online, the next ``phone`` the phone
+    desk's. Call with the schedule locked."""
     period = schedule.periods.order_by("-starts_at").first()
     if period is None:
         period = Period.objects.create(schedule=schedule, starts_at=schedule.starts_at, ends_at=schedule.ends_at)
@@ -309,7 +339,7 @@ def _new_slots(schedule: Schedule, count: int, *, platform: int, extra: bool) ->
             schedule=schedule,
             period=period,
             number=last + 1 + i,
-            pool=Pool.PLATFORM if i < platform else Pool.ONSITE,
+            pool=_pool_of_place(i, platform, phone),
             state=state if i < platform else SlotState.FREE,
             extra=extra,
         )
@@ -336,9 +366,18 @@ def schedule_capacity_set(*, schedule: Schedule, capacity: int, actor: str) -> t
         _open_for_changes(locked)
         before = schedule_capacity(locked)
         if capacity > before:
-            share = rules_for_schedule(locked).platform_share_percent
+            rules = rules_for_schedule(locked)
             added = capacity - before
-            _new_slots(locked, added, platform=round(added * share / 100), extra=False)
+            # The phone desk's share of the new numbers if the clinic has one (or the rules now
+            # give one, as a new clinic would get it).
+            phone_percent = rules.phone_share_percent
+            if rules.platform_share_percent + phone_percent > 100:
+                phone_percent = 100 - rules.platform_share_percent
+            platform, phone = _split(added, rules.platform_share_percent, phone_percent)
+            _new_slots(locked, added, platform=platform, phone=phone, extra=False)
+            if phone and not locked.phone_pool:
+                Schedule.objects.filter(pk=locked.pk).update(phone_pool=True)
+                _changed(locked)
             slot_freed(schedule_id=locked.pk, why="capacity")
         withdrawn = 0
         while withdrawn < before - capacity:
@@ -726,7 +765,7 @@ def _clash(a: Planned, b: Planned) -> bool:
     return tb.doctor_id is None and ta.department_id == tb.department_id and a.location == b.location != ""
 
 
-def schedule_from_template(*, planned: Planned, share: int) -> Schedule | None:
+def schedule_from_template(*, planned: Planned, share: int, phone: int | None = None) -> Schedule | None:
     """Create one planned clinic; None if it exists meanwhile (another run made it)."""
     t = planned.template
     try:
@@ -741,6 +780,7 @@ def schedule_from_template(*, planned: Planned, share: int) -> Schedule | None:
                 period_minutes=t.period_minutes,
                 slots_per_period=t.slots_per_period,
                 platform_share_percent=share,
+                phone_share_percent=phone,
                 campus=t.campus,
                 location=t.location,
                 fee_title=t.fee_title,
@@ -769,7 +809,7 @@ def schedules_generate(
     created: list[Planned] = []
     skipped: list[Planned] = []
     clashes: list[Planned] = []
-    shares: dict[int, int] = {}
+    shares: dict[int, Rules] = {}
     for p in planned:
         if p.outcome == CLASH:
             clashes.append(p)
@@ -779,15 +819,14 @@ def schedules_generate(
             continue
         if not dry_run:
             t = p.template
-            if t.platform_share_percent is not None:
-                share = t.platform_share_percent
-            else:
-                if t.pk not in shares:
-                    shares[t.pk] = rules_for(
-                        hospital=hospital, department=t.department, doctor_id=t.doctor_id
-                    ).platform_share_percent
-                share = shares[t.pk]
-            made = schedule_from_template(planned=p, share=share)
+            if t.pk not in shares:
+                shares[t.pk] = rules_for(hospital=hospital, department=t.department, doctor_id=t.doctor_id)
+            share = t.platform_share_percent
+            if share is None:
+                share = shares[t.pk].platform_share_percent
+            # The phone desk's share is the rules'; a template giving more online leaves it less.
+            phone = min(shares[t.pk].phone_share_percent, 100 - share)
+            made = schedule_from_template(planned=p, share=share, phone=phone)
             if made is None:
                 p.outcome = EXISTS
                 skipped.append(p)
@@ -843,8 +882,16 @@ def pools_return_due() -> int:
                 ):
                     continue  # another worker did it
                 n = Slot.objects.filter(schedule=schedule, pool=source, state=SlotState.FREE).update(pool=target)
-                if n and target == Pool.PLATFORM:
+                # The phone desk's unused share goes online whichever way the rest goes: the
+                # patients of the app (and the phone desk, which books there too) take it.
+                by_phone = Slot.objects.filter(schedule=schedule, pool=Pool.PHONE, state=SlotState.FREE).update(
+                    pool=Pool.PLATFORM
+                )
+                if (n and target == Pool.PLATFORM) or by_phone:
                     slot_freed(schedule_id=schedule.pk, why="pool_returned")
-                _event(schedule, "pool_returned", "system", moved=n, to=target)
-            moved += n
+                if by_phone:
+                    _event(schedule, "pool_returned", "system", moved=n, to=target, from_phone=by_phone)
+                else:
+                    _event(schedule, "pool_returned", "system", moved=n, to=target)
+            moved += n + by_phone
     return moved
