@@ -10,8 +10,8 @@ from ninja import Schema
 from pydantic import BeforeValidator, Field, StrictBool
 
 from guahao.accounts.models import Patient
-from guahao.booking.models import Hold, Registration
-from guahao.booking.selectors import patient_cancel_window
+from guahao.booking.models import Hold, Rating, Registration
+from guahao.booking.selectors import RatingSummary, patient_cancel_window
 from guahao.booking.services import checkin_qr
 from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.notifications.kinds import KINDS
@@ -375,6 +375,53 @@ class DoctorOut(DoctorBrief):
     hospital_id: str
     department_id: str
     department_name: str
+    rating_average: float | None = Field(
+        None, description="average score (1-5, one decimal) of the published ratings; null before the first"
+    )
+    rating_count: int = Field(0, description="how many ratings were published")
+
+
+class ShownRatingOut(Schema):
+    patient: str = Field(description='the patient\'s name masked, e.g. "张*"')
+    score: int
+    comment: str
+    rated_at: str
+
+
+class DoctorDetailOut(DoctorOut):
+    intro: str
+    intro_en: str = Field(description="the introduction in English; empty when there is none (show `intro`)")
+    department_name_en: str
+    recent_ratings: list[ShownRatingOut] = Field(description="the latest published ratings with a comment")
+
+
+class RatingIn(Schema):
+    score: int = Field(ge=1, le=5, description="1 (poor) to 5 (excellent)")
+    comment: str = Field(default="", max_length=500)
+
+
+class RatingOut(Schema):
+    id: str
+    registration_id: str
+    doctor_id: str
+    score: int
+    comment: str
+    status: Literal["pending", "published", "rejected"] = Field(
+        description="`pending` until the hospital's staff review it; only `published` ones are shown"
+    )
+    rated_at: str
+
+
+def rating_out(r: Rating) -> dict:
+    return {
+        "id": str(r.pk),
+        "registration_id": str(r.registration_id),
+        "doctor_id": str(r.doctor_id),
+        "score": r.score,
+        "comment": r.comment,
+        "status": r.status,
+        "rated_at": r.created_at.isoformat(),
+    }
 
 
 class DepartmentBrief(Schema):
@@ -400,7 +447,7 @@ class SearchOut(Schema):
     doctors: list[DoctorOut]
 
 
-def doctor_out(d: Doctor) -> dict:
+def doctor_out(d: Doctor, ratings: RatingSummary | None = None) -> dict:
     brief = doctor_brief(d)
     assert brief is not None
     return brief | {
@@ -409,6 +456,20 @@ def doctor_out(d: Doctor) -> dict:
         "hospital_id": str(d.hospital_id),
         "department_id": str(d.department_id),
         "department_name": d.department.name,
+        "rating_average": ratings.average if ratings else None,
+        "rating_count": ratings.count if ratings else 0,
+    }
+
+
+def doctor_detail_out(d: Doctor, ratings: RatingSummary) -> dict:
+    return doctor_out(d, ratings) | {
+        "intro": d.intro,
+        "intro_en": d.intro_en,
+        "department_name_en": d.department.name_en,
+        "recent_ratings": [
+            {"patient": r.patient, "score": r.score, "comment": r.comment, "rated_at": r.at.isoformat()}
+            for r in ratings.recent
+        ],
     }
 
 

@@ -26,6 +26,13 @@ def loc(obj: Any, name: str = "name") -> str:
 
 
 @register.filter
+def stars(score: float | int | None) -> str:
+    """A score out of 5 as stars, rounded to the nearest whole: ★★★★☆."""
+    full = max(0, min(5, int((score or 0) + 0.5)))
+    return "★" * full + "☆" * (5 - full)
+
+
+@register.filter
 def yuan(fen: int | None) -> str:
     return f"¥{money.yuan(fen or 0)}"
 
