@@ -12,7 +12,7 @@ import pytest
 
 from guahao.booking import services as booking
 from guahao.booking.models import Rating, Registration
-from guahao.catalog.models import Doctor
+from guahao.catalog.models import Department, Doctor
 from guahao.scheduling.models import Session
 from tests import factories as f
 from tests.web.test_browser import ARTIFACTS, LABELS, chromium, phone_page  # noqa: F401 - the browser fixture
@@ -27,6 +27,10 @@ def test_a_seen_patient_rates_staff_publish_and_the_doctors_page_shows_it(chromi
     Doctor.objects.filter(pk=doctor.pk).update(
         name_en="Wang Jianhua", intro="从事心血管内科临床工作三十年。", intro_en="Thirty years in cardiology."
     )
+    heart_failure = f.department(h, "心衰门诊")
+    Department.objects.filter(pk=heart_failure.pk).update(name_en="Heart failure clinic")
+    also = f.doctor(heart_failure, "王建华")  # the same doctor, in a second department
+    f.schedule(also.department, also, day=f.today() + dt.timedelta(days=3))
     f.staff_member("renhe-desk", "operator", h)
     phone = f.phone()
     app = f.Api().login(phone)
@@ -74,7 +78,7 @@ def test_a_seen_patient_rates_staff_publish_and_the_doctors_page_shows_it(chromi
     assert (rating.status, rating.decided_by) == ("published", "renhe-desk")
     desk.close()
 
-    # the doctor's page, in both languages
+    # found once in search (two departments, each with what it has), then the doctor's page
     for language, count, intro in (
         ("zh-hans", "1 条就诊后评价", "三十年"),
         ("en", "1 rating after a visit", "Thirty years"),
@@ -83,7 +87,12 @@ def test_a_seen_patient_rates_staff_publish_and_the_doctors_page_shows_it(chromi
         page.goto(f"{live_server.url}/")
         if language == "en":
             page.get_by_role("button", name="English").click()
-        page.goto(f"{live_server.url}/doctors/{doctor.pk}/")
+        page.goto(f"{live_server.url}/hospitals/{h.pk}/?q=王建华")
+        assert page.locator(".found-doctor").count() == 1
+        assert page.locator(".found-doctor .places li").count() == 2
+        shot("search")
+        page.locator(f'.found-doctor > a[href="/doctors/{doctor.pk}/"]').click()
+        page.wait_for_url(re.compile(rf"/doctors/{doctor.pk}/$"))
         assert intro in page.locator("#intro").inner_text()
         assert count in page.locator("#rating-summary").inner_text()
         shown = page.locator("#rating-list").inner_text()
