@@ -10,7 +10,7 @@ from ninja import Schema
 from pydantic import BeforeValidator, Field, StrictBool
 
 from guahao.accounts.models import Patient
-from guahao.booking.models import Hold, Rating, Registration
+from guahao.booking.models import RATEABLE_REGISTRATION, Hold, Rating, Registration
 from guahao.booking.selectors import RatingSummary, patient_cancel_window
 from guahao.booking.services import checkin_qr
 from guahao.catalog.models import Department, Doctor, Hospital
@@ -735,12 +735,17 @@ class RegistrationOut(Schema):
     payment: PaymentOut | None
     channel: str = Field(description="where it was booked: app, wechat, window, phone, kiosk, sms, partner:…")
     moved_to_id: str | None = Field(None, description="改约: the registration this one was moved to")
+    rateable: bool = Field(
+        False, description="the doctor may be rated now: checked in or visited, with a doctor, not rated yet"
+    )
+    rating: RatingOut | None = Field(None, description="the patient's rating of the doctor, once given")
 
 
 def registration_out(r: Registration) -> dict:
     s = r.schedule
     tz = s.hospital.timezone
     deadline, cancellable = patient_cancel_window(r)
+    rating = getattr(r, "rating", None)  # a reverse one-to-one: absent reads as None
     return {
         "id": str(r.pk),
         "status": r.status,
@@ -768,6 +773,8 @@ def registration_out(r: Registration) -> dict:
         "payment": payment_out(getattr(r, "payment", None)),
         "channel": r.channel,
         "moved_to_id": str(r.moved_to_id) if r.moved_to_id else None,
+        "rateable": rating is None and r.doctor_id is not None and r.status in RATEABLE_REGISTRATION,
+        "rating": rating_out(rating) if rating is not None else None,
     }
 
 

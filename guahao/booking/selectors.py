@@ -69,7 +69,7 @@ def access_hold(*, account: Account, hold_id: int | str) -> Hold:
 
 def registrations_of(account: Account) -> QuerySet[Registration]:
     return Registration.objects.filter(account=account).select_related(
-        "hospital", "department", "doctor", "patient", "period", "schedule__hospital", "schedule__campus"
+        "hospital", "department", "doctor", "patient", "period", "schedule__hospital", "schedule__campus", "rating"
     )
 
 

@@ -60,6 +60,8 @@ def _act(client: Client, action: str, *ratings: Rating) -> str:
 def test_a_visited_patient_rates_staff_publish_and_the_doctor_shows_it_masked(clinic):
     h, dep, doctor = clinic
     app, registration = _registration(dep, doctor, name="张伟")
+    _, listed = app.call("GET", "/registrations")
+    assert [(r["rateable"], r["rating"]) for r in listed] == [(True, None)]
 
     status, rated = app.call(
         "POST", f"/registrations/{registration.pk}/rating", {"score": 4, "comment": "耐心细致，解释清楚"}
@@ -67,6 +69,8 @@ def test_a_visited_patient_rates_staff_publish_and_the_doctor_shows_it_masked(cl
 
     assert status == 201, rated
     assert rated["status"] == "pending" and rated["score"] == 4 and rated["doctor_id"] == str(doctor.pk)
+    _, mine = app.call("GET", f"/registrations/{registration.pk}")
+    assert mine["rateable"] is False and mine["rating"] == rated
     status, shown = app.call("GET", f"/doctors/{doctor.pk}")
     assert status == 200
     assert (shown["rating_count"], shown["rating_average"], shown["recent_ratings"]) == (0, None, [])
@@ -95,6 +99,7 @@ def test_a_registration_not_yet_seen_cannot_be_rated_and_nothing_is_kept(clinic)
     status, problem = app.call("POST", f"/registrations/{registration.pk}/rating", {"score": 5})
 
     assert status == 409 and problem["code"] == "rating.not_visited"
+    assert app.call("GET", f"/registrations/{registration.pk}")[1]["rateable"] is False
     assert Rating.objects.count() == 0
 
 
