@@ -17,6 +17,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import translation
 from pypinyin import lazy_pinyin
 
 from guahao.accounts import consent, idcard, phones, staff
@@ -372,6 +373,9 @@ def _hospitals(rng: random.Random) -> list[tuple[Hospital, list[Department], Cam
 def _doctor(rng: random.Random, dep: Department, title: str, specialty: tuple[str, str], *, years: tuple[int, int]):  # type: ignore[no-untyped-def]
     """A doctor of a made-up name, with the department's specialty and years of practice."""
     name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+    practice = rng.randint(*years)
+    with translation.override("en"):
+        title_en = str(Title(title).label)
     return catalog.doctor_create(
         hospital=dep.hospital,
         department=dep,
@@ -380,7 +384,9 @@ def _doctor(rng: random.Random, dep: Department, title: str, specialty: tuple[st
         name_en=" ".join(p.capitalize() for p in lazy_pinyin(name)),
         specialty=specialty[0],
         specialty_en=specialty[1],
-        intro=f"{dep.hospital.name}{dep.name}{Title(title).label}，从事临床工作{rng.randint(*years)}年。",
+        intro=f"{dep.hospital.name}{dep.name}{Title(title).label}，从事临床工作{practice}年。",
+        intro_en=f"{title_en} of {dep.name_en} at {dep.hospital.name_en}, {practice} years in clinical practice; "
+        f"sees patients for {specialty[1]}.",
     )
 
 
@@ -574,6 +580,7 @@ def _history(rng: random.Random) -> None:
         return account, patient
 
     twice = someone()  # books on two of the days and comes to neither
+    opinions = random.Random(HISTORY_DAYS)  # its own draws: the rest of the demo stays as it was
     for back in range(HISTORY_DAYS, 0, -1):
         day = today - dt.timedelta(days=back)
         booked: list[Any] = []
@@ -594,9 +601,32 @@ def _history(rng: random.Random) -> None:
                 registration.refresh_from_db()
                 if registration.status == "booked" and registration.patient_id != twice[1].pk and rng.random() < 0.8:
                     booking.registration_check_in(registration=registration, actor=booking.SYSTEM)
-                    booking.registration_mark_visited(registration=registration, actor=booking.SYSTEM)
+                    seen = booking.registration_mark_visited(registration=registration, actor=booking.SYSTEM)
+                    _opinion(seen, opinions, back)
         with clock.travel(clock.at_local(day, dt.time(18, 0), tz)):
             booking.registrations_mark_no_show()
+
+
+COMMENTS = [
+    (5, "医生很耐心，讲解清楚，开的药效果很好。"),
+    (5, "态度和蔼，问诊仔细。"),
+    (4, "看得很仔细，就是候诊时间有点长。"),
+    (4, "Explained everything clearly; a short wait."),
+    (3, "还可以，时间比较赶。"),
+    (5, ""),
+    (4, ""),
+]
+
+
+def _opinion(registration: Any, rng: random.Random, back: int) -> None:
+    """About a third of the patients seen rate the doctor; the older ratings were published by
+    the hospital, those of the last three days wait in the console for review."""
+    if registration.doctor_id is None or rng.random() > 0.35:
+        return
+    score, comment = rng.choice(COMMENTS)
+    rating = booking.rating_create(registration=registration, score=score, comment=comment)
+    if back > 3:
+        booking.rating_review(rating=rating, actor=booking.Actor("staff", "kangning"), publish=True)
 
 
 def _demo_patient(phone: str, rng: random.Random):  # type: ignore[no-untyped-def]

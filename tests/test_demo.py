@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from guahao import demo
-from guahao.booking.models import BlacklistEntry, Registration
+from guahao.booking.models import BlacklistEntry, Rating, Registration
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
 from guahao.core import clock
 from guahao.his.models import HisConnection
@@ -148,3 +148,12 @@ def test_two_hospitals_run_a_waitlist_with_a_full_clinic_and_patients_waiting(lo
     )
     body = {"schedule_id": str(second_full.pk), "patient_id": newcomer.add_patient(relation="child", name="张小明")}
     assert newcomer.call("POST", "/waitlist", body)[1]["code"] == "waitlist.off"
+
+
+def test_demo_doctors_have_an_english_introduction_and_patients_rated_some(loaded):
+    assert not Doctor.objects.filter(intro_en="").exists()
+    doctor = Doctor.objects.filter(hospital__code="renhe").select_related("department").first()
+    assert doctor.department.name_en in doctor.intro_en and "years in clinical practice" in doctor.intro_en
+    rated = Rating.objects.filter(hospital__code="kangning")
+    assert rated.filter(status="published").exists() and rated.filter(status="pending").exists()
+    assert not rated.exclude(registration__status__in=["checked_in", "visited"]).exists()

@@ -54,6 +54,7 @@ _HOSPITAL_WORK = {
     "waitlist.waitlistdraw": "view",
     "waitlist.waitlistevent": "view",
     "booking.reliefgrant": "view",
+    "booking.rating": "view",
 }
 
 ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
@@ -69,6 +70,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "notifications.message": "view change",
         "waitlist.waitlistentry": "view change",  # remove an entry, with a reason
         "booking.reliefgrant": "view add",
+        "booking.rating": "view change",  # publish or reject patients' ratings
     },
     Role.FINANCE: {
         **_HOSPITAL_WORK,
@@ -116,6 +118,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "notifications.hospitalchannels": "view add change",
         "waitlist.waitlistentry": "view change",
         "booking.reliefgrant": "view add change",  # approves another's request
+        "booking.rating": "view change",
     },
 }
 

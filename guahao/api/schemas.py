@@ -10,8 +10,8 @@ from ninja import Schema
 from pydantic import BeforeValidator, Field, StrictBool
 
 from guahao.accounts.models import Patient
-from guahao.booking.models import Hold, Registration
-from guahao.booking.selectors import patient_cancel_window
+from guahao.booking.models import RATEABLE_REGISTRATION, Hold, Rating, Registration
+from guahao.booking.selectors import RatingSummary, patient_cancel_window
 from guahao.booking.services import checkin_qr
 from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.notifications.kinds import KINDS
@@ -375,6 +375,53 @@ class DoctorOut(DoctorBrief):
     hospital_id: str
     department_id: str
     department_name: str
+    rating_average: float | None = Field(
+        None, description="average score (1-5, one decimal) of the published ratings; null before the first"
+    )
+    rating_count: int = Field(0, description="how many ratings were published")
+
+
+class ShownRatingOut(Schema):
+    patient: str = Field(description='the patient\'s name masked, e.g. "张*"')
+    score: int
+    comment: str
+    rated_at: str
+
+
+class DoctorDetailOut(DoctorOut):
+    intro: str
+    intro_en: str = Field(description="the introduction in English; empty when there is none (show `intro`)")
+    department_name_en: str
+    recent_ratings: list[ShownRatingOut] = Field(description="the latest published ratings with a comment")
+
+
+class RatingIn(Schema):
+    score: int = Field(ge=1, le=5, description="1 (poor) to 5 (excellent)")
+    comment: str = Field(default="", max_length=500)
+
+
+class RatingOut(Schema):
+    id: str
+    registration_id: str
+    doctor_id: str
+    score: int
+    comment: str
+    status: Literal["pending", "published", "rejected"] = Field(
+        description="`pending` until the hospital's staff review it; only `published` ones are shown"
+    )
+    rated_at: str
+
+
+def rating_out(r: Rating) -> dict:
+    return {
+        "id": str(r.pk),
+        "registration_id": str(r.registration_id),
+        "doctor_id": str(r.doctor_id),
+        "score": r.score,
+        "comment": r.comment,
+        "status": r.status,
+        "rated_at": r.created_at.isoformat(),
+    }
 
 
 class DepartmentBrief(Schema):
@@ -400,7 +447,7 @@ class SearchOut(Schema):
     doctors: list[DoctorOut]
 
 
-def doctor_out(d: Doctor) -> dict:
+def doctor_out(d: Doctor, ratings: RatingSummary | None = None) -> dict:
     brief = doctor_brief(d)
     assert brief is not None
     return brief | {
@@ -409,6 +456,20 @@ def doctor_out(d: Doctor) -> dict:
         "hospital_id": str(d.hospital_id),
         "department_id": str(d.department_id),
         "department_name": d.department.name,
+        "rating_average": ratings.average if ratings else None,
+        "rating_count": ratings.count if ratings else 0,
+    }
+
+
+def doctor_detail_out(d: Doctor, ratings: RatingSummary) -> dict:
+    return doctor_out(d, ratings) | {
+        "intro": d.intro,
+        "intro_en": d.intro_en,
+        "department_name_en": d.department.name_en,
+        "recent_ratings": [
+            {"patient": r.patient, "score": r.score, "comment": r.comment, "rated_at": r.at.isoformat()}
+            for r in ratings.recent
+        ],
     }
 
 
@@ -674,12 +735,17 @@ class RegistrationOut(Schema):
     payment: PaymentOut | None
     channel: str = Field(description="where it was booked: app, wechat, window, phone, kiosk, sms, partner:…")
     moved_to_id: str | None = Field(None, description="改约: the registration this one was moved to")
+    rateable: bool = Field(
+        False, description="the doctor may be rated now: checked in or visited, with a doctor, not rated yet"
+    )
+    rating: RatingOut | None = Field(None, description="the patient's rating of the doctor, once given")
 
 
 def registration_out(r: Registration) -> dict:
     s = r.schedule
     tz = s.hospital.timezone
     deadline, cancellable = patient_cancel_window(r)
+    rating = getattr(r, "rating", None)  # a reverse one-to-one: absent reads as None
     return {
         "id": str(r.pk),
         "status": r.status,
@@ -707,6 +773,8 @@ def registration_out(r: Registration) -> dict:
         "payment": payment_out(getattr(r, "payment", None)),
         "channel": r.channel,
         "moved_to_id": str(r.moved_to_id) if r.moved_to_id else None,
+        "rateable": rating is None and r.doctor_id is not None and r.status in RATEABLE_REGISTRATION,
+        "rating": rating_out(rating) if rating is not None else None,
     }
 
 

@@ -29,7 +29,7 @@ from guahao.booking import services as booking
 from guahao.booking.models import Registration
 from guahao.catalog import errors as catalog_errors
 from guahao.catalog import selectors as catalog
-from guahao.catalog.models import Department, Hospital
+from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.core import clock, idempotency
 from guahao.core.errors import DATE_RANGE, FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN, RATE_LIMITED
 from guahao.core.problems import Problem
@@ -241,10 +241,24 @@ def departments_tree(request: HttpRequest, hospital_id: str) -> list[dict]:
 def search(request: HttpRequest, q: str = "", hospital: str | None = None) -> dict:
     scope = _get(Hospital, hospital) if hospital else None
     departments, doctors = catalog.search(q=q[:50], hospital=scope)
+    ratings = booking_selectors.doctors_ratings([d.pk for d in doctors])
     return {
         "departments": [schemas.department_brief(d) for d in departments],
-        "doctors": [schemas.doctor_out(d) for d in doctors],
+        "doctors": [schemas.doctor_out(d, ratings.get(d.pk)) for d in doctors],
     }
+
+
+@catalog_router.get(
+    "/doctors/{doctor_id}",
+    **documented(
+        {200: schemas.DoctorDetailOut},
+        NOT_FOUND,
+        summary="A doctor: title, specialties, introduction and the published ratings of patients after a visit",
+    ),
+)
+def doctors_detail(request: HttpRequest, doctor_id: str) -> dict:
+    doctor = _get(Doctor.objects.filter(is_active=True).select_related("department"), doctor_id)
+    return schemas.doctor_detail_out(doctor, booking_selectors.doctor_ratings(doctor_id=doctor.pk))
 
 
 class AvailabilityQuery(schemas.Schema):
@@ -591,6 +605,24 @@ def registrations_cancel(request: HttpRequest, registration_id: str) -> dict:
     return schemas.registration_out(
         booking_selectors.access_registration(account=_account(request), registration_id=registration_id)
     )
+
+
+@booking_router.post(
+    "/registrations/{registration_id}/rating",
+    **documented(
+        {201: schemas.RatingOut},
+        NOT_LOGGED_IN,
+        NOT_FOUND,
+        booking_errors.RATING_NOT_VISITED,
+        booking_errors.RATING_NO_DOCTOR,
+        booking_errors.RATING_EXISTS,
+        summary="Rate the doctor after the visit: one rating per registration, shown once the hospital publishes it",
+    ),
+)
+def registrations_rate(request: HttpRequest, registration_id: str, body: schemas.RatingIn) -> Status:
+    registration = booking_selectors.access_registration(account=_account(request), registration_id=registration_id)
+    rating = booking.rating_create(registration=registration, score=body.score, comment=body.comment)
+    return Status(201, schemas.rating_out(rating))
 
 
 RESCHEDULE_REFUSALS = (

@@ -69,3 +69,12 @@ RELIEF_OWN_REQUEST = ProblemType(
     "relief.own_request", 403, _("A relief slot is approved by another staff member than the one who asked")
 )
 RELIEF_DECIDED = ProblemType("relief.decided", 409, _("This relief request has already been decided"))
+RATING_NOT_VISITED = ProblemType(
+    "rating.not_visited", 409, _("A doctor can be rated only after the visit (checked in or visited)")
+)
+RATING_EXISTS = ProblemType("rating.exists", 409, _("This registration has already been rated"))
+RATING_NO_DOCTOR = ProblemType(
+    "rating.no_doctor", 409, _("This registration was at a general clinic, without a doctor to rate")
+)
+RATING_SCORE = ProblemType("rating.score", 422, _("The score is a whole number from 1 to 5"))
+RATING_DECIDED = ProblemType("rating.decided", 409, _("This rating has already been reviewed"))

@@ -292,3 +292,45 @@ class ReliefGrant(models.Model):
 
     def __str__(self) -> str:
         return f"relief #{self.pk}"
+
+
+# A registration whose patient saw the doctor: only these may be rated.
+RATEABLE_REGISTRATION = [RegistrationStatus.CHECKED_IN, RegistrationStatus.VISITED]
+
+
+class RatingStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting review")
+    PUBLISHED = "published", _("Published")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Rating(models.Model):
+    """A patient's rating of the doctor after a visit: one per registration, shown to others
+    only once staff of the hospital published it."""
+
+    registration = models.OneToOneField(
+        Registration, models.PROTECT, related_name="rating", verbose_name=_("registration")
+    )
+    hospital = models.ForeignKey(Hospital, models.CASCADE, related_name="+", verbose_name=_("hospital"))
+    doctor = models.ForeignKey(Doctor, models.PROTECT, related_name="ratings", verbose_name=_("doctor"))
+    account = models.ForeignKey(Account, models.PROTECT, related_name="+", verbose_name=_("account"))
+    patient = models.ForeignKey(Patient, models.PROTECT, related_name="+", verbose_name=_("patient"))
+    score = models.PositiveSmallIntegerField(_("score"))
+    comment = models.CharField(_("comment"), max_length=500, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=RatingStatus.choices, default=RatingStatus.PENDING)
+    created_at = models.DateTimeField(_("rated at"))
+    decided_by = models.CharField(_("reviewed by"), max_length=150, blank=True)
+    decided_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("rating")
+        verbose_name_plural = _("ratings")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="rating_score_1_to_5"),
+        ]
+        indexes = [models.Index(fields=["doctor", "status", "created_at"], name="rating_doctor_shown")]
+
+    def __str__(self) -> str:
+        return f"{self.doctor} · {self.score}"

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Avg, Count, Q, QuerySet
 
 from guahao.accounts.models import Account, Patient
-from guahao.booking.models import Hold, HoldStatus, Registration, RegistrationStatus
+from guahao.booking.models import (
+    RATEABLE_REGISTRATION,
+    Hold,
+    HoldStatus,
+    Rating,
+    RatingStatus,
+    Registration,
+    RegistrationStatus,
+)
 from guahao.catalog.models import Doctor, Hospital
 from guahao.core import clock
 from guahao.core.errors import NOT_FOUND
@@ -74,7 +83,7 @@ def access_hold(*, account: Account, hold_id: int | str) -> Hold:
 
 def registrations_of(account: Account) -> QuerySet[Registration]:
     return Registration.objects.filter(account=account).select_related(
-        "hospital", "department", "doctor", "patient", "period", "schedule__hospital", "schedule__campus"
+        "hospital", "department", "doctor", "patient", "period", "schedule__hospital", "schedule__campus", "rating"
     )
 
 
@@ -232,3 +241,64 @@ def reschedule_choices(registration: Registration, days: int = 14) -> QuerySet[S
         .filter(free__gt=0)
         .order_by("starts_at", "pk")
     )
+
+
+# --- ratings ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShownRating:
+    patient: str  # masked: "张*"
+    score: int
+    comment: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RatingSummary:
+    average: float | None  # one decimal; None before the first published rating
+    count: int
+    recent: list[ShownRating] = field(default_factory=list)
+
+
+def masked_name(name: str) -> str:
+    """A patient's name as others see it: the family name and a star for the rest ("张*")."""
+    name = name.strip()
+    return f"{name[:1]}{'*' * max(1, len(name) - 1)}" if name else "*"
+
+
+def _published() -> QuerySet[Rating]:
+    return Rating.objects.filter(status=RatingStatus.PUBLISHED)
+
+
+def doctor_ratings(*, doctor_id: int, recent: int = 5) -> RatingSummary:
+    """The doctor's published ratings: the average, how many, and the latest comments."""
+    rows = _published().filter(doctor_id=doctor_id)
+    totals = rows.aggregate(average=Avg("score"), count=Count("id"))
+    latest = rows.exclude(comment="").select_related("patient").order_by("-decided_at", "-pk")[:recent]
+    return RatingSummary(
+        average=round(totals["average"], 1) if totals["average"] is not None else None,
+        count=totals["count"],
+        recent=[ShownRating(masked_name(r.patient.name), r.score, r.comment, r.created_at) for r in latest],
+    )
+
+
+def doctors_ratings(doctor_ids: list[int]) -> dict[int, RatingSummary]:
+    """Average and count of published ratings of several doctors in one query (search results)."""
+    found = (
+        _published().filter(doctor_id__in=doctor_ids).values("doctor_id").annotate(average=Avg("score"), n=Count("id"))
+    )
+    return {r["doctor_id"]: RatingSummary(round(r["average"], 1), r["n"]) for r in found}
+
+
+def registration_rateable(registration: Registration) -> bool:
+    """The patient may rate this registration's doctor now (seen, and not rated yet)."""
+    return (
+        registration.doctor_id is not None
+        and registration.status in RATEABLE_REGISTRATION
+        and not Rating.objects.filter(registration=registration).exists()
+    )
+
+
+def rating_of(registration: Registration) -> Rating | None:
+    return Rating.objects.filter(registration=registration).first()

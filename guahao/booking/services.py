@@ -17,19 +17,22 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from guahao.accounts.models import Account, Patient
 from guahao.booking import errors, gate, locks, risk, selectors
 from guahao.booking.models import (
+    RATEABLE_REGISTRATION,
     ActorType,
     BlacklistEntry,
     BlacklistReason,
     BookingEvent,
     Hold,
     HoldStatus,
+    Rating,
+    RatingStatus,
     Registration,
     RegistrationStatus,
     ReliefGrant,
@@ -1341,3 +1344,60 @@ def person_hashes_replace(persons: dict[str, str]) -> int:
         for model in (Hold, Registration, BlacklistEntry):
             changed += model.objects.filter(person_hash=old).update(person_hash=new)
     return changed
+
+
+# --- ratings of doctors after a visit --------------------------------------------------------------
+
+RATING_COMMENT_MAX = 500
+
+
+def rating_create(*, registration: Registration, score: int, comment: str = "") -> Rating:
+    """The patient rates the doctor of a registration they went to (checked in or visited); the
+    rating waits for the hospital's review before others see it. One per registration: the unique
+    registration column decides between two concurrent attempts."""
+    if registration.doctor_id is None:
+        raise errors.RATING_NO_DOCTOR.error()
+    if registration.status not in RATEABLE_REGISTRATION:
+        raise errors.RATING_NOT_VISITED.error()
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise errors.RATING_SCORE.error()
+    if Rating.objects.filter(registration=registration).exists():
+        raise errors.RATING_EXISTS.error()
+    try:
+        with transaction.atomic():
+            return Rating.objects.create(
+                registration=registration,
+                hospital_id=registration.hospital_id,
+                doctor_id=registration.doctor_id,
+                account_id=registration.account_id,
+                patient_id=registration.patient_id,
+                score=score,
+                comment=comment.strip()[:RATING_COMMENT_MAX],
+                created_at=clock.now(),
+            )
+    except IntegrityError:  # the other attempt committed first
+        raise errors.RATING_EXISTS.error() from None
+
+
+def rating_review(*, rating: Rating, actor: Actor, publish: bool, note: str = "") -> Rating:
+    """Staff of the rating's hospital publish a pending rating or reject it (the caller scopes
+    the staff member to the hospital); audited. A reviewed rating is not reviewed again."""
+    status = RatingStatus.PUBLISHED if publish else RatingStatus.REJECTED
+    with transaction.atomic():
+        if not Rating.objects.filter(pk=rating.pk, status=RatingStatus.PENDING).update(
+            status=status, decided_by=actor.id, decided_at=clock.now(), note=note.strip()[:300]
+        ):
+            raise errors.RATING_DECIDED.error()
+        rating.refresh_from_db()
+        audit_record(
+            actor=actor.id,
+            action=f"rating.{status}",
+            target_type="rating",
+            target_id=rating.pk,
+            target=rating.registration.registration_number,
+            hospital_id=rating.hospital_id,
+            before={"status": RatingStatus.PENDING},
+            after={"status": status, "score": rating.score},
+            reason=note.strip()[:300],
+        )
+    return rating

@@ -124,6 +124,7 @@ class Doctor(models.Model):
     pinyin = models.CharField(_("pinyin"), max_length=100, blank=True)
     pinyin_initials = models.CharField(_("pinyin initials"), max_length=20, blank=True, db_index=True)
     intro = models.TextField(_("introduction"), blank=True)
+    intro_en = models.TextField(_("introduction (English)"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     his_code = models.CharField(_("HIS code"), max_length=64, blank=True, db_index=True)
 

@@ -48,6 +48,16 @@ def search(*, q: str, hospital: Hospital | None = None, limit: int = 20) -> tupl
         departments = departments.filter(hospital=hospital)
         doctors = doctors.filter(hospital=hospital)
     return (
-        list(departments.select_related("hospital")[:limit]),
-        list(doctors.select_related("hospital", "department")[:limit]),
+        list(departments.select_related("hospital").distinct()[:limit]),
+        list(doctors.select_related("hospital", "department").distinct().order_by("name", "title", "id")[:limit]),
     )
+
+
+def doctors_grouped(doctors: list[Doctor]) -> list[list[Doctor]]:
+    """Doctors of one hospital as persons: one who sits in two departments is entered once per
+    department (a doctor row belongs to one department), with the same name and title; such
+    rows are listed together, in the order first found."""
+    groups: dict[tuple[int, str, str], list[Doctor]] = {}
+    for d in doctors:
+        groups.setdefault((d.hospital_id, d.name, d.title), []).append(d)
+    return list(groups.values())

@@ -33,6 +33,7 @@ from guahao.console import his as _his  # noqa: F401 - registers the HIS pages
 from guahao.console import notifications as _notifications  # noqa: F401 - registers the message pages
 from guahao.console import orders as _orders  # noqa: F401 - registers the orders
 from guahao.console import payments as _payments  # noqa: F401 - registers the payment pages
+from guahao.console import ratings as _ratings  # noqa: F401 - registers the patients' ratings
 from guahao.console import relief as _relief  # noqa: F401 - registers the relief slots
 from guahao.console import risk as _risk  # noqa: F401 - registers the suspected requests
 from guahao.console import schedules as _schedules  # noqa: F401 - registers the schedule pages

@@ -24,6 +24,8 @@ LABELS = {
     "refund.retried": _("Failed refund sent again"),
     "refund.started": _("Refunded by staff"),
     "his.call_retried": _("HIS write-back sent again"),
+    "rating.published": _("Rating published"),
+    "rating.rejected": _("Rating rejected"),
     "blacklist.lifted": _("Bar lifted"),
     "blacklist.appeal": _("Appeal noted"),
     "message.registration.booked": _("booked"),

@@ -164,6 +164,33 @@ def day_status(views: list[ScheduleView]) -> tuple[int, str]:
     return 0, Availability.FULL
 
 
+@dataclass(frozen=True)
+class NextSlots:
+    """What a search result says of a department's or a doctor's coming clinics."""
+
+    status: str  # an Availability value, or "none" (no clinic in the days looked at)
+    day: dt.date | None  # the first day with free slots; else the first day of that status
+    available: int  # free online slots that day
+
+
+def next_slots(by_day: list[tuple[dt.date, list[ScheduleView]]], *, doctor_id: int | None = None) -> NextSlots:
+    """The first day with free slots of ``by_day`` (one doctor's clinics, if given); failing
+    that, the most hopeful of the rest: not released yet (it opens later), full, suspended."""
+    first: dict[str, dt.date] = {}
+    for day, views in by_day:
+        shown = [v for v in views if doctor_id is None or v.schedule.doctor_id == doctor_id]
+        if not shown:
+            continue
+        total, status = day_status(shown)
+        if status == Availability.AVAILABLE:
+            return NextSlots(status, day, total)
+        first.setdefault(status, day)
+    for status in (Availability.NOT_RELEASED, Availability.FULL, Availability.SUSPENDED):
+        if status in first:
+            return NextSlots(status, first[status], 0)
+    return NextSlots("none", None, 0)
+
+
 def schedule_detail(schedule: Schedule) -> tuple[ScheduleView, list[tuple[Period, int]]]:
     rules = rules_for_schedule(schedule)
     periods = list(

@@ -17,6 +17,7 @@ urlpatterns = [
     path("holds/<int:hold_id>/release", views.hold_release, name="hold-release"),
     path("registrations/", views.registrations, name="registrations"),
     path("registrations/<int:registration_id>/", views.registration, name="registration"),
+    path("registrations/<int:registration_id>/rate", views.registration_rate, name="registration-rate"),
     path("registrations/<int:registration_id>/cancel", views.registration_cancel, name="registration-cancel"),
     path(
         "registrations/<int:registration_id>/reschedule", views.registration_reschedule, name="registration-reschedule"

@@ -146,7 +146,7 @@ def hospital(request: HttpRequest, hospital_id: int) -> HttpResponse:
     h = _get(Hospital.objects.filter(is_active=True), hospital_id)
     q = request.GET.get("q", "").strip()[:50]
     departments, doctors = catalog.search(q=q, hospital=h) if q else ([], [])
-    ctx = {"q": q, "found_departments": departments, "found_doctors": doctors, "hospital": h}
+    ctx = {"q": q, "hospital": h} | _found(h, departments, doctors)
     if request.headers.get("HX-Request") and request.GET.get("part") == "search":
         return render(request, "web/_search_results.html", ctx)
     account = current_account(request)
@@ -156,6 +156,32 @@ def hospital(request: HttpRequest, hospital_id: int) -> HttpResponse:
         "seen_doctors": booking_selectors.doctors_seen(account=account, hospital=h) if account else [],
     }
     return render(request, "web/hospital.html", ctx)
+
+
+def _found(h: Hospital, departments: list[Department], doctors: list[Doctor]) -> dict[str, Any]:
+    """Search results with what each has in the next days (有号 on which day, 约满, …); a doctor
+    found in two departments (or by name and by specialty) is one result naming both."""
+    if not departments and not doctors:
+        return {"found_departments": [], "found_doctors": []}
+    today = clock.local_today(h.timezone)
+    days = DAYS_CHOICES[-1]
+    his_realtime.availability_refresh(hospital_id=h.pk, start=today, end=today + dt.timedelta(days=days - 1))
+    strips: dict[int, list] = {}
+
+    def strip(dep: Department) -> list:
+        if dep.pk not in strips:
+            strips[dep.pk] = scheduling.department_availability(department=dep, start=today, days=days)
+        return strips[dep.pk]
+
+    found_doctors = []
+    for rows in catalog.doctors_grouped(doctors):
+        places = [{"doctor": d, "next": scheduling.next_slots(strip(d.department), doctor_id=d.pk)} for d in rows]
+        found_doctors.append({"doctor": rows[0], "places": places})
+    return {
+        "found_departments": [{"department": d, "next": scheduling.next_slots(strip(d))} for d in departments],
+        "found_doctors": found_doctors,
+        "today": today,
+    }
 
 
 def department(request: HttpRequest, department_id: int) -> HttpResponse:
@@ -221,6 +247,7 @@ def doctor(request: HttpRequest, doctor_id: int) -> HttpResponse:
         "clinics": clinics,
         "specialties": [p for p in specialties if p],
         "restriction": restrictions.sentence(d.department),
+        "ratings": booking_selectors.doctor_ratings(doctor_id=d.pk),
     }
     return render(request, "web/doctor.html", ctx)
 
@@ -447,6 +474,9 @@ def _registration_context(account: Account, registration_id: int) -> dict[str, A
         "payment": payment,
         "refund": payment.refunds.order_by("-pk").first() if payment else None,
         "qr": booking.checkin_qr(r),
+        "rating": booking_selectors.rating_of(r),
+        "rateable": booking_selectors.registration_rateable(r),
+        "scores": SCORES,
     }
 
 
@@ -465,6 +495,33 @@ def registration_cancel(request: HttpRequest, account: Account, registration_id:
     except Problem as problem:
         return _refused(request, "web/cancel.html", ctx, problem)
     return redirect(reverse("web:registration", kwargs={"registration_id": registration_id}) + "?cancelled=1")
+
+
+SCORES = [
+    (5, _("Very satisfied")),
+    (4, _("Satisfied")),
+    (3, _("Neutral")),
+    (2, _("Dissatisfied")),
+    (1, _("Very dissatisfied")),
+]
+
+
+@patient_page
+@require_POST
+def registration_rate(request: HttpRequest, account: Account, registration_id: int) -> HttpResponse:
+    """The patient rates the doctor after the visit; shown on the doctor's page once published."""
+    ctx = _registration_context(account, registration_id)
+    ctx["form"] = request.POST
+    score = _int(request.POST.get("score"))
+    try:
+        if score is None:
+            raise INVALID.error(detail=str(_("Choose a score from 1 to 5.")), field="score")
+        booking.rating_create(
+            registration=ctx["registration"], score=score, comment=request.POST.get("comment", "")[:500]
+        )
+    except Problem as problem:
+        return _refused(request, "web/registration.html", ctx, problem)
+    return redirect(reverse("web:registration", kwargs={"registration_id": registration_id}) + "#my-rating")
 
 
 def _move_choices(r: Registration) -> list[dict[str, Any]]:

@@ -19,7 +19,15 @@ from guahao.accounts import idcard
 from guahao.accounts.models import Account, Patient, StaffEvent, StaffLockout, StaffRole
 from guahao.accounts.services import staff_token_create
 from guahao.api.auth import StaffBearer
-from guahao.booking.models import BlacklistEntry, BookingEvent, Hold, Registration, ReliefGrant, RiskDecision
+from guahao.booking.models import (
+    BlacklistEntry,
+    BookingEvent,
+    Hold,
+    Rating,
+    Registration,
+    ReliefGrant,
+    RiskDecision,
+)
 from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.core import clock
 from guahao.core.models import AuditEntry
@@ -203,6 +211,16 @@ def _theirs() -> dict[type, models.Model]:
             reason="乙方急诊",
             requested_by="their-desk",
             requested_at=now,
+        ),
+        Rating: Rating.objects.create(
+            registration=registration,
+            hospital=h,
+            doctor=doctor,
+            account=patient.account,
+            patient=patient,
+            score=2,
+            comment="乙方评价",
+            created_at=now,
         ),
     }
 

@@ -26,6 +26,21 @@ def loc(obj: Any, name: str = "name") -> str:
 
 
 @register.filter
+def mmss(seconds: int | None) -> str:
+    """Seconds as the countdown shows them (14:59): the page's first paint already has the
+    script's format and width, so its first tick moves nothing (no layout shift)."""
+    left = max(0, int(seconds or 0))
+    return f"{left // 60}:{left % 60:02d}"
+
+
+@register.filter
+def stars(score: float | int | None) -> str:
+    """A score out of 5 as stars, rounded to the nearest whole: ★★★★☆."""
+    full = max(0, min(5, int((score or 0) + 0.5)))
+    return "★" * full + "☆" * (5 - full)
+
+
+@register.filter
 def yuan(fen: int | None) -> str:
     return f"¥{money.yuan(fen or 0)}"
 
