@@ -116,6 +116,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "notifications.hospitalchannels": "view add change",
         "waitlist.waitlistentry": "view change",
         "booking.reliefgrant": "view add change",  # approves another's request
+        "accounts.kioskdevice": "view add change",  # registers the hospital's kiosks, revokes them
     },
 }
 
