@@ -148,3 +148,16 @@ def test_two_hospitals_run_a_waitlist_with_a_full_clinic_and_patients_waiting(lo
     )
     body = {"schedule_id": str(second_full.pk), "patient_id": newcomer.add_patient(relation="child", name="张小明")}
     assert newcomer.call("POST", "/waitlist", body)[1]["code"] == "waitlist.off"
+
+
+def test_the_demo_kiosk_opens_with_its_published_token_and_offers_the_window_s_slots(loaded):
+    from django.test import Client
+
+    kiosk = Client()
+    assert kiosk.get(f"/kiosk/setup?token={demo.DEMO_KIOSK_TOKEN}")["Location"] == "/kiosk/"
+    start = kiosk.get("/kiosk/").content.decode()
+    assert "仁和医院" in start and "门诊大厅 1号机" in start
+    onsite = Schedule.objects.filter(
+        hospital__code="renhe", date__gte=f.today(), slots__pool="onsite", slots__state="free"
+    )
+    assert onsite.exists()

@@ -31,6 +31,17 @@ def _digest(key: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), f"kiosk:{key}".encode(), hashlib.sha256).hexdigest()
 
 
+def kiosk_device_with_token(*, hospital: Hospital, name: str, key: str, by: str) -> KioskDevice:
+    """A kiosk opened by a token chosen beforehand: the demo's, printed in the README. Real
+    kiosks get a random token (``kiosk_device_create``)."""
+    if not key.startswith(TOKEN_PREFIX):
+        raise INVALID.error(field="key")
+    device, _random = kiosk_device_create(hospital=hospital, name=name, by=by)
+    KioskDevice.objects.filter(pk=device.pk).update(key_hash=_digest(key))
+    device.refresh_from_db()
+    return device
+
+
 def kiosk_device_create(*, hospital: Hospital, name: str, by: str) -> tuple[KioskDevice, str]:
     """Register a kiosk of ``hospital``; returns the device and its token (shown once)."""
     name = " ".join(name.split())

@@ -31,7 +31,8 @@ from guahao.accounts.models import KioskDevice, Patient
 from guahao.booking import services as booking
 from guahao.booking.models import ACTIVE_REGISTRATION, Hold, HoldStatus, Registration, RegistrationStatus
 from guahao.catalog.models import Department
-from guahao.core import clock
+from guahao.core import clock, ratelimit
+from guahao.core.errors import RATE_LIMITED
 from guahao.core.problems import Problem
 from guahao.payments import kiosk
 from guahao.payments.models import Payment, PaymentStatus
@@ -44,6 +45,9 @@ SEEN = "kiosk_seen"
 READ = "kiosk_read"  # the ID number read for a new patient's form: sealed, until they register or leave
 IDLE_SECONDS = 90  # a patient who walked away is forgotten after this long without a touch
 DAYS_AHEAD = 7
+# ID numbers one kiosk may look up a minute: a queue of patients reads a few; someone trying
+# numbers to see others' bookings is stopped (a staff member can clear it by waiting a minute).
+READS_PER_MINUTE = 12
 FREE_ONSITE = Q(slots__pool=Pool.ONSITE, slots__state=SlotState.FREE)
 
 
@@ -202,6 +206,8 @@ def start(request: HttpRequest, device: KioskDevice) -> HttpResponse:
 def identify(request: HttpRequest, device: KioskDevice) -> HttpResponse:
     number = request.POST.get("id_number", "").strip().upper()
     try:
+        if not ratelimit.allow(f"kiosk-reads:{device.pk}", limit=READS_PER_MINUTE, window_seconds=60, shared=True):
+            raise RATE_LIMITED.error()
         patient = kiosks.kiosk_patient(number)
     except Problem as problem:
         return _render(request, "kiosk/start.html", {"problem": problem}, status=problem.status)

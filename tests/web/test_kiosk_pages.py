@@ -186,3 +186,13 @@ def test_a_hospital_admin_adds_a_kiosk_sees_its_token_once_and_revokes_it():
     console.post("/console/accounts/kioskdevice/", {"action": "revoke", "_selected_action": [device.pk]}, follow=True)
     device.refresh_from_db()
     assert device.revoked_by == "boss" and kiosks.kiosk_for_token(token) is None
+
+
+def test_a_kiosk_trying_many_id_numbers_is_stopped_for_a_minute(hall, ratelimits):
+    kiosk = opened(hall["token"])
+    for _ in range(kiosk_views.READS_PER_MINUTE):
+        assert kiosk.post("/kiosk/identify", {"id_number": f.id_number()}).status_code == 200
+    stopped = kiosk.post("/kiosk/identify", {"id_number": f.id_number()})
+    assert stopped.status_code == 429 and 'id="k-id"' in stopped.content.decode()
+    clock.advance(dt.timedelta(seconds=61))
+    assert kiosk.post("/kiosk/identify", {"id_number": f.id_number()}).status_code == 200
