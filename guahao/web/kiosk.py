@@ -44,6 +44,7 @@ PATIENT = "kiosk_patient"
 SEEN = "kiosk_seen"
 READ = "kiosk_read"  # the ID number read for a new patient's form: sealed, until they register or leave
 IDLE_SECONDS = 90  # a patient who walked away is forgotten after this long without a touch
+PAY_IDLE_SECONDS = 300  # while the QR code waits for the payment made on the patient's phone
 DAYS_AHEAD = 7
 # ID numbers one kiosk may look up a minute: a queue of patients reads a few; someone trying
 # numbers to see others' bookings is stopped (a staff member can clear it by waiting a minute).
@@ -63,16 +64,22 @@ def _forget(request: HttpRequest) -> None:
         request.session.pop(key, None)
 
 
-def _patient(request: HttpRequest) -> Patient | None:
-    """The patient at the kiosk, unless they left it idle too long."""
+def _patient(request: HttpRequest, *, touch: bool = True, idle: int = IDLE_SECONDS) -> Patient | None:
+    """The patient at the kiosk, unless they left it idle longer than ``idle`` seconds. A page the
+    patient asked for counts as a touch; one that reloads by itself (``touch=False``: the QR
+    code waiting for the payment) does not, and tells the page how long it has left."""
     pk, seen = request.session.get(PATIENT), request.session.get(SEEN)
     if pk is None or seen is None:
         return None
     now = clock.now()
-    if now - dt.datetime.fromisoformat(seen) > dt.timedelta(seconds=IDLE_SECONDS):
+    since = now - dt.datetime.fromisoformat(seen)
+    if since > dt.timedelta(seconds=idle):
         _forget(request)
         return None
-    request.session[SEEN] = now.isoformat()
+    if touch:
+        request.session[SEEN] = now.isoformat()
+    else:
+        request._kiosk_idle_left = max(1, idle - int(since.total_seconds()))  # type: ignore[attr-defined]
     return Patient.objects.select_related("account").filter(pk=pk, removed_at__isnull=True).first()
 
 
@@ -82,9 +89,11 @@ def _start_with(request: HttpRequest, patient: Patient) -> None:
     request.session[SEEN] = clock.now().isoformat()
 
 
-def kiosk_page(*, patient: bool) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def kiosk_page(
+    *, patient: bool, touch: bool = True, idle: int = IDLE_SECONDS
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """A page of a registered kiosk (else its set-up page); ``patient``: one is at the kiosk
-    (else back to the start screen)."""
+    (else back to the start screen); ``touch`` and ``idle``: see ``_patient``."""
 
     def wrap(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -95,7 +104,7 @@ def kiosk_page(*, patient: bool) -> Callable[[Callable[..., HttpResponse]], Call
             request.kiosk = device  # type: ignore[attr-defined]
             if not patient:
                 return view(request, device, *args, **kwargs)
-            someone = _patient(request)
+            someone = _patient(request, touch=touch, idle=idle)
             if someone is None:
                 return redirect("kiosk:start")
             return view(request, device, someone, *args, **kwargs)
@@ -110,7 +119,7 @@ def _render(request: HttpRequest, template: str, ctx: dict[str, Any], status: in
     ctx = {
         "device": device,
         "hospital": device.hospital if device else None,
-        "idle_seconds": IDLE_SECONDS,
+        "idle_seconds": getattr(request, "_kiosk_idle_left", IDLE_SECONDS),
         "consent_text": consent.TEXT,
         "consent_version": consent.TEXT_VERSION,
         **ctx,
@@ -351,13 +360,14 @@ def hold_pay(request: HttpRequest, device: KioskDevice, patient: Patient, hold_i
     return redirect("kiosk:pay", hold_id=h.pk)
 
 
-@kiosk_page(patient=True)
+@kiosk_page(patient=True, touch=False, idle=PAY_IDLE_SECONDS)
 def pay(request: HttpRequest, device: KioskDevice, patient: Patient, hold_id: int) -> HttpResponse:
     """The QR code of the cashier, asked about every few seconds (the page reloads itself) until
     the money is in: then the registration and its slip."""
     h = _hold(device, patient, hold_id)
     registration = kiosk.kiosk_payment_check(hold=h)
     if registration is not None:
+        request.session[SEEN] = clock.now().isoformat()  # the payment came in: the patient is there
         return redirect("kiosk:registration", registration_id=registration.pk)
     h.refresh_from_db()
     payment = Payment.objects.filter(hold=h, status=PaymentStatus.CREATED).order_by("-pk").first()

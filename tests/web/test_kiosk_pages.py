@@ -196,3 +196,43 @@ def test_a_kiosk_trying_many_id_numbers_is_stopped_for_a_minute(hall, ratelimits
     assert stopped.status_code == 429 and 'id="k-id"' in stopped.content.decode()
     clock.advance(dt.timedelta(seconds=61))
     assert kiosk.post("/kiosk/identify", {"id_number": f.id_number()}).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_qr_payment_books_the_hold_and_the_waiting_code_keeps_the_patient_five_minutes_at_most(sandbox):
+    from guahao.payments.models import Payment
+    from tests.processes import post
+
+    h = f.hospital(payment_required=True)
+    clinic = f.schedule(f.department(h), platform_share_percent=50)
+    _device, token = kiosks.kiosk_device_create(hospital=h, name="Hall 2", by="admin")
+    number = idcard.decrypt(f.patient(f.account(), relation="self").id_number_encrypted)
+    kiosk = opened(token)
+    kiosk.post("/kiosk/identify", {"id_number": number})
+    kiosk.post(f"/kiosk/book/clinic/{clinic.pk}")
+    hold = Hold.objects.get()
+    assert kiosk.post(f"/kiosk/holds/{hold.pk}/pay", {"method": "alipay"})["Location"] == f"/kiosk/holds/{hold.pk}/qr"
+    waiting = page(kiosk.get(f"/kiosk/holds/{hold.pk}/qr"))
+    pay_url = waiting.split('data-pay-url="')[1].split('"')[0]
+    assert 'http-equiv="refresh"' in waiting and 'data-idle-seconds="300"' in waiting
+    clock.advance(dt.timedelta(seconds=120))  # longer than a page's idle time: the code still waits
+    left = page(kiosk.get(f"/kiosk/holds/{hold.pk}/qr")).split('data-idle-seconds="')[1].split('"')[0]
+    assert 170 < int(left) <= 180  # the reloads themselves are no touch
+
+    assert post(f"{pay_url}/pay") == 200  # scanned and paid on the patient's phone
+    registration_url = kiosk.get(f"/kiosk/holds/{hold.pk}/qr")["Location"]
+    registration = Registration.objects.get()
+    assert registration_url == f"/kiosk/registrations/{registration.pk}"
+    assert registration.registration_number in page(kiosk.get(registration_url))
+    payment = Payment.objects.get(registration=registration)
+    assert (payment.status, payment.method, payment.provider) == ("paid", "alipay", "sandbox")
+
+    kiosk.post(f"/kiosk/registrations/{registration.pk}/cancel")
+    registration.refresh_from_db()
+    assert registration.status in ("refunding", "refunded") and payment.refunds.count() == 1
+
+    kiosk.post(f"/kiosk/book/clinic/{clinic.pk}")
+    again = Hold.objects.latest("pk")
+    kiosk.post(f"/kiosk/holds/{again.pk}/pay")
+    clock.advance(dt.timedelta(seconds=kiosk_views.PAY_IDLE_SECONDS + 1))  # walked away from the code
+    assert kiosk.get(f"/kiosk/holds/{again.pk}/qr")["Location"] == "/kiosk/"
