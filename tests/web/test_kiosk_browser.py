@@ -1,7 +1,8 @@
 """The self-service kiosk in a portrait 1080×1920 Chromium: the device's token opens it, a card
 reader types the ID number (fast keystrokes and Enter), a new patient registers, books this
 afternoon's clinic, pays by scanning the QR code (the payment sandbox), the slip is shown and
-printed, the patient checks in, books tomorrow too and cancels that booking; then English.
+printed, the patient checks in, books tomorrow too and cancels that booking; then English, and
+the next patient walks away: the kiosk goes back to its start screen by itself.
 
 Screenshots of every step go to ``artifacts/browser/kiosk/``. Every page is audited as shown: the
 phone app's audit (contrast, labels, language) and the kiosk's own needs: body type of at least
@@ -151,5 +152,13 @@ def test_a_kiosk_registers_books_takes_a_qr_payment_prints_checks_in_and_cancels
     page.wait_for_url(re.compile(r"/kiosk/$"))
     assert "Welcome" in page.locator("h1").inner_text() and masked not in page.content()
     shot("start-en")
+
+    page.clock.install()  # the next patient walks away from the kiosk without pressing Finish
+    page.keyboard.type(number, delay=4)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/kiosk/menu$"))
+    page.clock.fast_forward(91_000)
+    page.wait_for_url(re.compile(r"/kiosk/$"))
+    assert masked not in page.content()
     assert refused == []
     context.close()
