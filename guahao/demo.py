@@ -280,6 +280,18 @@ DEMO_HOSPITAL_STAFF = [
 ]
 
 
+# The demo's self-service kiosk at 仁和医院: open /kiosk/setup?token=<this> (the README lists it).
+DEMO_KIOSK_TOKEN = "kd_guahao-demo-renhe-hall-1"  # noqa: S105 - the demo's published token, like its passwords
+
+
+def _kiosk() -> None:
+    from guahao.accounts import kiosks
+
+    kiosks.kiosk_device_with_token(
+        hospital=Hospital.objects.get(code="renhe"), name="门诊大厅 1号机", key=DEMO_KIOSK_TOKEN, by="demo"
+    )
+
+
 def _staff() -> None:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -729,3 +741,4 @@ def load(seed: int = 20261122) -> None:
     )
     _restrictions()
     _staff()
+    _kiosk()

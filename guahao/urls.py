@@ -16,5 +16,6 @@ urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page says.
     path("favicon.ico", RedirectView.as_view(url=static("web/icon.svg"), permanent=True)),
     path("i18n/", include("django.conf.urls.i18n")),  # the language switch (console, web app)
+    path("kiosk/", include("guahao.web.kiosk")),  # the hospitals' self-service kiosks
     path("", include("guahao.web.urls")),
 ]

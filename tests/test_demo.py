@@ -157,3 +157,16 @@ def test_demo_doctors_have_an_english_introduction_and_patients_rated_some(loade
     rated = Rating.objects.filter(hospital__code="kangning")
     assert rated.filter(status="published").exists() and rated.filter(status="pending").exists()
     assert not rated.exclude(registration__status__in=["checked_in", "visited"]).exists()
+
+
+def test_the_demo_kiosk_opens_with_its_published_token_and_offers_the_window_s_slots(loaded):
+    from django.test import Client
+
+    kiosk = Client()
+    assert kiosk.get(f"/kiosk/setup?token={demo.DEMO_KIOSK_TOKEN}")["Location"] == "/kiosk/"
+    start = kiosk.get("/kiosk/").content.decode()
+    assert "仁和医院" in start and "门诊大厅 1号机" in start
+    onsite = Schedule.objects.filter(
+        hospital__code="renhe", date__gte=f.today(), slots__pool="onsite", slots__state="free"
+    )
+    assert onsite.exists()

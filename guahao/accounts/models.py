@@ -290,3 +290,27 @@ class MedicalRecord(models.Model):
 
     def __str__(self) -> str:
         return self.his_patient_id
+
+
+class KioskDevice(models.Model):
+    """A hospital's self-service kiosk (自助机), registered by its staff. The kiosk page knows the
+    device by its token (only its keyed hash is kept; the token is shown once, when the device is
+    added); a revoked device opens nothing. A kiosk acts for the patient standing at it, under the
+    patient's own rules, and never with a staff member's rights."""
+
+    hospital = models.ForeignKey(Hospital, models.CASCADE, related_name="+", verbose_name=_("hospital"))
+    name = models.CharField(_("name"), max_length=100, help_text=_("Where it stands, e.g. “Hall 1, kiosk 3”."))
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), editable=False)
+    created_by = models.CharField(_("created by"), max_length=150, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+    revoked_by = models.CharField(_("revoked by"), max_length=150, blank=True, editable=False)
+    last_seen_at = models.DateTimeField(_("last seen at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("kiosk device")
+        verbose_name_plural = _("kiosk devices")
+        ordering = ["hospital", "name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -119,6 +119,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "waitlist.waitlistentry": "view change",
         "booking.reliefgrant": "view add change",  # approves another's request
         "booking.rating": "view change",
+        "accounts.kioskdevice": "view add change",  # registers the hospital's kiosks, revokes them
     },
 }
 

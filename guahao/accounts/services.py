@@ -595,11 +595,12 @@ def patient_remove(*, patient: Patient) -> None:
             Patient.objects.filter(pk=patient.pk).update(removed_at=now)
 
 
-def patient_find_or_create(*, name: str, id_number: str, phone: str) -> Patient:
+def patient_find_or_create(*, name: str, id_number: str, phone: str, channel: str = "desk") -> Patient:
     """The patient staff book for at the window or on the phone: found by the ID number under the
     account of ``phone`` (the login the patient will use; made if new), or added there with the
     same checks a patient's own addition gets. A name that is not the one already registered
-    for the number is refused (``patient.name_mismatch``): real-name booking."""
+    for the number is refused (``patient.name_mismatch``): real-name booking. ``channel``: where
+    the consent was given (``desk``: read out by staff; ``kiosk``: agreed to on its screen)."""
     name = real_name(name)
     parsed = idcard.parse(id_number)
     if parsed is None:
@@ -624,7 +625,7 @@ def patient_find_or_create(*, name: str, id_number: str, phone: str) -> Patient:
             phone=phone,
             relation=relation,
             consent_version=consent.TEXT_VERSION,
-            channel="desk",
+            channel=channel,
         )
     except Problem as refused:
         if refused.code != errors.PATIENT_EXISTS.code:

@@ -30,6 +30,7 @@ from guahao.catalog import services as catalog
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital
 from guahao.console import audit as _audit  # noqa: F401 - registers the audit log
 from guahao.console import his as _his  # noqa: F401 - registers the HIS pages
+from guahao.console import kiosks as _kiosks  # noqa: F401 - registers the kiosk devices
 from guahao.console import notifications as _notifications  # noqa: F401 - registers the message pages
 from guahao.console import orders as _orders  # noqa: F401 - registers the orders
 from guahao.console import payments as _payments  # noqa: F401 - registers the payment pages

@@ -15,8 +15,8 @@ from django.forms.models import model_to_dict
 from django.test import Client
 from django.urls import reverse
 
-from guahao.accounts import idcard
-from guahao.accounts.models import Account, Patient, StaffEvent, StaffLockout, StaffRole
+from guahao.accounts import idcard, kiosks
+from guahao.accounts.models import Account, KioskDevice, Patient, StaffEvent, StaffLockout, StaffRole
 from guahao.accounts.services import staff_token_create
 from guahao.api.auth import StaffBearer
 from guahao.booking.models import (
@@ -222,6 +222,7 @@ def _theirs() -> dict[type, models.Model]:
             comment="乙方评价",
             created_at=now,
         ),
+        KioskDevice: kiosks.kiosk_device_create(hospital=h, name=f"{THEIRS}自助机", by="theirs-admin")[0],
     }
 
 

@@ -52,6 +52,14 @@ def qr_svg(data: str, label: str) -> SafeString:
     return mark_safe(svg)  # noqa: S308 - segno writes the markup; the title is escaped by segno
 
 
+@register.simple_tag
+def qr_svg_sized(data: str, label: str) -> SafeString:
+    """The QR code as inline SVG without a fixed size: the page's stylesheet sizes it (the kiosk's
+    codes are scanned from half a metre away)."""
+    svg = segno.make(data, error="m").svg_inline(border=2, dark="#000", light="#fff", title=label, omitsize=True)
+    return mark_safe(svg)  # noqa: S308 - segno writes the markup; the title is escaped by segno
+
+
 @register.filter
 def get_item(mapping: dict, key: str) -> Any:
     return mapping.get(key, "") if hasattr(mapping, "get") else ""
