@@ -32,6 +32,16 @@ def kiosk_actor(device: KioskDevice) -> str:
     return f"kiosk#{device.pk} {device.name}"[:150]
 
 
+def _audit_registration(device: KioskDevice, action: str, registration: Registration) -> None:
+    _audit(
+        device,
+        action,
+        target_type="registration",
+        target_id=registration.pk,
+        target=registration.registration_number,
+    )
+
+
 def _audit(
     device: KioskDevice, action: str, *, target_type: str, target_id: object, target: str, **after: object
 ) -> None:
@@ -110,13 +120,7 @@ def kiosk_confirm(*, device: KioskDevice, hold: Hold) -> Registration:
     """Book a hold with nothing to pay."""
     _own_hospital(device, hold.hospital_id)
     registration = booking.hold_confirm(hold=hold)
-    _audit(
-        device,
-        "registration.booked",
-        target_type="registration",
-        target_id=registration.pk,
-        target=registration.registration_number,
-    )
+    _audit_registration(device, "registration.booked", registration)
     return registration
 
 
@@ -133,13 +137,7 @@ def kiosk_check_in(*, device: KioskDevice, registration: Registration) -> Regist
         registration = booking.registration_check_in(
             registration=registration, actor=booking.Actor.patient(registration.account)
         )
-        _audit(
-            device,
-            "registration.checked_in",
-            target_type="registration",
-            target_id=registration.pk,
-            target=registration.registration_number,
-        )
+        _audit_registration(device, "registration.checked_in", registration)
     return registration
 
 
@@ -151,11 +149,5 @@ def kiosk_cancel(*, device: KioskDevice, registration: Registration) -> Registra
         registration = payments.registration_cancel(
             registration=registration, actor=booking.Actor.patient(registration.account)
         )
-        _audit(
-            device,
-            "registration.cancelled",
-            target_type="registration",
-            target_id=registration.pk,
-            target=registration.registration_number,
-        )
+        _audit_registration(device, "registration.cancelled", registration)
     return registration

@@ -10,7 +10,7 @@ from guahao.booking.models import Registration
 from guahao.core.models import AuditEntry
 from tests import factories as f
 from tests.console.days import make_days
-from tests.web.test_browser import ARTIFACTS, chromium  # noqa: F401 - the browser fixture
+from tests.web.test_browser import ARTIFACTS, chromium, console_page  # noqa: F401 - the browser fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,14 +20,7 @@ def test_find_an_order_by_id_number_undo_its_no_show_and_read_the_charts(chromiu
     f.staff_member("desk", "operator", days.hospital, password="a-long-pass-phrase-9")
     shots = ARTIFACTS / "console-day"
     shots.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{live_server.url}/console/login/")
-    page.fill("input[name=username]", "desk")
-    page.fill("input[name=password]", "a-long-pass-phrase-9")
-    page.click("#login-form [type=submit]")
-    page.wait_for_load_state()
+    context, page = console_page(chromium, live_server.url, "desk", password="a-long-pass-phrase-9", width=1366)
     assert page.locator("#dashboard").count() == 1
     assert page.locator("#figure-booked").count() == 1 and page.locator("#figure-clinics").count() == 1
     page.screenshot(path=str(shots / "01-today.png"), full_page=True)

@@ -11,7 +11,7 @@ from guahao.booking.models import Registration
 from guahao.core.models import AuditEntry
 from guahao.payments.models import Payment
 from tests import factories as f
-from tests.web.test_browser import ARTIFACTS, chromium  # noqa: F401 - the browser fixture
+from tests.web.test_browser import ARTIFACTS, chromium, console_page  # noqa: F401 - the browser fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,14 +25,7 @@ def test_a_window_clerk_books_a_walk_in_takes_cash_prints_the_slip_and_sees_the_
     mistyped = number[:-1] + ("0" if number[-1] != "0" else "1")  # the check digit no longer fits
     shots = ARTIFACTS / "console-desk"
     shots.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{live_server.url}/console/login/")
-    page.fill("input[name=username]", "clerk")
-    page.fill("input[name=password]", "a-long-pass-phrase-9")
-    page.click("#login-form [type=submit]")
-    page.wait_for_load_state()
+    context, page = console_page(chromium, live_server.url, "clerk", password="a-long-pass-phrase-9", width=1366)
 
     page.goto(f"{live_server.url}/console/desk/")
     page.click("#d-id")

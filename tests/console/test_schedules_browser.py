@@ -10,7 +10,7 @@ import pytest
 
 from guahao.scheduling.models import Schedule, ScheduleEvent
 from tests import factories as f
-from tests.web.test_browser import ARTIFACTS, chromium  # noqa: F401 - the browser fixture
+from tests.web.test_browser import ARTIFACTS, chromium, console_page  # noqa: F401 - the browser fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,15 +23,7 @@ def test_template_to_two_published_weeks_to_extra_slots_a_patient_can_book(chrom
     tomorrow = f.today() + dt.timedelta(days=1)
     shots = ARTIFACTS / "schedules"
     shots.mkdir(parents=True, exist_ok=True)
-    context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-
-    page.goto(f"{live_server.url}/console/login/")
-    page.fill("input[name=username]", "kangning-desk")
-    page.fill("input[name=password]", "pw-for-tests")
-    page.click("#login-form [type=submit]")
-    page.wait_for_load_state()
+    context, page = console_page(chromium, live_server.url, "kangning-desk", locale="en-US")
 
     # a weekly template: tomorrow's weekday, 08:00-08:30, two numbers, all online
     page.goto(f"{live_server.url}/console/scheduling/scheduletemplate/add/")

@@ -143,6 +143,21 @@ AUDIT = """() => {
 }"""
 
 
+def console_page(  # type: ignore[no-untyped-def]
+    chromium, server: str, username: str, *, password: str = "pw-for-tests", locale: str = "zh-CN", width: int = 1280
+):
+    """A staff member logged in to the console on a desk's screen (``width``×900): the context and its page."""
+    context = chromium.new_context(locale=locale, viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{server}/console/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("#login-form [type=submit]")
+    page.wait_for_load_state()
+    return context, page
+
+
 def phone_page(chromium, language: str, prefix: str = "", *, ours: str | None = None):  # type: ignore[no-untyped-def]
     """A page on a 390×844 phone, and ``shot(name)``: a numbered full-page screenshot under
     ``artifacts/browser/<language>/<prefix>NN-<name>.png`` and the audit of the page shown, when it

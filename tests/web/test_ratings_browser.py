@@ -15,7 +15,7 @@ from guahao.booking.models import Rating, Registration
 from guahao.catalog.models import Department, Doctor
 from guahao.scheduling.models import Session
 from tests import factories as f
-from tests.web.test_browser import ARTIFACTS, LABELS, chromium, phone_page  # noqa: F401 - the browser fixture
+from tests.web.test_browser import ARTIFACTS, LABELS, chromium, console_page, phone_page  # noqa: F401 - the browser fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,14 +58,7 @@ def test_a_seen_patient_rates_staff_publish_and_the_doctors_page_shows_it(chromi
     context.close()
 
     # the hospital's operator publishes it in the console
-    desk = chromium.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    console = desk.new_page()
-    console.set_default_timeout(15_000)
-    console.goto(f"{live_server.url}/console/login/")
-    console.fill("input[name=username]", "renhe-desk")
-    console.fill("input[name=password]", "pw-for-tests")
-    console.click("#login-form [type=submit]")
-    console.wait_for_load_state()
+    desk, console = console_page(chromium, live_server.url, "renhe-desk")
     console.goto(f"{live_server.url}/console/booking/rating/?status__exact=pending")
     rating = Rating.objects.get()
     console.check(f"input[name=_selected_action][value='{rating.pk}']")
