@@ -104,12 +104,16 @@ def test_a_refund_whose_server_was_killed_after_the_provider_took_it_is_refunded
     refund = Refund.objects.get()
     assert (refund.status, refund.sent_at) == (RefundStatus.PENDING, None)
 
-    # The worker's minute job sends it again (the same refund number), then asks about it.
-    for _ in range(3):
+    # The worker's minute job sends it again (the same refund number), then asks about it every
+    # few minutes until the provider has decided (it takes the provider a moment of real time).
+    def job_minute() -> bool:
         payments.payments_check()
         if Refund.objects.get().status != RefundStatus.PENDING:
-            break
+            return True
         clock.advance(payments.REFUND_QUERY_AFTER + dt.timedelta(seconds=1))
+        return False
+
+    wait_for(job_minute)
     assert payments.payments_check()["refunds"] == 0  # and then there is nothing left to do
 
     # What the patient sees: cancelled and refunded, 51 yuan once.
