@@ -252,6 +252,21 @@ class CrashPoints:
         finally:
             killed.kill()
 
+    def call(self, function: str, **kwargs: Any) -> None:
+        """``function`` (``module:function``) run to its end in a process of its own: another web
+        process or worker, not killed."""
+        job, _ = self._job("", "before", 1, call=function, kwargs=kwargs)
+        pid = self.zygote.fork(job)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline, f"{function} did not end"
+            time.sleep(0.01)
+        connection.close()  # the test's own: a fresh one sees what the other process did
+
     @contextlib.contextmanager
     def job(
         self,

@@ -171,6 +171,9 @@ def _token_key(key_hash: str) -> str:
     return f"auth:token:{key_hash}"
 
 
+request_cache.keep_locally("auth:token:")
+
+
 def _token_remember(token: AuthToken, account: Account) -> None:
     seconds = TOKEN_CACHE_SECONDS if settings.REDIS_URL else TOKEN_CACHE_LOCAL_SECONDS
     cache.set(_token_key(token.key_hash), (account, token.expires_at), timeout=seconds)

@@ -9,6 +9,9 @@ for memcached's limits (Redis has none).
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import pickle
 import secrets
 import threading
 import time
@@ -17,6 +20,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.core.cache import cache, caches
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 from django.http import HttpRequest, HttpResponse
@@ -40,9 +44,32 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = _Client
+        self.url = server
+        # Pub/sub is not per database: the channel names the server's database and our prefix.
+        self.changes = f"{self.key_prefix or 'guahao'}:changes:{server.rsplit('/', 1)[-1]}"
 
     def validate_key(self, key: str) -> None:
         return None
+
+    # A key kept in the processes as well (``keep_locally``) is forgotten by all of them when it
+    # is deleted or set here; generations moved on in a pipeline say so themselves (``told``).
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        deleted = super().delete(key, version=version)
+        _tell([key])
+        return deleted
+
+    def delete_many(self, keys: Any, version: int | None = None) -> None:
+        keys = list(keys)
+        super().delete_many(keys, version=version)
+        _tell(keys)
+
+    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
+        super().set(key, value, timeout=timeout, version=version)
+        _tell([key])
+
+    def clear(self) -> None:
+        super().clear()
+        _tell(["*"])
 
     def redis(self) -> Any:
         """The Redis client itself, for scripts and pipelines (keys through ``make_key``)."""
@@ -67,11 +94,176 @@ def redis() -> Any | None:
     return backend.redis() if isinstance(backend, RedisCache) else None
 
 
+# --- kept in each process, told of every change ----------------------------------------------------
+#
+# With Redis, a few hot keys (a patient's token, the facts' generation) are kept in each process
+# as well, so that most requests of a release's crowd make no round trip at all. Every change of
+# such a key is published on one channel after it is written (``_tell``), and forgotten at once
+# in the process that made it; a thread per process listens and forgets the key in the others
+# (a few milliseconds later). Nothing is kept while that thread is not subscribed (starting,
+# reconnecting after Redis went away, which also forgets everything); a value read from Redis
+# is not kept if any change was heard while it was being read (it may be the old one); nothing
+# is kept longer than ``LOCAL_SECONDS`` whatever is heard. In the embedded default (no Redis)
+# there is nothing to keep: the cache is the process's own.
+
+LOCAL_SECONDS = 30.0
+LOCAL_SIZE = 20000
+_local_prefixes: list[str] = []
+_missing = object()
+log = logging.getLogger(__name__)
+
+
+def keep_locally(prefix: str) -> None:
+    """Keys starting with ``prefix`` are kept in each process too (at start-up)."""
+    if prefix not in _local_prefixes:
+        _local_prefixes.append(prefix)
+
+
+def _kept_locally(key: str) -> bool:
+    return any(key.startswith(p) for p in _local_prefixes)
+
+
+class _Local:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.values: dict[str, tuple[float, bytes]] = {}
+        self.heard = 0  # changes heard (and reconnections): a read spanning one keeps nothing
+        self.listening = False
+        self.pid = 0
+
+    def ensure_listening(self, backend: RedisCache) -> None:
+        if self.pid == os.getpid():
+            return
+        with self.lock:
+            if self.pid == os.getpid():
+                return
+            # A forked process inherits neither the thread nor a right to the parent's values.
+            self.pid, self.listening, self.values = os.getpid(), False, {}
+            self.heard += 1
+        threading.Thread(
+            target=self._listen, args=(backend.url, backend.changes), name="guahao-cache-changes", daemon=True
+        ).start()
+
+    def get(self, key: str) -> Any:
+        entry = self.values.get(key)
+        if entry is None or not self.listening:
+            return _missing
+        if entry[0] <= time.monotonic():
+            self.values.pop(key, None)
+            return _missing
+        return pickle.loads(entry[1])  # noqa: S301 - written by ourselves; a fresh copy per request
+
+    def put(self, key: str, value: Any, heard: int) -> None:
+        if value is None or not _kept_locally(key):
+            return
+        data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+        with self.lock:
+            if not self.listening or self.heard != heard:
+                return
+            if len(self.values) >= LOCAL_SIZE:
+                self.values.clear()
+            self.values[key] = (time.monotonic() + LOCAL_SECONDS, data)
+
+    def forget(self, keys: list[str]) -> None:
+        with self.lock:
+            self.heard += 1
+            if "*" in keys:
+                self.values.clear()
+            for key in keys:
+                self.values.pop(key, None)
+
+    def _listen(self, url: str, channel: str) -> None:
+        import redis as redis_py
+
+        while self.pid == os.getpid():
+            try:
+                client = redis_py.Redis.from_url(
+                    url, socket_timeout=10, socket_connect_timeout=5, client_name=f"guahao-changes-{os.getpid()}"
+                )
+                pubsub = client.pubsub()
+                pubsub.subscribe(channel)
+                pinged = last = time.monotonic()
+                while self.pid == os.getpid():
+                    message = pubsub.get_message(timeout=1.0)
+                    now = time.monotonic()
+                    if message is not None:
+                        last = now
+                        if message["type"] == "subscribe":
+                            with self.lock:
+                                self.values.clear()
+                                self.heard += 1
+                                self.listening = True
+                        elif message["type"] == "message":
+                            self.forget(message["data"].decode().split("\n"))
+                    if now - pinged >= 5:
+                        pubsub.ping()
+                        pinged = now
+                    if now - last > 15:  # not even the pings come back: the connection is gone
+                        raise ConnectionError("no answer from Redis")
+            except Exception as exc:  # noqa: BLE001 - keep nothing, then listen again
+                log.warning("cache changes: %r; keeping nothing until listening again", exc)
+            with self.lock:
+                self.listening = False
+                self.values.clear()
+                self.heard += 1
+            time.sleep(1)
+
+
+_local = _Local()
+
+
+def _tell(keys: list[str], pipe: Any = None) -> None:
+    """``keys`` (of ``keep_locally``; ``"*"``: all) changed in Redis: forget them here at once
+    and tell the other processes (in the caller's ``pipe`` when given)."""
+    keys = [k for k in keys if k == "*" or _kept_locally(str(k))]
+    if not keys:
+        return
+    _local.forget(keys)
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return
+    (pipe if pipe is not None else backend.redis()).publish(backend.changes, "\n".join(keys))
+
+
+def told(key: str, pipe: Any) -> None:
+    """A generation ``key`` moved on in ``pipe``: the processes that keep it forget it."""
+    _tell([key], pipe)
+
+
+def _shared_get_many(keys: list[str]) -> dict[str, Any]:
+    """``cache.get_many``, answered from this process where it keeps the keys."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache) or not _local_prefixes:
+        return cache.get_many(keys)
+    _local.ensure_listening(backend)
+    found: dict[str, Any] = {}
+    missing = []
+    for key in keys:
+        value = _local.get(key) if _kept_locally(key) else _missing
+        if value is _missing:
+            missing.append(key)
+        else:
+            found[key] = value
+    if missing:
+        heard = _local.heard
+        got = cache.get_many(missing)
+        for key in missing:
+            _local.put(key, got.get(key), heard)
+        found.update(got)
+    return found
+
+
+def local_reset() -> None:
+    """Forget what this process keeps (tests)."""
+    _local.forget(["*"])
+
+
 # --- reads shared by one request ------------------------------------------------------------------
 #
 # A few keys (generations that every change moves on) are read by most requests. They are read
 # with the request's first read of the cache, in the same round trip, and kept for the rest of
-# the request. Outside a request (jobs, commands) nothing is kept.
+# the request. Outside a request (jobs, commands) nothing is kept for the request; what the
+# process keeps (above) is used either way.
 
 _reads: ContextVar[dict[str, Any] | None] = ContextVar("guahao_request_reads", default=None)
 _along: list[str] = []
@@ -87,9 +279,9 @@ def read_first(key: str) -> Any:
     """``cache.get(key)``, fetching the keys of ``read_along`` in the same round trip."""
     kept = _reads.get()
     if kept is None or not _along:
-        return cache.get(key)
+        return _shared_get_many([key]).get(key)
     wanted = [key, *(k for k in _along if k not in kept)]
-    found = cache.get_many(wanted)
+    found = _shared_get_many(wanted)
     for k in wanted[1:]:
         kept[k] = found.get(k)
     return found.get(key)
@@ -99,9 +291,10 @@ def read(key: str, default: Any = None) -> Any:
     """``cache.get(key)``, once per request for the keys of ``read_along``."""
     kept = _reads.get()
     if kept is None or key not in _along:
-        return cache.get(key, default)
+        value = _shared_get_many([key]).get(key)
+        return default if value is None else value
     if key not in kept:
-        kept[key] = cache.get(key)
+        kept[key] = _shared_get_many([key]).get(key)
     value = kept[key]
     return default if value is None else value
 

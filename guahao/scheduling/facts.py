@@ -63,6 +63,7 @@ def _bump(key: str, pipe: Any = None) -> None:
         made = cache.make_key(key)
         pipe.set(made, _start(), nx=True)
         pipe.incr(made)
+        request_cache.told(key, pipe)
         return
     client = request_cache.redis()
     if client is not None:
@@ -103,6 +104,8 @@ def generation() -> int:
 
 
 request_cache.read_along(GEN)
+request_cache.keep_locally(GEN)
+request_cache.keep_locally("facts:department:")
 
 
 def schedule_facts(schedule_id: int, *, gen: int | None = None) -> Facts | None:
