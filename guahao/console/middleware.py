@@ -17,11 +17,19 @@ from guahao.core import clock
 SEEN = "guahao_staff_seen"
 
 
+def _in_session(request: HttpRequest) -> bool:
+    """Staff are known by their session alone: a request without its cookie (the API, a
+    patient's page) is nobody's here, and its user is not loaded."""
+    return settings.SESSION_COOKIE_NAME in request.COOKIES
+
+
 class StaffIdle:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not _in_session(request):
+            return self.get_response(request)
         user: Any = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_staff:
             now = clock.now().timestamp()
@@ -41,8 +49,10 @@ class StaffTimezone:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not _in_session(request) or not request.path.startswith("/console/"):
+            return self.get_response(request)
         user: Any = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and user.is_staff and request.path.startswith("/console/"):
+        if user is not None and user.is_authenticated and user.is_staff:
             from guahao.accounts.scope import staff_scope
             from guahao.catalog.models import Hospital
 

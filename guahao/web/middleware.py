@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
 
-from csp.middleware import CSPMiddleware, PolicyParts
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
+from csp.utils import build_policy
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import translation
@@ -30,7 +34,40 @@ class ContentSecurityPolicy(CSPMiddleware):
     django-unfold, whose Alpine.js evaluates its ``x-data`` expressions (``unsafe-eval``) and whose
     templates carry ``style`` attributes (``unsafe-inline`` for styles): ``/console/`` alone gets
     ``CONSOLE_CONTENT_SECURITY_POLICY``, which allows those two and still no script from elsewhere
-    nor any inline ``<script>``."""
+    nor any inline ``<script>``.
+
+    A response with no policy of its own (no decorator, no nonce asked for) gets one of four
+    headers built once per process (policy or report-only, console or not): building one costs
+    more than the rest of a small API answer."""
+
+    _built: dict[tuple[Any, ...], str] = {}
+    _OWN = ("_csp_config", "_csp_update", "_csp_replace", "_csp_config_ro", "_csp_update_ro", "_csp_replace_ro")
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if getattr(request, "_csp_nonce", None) is not None or any(
+            getattr(response, name, None) is not None for name in self._OWN
+        ):
+            return super().process_response(request, response)
+        if settings.DEBUG and response.status_code in (404, 500):
+            return response
+        console = request.path_info.startswith("/console/")
+        for report_only, header, setting in (
+            (False, HEADER, "CONTENT_SECURITY_POLICY"),
+            (True, HEADER_REPORT_ONLY, "CONTENT_SECURITY_POLICY_REPORT_ONLY"),
+        ):
+            config = getattr(settings, setting, None) or {}
+            key = (report_only, console, id(config), id(settings.CONSOLE_CONTENT_SECURITY_POLICY))
+            policy = self._built.get(key)
+            if policy is None:
+                parts = self.get_policy_parts(request, response, report_only)
+                policy = self._built[key] = build_policy(**asdict(parts), report_only=report_only)
+            exempt = getattr(response, "_csp_exempt_ro" if report_only else "_csp_exempt", False)
+            excluded = request.path_info.startswith(tuple(config.get("EXCLUDE_URL_PREFIXES") or ()))
+            if policy and header not in response and not exempt and not excluded:
+                response[header] = policy
+        # As django-csp does: a nonce asked for after the header was written is an error.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
+        return response
 
     def get_policy_parts(
         self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
