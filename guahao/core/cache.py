@@ -253,11 +253,6 @@ def _shared_get_many(keys: list[str]) -> dict[str, Any]:
     return found
 
 
-def local_reset() -> None:
-    """Forget what this process keeps (tests)."""
-    _local.forget(["*"])
-
-
 # --- reads shared by one request ------------------------------------------------------------------
 #
 # A few keys (generations that every change moves on) are read by most requests. They are read
