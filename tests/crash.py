@@ -202,15 +202,20 @@ class Killed:
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-        # Gone once its pid is (the zygote reaps it); its database connection dies with it.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.01)
+        _gone(self.pid, timeout=10)  # its database connection dies with it
         connection.close()  # the test's own: a fresh one sees what the crash left
+
+
+def _gone(pid: int, *, timeout: float) -> bool:
+    """Wait until the process ``pid`` is gone (the zygote reaps its forks); False if it is not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.01)
+    return False
 
 
 @dataclass
@@ -256,15 +261,7 @@ class CrashPoints:
         """``function`` (``module:function``) run to its end in a process of its own: another web
         process or worker, not killed."""
         job, _ = self._job("", "before", 1, call=function, kwargs=kwargs)
-        pid = self.zygote.fork(job)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            assert time.monotonic() < deadline, f"{function} did not end"
-            time.sleep(0.01)
+        assert _gone(self.zygote.fork(job), timeout=20), f"{function} did not end"
         connection.close()  # the test's own: a fresh one sees what the other process did
 
     @contextlib.contextmanager

@@ -55,8 +55,9 @@ class ContentSecurityPolicy(CSPMiddleware):
             (False, HEADER, "CONTENT_SECURITY_POLICY"),
             (True, HEADER_REPORT_ONLY, "CONTENT_SECURITY_POLICY_REPORT_ONLY"),
         ):
-            config = getattr(settings, setting, None) or {}
-            key = (report_only, console, id(config), id(settings.CONSOLE_CONTENT_SECURITY_POLICY))
+            configured = getattr(settings, setting, None)  # the settings' own object: its id is stable
+            config = configured or {}
+            key = (report_only, console, id(configured), id(settings.CONSOLE_CONTENT_SECURITY_POLICY))
             policy = self._built.get(key)
             if policy is None:
                 parts = self.get_policy_parts(request, response, report_only)
