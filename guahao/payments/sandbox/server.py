@@ -13,7 +13,9 @@ It behaves like WeChat Pay v3 and Alipay in the ways that matter to a merchant:
   the outcome, success or failure (``refund_fail``), by notification too.
 - ``GET /v3/bills?date=YYYY-MM-DD`` is the day's statement (CSV, amounts in yuan) of payments and
   refunds completed that day in Beijing time.
-- ``GET /control`` and ``POST /control`` read and change the knobs at run time.
+- ``GET /control`` and ``POST /control`` read and change the knobs at run time;
+  ``POST /control/forget`` drops every notification not yet delivered and leaves undecided refunds
+  undecided, so nothing more is sent for what happened so far (a test's merchant that is gone).
 
 Its store is its own SQLite file. Standard library only.
 """
@@ -92,6 +94,7 @@ class Sandbox:
         self.db.row_factory = sqlite3.Row
         self.db.executescript(SCHEMA)
         self.lock = threading.Lock()
+        self.turn = threading.Lock()  # one pass of the background work: deciding and notifying
         self.merchants = merchants
         self.public_url = public_url.rstrip("/")
         self.knobs = knobs
@@ -219,11 +222,20 @@ class Sandbox:
     def background(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                self.decide_refunds()
-                self.deliver_due()
+                with self.turn:
+                    self.decide_refunds()
+                    self.deliver_due()
             except Exception as exc:  # noqa: BLE001 - the sandbox keeps serving whatever happens
                 print(f"[paysim] background: {exc!r}", flush=True)  # noqa: T201
             stop.wait(0.05)
+
+    def forget_pending(self) -> dict:
+        """Once the pass under way has finished (its notification answered), nothing more is sent:
+        undelivered notifications are dropped and refunds still processing are never decided."""
+        with self.turn:
+            dropped = self.run("DELETE FROM notifications WHERE delivered_at IS NULL")
+            parked = self.run("UPDATE refunds SET decide_at = ? WHERE status = 'PROCESSING'", float("inf"))
+        return {"notifications_dropped": dropped, "refunds_parked": parked}
 
     # --- operations ----------------------------------------------------------------------------
 
@@ -425,6 +437,8 @@ def make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 if self.command == "POST":
                     sandbox.knobs.update(json.loads(body or "{}"))
                 return self._send(200, asdict(sandbox.knobs))
+            if parts == ["control", "forget"] and self.command == "POST":
+                return self._send(200, sandbox.forget_pending())
             if parts == ["healthz"]:
                 return self._send(200, {"status": "ok"})
             mch_id = self._merchant(body)
