@@ -35,6 +35,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Min, Q
 
+from guahao.core import cache as request_cache
 from guahao.core import clock, ratelimit
 from guahao.scheduling.models import Pool, Schedule, ScheduleStatus, Slot, SlotState
 
@@ -149,7 +150,10 @@ class _RedisStore:
 
     def held(self, schedule_id: int, expires: float, pipe: Any = None) -> None:
         count, _, expiry = self._keys(schedule_id)
-        self._held(keys=[count, expiry], args=[expires], client=pipe or self.client)
+        if pipe is None:
+            self._held(keys=[count, expiry], args=[expires])
+        else:
+            request_cache.script(pipe, self._held, keys=[count, expiry], args=[expires])
 
     def generation(self, schedule_id: int) -> int:
         return int(self.client.get(self._keys(schedule_id)[1]) or 0)

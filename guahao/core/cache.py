@@ -78,14 +78,34 @@ class RedisCache(DjangoRedisCache):
 
 @contextlib.contextmanager
 def pipeline() -> Iterator[Any | None]:
-    """A Redis pipeline sent in one round trip when the block ends; None in the embedded default."""
+    """A Redis pipeline sent in one round trip when the block ends; None in the embedded default.
+    Scripts go in with ``script``."""
     client = redis()
     if client is None:
         yield None
         return
     pipe = client.pipeline(transaction=False)
+    pipe.guahao_scripts = {}
     yield pipe
-    pipe.execute()
+    results = pipe.execute(raise_on_error=False)
+    from redis.exceptions import NoScriptError
+
+    for index, result in enumerate(results):
+        if not isinstance(result, Exception):
+            continue
+        again = pipe.guahao_scripts.get(index)
+        if again is None or not isinstance(result, NoScriptError):
+            raise result
+        again()  # Redis forgot the script (restarted, flushed): loaded and run now, in order
+
+
+def script(pipe: Any, registered: Any, *, keys: list[str], args: list[Any]) -> None:
+    """Run a registered script (``Redis.register_script``) in a ``pipeline`` by its digest.
+    redis-py's own way asks Redis whether the script is loaded first, a round trip of its own on
+    every pipeline; here a digest Redis does not know is loaded and run once the pipeline has
+    been sent (the script's work then follows the pipeline's other commands)."""
+    pipe.guahao_scripts[len(pipe)] = lambda: registered(keys=keys, args=args)
+    pipe.evalsha(registered.sha, len(keys), *keys, *args)
 
 
 def redis() -> Any | None:

@@ -5,6 +5,7 @@ in-process gate of the embedded default."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter
 
 import pytest
@@ -168,3 +169,25 @@ def test_a_gate_corrupted_upwards_sends_a_few_more_to_the_database_and_corrects_
     assert Counter((s, b.get("code")) for s, b in results) == {(201, None): 10, (409, "slot.unavailable"): 10}
     assert Hold.objects.filter(schedule=sched, status=HoldStatus.HELD).values("slot").distinct().count() == 10
     assert (free_in_db(sched), gate.free(sched.pk)) == (0, 0)
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="Redis's scripts: the at-scale run")
+def test_holds_made_after_redis_forgot_its_scripts_still_end_the_sold_out_answer_when_they_expire():
+    """Redis restarted or flushed forgets the gate's scripts; the holds taken next still note
+    when they run out (the script is loaded again), so the slots they free are offered again
+    instead of the clinic staying sold out."""
+    from guahao.core import cache as request_cache
+
+    h = f.hospital()
+    sched = f.schedule(f.department(h), None)
+    crowd = patients(11)
+    request_cache.redis().script_flush()
+
+    assert [c.call("POST", "/holds", hold_body(sched, p))[0] for c, p in crowd[:10]] == [201] * 10
+    late, pid = crowd[10]
+    assert late.call("POST", "/holds", hold_body(sched, pid))[1]["code"] == "slot.unavailable"
+
+    clock.advance(dt.timedelta(minutes=16))  # nobody paid in the 15 minutes: the holds ran out
+    time.sleep(gate.SOLD_OUT_SEEN_SECONDS)  # what this process just heard of the gate, in real time
+    status, body = late.call("POST", "/holds", hold_body(sched, pid))
+    assert status == 201, body
