@@ -1,11 +1,11 @@
 """What one ``POST /api/v1/holds`` costs: database queries and server time, per kind of answer.
 
-    .venv/bin/python bench/hold_path.py [--holds 200] [--postgres postgres://…] [--verbose]
+    .venv/bin/python bench/hold_path.py [--holds 200] [--postgres postgres://…] [--verbose] [--profile]
 
 Runs in-process (Django's test client) on a fresh database: a schedule with a free slot for
 every request, then the same schedule sold out, then one not released yet. Prints the median
 and 95th percentile server time and the number of queries of each answer (``--verbose``: the
-queries of one winning hold).
+queries of one winning hold; ``--profile``: where the winning holds' Python time goes).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--postgres", default="")
     parser.add_argument("--redis", default="")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("GUAHAO_DATA_DIR", tempfile.mkdtemp())
@@ -90,7 +91,19 @@ def main() -> None:
             for sql in sample:
                 print("   ", sql[:160])
 
-    won = measure(sched.pk, clients[: sched.slots.filter(pool="platform").count()][:n])
+    winners = clients[: sched.slots.filter(pool="platform").count()][:n]
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        won = profiler.runcall(measure, sched.pk, winners)
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(20)
+        stats.sort_stats("cumulative").print_stats("guahao/", 40)
+        stats.print_callers("execute_command|get_connection")
+    else:
+        won = measure(sched.pk, winners)
     report("hold given", won)
     lost = measure(sched.pk, clients[n:])
     report("sold out", lost)
