@@ -231,6 +231,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
     }
     _db["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    # Each web thread keeps its connection: opening one (its PRAGMAs) and closing it (the last
+    # one out checkpoints the WAL) cost most of a small request's time.
+    _db["CONN_MAX_AGE"] = None
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db["CONN_MAX_AGE"] = 0
     if DB_POOL_MAX:
@@ -260,7 +263,7 @@ if REDIS_URL:
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {"default": {"BACKEND": "guahao.core.cache.LocalCache"}}
     HUEY = {
         "huey_class": "guahao.core.jobs.OncePerTickSqliteHuey",
         "name": "guahao",

@@ -161,10 +161,11 @@ def account_for_phone(phone: str, *, created_at: dt.datetime) -> Account:
 
 # A token's account is kept in the cache this long (every request of a patient reads it, and a
 # crowd at release time is thousands of patients who logged in beforehand): a logout, a deleted
-# token and a change of the account forget it at once; the time bounds what another process of
-# the embedded default (no shared cache) may still believe.
+# token and a change of the account forget it at once in every process (``core.cache``: Redis's
+# channel, or the database in the embedded default). Where a process cannot be sure to hear of
+# them, it keeps a token only ``TOKEN_CACHE_BRIEF_SECONDS``.
 TOKEN_CACHE_SECONDS = 3600
-TOKEN_CACHE_LOCAL_SECONDS = 5
+TOKEN_CACHE_BRIEF_SECONDS = 5
 
 
 def _token_key(key_hash: str) -> str:
@@ -174,8 +175,10 @@ def _token_key(key_hash: str) -> str:
 request_cache.keep_locally("auth:token:")
 
 
-def _token_remember(token: AuthToken, account: Account) -> None:
-    seconds = TOKEN_CACHE_SECONDS if settings.REDIS_URL else TOKEN_CACHE_LOCAL_SECONDS
+def _token_remember(token: AuthToken, account: Account, mark: int | None = None) -> None:
+    """``mark``: ``request_cache.feed_mark()`` from before the token was read (None: just made)."""
+    long = request_cache.feed_current(mark) if mark is not None else bool(settings.REDIS_URL)
+    seconds = TOKEN_CACHE_SECONDS if long else TOKEN_CACHE_BRIEF_SECONDS
     cache.set(_token_key(token.key_hash), (account, token.expires_at), timeout=seconds)
 
 
@@ -190,6 +193,7 @@ def account_for_token(key: str) -> Account | None:
     key_hash = _digest(key)
     now = clock.now()
     seen = request_cache.read_first(_token_key(key_hash))
+    mark = request_cache.feed_mark()  # before the database is read
     if seen is not None:
         account, expires_at = seen
         if expires_at > now:
@@ -201,7 +205,7 @@ def account_for_token(key: str) -> Account | None:
     )
     if token is None:
         return None
-    _token_remember(token, token.account)
+    _token_remember(token, token.account, mark)
     return token.account
 
 

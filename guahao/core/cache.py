@@ -1,4 +1,5 @@
-"""The cache backend at scale, and reads one request shares.
+"""The cache backends (Redis at scale, the process's memory in the embedded default), and reads
+one request shares.
 
 The backend is Django's Redis cache with one Redis client per process: Django's own makes a new
 client object for every call (about a tenth of a millisecond each, more than the Redis round
@@ -21,6 +22,7 @@ from typing import Any
 
 from django.core.cache import cache, caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 from django.http import HttpRequest, HttpResponse
@@ -232,6 +234,126 @@ class _Local:
 _local = _Local()
 
 
+# --- the embedded default: told through the database -----------------------------------------------
+#
+# Without Redis each process's cache is its own memory (``LocalCache``). Deleting a key that every
+# process keeps (``keep_locally``: a logout, an account changed) writes a row of
+# ``core.CacheChange`` in the deleting transaction; each process reads the rows added since it last
+# looked, at most every ``FEED_SECONDS``, before it reads such a key, and forgets their keys. So a
+# process that looked a moment ago may keep those keys long (``feed_current``), as it does beside
+# Redis. A process that has not looked for ``FEED_IDLE_SECONDS`` (the rows are deleted after an
+# hour), or could not, forgets everything it kept. A value read while a change was heard
+# (``feed_mark``) is kept only briefly. SQLite alone: its writers are serialised, so the rows appear
+# in the order of their ids; PostgreSQL without Redis keeps such keys only briefly.
+
+FEED_SECONDS = 0.5
+FEED_IDLE_SECONDS = 60.0
+FEED_KEEP = 3600  # seconds a change is kept for the processes to read
+
+
+class LocalCache(LocMemCache):
+    """The embedded default's cache: this process's memory; deleting a key every process keeps
+    tells the others (through the database)."""
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        deleted = super().delete(key, version=version)
+        _feed.tell([key])
+        return deleted
+
+    def delete_many(self, keys: Any, version: int | None = None) -> None:
+        keys = list(keys)
+        super().delete_many(keys, version=version)
+        _feed.tell(keys)
+
+
+class _Feed:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seen: int | None = None  # the last change read
+        self.looked = float("-inf")  # monotonic time of the last look
+        self.heard = 0  # looks that found changes (or forgot everything)
+
+    @staticmethod
+    def usable() -> bool:
+        from django.db import connection
+
+        return isinstance(caches["default"], LocalCache) and connection.vendor == "sqlite"
+
+    def tell(self, keys: list[str]) -> None:
+        keys = [str(k) for k in keys if _kept_locally(str(k))]
+        if keys and self.usable():
+            from guahao.core import clock
+            from guahao.core.models import CacheChange
+
+            CacheChange.objects.create(keys="\n".join(keys), at=clock.now())
+
+    def catch_up(self) -> bool:
+        """Forget what other processes changed since the last look (at most every
+        ``FEED_SECONDS``); whether this process is current within that."""
+        if not self.usable():
+            return False
+        if time.monotonic() - self.looked < FEED_SECONDS:
+            return True
+        from django.db import DatabaseError
+
+        from guahao.core.models import CacheChange
+
+        backend = caches["default"]
+        with self.lock:
+            now = time.monotonic()
+            if now - self.looked < FEED_SECONDS:
+                return True
+            try:
+                if self.seen is None or now - self.looked > FEED_IDLE_SECONDS:
+                    self._forget_all(backend)
+                    self.seen = CacheChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
+                else:
+                    rows = list(CacheChange.objects.filter(id__gt=self.seen).order_by("id").values_list("id", "keys"))
+                    if rows:
+                        self.heard += 1
+                        LocMemCache.delete_many(backend, [k for _, keys in rows for k in keys.split("\n")])
+                        self.seen = rows[-1][0]
+            except DatabaseError:
+                self.seen = None
+                self.looked = float("-inf")
+                self._forget_all(backend)
+                return False
+            self.looked = now
+            return True
+
+    def _forget_all(self, backend: Any) -> None:
+        self.heard += 1
+        LocMemCache.clear(backend)
+
+
+_feed = _Feed()
+
+
+def feed_mark() -> int:
+    """Where this process's hearing of changes stands: pass it to ``feed_current``."""
+    return _feed.heard
+
+
+def feed_current(mark: int | None = None) -> bool:
+    """Whether keys kept in each process may be kept long here: beside Redis (its channel tells
+    every change), or in the embedded default while this process reads the changes of the others
+    and (``mark``: from before the value was read) heard none since the value was read."""
+    if isinstance(caches["default"], RedisCache):
+        return True
+    return _feed.catch_up() and (mark is None or mark == _feed.heard)
+
+
+def feed_forget_old() -> int:
+    """Changes every process has read long since are deleted (a periodic job)."""
+    import datetime as dt
+
+    from guahao.core import clock
+    from guahao.core.models import CacheChange
+
+    deleted, _ = CacheChange.objects.filter(at__lt=clock.now() - dt.timedelta(seconds=FEED_KEEP)).delete()
+    return deleted
+
+
 def _tell(keys: list[str], pipe: Any = None) -> None:
     """``keys`` (of ``keep_locally``; ``"*"``: all) changed in Redis: forget them here at once
     and tell the other processes (in the caller's ``pipe`` when given)."""
@@ -254,6 +376,8 @@ def _shared_get_many(keys: list[str]) -> dict[str, Any]:
     """``cache.get_many``, answered from this process where it keeps the keys."""
     backend = caches["default"]
     if not isinstance(backend, RedisCache) or not _local_prefixes:
+        if isinstance(backend, LocalCache):
+            _feed.catch_up()
         return cache.get_many(keys)
     _local.ensure_listening(backend)
     found: dict[str, Any] = {}

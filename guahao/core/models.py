@@ -130,3 +130,15 @@ class RateCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.bucket}: {self.count}"
+
+
+class CacheChange(models.Model):
+    """Keys one process changed that every process keeps (``core.cache``, "told through the
+    database"): the others forget them when they next look. The embedded default alone, where
+    each process's cache is its own; with Redis a channel tells the same."""
+
+    keys = models.TextField()
+    at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.pk}: {self.keys[:60]}"

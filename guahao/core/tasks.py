@@ -3,7 +3,7 @@
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from guahao.core import idempotency, outbox, ratelimit
+from guahao.core import cache, idempotency, outbox, ratelimit
 
 
 @db_periodic_task(crontab(minute="15", hour="*/6"))
@@ -14,6 +14,11 @@ def forget_idempotency_keys() -> int:
 @db_periodic_task(crontab(minute="40"))
 def forget_rate_counts() -> int:
     return ratelimit.forget_old()
+
+
+@db_periodic_task(crontab(minute="45"))
+def forget_cache_changes() -> int:
+    return cache.feed_forget_old()
 
 
 @db_task()
