@@ -247,6 +247,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- cache, rate limits, jobs -----------------------------------------------------------------
 
 REDIS_URL = env_str("REDIS_URL", "")
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -263,7 +264,8 @@ if REDIS_URL:
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
 else:
-    CACHES = {"default": {"BACKEND": "guahao.core.cache.LocalCache"}}
+    # Each process's own memory: room for a release's crowd of tokens (Django's default is 300).
+    CACHES = {"default": {"BACKEND": "guahao.core.cache.LocalCache", "OPTIONS": {"MAX_ENTRIES": 20000}}}
     HUEY = {
         "huey_class": "guahao.core.jobs.OncePerTickSqliteHuey",
         "name": "guahao",
