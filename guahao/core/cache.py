@@ -126,7 +126,7 @@ def redis() -> Any | None:
 # reconnecting after Redis went away, which also forgets everything); a value read from Redis
 # is not kept if any change was heard while it was being read (it may be the old one); nothing
 # is kept longer than ``LOCAL_SECONDS`` whatever is heard. In the embedded default (no Redis)
-# there is nothing to keep: the cache is the process's own.
+# the cache is the process's own memory, and changes are told through the database (below).
 
 LOCAL_SECONDS = 30.0
 LOCAL_SIZE = 20000
