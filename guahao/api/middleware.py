@@ -1,17 +1,28 @@
-"""Requests to the JSON API that are refused before any view reads them: a body over the size
+"""Requests to the JSON API that are answered before any view reads them: a body over the size
 limit (413), a body that is not JSON (415) and a JSON body that is not an object (422), all as
-problem+json. A payment provider's
-notification is exempt from the JSON rule: Alipay posts a form."""
+problem+json (a payment provider's notification is exempt from the JSON rule: Alipay posts a
+form); and, at release time, holds on a schedule this process knows is sold out
+(``SoldOutAnswers``)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 
+from guahao.api import schemas
 from guahao.api.problems import problem_response
-from guahao.core import errors
+from guahao.booking import errors as booking_errors
+from guahao.booking import gate
+from guahao.booking import services as booking
+from guahao.core import clock, errors
+from guahao.scheduling import facts
+from guahao.scheduling.rules import waitlist_deadline
 
 API = "/api/"
 FORM_POSTED = ("/api/v1/payments/notify/",)
@@ -49,3 +60,95 @@ def _object(body: bytes) -> bool:
     all is left to the parser's own answer."""
     start = body.lstrip()[:1]
     return start in (b"", b"{") or start not in b'["-0123456789tfn'
+
+
+HOLDS = "/api/v1/holds"
+
+
+@dataclass(frozen=True)
+class _Kept:
+    facts: object  # the schedule's facts the refusal was made from (``scheduling.facts``)
+    until: float  # monotonic
+    closes: dt.datetime | None  # the waitlist it offers closes then
+    content: bytes
+    headers: tuple[tuple[str, str], ...]
+    route: object  # the request's ResolverMatch, for the metrics
+
+
+# (schedule id, language) → the refusal kept in this process
+_kept: dict[tuple[int, str], _Kept] = {}
+
+
+class SoldOutAnswers:
+    """Seed 003's static sold-out page: once this process's gate has said a schedule is sold out
+    (``booking.services.sold_out_stands``), a hold asked on the whole schedule is answered with
+    a kept copy of the refusal the hold path gave a moment ago (the same alternatives, waitlist
+    offer, language and headers) before anything of the patient is read: no token read, no
+    database, no Redis. A request with no bearer token still gets 401, one with an
+    ``Idempotency-Key`` or a period goes the whole way (a lost answer may be found there), and a
+    copy lives no longer than the alternatives it shows are kept (``gate.LOCAL_SECONDS``), nor
+    past a waitlist's closing, nor past a change of the schedule's facts."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        asked = _sold_out_asked(request) if request.method == "POST" and request.path_info == HOLDS else None
+        if asked is None:
+            return self.get_response(request)
+        kept = _kept.get(asked)
+        if kept is not None and kept.until > time.monotonic() and (kept.closes is None or clock.now() < kept.closes):
+            known = facts.schedule_facts(asked[0])
+            if (
+                known is kept.facts
+                and known is not None
+                and booking.sold_out_stands(schedule=known.schedule, rules=known.rules)
+            ):
+                return _replayed(request, kept)
+        response = self.get_response(request)
+        if getattr(response, "problem_code", None) == booking_errors.SLOT_UNAVAILABLE.code and not response.cookies:
+            self._keep(asked, request, response)
+        return response
+
+    def _keep(self, asked: tuple[int, str], request: HttpRequest, response: HttpResponse) -> None:
+        known = facts.schedule_facts(asked[0])
+        if known is None or not booking.sold_out_stands(schedule=known.schedule, rules=known.rules):
+            return  # refused by the database, not by the gate: nothing to say for everyone
+        # The refusal offers the waitlist until it closes, and no longer.
+        closes = waitlist_deadline(known.schedule, known.rules) if known.rules.waitlist_places > 0 else None
+        if len(_kept) > 5000:
+            _kept.clear()
+        _kept[asked] = _Kept(
+            facts=known,
+            until=time.monotonic() + gate.LOCAL_SECONDS,
+            closes=closes if closes is not None and clock.now() < closes else None,
+            content=response.content,
+            headers=tuple(response.items()),
+            route=getattr(request, "resolver_match", None),
+        )
+
+
+def _sold_out_asked(request: HttpRequest) -> tuple[int, str] | None:
+    """(schedule id, language) of a hold that may be answered from a kept refusal: a bearer
+    token (unchecked), no ``Idempotency-Key``, a valid body naming no period."""
+    bearer = request.META.get("HTTP_AUTHORIZATION", "").split(" ")
+    if len(bearer) < 2 or bearer[0].lower() != "bearer" or not " ".join(bearer[1:]):
+        return None
+    if "HTTP_IDEMPOTENCY_KEY" in request.META:
+        return None
+    try:
+        body = schemas.HoldIn.model_validate_json(request.body)
+    except ValueError:
+        return None
+    if body.period_id is not None:
+        return None
+    return int(body.schedule_id), translation.get_language_from_request(request)
+
+
+def _replayed(request: HttpRequest, kept: _Kept) -> HttpResponse:
+    response = HttpResponse(kept.content, status=409)
+    for name, value in kept.headers:
+        response[name] = value
+    response.problem_code = booking_errors.SLOT_UNAVAILABLE.code  # type: ignore[attr-defined]
+    request.resolver_match = kept.route  # type: ignore[assignment]
+    return response

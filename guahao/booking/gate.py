@@ -331,6 +331,12 @@ def _sold_out_seen(schedule_id: int) -> bool:
     return until is not None and until > time.monotonic()
 
 
+def seen_sold_out(schedule_id: int) -> bool:
+    """The gate said "sold out" for the schedule in this process a moment ago (a quarter of a
+    second), and no slot was given back here since."""
+    return _sold_out_seen(schedule_id)
+
+
 def take(schedule_id: int, attempts: Attempts | None = None) -> int:
     """TAKEN (a ticket: go on to the database), SOLD_OUT, RATE_LIMITED (``attempts`` over its
     limit: nothing taken), or UNKNOWN (the count could not be loaded: go on to the database

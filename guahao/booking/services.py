@@ -325,6 +325,21 @@ def _sold_out(schedule: Schedule, period: Period | None, rules: Rules | None = N
     return errors.SLOT_UNAVAILABLE.error(alternatives=offered, **extra)
 
 
+def sold_out_stands(*, schedule: Schedule, rules: Rules) -> bool:
+    """Whether an online hold on the whole schedule would be refused sold out now, from this
+    process's memory alone: the gate said so a moment ago here (``gate.seen_sold_out``) and
+    nothing the hold path answers first (suspended, not released, over, a lottery, a suspicion
+    check) applies. The API answers such a hold from a kept copy of that refusal, before it
+    reads anything of the patient (the static sold-out page of seed 003)."""
+    if rules.risk_action != RiskAction.OFF or not gate.seen_sold_out(schedule.pk):
+        return False
+    try:
+        _check_bookable(schedule=schedule, period=None, rules=rules, now=clock.now())
+    except Problem:
+        return False
+    return True
+
+
 def hold_refuse_early(*, schedule: Schedule, period: Period | None = None, rules: Rules | None = None) -> None:
     """Refuse, from what is cached alone, a hold that cannot be given: suspended, not released,
     over, or sold out (the gate, without taking a ticket). For callers that record something
