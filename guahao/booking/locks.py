@@ -294,18 +294,18 @@ BEGIN
         IF p_number IS NOT NULL THEN
             {claim_number} INTO v_slot, v_period, v_number, v_pool;
         ELSE
-            {claim_free} INTO v_slot, v_period, v_number, v_pool;
+            {claim_free}
             -- Nothing: every free slot was locked by another claimer at that instant, or none is
             -- left. If some are still free, wait for the first one's claimer to finish (the row
             -- is read again then; if it went, the next free one is taken): the last word.
             IF v_slot IS NULL AND EXISTS ({any_free}) THEN
-                {claim_wait} INTO v_slot, v_period, v_number, v_pool;
+                {claim_wait}
             END IF;
             -- The phone desk's share gone: the same steps in the pool it falls back on.
             IF v_slot IS NULL AND p_fallback IS NOT NULL THEN
-                {fallback_free} INTO v_slot, v_period, v_number, v_pool;
+                {fallback_free}
                 IF v_slot IS NULL AND EXISTS ({fallback_any_free}) THEN
-                    {fallback_wait} INTO v_slot, v_period, v_number, v_pool;
+                    {fallback_wait}
                 END IF;
             END IF;
         END IF;
@@ -349,18 +349,31 @@ def _as_plpgsql(sql: str) -> str:
 def _pg_function() -> tuple[str, str]:
     """(name, CREATE statement) of the hold function, made from this module's fragments."""
     period = "AND (%(period)s IS NULL OR s.period_id = %(period)s)"
-    states = "= ANY(%(states)s)"
-    free = PICK_FREE.format(period=period, states=states, gate="", skip="FOR UPDATE OF s SKIP LOCKED")
-    wait = PICK_FREE.format(period=period, states=states, gate="", skip="FOR UPDATE OF s")
     number = PICK_NUMBER.format(states=FREE_OR_ELSEWHERE, gate="")
+
+    def claim(skip: str, *, fallback: bool = False) -> str:
+        """The claim of the lowest slot in one of ``p_states``. With one state (every hold but
+        the waitlist's offers) the state is compared by equality, so the slot index
+        (schedule, pool, state, number) hands the lowest one first; a list of states makes
+        PostgreSQL read and sort every free slot of the schedule, which grows with its size."""
+        made = []
+        for states in ("= %(states)s[1]", "= ANY(%(states)s)"):
+            pick = PICK_FREE.format(period=period, states=states, gate="", skip=skip)
+            sql = CLAIM.format(pick=pick, states=states)
+            made.append(_as_plpgsql(_from_fallback(sql) if fallback else sql))
+        one, many = made
+        into = " INTO v_slot, v_period, v_number, v_pool;"
+        return f"IF cardinality(p_states) = 1 THEN\n{one}{into}\nELSE\n{many}{into}\nEND IF;"
+
+    free, wait = "FOR UPDATE OF s SKIP LOCKED", "FOR UPDATE OF s"
     body = {
         "counts": _as_plpgsql(COUNTS.format(active=_active())),
-        "claim_free": _as_plpgsql(CLAIM.format(pick=free, states=states)),
-        "claim_wait": _as_plpgsql(CLAIM.format(pick=wait, states=states)),
+        "claim_free": claim(free),
+        "claim_wait": claim(wait),
         "claim_number": _as_plpgsql(CLAIM.format(pick=number, states=FREE_OR_ELSEWHERE)),
         "any_free": _as_plpgsql(ANY_FREE),
-        "fallback_free": _as_plpgsql(_from_fallback(CLAIM.format(pick=free, states=states))),
-        "fallback_wait": _as_plpgsql(_from_fallback(CLAIM.format(pick=wait, states=states))),
+        "fallback_free": claim(free, fallback=True),
+        "fallback_wait": claim(wait, fallback=True),
         "fallback_any_free": _as_plpgsql(_from_fallback(ANY_FREE)),
         "hold_columns": HOLD_COLUMNS,
         "hold_values": _as_plpgsql(HOLD_VALUES.format(person="v_person", period_id="v_period", slot_id="v_slot")),
