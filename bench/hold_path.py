@@ -1,11 +1,13 @@
 """What one ``POST /api/v1/holds`` costs: database queries and server time, per kind of answer.
 
-    .venv/bin/python bench/hold_path.py [--holds 200] [--postgres postgres://…] [--verbose] [--profile]
+    .venv/bin/python bench/hold_path.py [--holds 200] [--postgres postgres://…] [--verbose]
+                                        [--profile [--profile-file hold.prof]]
 
 Runs in-process (Django's test client) on a fresh database: a schedule with a free slot for
 every request, then the same schedule sold out, then one not released yet. Prints the median
 and 95th percentile server time and the number of queries of each answer (``--verbose``: the
-queries of one winning hold; ``--profile``: where the winning holds' Python time goes).
+queries of one winning hold; ``--profile``: where the winning holds' Python time goes, and
+``--profile-file``: the profile itself, for ``pstats`` or a viewer).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def main() -> None:
     parser.add_argument("--redis", default="")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile-file", default="")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("GUAHAO_DATA_DIR", tempfile.mkdtemp())
@@ -98,6 +101,8 @@ def main() -> None:
 
         profiler = cProfile.Profile()
         won = profiler.runcall(measure, sched.pk, winners)
+        if args.profile_file:
+            profiler.dump_stats(args.profile_file)
         stats = pstats.Stats(profiler)
         stats.sort_stats("tottime").print_stats(20)
         stats.sort_stats("cumulative").print_stats("guahao/", 40)
