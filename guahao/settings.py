@@ -149,7 +149,7 @@ MIDDLEWARE = [
     "guahao.core.cache.RequestReads",
     "guahao.core.metrics.RequestMetrics",
     "guahao.api.middleware.ApiBody",
-    "guahao.api.middleware.SoldOutAnswers",
+    "guahao.api.middleware.RefusedForEveryone",
     "django.middleware.security.SecurityMiddleware",
     "guahao.web.middleware.ContentSecurityPolicy",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -1,8 +1,8 @@
 """Requests to the JSON API that are answered before any view reads them: a body over the size
 limit (413), a body that is not JSON (415) and a JSON body that is not an object (422), all as
 problem+json (a payment provider's notification is exempt from the JSON rule: Alipay posts a
-form); and, at release time, holds on a schedule this process knows is sold out
-(``SoldOutAnswers``)."""
+form); and, at release time, holds on a schedule this process knows every patient is refused
+now, sold out above all (``RefusedForEveryone``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from django.utils import translation
 
 from guahao.api import schemas
 from guahao.api.problems import problem_response
-from guahao.booking import errors as booking_errors
 from guahao.booking import gate
 from guahao.booking import services as booking
 from guahao.core import clock, errors
@@ -67,6 +66,8 @@ HOLDS = "/api/v1/holds"
 
 @dataclass(frozen=True)
 class _Kept:
+    code: str
+    status: int
     facts: object  # the schedule's facts the refusal was made from (``scheduling.facts``)
     until: float  # monotonic
     closes: dt.datetime | None  # the waitlist it offers closes then
@@ -79,21 +80,22 @@ class _Kept:
 _kept: dict[tuple[int, str], _Kept] = {}
 
 
-class SoldOutAnswers:
-    """Seed 003's static sold-out page: once this process's gate has said a schedule is sold out
-    (``booking.services.sold_out_stands``), a hold asked on the whole schedule is answered with
-    a kept copy of the refusal the hold path gave a moment ago (the same alternatives, waitlist
-    offer, language and headers) before anything of the patient is read: no token read, no
-    database, no Redis. A request with no bearer token still gets 401, one with an
-    ``Idempotency-Key`` or a period goes the whole way (a lost answer may be found there), and a
-    copy lives no longer than the alternatives it shows are kept (``gate.LOCAL_SECONDS``), nor
-    past a waitlist's closing, nor past a change of the schedule's facts."""
+class RefusedForEveryone:
+    """Seed 003's static sold-out page: a hold on a schedule that every patient would be refused
+    now (``booking.services.refused_for_everyone``: sold out, by this process's gate a moment
+    ago; suspended; not released yet; over) is answered with a kept copy of the refusal the
+    hold path gave a moment ago (the same alternatives, waitlist offer, release time, language
+    and headers) before anything of the patient is read: no token read, no database, no Redis.
+    A request with no bearer token still gets 401, one with an ``Idempotency-Key`` or a period
+    goes the whole way (a lost answer may be found there), and a copy lives while the same
+    refusal stands, no longer than the alternatives it shows are kept (``gate.LOCAL_SECONDS``),
+    nor past a waitlist's closing, nor past a change of the schedule's facts."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        asked = _sold_out_asked(request) if request.method == "POST" and request.path_info == HOLDS else None
+        asked = _hold_asked(request) if request.method == "POST" and request.path_info == HOLDS else None
         if asked is None:
             return self.get_response(request)
         kept = _kept.get(asked)
@@ -102,23 +104,26 @@ class SoldOutAnswers:
             if (
                 known is kept.facts
                 and known is not None
-                and booking.sold_out_stands(schedule=known.schedule, rules=known.rules)
+                and booking.refused_for_everyone(schedule=known.schedule, rules=known.rules) == kept.code
             ):
                 return _replayed(request, kept)
         response = self.get_response(request)
-        if getattr(response, "problem_code", None) == booking_errors.SLOT_UNAVAILABLE.code and not response.cookies:
-            self._keep(asked, request, response)
+        code = getattr(response, "problem_code", None)
+        if code is not None and not response.cookies:
+            self._keep(asked, code, request, response)
         return response
 
-    def _keep(self, asked: tuple[int, str], request: HttpRequest, response: HttpResponse) -> None:
+    def _keep(self, asked: tuple[int, str], code: str, request: HttpRequest, response: HttpResponse) -> None:
         known = facts.schedule_facts(asked[0])
-        if known is None or not booking.sold_out_stands(schedule=known.schedule, rules=known.rules):
-            return  # refused by the database, not by the gate: nothing to say for everyone
-        # The refusal offers the waitlist until it closes, and no longer.
+        if known is None or booking.refused_for_everyone(schedule=known.schedule, rules=known.rules) != code:
+            return  # a refusal of this patient, or by the database: nothing to say for everyone
+        # A sold-out refusal offers the waitlist until it closes, and no longer.
         closes = waitlist_deadline(known.schedule, known.rules) if known.rules.waitlist_places > 0 else None
         if len(_kept) > 5000:
             _kept.clear()
         _kept[asked] = _Kept(
+            code=code,
+            status=response.status_code,
             facts=known,
             until=time.monotonic() + gate.LOCAL_SECONDS,
             closes=closes if closes is not None and clock.now() < closes else None,
@@ -128,7 +133,7 @@ class SoldOutAnswers:
         )
 
 
-def _sold_out_asked(request: HttpRequest) -> tuple[int, str] | None:
+def _hold_asked(request: HttpRequest) -> tuple[int, str] | None:
     """(schedule id, language) of a hold that may be answered from a kept refusal: a bearer
     token (unchecked), no ``Idempotency-Key``, a valid body naming no period."""
     bearer = request.META.get("HTTP_AUTHORIZATION", "").split(" ")
@@ -146,9 +151,9 @@ def _sold_out_asked(request: HttpRequest) -> tuple[int, str] | None:
 
 
 def _replayed(request: HttpRequest, kept: _Kept) -> HttpResponse:
-    response = HttpResponse(kept.content, status=409)
+    response = HttpResponse(kept.content, status=kept.status)
     for name, value in kept.headers:
         response[name] = value
-    response.problem_code = booking_errors.SLOT_UNAVAILABLE.code  # type: ignore[attr-defined]
+    response.problem_code = kept.code  # type: ignore[attr-defined]
     request.resolver_match = kept.route  # type: ignore[assignment]
     return response

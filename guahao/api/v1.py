@@ -412,9 +412,10 @@ def _once(
 def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: str | None = IDEMPOTENCY_KEY) -> Status:
     """The release-time path: what is refused for everyone (suspended, not released, over, sold
     out, too many attempts) is answered from the caches before anything of the patient is read,
-    and before an Idempotency-Key is recorded. A schedule the server has just found sold out is
-    answered 409 `slot.unavailable` before the bearer token is checked (a request with no bearer
-    token still gets 401; one with an Idempotency-Key or a `period_id` is checked in full)."""
+    and before an Idempotency-Key is recorded. A schedule every patient is refused now (sold out,
+    not released yet, suspended, over) is answered 409 before the bearer token is checked (a
+    request with no bearer token still gets 401; one with an Idempotency-Key or a `period_id` is
+    checked in full)."""
     known = schedule_facts(_int(body.schedule_id))
     if known is None:
         raise NOT_FOUND.error(field="schedule_id")

@@ -325,19 +325,24 @@ def _sold_out(schedule: Schedule, period: Period | None, rules: Rules | None = N
     return errors.SLOT_UNAVAILABLE.error(alternatives=offered, **extra)
 
 
-def sold_out_stands(*, schedule: Schedule, rules: Rules) -> bool:
-    """Whether an online hold on the whole schedule would be refused sold out now, from this
-    process's memory alone: the gate said so a moment ago here (``gate.seen_sold_out``) and
-    nothing the hold path answers first (suspended, not released, over, a lottery, a suspicion
-    check) applies. The API answers such a hold from a kept copy of that refusal, before it
-    reads anything of the patient (the static sold-out page of seed 003)."""
-    if rules.risk_action != RiskAction.OFF or not gate.seen_sold_out(schedule.pk):
-        return False
+# What ``_check_bookable`` refuses whoever asks (a lottery's first moments send each to its draw).
+_CLOSED = (errors.SCHEDULE_SUSPENDED.code, errors.SCHEDULE_NOT_RELEASED.code, errors.SCHEDULE_ENDED.code)
+
+
+def refused_for_everyone(*, schedule: Schedule, rules: Rules) -> str | None:
+    """The code of the refusal any online hold on the whole schedule gets now, known from this
+    process's memory alone; None when the answer depends on who asks or on the database. Closed
+    (suspended, not released yet, over), or sold out: the gate said so a moment ago here
+    (``gate.seen_sold_out``) and no suspicion check stands before it. The API answers such a
+    hold from a kept copy of that refusal, before it reads anything of the patient (the static
+    sold-out page of seed 003)."""
     try:
         _check_bookable(schedule=schedule, period=None, rules=rules, now=clock.now())
-    except Problem:
-        return False
-    return True
+    except Problem as refused:
+        return refused.code if refused.code in _CLOSED else None
+    if rules.risk_action == RiskAction.OFF and gate.seen_sold_out(schedule.pk):
+        return errors.SLOT_UNAVAILABLE.code
+    return None
 
 
 def hold_refuse_early(*, schedule: Schedule, period: Period | None = None, rules: Rules | None = None) -> None:

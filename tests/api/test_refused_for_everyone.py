@@ -1,6 +1,6 @@
-"""Seed 003's static sold-out page: once a clinic is sold out, the crowd still pressing "book" is
-answered from a copy of the refusal, without the database and without reading the patient, and
-the copy never outlives what made it true."""
+"""Seed 003's static sold-out page: once a clinic is sold out (or not released yet, suspended,
+over), the crowd still pressing "book" is answered from a copy of the refusal, without the
+database and without reading the patient, and the copy never outlives what made it true."""
 
 from __future__ import annotations
 
@@ -141,3 +141,36 @@ def test_the_waitlist_is_no_longer_offered_once_it_has_closed(which_gate):
     status, later = ask(second, full, p2)
     assert (status, later["code"]) == (409, "slot.unavailable")
     assert "waitlist" not in later
+
+
+@pytest.mark.django_db
+def test_the_crowd_waiting_for_the_release_is_told_when_it_opens_and_gets_a_slot_once_it_has(which_gate):
+    h = f.hospital()  # seven days ahead, released at 07:00
+    dep = f.department(h)
+    later = f.schedule(dep, f.doctor(dep), day=f.today() + dt.timedelta(days=8))
+    (first, p1), (second, p2) = crowd(2)
+    status, refused = ask(first, later, p1)
+    assert (status, refused["code"]) == (409, "schedule.not_released")
+    stranger = f.Api()
+    stranger.token = "never-given"
+    with CaptureQueriesContext(connection) as queries:
+        assert ask(stranger, later, p2) == (409, refused)
+    assert len(queries.captured_queries) == 0
+
+    clock.advance(dt.datetime.fromisoformat(refused["release_at"]) - clock.now())  # the release
+    status, hold = ask(second, later, p2)
+    assert status == 201, hold
+
+
+@pytest.mark.django_db
+@pytest.mark.clock("08:20")
+def test_a_session_that_ends_is_refused_as_over_not_from_the_sold_out_copy(which_gate):
+    h = f.hospital()
+    dep = f.department(h)
+    today = f.schedule(dep, f.doctor(dep), day=f.today(), slots_per_period=1, start=dt.time(8, 0), end=dt.time(8, 30))
+    taker = f.Api().login()
+    assert ask(taker, today, taker.add_patient())[0] == 201
+    (first, p1), (second, p2) = crowd(2)
+    assert ask(first, today, p1)[1]["code"] == "slot.unavailable"
+    clock.advance(dt.timedelta(minutes=15))  # 08:35: the session is over
+    assert ask(second, today, p2)[1]["code"] == "schedule.ended"
