@@ -138,7 +138,10 @@ def roles_sync(apps, *, missing_only: bool = False) -> None:  # type: ignore[no-
         create_permissions(config, apps=apps, verbosity=0)
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    every = Permission.objects.all()
+    every = list(Permission.objects.select_related("content_type"))
+    # (app label, model, codename) → permission: one query, however many roles and models
+    # (a database emptied by a test's flush gets its roles back this way, many times a run).
+    by_name = {(p.content_type.app_label, p.content_type.model, p.codename): p for p in every}
     for role in Role.values:
         group, created = Group.objects.get_or_create(name=role)
         if role == Role.PLATFORM_ADMIN:
@@ -150,11 +153,9 @@ def roles_sync(apps, *, missing_only: bool = False) -> None:  # type: ignore[no-
         for label, actions in ROLE_PERMISSIONS[role].items():
             app_label, model = label.split(".")
             for action in actions.split():
-                wanted += list(
-                    every.filter(
-                        content_type__app_label=app_label, content_type__model=model, codename=f"{action}_{model}"
-                    )
-                )
+                found = by_name.get((app_label, model, f"{action}_{model}"))
+                if found is not None:
+                    wanted.append(found)
         group.permissions.set(wanted)
 
 
