@@ -4,6 +4,7 @@ import datetime as dt
 import os
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 
 from guahao.booking import gate
@@ -97,3 +98,13 @@ def _flush_by_delete():
     connection.ops.sql_flush = delete
     yield
     connection.ops.sql_flush = truncate
+
+
+@pytest.fixture(params=["in-process", "redis"] if settings.REDIS_URL else ["in-process"])
+def which_gate(request, settings):
+    """Run the test on each gate this suite can reach (Redis only in the at-scale run)."""
+    if request.param == "in-process":
+        settings.REDIS_URL = ""
+    gate.reset()
+    yield request.param
+    gate.reset()

@@ -22,18 +22,6 @@ from tests.booking.test_concurrency import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-GATES = ["in-process", "redis"] if settings.REDIS_URL else ["in-process"]
-
-
-@pytest.fixture(params=GATES)
-def which_gate(request, settings):
-    """Run the test on each gate this suite can reach (Redis only in the at-scale run)."""
-    if request.param == "in-process":
-        settings.REDIS_URL = ""
-    gate.reset()
-    yield request.param
-    gate.reset()
-
 
 def patients(n: int) -> list[tuple[f.Api, str]]:
     crowd = []
