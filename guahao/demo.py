@@ -592,6 +592,8 @@ def _history(rng: random.Random) -> None:
         return account, patient
 
     twice = someone()  # books on two of the days and comes to neither
+    # the first clinic day from nine days back and from five days back (no clinics on Sundays)
+    twice_due = [9, 5]
     opinions = random.Random(HISTORY_DAYS)  # its own draws: the rest of the demo stays as it was
     for back in range(HISTORY_DAYS, 0, -1):
         day = today - dt.timedelta(days=back)
@@ -601,7 +603,11 @@ def _history(rng: random.Random) -> None:
             for schedule in hospital.schedules.filter(date=day).order_by("starts_at", "pk"):
                 free = schedule.slots.filter(pool="platform", state="free").count()
                 for _ in range(round(free * rng.uniform(0.4, 0.9))):
-                    account, patient = twice if back in (9, 5) and not booked else someone()
+                    if twice_due and back <= twice_due[0] and not booked:
+                        twice_due.pop(0)
+                        account, patient = twice
+                    else:
+                        account, patient = someone()
                     hold = booking.hold_create(account=account, patient=patient, schedule=schedule)
                     booked.append(booking.hold_confirm(hold=hold))
             for registration in booked:

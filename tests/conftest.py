@@ -18,6 +18,14 @@ from tests.processes import knobs, paysim_url, sandbox  # noqa: F401 - fixtures 
 # The hour every test starts at, in Beijing: 10:00, or GUAHAO_TEST_TIME (CI runs the suite at
 # other hours too; the code reads the time only through core.clock, tests/core/test_clock_reads.py).
 TEST_TIME = dt.time.fromisoformat(os.environ.get("GUAHAO_TEST_TIME", "10:00"))
+# The day they start on, in Beijing: today, or GUAHAO_TEST_DATE (bash scripts/weekdays runs the
+# tests whose answers depend on the day of the week at each day of one week). Only the test's own
+# process moves: the servers some tests start run at the machine's date.
+TEST_DATE = os.environ.get("GUAHAO_TEST_DATE")
+
+
+def starting_day() -> dt.date:
+    return dt.date.fromisoformat(TEST_DATE) if TEST_DATE else clock.local_today("Asia/Shanghai")
 
 
 @pytest.fixture(autouse=True)
@@ -33,8 +41,7 @@ def _fresh_clock_and_cache(request):
     facts.reset()
     scheduling_selectors.reset()
     core_cache.counts_reset()
-    today = clock.local_today("Asia/Shanghai")
-    with clock.travel(clock.at_local(today, start, "Asia/Shanghai")):
+    with clock.travel(clock.at_local(starting_day(), start, "Asia/Shanghai")):
         yield
     clock.reset()
     cache.clear()

@@ -14,7 +14,7 @@ from guahao.his.models import HisConnection
 from guahao.scheduling import services
 from guahao.scheduling.models import CalendarDay, Schedule, ScheduleStatus, ScheduleTemplate
 from tests import factories as f
-from tests.conftest import TEST_TIME
+from tests.conftest import TEST_TIME, starting_day
 
 pytestmark = pytest.mark.django_db
 
@@ -23,8 +23,7 @@ pytestmark = pytest.mark.django_db
 def loaded(django_db_setup, django_db_blocker):
     # Loaded at the hour the tests run at (a module's fixture starts before a test's clock is
     # set): at 20:00 the morning's clinics are over and would not be made; at 10:00 they are.
-    today = clock.local_today("Asia/Shanghai")
-    with django_db_blocker.unblock(), clock.travel(clock.at_local(today, TEST_TIME, "Asia/Shanghai")):
+    with django_db_blocker.unblock(), clock.travel(clock.at_local(starting_day(), TEST_TIME, "Asia/Shanghai")):
         demo.load()
     yield
     with django_db_blocker.unblock():

@@ -43,8 +43,11 @@ def template(dep, doctor=None, **fields):
 
 
 def generate(h, *, weeks=2, dry_run=False, start=None, **options):
+    """The weeks from tomorrow: they hold the next such weekday and the ones after it whatever
+    today is (from today, on a Monday, two weeks hold only one Monday still ahead)."""
+    start = start or f.today() + dt.timedelta(days=1)
     return scheduling.schedules_generate(
-        hospital=h, start=start or f.today(), days=weeks * 7, actor="desk", dry_run=dry_run, **options
+        hospital=h, start=start, days=weeks * 7, actor="desk", dry_run=dry_run, **options
     )
 
 
