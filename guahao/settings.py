@@ -150,6 +150,7 @@ MIDDLEWARE = [
     "guahao.core.metrics.RequestMetrics",
     "guahao.api.middleware.ApiBody",
     "guahao.api.middleware.RefusedForEveryone",
+    "guahao.api.middleware.BearerLane",
     "django.middleware.security.SecurityMiddleware",
     "guahao.web.middleware.ContentSecurityPolicy",
     "whitenoise.middleware.WhiteNoiseMiddleware",

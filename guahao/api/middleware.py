@@ -10,6 +10,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -157,3 +158,62 @@ def _replayed(request: HttpRequest, kept: _Kept) -> HttpResponse:
     response.problem_code = kept.code  # type: ignore[attr-defined]
     request.resolver_match = kept.route  # type: ignore[assignment]
     return response
+
+
+# What an API request with a bearer token and no cookie needs none of: with no cookie there is
+# no session, no logged-in staff user (nor its second factor, idle logout or time zone), no
+# message, nothing for CSRF to protect and no login for the lockout to count; and nothing under
+# /api/ is a static file.
+COOKIE_ONLY = frozenset(
+    {
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django_otp.middleware.OTPMiddleware",
+        "guahao.console.middleware.StaffIdle",
+        "guahao.console.middleware.StaffTimezone",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "axes.middleware.AxesMiddleware",
+    }
+)
+
+
+class BearerLane:
+    """Middleware: an API request that carries a bearer token and no cookie (a phone's, a
+    partner's) goes through the middleware after this one except ``COOKIE_ONLY``: the same
+    security headers, language and URL handling, without the steps that serve cookies. At
+    release time a winning hold spends a tenth less of the server's time so."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from django.core.handlers.base import BaseHandler
+        from django.core.handlers.exception import convert_exception_to_response
+        from django.utils.module_loading import import_string
+
+        self.get_response = get_response
+        after = settings.MIDDLEWARE[settings.MIDDLEWARE.index(f"{__name__}.{type(self).__name__}") + 1 :]
+        # A handler of its own with the lane's middleware, built as Django builds its own chain.
+        handler: Any = BaseHandler()  # its private lists are Django's own way to fill them
+        handler._view_middleware = []
+        handler._template_response_middleware = []
+        handler._exception_middleware = []
+        lane: Any = convert_exception_to_response(handler._get_response)
+        for path in reversed([m for m in after if m not in COOKIE_ONLY]):
+            middleware = import_string(path)(lane)
+            if hasattr(middleware, "process_view"):
+                handler._view_middleware.insert(0, middleware.process_view)
+            if hasattr(middleware, "process_template_response"):
+                handler._template_response_middleware.append(middleware.process_template_response)
+            if hasattr(middleware, "process_exception"):
+                handler._exception_middleware.append(middleware.process_exception)
+            lane = convert_exception_to_response(middleware)
+        self.lane: Callable[[HttpRequest], HttpResponse] = lane
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            request.path_info.startswith(API)
+            and not request.COOKIES
+            and request.META.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer "
+        ):
+            return self.lane(request)
+        return self.get_response(request)
