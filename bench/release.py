@@ -483,6 +483,14 @@ def crowd(args: argparse.Namespace) -> None:
             print(f"        sold out {naive['sell_seconds'] / ours['sell_seconds']:.1f}× faster than naive")
 
 
+REPEATS = 3
+
+
+def _median_run(runs: list[dict]) -> dict:
+    """Each figure's median over the runs."""
+    return {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in ("p50", "p99", "per_s")}
+
+
 def growth(args: argparse.Namespace) -> None:
     """Hold and availability latency as the stored slots grow 10^3 → 10^6 (PostgreSQL + Redis)."""
     sizes = [10**3, 10**4, 10**5, 10**6]
@@ -507,17 +515,22 @@ def growth(args: argparse.Namespace) -> None:
                     got = django_child(env, "grow", str(deps), str(per), "14", str(index))
                     index += deps
                     stored = int(got["stored"])
-                django_child(env, "reset", str(seed["schedule_id"]))
-                server = Server(env, args.workers)
-                try:
-                    lua_env = env | {"BENCH_SCHEDULE": str(seed["schedule_id"]), "BENCH_PATH": "/api/v1/holds"}
-                    # A few connections, a few seconds: latency, not a crowd; fewer holds than slots.
-                    path = f"/api/v1/departments/{seed['department_id']}/availability?days=14"
-                    wrk(server.url + path, connections=2, seconds=1, script=GET_LUA, env=env)  # warm up
-                    hold = wrk(server.url + "/api/v1/holds", connections=2, seconds=3, script=LUA, env=lua_env)
-                    avail = wrk(server.url + path, connections=2, seconds=3, script=GET_LUA, env=env)
-                finally:
-                    server.stop()
+                holds, avails = [], []
+                for _ in range(REPEATS):  # the median of a few runs: one run of 3 s is noisy here
+                    django_child(env, "reset", str(seed["schedule_id"]))
+                    server = Server(env, args.workers)
+                    try:
+                        lua_env = env | {"BENCH_SCHEDULE": str(seed["schedule_id"]), "BENCH_PATH": "/api/v1/holds"}
+                        # A few connections, a few seconds: latency, not a crowd; fewer holds than slots.
+                        path = f"/api/v1/departments/{seed['department_id']}/availability?days=14"
+                        wrk(server.url + path, connections=2, seconds=1, script=GET_LUA, env=env)  # warm up
+                        holds.append(
+                            wrk(server.url + "/api/v1/holds", connections=2, seconds=3, script=LUA, env=lua_env)
+                        )
+                        avails.append(wrk(server.url + path, connections=2, seconds=3, script=GET_LUA, env=env))
+                    finally:
+                        server.stop()
+                hold, avail = _median_run(holds), _median_run(avails)
                 rows.append((stored, hold, avail))
                 print(
                     f"[growth] {stored} slots stored: hold p50 {hold['p50']:.1f} ms, availability p50 {avail['p50']:.1f} ms",
@@ -526,7 +539,7 @@ def growth(args: argparse.Namespace) -> None:
         finally:
             drop(backend)
     print()
-    print(f"growth ({backend}): {args.workers} workers, 2 connections")
+    print(f"growth ({backend}): {args.workers} workers, 2 connections, the median of {REPEATS} runs of 3 s per size")
     print(
         f"{'stored slots':>13}{'hold p50':>10}{'hold p99':>10}{'holds/s':>9}{'avail p50':>11}{'avail p99':>11}{'avail/s':>9}"
     )
