@@ -16,6 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
+from guahao.accounts import services as accounts
 from guahao.api import schemas
 from guahao.api.problems import problem_response
 from guahao.booking import gate
@@ -86,8 +87,9 @@ class RefusedForEveryone:
     now (``booking.services.refused_for_everyone``: sold out, by this process's gate a moment
     ago; suspended; not released yet; over) is answered with a kept copy of the refusal the
     hold path gave a moment ago (the same alternatives, waitlist offer, release time, language
-    and headers) before anything of the patient is read: no token read, no database, no Redis.
-    A request with no bearer token still gets 401, one with an ``Idempotency-Key`` or a period
+    and headers) before anything else of the patient is read: only the token, which a crowd's
+    patients have kept in this process (no database, no Redis). A request with no live bearer
+    token still gets 401, one with an ``Idempotency-Key`` or a period
     goes the whole way (a lost answer may be found there), and a copy lives while the same
     refusal stands, no longer than the alternatives it shows are kept (``gate.LOCAL_SECONDS``),
     nor past a waitlist's closing, nor past a change of the schedule's facts."""
@@ -106,6 +108,7 @@ class RefusedForEveryone:
                 known is kept.facts
                 and known is not None
                 and booking.refused_for_everyone(schedule=known.schedule, rules=known.rules) == kept.code
+                and accounts.account_for_token(_bearer(request)) is not None  # else 401 on the whole way
             ):
                 return _replayed(request, kept)
         response = self.get_response(request)
@@ -136,9 +139,8 @@ class RefusedForEveryone:
 
 def _hold_asked(request: HttpRequest) -> tuple[int, str] | None:
     """(schedule id, language) of a hold that may be answered from a kept refusal: a bearer
-    token (unchecked), no ``Idempotency-Key``, a valid body naming no period."""
-    bearer = request.META.get("HTTP_AUTHORIZATION", "").split(" ")
-    if len(bearer) < 2 or bearer[0].lower() != "bearer" or not " ".join(bearer[1:]):
+    token (checked when a copy is replayed), no ``Idempotency-Key``, a valid body naming no period."""
+    if not _bearer(request):
         return None
     if "HTTP_IDEMPOTENCY_KEY" in request.META:
         return None
@@ -149,6 +151,11 @@ def _hold_asked(request: HttpRequest) -> tuple[int, str] | None:
     if body.period_id is not None:
         return None
     return int(body.schedule_id), translation.get_language_from_request(request)
+
+
+def _bearer(request: HttpRequest) -> str:
+    bearer = request.META.get("HTTP_AUTHORIZATION", "").split(" ")
+    return " ".join(bearer[1:]) if len(bearer) >= 2 and bearer[0].lower() == "bearer" else ""
 
 
 def _replayed(request: HttpRequest, kept: _Kept) -> HttpResponse:
