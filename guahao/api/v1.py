@@ -413,8 +413,8 @@ def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: st
     """The release-time path: what is refused for everyone (suspended, not released, over, sold
     out, too many attempts) is answered from the caches before anything of the patient is read,
     and before an Idempotency-Key is recorded. A schedule every patient is refused now (sold out,
-    not released yet, suspended, over) is answered 409 before the bearer token is checked (a
-    request with no bearer token still gets 401; one with an Idempotency-Key or a `period_id` is
+    not released yet, suspended, over) is answered 409 with nothing of the patient read but the
+    bearer token (no live token: 401; a request with an Idempotency-Key or a `period_id` is
     checked in full)."""
     known = schedule_facts(_int(body.schedule_id))
     if known is None:
