@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import cast
 
@@ -11,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import translation
 from ninja import Header, Query, Router, Status
+from ninja.responses import NinjaJSONEncoder
 
 from guahao.accounts import consent
 from guahao.accounts import errors as account_errors
@@ -409,7 +411,9 @@ def _once(
         summary="Hold a slot (201); in a lottery release's first moments, a ticket in its draw instead (202)",
     ),
 )
-def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: str | None = IDEMPOTENCY_KEY) -> Status:
+def holds_create(
+    request: HttpRequest, body: schemas.HoldIn, idempotency_key: str | None = IDEMPOTENCY_KEY
+) -> Status | HttpResponse:
     """The release-time path: what is refused for everyone (suspended, not released, over, sold
     out, too many attempts) is answered from the caches before anything of the patient is read,
     and before an Idempotency-Key is recorded. A schedule every patient is refused now (sold out,
@@ -425,7 +429,7 @@ def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: st
         if period is None:
             raise NOT_FOUND.error(field="period_id")
     if idempotency_key is None:
-        return _hold_create(request, body, known, period)
+        return _sent_as_is(_hold_create(request, body, known, period))
     try:
         booking.hold_refuse_early(schedule=known.schedule, period=period, rules=known.rules)
     except Problem:
@@ -440,6 +444,18 @@ def holds_create(request: HttpRequest, body: schemas.HoldIn, idempotency_key: st
     # happens inside a transaction.
     asks_his = his_registry.mode_of(known.schedule.hospital_id) != ""
     return _once(request, idempotency_key, lambda: _hold_create(request, body, known, period), atomic=not asks_his)
+
+
+def _sent_as_is(done: Status) -> Status | HttpResponse:
+    """A new hold's answer as it stands: ``schemas.hold_out`` of a new hold is plain JSON in
+    ``HoldOut``'s shape already (tests/api/test_contract.py); having the schema check and copy
+    it again cost some 40 µs of CPU per winning hold."""
+    if done.status_code != 201:
+        return done
+    return HttpResponse(json.dumps(done.value, cls=NinjaJSONEncoder), status=201, content_type=JSON)
+
+
+JSON = "application/json; charset=utf-8"  # as django-ninja's renderer says it
 
 
 def _client(request: HttpRequest) -> risk.Client:

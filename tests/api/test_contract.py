@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -111,3 +112,29 @@ def test_every_message_has_a_chinese_translation():
     empty = [mid for mid, mstr in entries if mid.strip() != '""' and mstr.strip() == '""']
     assert empty == []
     assert "#, fuzzy" not in text
+
+
+def test_a_new_hold_is_answered_in_its_schemas_shape_as_any_other_answer():
+    """The hold path sends a new hold's answer without having the schema check it again: it
+    must be what the schema would have sent, byte for byte, with the same content type."""
+    from ninja.responses import NinjaJSONEncoder
+
+    from guahao.api.schemas import HoldOut
+
+    dep = f.department(f.hospital())
+    schedule = f.schedule(dep, f.doctor(dep))
+    patient = f.Api().login()
+    pid = patient.add_patient()
+    response = patient.client.post(
+        "/api/v1/holds",
+        data={"schedule_id": str(schedule.pk), "patient_id": pid},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {patient.token}",
+    )
+    assert response.status_code == 201
+    sent = response.json()
+    checked = HoldOut.model_validate(sent).model_dump(by_alias=True)
+    assert json.dumps(checked, cls=NinjaJSONEncoder).encode() == response.content
+    assert (sent["registration_id"], sent["payment"], sent["patient_id"]) == (None, None, pid)
+    patients = patient.client.get("/api/v1/patients", HTTP_AUTHORIZATION=f"Bearer {patient.token}")
+    assert response["Content-Type"] == patients["Content-Type"]
