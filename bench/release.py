@@ -14,9 +14,10 @@ data: the server's no-op ceiling (``/healthz``), and a naive hold path (``SELECT
 of the schedule and the first free slot, the token read from the database) served by the same
 server, with the ratios. Oversold and double-booked counts are checked in the database.
 
-Growth mode stores ever more slots (10^3, 10^4, 10^5, 10^6; other departments and days) and
-prints, at each size, the hold and the department-availability latency (14 days × 20
-doctors), on PostgreSQL + Redis. It stops by itself.
+Growth mode builds a database for each size of stored slots (10^3, 10^4, 10^5, 10^6; other
+departments and days), then measures the sizes in turn, a few rounds in alternating order, and
+prints at each size the hold and the department-availability latency (14 days × 20 doctors),
+on PostgreSQL + Redis. It stops by itself.
 """
 
 from __future__ import annotations
@@ -385,10 +386,10 @@ def crowd_run(server: Server, env: dict, seed: dict, args: argparse.Namespace, p
     return got
 
 
-def prepare(backend: str, tmp: str) -> dict:
+def prepare(backend: str, tmp: str, name: str = PG_NAME) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env |= {
-        "GUAHAO_DATA_DIR": str(Path(tmp) / backend),
+        "GUAHAO_DATA_DIR": str(Path(tmp) / backend / name),
         "GUAHAO_RATELIMIT": "off",
         "GUAHAO_LOG_LEVEL": "ERROR",
         "PYTHONPATH": str(ROOT),
@@ -399,19 +400,19 @@ def prepare(backend: str, tmp: str) -> dict:
         import redis
 
         with psycopg.connect(f"{PG_ADMIN}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{PG_NAME}"')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
         redis.Redis.from_url(REDIS).flushdb()
-        env |= {"DATABASE_URL": f"{PG_ADMIN}/{PG_NAME}", "REDIS_URL": REDIS}
+        env |= {"DATABASE_URL": f"{PG_ADMIN}/{name}", "REDIS_URL": REDIS}
     return env
 
 
-def drop(backend: str) -> None:
+def drop(backend: str, name: str = PG_NAME) -> None:
     if backend == "postgres":
         import psycopg
 
         with psycopg.connect(f"{PG_ADMIN}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def crowd(args: argparse.Namespace) -> None:
@@ -492,54 +493,62 @@ def _median_run(runs: list[dict]) -> dict:
 
 
 def growth(args: argparse.Namespace) -> None:
-    """Hold and availability latency as the stored slots grow 10^3 → 10^6 (PostgreSQL + Redis)."""
+    """Hold and availability latency as the stored slots grow 10^3 → 10^6 (PostgreSQL + Redis).
+    Each size has a database of its own, built first; then the sizes are measured in turn,
+    ``REPEATS`` rounds in alternating order, so that a machine whose speed drifts during the
+    run (a shared one's does) slows every size alike instead of the last one built."""
     sizes = [10**3, 10**4, 10**5, 10**6]
     backend = args.backend if args.backend != "both" else "postgres"
-    rows = []
+    built: list[tuple[int, dict, dict, str]] = []  # stored slots, env, seed, name
     with tempfile.TemporaryDirectory() as tmp:
-        env = prepare(backend, tmp)
-        tokens = str(Path(tmp) / "tokens.txt")
-        env["BENCH_TOKENS"] = tokens
         try:
-            # The hold schedule has room for every hold of every size's run.
-            seed = django_child(env, "seed", "1000", str(args.accounts), tokens)
-            stored = int(django_child(env, "grow", "0", "1", "1", "0")["stored"])  # what the seed stored
-            index = 0
             for size in sizes:
+                name = f"{PG_NAME}_{size}"
+                env = prepare(backend, tmp, name)
+                env["BENCH_TOKENS"] = str(Path(tmp) / f"tokens-{size}.txt")
+                built.append((0, env, {}, name))
+                # The hold schedule has room for every hold of every round.
+                seed = django_child(env, "seed", "1000", str(args.accounts), env["BENCH_TOKENS"])
+                stored = int(django_child(env, "grow", "0", "1", "1", "0")["stored"])  # what the seed stored
                 if stored < size:
                     # Departments of 20 doctors × 14 days × 50 slots = 14,000 slots each.
                     need = size - stored
                     deps = max(1, need // 14000)
                     per = max(1, min(50, need // (deps * 20 * 14)))
-                    print(f"[growth] storing {deps * 20 * 14 * per} more slots", flush=True)
-                    got = django_child(env, "grow", str(deps), str(per), "14", str(index))
-                    index += deps
-                    stored = int(got["stored"])
-                holds, avails = [], []
-                for _ in range(REPEATS):  # the median of a few runs: one run of 3 s is noisy here
-                    django_child(env, "reset", str(seed["schedule_id"]))
+                    print(f"[growth] database of {size}: storing {deps * 20 * 14 * per} more slots", flush=True)
+                    stored = int(django_child(env, "grow", str(deps), str(per), "14", "0")["stored"])
+                built[-1] = (stored, env, seed, name)
+            measured: dict[int, tuple[list[dict], list[dict]]] = {stored: ([], []) for stored, *_ in built}
+            for round_ in range(REPEATS):
+                for stored, env, seed, _ in built if round_ % 2 == 0 else built[::-1]:
+                    django_child(env, "reset", str(seed["schedule_id"]))  # and the cache emptied
                     server = Server(env, args.workers)
                     try:
                         lua_env = env | {"BENCH_SCHEDULE": str(seed["schedule_id"]), "BENCH_PATH": "/api/v1/holds"}
-                        # A few connections, a few seconds: latency, not a crowd; fewer holds than slots.
+                        # One connection, a few seconds: latency, not a crowd (with two, whether both
+                        # land on one worker decided more than the size did); fewer holds than slots.
                         path = f"/api/v1/departments/{seed['department_id']}/availability?days=14"
-                        wrk(server.url + path, connections=2, seconds=1, script=GET_LUA, env=env)  # warm up
-                        holds.append(
-                            wrk(server.url + "/api/v1/holds", connections=2, seconds=3, script=LUA, env=lua_env)
-                        )
-                        avails.append(wrk(server.url + path, connections=2, seconds=3, script=GET_LUA, env=env))
+                        wrk(server.url + path, connections=1, seconds=1, script=GET_LUA, env=env)  # warm up
+                        hold = wrk(server.url + "/api/v1/holds", connections=1, seconds=3, script=LUA, env=lua_env)
+                        avail = wrk(server.url + path, connections=1, seconds=3, script=GET_LUA, env=env)
                     finally:
                         server.stop()
-                hold, avail = _median_run(holds), _median_run(avails)
-                rows.append((stored, hold, avail))
-                print(
-                    f"[growth] {stored} slots stored: hold p50 {hold['p50']:.1f} ms, availability p50 {avail['p50']:.1f} ms",
-                    flush=True,
-                )
+                    measured[stored][0].append(hold)
+                    measured[stored][1].append(avail)
+                    print(
+                        f"[growth] round {round_ + 1}, {stored} slots stored: hold p50 {hold['p50']:.1f} ms, "
+                        f"availability p50 {avail['p50']:.1f} ms",
+                        flush=True,
+                    )
+            rows = [(stored, _median_run(holds), _median_run(avails)) for stored, (holds, avails) in measured.items()]
         finally:
-            drop(backend)
+            for *_, name in built:
+                drop(backend, name)
     print()
-    print(f"growth ({backend}): {args.workers} workers, 2 connections, the median of {REPEATS} runs of 3 s per size")
+    print(
+        f"growth ({backend}): {args.workers} workers, 1 connection, the median of {REPEATS} runs of 3 s per size, "
+        "the sizes measured in turn"
+    )
     print(
         f"{'stored slots':>13}{'hold p50':>10}{'hold p99':>10}{'holds/s':>9}{'avail p50':>11}{'avail p99':>11}{'avail/s':>9}"
     )
