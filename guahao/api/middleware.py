@@ -89,8 +89,8 @@ class RefusedForEveryone:
     hold path gave a moment ago (the same alternatives, waitlist offer, release time, language
     and headers) before anything else of the patient is read: only the token, which a crowd's
     patients have kept in this process (no database, no Redis). A request with no live bearer
-    token still gets 401, one with an ``Idempotency-Key`` or a period
-    goes the whole way (a lost answer may be found there), and a copy lives while the same
+    token still gets 401, one with an ``Idempotency-Key`` or a period goes the whole way (a
+    lost answer may be found there), and a copy lives while the same
     refusal stands, no longer than the alternatives it shows are kept (``gate.LOCAL_SECONDS``),
     nor past a waitlist's closing, nor past a change of the schedule's facts."""
 
