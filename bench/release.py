@@ -506,7 +506,7 @@ def growth(args: argparse.Namespace) -> None:
                 name = f"{PG_NAME}_{size}"
                 env = prepare(backend, tmp, name)
                 env["BENCH_TOKENS"] = str(Path(tmp) / f"tokens-{size}.txt")
-                built.append((0, env, {}, name))
+                built.append((0, env, {}, name))  # listed at once: a build that fails is dropped too
                 # The hold schedule has room for every hold of every round.
                 seed = django_child(env, "seed", "1000", str(args.accounts), env["BENCH_TOKENS"])
                 stored = int(django_child(env, "grow", "0", "1", "1", "0")["stored"])  # what the seed stored
