@@ -47,32 +47,47 @@ def lock_person(person_hash: str) -> None:
     )
 
 
+# The limits' counts, each by the index that begins with the account or the person (a few rows
+# whatever the database holds). ``{n}`` and ``{t}`` keep the other columns out of PostgreSQL's
+# choice of index (``+ 0``, ``|| ''``; plain columns on SQLite): the hold function's statements are
+# planned once per connection, often while the hold tables are new and have no statistics, and
+# with every guess alike PostgreSQL took the index of the live holds or of the department, read
+# every live hold of the release and filtered it (0.6 ms of a hold at a thousand live holds).
 COUNTS = """
 SELECT
     (SELECT COUNT(*) FROM booking_hold h
-     WHERE h.account_id = %(account)s AND h.status = 'held' AND h.expires_at > %(now)s),
+     WHERE h.account_id = %(account)s AND h.status{t} = 'held' AND h.expires_at > %(now)s),
     (SELECT COUNT(*) FROM booking_hold h
-     WHERE h.person_hash = me.person AND h.department_id = %(department)s AND h.visit_date = %(day)s
-       AND h.status = 'held' AND h.expires_at > %(now)s)
+     WHERE h.person_hash = me.person AND h.department_id{n} = %(department)s AND h.visit_date{n} = %(day)s
+       AND h.status{t} = 'held' AND h.expires_at > %(now)s)
     + (SELECT COUNT(*) FROM booking_registration r
-       WHERE r.person_hash = me.person AND r.department_id = %(department)s AND r.visit_date = %(day)s
-         AND r.status IN ({active})),
+       WHERE r.person_hash = me.person AND r.department_id{n} = %(department)s AND r.visit_date{n} = %(day)s
+         AND r.status{t} IN ({active})),
     (SELECT COUNT(*) FROM booking_hold h
-     WHERE h.account_id = %(account)s AND h.hospital_id = %(hospital)s AND h.visit_date = %(day)s
-       AND h.status = 'held' AND h.expires_at > %(now)s)
+     WHERE h.account_id = %(account)s AND h.hospital_id{n} = %(hospital)s AND h.visit_date{n} = %(day)s
+       AND h.status{t} = 'held' AND h.expires_at > %(now)s)
     + (SELECT COUNT(*) FROM booking_registration r
-       WHERE r.account_id = %(account)s AND r.hospital_id = %(hospital)s AND r.visit_date = %(day)s
-         AND r.status IN ({active})),
+       WHERE r.account_id = %(account)s AND r.hospital_id{n} = %(hospital)s AND r.visit_date{n} = %(day)s
+         AND r.status{t} IN ({active})),
     (SELECT b.reason FROM booking_blacklistentry b
-     WHERE b.hospital_id = %(hospital)s AND b.person_hash = me.person AND b.lifted_at IS NULL AND b.ends_at > %(now)s
+     WHERE b.hospital_id{n} = %(hospital)s AND b.person_hash = me.person AND b.lifted_at IS NULL
+       AND b.ends_at > %(now)s
      ORDER BY b.ends_at DESC LIMIT 1),
     (SELECT b.ends_at FROM booking_blacklistentry b
-     WHERE b.hospital_id = %(hospital)s AND b.person_hash = me.person AND b.lifted_at IS NULL AND b.ends_at > %(now)s
+     WHERE b.hospital_id{n} = %(hospital)s AND b.person_hash = me.person AND b.lifted_at IS NULL
+       AND b.ends_at > %(now)s
      ORDER BY b.ends_at DESC LIMIT 1),
     me.person
 FROM (SELECT id_number_hash AS person FROM accounts_patient
       WHERE id = %(patient)s AND account_id = %(account)s AND removed_at IS NULL) me
 """
+
+
+def _counts_sql() -> str:
+    if connection.vendor == "postgresql":
+        return COUNTS.format(active=_active(), n=" + 0", t=" || ''")
+    return COUNTS.format(active=_active(), n="", t="")
+
 
 # The slot: the lowest free online one (of the period, if given) whose period is not over, or
 # the number a realtime HIS locked for us (free, or ``elsewhere`` by an older copy of the HIS's
@@ -235,7 +250,7 @@ def counts_of(terms: HoldTerms) -> Taken:
     """The counts alone, without locks (a check before asking a HIS for a lock; ``hold_take``
     checks them again, under the locks)."""
     with connection.cursor() as cursor:
-        cursor.execute(COUNTS.format(active=_active()), _params(terms))
+        cursor.execute(_counts_sql(), _params(terms))
         row = cursor.fetchone()
     return Taken(person_hash=None, counts=None) if row is None else Taken(person_hash=row[5], counts=_counts(row))
 
@@ -367,7 +382,7 @@ def _pg_function() -> tuple[str, str]:
 
     free, wait = "FOR UPDATE OF s SKIP LOCKED", "FOR UPDATE OF s"
     body = {
-        "counts": _as_plpgsql(COUNTS.format(active=_active())),
+        "counts": _as_plpgsql(_counts_sql()),
         "claim_free": claim(free),
         "claim_wait": claim(wait),
         "claim_number": _as_plpgsql(CLAIM.format(pick=number, states=FREE_OR_ELSEWHERE)),
@@ -432,7 +447,7 @@ def _hold_take_sqlite(terms: HoldTerms, params: dict[str, Any]) -> Taken:
     """The same steps, one statement each, in the caller's IMMEDIATE transaction (the database
     is locked for writing from its first statement: nobody counts or claims meanwhile)."""
     with connection.cursor() as cursor:
-        cursor.execute(COUNTS.format(active=_active()), params)
+        cursor.execute(_counts_sql(), params)
         row = cursor.fetchone()
         if row is None:
             return Taken(person_hash=None, counts=None)
