@@ -355,10 +355,12 @@ def take(schedule_id: int, attempts: Attempts | None = None) -> int:
     return got
 
 
-def held(schedule_id: int, expires_at: dt.datetime, pipe: Any = None) -> None:
+def held(schedule_id: int, expires_at: dt.datetime) -> None:
     """A hold was made (after commit): a sold-out count is believed until it may run out.
-    ``pipe``: a Redis pipeline of the caller's (``core.cache.pipeline``) to send it with."""
-    store().held(schedule_id, expires_at.timestamp(), pipe)
+    Written a moment later with Redis (``core.cache.soon``: the holds of a crowd go together,
+    the earliest expiry of those waiting standing for them all)."""
+    expires = expires_at.timestamp()
+    request_cache.soon(f"gate:held:{schedule_id}", lambda pipe: store().held(schedule_id, expires, pipe), order=expires)
 
 
 def give(schedule_id: int) -> None:

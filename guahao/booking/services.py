@@ -41,7 +41,6 @@ from guahao.booking.models import (
 from guahao.booking.ports import wired
 from guahao.booking.selectors import pools_of
 from guahao.catalog import restrictions
-from guahao.core import cache as request_cache
 from guahao.core import clock, outbox
 from guahao.core.audit import audit_record
 from guahao.core.errors import NOT_FOUND, RATE_LIMITED
@@ -290,9 +289,10 @@ def _now_and_after_commit(tell: Callable[[], None]) -> None:
 
 
 def _hold_made(hold: Hold) -> None:
-    with request_cache.pipeline() as pipe:  # one round trip
-        gate.held(hold.schedule_id, hold.expires_at, pipe)
-        facts.department_changed(hold.department_id, pipe)
+    # Both written a moment later with Redis, several holds' in one round trip: the answer does
+    # not wait for them, and this process reads neither before it is written.
+    gate.held(hold.schedule_id, hold.expires_at)
+    facts.department_changed_soon(hold.department_id)
     outbox.kick()  # the hold's outbox event
 
 

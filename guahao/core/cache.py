@@ -9,6 +9,7 @@ for memcached's limits (Redis has none).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -234,6 +235,112 @@ class _Local:
 _local = _Local()
 
 
+# --- written a moment later -----------------------------------------------------------------------
+#
+# What a change tells the caches after its transaction committed (a generation moved on, the gate
+# noting a hold's expiry) need not hold up the answer: with Redis it is written by a thread of this
+# process a moment later (``soon``), and what several requests asked for in the meantime goes in
+# one pipeline, each key once. Under a release's crowd that is one round trip to Redis, and one
+# message to every process's listener, for several holds instead of one each. A moment is the
+# time to wake that thread and reach Redis, a fraction of a millisecond, a few when the process is
+# busy; what this process reads of a key still waiting (``_shared_get_many``) waits for it to be
+# written first, so a process always sees its own changes. Without Redis it is written at once.
+
+
+SOON_SECONDS = 0.01
+
+
+class _Soon:
+    def __init__(self) -> None:
+        self.ready = threading.Condition()
+        self.waiting: dict[str, tuple[float, Callable[[Any], None]]] = {}
+        self.sending: dict[str, int] = {}  # keys being written now → how many writers have them
+        self.pid = 0
+
+    def add(self, key: str, write: Callable[[Any], None], order: float) -> None:
+        with self.ready:
+            if self.pid != os.getpid():  # a forked process inherits no thread
+                self.pid, self.waiting, self.sending = os.getpid(), {}, {}
+                threading.Thread(target=self._run, name="guahao-cache-soon", daemon=True).start()
+            waiting = self.waiting.get(key)
+            if waiting is None or order < waiting[0]:
+                self.waiting[key] = (order, write)
+            self.ready.notify_all()
+
+    def send(self) -> None:
+        """Write what waits, in one pipeline."""
+        with self.ready:
+            batch, self.waiting = self.waiting, {}
+            for key in batch:
+                self.sending[key] = self.sending.get(key, 0) + 1
+        if not batch:
+            return
+        try:
+            with pipeline() as pipe:
+                for _, write in batch.values():
+                    write(pipe)
+        except Exception:
+            with self.ready:  # written later
+                for key, failed in batch.items():
+                    waiting = self.waiting.get(key)
+                    if waiting is None or failed[0] < waiting[0]:
+                        self.waiting[key] = failed
+            raise
+        finally:
+            with self.ready:
+                for key in batch:
+                    self.sending[key] -= 1
+                    if not self.sending[key]:
+                        del self.sending[key]
+                self.ready.notify_all()
+
+    def settle(self, keys: list[str]) -> None:
+        """Any of ``keys`` still to be written by this process is written before it returns."""
+        if not any(k in self.waiting or k in self.sending for k in keys):
+            return
+        if any(k in self.waiting for k in keys):
+            try:
+                self.send()
+            except Exception:  # noqa: BLE001 - the read that follows meets the same failure
+                log.warning("could not write what the cache was told", exc_info=True)
+                return
+        with self.ready:
+            self.ready.wait_for(lambda: not any(k in self.sending for k in keys), timeout=1.0)
+
+    def _run(self) -> None:
+        while self.pid == os.getpid():
+            with self.ready:
+                self.ready.wait_for(lambda: bool(self.waiting))
+            time.sleep(SOON_SECONDS)  # what more requests ask for meanwhile goes along
+            try:
+                self.send()
+            except Exception:  # noqa: BLE001 - Redis away: tried again in a moment
+                log.warning("could not write what the cache was told; trying again", exc_info=True)
+                time.sleep(0.5)
+
+    def at_exit(self) -> None:
+        if self.pid == os.getpid() and self.waiting:
+            with contextlib.suppress(Exception):
+                self.send()
+
+
+_soon = _Soon()
+atexit.register(_soon.at_exit)
+
+
+def soon(key: str, write: Callable[[Any], None], *, order: float = 0.0) -> None:
+    """``write(pipe)`` a moment from now, in a pipeline sent by this process's own thread (with
+    Redis); at once with ``None`` for the pipe in the embedded default. Of the writes asked for
+    one ``key`` while they wait, the one with the smallest ``order`` is sent, once: ask only
+    for writes that are the same whenever they run (a generation moved on) or of which the
+    least stands for all (the earliest expiry). Readers of ``key`` through this module in this
+    process wait until it is written."""
+    if not isinstance(caches["default"], RedisCache):
+        write(None)
+        return
+    _soon.add(key, write, order)
+
+
 # --- the embedded default: told through the database -----------------------------------------------
 #
 # Without Redis each process's cache is its own memory (``LocalCache``). Deleting a key that every
@@ -375,6 +482,7 @@ def told(key: str, pipe: Any) -> None:
 def _shared_get_many(keys: list[str]) -> dict[str, Any]:
     """``cache.get_many``, answered from this process where it keeps the keys."""
     backend = caches["default"]
+    _soon.settle(keys)
     if not isinstance(backend, RedisCache) or not _local_prefixes:
         if isinstance(backend, LocalCache):
             _feed.catch_up()

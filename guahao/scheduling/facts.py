@@ -192,6 +192,13 @@ def department_changed(department_id: int, pipe: Any = None) -> None:
     _bump(_department_key(department_id), pipe)
 
 
+def department_changed_soon(department_id: int) -> None:
+    """``department_changed``, written a moment later with Redis (``core.cache.soon``): the
+    tells of a crowd's holds go together, and the answer does not wait for them."""
+    key = _department_key(department_id)
+    request_cache.soon(key, lambda pipe: _bump(key, pipe))
+
+
 def _on_change(sender: type, instance: Any, **_: object) -> None:
     department_id = getattr(instance, "department_id", None) if sender is Schedule else None
 
