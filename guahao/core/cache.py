@@ -325,7 +325,17 @@ class _Soon:
 
 
 _soon = _Soon()
-atexit.register(_soon.at_exit)
+atexit.register(lambda: _soon.at_exit())
+
+
+def _forked() -> None:
+    """A process forked while the writer held its lock would wait on it for ever: the child starts
+    afresh (what waited is the parent's to write)."""
+    global _soon
+    _soon = _Soon()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def soon(key: str, write: Callable[[Any], None], *, order: float = 0.0) -> None:

@@ -6,6 +6,8 @@ process at once, and a write Redis refused is written when Redis is back."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -119,3 +121,16 @@ def test_a_write_redis_refused_is_written_when_it_answers_again():
     core_cache.soon("test:soon:refused", write)
     wait_for(lambda: written[-1:] == ["written"], timeout=5)
     assert written == ["refused", "written"]
+
+
+def test_a_process_forked_while_the_writer_held_its_lock_writes_its_own():
+    core_cache.soon("test:soon:parent", lambda pipe: None)  # this process's writer is running
+    with core_cache._soon.ready:  # held at the moment of the fork
+        pid = os.fork()
+        if pid == 0:  # the child: what it is told is written by a writer of its own
+            signal.alarm(10)
+            written = threading.Event()
+            core_cache.soon("test:soon:child", lambda pipe: written.set())
+            os._exit(0 if written.wait(5) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
