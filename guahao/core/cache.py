@@ -308,6 +308,7 @@ class _Soon:
             self.ready.wait_for(lambda: not any(k in self.sending for k in keys), timeout=1.0)
 
     def _run(self) -> None:
+        failing = False
         while self.pid == os.getpid():
             with self.ready:
                 self.ready.wait_for(lambda: bool(self.waiting))
@@ -315,8 +316,14 @@ class _Soon:
             try:
                 self.send()
             except Exception:  # noqa: BLE001 - Redis away: tried again in a moment
-                log.warning("could not write what the cache was told; trying again", exc_info=True)
+                if not failing:  # once per outage, not twice a second
+                    log.warning("could not write what the cache was told; trying again", exc_info=True)
+                failing = True
                 time.sleep(0.5)
+            else:
+                if failing:
+                    log.warning("the cache was told what waited")
+                failing = False
 
     def at_exit(self) -> None:
         if self.pid == os.getpid() and self.waiting:
