@@ -104,6 +104,10 @@ def run(job):
         make_server("127.0.0.1", job["serve"], application).serve_forever()
     module, _, name = job["call"].partition(":")
     getattr(importlib.import_module(module), name)(**job["kwargs"])
+    # A web process or worker lives on after the call: what it writes a moment later is written.
+    from guahao.core.cache import soon_written
+
+    soon_written()
 
 
 print("ready", flush=True)

@@ -326,13 +326,20 @@ class _Soon:
                 failing = False
 
     def at_exit(self) -> None:
-        if self.pid == os.getpid() and self.waiting:
-            with contextlib.suppress(Exception):
-                self.send()
+        if self.pid == os.getpid():
+            self.settle([*self.waiting, *self.sending])
 
 
 _soon = _Soon()
-atexit.register(lambda: _soon.at_exit())
+
+
+def soon_written() -> None:
+    """What this process was told to write soon is written now: a process about to end (it also
+    happens at a normal exit)."""
+    _soon.at_exit()
+
+
+atexit.register(soon_written)
 
 
 def _forked() -> None:

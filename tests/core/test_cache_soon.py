@@ -140,3 +140,27 @@ def test_a_process_forked_while_the_writer_held_its_lock_writes_its_own():
             os._exit(0 if written.wait(5) else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def hold_and_end(account_id: int, patient_id: int, schedule_id: int) -> None:
+    """Run in another process, which ends right after (its writer's moment not yet come)."""
+    from guahao.accounts.models import Account
+    from guahao.booking import services as booking
+
+    booking.hold_create(
+        account=Account.objects.get(pk=account_id), patient=patient_id, schedule=Schedule.objects.get(pk=schedule_id)
+    )
+
+
+def test_a_hold_made_by_a_process_that_ends_right_after_is_seen_by_the_others(crash_points):
+    dep = f.department(f.hospital())
+    schedule = f.schedule(dep, f.doctor(dep), end=dt.time(8, 30), slots_per_period=3)
+    assert free_that_day(schedule.pk) == 3  # kept here and in Redis now
+    patient = f.Api().login()
+    crash_points.call(
+        "tests.core.test_cache_soon:hold_and_end",
+        account_id=patient.account_id,
+        patient_id=int(patient.add_patient()),
+        schedule_id=schedule.pk,
+    )
+    wait_for(lambda: free_that_day(schedule.pk) == 2, timeout=3)
