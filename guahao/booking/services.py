@@ -290,7 +290,7 @@ def _now_and_after_commit(tell: Callable[[], None]) -> None:
 
 def _hold_made(hold: Hold) -> None:
     # Both written a moment later with Redis, several holds' in one round trip: the answer does
-    # not wait for them, and this process reads neither before it is written.
+    # not wait for them (this process's own availability reads wait for the department's).
     gate.held(hold.schedule_id, hold.expires_at)
     facts.department_changed_soon(hold.department_id)
     outbox.kick()  # the hold's outbox event

@@ -241,10 +241,12 @@ _local = _Local()
 # noting a hold's expiry) need not hold up the answer: with Redis it is written by a thread of this
 # process a moment later (``soon``), and what several requests asked for in the meantime goes in
 # one pipeline, each key once. Under a release's crowd that is one round trip to Redis, and one
-# message to every process's listener, for several holds instead of one each. A moment is the
-# time to wake that thread and reach Redis, a fraction of a millisecond, a few when the process is
-# busy; what this process reads of a key still waiting (``_shared_get_many``) waits for it to be
-# written first, so a process always sees its own changes. Without Redis it is written at once.
+# message to every process's listener, for several holds instead of one each. A moment is
+# ``SOON_SECONDS`` (for the writes of more requests to go along) and the round trip; what this
+# process reads of a key still waiting (``_shared_get_many``) waits for it to be written first, so
+# a process always sees its own changes. A failed write is tried again every half second; a
+# process that ends writes what waits (not one that is killed: that key then stays as it was
+# until its next change, or its entry's time runs out). Without Redis it is written at once.
 
 
 SOON_SECONDS = 0.01
