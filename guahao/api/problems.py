@@ -22,6 +22,7 @@ class ProblemOut(Schema):
     field: str | None = None
     alternatives: list[dict[str, Any]] | None = None
     waitlist: dict[str, str] | None = None  # sold out, with a waitlist to join: {schedule_id, closes_at}
+    hold: dict[str, Any] | None = None  # refused by a limit: the account's own hold in the way (HoldOut)
 
 
 log = logging.getLogger(__name__)

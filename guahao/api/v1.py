@@ -478,11 +478,29 @@ def _hold_create(request: HttpRequest, body: schemas.HoldIn, known: Facts, perio
     except Problem as refused:
         drawn = _to_the_draw(request, refused, patient_id, known)
         if drawn is None:
+            _with_standing_hold(request, refused, patient_id, known)
             raise
         return drawn
     # Everything the answer shows is at hand: a new hold has no registration and no payment.
     hold.period = known.periods.get(hold.period_id) or Period.objects.get(pk=hold.period_id)
     return Status(201, schemas.hold_out(hold, new=True))
+
+
+def _with_standing_hold(request: HttpRequest, refused: Problem, patient_id: int, known: Facts) -> None:
+    """A refusal by the limit of live holds, or of one a day in the department, names the
+    account's own hold that stands in the way (``hold``, as ``GET /holds/{id}`` shows it): a
+    patient whose answer was lost in a release's crowd and who asks again goes on to pay for the
+    slot they hold, instead of waiting for it to run out."""
+    if refused.code not in (booking_errors.HOLD_LIMIT.code, booking_errors.ONE_PER_DEPARTMENT.code):
+        return
+    standing = booking_selectors.standing_hold(
+        account=_account(request),
+        patient_id=patient_id,
+        schedule=known.schedule,
+        any_live=refused.code == booking_errors.HOLD_LIMIT.code,
+    )
+    if standing is not None:
+        refused.extra["hold"] = schemas.hold_out(standing)
 
 
 def _to_the_draw(request: HttpRequest, refused: Problem, patient_id: int, known: Facts) -> Status | None:

@@ -81,6 +81,29 @@ def access_hold(*, account: Account, hold_id: int | str) -> Hold:
     return hold
 
 
+def standing_hold(*, account: Account, patient_id: int, schedule: Schedule, any_live: bool) -> Hold | None:
+    """The account's own live hold that a new hold for ``patient_id`` on ``schedule`` was refused
+    for by a limit: the same person's in that department that day first (a hold whose answer was
+    lost in a release's crowd, asked for again, is refused so: the patient goes on with it), else,
+    when ``any_live`` (the limit of live holds), the live hold that runs out first. None when what
+    stands in the way is a registration, or another account's hold."""
+    now = clock.now()
+    live = Hold.objects.select_related("schedule__hospital", "period", "slot").filter(
+        account=account, status=HoldStatus.HELD, expires_at__gt=now
+    )
+    person = Patient.objects.filter(pk=patient_id, account=account).values_list("id_number_hash", flat=True).first()
+    same = None
+    if person:
+        same = (
+            live.filter(person_hash=person, department_id=schedule.department_id, visit_date=schedule.date)
+            .order_by("pk")
+            .first()
+        )
+    if same is None and any_live:
+        return live.order_by("expires_at", "pk").first()
+    return same
+
+
 def registrations_of(account: Account) -> QuerySet[Registration]:
     return Registration.objects.filter(account=account).select_related(
         "hospital", "department", "doctor", "patient", "period", "schedule__hospital", "schedule__campus", "rating"

@@ -27,6 +27,7 @@ from guahao.accounts import consent
 from guahao.accounts import services as accounts
 from guahao.accounts.models import Account, Gender, GuardianRelation, IdType, Relation
 from guahao.api.auth import client_ip
+from guahao.booking import errors as booking_errors
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
 from guahao.booking.models import HoldStatus, Registration, RegistrationStatus
@@ -325,6 +326,7 @@ def hold_create(request: HttpRequest, account: Account, schedule_id: int) -> Htt
     if known is None:
         raise Http404
     s = known.schedule
+    patient = None
     try:
         if request.POST.get("notice") != "read":
             raise errors.NOTICE_NOT_READ.error(field="notice")
@@ -350,7 +352,20 @@ def hold_create(request: HttpRequest, account: Account, schedule_id: int) -> Htt
             atomic=False,
         )
     except Problem as problem:  # the page again, as it is after the refusal
-        return _refused(request, "web/schedule.html", _schedule_context(request, s), problem)
+        ctx = _schedule_context(request, s)
+        if patient is not None and problem.code in (
+            booking_errors.HOLD_LIMIT.code,
+            booking_errors.ONE_PER_DEPARTMENT.code,
+        ):
+            # Refused by a limit: the account's own hold in the way, to go on with (a hold whose
+            # page did not come back in a release's crowd is found again so).
+            ctx["standing_hold"] = booking_selectors.standing_hold(
+                account=account,
+                patient_id=patient.pk,
+                schedule=s,
+                any_live=problem.code == booking_errors.HOLD_LIMIT.code,
+            )
+        return _refused(request, "web/schedule.html", ctx, problem)
     assert isinstance(body, dict)
     return redirect("web:hold", hold_id=body["hold_id"])
 

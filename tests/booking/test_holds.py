@@ -298,3 +298,45 @@ def test_the_window_books_from_the_onsite_pool_and_the_registration_keeps_its_ch
     assert Slot.objects.filter(schedule=schedule, pool="onsite", state="booked").count() == 1
     assert Slot.objects.filter(schedule=schedule, pool="platform", state="free").count() == online
     assert gate.free(schedule.pk) == before  # the online count is the online pool's alone
+
+
+def test_a_hold_asked_for_again_after_its_answer_was_lost_names_the_hold_to_go_on_with(api, setup):
+    _, dep, _, sched, pid = setup
+    body = {"schedule_id": str(sched.pk), "patient_id": pid}
+    status, held = api.call("POST", "/holds", body)
+    assert status == 201
+    # The answer never reached the phone; the patient presses "book" again.
+    problem = refused(api, body, "rule.active_holds")
+    assert problem["hold"] == held  # as GET /holds/{id} shows it: pay for it or release it
+    assert api.call("GET", f"/holds/{held['id']}")[1] == held
+
+
+def test_where_more_live_holds_are_allowed_the_one_a_day_refusal_names_the_hold(api):
+    h = f.hospital(max_active_holds=3)
+    dep = f.department(h)
+    sched, later = f.schedule(dep, f.doctor(dep)), f.schedule(dep, f.doctor(dep, name="赵立新"))
+    api.login()
+    pid = api.add_patient()
+    _, held = api.call("POST", "/holds", {"schedule_id": str(sched.pk), "patient_id": pid})
+    problem = refused(api, {"schedule_id": str(later.pk), "patient_id": pid}, "rule.one_per_department_per_day")
+    assert problem["hold"]["id"] == held["id"] and problem["hold"]["slot_number"] == held["slot_number"]
+
+
+def test_a_limit_refusal_names_neither_another_accounts_hold_nor_a_registration(api, setup):
+    _, dep, _, sched, pid = setup
+    second = f.schedule(dep, f.doctor(dep, name="赵立新"))
+    # The same person held for by a relative's account: refused here, and that hold is not named.
+    number = f.id_number()
+    relative = f.Api().login()
+    assert (
+        relative.call("POST", "/holds", {"schedule_id": str(sched.pk), "patient_id": relative.add_patient(number)})[0]
+        == 201
+    )
+    mother = api.add_patient(number, relation="parent", name="王芳")
+    problem = refused(api, {"schedule_id": str(second.pk), "patient_id": mother}, "rule.one_per_department_per_day")
+    assert "hold" not in problem
+    # A registration in the way (the hold confirmed) is not a hold to go on with.
+    _, mine = api.call("POST", "/holds", {"schedule_id": str(sched.pk), "patient_id": pid})
+    assert api.call("POST", f"/holds/{mine['id']}/confirm", {})[0] == 201
+    problem = refused(api, {"schedule_id": str(second.pk), "patient_id": pid}, "rule.one_per_department_per_day")
+    assert "hold" not in problem

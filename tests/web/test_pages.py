@@ -169,6 +169,32 @@ def test_pressing_hold_twice_holds_one_slot(clinic):
     ]
 
 
+def test_a_hold_whose_page_never_came_back_is_found_again_from_the_refusal(clinic):
+    browser = Browser().login()
+    browser.post(
+        "/patients/",
+        {
+            "name": "张伟",
+            "id_number": f.id_number(),
+            "phone": browser.phone,
+            "relation": "self",
+            "consent_version": consent.TEXT_VERSION,
+        },
+    )
+    patient = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash"))
+    path = f"/schedules/{clinic['li_tomorrow'].pk}/hold"
+    browser.post(path, {"patient_id": patient.pk, "notice": "read", "once": "first-page"})
+    held = Hold.objects.get()
+    # The page did not come back (the crowd, the network); the patient books again from a new page.
+    html = browser.post(path, {"patient_id": patient.pk, "notice": "read", "once": "second-page"}, status=409)
+    assert 'data-code="rule.active_holds"' in html
+    link = re.search(r'<a class="btn" id="standing-hold" href="([^"]+)">([^<]+)</a>', html)
+    assert link and link.group(1) == f"/holds/{held.pk}/"
+    assert f"继续办理您已锁定的号源（{held.slot.number} 号）" in link.group(2)
+    assert "保留时间还剩" in browser.get(link.group(1))
+    assert Hold.objects.count() == 1
+
+
 def test_a_slot_gone_says_so_and_offers_the_alternatives(clinic):
     first, second = Browser().login(), Browser().login()
     for b in (first, second):
