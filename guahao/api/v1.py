@@ -487,17 +487,11 @@ def _hold_create(request: HttpRequest, body: schemas.HoldIn, known: Facts, perio
 
 
 def _with_standing_hold(request: HttpRequest, refused: Problem, patient_id: int, known: Facts) -> None:
-    """A refusal by the limit of live holds, or of one a day in the department, names the
-    account's own hold that stands in the way (``hold``, as ``GET /holds/{id}`` shows it): a
-    patient whose answer was lost in a release's crowd and who asks again goes on to pay for the
-    slot they hold, instead of waiting for it to run out."""
-    if refused.code not in (booking_errors.HOLD_LIMIT.code, booking_errors.ONE_PER_DEPARTMENT.code):
-        return
-    standing = booking_selectors.standing_hold(
-        account=_account(request),
-        patient_id=patient_id,
-        schedule=known.schedule,
-        any_live=refused.code == booking_errors.HOLD_LIMIT.code,
+    """A refusal by a limit names the account's own hold in the way (``hold``, as ``GET
+    /holds/{id}`` shows it): a patient whose answer was lost in a release's crowd and who asks
+    again goes on to pay for the slot they hold, instead of waiting for it to run out."""
+    standing = booking_selectors.hold_in_the_way(
+        account=_account(request), patient_id=patient_id, schedule=known.schedule, refused=refused.code
     )
     if standing is not None:
         refused.extra["hold"] = schemas.hold_out(standing)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Avg, Count, Q, QuerySet
 
 from guahao.accounts.models import Account, Patient
+from guahao.booking import errors
 from guahao.booking.models import (
     RATEABLE_REGISTRATION,
     Hold,
@@ -81,12 +82,14 @@ def access_hold(*, account: Account, hold_id: int | str) -> Hold:
     return hold
 
 
-def standing_hold(*, account: Account, patient_id: int, schedule: Schedule, any_live: bool) -> Hold | None:
+def hold_in_the_way(*, account: Account, patient_id: int, schedule: Schedule, refused: str) -> Hold | None:
     """The account's own live hold that a new hold for ``patient_id`` on ``schedule`` was refused
-    for by a limit: the same person's in that department that day first (a hold whose answer was
-    lost in a release's crowd, asked for again, is refused so: the patient goes on with it), else,
-    when ``any_live`` (the limit of live holds), the live hold that runs out first. None when what
-    stands in the way is a registration, or another account's hold."""
+    for, when the refusal (its code) is a limit: the same person's in that department that day
+    first (a hold whose answer was lost in a release's crowd, asked for again, is refused so: the
+    patient goes on with it), else, for the limit of live holds, the live hold that runs out first.
+    None when what stands in the way is a registration, or another account's hold."""
+    if refused not in (errors.HOLD_LIMIT.code, errors.ONE_PER_DEPARTMENT.code):
+        return None
     now = clock.now()
     live = Hold.objects.select_related("schedule__hospital", "period", "slot").filter(
         account=account, status=HoldStatus.HELD, expires_at__gt=now
@@ -99,7 +102,7 @@ def standing_hold(*, account: Account, patient_id: int, schedule: Schedule, any_
             .order_by("pk")
             .first()
         )
-    if same is None and any_live:
+    if same is None and refused == errors.HOLD_LIMIT.code:
         return live.order_by("expires_at", "pk").first()
     return same
 

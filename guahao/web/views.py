@@ -27,7 +27,6 @@ from guahao.accounts import consent
 from guahao.accounts import services as accounts
 from guahao.accounts.models import Account, Gender, GuardianRelation, IdType, Relation
 from guahao.api.auth import client_ip
-from guahao.booking import errors as booking_errors
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
 from guahao.booking.models import HoldStatus, Registration, RegistrationStatus
@@ -353,17 +352,9 @@ def hold_create(request: HttpRequest, account: Account, schedule_id: int) -> Htt
         )
     except Problem as problem:  # the page again, as it is after the refusal
         ctx = _schedule_context(request, s)
-        if patient is not None and problem.code in (
-            booking_errors.HOLD_LIMIT.code,
-            booking_errors.ONE_PER_DEPARTMENT.code,
-        ):
-            # Refused by a limit: the account's own hold in the way, to go on with (a hold whose
-            # page did not come back in a release's crowd is found again so).
-            ctx["standing_hold"] = booking_selectors.standing_hold(
-                account=account,
-                patient_id=patient.pk,
-                schedule=s,
-                any_live=problem.code == booking_errors.HOLD_LIMIT.code,
+        if patient is not None:  # refused by a limit: the account's own hold in the way, to go on with
+            ctx["standing_hold"] = booking_selectors.hold_in_the_way(
+                account=account, patient_id=patient.pk, schedule=s, refused=problem.code
             )
         return _refused(request, "web/schedule.html", ctx, problem)
     assert isinstance(body, dict)
