@@ -52,6 +52,20 @@ class Browser:
         self.phone = phone
         return self
 
+    def add_self(self) -> Patient:
+        """The account's own patient (themselves), added through the patients page."""
+        self.post(
+            "/patients/",
+            {
+                "name": "张伟",
+                "id_number": f.id_number(),
+                "phone": self.phone,
+                "relation": "self",
+                "consent_version": consent.TEXT_VERSION,
+            },
+        )
+        return Patient.objects.get(phones.matching(self.phone, "account__phone_hash"))
+
 
 def page_weight(html: str) -> int:
     """The page with the CSS and scripts it loads, as a first visit downloads them."""
@@ -129,17 +143,7 @@ def test_a_refusal_reads_as_the_api_words_it_in_the_patients_language(clinic, la
 
 def test_the_booking_notice_must_be_acknowledged(clinic):
     browser = Browser().login()
-    browser.post(
-        "/patients/",
-        {
-            "name": "张伟",
-            "id_number": f.id_number(),
-            "phone": browser.phone,
-            "relation": "self",
-            "consent_version": consent.TEXT_VERSION,
-        },
-    )
-    patient = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash"))
+    patient = browser.add_self()
     path = f"/schedules/{clinic['tomorrow'].pk}/hold"
     html = browser.post(path, {"patient_id": patient.pk, "once": "a"}, status=422)
     assert str(web_errors.NOTICE_NOT_READ.title) in html
@@ -148,17 +152,7 @@ def test_the_booking_notice_must_be_acknowledged(clinic):
 
 def test_pressing_hold_twice_holds_one_slot(clinic):
     browser = Browser().login()
-    browser.post(
-        "/patients/",
-        {
-            "name": "张伟",
-            "id_number": f.id_number(),
-            "phone": browser.phone,
-            "relation": "self",
-            "consent_version": consent.TEXT_VERSION,
-        },
-    )
-    patient = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash"))
+    patient = browser.add_self()
     form = {"patient_id": patient.pk, "notice": "read", "once": "same-form"}
     first = browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", form)
     first_page = browser.last.redirect_chain
@@ -171,17 +165,7 @@ def test_pressing_hold_twice_holds_one_slot(clinic):
 
 def test_a_hold_whose_page_never_came_back_is_found_again_from_the_refusal(clinic):
     browser = Browser().login()
-    browser.post(
-        "/patients/",
-        {
-            "name": "张伟",
-            "id_number": f.id_number(),
-            "phone": browser.phone,
-            "relation": "self",
-            "consent_version": consent.TEXT_VERSION,
-        },
-    )
-    patient = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash"))
+    patient = browser.add_self()
     path = f"/schedules/{clinic['li_tomorrow'].pk}/hold"
     browser.post(path, {"patient_id": patient.pk, "notice": "read", "once": "first-page"})
     held = Hold.objects.get()
@@ -271,17 +255,7 @@ def test_free_hospital_register_insured_see_the_qr_code_and_cancel_with_the_rule
     dep = f.department(h, name="儿科")
     s = f.schedule(dep, f.doctor(dep, "赵敏"))
     browser = Browser().login()
-    browser.post(
-        "/patients/",
-        {
-            "name": "张伟",
-            "id_number": f.id_number(),
-            "phone": browser.phone,
-            "relation": "self",
-            "consent_version": consent.TEXT_VERSION,
-        },
-    )
-    pid = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash")).pk
+    pid = browser.add_self().pk
     html = browser.post(f"/schedules/{s.pk}/hold", {"patient_id": pid, "notice": "read", "once": "y"})
     hold = Hold.objects.get()
     assert "到医院缴费" in html and re.search(r'data-countdown="(89\d|900)"', html)  # 15 minutes
@@ -342,17 +316,7 @@ def test_messages_are_read_once_seen(clinic):
 @pytest.mark.django_db(transaction=True)
 def test_the_payment_wait_moves_on_to_the_registration_once_paid(clinic, sandbox, paysim_url):
     browser = Browser().login()
-    browser.post(
-        "/patients/",
-        {
-            "name": "张伟",
-            "id_number": f.id_number(),
-            "phone": browser.phone,
-            "relation": "self",
-            "consent_version": consent.TEXT_VERSION,
-        },
-    )
-    pid = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash")).pk
+    pid = browser.add_self().pk
     browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", {"patient_id": pid, "notice": "read", "once": "p"})
     hold = Hold.objects.get()
     response = browser.client.post(f"/holds/{hold.pk}/confirm", {"method": "wechat"})
@@ -370,17 +334,7 @@ def test_the_payment_wait_moves_on_to_the_registration_once_paid(clinic, sandbox
 def test_paying_again_by_another_method_after_an_unnoticed_payment_shows_the_registration(clinic, sandbox):
     sandbox(lost=1.0)  # the provider took the money; its notification never arrives
     browser = Browser().login()
-    browser.post(
-        "/patients/",
-        {
-            "name": "张伟",
-            "id_number": f.id_number(),
-            "phone": browser.phone,
-            "relation": "self",
-            "consent_version": consent.TEXT_VERSION,
-        },
-    )
-    pid = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash")).pk
+    pid = browser.add_self().pk
     browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", {"patient_id": pid, "notice": "read", "once": "q"})
     hold = Hold.objects.get()
     cashier = browser.client.post(f"/holds/{hold.pk}/confirm", {"method": "wechat"})["Location"]

@@ -6,8 +6,6 @@ import datetime as dt
 
 import pytest
 
-from guahao.accounts import consent, phones
-from guahao.accounts.models import Patient
 from guahao.booking import services as booking
 from guahao.booking.models import Hold, Registration
 from guahao.his import services as his
@@ -25,17 +23,7 @@ def registered():
     first = f.schedule(dep, doctor)
     later = f.schedule(dep, doctor, day=f.today() + dt.timedelta(days=2))
     browser = Browser().login()
-    browser.post(
-        "/patients/",
-        {
-            "name": "张伟",
-            "id_number": f.id_number(),
-            "phone": browser.phone,
-            "relation": "self",
-            "consent_version": consent.TEXT_VERSION,
-        },
-    )
-    pid = Patient.objects.get(phones.matching(browser.phone, "account__phone_hash")).pk
+    pid = browser.add_self().pk
     browser.post(f"/schedules/{first.pk}/hold", {"patient_id": pid, "notice": "read", "once": "m"})
     browser.post(f"/holds/{Hold.objects.get().pk}/confirm", {})
     return browser, Registration.objects.get(), later
