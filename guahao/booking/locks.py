@@ -8,11 +8,16 @@ is a transaction by itself when called outside one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import functools
 import hashlib
 import json
+import os
 import re
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -267,8 +272,59 @@ def hold_take(terms: HoldTerms) -> Taken:
     params = _params(terms)
     if connection.vendor == "postgresql":
         return _hold_take_postgresql(terms, params)
+    if connection.in_atomic_block:
+        # The caller's transaction may hold the database's write lock already: waiting for a
+        # turn here could wait for a hold that waits for that lock.
+        return _hold_transaction(terms, params)
+    with sqlite_writers_turn(str(connection.settings_dict["NAME"])):
+        return _hold_transaction(terms, params)
+
+
+def _hold_transaction(terms: HoldTerms, params: dict[str, Any]) -> Taken:
     with transaction.atomic():
         return _hold_take_sqlite(terms, params)
+
+
+# SQLite lets one writer in at a time. A writer that finds the database locked sleeps and tries
+# again, 1, 2, 5, 10 … 100 ms later (its busy timeout): in a release's crowd most holds slept
+# while the lock was free again, and the unlucky ones retried for a second. Holds take turns
+# instead: the threads of a process on a lock, the processes on a file lock beside the database
+# (``flock``: the kernel wakes the next one the moment it is let go, and lets go of a process's
+# turn when the process dies). Other writers are few and keep the busy timeout.
+_turn = threading.Lock()
+_turn_file: dict[str, int] = {}  # database path → this process's descriptor of its lock file
+
+
+def _forked() -> None:
+    """A child has its own turn: a lock another thread held at the fork would never be let go,
+    and a descriptor shared with the parent would share the parent's file lock."""
+    global _turn
+    _turn = threading.Lock()
+    for fd in _turn_file.values():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _turn_file.clear()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+@contextlib.contextmanager
+def sqlite_writers_turn(database: str) -> Iterator[None]:
+    """This thread's turn to write a hold to the SQLite database at ``database`` (a path; an
+    in-memory database has the process's lock alone). Take it holding no transaction."""
+    with _turn:
+        fd = _turn_file.get(database)
+        if fd is None and database != ":memory:" and not database.startswith("file:"):
+            fd = _turn_file[database] = os.open(f"{database}.holds.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        if fd is None:
+            yield
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 # PostgreSQL: the whole hold is one function call, one round trip. The function's statements are

@@ -3,6 +3,8 @@ with its Idempotency-Key, the patient gets one hold, and every other slot is sti
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from guahao.booking import gate
@@ -52,3 +54,34 @@ def test_a_hold_whose_server_was_killed_before_answering_is_made_once_when_sent_
     # process took without a hold is counted again from the database).
     gate.rebuild()
     assert gate.free(schedule.pk) == 9
+
+
+def test_on_sqlite_a_hold_waits_for_another_process_holding_its_turn_and_goes_on_when_that_process_dies(
+    crash_points,
+):
+    """SQLite's holds take turns across processes (``locks.sqlite_writers_turn``): a hold of this
+    process waits while another process's hold has the turn, and a killed process lets it go."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's holds lock rows, not the database")
+    h = f.hospital()
+    dep = f.department(h)
+    schedule = f.schedule(dep, f.doctor(dep))  # ten online slots
+    first, second = f.Api().login(), f.Api().login()
+    first_body = {"schedule_id": str(schedule.pk), "patient_id": first.add_patient()}
+    second_body = {"schedule_id": str(schedule.pk), "patient_id": second.add_patient()}
+
+    # The other process stops with the turn taken, before its transaction begins: the database
+    # itself is not locked, only the turn keeps this process's hold waiting.
+    with crash_points.server("guahao.booking.locks:_hold_transaction") as server:
+        in_background(lambda: send(server.url, "POST", "/holds", first_body, token=first.token))
+        server.wait_until_reached()
+        done = threading.Event()
+        answer = in_background(lambda: (second.call("POST", "/holds", second_body), done.set())[0])
+        assert not done.wait(0.5), "the hold did not wait for its turn"
+        server.kill()
+        status, hold = answer()  # type: ignore[misc]
+    assert status == 201, hold
+    assert hold["slot_number"] == 1  # the other hold never took a slot
+    assert Hold.objects.count() == 1
