@@ -2,8 +2,9 @@
 
 On PostgreSQL these are ``SELECT … FOR UPDATE`` (``SKIP LOCKED`` for slots). SQLite has no row
 locks; there every transaction begins IMMEDIATE (settings), so writers are serialised whole and
-the same reads are safe. Call these inside ``transaction.atomic()``, but ``hold_take``, which
-is a transaction by itself when called outside one.
+the same reads are safe, and holds queue for that lock in turn (``sqlite_writers_turn``). Call
+these inside ``transaction.atomic()``, but ``hold_take``, which is a transaction by itself when
+called outside one.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from django.db import connection
 
 from guahao.booking import gate
 from guahao.booking.models import Hold, HoldStatus
@@ -61,8 +62,6 @@ def test_on_sqlite_a_hold_waits_for_another_process_holding_its_turn_and_goes_on
 ):
     """SQLite's holds take turns across processes (``locks.sqlite_writers_turn``): a hold of this
     process waits while another process's hold has the turn, and a killed process lets it go."""
-    from django.db import connection
-
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL's holds lock rows, not the database")
     h = f.hospital()
