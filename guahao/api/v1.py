@@ -527,6 +527,18 @@ def _int(value: str | int | None) -> int:
     return -1
 
 
+@booking_router.get(
+    "/holds",
+    **documented(
+        {200: list[schemas.HoldOut]}, NOT_LOGGED_IN, summary="The account's holds still to be confirmed or paid"
+    ),
+)
+def holds_list(request: HttpRequest) -> list[dict]:
+    """Live holds only, the first to run out first: an app that lost a hold's answer, or was
+    closed while paying, finds the hold here and goes on with it before it runs out."""
+    return [schemas.hold_out(h) for h in booking_selectors.live_holds_of(_account(request))]
+
+
 @booking_router.get("/holds/{hold_id}", **documented({200: schemas.HoldOut}, NOT_LOGGED_IN, NOT_FOUND))
 def holds_detail(request: HttpRequest, hold_id: str) -> dict:
     return schemas.hold_out(booking_selectors.access_hold(account=_account(request), hold_id=hold_id))

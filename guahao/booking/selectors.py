@@ -82,6 +82,16 @@ def access_hold(*, account: Account, hold_id: int | str) -> Hold:
     return hold
 
 
+def live_holds_of(account: Account) -> QuerySet[Hold]:
+    """The account's holds still to be confirmed (or paid) before they run out, the first to run
+    out first: what a patient who left the hold's page, or whose answer was lost, goes on with."""
+    return (
+        Hold.objects.filter(account=account, status=HoldStatus.HELD, expires_at__gt=clock.now())
+        .select_related("schedule__hospital", "schedule__doctor", "department", "period", "slot", "patient")
+        .order_by("expires_at", "pk")
+    )
+
+
 def hold_in_the_way(*, account: Account, patient_id: int, schedule: Schedule, refused: str) -> Hold | None:
     """The account's own live hold that a new hold for ``patient_id`` on ``schedule`` was refused
     for, when the refusal (its code) is a limit: the same person's in that department that day
@@ -90,10 +100,7 @@ def hold_in_the_way(*, account: Account, patient_id: int, schedule: Schedule, re
     None when what stands in the way is a registration, or another account's hold."""
     if refused not in (errors.HOLD_LIMIT.code, errors.ONE_PER_DEPARTMENT.code):
         return None
-    now = clock.now()
-    live = Hold.objects.select_related("schedule__hospital", "period", "slot").filter(
-        account=account, status=HoldStatus.HELD, expires_at__gt=now
-    )
+    live = live_holds_of(account)
     person = Patient.objects.filter(pk=patient_id, account=account).values_list("id_number_hash", flat=True).first()
     same = None
     if person:
@@ -103,7 +110,7 @@ def hold_in_the_way(*, account: Account, patient_id: int, schedule: Schedule, re
             .first()
         )
     if same is None and refused == errors.HOLD_LIMIT.code:
-        return live.order_by("expires_at", "pk").first()
+        return live.first()
     return same
 
 

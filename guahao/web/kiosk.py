@@ -24,6 +24,7 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from guahao.accounts import consent, idcard, kiosks
@@ -128,7 +129,9 @@ def _render(request: HttpRequest, template: str, ctx: dict[str, Any], status: in
     if problem is not None:
         ctx["problem_detail"] = problem.as_dict().get("detail", "")
         ctx["problem_field"] = problem.extra.get("field", "")
-    return render(request, template, ctx, status=status)
+    # The hospital's clock on its own kiosk's pages (times are stored in UTC).
+    with timezone.override(ZoneInfo(device.hospital.timezone if device else settings.TIME_ZONE)):
+        return render(request, template, ctx, status=status)
 
 
 def _registrations(device: KioskDevice, patient: Patient) -> list[Registration]:

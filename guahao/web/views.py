@@ -14,11 +14,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -102,12 +104,21 @@ def context(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def _page(request: HttpRequest, template: str, ctx: dict[str, Any], status: int = 200) -> HttpResponse:
+    """``render``, with the page's times in its hospital's time zone (``ctx["hospital"]``). A
+    page of several hospitals' visits shows each in its own (``{% timezone %}`` in its rows)."""
+    hospital = ctx.get("hospital")
+    zone = hospital.timezone if isinstance(hospital, Hospital) else settings.TIME_ZONE
+    with timezone.override(ZoneInfo(zone)):
+        return render(request, template, ctx, status=status)
+
+
 def _refused(request: HttpRequest, template: str, ctx: dict[str, Any], problem: Problem) -> HttpResponse:
     """The page again, with the refusal as the API words it (title, detail, field, alternatives)."""
     ctx["problem"] = problem
     ctx["problem_field"] = problem.extra.get("field", "")
     ctx["alternatives"] = _alternatives(problem.extra.get("alternatives") or [])
-    return render(request, template, ctx, status=problem.status)
+    return _page(request, template, ctx, status=problem.status)
 
 
 def _alternatives(offered: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -139,7 +150,7 @@ def _next(request: HttpRequest, fallback: str) -> str:
 
 def home(request: HttpRequest) -> HttpResponse:
     hospitals = Hospital.objects.filter(is_active=True).prefetch_related("campuses")
-    return render(request, "web/home.html", {"hospitals": hospitals})
+    return _page(request, "web/home.html", {"hospitals": hospitals})
 
 
 def hospital(request: HttpRequest, hospital_id: int) -> HttpResponse:
@@ -148,14 +159,14 @@ def hospital(request: HttpRequest, hospital_id: int) -> HttpResponse:
     departments, doctors = catalog.search(q=q, hospital=h) if q else ([], [])
     ctx = {"q": q, "hospital": h} | _found(h, departments, doctors)
     if request.headers.get("HX-Request") and request.GET.get("part") == "search":
-        return render(request, "web/_search_results.html", ctx)
+        return _page(request, "web/_search_results.html", ctx)
     account = current_account(request)
     ctx |= {
         "rules": rules_for(hospital=h),
         "tree": catalog.department_tree(hospital=h),
         "seen_doctors": booking_selectors.doctors_seen(account=account, hospital=h) if account else [],
     }
-    return render(request, "web/hospital.html", ctx)
+    return _page(request, "web/hospital.html", ctx)
 
 
 def _found(h: Hospital, departments: list[Department], doctors: list[Doctor]) -> dict[str, Any]:
@@ -218,7 +229,7 @@ def department(request: HttpRequest, department_id: int) -> HttpResponse:
         "status_labels": STATUS_LABELS,
         "restriction": restrictions.sentence(dep),
     }
-    return render(request, "web/department.html", ctx)
+    return _page(request, "web/department.html", ctx)
 
 
 def _int(value: str | None) -> int | None:
@@ -249,7 +260,7 @@ def doctor(request: HttpRequest, doctor_id: int) -> HttpResponse:
         "restriction": restrictions.sentence(d.department),
         "ratings": booking_selectors.doctor_ratings(doctor_id=d.pk),
     }
-    return render(request, "web/doctor.html", ctx)
+    return _page(request, "web/doctor.html", ctx)
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -315,7 +326,7 @@ def _clinic_waitlist(schedule: Schedule, rules: Rules, account: Account | None) 
 
 def schedule(request: HttpRequest, schedule_id: int) -> HttpResponse:
     s = _get(Schedule.objects.select_related("hospital", "department", "doctor", "campus"), schedule_id)
-    return render(request, "web/schedule.html", _schedule_context(request, s))
+    return _page(request, "web/schedule.html", _schedule_context(request, s))
 
 
 @require_POST
@@ -414,7 +425,7 @@ def hold(request: HttpRequest, account: Account, hold_id: int) -> HttpResponse:
     if h.status in (HoldStatus.EXPIRED, HoldStatus.RELEASED):
         ctx["alternatives"] = _alternatives(booking_selectors.alternatives(schedule=h.schedule, period=None))
     template = "web/_hold_status.html" if request.headers.get("HX-Request") else "web/hold.html"
-    return render(request, template, ctx)
+    return _page(request, template, ctx)
 
 
 @require_POST
@@ -461,8 +472,9 @@ def registrations(request: HttpRequest, account: Account) -> HttpResponse:
     )
     past = [r for r in mine if r not in upcoming]
     waiting = waitlist.entries_active_count(account)
-    ctx = {"registrations": mine, "upcoming": upcoming, "past": past, "waiting": waiting}
-    return render(request, "web/registrations.html", ctx)
+    held = list(booking_selectors.live_holds_of(account))  # left before they were confirmed or paid
+    ctx = {"registrations": mine, "upcoming": upcoming, "past": past, "waiting": waiting, "held": held}
+    return _page(request, "web/registrations.html", ctx)
 
 
 def _registration_context(account: Account, registration_id: int) -> dict[str, Any]:
@@ -488,14 +500,14 @@ def _registration_context(account: Account, registration_id: int) -> dict[str, A
 
 @patient_page
 def registration(request: HttpRequest, account: Account, registration_id: int) -> HttpResponse:
-    return render(request, "web/registration.html", _registration_context(account, registration_id))
+    return _page(request, "web/registration.html", _registration_context(account, registration_id))
 
 
 @patient_page
 def registration_cancel(request: HttpRequest, account: Account, registration_id: int) -> HttpResponse:
     ctx = _registration_context(account, registration_id)
     if request.method != "POST":
-        return render(request, "web/cancel.html", ctx)
+        return _page(request, "web/cancel.html", ctx)
     try:
         payments.registration_cancel(registration=ctx["registration"], actor=booking.Actor.patient(account))
     except Problem as problem:
@@ -551,7 +563,7 @@ def registration_reschedule(request: HttpRequest, account: Account, registration
         return redirect("web:department", department_id=r.department_id)
     ctx["choices"] = _move_choices(r)
     if request.method != "POST":
-        return render(request, "web/reschedule.html", ctx)
+        return _page(request, "web/reschedule.html", ctx)
     schedule = Schedule.objects.filter(pk=_int(request.POST.get("schedule_id")) or 0).first()
     try:
         if schedule is None:
@@ -635,7 +647,7 @@ def waitlist_entries(request: HttpRequest, account: Account) -> HttpResponse:
         payment = waitlist.payment_of(waitlist.access_entry(account=account, entry_id=back))
         if payment is not None:
             payments.payment_refresh(payment=payment)
-    return render(request, "web/waitlist.html", _waitlist_context(request, account))
+    return _page(request, "web/waitlist.html", _waitlist_context(request, account))
 
 
 @require_POST
@@ -700,7 +712,7 @@ def patients(request: HttpRequest, account: Account) -> HttpResponse:
         return redirect(_next(request, reverse("web:patients")))
     ctx["removed"] = request.GET.get("removed") == "1"
     ctx["saved"] = request.GET.get("saved") == "1"
-    return render(request, "web/patients.html", ctx)
+    return _page(request, "web/patients.html", ctx)
 
 
 @patient_page
@@ -726,7 +738,7 @@ def patient(request: HttpRequest, account: Account, patient_id: int) -> HttpResp
         except Problem as problem:
             return _refused(request, "web/patient.html", ctx, problem)
         return redirect(reverse("web:patients") + f"?saved=1#patient-{p.pk}")
-    return render(request, "web/patient.html", ctx)
+    return _page(request, "web/patient.html", ctx)
 
 
 @patient_page
@@ -739,7 +751,7 @@ def patient_remove(request: HttpRequest, account: Account, patient_id: int) -> H
         except Problem as problem:
             return _refused(request, "web/patient_remove.html", ctx, problem)
         return redirect(reverse("web:patients") + "?removed=1")
-    return render(request, "web/patient_remove.html", ctx)
+    return _page(request, "web/patient_remove.html", ctx)
 
 
 @patient_page
@@ -765,13 +777,13 @@ def messages(request: HttpRequest, account: Account) -> HttpResponse:
     ]
     notifications.messages_mark_read(account)  # the tab's count goes; the list still marks what was new
     ctx |= {"messages": mine, "prefs": notifications.preferences_of(account)}
-    return render(request, "web/messages.html", ctx)
+    return _page(request, "web/messages.html", ctx)
 
 
 def login(request: HttpRequest) -> HttpResponse:
     ctx: dict[str, Any] = {"next": _next(request, ""), "phone": request.POST.get("phone", ""), "step": "phone"}
     if request.method != "POST":
-        return render(request, "web/login.html", ctx)
+        return _page(request, "web/login.html", ctx)
     try:
         if request.POST.get("step") == "code":
             ctx["step"] = "code"
@@ -786,7 +798,7 @@ def login(request: HttpRequest) -> HttpResponse:
         ctx["dev_code"] = code if settings.SMS_BACKEND == "console" else ""
     except Problem as problem:
         return _refused(request, "web/login.html", ctx, problem)
-    return render(request, "web/login.html", ctx)
+    return _page(request, "web/login.html", ctx)
 
 
 @require_POST

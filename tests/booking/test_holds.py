@@ -340,3 +340,40 @@ def test_a_limit_refusal_names_neither_another_accounts_hold_nor_a_registration(
     assert api.call("POST", f"/holds/{mine['id']}/confirm", {})[0] == 201
     problem = refused(api, {"schedule_id": str(second.pk), "patient_id": pid}, "rule.one_per_department_per_day")
     assert "hold" not in problem
+
+
+def test_the_account_finds_its_live_holds_the_first_to_run_out_first_and_no_one_elses(api):
+    h = f.hospital(max_active_holds=3)
+    west = f.hospital()
+    west.timezone = "Asia/Urumqi"
+    west.save()
+    # The first at a hospital that allows one live hold; the others where three are allowed.
+    deps = [f.department(west), f.department(h, name="心血管内科"), f.department(h, name="呼吸内科")]
+    schedules = [f.schedule(dep, f.doctor(dep)) for dep in deps]
+    api.login()
+    pid = api.add_patient()
+    assert api.call("GET", "/holds") == (200, [])
+    made = []
+    for sched in schedules:
+        made.append(api.call("POST", "/holds", {"schedule_id": str(sched.pk), "patient_id": pid})[1])
+        clock.advance(dt.timedelta(minutes=1))
+    other = f.Api().login()
+    theirs = other.call("POST", "/holds", {"schedule_id": str(schedules[1].pk), "patient_id": other.add_patient()})
+    assert theirs[0] == 201
+
+    status, listed = api.call("GET", "/holds")
+    assert status == 200 and listed == [api.call("GET", f"/holds/{m['id']}")[1] for m in made]
+    assert listed[0]["expires_at"].endswith("+06:00") and listed[1]["expires_at"].endswith("+08:00")
+
+    # Released, booked or run out: no longer waiting for the patient.
+    assert api.call("DELETE", f"/holds/{made[1]['id']}")[0] == 200
+    assert api.call("POST", f"/holds/{made[2]['id']}/confirm", {})[0] == 201
+    assert [m["id"] for m in api.call("GET", "/holds")[1]] == [made[0]["id"]]
+    assert [m["id"] for m in other.call("GET", "/holds")[1]] == [theirs[1]["id"]]
+    clock.advance(dt.timedelta(minutes=15))
+    assert api.call("GET", "/holds") == (200, []) == other.call("GET", "/holds")
+
+
+def test_the_list_of_holds_needs_a_login(api):
+    status, problem = api.call("GET", "/holds")
+    assert (status, problem["code"]) == (401, "auth.required")
