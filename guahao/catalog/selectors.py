@@ -55,9 +55,11 @@ def search(*, q: str, hospital: Hospital | None = None, limit: int = 20) -> tupl
 
 def doctors_grouped(doctors: list[Doctor]) -> list[list[Doctor]]:
     """Doctors of one hospital as persons: one who sits in two departments is entered once per
-    department (a doctor row belongs to one department), with the same name and title; such
-    rows are listed together, in the order first found."""
-    groups: dict[tuple[int, str, str], list[Doctor]] = {}
+    department (a doctor row belongs to one department); such rows are listed together, in the
+    order first found. The HIS's doctor code tells who is who where the rows have one (two
+    namesakes of one title are two codes); rows without one go by name and title."""
+    groups: dict[tuple[int, str, str, str], list[Doctor]] = {}
     for d in doctors:
-        groups.setdefault((d.hospital_id, d.name, d.title), []).append(d)
+        key = (d.hospital_id, "his", d.his_code, "") if d.his_code else (d.hospital_id, "name", d.name, d.title)
+        groups.setdefault(key, []).append(d)
     return list(groups.values())

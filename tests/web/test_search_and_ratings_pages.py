@@ -54,6 +54,22 @@ def test_results_show_availability_and_a_doctor_of_two_departments_once(language
     assert 'data-status="none"' in _results(Browser(language), h, "空科室")
 
 
+def test_namesakes_the_his_tells_apart_are_two_results_and_one_doctor_under_one_code_is_one():
+    h = f.hospital()
+    cardio, failure, skin = (f.department(h, name) for name in ("心血管内科", "心衰门诊", "皮肤科"))
+    wang, wang_too, namesake = f.doctor(cardio, "王伟"), f.doctor(failure, "王伟"), f.doctor(skin, "王伟")
+    for doctor, code in ((wang, "D1001"), (wang_too, "D1001"), (namesake, "D2417")):
+        Doctor.objects.filter(pk=doctor.pk).update(his_code=code)
+    for doctor in (wang, wang_too, namesake):
+        f.schedule(doctor.department, doctor)
+
+    found = _results(Browser(), h, "王伟")
+
+    assert f'href="/doctors/{wang.pk}/"' in found and f'href="/doctors/{wang_too.pk}/"' not in found
+    assert f'href="/doctors/{namesake.pk}/"' in found  # the dermatologist is another person
+    assert f"?doctor={wang_too.pk}" in found.split(f'href="/doctors/{namesake.pk}/"')[0]
+
+
 def test_the_api_search_lists_each_doctor_row_once(api):
     h = f.hospital()
     dep = f.department(h)
