@@ -20,7 +20,7 @@ from guahao.notifications.services import message_link, message_text
 from guahao.payments.models import Payment
 from guahao.scheduling.models import Period, Schedule
 from guahao.scheduling.rules import Rules
-from guahao.scheduling.selectors import ScheduleView
+from guahao.scheduling.selectors import NextSlots, ScheduleView
 
 # An id is a string of ASCII decimal digits (an integer is taken too, as older clients send);
 # never true (which Python reads as 1), "٤٠٥" (Arabic-Indic digits) or a number past 64 bits.
@@ -442,9 +442,31 @@ def department_brief(d: Department) -> dict:
     }
 
 
+class NextOut(Schema):
+    """What a search result has in the coming days (the web app's 今日有号, 有号, 待放号, 约满)."""
+
+    status: str = Field(
+        description="available, not_released (opens later), full, suspended, or none (no clinic in the 14 days)"
+    )
+    date: dt.date | None = Field(description="the first day with free online slots; else the first day of that status")
+    available: int = Field(description="free online slots that day")
+
+
+class SearchDepartmentOut(DepartmentBrief):
+    next: NextOut
+
+
+class SearchDoctorOut(DoctorOut):
+    next: NextOut = Field(description="this doctor's clinics in this department")
+
+
 class SearchOut(Schema):
-    departments: list[DepartmentBrief]
-    doctors: list[DoctorOut]
+    departments: list[SearchDepartmentOut]
+    doctors: list[SearchDoctorOut]
+
+
+def next_out(n: NextSlots) -> dict:
+    return {"status": n.status, "date": n.day, "available": n.available}
 
 
 def doctor_out(d: Doctor, ratings: RatingSummary | None = None) -> dict:

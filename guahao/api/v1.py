@@ -244,10 +244,42 @@ def search(request: HttpRequest, q: str = "", hospital: str | None = None) -> di
     scope = _get(Hospital, hospital) if hospital else None
     departments, doctors = catalog.search(q=q[:50], hospital=scope)
     ratings = booking_selectors.doctors_ratings([d.pk for d in doctors])
+    strip = _coming_days()
     return {
-        "departments": [schemas.department_brief(d) for d in departments],
-        "doctors": [schemas.doctor_out(d, ratings.get(d.pk)) for d in doctors],
+        "departments": [
+            schemas.department_brief(d) | {"next": schemas.next_out(scheduling.next_slots(strip(d)))}
+            for d in departments
+        ],
+        "doctors": [
+            schemas.doctor_out(d, ratings.get(d.pk))
+            | {"next": schemas.next_out(scheduling.next_slots(strip(d.department), doctor_id=d.pk))}
+            for d in doctors
+        ],
     }
+
+
+SEARCH_DAYS = 14  # what a search result looks ahead, as the web app's results
+
+
+def _coming_days() -> Callable[[Department], list[tuple[dt.date, list[scheduling.ScheduleView]]]]:
+    """A department's next ``SEARCH_DAYS`` from its hospital's today, each read once per request
+    (a realtime HIS asked once per hospital first, as the availability strip does)."""
+    strips: dict[int, list[tuple[dt.date, list[scheduling.ScheduleView]]]] = {}
+    asked: set[int] = set()
+
+    def strip(department: Department) -> list[tuple[dt.date, list[scheduling.ScheduleView]]]:
+        if department.pk not in strips:
+            today = clock.local_today(department.hospital.timezone)
+            if department.hospital_id not in asked:
+                asked.add(department.hospital_id)
+                end = today + dt.timedelta(days=SEARCH_DAYS - 1)
+                his_realtime.availability_refresh(hospital_id=department.hospital_id, start=today, end=end)
+            strips[department.pk] = scheduling.department_availability(
+                department=department, start=today, days=SEARCH_DAYS
+            )
+        return strips[department.pk]
+
+    return strip
 
 
 @catalog_router.get(

@@ -49,7 +49,11 @@ def search(*, q: str, hospital: Hospital | None = None, limit: int = 20) -> tupl
         doctors = doctors.filter(hospital=hospital)
     return (
         list(departments.select_related("hospital").distinct()[:limit]),
-        list(doctors.select_related("hospital", "department").distinct().order_by("name", "title", "id")[:limit]),
+        list(
+            doctors.select_related("hospital", "department__hospital")
+            .distinct()
+            .order_by("name", "title", "id")[:limit]
+        ),
     )
 
 

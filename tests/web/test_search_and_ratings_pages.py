@@ -23,6 +23,7 @@ def _results(browser: Browser, h, q: str) -> str:  # type: ignore[no-untyped-def
     return html.split('id="results"')[1].split("</ul>\n</div>")[0]
 
 
+@pytest.mark.clock("10:00")  # this afternoon's clinic is still ahead
 @pytest.mark.parametrize(
     ("language", "today", "later", "full"),
     [("zh-hans", "今日有号", "有号", "约满"), ("en", "Available today", "Slots on", "Fully booked")],
@@ -70,6 +71,37 @@ def test_namesakes_the_his_tells_apart_are_two_results_and_one_doctor_under_one_
     assert f"?doctor={wang_too.pk}" in found.split(f'href="/doctors/{namesake.pk}/"')[0]
 
 
+@pytest.mark.clock("10:00")  # this afternoon's clinic is still ahead
+def test_the_api_search_says_what_each_result_has_in_the_coming_days(api):
+    h = f.hospital(days_ahead=7)
+    cardio, failure = f.department(h, "心血管内科"), f.department(h, "心衰门诊")
+    wang, wang_too = f.doctor(cardio, "王建华"), f.doctor(failure, "王建华")
+    f.schedule(cardio, wang, day=f.today(), session=Session.PM, start=dt.time(14), end=dt.time(15))
+    full = f.schedule(failure, wang_too, day=f.today() + dt.timedelta(days=3), slots_per_period=1)
+    full.slots.update(state="taken")
+    f.schedule(failure, f.doctor(failure, "赵立新"), day=f.today() + dt.timedelta(days=12))  # opens later
+    f.department(h, "心理科")  # no clinic
+
+    status, found = api.call("GET", f"/search?q=心&hospital={h.pk}")
+
+    assert status == 200
+    departments = {d["name"]: d["next"] for d in found["departments"]}
+    assert departments["心血管内科"] == {"status": "available", "date": f.today().isoformat(), "available": 10}
+    assert departments["心衰门诊"] == {
+        "status": "not_released",
+        "date": (f.today() + dt.timedelta(days=12)).isoformat(),
+        "available": 0,
+    }
+    assert departments["心理科"] == {"status": "none", "date": None, "available": 0}
+    doctors = {d["id"]: d["next"] for d in api.call("GET", f"/search?q=王建华&hospital={h.pk}")[1]["doctors"]}
+    assert doctors[str(wang.pk)]["status"] == "available"
+    assert doctors[str(wang_too.pk)] == {
+        "status": "full",
+        "date": (f.today() + dt.timedelta(days=3)).isoformat(),
+        "available": 0,
+    }
+
+
 def test_the_api_search_lists_each_doctor_row_once(api):
     h = f.hospital()
     dep = f.department(h)
@@ -105,6 +137,7 @@ def _visited(browser: Browser, dep, doctor) -> Registration:  # type: ignore[no-
     return registration
 
 
+@pytest.mark.clock("10:00")  # the patient books this afternoon's clinic and is checked in
 @pytest.mark.parametrize(
     ("language", "pending", "none_yet", "count"),
     [
