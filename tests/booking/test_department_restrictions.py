@@ -89,6 +89,7 @@ def test_the_department_tree_tells_whom_each_department_sees(api):
     assert (node["patient_sex"], node["age_from"], node["age_under"]) == ("female", None, None)
 
 
+@pytest.mark.clock("10:00")  # tomorrow's waitlist is open until 18:00
 def test_the_waitlist_refuses_a_patient_the_department_does_not_see():
     from tests.waitlist.test_waitlist import full_clinic, join
 

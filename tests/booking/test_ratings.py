@@ -17,7 +17,8 @@ from guahao.core.models import AuditEntry
 from guahao.scheduling.models import Schedule, Session
 from tests import factories as f
 
-pytestmark = pytest.mark.django_db
+# The visits rated are this afternoon's: it is 10:00.
+pytestmark = [pytest.mark.django_db, pytest.mark.clock("10:00")]
 
 
 def _registration(dep, doctor, *, seen: bool = True, name: str = "张伟") -> tuple[f.Api, Registration]:

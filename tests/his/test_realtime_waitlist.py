@@ -36,6 +36,7 @@ def worker():
         pass
 
 
+@pytest.mark.clock("10:00")  # tomorrow's waitlist is open until 18:00
 @pytest.mark.parametrize("paid", [False, True])
 def test_a_slot_freed_at_a_realtime_hospital_is_locked_in_the_his_for_the_patient_waiting(sim, paid):
     rules = {"waitlist_places": 3, "waitlist_confirm_minutes": 90, "payment_required": paid}

@@ -172,6 +172,7 @@ def test_generation_holds_the_wall_clock_in_a_zone_without_daylight_saving_all_y
     assert [(s.month, s.hour, s.minute) for s in starts] == [(1, 0, 0), (7, 0, 0)]
 
 
+@pytest.mark.clock("10:00")  # the morning clinic is over, the afternoon's ahead
 def test_days_already_past_are_never_generated():
     h = f.hospital()
     dep = f.department(h)
@@ -200,6 +201,7 @@ def test_a_template_with_bad_values_is_refused_naming_the_field_and_nothing_is_s
     assert not dep.schedule_templates.exists()
 
 
+@pytest.mark.clock("10:00")  # today's afternoon clinic is still ahead
 def test_the_nightly_run_generates_up_to_the_day_entering_the_release_window():
     h = f.hospital(days_ahead=7)
     dep = f.department(h)

@@ -183,6 +183,7 @@ def test_a_his_connected_hospitals_schedules_are_refused_with_a_code_that_says_s
     assert Slot.objects.filter(schedule=clinic).count() == 10
 
 
+@pytest.mark.clock("10:00")  # today's afternoon clinic is still ahead
 def test_the_hourly_job_generates_for_hospitals_without_a_his_only():
     ours, connected = f.hospital(days_ahead=3), f.hospital(days_ahead=3)
     for h in (ours, connected):

@@ -15,7 +15,8 @@ from guahao.waitlist.models import EntryStatus, WaitlistEntry
 from tests import factories as f
 from tests.booking.test_concurrency import race
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Tomorrow's waitlist is open until 18:00 today: it is 10:00.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.clock("10:00")]
 
 
 def worker() -> int:

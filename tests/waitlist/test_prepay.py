@@ -15,7 +15,8 @@ from guahao.waitlist import services as waitlist
 from tests import factories as f
 from tests.processes import post, wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Tomorrow's waitlist is open until 18:00 today: it is 10:00.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.clock("10:00")]
 
 
 def worker() -> None:

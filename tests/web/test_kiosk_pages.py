@@ -18,7 +18,8 @@ from guahao.core.models import AuditEntry
 from guahao.web import kiosk as kiosk_views
 from tests import factories as f
 
-pytestmark = pytest.mark.django_db
+# The hall's afternoon clinic is still ahead, and online cancellation still open: it is 10:00.
+pytestmark = [pytest.mark.django_db, pytest.mark.clock("10:00")]
 
 
 @pytest.fixture
