@@ -42,9 +42,9 @@ def today() -> dt.date:
     return clock.local_today(TZ)
 
 
-def hospital(**rules: Any) -> Hospital:
+def hospital(*, timezone: str = TZ, **rules: Any) -> Hospital:
     n = next(_seq)
-    h = Hospital.objects.create(code=f"h{n}", name=f"测试医院{n}", name_en=f"Test Hospital {n}", timezone=TZ)
+    h = Hospital.objects.create(code=f"h{n}", name=f"测试医院{n}", name_en=f"Test Hospital {n}", timezone=timezone)
     Fee.objects.create(hospital=h, title=Title.CHIEF, registration_fee_fen=100, consultation_fee_fen=5000)
     Fee.objects.create(hospital=h, title=Title.GENERAL, registration_fee_fen=0, consultation_fee_fen=1000)
     RuleSet.objects.create(hospital=h, **rules)

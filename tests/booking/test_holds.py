@@ -344,9 +344,7 @@ def test_a_limit_refusal_names_neither_another_accounts_hold_nor_a_registration(
 
 def test_the_account_finds_its_live_holds_the_first_to_run_out_first_and_no_one_elses(api):
     h = f.hospital(max_active_holds=3)
-    west = f.hospital()
-    west.timezone = "Asia/Urumqi"
-    west.save()
+    west = f.hospital(timezone="Asia/Urumqi")
     # The first at a hospital that allows one live hold; the others where three are allowed.
     deps = [f.department(west), f.department(h, name="心血管内科"), f.department(h, name="呼吸内科")]
     schedules = [f.schedule(dep, f.doctor(dep)) for dep in deps]

@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from guahao.accounts import kiosks
 from guahao.booking.models import Hold, Registration
 from guahao.core import clock
 from tests import factories as f
+from tests.web.test_kiosk_pages import opened, page
 from tests.web.test_pages import Browser
 
 pytestmark = pytest.mark.django_db
@@ -22,9 +24,7 @@ URUMQI = "Asia/Urumqi"  # UTC+6: Beijing's clock reads two hours later
 @pytest.fixture
 def two_clocks():
     """A hospital on Urumqi's clock and one on Beijing's, each with a clinic at 08:00 tomorrow."""
-    west = f.hospital()
-    west.timezone = URUMQI
-    west.save()
+    west = f.hospital(timezone=URUMQI)
     west_dep = f.department(west)
     east = f.hospital()
     east_dep = f.department(east)
@@ -97,12 +97,7 @@ def test_the_registrations_page_lists_the_slots_held_for_the_patient_until_they_
 
 @pytest.mark.clock("12:00")  # 10:00 in Urumqi: the afternoon clinic is still ahead
 def test_a_kiosk_shows_its_hospitals_clock():
-    from guahao.accounts import kiosks
-    from tests.web.test_kiosk_pages import opened, page
-
-    west = f.hospital(payment_required=False)
-    west.timezone = URUMQI
-    west.save()
+    west = f.hospital(timezone=URUMQI, payment_required=False)
     dep = f.department(west)
     afternoon = f.schedule(
         dep,
