@@ -13,8 +13,10 @@ Two ways to run, by what the work touches:
   the key is claimed first, by a process that holds the key's *liveness lock* until it answered —
   a PostgreSQL advisory lock of its connection, or, on the embedded SQLite, an flock on a file in
   the data directory; the operating system or the database drops either the moment the process
-  dies. A parallel request with the same key finds the lock held and is told the first is still
-  running; a request that finds a claim whose lock nobody holds knows the first attempt died
+  dies. A parallel request with the same key finds the lock held; it looks again for up to a second
+  (the first may answer meanwhile: that answer is given; or the first's process was killed an
+  instant ago and its database connection is not closed yet) and is then told the first is still
+  running. A request that finds a claim whose lock nobody holds knows the first attempt died
   (``kill -9``, a crash) and takes the claim over at once, instead of waiting for it to go stale.
   The crash may have come after the work was done and before its answer was kept: ``recover``
   then tells what the first attempt did (a confirm: the hold's registration), which is answered
@@ -95,6 +97,11 @@ def _earlier(*, owner: str, key: str, print_: str, take_over: bool) -> Answer | 
 
 
 CLAIMS_DIR = "idempotency-claims"
+BUSY_WAIT = 1.0
+"""How long a request finding its key's lock held looks again before it is told the first request
+is still running: a first request that answers meanwhile has its answer given, and the lock of one
+whose process was just killed is dropped once the database sees the connection close."""
+BUSY_POLL = 0.05
 
 
 def _lock_name(owner: str, key: str) -> bytes:
@@ -163,13 +170,18 @@ def kept(*, owner: str, key: str, print_: str) -> Answer | None:
     sent again after its first attempt took the last slot is given that answer instead."""
     if not KEY_PATTERN.fullmatch(key):
         raise INVALID.error(detail=f"{HEADER}: 1 to 255 visible ASCII characters", field=HEADER)
-    record = IdempotentRequest.objects.filter(owner=owner, key=key, status_code__isnull=False).first()
+    return _answered(owner=owner, key=key, print_=print_)
+
+
+def _answered(*, owner: str, key: str, print_: str) -> Answer | None:
+    """The answer kept for the key, None while it has none; the key used for another request is
+    refused."""
+    record = IdempotentRequest.objects.filter(owner=owner, key=key).first()
     if record is None:
         return None
     if record.fingerprint != print_:
         raise KEY_REUSED.error(field=HEADER)
-    assert record.status_code is not None
-    return record.status_code, record.response
+    return None if record.status_code is None else (record.status_code, record.response)
 
 
 def replay_or_run(
@@ -197,20 +209,22 @@ def replay_or_run(
             _finish(record, answer)
             return answer
     # An answer kept already is given back without the lock (replays never wait on each other).
-    kept = IdempotentRequest.objects.filter(owner=owner, key=key).first()
-    if kept is not None and kept.status_code is not None:
-        if kept.fingerprint != print_:
-            raise KEY_REUSED.error(field=HEADER)
-        return kept.status_code, kept.response
-    with _liveness(owner, key) as ours:
-        if not ours:  # a live request is on it (or answered this instant)
-            try:
-                earlier = _earlier(owner=owner, key=key, print_=print_, take_over=False)
-            except IdempotentRequest.DoesNotExist:
-                raise IN_PROGRESS.error(field=HEADER) from None  # its claim is not written yet
-            assert isinstance(earlier, tuple)
-            return earlier
-        return _claimed_run(owner=owner, key=key, print_=print_, fields=fields, run=run, recover=recover)
+    given = _answered(owner=owner, key=key, print_=print_)
+    if given is not None:
+        return given
+    waited_until = time.monotonic() + BUSY_WAIT
+    while True:
+        with _liveness(owner, key) as ours:
+            if ours:
+                return _claimed_run(owner=owner, key=key, print_=print_, fields=fields, run=run, recover=recover)
+        # A live request is on it, or answered this instant, or its process was killed this instant
+        # and the database has not yet seen its connection close: look again for a little while.
+        given = _answered(owner=owner, key=key, print_=print_)
+        if given is not None:
+            return given
+        if time.monotonic() >= waited_until:
+            raise IN_PROGRESS.error(field=HEADER)
+        time.sleep(BUSY_POLL)
 
 
 def forget_old() -> int:

@@ -4,10 +4,13 @@ again, while one whose first attempt is still running is told so: a real process
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from guahao.core import idempotency
 from guahao.core.models import IdempotentRequest
@@ -30,12 +33,12 @@ def _working() -> tuple[int, object]:
     return 201, {"first": True}
 
 
-def _again(ran: list[int]) -> tuple[int, object]:
+def _again(ran: list[int], key: str = "confirm-1") -> tuple[int, object]:
     def run() -> tuple[int, object]:
         ran.append(1)
         return 201, {"again": True}
 
-    return idempotency.replay_or_run(owner="account:7", key="confirm-1", print_="p", run=run, atomic=False)
+    return idempotency.replay_or_run(owner="account:7", key=key, print_="p", run=run, atomic=False)
 
 
 def test_a_retry_after_the_first_attempts_process_was_killed_runs_at_once(crash_points):
@@ -54,6 +57,29 @@ def test_a_retry_after_the_first_attempts_process_was_killed_runs_at_once(crash_
     assert time.monotonic() - started < 5 and ran == [1]
     # And kept: the next retry is given that answer, and runs nothing.
     assert _again(ran) == (201, {"again": True}) and ran == [1]
+
+
+def test_a_request_sent_again_while_the_first_is_about_to_answer_is_given_that_answer():
+    claimed = threading.Event()
+
+    def slow() -> tuple[int, object]:
+        claimed.set()
+        time.sleep(0.3)  # the payment provider answering
+        return 201, {"first": True}
+
+    def first() -> tuple[int, object]:
+        try:
+            return idempotency.replay_or_run(owner="account:7", key="confirm-2", print_="p", run=slow, atomic=False)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        answered = pool.submit(first)
+        assert claimed.wait(10)
+        ran: list[int] = []
+        # Not 409 "still running": the first answers within the second the retry looks again for.
+        assert _again(ran, "confirm-2") == (201, {"first": True}) and ran == []
+        assert answered.result() == (201, {"first": True})
 
 
 def test_a_confirm_whose_web_process_was_killed_mid_request_is_answered_at_once_when_sent_again(
