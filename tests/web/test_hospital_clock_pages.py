@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from guahao.accounts import kiosks
+from guahao.accounts import kiosks, phones
+from guahao.accounts.models import Account
 from guahao.booking.models import Hold, Registration
 from guahao.core import clock
+from guahao.notifications import services as notifications
 from tests import factories as f
 from tests.web.test_kiosk_pages import opened, page
 from tests.web.test_pages import Browser
@@ -76,6 +78,24 @@ def test_visits_at_two_hospitals_each_read_on_their_own_clock(two_clocks):
     listed = browser.get("/registrations/")
     times = re.findall(r'href="/registrations/\d+/"><span>\s*<b>[^<]* (\d\d:\d\d)</b>', listed)
     assert times == ["08:00", "08:00"]
+
+
+def test_a_message_from_a_hospital_tells_when_it_was_sent_on_that_hospitals_clock(two_clocks):
+    browser = Browser().login()
+    account = Account.objects.get(phones.matching(browser.phone))
+    for name, schedule in two_clocks.items():
+        notifications.notice(
+            account_id=account.pk,
+            kind=notifications.CANCELLED_BY_HOSPITAL,
+            key=name,
+            hospital_id=schedule.hospital_id,
+            facts={"hospital": schedule.hospital.name, "registration_number": name},
+        )
+    now = clock.now()
+    html = browser.get("/messages/")
+    sent = re.findall(r'<small class="muted">([^<]+)</small>', html)
+    # the newest first: Beijing's, then Urumqi's (two hours earlier)
+    assert sent == [f"{now.astimezone(ZoneInfo(z)):%Y-%m-%d %H:%M}" for z in ("Asia/Shanghai", URUMQI)], sent
 
 
 def test_the_registrations_page_lists_the_slots_held_for_the_patient_until_they_run_out(two_clocks):
