@@ -430,6 +430,14 @@ LOGIN_REDIRECT_URL = "/console/"
 
 # Permissions come from the staff member's role; django-axes refuses a locked-out login first.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "guahao.accounts.backends.RoleBackend"]
+# A staff password set in the console: at least 10 characters, not all digits, not a common one,
+# not like the staff member's name or e-mail.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 # "required": every staff member logs in with a TOTP code (and enrols at the first login);
 # "optional" (the demo): only those who enrolled are asked for one.
 STAFF_OTP = env_choice("GUAHAO_STAFF_OTP", "required", ("required", "optional"))

@@ -33,6 +33,9 @@ STAFF_OWN_ROLE = ProblemType(
     "staff.own_role", 403, _("You cannot change your own role or hospital; ask another administrator")
 )
 STAFF_ROLE_NOT_ALLOWED = ProblemType("staff.role_not_allowed", 403, _("Only a platform admin can give this role"))
+STAFF_PEER = ProblemType(
+    "staff.peer", 403, _("Only a platform admin can change another hospital admin or a platform admin")
+)
 STAFF_HOSPITAL_NOT_YOURS = ProblemType("staff.hospital_not_yours", 403, _("This hospital is not one of yours"))
 STAFF_HOSPITAL_REQUIRED = ProblemType(
     "staff.hospital_required", 422, _("Every role but the platform admin works for one hospital")

@@ -56,10 +56,32 @@ def staff_event_record(
 STAFF_ACTIONS = {"lock_lifted", "otp_reset", "staff_created", "role_changed", "permissions_changed", "staff_changed"}
 
 
+ADMIN_ROLES = (Role.PLATFORM_ADMIN, Role.HOSPITAL_ADMIN)
+
+
+def staff_is_peer(*, by: Any, user: Any) -> bool:
+    """``user`` is another admin (hospital or platform) and ``by`` is not a platform admin: then
+    ``by`` may not change them (their password, second factor, role or being active). Otherwise
+    one hospital admin could take another's account over, or make a second admin of their own
+    to approve what needs an admin other than the asker."""
+    if user is None or user.pk is None or user.pk == getattr(by, "pk", None) or staff_scope(by).is_platform:
+        return False
+    return StaffProfile.objects.filter(user_id=user.pk, role__in=ADMIN_ROLES).exists() or bool(user.is_superuser)
+
+
+def staff_change_check(*, by: Any, user: Any) -> None:
+    if staff_is_peer(by=by, user=user):
+        raise errors.STAFF_PEER.error()
+
+
 def staff_role_check(*, by: Any, user: Any, hospital: Hospital | None, role: str) -> None:
     """Refuses (naming the rule) a role or hospital ``by`` may not give ``user``."""
     scope = staff_scope(by)
     if role not in Role.values:
+        raise errors.STAFF_ROLE_NOT_ALLOWED.error(field="role")
+    staff_change_check(by=by, user=user)
+    own = user is not None and user.pk is not None and user.pk == getattr(by, "pk", None)
+    if role == Role.HOSPITAL_ADMIN and not scope.is_platform and not own:
         raise errors.STAFF_ROLE_NOT_ALLOWED.error(field="role")
     if role == Role.PLATFORM_ADMIN:
         if not scope.is_platform:
@@ -124,6 +146,7 @@ def staff_member_save(
     password set when given, the role and hospital given only through ``staff_role_set`` (not at
     all on one's own page), each change in the access log."""
     created = user.pk is None
+    staff_change_check(by=by, user=user)
     user.is_staff = True
     if password:
         user.set_password(password)
@@ -216,6 +239,7 @@ def otp_reset(*, by: Any, user: Any, ip: str | None = None) -> None:
     """Remove a staff member's second factor (lost phone): they enrol again at their next login."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    staff_change_check(by=by, user=user)
     TOTPDevice.objects.filter(user=user).delete()
     staff_event_record(
         kind=StaffEventKind.OTP_RESET, actor=by, target=user.get_username(), hospital_id=staff_hospital_of(user), ip=ip

@@ -87,7 +87,15 @@ class HospitalAdmin(ScopedAdmin):
     search_fields = ["name", "code"]
     inlines = [CampusInline, FeeInline]
 
-    # Hospitals themselves (which patients then see) are the platform admin's to add or remove.
+    # Hospitals themselves (which patients then see) are the platform admin's to add or remove,
+    # and so is what a hospital is to the platform: its code, names, grade, clock and being open.
+    # Its own staff keep its address, phone, booking notices, campuses and fees up to date.
+    PLATFORM_FIELDS = ("code", "name", "name_en", "grade", "timezone", "is_active")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = super().get_readonly_fields(request, obj)
+        return fields if is_platform_staff(request) else (*fields, *self.PLATFORM_FIELDS)
+
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return is_platform_staff(request) and super().has_add_permission(request)
 

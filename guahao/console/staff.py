@@ -67,7 +67,7 @@ class StaffForm(forms.ModelForm):
         hospital.queryset = scope.narrow(Hospital.objects.all(), "pk")
         if not scope.is_platform:
             hospital.required, hospital.empty_label = True, None
-            allowed = [c for c in Role.choices if c[0] != Role.PLATFORM_ADMIN]
+            allowed = [c for c in Role.choices if c[0] not in staff.ADMIN_ROLES]  # the platform's to give
             self.fields["role"].choices = allowed  # type: ignore[attr-defined]
         profile = StaffProfile.objects.filter(user_id=self.instance.pk).first() if self.instance.pk else None
         if profile is not None:
@@ -125,6 +125,11 @@ class StaffAdmin(ScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).filter(is_staff=True).select_related("staff_profile__hospital")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Another admin's page is read-only but for a platform admin (accounts.staff.staff_is_peer).
+        peer = obj is not None and staff.staff_is_peer(by=request.user, user=obj)
+        return not peer and super().has_change_permission(request, obj)
 
     def _own(self, request: HttpRequest, obj: Any) -> bool:
         return obj is not None and obj.pk == request.user.pk and not staff_scope(request.user).is_platform

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from guahao.accounts.models import StaffEvent, StaffProfile
 from guahao.booking.models import Registration
@@ -252,3 +253,95 @@ def test_after_a_wrong_code_the_page_says_how_long_to_wait(settings):
     assert browser.get("/console/").status_code == 200
     kinds = list(StaffEvent.objects.filter(target="renhe").order_by("at", "id").values_list("kind", flat=True))
     assert kinds[-3:] == ["otp_failed", "otp_enrolled", "otp_passed"]
+
+
+def test_a_hospital_admin_cannot_take_another_admins_account_nor_make_an_admin():
+    ours = f.hospital()
+    f.staff_member("renhe", "hospital_admin", ours)
+    peer = f.staff_member("renhe2", "hospital_admin", ours)
+    console = logged_in("renhe")
+    page = console.get(f"/console/auth/user/{peer.pk}/change/")
+    assert page.status_code == 200 and 'name="new_password"' not in page.content.decode()  # read-only
+    taken = console.post(
+        f"/console/auth/user/{peer.pk}/change/",
+        {
+            "username": "renhe2",
+            "is_active": "on",
+            "role": "hospital_admin",
+            "hospital": str(ours.pk),
+            "new_password": "taken-over-pass-9",
+        },
+    )
+    assert taken.status_code == 403
+    assert not Client().login(username="renhe2", password="taken-over-pass-9")
+    assert logged_in("renhe2")  # its own password still opens it
+    # Nor its second factor reset (the other half of a takeover), nor it made inactive.
+    device = TOTPDevice.objects.create(user=peer, name="phone", confirmed=True)
+    console.post("/console/auth/user/", {"action": "reset_second_factor", "_selected_action": [peer.pk]})
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()
+    assert User.objects.get(pk=peer.pk).is_active
+
+    # A second admin of one's own making is refused: the admin roles are the platform's to give.
+    made = console.post(
+        "/console/auth/user/add/",
+        {
+            "username": "puppet",
+            "role": "hospital_admin",
+            "hospital": str(ours.pk),
+            "new_password": "a-long-pass-phrase-9",
+        },
+    )
+    assert made.status_code == 200 and not User.objects.filter(username="puppet").exists()
+    desk = console.post(
+        "/console/auth/user/add/",
+        {"username": "desk1", "role": "operator", "hospital": str(ours.pk), "new_password": "a-long-pass-phrase-9"},
+    )
+    assert desk.status_code == 302  # staff below the admins are the hospital admin's
+    promoted = console.post(
+        f"/console/auth/user/{User.objects.get(username='desk1').pk}/change/",
+        {
+            "username": "desk1",
+            "is_active": "on",
+            "role": "hospital_admin",
+            "hospital": str(ours.pk),
+            "new_password": "",
+        },
+    )
+    assert promoted.status_code == 200 and User.objects.get(username="desk1").staff_profile.role == "operator"
+
+    # The platform admin may do all of it.
+    f.staff_member("platform", "platform_admin")
+    done = logged_in("platform").post(
+        f"/console/auth/user/{peer.pk}/change/",
+        {
+            "username": "renhe2",
+            "is_active": "on",
+            "role": "hospital_admin",
+            "hospital": str(ours.pk),
+            "new_password": "a-new-pass-phrase-9",
+        },
+    )
+    assert done.status_code == 302 and Client().login(username="renhe2", password="a-new-pass-phrase-9")
+
+
+@pytest.mark.parametrize(
+    ("password", "says"),
+    [("1", "too short"), ("1234567890123", "entirely numeric"), ("password123", "too common")],
+)
+def test_a_weak_staff_password_is_refused_naming_why(password, says):
+    ours = f.hospital()
+    f.staff_member("renhe", "hospital_admin", ours)
+    page = logged_in("renhe").post(
+        "/console/auth/user/add/",
+        {"username": "desk1", "role": "operator", "hospital": str(ours.pk), "new_password": password},
+    )
+    assert page.status_code == 200 and says in page.content.decode()
+    assert not User.objects.filter(username="desk1").exists()
+
+
+def test_a_hospital_admin_keeps_their_hospitals_notice_but_not_its_clock_code_or_name():
+    ours = f.hospital()
+    f.staff_member("renhe", "hospital_admin", ours)
+    console = logged_in("renhe")
+    page = console.get(f"/console/catalog/hospital/{ours.pk}/change/").content.decode()
+    assert 'name="notice"' in page and 'name="timezone"' not in page and 'name="code"' not in page
