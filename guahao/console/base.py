@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 
 from guahao.accounts.scope import PLATFORM, StaffScope, staff_scope
-from guahao.catalog.models import Hospital
+from guahao.catalog.models import Doctor, Hospital
 from guahao.console.exports import table_response
 from guahao.core.audit import audit_record
 from guahao.core.problems import Problem
@@ -127,7 +127,13 @@ class ScopedAdmin(ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         self._choices(db_field, request, kwargs)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and db_field.related_model is Doctor:
+            # A doctor is chosen by name and department: namesakes apart, and a doctor of another
+            # department (a 特需门诊 clinic is one) chosen knowingly.
+            field.queryset = field.queryset.select_related("department").order_by("department__name", "name", "pk")
+            field.label_from_instance = lambda d: f"{d.name} · {d.department.name}"
+        return field
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         self._choices(db_field, request, kwargs)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -378,6 +379,10 @@ class RuleSet(models.Model):
         """The platform's and the phone desk's shares together leave the window its part: at most
         100%, counting what this rule set inherits for the share it leaves empty."""
         super().clean()
+        if self.department_id is not None and self.doctor_id is not None:
+            raise ValidationError(
+                {"doctor": _("A rule set is for the hospital, one department or one doctor: leave the other empty.")}
+            )
         platform, phone = self.platform_share_percent, self.phone_share_percent
         if phone is None or not 0 <= phone <= 100 or (platform is not None and not 0 <= platform <= 100):
             return
@@ -477,6 +482,18 @@ class ScheduleTemplate(models.Model):
     def __str__(self) -> str:
         who = self.doctor.name if self.doctor else str(_("General clinic"))
         return f"{self.department.name} {who} {self.get_weekday_display()} {self.get_session_display()}"
+
+    def clean(self) -> None:
+        """What the constraints refuse, said of the field to correct (a form shows it there). A
+        doctor of another department is allowed: a doctor's clinic in 特需门诊 or a joint clinic."""
+        super().clean()
+        problems: dict[str, Any] = {}
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            problems["end"] = _("The clinic must end after it starts.")
+        if self.valid_from is not None and self.valid_until is not None and self.valid_until < self.valid_from:
+            problems["valid_until"] = _("Must not be before the first day it is valid.")
+        if problems:
+            raise ValidationError(problems)
 
     @property
     def periods(self) -> int:

@@ -139,3 +139,35 @@ def test_the_clinic_actions_ask_then_change_through_the_services_and_a_refusal_i
     assert clinic.location == "门诊六楼 601"
     kinds = set(ScheduleEvent.objects.filter(schedule=clinic).values_list("kind", "actor"))
     assert kinds == {("capacity_changed", "desk-operator"), ("moved", "desk-operator")}
+
+
+def test_a_template_that_ends_before_it_starts_is_told_at_its_field_and_a_doctor_reads_with_their_department():
+    h = f.hospital()
+    dep = f.department(h)
+    special = f.department(h, "特需门诊")
+    doctor = f.doctor(dep)
+    desk = console(h, "hospital_admin")
+    form = {
+        "hospital": h.pk, "department": special.pk, "doctor": doctor.pk, "weekday": "1", "session": "am",
+        "start": "09:00", "end": "08:00", "period_minutes": "30", "slots_per_period": "5",
+        "valid_from": "2027-01-10", "valid_until": "2027-01-01", "is_active": "on",
+    }  # fmt: skip
+    page = desk.post("/console/scheduling/scheduletemplate/add/", form).content.decode()
+    assert "结束时间须晚于开始时间" in page and "不能早于生效日期" in page
+    assert "template_ends_after_start" not in page and "template_valid_until_after_from" not in page
+    # The doctor is offered with their own department: one of another department is chosen knowingly.
+    assert f"{doctor.name} · {dep.name}" in page
+    assert ScheduleTemplate.objects.count() == 0
+    saved = desk.post("/console/scheduling/scheduletemplate/add/", form | {"end": "11:00", "valid_until": ""})
+    assert saved.status_code == 302  # a doctor's clinic in 特需门诊 is a template like any other
+
+
+def test_a_rule_set_for_a_department_and_a_doctor_at_once_is_told_at_the_doctor():
+    h = f.hospital()
+    dep = f.department(h)
+    doctor = f.doctor(dep)
+    admin = console(h, "hospital_admin")
+    page = admin.post(
+        "/console/scheduling/ruleset/add/", {"hospital": h.pk, "department": dep.pk, "doctor": doctor.pk}
+    ).content.decode()
+    assert "规则只能针对医院、一个科室或一位医生" in page and "ruleset_one_scope" not in page
