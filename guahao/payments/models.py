@@ -6,6 +6,8 @@ time. Amounts are integer fen, the registration fee and the consultation fee kep
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +22,11 @@ class Method(models.TextChoices):
     ALIPAY = "alipay", _("Alipay")
     CARD = "card", _("Bank card")
     CASH = "cash", _("Cash")
+
+    @classmethod
+    def online(cls) -> list[tuple[str, Any]]:
+        """What a patient pays with in the app: cash is taken at the window, by staff."""
+        return [(value, label) for value, label in cls.choices if value != cls.CASH]
 
 
 class PaymentStatus(models.TextChoices):

@@ -320,7 +320,7 @@ def _clinic_waitlist(schedule: Schedule, rules: Rules, account: Account | None) 
         "waitlist_mode": waitlist.mode_for(fresh, rules),
         "waitlist_closes": waitlist_deadline(fresh, rules),
         "waitlist_mine": waitlist.entries_of(account, schedule=schedule, active=True) if account else [],
-        "methods": Method.choices,
+        "methods": Method.online(),
     }
 
 
@@ -394,7 +394,7 @@ def _hold_context(request: HttpRequest, account: Account, hold_id: int) -> dict[
         "failed": open_ and payment is not None and payment.failed_at is not None,
         "refund": payment.refunds.order_by("-pk").first() if payment else None,
         "seconds_left": max(0, int((hold.expires_at - clock.now()).total_seconds())),
-        "methods": Method.choices,
+        "methods": Method.online(),
         "form": request.POST or chosen,
         "rules": rules,
         "deadline": deadline,
@@ -435,7 +435,7 @@ def hold_confirm(request: HttpRequest, account: Account, hold_id: int) -> HttpRe
     h = ctx["hold"]
     method = request.POST.get("method") or None
     try:
-        if h.payment_required and method not in Method.values:
+        if h.payment_required and method not in dict(Method.online()):
             raise INVALID.error(detail=_("Choose how to pay."), field="method")
         outcome = payments.hold_confirm(hold=h, method=method, insurance=request.POST.get("insurance") == "1")
     except Problem as problem:
@@ -587,7 +587,7 @@ def waitlist_join(request: HttpRequest, account: Account, schedule_id: int) -> H
     try:
         if request.POST.get("notice") != "read":
             raise errors.NOTICE_NOT_READ.error(field="notice")
-        if method is not None and method not in Method.values:
+        if method is not None and method not in dict(Method.online()):
             raise INVALID.error(detail=_("Choose how to pay."), field="payment_method")
         patient = booking_selectors.access_patient(account=account, patient_id=request.POST.get("patient_id", ""))
 

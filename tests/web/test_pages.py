@@ -16,6 +16,7 @@ from guahao.accounts.models import Account, Patient
 from guahao.booking import errors as booking_errors
 from guahao.booking.models import Hold, HoldStatus, Registration
 from guahao.notifications import services as notifications
+from guahao.payments.models import Payment
 from guahao.web import errors as web_errors
 from tests import factories as f
 from tests.processes import post
@@ -328,6 +329,17 @@ def test_the_payment_wait_moves_on_to_the_registration_once_paid(clinic, sandbox
     poll = browser.client.get(f"/holds/{hold.pk}/?back=1", HTTP_HX_REQUEST="true")
     registration = Registration.objects.get()
     assert poll.status_code == 204 and poll["HX-Redirect"] == f"/registrations/{registration.pk}/"
+
+
+def test_the_app_offers_no_cash_which_is_paid_at_the_window(clinic):
+    browser = Browser().login()
+    pid = browser.add_self().pk
+    page = browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", {"patient_id": pid, "notice": "read"})
+    hold = Hold.objects.get()
+    assert 'value="wechat"' in page and 'value="cash"' not in page and "现金" not in page
+    refused = browser.client.post(f"/holds/{hold.pk}/confirm", {"method": "cash"})
+    assert refused.status_code == 422 and "请选择支付方式" in refused.content.decode()
+    assert not Payment.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
