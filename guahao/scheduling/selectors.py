@@ -198,7 +198,8 @@ def schedule_detail(schedule: Schedule) -> tuple[ScheduleView, list[tuple[Period
             free_online=Count("slots", filter=Q(slots__pool=Pool.PLATFORM, slots__state=SlotState.FREE))
         )
     )
-    free = sum(p.free_online for p in periods)
-    view = view_of(schedule, free=free, rules=rules, now=clock.now())
+    now = clock.now()
+    left = {p.pk: p.free_online if p.ends_at > now else 0 for p in periods}  # a period over is not booked
+    view = view_of(schedule, free=sum(left.values()), rules=rules, now=now)
     open_ = view.status == Availability.AVAILABLE
-    return view, [(p, p.free_online if open_ else 0) for p in periods]
+    return view, [(p, left[p.pk] if open_ else 0) for p in periods]

@@ -285,6 +285,8 @@ def _schedule_context(request: HttpRequest, schedule: Schedule) -> dict[str, Any
         "view": view,
         "status_label": STATUS_LABELS[view.status],
         "periods": periods,
+        "first_open": next((p.pk for p, left in periods if left), None),  # ticked unless one was chosen
+        "now": clock.now(),
         "rules": rules,
         "deadline": cancel_deadline(schedule, rules),
         "cancel_closed": clock.now() >= cancel_deadline(schedule, rules),

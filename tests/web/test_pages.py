@@ -331,6 +331,18 @@ def test_the_payment_wait_moves_on_to_the_registration_once_paid(clinic, sandbox
     assert poll.status_code == 204 and poll["HX-Redirect"] == f"/registrations/{registration.pk}/"
 
 
+@pytest.mark.clock("08:40")
+def test_a_period_that_is_over_is_not_offered_nor_counted(clinic):
+    today = f.schedule(clinic["department"], clinic["wang"], day=f.today())  # 08:00-08:30 and 08:30-09:00, 5 each
+    browser = Browser().login()
+    browser.add_self()
+    page = browser.get(f"/schedules/{today.pk}/")
+    over, on = re.findall(r'<label class="choice period">(.*?)</label>', page, re.S)
+    assert "disabled" in over and "已结束" in over and "checked" not in over
+    assert "剩余 5" in on and "checked" in on  # the one still to come is ticked
+    assert "剩余 10" not in page
+
+
 def test_the_app_offers_no_cash_which_is_paid_at_the_window(clinic):
     browser = Browser().login()
     pid = browser.add_self().pk
