@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts.models import Account
 from guahao.accounts.services import mask_phone
@@ -117,9 +118,9 @@ def preferences_set(
         from django.core.validators import validate_email
 
         try:
-            validate_email(email_address)
+            validate_email(email_address.strip())
         except ValidationError:
-            raise INVALID.error(field="email_address") from None
+            raise INVALID.error(detail=_("Enter a valid e-mail address."), field="email_address") from None
     changes = {
         name: value
         for name, value in {
@@ -132,7 +133,7 @@ def preferences_set(
         if value is not None
     }
     with transaction.atomic():
-        prefs, _ = Preferences.objects.select_for_update().get_or_create(
+        prefs, _created = Preferences.objects.select_for_update().get_or_create(
             account=account, defaults={"updated_at": clock.now()}
         )
         for name, value in changes.items():

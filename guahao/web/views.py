@@ -769,17 +769,22 @@ def messages(request: HttpRequest, account: Account) -> HttpResponse:
                 email_address=request.POST.get("email_address", ""),
                 language=request.POST.get("language") or None,
             )
-        except Problem as problem:
-            ctx["prefs"] = notifications.preferences_of(account)
-            ctx["messages"] = []
+        except Problem as problem:  # the page again, the list as it was and the choices as typed
+            typed = {name: request.POST.get(name) == "on" for name in ("sms", "wechat", "email")}
+            ctx["prefs"] = typed | {k: request.POST.get(k, "") for k in ("email_address", "language")}
+            ctx["messages"] = _messages_shown(account)
             return _refused(request, "web/messages.html", ctx, problem)
-        return redirect(reverse("web:messages") + "#channels")
-    mine = [
+        return redirect(reverse("web:messages") + "?saved=1#channels")
+    mine = _messages_shown(account)
+    notifications.messages_mark_read(account)  # the tab's count goes; the list still marks what was new
+    ctx |= {"messages": mine, "prefs": notifications.preferences_of(account), "saved": "saved" in request.GET}
+    return _page(request, "web/messages.html", ctx)
+
+
+def _messages_shown(account: Account) -> list[tuple[Any, ...]]:
+    return [
         (m, *notifications.message_text(m), notifications.message_link(m)) for m in notifications.messages_of(account)
     ]
-    notifications.messages_mark_read(account)  # the tab's count goes; the list still marks what was new
-    ctx |= {"messages": mine, "prefs": notifications.preferences_of(account)}
-    return _page(request, "web/messages.html", ctx)
 
 
 def login(request: HttpRequest) -> HttpResponse:

@@ -314,6 +314,22 @@ def test_messages_are_read_once_seen(clinic):
     assert ">新</span>" not in browser.get("/messages/")
 
 
+def test_a_wrong_email_address_is_told_at_its_field_and_the_messages_stay(clinic):
+    browser = Browser().login()
+    account = Account.objects.get(phones.matching(browser.phone))
+    notifications.notice(
+        account_id=account.pk, kind=notifications.CANCELLED_BY_HOSPITAL, key="t", hospital_id=None,
+        facts={"hospital": "测试医院", "registration_number": "R1"},
+    )  # fmt: skip
+    refused = browser.client.post("/messages/", {"email": "on", "email_address": "not-an-email", "language": "zh-hans"})
+    html = refused.content.decode()
+    assert refused.status_code == 422 and "请输入有效的电子邮件地址" in html
+    assert 'value="not-an-email"' in html and "挂号已在医院取消" in html and "没有消息" not in html
+    assert notifications.preferences_of(account).email_address == ""
+    saved = browser.post("/messages/", {"email": "on", "email_address": "li@example.com", "language": "zh-hans"})
+    assert "已保存" in saved and notifications.preferences_of(account).email_address == "li@example.com"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_payment_wait_moves_on_to_the_registration_once_paid(clinic, sandbox, paysim_url):
     browser = Browser().login()
