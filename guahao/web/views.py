@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -109,8 +109,19 @@ def _page(request: HttpRequest, template: str, ctx: dict[str, Any], status: int 
     page of several hospitals' visits shows each in its own (``{% timezone %}`` in its rows)."""
     hospital = ctx.get("hospital")
     zone = hospital.timezone if isinstance(hospital, Hospital) else settings.TIME_ZONE
+    if request.method != "GET":  # a form's answer: the language switch goes back to the form's page
+        ctx.setdefault("lang_next", _page_posted_from(request))
     with timezone.override(ZoneInfo(zone)):
         return render(request, template, ctx, status=status)
+
+
+def _page_posted_from(request: HttpRequest) -> str:
+    """The page whose form was sent (a POST-only address answers no GET), if it is one of ours."""
+    referer = request.META.get("HTTP_REFERER", "")
+    if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}):
+        parts = urlsplit(referer)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return reverse("web:home")
 
 
 def _refused(request: HttpRequest, template: str, ctx: dict[str, Any], problem: Problem) -> HttpResponse:

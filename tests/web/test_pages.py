@@ -314,6 +314,21 @@ def test_messages_are_read_once_seen(clinic):
     assert ">新</span>" not in browser.get("/messages/")
 
 
+def test_the_language_switch_on_a_refused_form_goes_back_to_the_forms_page(clinic):
+    browser = Browser().login()
+    page = f"/schedules/{clinic['tomorrow'].pk}/"
+    refused = browser.client.post(
+        f"{page}hold", {"patient_id": browser.add_self().pk}, HTTP_REFERER=f"http://testserver{page}"
+    )
+    assert refused.status_code == 422  # the notice was not ticked
+    assert f'name="next" value="{page}"' in refused.content.decode()
+    switched = browser.client.post("/i18n/setlang/", {"language": "en", "next": page})
+    assert switched["Location"] == page and browser.client.get(page).status_code == 200
+    # Sent from elsewhere (or with no Referer): home, never a page that answers no GET.
+    elsewhere = browser.client.post(f"{page}hold", {"patient_id": "1"}, HTTP_REFERER="https://evil.example/x")
+    assert 'name="next" value="/"' in elsewhere.content.decode()
+
+
 def test_a_wrong_email_address_is_told_at_its_field_and_the_messages_stay(clinic):
     browser = Browser().login()
     account = Account.objects.get(phones.matching(browser.phone))
