@@ -26,6 +26,7 @@ from guahao.booking import services as booking
 from guahao.booking.models import Registration, RegistrationStatus
 from guahao.console.base import ScopedAdmin, apply_each
 from guahao.console.labels import event_label, yuan
+from guahao.core import clock
 from guahao.core.errors import NOT_FOUND
 from guahao.core.problems import Problem
 from guahao.his.models import HisCall
@@ -196,7 +197,10 @@ class RegistrationAdmin(ScopedAdmin):
         offered = []
         if may_change:
             if order.status == RegistrationStatus.BOOKED:
-                offered += ["check_in", "cancel", "mark_no_show"]
+                # Checked in on the visit's day; a no-show from that day on (the service says when).
+                today = clock.local_today(order.hospital.timezone)
+                offered += ["check_in"] if order.visit_date == today else []
+                offered += ["cancel"] + (["mark_no_show"] if order.visit_date <= today else [])
             if order.status == RegistrationStatus.CHECKED_IN:
                 offered += ["mark_visited"]
             if order.status == RegistrationStatus.NO_SHOW:
@@ -204,7 +208,7 @@ class RegistrationAdmin(ScopedAdmin):
             if payment is not None and order.status in ("checked_in", "visited", "no_show"):
                 if not payment.refunds.exclude(status="failed").exists():
                     offered += ["refund"]
-        deadline, still_open = selectors.patient_cancel_window(order)
+        deadline = selectors.patient_cancel_window(order)[0]
         context = {
             **self.admin_site.each_context(request),
             "title": _("Registration %(number)s") % {"number": order.registration_number},
@@ -220,7 +224,7 @@ class RegistrationAdmin(ScopedAdmin):
             "timeline": order_timeline(order),
             "bars": order.bars.all(),
             "cutoff": deadline,
-            "cutoff_passed": not still_open,
+            "cutoff_passed": clock.now() >= deadline,  # whatever became of the order since
             "offered": offered,
             "reasoned": {name: REASONED[name][0] for name in offered if name in REASONED},
             "plain": {name: getattr(self, name).short_description for name in offered if name not in REASONED},

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
@@ -23,7 +23,14 @@ from guahao.console.base import ReadOnlyAdmin, apply_each
 from guahao.core import clock
 from guahao.payments import money, reconciliation
 from guahao.payments import services as payments
-from guahao.payments.models import FailedRefund, Payment, ReconciliationDifference, ReconciliationRun, Refund
+from guahao.payments.models import (
+    FailedRefund,
+    Payment,
+    ReconciliationDifference,
+    ReconciliationRun,
+    Refund,
+    RefundStatus,
+)
 
 
 def _yuan(fen: int | None) -> str:
@@ -52,15 +59,26 @@ class PaymentAdmin(ReadOnlyAdmin):
         "hospital",
         "created_at",
         "paid_at",
+        "refunded",
     ]
     list_filter = ["hospital", "status", "method", "provider", "insurance"]
     search_fields = ["out_trade_no", "transaction_id", "registration__registration_number"]
     list_select_related = ["registration", "hospital"]
     date_hierarchy = "created_at"
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # A paid payment stays paid (the money came); what went back is beside it.
+        done = Q(refunds__status=RefundStatus.SUCCEEDED)
+        return super().get_queryset(request).annotate(refunded_fen=Sum("refunds__amount_fen", filter=done))
+
     @admin.display(description=_("amount"), ordering="amount_fen")
     def amount(self, obj: Payment) -> str:
         return _yuan(obj.amount_fen)
+
+    @admin.display(description=_("refunded"), ordering="refunded_fen")
+    def refunded(self, obj: Payment) -> str:
+        fen = getattr(obj, "refunded_fen", None)
+        return _yuan(fen) if fen else "—"
 
 
 class RefundAdmin(ReadOnlyAdmin):

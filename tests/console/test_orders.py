@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.test import Client
@@ -229,3 +230,26 @@ def test_a_tick_on_the_page_is_a_word_in_the_export(days):
     console = _desk(days, "hospital_admin", "boss")
     rows = list(csv.reader(io.StringIO(console.get("/console/catalog/doctor/export/csv/").content.decode("utf-8-sig"))))
     assert rows[0][0] == "姓名" and rows[1][-1] == "是"  # the doctor is active
+
+
+def test_an_order_for_tomorrow_offers_what_can_be_done_now_and_a_cancelled_one_tells_its_cutoff_truly(days):
+    console = _desk(days)
+    patient = f.Api().login()
+    clinic = f.schedule(days.internal, days.doctor)  # tomorrow 08:00, the cutoff still to come
+    _, hold = patient.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": patient.add_patient()})
+    _, booked = patient.call("POST", f"/holds/{hold['id']}/confirm", {})
+    page = console.get(f"{LIST}{booked['id']}/change/").content.decode()
+    offered = set(re.findall(r'name="action" value="(\w+)"', page))
+    assert "cancel" in offered and not offered & {"check_in", "mark_no_show"}  # the visit is tomorrow
+    assert "(已过)" not in page
+    patient.call("POST", f"/registrations/{booked['id']}/cancel", {})
+    page = console.get(f"{LIST}{booked['id']}/change/").content.decode()
+    assert "已取消" in page and "(已过)" not in page  # cancelled in time: its cutoff has not passed
+
+
+def test_the_payments_list_shows_what_was_refunded_beside_what_was_paid(days):
+    console = _desk(days, "finance", "cashier")
+    rows = console.get("/console/payments/payment/").context["cl"].result_list
+    refunded = {p.registration.registration_number: p.refunded_fen for p in rows}
+    assert refunded[days.r["r3"].registration_number] == 5100  # cancelled the day before, refunded
+    assert refunded[days.r["r1"].registration_number] is None
