@@ -39,6 +39,7 @@ from guahao.core import clock, idempotency
 from guahao.core.errors import INVALID, NOT_FOUND
 from guahao.core.problems import Problem
 from guahao.his import realtime as his_realtime
+from guahao.his import registry as his_registry
 from guahao.notifications import services as notifications
 from guahao.notifications.models import Language
 from guahao.payments import services as payments
@@ -502,6 +503,7 @@ def _registration_context(account: Account, registration_id: int) -> dict[str, A
         "day_before": rules.cancel_policy == CancelPolicy.DAY_BEFORE,
         "rules": rules,
         "cancellable": cancellable,
+        "movable": _moves_online(r),
         "payment": payment,
         "refund": payment.refunds.order_by("-pk").first() if payment else None,
         "qr": booking.checkin_qr(r),
@@ -555,14 +557,31 @@ def registration_rate(request: HttpRequest, account: Account, registration_id: i
     return redirect(reverse("web:registration", kwargs={"registration_id": registration_id}) + "#my-rating")
 
 
+def _moves_online(r: Registration) -> bool:
+    """A hospital whose HIS books in real time takes no online move (``reschedule.not_here``)."""
+    return his_registry.mode_of(r.hospital_id) != his_registry.HisMode.REALTIME
+
+
 def _move_choices(r: Registration) -> list[dict[str, Any]]:
-    """The department's clinics of the coming 14 days with free online slots, but the one booked."""
+    """The department's clinics of the coming 14 days with free online slots that the move would
+    take (booking.registration_reschedule's rules): not the one booked, and a paid registration
+    (or one whose clinic must be paid for) only to a clinic of the same fees."""
+    if not _moves_online(r):
+        return []
+    paid = Payment.objects.filter(registration=r, status=PaymentStatus.PAID).exists()
+    fees = (r.registration_fee_fen, r.consultation_fee_fen)
+
+    def takes(s: Schedule) -> bool:
+        if (s.registration_fee_fen, s.consultation_fee_fen) == fees:
+            return True
+        return not paid and not (rules_for_schedule(s).payment_required and s.fee_fen > 0)
+
     today = clock.local_today(r.hospital.timezone)
     by_day = scheduling.department_availability(department=r.department, start=today, days=14)
     return [
         {"date": day, "views": shown}
         for day, views in by_day
-        if (shown := [v for v in views if v.available > 0 and v.schedule.pk != r.schedule_id])
+        if (shown := [v for v in views if v.available > 0 and v.schedule.pk != r.schedule_id and takes(v.schedule)])
     ]
 
 

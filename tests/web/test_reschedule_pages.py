@@ -8,7 +8,9 @@ import pytest
 
 from guahao.booking import services as booking
 from guahao.booking.models import Hold, Registration
+from guahao.core import clock
 from guahao.his import services as his
+from guahao.payments.models import Payment, PaymentStatus
 from tests import factories as f
 from tests.web.test_pages import Browser
 
@@ -65,3 +67,22 @@ def test_a_suspended_clinic_s_registration_offers_the_department_s_other_clinics
     assert 'id="rebook"' in html
     response = browser.client.get(f"/registrations/{registration.pk}/reschedule")
     assert response["Location"] == f"/departments/{registration.department_id}/"
+
+
+def test_a_paid_registration_is_offered_only_clinics_of_its_fee(registered):
+    browser, registration, later = registered
+    dep = registration.department
+    cheaper = f.schedule(dep, f.doctor(dep, "钱明", title="general"), day=later.date)
+    assert cheaper.fee_fen != registration.fee_fen
+    html = browser.get(f"/registrations/{registration.pk}/reschedule")
+    assert f'value="{cheaper.pk}"' in html  # not paid: any clinic of the department
+    Payment.objects.create(
+        hold=registration.hold, registration=registration, account=registration.account,
+        hospital=registration.hospital, provider="sandbox", method="wechat", out_trade_no="paid-1",
+        registration_fee_fen=registration.registration_fee_fen,
+        consultation_fee_fen=registration.consultation_fee_fen, amount_fen=registration.fee_fen,
+        status=PaymentStatus.PAID, created_at=clock.now(), paid_at=clock.now(),
+    )  # fmt: skip
+    html = browser.get(f"/registrations/{registration.pk}/reschedule")
+    assert f'value="{later.pk}"' in html and f'value="{cheaper.pk}"' not in html  # it would be refused
+    assert "保持原预约" in html
