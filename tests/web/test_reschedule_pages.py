@@ -10,6 +10,7 @@ from guahao.booking import services as booking
 from guahao.booking.models import Hold, Registration
 from guahao.core import clock
 from guahao.his import services as his
+from guahao.his.models import HisConnection
 from guahao.payments.models import Payment, PaymentStatus
 from tests import factories as f
 from tests.web.test_pages import Browser
@@ -86,3 +87,11 @@ def test_a_paid_registration_is_offered_only_clinics_of_its_fee(registered):
     html = browser.get(f"/registrations/{registration.pk}/reschedule")
     assert f'value="{later.pk}"' in html and f'value="{cheaper.pk}"' not in html  # it would be refused
     assert "保持原预约" in html
+
+
+def test_a_hospital_whose_his_books_in_real_time_offers_no_online_move(registered):
+    browser, registration, later = registered
+    HisConnection.objects.create(hospital=registration.hospital, mode="realtime", hospital_code="his-rt")
+    html = browser.get(f"/registrations/{registration.pk}/")
+    assert 'id="reschedule"' not in html and "取消挂号" in html  # cancelling stays
+    assert f'value="{later.pk}"' not in browser.get(f"/registrations/{registration.pk}/reschedule")
