@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from guahao.accounts import consent
+from guahao.accounts import errors as account_errors
 from guahao.accounts import services as accounts
 from guahao.accounts.models import Account, Gender, GuardianRelation, IdType, Relation
 from guahao.api.auth import client_ip
@@ -834,6 +835,8 @@ def login(request: HttpRequest) -> HttpResponse:
         ctx["step"] = "code"
         ctx["dev_code"] = code if settings.SMS_BACKEND == "console" else ""
     except Problem as problem:
+        if problem.code == account_errors.SMS_TOO_SOON.code:
+            ctx["step"] = "code"  # the code sent a moment ago still holds: the box to type it in
         return _refused(request, "web/login.html", ctx, problem)
     return _page(request, "web/login.html", ctx)
 

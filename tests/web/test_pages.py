@@ -128,6 +128,18 @@ def test_chinese_by_default_english_by_the_switch(clinic):
     assert '<html lang="en">' in english
 
 
+def test_asking_for_a_code_again_too_soon_leaves_the_box_for_the_code_already_sent(settings):
+    settings.RATELIMIT_ENABLED = True
+    browser = Browser()
+    phone = f.phone()
+    browser.post("/login/", {"phone": phone, "step": "phone"})
+    code = browser.last.context["dev_code"]
+    html = browser.post("/login/", {"phone": phone, "step": "phone"}, status=429)  # the page reloaded, asked again
+    assert "验证码刚刚已发送" in html and 'name="code"' in html
+    browser.post("/login/", {"phone": phone, "code": code, "step": "code", "next": "/"})
+    assert browser.last.redirect_chain[-1][0] == "/"
+
+
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 def test_a_refusal_reads_as_the_api_words_it_in_the_patients_language(clinic, language):
     browser = Browser(language)
