@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from guahao.notifications.kinds import KINDS
 from guahao.payments import money
 
 LABELS = {
@@ -56,9 +58,22 @@ LABELS = {
 
 
 def event_label(kind: str) -> str:
-    """The kind in the reader's language; a kind not listed here reads as recorded."""
+    """The kind in the reader's language (a message's by its title, ``message_title``); a kind
+    not listed here reads as recorded."""
     label = LABELS.get(kind)
-    return str(label) if label is not None else kind
+    if label is not None:
+        return str(label)
+    if kind.startswith("message."):
+        return message_title(kind.removeprefix("message."))
+    return kind
+
+
+def message_title(kind: str) -> str:
+    """A message kind by its title in the reader's language (the code when it has none)."""
+    spec = KINDS.get(kind)
+    if spec is None:
+        return kind
+    return spec.text("en" if (get_language() or "").startswith("en") else "zh-hans")[0]
 
 
 def yuan(fen: int | None) -> str:

@@ -23,6 +23,7 @@ from unfold.widgets import UnfoldAdminPasswordWidget
 
 from guahao.catalog.models import Hospital
 from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each
+from guahao.console.labels import message_title
 from guahao.notifications import delivery, texts
 from guahao.notifications import services as notifications
 from guahao.notifications.kinds import KINDS
@@ -31,8 +32,7 @@ from guahao.notifications.models import HospitalChannels, Language, Message, Mes
 
 def kind_choices() -> list[tuple[str, str]]:
     """Each kind by its title in the reader's language (the code stays the value)."""
-    english = (get_language() or "").startswith("en")
-    return [(name, spec.text("en" if english else "zh-hans")[0]) for name, spec in KINDS.items()]
+    return [(name, message_title(name)) for name in KINDS]
 
 
 class GivenUp(admin.SimpleListFilter):
@@ -48,7 +48,7 @@ class GivenUp(admin.SimpleListFilter):
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "kind", "channel", "status", "attempts", "to_masked", "account", "hospital"]
+    list_display = ["created_at", "kind_shown", "channel", "status", "attempts", "to_masked", "account", "hospital"]
     list_display += ["next_at", "sent_at", "last_error", "resent_by"]
     list_filter = [GivenUp, "status", "channel", "kind", "hospital"]
     search_fields = ["kind", "registration__registration_number", "dedup_key"]
@@ -56,6 +56,10 @@ class MessageAdmin(ReadOnlyAdmin):
     exclude = ["claim", "data"]  # the facts: shown worded
     readonly_fields = ["wording"]
     actions = ["send_again"]
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_shown(self, obj: Message) -> str:
+        return message_title(obj.kind)
 
     @admin.display(description=_("as the patient reads it"))
     def wording(self, obj: Message) -> str:

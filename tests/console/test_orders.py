@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from guahao.booking import services as booking
 from guahao.booking.models import BlacklistEntry, Registration
-from guahao.core import clock
+from guahao.core import clock, outbox
 from guahao.core.models import AuditEntry
 from guahao.payments.models import Refund
 from guahao.scheduling.models import RuleSet
@@ -253,3 +253,15 @@ def test_the_payments_list_shows_what_was_refunded_beside_what_was_paid(days):
     refunded = {p.registration.registration_number: p.refunded_fen for p in rows}
     assert refunded[days.r["r3"].registration_number] == 5100  # cancelled the day before, refunded
     assert refunded[days.r["r1"].registration_number] is None
+
+
+def test_the_order_timeline_and_the_messages_list_word_every_message_kind(days):
+    console = _desk(days, "hospital_admin", "boss")
+    r3 = days.r["r3"]  # paid, cancelled by the patient, refunded: messages of each
+    outbox.deliver_all()  # the messages the events tell
+    page = console.get(f"{LIST}{r3.pk}/change/").content.decode()
+    told = re.findall(r"(?:发给患者的消息|Message to the patient)[:：]\s*([^<]+)<", page)
+    assert told and not [t for t in told if re.search(r"[a-z]+\.[a-z_]+", t)], told
+    listed = console.get("/console/notifications/message/").content.decode()
+    assert not re.search(r'<td class="field-kind_shown[^"]*">[a-z_.]+</td>', listed)
+    assert "field-kind_shown" in listed

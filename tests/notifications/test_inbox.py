@@ -117,5 +117,6 @@ def test_the_messages_page_links_each_message_and_saves_the_channels(everywhere)
         "en",
     )
     refused = browser.post("/messages/", {"email_address": "not-an-address"}, status=422)
-    assert 'name="email_address" value="new@example.com" autocomplete="email" class="invalid"' in refused
+    # as typed, to be corrected there
+    assert 'name="email_address" value="not-an-address" autocomplete="email" class="invalid"' in refused
     assert Preferences.objects.get(account=everywhere.account).email_address == "new@example.com"  # unchanged
