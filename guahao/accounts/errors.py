@@ -18,7 +18,10 @@ PATIENT_IN_USE = ProblemType(
 IDENTITY_LOCKED = ProblemType(
     "patient.identity_locked",
     409,
-    _("The name and ID of a patient who has booked cannot be changed; remove the patient and add them again"),
+    _(
+        "The name and ID of a patient who has held, booked or joined a waitlist cannot be changed; remove the "
+        "patient and add them again"
+    ),
 )
 PATIENT_EXISTS = ProblemType("patient.exists", 409, _("This person is already one of your patients"))
 SELF_EXISTS = ProblemType("patient.self_exists", 409, _("The account already has a patient marked as yourself"))
