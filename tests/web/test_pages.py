@@ -386,6 +386,13 @@ def test_a_period_that_is_over_is_not_offered_nor_counted(clinic):
     assert "剩余 10" not in page
 
 
+def test_a_clinics_fee_reads_as_its_registration_fee_and_consultation_fee(clinic):
+    s = clinic["li_tomorrow"]
+    page = Browser().get(f"/schedules/{s.pk}/")
+    parts = f"挂号费 ¥{s.registration_fee_fen / 100:.2f} + 诊查费 ¥{s.consultation_fee_fen / 100:.2f}"
+    assert parts in page and "挂号单" not in page
+
+
 def test_a_hold_given_up_no_longer_reads_as_held(clinic):
     browser = Browser().login()
     pid = browser.add_self().pk
