@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from guahao.accounts.models import Patient
 from guahao.booking.models import ActorType, BlacklistEntry, BookingEvent, Hold, HoldStatus, Registration
 from guahao.core.models import OutboxEvent
 from guahao.notifications import services
@@ -235,6 +236,8 @@ def by_name(event: OutboxEvent) -> None:
     for name in ("position", "why", "note", "link", "amount"):
         if name in d:
             facts[name] = d[name]
+    if d.get("patient_id"):
+        facts["patient"] = Patient.objects.filter(pk=d["patient_id"]).values_list("name", flat=True).first() or ""
     registration = visit if isinstance(visit, Registration) else None
     if registration is not None and registration.account_id != account_id:
         return

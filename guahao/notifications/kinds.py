@@ -310,10 +310,11 @@ KINDS: dict[str, Kind] = {
         Kind(
             "waitlist.joined",
             QUIET,
-            ("已加入候补", "您已加入{hospital} {department} {doctor} {date} 的候补。有号时将通知您。"),
+            ("已加入候补", "{patient} 已加入{hospital} {department} {doctor} {date} 的候补。有号时将通知您。"),
             (
                 "On the waitlist",
-                "You are on the waitlist of {hospital} {department} {doctor} on {date}. We will tell you when a slot frees up.",
+                "{patient} is on the waitlist of {hospital} {department} {doctor} on {date}. We will tell you when a "
+                "slot frees up.",
             ),
             event=True,
         ),

@@ -93,7 +93,14 @@ def _record(entry: WaitlistEntry, kind: str, *, from_status: str = "", actor: st
 def _tell(entry: WaitlistEntry, kind: str, **data: object) -> None:
     """The patient is told (``notifications`` turns the event of the kind's name into messages),
     in the change's transaction."""
-    outbox.event_emit(kind, account_id=entry.account_id, schedule_id=entry.schedule_id, entry_id=entry.pk, **data)
+    outbox.event_emit(
+        kind,
+        account_id=entry.account_id,
+        schedule_id=entry.schedule_id,
+        entry_id=entry.pk,
+        patient_id=entry.patient_id,  # named in the message: an account waits for several family members
+        **data,
+    )
 
 
 def patient_waiting(patient_id: int, now: dt.datetime) -> str | None:

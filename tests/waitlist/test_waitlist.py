@@ -11,6 +11,7 @@ import pytest
 from guahao.booking import gate
 from guahao.booking.models import BlacklistEntry, BlacklistReason, Registration
 from guahao.core import clock, outbox
+from guahao.notifications import services as notifications
 from guahao.notifications.models import Message
 from guahao.scheduling.models import RuleSet, Slot, SlotState
 from guahao.waitlist import services as waitlist
@@ -72,6 +73,20 @@ def test_a_full_clinic_takes_patients_in_the_order_they_join():
     worker()
     inbox = Message.objects.filter(account_id=first[0].account_id, channel="inbox")
     assert [m.kind for m in inbox] == ["waitlist.joined"]
+
+
+def test_each_family_member_put_on_the_waitlist_is_named_in_the_message_that_says_so():
+    _, schedule, _, _ = full_clinic()
+    client = f.Api().login()
+    for name, relation in (("张伟", "self"), ("张小明", "child")):
+        assert join(client, schedule, client.add_patient(relation=relation, name=name))[0] == 201
+    worker()
+    texts = sorted(
+        notifications.message_text(m, "zh-hans")[1]
+        for m in Message.objects.filter(account_id=client.account_id, channel="inbox", kind="waitlist.joined")
+    )
+    assert [t.split(" ")[0] for t in texts] == ["张伟", "张小明"], texts
+    assert all("已加入" in t and "{patient}" not in t for t in texts)
 
 
 def test_a_clinic_with_free_slots_or_no_waitlist_or_a_full_queue_refuses_and_changes_nothing():

@@ -49,7 +49,7 @@ LABELS = {
         "see_registration": "查看挂号",
         "told": [
             "已加入候补",
-            "您已加入",
+            "的候补。有号时将通知您",
             "候补到号",
             "有号了，已为您锁定至",
             "支付成功",
@@ -82,7 +82,7 @@ LABELS = {
         "see_registration": "See the registration",
         "told": [
             "On the waitlist",
-            "You are on the waitlist of",
+            "is on the waitlist of",
             "A slot for you",
             "A slot freed up",
             "Payment received",
