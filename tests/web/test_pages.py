@@ -15,9 +15,11 @@ from guahao.accounts import errors as account_errors
 from guahao.accounts.models import Account, Patient
 from guahao.booking import errors as booking_errors
 from guahao.booking.models import Hold, HoldStatus, Registration
+from guahao.catalog.models import Hospital
 from guahao.notifications import services as notifications
 from guahao.payments.models import Payment
 from guahao.web import errors as web_errors
+from guahao.web.templatetags.web import mmss
 from tests import factories as f
 from tests.processes import post
 
@@ -384,6 +386,17 @@ def test_a_period_that_is_over_is_not_offered_nor_counted(clinic):
     assert "disabled" in over and "已结束" in over and "checked" not in over
     assert "剩余 5" in on and "checked" in on  # the one still to come is ticked
     assert "剩余 10" not in page
+
+
+def test_a_hospitals_grade_reads_in_english_for_an_english_reader(clinic):
+    Hospital.objects.filter(pk=clinic["hospital"].pk).update(grade="三级甲等")
+    assert '<span class="badge">Grade 3A</span>' in Browser("en").get("/")
+    assert '<span class="badge">三级甲等</span>' in Browser().get("/")
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [(899, "14:59"), (59, "0:59"), (7176, "1:59:36"), (3600, "1:00:00")])
+def test_a_countdown_of_an_hour_or_more_shows_its_hours(seconds, shown):
+    assert mmss(seconds) == shown
 
 
 def test_a_clinics_fee_reads_as_its_registration_fee_and_consultation_fee(clinic):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import segno
@@ -25,12 +26,26 @@ def loc(obj: Any, name: str = "name") -> str:
     return str(get(name, "") or "")
 
 
+_GRADE = re.compile(r"([一二三])级([特甲乙丙])等")
+
+
+@register.filter
+def grade(text: str) -> str:
+    """A hospital's grade (三级甲等) as an English reader knows it (Grade 3A); others as written."""
+    found = _GRADE.fullmatch((text or "").strip())
+    if not found or not (get_language() or "").startswith("en"):
+        return text
+    level = "一二三".index(found.group(1)) + 1
+    return f"Grade {level}" + {"特": " Special", "甲": "A", "乙": "B", "丙": "C"}[found.group(2)]
+
+
 @register.filter
 def mmss(seconds: int | None) -> str:
     """Seconds as the countdown shows them (14:59): the page's first paint already has the
     script's format and width, so its first tick moves nothing (no layout shift)."""
     left = max(0, int(seconds or 0))
-    return f"{left // 60}:{left % 60:02d}"
+    hours, minutes, secs = left // 3600, left // 60 % 60, left % 60
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"  # 1:59:36, 14:59
 
 
 @register.filter

@@ -8,8 +8,9 @@
   function tick() {
     document.querySelectorAll("[data-countdown]").forEach(function (el) {
       var left = Math.max(0, parseInt(el.getAttribute("data-countdown"), 10) - Math.floor((Date.now() - started) / 1000));
-      var m = Math.floor(left / 60), s = left % 60;
-      el.textContent = m + ":" + (s < 10 ? "0" : "") + s;
+      var h = Math.floor(left / 3600), m = Math.floor(left / 60) % 60, s = left % 60;
+      var mm = h ? (m < 10 ? "0" : "") + m : String(m);  // 14:59, or 1:59:36 for an hour or more
+      el.textContent = (h ? h + ":" : "") + mm + ":" + (s < 10 ? "0" : "") + s;
       if (left === 0 && !el.dataset.done) { el.dataset.done = "1"; setTimeout(function () { location.reload(); }, 1500); }
     });
   }
