@@ -44,6 +44,7 @@ from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each, is_platf
 from guahao.console.labels import event_label, yuan
 from guahao.core import clock
 from guahao.scheduling.models import RuleSet
+from guahao.scheduling.rules import DEFAULTS, Rules, rules_for
 
 
 class CampusInline(TabularInline):
@@ -132,7 +133,16 @@ class RuleSetAdmin(ScopedAdmin):
     list_display = ["__str__", "hold_minutes", "days_ahead", "release_time", "payment_required", "medical_record_mode"]
     list_filter = ["hospital"]
     fieldsets = [
-        (None, {"fields": ["hospital", "department", "doctor"]}),
+        (
+            None,
+            {
+                "fields": ["hospital", "department", "doctor"],
+                "description": _(
+                    "A field left empty takes the value shown greyed in it: the hospital's rules, the "
+                    "department's above, or the platform's default."
+                ),
+            },
+        ),
         (_("Release"), {"fields": ["release_time", "days_ahead", "platform_share_percent", "phone_share_percent"]}),
         (_("Pools"), {"fields": ["pool_return_time", "pool_return"]}),
         (
@@ -187,6 +197,31 @@ class RuleSetAdmin(ScopedAdmin):
             },
         ),
     ]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        inherited = self._inherited(request, obj)
+        for name, field in form.base_fields.items():
+            value = getattr(inherited, name, None)
+            if value is None or not isinstance(field.widget, forms.widgets.Input):
+                continue
+            if isinstance(field.widget, forms.CheckboxInput):
+                continue
+            shown = value.strftime("%H:%M") if hasattr(value, "strftime") else value
+            field.widget.attrs["placeholder"] = str(shown)
+        return form
+
+    def _inherited(self, request: HttpRequest, obj: RuleSet | None) -> Rules:
+        """What an empty field of ``obj`` takes (a new rule set: the staff member's hospital's)."""
+        if obj is None:
+            hospital_id = self.scope(request).hospital_id
+            hospital = Hospital.objects.filter(pk=hospital_id).first() if hospital_id else None
+            return rules_for(hospital=hospital) if hospital is not None else DEFAULTS
+        if obj.doctor_id is not None and obj.doctor is not None:
+            return rules_for(hospital=obj.hospital, department=obj.doctor.department)
+        if obj.department_id is not None and obj.department is not None:
+            return rules_for(hospital=obj.hospital, department=obj.department.parent)
+        return DEFAULTS
 
 
 @admin.register(Hold)

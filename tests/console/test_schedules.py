@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.test import Client
 
 from guahao.his.models import HisConnection
-from guahao.scheduling.models import Pool, Schedule, ScheduleEvent, ScheduleTemplate, Slot
+from guahao.scheduling.models import Pool, RuleSet, Schedule, ScheduleEvent, ScheduleTemplate, Slot
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -171,3 +172,18 @@ def test_a_rule_set_for_a_department_and_a_doctor_at_once_is_told_at_the_doctor(
         "/console/scheduling/ruleset/add/", {"hospital": h.pk, "department": dep.pk, "doctor": doctor.pk}
     ).content.decode()
     assert "规则只能针对医院、一个科室或一位医生" in page and "ruleset_one_scope" not in page
+
+
+def test_a_rule_sets_empty_fields_show_what_they_take_from_above():
+    h = f.hospital(hold_minutes=10, days_ahead=14)
+    dep = f.department(h)
+    below = RuleSet.objects.create(hospital=h, department=dep)
+    admin = console(h, "hospital_admin")
+    page = admin.get(f"/console/scheduling/ruleset/{below.pk}/change/").content.decode()
+    assert re.search(r'<input[^>]*name="hold_minutes"[^>]*placeholder="10"', page) or re.search(
+        r'<input[^>]*placeholder="10"[^>]*name="hold_minutes"', page
+    )
+    assert re.search(r'name="days_ahead"[^>]*placeholder="14"|placeholder="14"[^>]*name="days_ahead"', page)
+    assert "留空的项采用框内灰色显示的值" in page
+    new = admin.get("/console/scheduling/ruleset/add/").content.decode()
+    assert re.search(r'name="hold_minutes"[^>]*placeholder="10"|placeholder="10"[^>]*name="hold_minutes"', new)
