@@ -113,7 +113,10 @@ def registration_cancelled(event: OutboxEvent) -> None:
         return
     by_patient = event.data.get("by") == ActorType.PATIENT
     kind = services.CANCELLED if by_patient else services.CANCELLED_BY_HOSPITAL
-    _tell(event, kind, account_id=registration.account_id, visit=registration)
+    # What goes back: the registration's payment, if it was paid (nothing at a hospital that is free).
+    payment = getattr(registration, "payment", None)
+    refund_fen = payment.amount_fen if payment is not None and payment.status == "paid" else 0
+    _tell(event, kind, account_id=registration.account_id, visit=registration, refund_fen=refund_fen)
 
 
 def _bar(event: OutboxEvent, kind: str) -> None:

@@ -128,11 +128,10 @@ KINDS: dict[str, Kind] = {
         Kind(
             "registration.cancelled",
             ALL,
-            ("挂号已取消", "您已取消 {date} {hospital} {department} 的挂号（{number}）。在线支付的费用将原路退回。"),
+            ("挂号已取消", "您已取消 {date} {hospital} {department} 的挂号（{number}）。{refund}"),
             (
                 "Registration cancelled",
-                "You cancelled registration {number} at {hospital} {department} on {date}. Any fee paid online goes "
-                "back to where it was paid from.",
+                "You cancelled registration {number} at {hospital} {department} on {date}; {refund}",
             ),
         ),
         Kind(
@@ -140,12 +139,12 @@ KINDS: dict[str, Kind] = {
             ALL,
             (
                 "挂号已在医院取消",
-                "您在{hospital} {department} {date} 的挂号 {number} 已在医院取消，线上已付费用将原路退回。",
+                "您在{hospital} {department} {date} 的挂号 {number} 已在医院取消。{refund}",
             ),
             (
                 "Registration cancelled at the hospital",
-                "Your registration {number} at {hospital} {department} on {date} was cancelled at the hospital. Any "
-                "fee paid online goes back to where it was paid from.",
+                "Your registration {number} at {hospital} {department} on {date} was cancelled at the hospital; "
+                "{refund}",
             ),
             service=True,
             urgent=True,

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 
 from guahao.booking import services as booking
 from guahao.his import services as his
+from guahao.notifications import services as notifications
 from guahao.notifications.models import Message, Preferences
 from tests import factories as f
 from tests.notifications.conftest import EMAIL, worker
@@ -120,3 +121,13 @@ def test_the_messages_page_links_each_message_and_saves_the_channels(everywhere)
     # as typed, to be corrected there
     assert 'name="email_address" value="not-an-address" autocomplete="email" class="invalid"' in refused
     assert Preferences.objects.get(account=everywhere.account).email_address == "new@example.com"  # unchanged
+
+
+def test_a_cancellation_at_a_free_hospital_says_nothing_was_paid_not_that_money_goes_back(everywhere):
+    registration = everywhere.book()  # the hospital takes nothing online
+    assert everywhere.api.call("POST", f"/registrations/{registration.pk}/cancel", {})[0] == 200
+    worker()
+    told = Message.objects.get(account=everywhere.account, channel="inbox", kind="registration.cancelled")
+    text = notifications.message_text(told, "zh-hans")[1]
+    assert text.endswith("本次挂号未付费。") and "退回" not in text, text
+    assert notifications.message_text(told, "en")[1].endswith("; nothing was paid.")

@@ -12,6 +12,8 @@ import pytest
 from guahao.booking import services as booking
 from guahao.booking.models import BookingEvent, Hold, HoldStatus, Registration
 from guahao.core import clock, outbox
+from guahao.notifications import services as notifications
+from guahao.notifications.models import Message
 from guahao.payments import services as payments
 from guahao.payments.models import Payment, ProviderNotification, Refund
 from guahao.payments.providers.registry import provider_named
@@ -179,6 +181,10 @@ def test_cancelling_a_paid_registration_refunds_it(held):
     assert status == 200 and body["status"] in ("refunding", "refunded")
     wait_for(lambda: client.call("GET", f"/registrations/{registration.pk}")[1]["status"] == "refunded")
     assert Refund.objects.get().reason == "cancelled"
+    outbox.deliver_all()  # the patient is told what goes back
+    told = Message.objects.get(registration=registration, channel="inbox", kind="registration.cancelled")
+    amount = f"¥{registration.fee_fen // 100}.{registration.fee_fen % 100:02d}"
+    assert notifications.message_text(told, "zh-hans")[1].endswith(f"已付的 {amount} 将原路退回。")
 
 
 def test_a_failed_refund_waits_for_staff_with_its_reason(held, sandbox):
