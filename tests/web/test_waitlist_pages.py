@@ -228,6 +228,11 @@ def test_an_offer_shows_its_countdown_and_leads_to_the_hold_to_confirm_and_pay()
     assert f'href="/holds/{mine.hold_id}/"' in card and "确认并支付" in card
     held = browser.get(f"/holds/{mine.hold_id}/")
     assert "支付 ¥51.00" in held and re.search(r'data-countdown="(359\d|3600)"', held)  # the same hour
+    assert "锁号成功后支付" in card
+    WaitlistEntry.objects.filter(pk=mine.pk).update(status="booked")  # as once its payment came
+    booked = entry_card(browser.get("/waitlist/"), mine.pk)
+    assert "到号后已支付" in booked and "锁号成功后支付" not in booked
+    WaitlistEntry.objects.filter(pk=mine.pk).update(status="offered")
 
     # the hour runs out: the page says so before the worker has ended the entry
     with clock.travel(clock.now() + dt.timedelta(minutes=61)):
