@@ -15,7 +15,7 @@ from guahao.accounts import errors as account_errors
 from guahao.accounts.models import Account, Patient
 from guahao.booking import errors as booking_errors
 from guahao.booking.models import Hold, HoldStatus, Registration
-from guahao.catalog.models import Hospital
+from guahao.catalog.models import Department, Hospital
 from guahao.notifications import services as notifications
 from guahao.payments.models import Payment
 from guahao.web import errors as web_errors
@@ -386,6 +386,13 @@ def test_a_period_that_is_over_is_not_offered_nor_counted(clinic):
     assert "disabled" in over and "已结束" in over and "checked" not in over
     assert "剩余 5" in on and "checked" in on  # the one still to come is ticked
     assert "剩余 10" not in page
+
+
+def test_labels_end_in_the_readers_colon(clinic):
+    dep = clinic["department"]
+    Department.objects.filter(pk=dep.pk).update(location="门诊楼3层")
+    assert "就诊地点：门诊楼3层" in Browser().get(f"/departments/{dep.pk}/")
+    assert "Where: 门诊楼3层" in Browser("en").get(f"/departments/{dep.pk}/")
 
 
 def test_a_hospitals_grade_reads_in_english_for_an_english_reader(clinic):

@@ -31,8 +31,8 @@ TEXT = {
         "alipay": "支付宝",
         "pay": "支付 ¥51.00",
         "waiting": "正在等待支付结果",
-        "failed": "支付宝支付未成功",
-        "again": "重新使用支付宝支付",
+        "failed": "支付宝付款未成功",
+        "again": "再次使用支付宝付款",
     },
     "en": {
         "send_code": "Send me a code",

@@ -50,7 +50,7 @@ def test_a_failed_payment_says_so_and_keeps_the_method_and_insurance_chosen(clin
     assert post(cashier.split("?")[0] + "/fail") == 200
 
     html = browser.get(f"/holds/{hold.pk}/?back=1")
-    assert "支付宝支付未成功" in state(html) and "重新使用支付宝支付" in state(html)
+    assert "支付宝付款未成功" in state(html) and "再次使用支付宝付款" in state(html)
     assert "正在等待支付结果" not in html
     assert 'name="method" value="alipay" checked' in html
     assert 'name="insurance" value="1" checked' in html

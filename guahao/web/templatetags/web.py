@@ -26,6 +26,12 @@ def loc(obj: Any, name: str = "name") -> str:
     return str(get(name, "") or "")
 
 
+@register.simple_tag
+def colon() -> str:
+    """A label's colon: full-width in Chinese (就诊地点：), ": " in English."""
+    return ": " if (get_language() or "").startswith("en") else "："
+
+
 _GRADE = re.compile(r"([一二三])级([特甲乙丙])等")
 
 
