@@ -292,6 +292,14 @@ class RegistrationAdmin(ScopedAdmin):
 
     # --- actions -------------------------------------------------------------------------------
 
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        """An action taken from one order's page goes back to that page, with what it did."""
+        response = super().response_action(request, queryset)
+        order_id = request.POST.get("from_order")
+        if order_id and isinstance(response, HttpResponseRedirect) and order_id.isdigit():
+            return HttpResponseRedirect(reverse("admin:booking_registration_change", args=[int(order_id)]))
+        return response
+
     def _with_reason(self, request: HttpRequest, queryset: QuerySet, name: str, act: Any, done: str) -> Any:
         """Ask for the reason (and, for a cancellation, whether the patient asked for it); with
         it, act on each row and say what each refused."""

@@ -265,3 +265,15 @@ def test_the_order_timeline_and_the_messages_list_word_every_message_kind(days):
     listed = console.get("/console/notifications/message/").content.decode()
     assert not re.search(r'<td class="field-kind_shown[^"]*">[a-z_.]+</td>', listed)
     assert "field-kind_shown" in listed
+
+
+def test_an_action_taken_on_an_orders_page_goes_back_to_that_page(days):
+    console = _desk(days)
+    patient = f.Api().login()
+    clinic = f.schedule(days.internal, days.doctor)
+    _, hold = patient.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": patient.add_patient()})
+    _, booked = patient.call("POST", f"/holds/{hold['id']}/confirm", {})
+    form = {"action": "cancel", "_selected_action": [booked["id"]], "apply": "yes", "reason": "患者电话取消"}
+    done = console.post(LIST, form | {"from_order": str(booked["id"])})
+    assert done.status_code == 302 and done["Location"] == f"{LIST}{booked['id']}/change/"
+    assert Registration.objects.get(pk=booked["id"]).status == "cancelled"
