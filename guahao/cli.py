@@ -73,6 +73,22 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
+def _port_beside(host: str, port: int) -> int:
+    """``port`` (the web port + 20 or 21, easy to remember) if it is free, else any free one: a
+    web port picked from the ephemeral range may have a client connection's port beside it."""
+    import socket
+
+    if port < 65536:
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                pass
+            else:
+                return port
+    return _free_port(host)
+
+
 def _wait_healthy(url: str, proc: subprocess.Popen) -> None:
     import urllib.request
 
@@ -110,7 +126,7 @@ def _serve(
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     env.setdefault("GUAHAO_PUBLIC_URL", f"http://{shown}:{port}")
     if with_paysim and "GUAHAO_PAYSIM_URL" not in os.environ:
-        paysim_port = port + 20 if port + 20 < 65536 else _free_port(host)
+        paysim_port = _port_beside(host, port + 20)
         env["GUAHAO_PAYSIM_URL"] = f"http://{shown}:{paysim_port}"
         procs.append(
             subprocess.Popen(  # noqa: S603
@@ -118,7 +134,7 @@ def _serve(
             )
         )
     if with_hissim and "GUAHAO_HIS_URL" not in os.environ:
-        his_port = port + 21 if port + 21 < 65536 else _free_port(host)
+        his_port = _port_beside(host, port + 21)
         env["GUAHAO_HIS_URL"] = f"http://{shown}:{his_port}"
         hissim = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "guahao.cli", "hissim", "--host", host, "--port", str(his_port)], env=env

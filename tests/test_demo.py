@@ -169,3 +169,17 @@ def test_the_demo_kiosk_opens_with_its_published_token_and_offers_the_window_s_s
         hospital__code="renhe", date__gte=f.today(), slots__pool="onsite", slots__state="free"
     )
     assert onsite.exists()
+
+
+def test_the_demos_sandboxes_take_the_port_beside_the_web_port_or_another_when_it_is_taken():
+    import socket
+
+    from guahao import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        other = cli._port_beside("127.0.0.1", busy)  # the demo's simulator would fail to start there
+        assert other != busy
+    assert cli._port_beside("127.0.0.1", 70000) < 65536
