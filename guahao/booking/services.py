@@ -807,6 +807,20 @@ def registration_cancel(
 # --- rescheduling (改约) ----------------------------------------------------------------------------
 
 
+def reschedule_fee_allowed(*, registration: Registration, schedule: Schedule, same_fee_only: bool) -> bool:
+    """A move to ``schedule`` keeps within the fee rule: the same fees, or — for a registration
+    not paid for (``same_fee_only`` False) — a clinic that is not paid online."""
+    fees = (schedule.registration_fee_fen, schedule.consultation_fee_fen)
+    if fees == (registration.registration_fee_fen, registration.consultation_fee_fen):
+        return True
+    return not same_fee_only and not (rules_for_schedule(schedule).payment_required and schedule.fee_fen > 0)
+
+
+def reschedule_online_here(schedule: Schedule) -> bool:
+    """A clinic of a HIS that books in real time takes no move made here (``reschedule.not_here``)."""
+    return not (schedule.his_id and wired.his.realtime(schedule.hospital_id))
+
+
 def registration_reschedule(
     *,
     registration: Registration,
@@ -843,15 +857,11 @@ def registration_reschedule(
         raise errors.REASON_REQUIRED.error(field="reason")
     rules = rules_for_schedule(schedule)
     _check_bookable(schedule=schedule, period=period, rules=rules, now=now)
-    fees_differ = (schedule.registration_fee_fen, schedule.consultation_fee_fen) != (
-        registration.registration_fee_fen,
-        registration.consultation_fee_fen,
-    )
-    if fees_differ and (same_fee_only or (rules.payment_required and schedule.fee_fen > 0)):
+    if not reschedule_fee_allowed(registration=registration, schedule=schedule, same_fee_only=same_fee_only):
         raise errors.RESCHEDULE_FEE_DIFFERS.error(
             field="schedule_id", fee_fen=schedule.fee_fen, paid_fen=registration.fee_fen
         )
-    if schedule.his_id and wired.his.realtime(schedule.hospital_id):
+    if not reschedule_online_here(schedule):
         raise errors.RESCHEDULE_NOT_HERE.error()
     channel = channel or registration.channel
     same_day = schedule.date == registration.visit_date  # the old one is counted that day: not against itself

@@ -491,7 +491,7 @@ def registration_reschedule(
     it from there. Refunds are of whole payments, so a paid registration moves only to a clinic
     with the same fees (``reschedule.fee_differs`` otherwise: cancel and book the other one)."""
     with transaction.atomic():
-        paid = Payment.objects.filter(registration=registration, status=PaymentStatus.PAID).exists()
+        paid = registration_paid(registration)
         new = booking.registration_reschedule(
             registration=registration,
             schedule=schedule,
@@ -503,6 +503,11 @@ def registration_reschedule(
         )
         Payment.objects.filter(registration=registration).update(registration=new)
     return new
+
+
+def registration_paid(registration: Registration) -> bool:
+    """The registration was paid for (its payment is in): it moves only to a clinic of its fees."""
+    return Payment.objects.filter(registration=registration, status=PaymentStatus.PAID).exists()
 
 
 def refund_pay_out(*, refund: Refund, actor: Actor) -> Refund:

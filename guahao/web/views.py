@@ -40,7 +40,6 @@ from guahao.core import clock, idempotency
 from guahao.core.errors import INVALID, NOT_FOUND
 from guahao.core.problems import Problem
 from guahao.his import realtime as his_realtime
-from guahao.his import registry as his_registry
 from guahao.notifications import services as notifications
 from guahao.notifications.models import Language
 from guahao.payments import services as payments
@@ -504,7 +503,7 @@ def _registration_context(account: Account, registration_id: int) -> dict[str, A
         "day_before": rules.cancel_policy == CancelPolicy.DAY_BEFORE,
         "rules": rules,
         "cancellable": cancellable,
-        "movable": _moves_online(r),
+        "movable": booking.reschedule_online_here(r.schedule),
         "payment": payment,
         "refund": payment.refunds.order_by("-pk").first() if payment else None,
         "qr": booking.checkin_qr(r),
@@ -558,24 +557,17 @@ def registration_rate(request: HttpRequest, account: Account, registration_id: i
     return redirect(reverse("web:registration", kwargs={"registration_id": registration_id}) + "#my-rating")
 
 
-def _moves_online(r: Registration) -> bool:
-    """A hospital whose HIS books in real time takes no online move (``reschedule.not_here``)."""
-    return his_registry.mode_of(r.hospital_id) != his_registry.HisMode.REALTIME
-
-
 def _move_choices(r: Registration) -> list[dict[str, Any]]:
     """The department's clinics of the coming 14 days with free online slots that the move would
-    take (booking.registration_reschedule's rules): not the one booked, and a paid registration
-    (or one whose clinic must be paid for) only to a clinic of the same fees."""
-    if not _moves_online(r):
+    take (booking.registration_reschedule's rules): not the one booked, none where the HIS books
+    in real time, and a paid registration only to a clinic of the same fees."""
+    if not booking.reschedule_online_here(r.schedule):
         return []
-    paid = Payment.objects.filter(registration=r, status=PaymentStatus.PAID).exists()
-    fees = (r.registration_fee_fen, r.consultation_fee_fen)
+    paid = payments.registration_paid(r)
 
     def takes(s: Schedule) -> bool:
-        if (s.registration_fee_fen, s.consultation_fee_fen) == fees:
-            return True
-        return not paid and not (rules_for_schedule(s).payment_required and s.fee_fen > 0)
+        allowed = booking.reschedule_fee_allowed(registration=r, schedule=s, same_fee_only=paid)
+        return allowed and booking.reschedule_online_here(s)
 
     today = clock.local_today(r.hospital.timezone)
     by_day = scheduling.department_availability(department=r.department, start=today, days=14)

@@ -12,6 +12,7 @@ from guahao.core import clock
 from guahao.his import services as his
 from guahao.his.models import HisConnection
 from guahao.payments.models import Payment, PaymentStatus
+from guahao.scheduling.models import Schedule
 from tests import factories as f
 from tests.web.test_pages import Browser
 
@@ -92,6 +93,8 @@ def test_a_paid_registration_is_offered_only_clinics_of_its_fee(registered):
 def test_a_hospital_whose_his_books_in_real_time_offers_no_online_move(registered):
     browser, registration, later = registered
     HisConnection.objects.create(hospital=registration.hospital, mode="realtime", hospital_code="his-rt")
+    for clinic_id in (registration.schedule_id, later.pk):  # its HIS's clinics
+        Schedule.objects.filter(pk=clinic_id).update(his_id=f"his-{clinic_id}")
     html = browser.get(f"/registrations/{registration.pk}/")
     assert 'id="reschedule"' not in html and "取消挂号" in html  # cancelling stays
     assert f'value="{later.pk}"' not in browser.get(f"/registrations/{registration.pk}/reschedule")
