@@ -469,7 +469,8 @@ def hold_release(request: HttpRequest, account: Account, hold_id: int) -> HttpRe
         booking.hold_release(hold=ctx["hold"], actor=booking.Actor.patient(account))
     except Problem as problem:
         return _refused(request, "web/hold.html", ctx, problem)
-    return redirect("web:schedule", schedule_id=ctx["hold"].schedule_id)
+    # The hold's page says it was given back (and what goes back, if anything was paid).
+    return redirect("web:hold", hold_id=ctx["hold"].pk)
 
 
 # --- registrations ------------------------------------------------------------------------------

@@ -419,9 +419,9 @@ def test_a_hold_given_up_no_longer_reads_as_held(clinic):
     held = browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", {"patient_id": pid, "notice": "read"})
     assert "<h1>已为您保留的号源</h1>" in held
     hold = Hold.objects.get()
-    browser.post(f"/holds/{hold.pk}/release", {})
-    page = browser.get(f"/holds/{hold.pk}/")
+    page = browser.post(f"/holds/{hold.pk}/release", {})  # lands on the hold's page
     assert "<h1>号源已不再为您保留</h1>" in page and "已为您保留的号源" not in page
+    assert "您已放弃这个号源" in page and "返回出诊信息" in page
 
 
 def test_the_app_offers_no_cash_which_is_paid_at_the_window(clinic):

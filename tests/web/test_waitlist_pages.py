@@ -186,6 +186,8 @@ def test_leaving_and_being_removed_read_with_their_reasons():
     pid = with_patient(browser)
     browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "notice": "read", "once": "a"})
     mine = WaitlistEntry.objects.get()
+    asked = entry_card(browser.get("/waitlist/"), mine.pk)  # leaving is asked once more first
+    assert "退出后将失去当前候补资格" in asked and "确认退出候补" in asked
 
     page = browser.post(f"/waitlist/{mine.pk}/leave", {})
     card = entry_card(page, mine.pk)
