@@ -182,6 +182,7 @@ COOKIE_ONLY = frozenset(
         "guahao.console.middleware.StaffTimezone",
         "django.contrib.messages.middleware.MessageMiddleware",
         "axes.middleware.AxesMiddleware",
+        "guahao.web.middleware.PostOnly",  # the web app's pages only
     }
 )
 

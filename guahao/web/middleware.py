@@ -9,6 +9,7 @@ from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
 from csp.utils import build_policy
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import render
 from django.utils import translation
 
 
@@ -26,6 +27,46 @@ class PatientLanguage:
             translation.activate(settings.LANGUAGE_CODE)
             request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)
+
+
+class PostOnly:
+    """A page's action opened as a page (a bookmarked or typed ``/holds/5/release``, a link
+    shared from a phone) gets a page of ours that says nothing was done and links to the page the
+    action belongs to, instead of a browser's blank 405. The status stays 405 with its ``Allow``
+    header; the API and the console answer as before. Goes after ``PatientLanguage``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code != 405
+            or request.method not in ("GET", "HEAD")
+            or request.path_info.startswith(("/api/", "/console/"))
+            or response.content
+        ):
+            return response
+        page = render(request, "405.html", {"page": _page_of(request.path_info)}, status=405)
+        if "Allow" in response:
+            page["Allow"] = response["Allow"]
+        return page
+
+
+def _page_of(path: str) -> str:
+    """The nearest page above an action's address: ``/holds/5/release`` → ``/holds/5/``,
+    ``/waitlist/5/leave`` → ``/waitlist/``."""
+    from django.urls import Resolver404, resolve
+
+    parts = path.strip("/").split("/")[:-1]
+    while parts:
+        above = "/" + "/".join(parts) + "/"
+        try:
+            resolve(above)
+            return above
+        except Resolver404:
+            parts.pop()
+    return "/"
 
 
 class ContentSecurityPolicy(CSPMiddleware):

@@ -448,3 +448,22 @@ def test_paying_again_by_another_method_after_an_unnoticed_payment_shows_the_reg
     registration = Registration.objects.get()
     assert browser.last.redirect_chain[-1][0] == f"/registrations/{registration.pk}/"
     assert "预约成功" in html
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_an_action_opened_as_a_page_says_nothing_was_done_and_links_to_its_page(clinic, language):
+    browser = Browser().login()
+    if language == "en":
+        browser.client.cookies["django_language"] = "en"
+    pid = browser.add_self().pk
+    browser.post(f"/schedules/{clinic['li_tomorrow'].pk}/hold", {"patient_id": pid, "notice": "read"})
+    hold = Hold.objects.get()
+    opened = browser.client.get(f"/holds/{hold.pk}/release")  # a bookmarked or shared address
+    page = opened.content.decode()
+    assert opened.status_code == 405 and opened["Allow"] == "POST"
+    assert f'href="/holds/{hold.pk}/"' in page
+    said = "本次未做任何操作" if language == "zh-hans" else "Nothing was done"
+    assert said in page
+    assert Hold.objects.get().status == HoldStatus.HELD
+    left = browser.client.get("/waitlist/5/leave").content.decode()
+    assert 'href="/waitlist/"' in left
