@@ -279,7 +279,9 @@ def test_free_hospital_register_insured_see_the_qr_code_and_cancel_with_the_rule
     registration = Registration.objects.get()
     assert registration.registration_number in html and "<svg" in html and "预约成功" in html
     assert registration.insurance and re.search(r'id="settlement">医保<', html)
-    assert "可在线取消至" in html and "00:00" in html  # until the end of the day before
+    # until the end of the day before, which reads as that day's 24:00 (not the visit day's 00:00)
+    day_before = s.date - dt.timedelta(days=1)
+    assert f"可在线取消至 {day_before.isoformat()} 24:00（就诊前一天结束时）" in html and "00:00" not in html
     html = browser.get(f"/registrations/{registration.pk}/cancel")
     assert "确定取消" in html
     html = browser.post(f"/registrations/{registration.pk}/cancel", {})

@@ -46,6 +46,24 @@ def grade(text: str) -> str:
 
 
 @register.filter
+def day_end(at: Any) -> str:
+    """A deadline as "Y-m-d H:i", where midnight reads as the end of the day before (24:00): a
+    cancellation open until the end of 12-06 reads "2026-12-06 24:00", not "2026-12-07 00:00",
+    which reads as the visit day. ``at``: an aware datetime, shown on the current time zone."""
+    import datetime as dt
+
+    from django.utils import timezone
+    from django.utils.dateformat import format as date_format
+
+    if not isinstance(at, dt.datetime):
+        return ""
+    local = timezone.localtime(at) if timezone.is_aware(at) else at
+    if local.time() == dt.time(0, 0):
+        return f"{(local.date() - dt.timedelta(days=1)).isoformat()} 24:00"
+    return date_format(local, "Y-m-d H:i")
+
+
+@register.filter
 def mmss(seconds: int | None) -> str:
     """Seconds as the countdown shows them (14:59): the page's first paint already has the
     script's format and width, so its first tick moves nothing (no layout shift)."""
