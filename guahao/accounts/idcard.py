@@ -111,6 +111,11 @@ RULES = {
 }
 
 
+def hint(id_type: str) -> Promise | str:
+    """What a number of that document looks like, said beside the field as the patient types it."""
+    return RULES.get(id_type) or _("As printed on the document: a resident ID card has 18 characters.")
+
+
 def _clean(raw: str) -> str:
     return re.sub(r"[\s\-()（）]", "", raw).upper()
 

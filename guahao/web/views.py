@@ -25,7 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from guahao.accounts import consent
+from guahao.accounts import consent, idcard
 from guahao.accounts import errors as account_errors
 from guahao.accounts import services as accounts
 from guahao.accounts.models import Account, Gender, GuardianRelation, IdType, Relation
@@ -696,7 +696,8 @@ PATIENT_FIELDS = ("name", "id_type", "id_number", "gender", "birth_date", "phone
 def _patient_context(request: HttpRequest, account: Account, form: Any) -> dict[str, Any]:
     return {
         "relations": Relation.choices,
-        "id_types": IdType.choices,
+        "id_types": [(value, label, idcard.hint(value)) for value, label in IdType.choices],
+        "id_hint": idcard.hint(form.get("id_type") or IdType.RESIDENT),
         "genders": Gender.choices,
         "today": clock.local_today(settings.TIME_ZONE),
         "form": form,

@@ -30,6 +30,7 @@ LABELS = {
         "add": "添加",
         "too_long": "姓名不能超过 50 个字符。",
         "permit_rule": "港澳居民来往内地通行证号码为 H 或 M 加 8 位",
+        "passport_rule": "护照号码由 5 至 17 位字母和数字组成",
         "added": "护照 E1*****78",
         "edit": "编辑或删除",
         "save": "保存",
@@ -51,6 +52,7 @@ LABELS = {
         "add": "Add",
         "too_long": "The name is longer than 50 characters.",
         "permit_rule": "A Hong Kong or Macao permit number is H or M followed by 8 (or 10) digits.",
+        "passport_rule": "A passport number has 5 to 17 letters and digits",
         "added": "Passport E1*****78",
         "edit": "Edit or remove",
         "save": "Save",
@@ -91,6 +93,7 @@ def test_family_members_added_with_their_documents_edited_and_removed(chromium, 
     page.get_by_label(text["real_name"]).fill("John Smith")
     page.get_by_label(text["document"], exact=True).select_option("hk_macau")
     assert page.get_by_label(text["sex"]).is_visible()  # a permit does not carry them
+    assert text["permit_rule"] in page.locator("#f-id-hint").inner_text()  # the hint follows the document
     page.get_by_label(text["id_number"]).fill("E12345678")
     page.get_by_label(text["sex"]).select_option("male")
     page.get_by_label(text["birth"]).fill("1985-03-12")
@@ -100,7 +103,9 @@ def test_family_members_added_with_their_documents_edited_and_removed(chromium, 
     assert page.get_by_label(text["birth"]).input_value() == "1985-03-12"
     shot("permit-refused")
 
+    assert text["permit_rule"] in page.locator("#f-id-hint").inner_text()  # the page again says it too
     page.get_by_label(text["document"], exact=True).select_option("passport")  # it was a passport after all
+    assert text["passport_rule"] in page.locator("#f-id-hint").inner_text()
     page.locator("input[name=consent_version]").check()  # the separate consent to personal information
     page.get_by_role("button", name=text["add"], exact=True).click()
     card = page.locator("li.patient", has_text="John Smith")

@@ -3,6 +3,8 @@ that names the real problem and keeps what was typed, editing, and removing."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from guahao.accounts import consent, phones
@@ -46,7 +48,8 @@ def test_a_passport_needs_sex_and_birth_date_and_is_shown_masked():
     )
     assert "This document does not show the sex: choose it." in problem(html)
     assert 'id="f-gender"' in html and 'aria-invalid="true"' in html.split('id="f-gender"')[1].split(">")[0]
-    assert '<option value="passport" selected>' in html and 'value="E12345678"' in html
+    assert re.search(r'<option value="passport" data-hint="[^"]+" selected>', html) and 'value="E12345678"' in html
+    assert re.search(r'id="f-id-hint"[^>]*>A passport number has 5 to 17 letters and digits', html)  # its hint
     html = browser.post(
         "/patients/",
         form(

@@ -21,8 +21,14 @@
     var empty = [].every.call(set.querySelectorAll("select, input"), function (el) { return !el.value; });
     set.hidden = select.value === "resident" && empty;
   }
+  // The number's hint follows the document chosen (a passport's is not a resident card's).
+  function hinted(select) {
+    var hint = select.form && select.form.querySelector("[data-id-hint]");
+    var chosen = select.options[select.selectedIndex];
+    if (hint && chosen && chosen.getAttribute("data-hint")) hint.textContent = chosen.getAttribute("data-hint");
+  }
   document.addEventListener("change", function (e) {
-    if (e.target.matches && e.target.matches("[data-id-type]")) carried(e.target);
+    if (e.target.matches && e.target.matches("[data-id-type]")) { carried(e.target); hinted(e.target); }
   });
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-id-type]").forEach(carried);
