@@ -317,8 +317,8 @@ def _hospitals(rng: random.Random) -> list[tuple[Hospital, list[Department], Cam
         grade="三级甲等",
         address="北京市东城区示范路1号",
         phone="010-60000001",
-        notice="1. 实行实名制预约挂号，请携带就诊人身份证件就诊。\n2. 锁号后请在15分钟内完成支付，超时号源自动释放。\n3. 就诊当日不可线上取消，请提前一天取消。\n4. 一个月内取消3次或90天内爽约2次，将暂停线上预约90天。",
-        notice_en="1. Registration is real-name: bring the patient's ID card.\n2. Pay within 15 minutes of holding a slot, or it is released.\n3. Cancel online until the day before the visit.\n4. Three cancellations in 30 days or two no-shows in 90 days suspend online booking for 90 days.",
+        notice="1. 实行实名制预约挂号，请携带就诊人身份证件就诊。\n2. 请按预约时段提前30分钟到达，在门诊大厅自助机或分诊台签到。",
+        notice_en="1. Registration is real-name: bring the patient's ID document.\n2. Arrive 30 minutes before your time and check in at a kiosk in the outpatient hall or at the triage desk.",
     )
     main = Campus.objects.create(hospital=renhe, name="本部", name_en="Main campus", address="北京市东城区示范路1号")
     Campus.objects.create(hospital=renhe, name="东院区", name_en="East campus", address="北京市朝阳区康复路88号")

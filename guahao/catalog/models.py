@@ -31,7 +31,14 @@ class Hospital(models.Model):
     address = models.CharField(_("address"), max_length=200, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     timezone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
-    notice = models.TextField(_("booking notice"), blank=True)
+    notice = models.TextField(
+        _("booking notice"),
+        blank=True,
+        help_text=_(
+            "Shown before booking, followed by the rules as they stand (hold time, cancellation, "
+            "limits, missed visits): write here only what the rules do not say."
+        ),
+    )
     notice_en = models.TextField(_("booking notice (English)"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
 

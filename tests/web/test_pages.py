@@ -469,3 +469,24 @@ def test_an_action_opened_as_a_page_says_nothing_was_done_and_links_to_its_page(
     assert Hold.objects.get().status == HoldStatus.HELD
     left = browser.client.get("/waitlist/5/leave").content.decode()
     assert 'href="/waitlist/"' in left
+
+
+def test_the_booking_notice_states_the_rules_as_they_stand():
+    h = f.hospital(
+        hold_minutes=5,
+        max_per_patient_department_day=2,
+        max_per_account_hospital_day=4,
+        blacklist_no_shows=3,
+        blacklist_no_show_days=60,
+        blacklist_cancellations=5,
+        blacklist_cancellation_days=20,
+        blacklist_days=30,
+    )
+    h.notice = "请携带身份证原件就诊。"
+    h.save()
+    dep = f.department(h)
+    s = f.schedule(dep, f.doctor(dep))
+    notice = Browser().login().get(f"/schedules/{s.pk}/").split('<div class="notice">')[1].split("</div>")[0]
+    assert "请携带身份证原件就诊。" in notice and "号源保留 5 分钟" in notice
+    assert "同一就诊日，每位就诊人在同一科室限约 2 个号，每个账号在本院限约 4 个号。" in notice
+    assert "60 天内爽约 3 次，或 20 天内取消 5 次，将暂停线上预约 30 天。" in notice
