@@ -35,6 +35,7 @@ FACTS: dict[str, tuple[str, str]] = {
     "patient": ("李秀英", "李秀英"),
     "why": ("30 天内取消 3 次", "3 cancellations within 30 days"),
     "refund": ("已付的 ¥51.00 将原路退回。", "the ¥51.00 you paid goes back to where it was paid from."),
+    "prepaid": ("预付的 ¥51.00 将原路退回。", "The ¥51.00 paid in advance goes back to where it was paid from."),
     "alternatives": ("赵立新 2026-11-23；普通门诊 2026-11-24", "Zhao Lixin 2026-11-23; General clinic 2026-11-24"),
     "position": ("4", "4"),
     "link": ("https://pay.example.cn/c/GH2026", "https://pay.example.cn/c/GH2026"),
@@ -347,12 +348,12 @@ KINDS: dict[str, Kind] = {
             ALL,
             (
                 "候补未成功",
-                "{hospital} {department} {doctor} {date} 的候补已结束（{why}），未能挂号；预付的费用将原路退回。",
+                "{hospital} {department} {doctor} {date} 的候补已结束（{why}），未能挂号。{prepaid}",
             ),
             (
                 "Waitlist ended",
-                "The waitlist of {hospital} {department} {doctor} on {date} ended without a slot for you ({why}); "
-                "anything paid in advance goes back to where it was paid from.",
+                "The waitlist of {hospital} {department} {doctor} on {date} ended without a slot for you ({why}). "
+                "{prepaid}",
             ),
             service=True,
             event=True,
@@ -376,12 +377,11 @@ KINDS: dict[str, Kind] = {
             ALL,
             (
                 "候补已取消",
-                "{hospital} {department} {doctor} {date} 的候补已取消（{why}）；预付的费用将原路退回。",
+                "{hospital} {department} {doctor} {date} 的候补已取消（{why}）。{prepaid}",
             ),
             (
                 "Waitlist cancelled",
-                "Your waitlist for {hospital} {department} {doctor} on {date} was cancelled ({why}); anything paid "
-                "in advance goes back to where it was paid from.",
+                "Your waitlist for {hospital} {department} {doctor} on {date} was cancelled ({why}). {prepaid}",
             ),
             service=True,
             event=True,

@@ -20,6 +20,7 @@ _LABELS = {
     "manual": ("医院设置", "a decision of the hospital"),
     "refund": ("已付的 {amount} 将原路退回。", "the {amount} you paid goes back to where it was paid from."),
     "no_refund": ("本次挂号未付费。", "nothing was paid."),
+    "prepaid": ("预付的 {amount} 将原路退回。", "The {amount} paid in advance goes back to where it was paid from."),
     "none": ("暂无", "none right now"),
     # Why a waitlist entry ended (the waitlist's reason codes).
     "waitlist.deadline": ("候补截止前未等到号源", "the waitlist closed before a slot came free"),
@@ -106,6 +107,10 @@ def facts_of(data: dict[str, Any], language: str) -> dict[str, str]:
         )
     else:
         facts["refund"] = ""
+    prepaid = int(data.get("prepaid_fen") or 0)
+    facts["prepaid"] = (
+        _label("prepaid", language).replace("{amount}", f"¥{prepaid // 100}.{prepaid % 100:02d}") if prepaid else ""
+    )
     return facts
 
 
@@ -157,7 +162,7 @@ def wording(*, kind: str, language: str, hospital_id: int | None) -> tuple[str, 
 def render(*, kind: str, data: dict[str, Any], language: str, hospital_id: int | None) -> tuple[str, str]:
     title, body = wording(kind=kind, language=language, hospital_id=hospital_id)
     facts = facts_of(data, language)
-    return fill(title, facts), fill(body, facts)
+    return fill(title, facts), fill(body, facts).strip()  # an empty fact at the end leaves no space
 
 
 def sample_facts(language: str) -> dict[str, str]:

@@ -164,17 +164,19 @@ def prepayment_use(*, payment_id: int, hold: Hold, registration: Registration) -
     Payment.objects.filter(pk=payment_id, hold__isnull=True).update(hold=hold, registration=registration)
 
 
-def prepayment_return(*, payment_id: int) -> None:
+def prepayment_return(*, payment_id: int) -> int:
     """The waitlist entry ended without a slot: all of a prepayment goes back; an order never
-    paid is closed. Call inside the entry's transaction (sent after commit)."""
+    paid is closed. Call inside the entry's transaction (sent after commit). Returns what goes
+    back, in fen (0: nothing was paid)."""
     payment = Payment.objects.get(pk=payment_id)
     if payment.hold_id is not None:
-        return  # it paid for a registration: refunded with it, if ever
+        return 0  # it paid for a registration: refunded with it, if ever
     if payment.status == PaymentStatus.PAID:
         if not payment.refunds.exclude(status=RefundStatus.FAILED).exists():
             refund = _refund_open(payment=payment, reason=RefundReason.WAITLIST)
             _refund_told("refund.started", refund)
             _after_commit_send(refund)
+        return payment.amount_fen
     elif payment.status == PaymentStatus.CREATED:
         # Closed here at once; the provider's order after commit (paid meanwhile after all: the
         # capture finds the entry ended and refunds it).
@@ -182,6 +184,7 @@ def prepayment_return(*, payment_id: int) -> None:
             status=PaymentStatus.CLOSED, closed_at=clock.now()
         )
         transaction.on_commit(lambda: _order_close(payment))
+    return 0
 
 
 def hold_confirm(*, hold: Hold, method: str | None, insurance: bool = False) -> Registration | Payment:

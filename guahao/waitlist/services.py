@@ -293,10 +293,11 @@ def _end(
         found.status = status
         scheduling.waitlist_leave(schedule_id=found.schedule_id)
         _record(found, f"ended.{status}", from_status=before, actor=actor, reason=reason, note=note)
-        if found.payment_id is not None:
-            payments.prepayment_return(payment_id=found.payment_id)
+        back = payments.prepayment_return(payment_id=found.payment_id) if found.payment_id is not None else 0
         if tell:
-            _tell(found, EXPIRED if status == EntryStatus.EXPIRED else CANCELLED, why=reason, note=note)
+            # What goes back is said only when something was paid in advance.
+            told = {"prepaid_fen": back} if back else {}
+            _tell(found, EXPIRED if status == EntryStatus.EXPIRED else CANCELLED, why=reason, note=note, **told)
     _after_change(found.schedule_id)
     return True
 

@@ -97,6 +97,9 @@ def test_a_prepaid_entry_that_never_gets_a_slot_is_refunded_in_full_at_the_deadl
     assert (ended["status"], ended["reason"]) == ("expired", "waitlist.deadline")
     refund = wait_for(lambda: Refund.objects.filter(payment_id=entry["payment"]["id"], status="succeeded").first())
     assert (refund.amount_fen, refund.reason) == (5100, "waitlist")
+    worker()
+    told = next(m for m in client.call("GET", "/messages")[1] if m["kind"] == "waitlist.expired")
+    assert "未能挂号。预付的 ¥51.00 将原路退回。" in told["body"]  # what was paid in advance goes back
 
 
 def test_leaving_before_paying_closes_the_order_and_charges_nothing(full_paid_clinic):

@@ -242,6 +242,11 @@ def test_entries_still_waiting_expire_at_18_00_the_day_before_and_the_kept_slots
     assert (ended["status"], ended["reason"]) == ("expired", "waitlist.deadline")
     worker()
     assert Message.objects.filter(account_id=client.account_id, kind="waitlist.expired", channel="inbox").count() == 1
+    told = next(m for m in client.call("GET", "/messages")[1] if m["kind"] == "waitlist.expired")
+    assert told["body"].endswith("未能挂号。") and "退回" not in told["body"]  # nothing was paid in advance
+    client.language = "en"
+    told = next(m for m in client.call("GET", "/messages")[1] if m["kind"] == "waitlist.expired")
+    assert told["body"].endswith("ended without a slot for you (the waitlist closed before a slot came free).")
     assert schedule.__class__.objects.get(pk=schedule.pk).waitlist_active == 0
 
 
