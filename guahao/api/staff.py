@@ -252,6 +252,8 @@ class ScheduleFilters(Schema):
     hospital_id: Id | None = None
     department_id: Id | None = None
     doctor_id: Id | None = None
+    date_from: Day | None = Field(None, description="visit days from (API.md's name; `from` is read too)")
+    date_to: Day | None = Field(None, description="visit days to (API.md's name; `to` is read too)")
     from_: Day | None = Field(None, alias="from")
     to: Day | None = None
     status: Literal["open", "suspended"] | None = None
@@ -452,10 +454,11 @@ def schedules_list(request: HttpRequest, filters: Query[ScheduleFilters]) -> lis
         qs = qs.filter(department_id=_int(filters.department_id, "department_id"))
     if filters.doctor_id not in (None, ""):
         qs = qs.filter(doctor_id=_int(filters.doctor_id, "doctor_id"))
-    if filters.from_:
-        qs = qs.filter(date__gte=filters.from_)
-    if filters.to:
-        qs = qs.filter(date__lte=filters.to)
+    first, last = filters.date_from or filters.from_, filters.date_to or filters.to
+    if first:
+        qs = qs.filter(date__gte=first)
+    if last:
+        qs = qs.filter(date__lte=last)
     if filters.status:
         qs = qs.filter(status=filters.status)
     return [schedule_out(s) for s in qs.order_by("date", "starts_at", "pk")[:500]]

@@ -596,7 +596,7 @@ def hold_release(*, hold: Hold, actor: Actor) -> Hold:
         hold.refresh_from_db()
         if hold.status == HoldStatus.EXPIRED:
             raise errors.HOLD_EXPIRED.error()
-        raise errors.HOLD_NOT_ACTIVE.error(status=hold.status)
+        raise errors.HOLD_NOT_ACTIVE.error(hold_status=hold.status)
     hold.refresh_from_db()
     return hold
 
@@ -630,7 +630,7 @@ def hold_check_live(hold: Hold) -> None:
     if hold.status != HoldStatus.HELD:
         if hold.status == HoldStatus.EXPIRED:
             raise errors.HOLD_EXPIRED.error()
-        raise errors.HOLD_NOT_ACTIVE.error(status=hold.status)
+        raise errors.HOLD_NOT_ACTIVE.error(hold_status=hold.status)
 
 
 def hold_confirm(*, hold: Hold, insurance: bool = False) -> Registration:
@@ -732,7 +732,7 @@ def _transition(
     updated = Registration.objects.filter(pk=registration.pk, status__in=allowed).update(status=to_status, **changes)
     if not updated:
         registration.refresh_from_db()
-        raise errors.BAD_TRANSITION.error(status=registration.status)
+        raise errors.BAD_TRANSITION.error(registration_status=registration.status)
     from_status = registration.status
     registration.refresh_from_db()
     extra: dict[str, Any] = dict(data or {})
@@ -757,7 +757,7 @@ def registration_cancel(
     Staff cancelling after the patient's cutoff because the patient asked (``patient_asked``)
     make it a late cancellation, counted towards the blacklist as the hospital's rules say."""
     if registration.status != RegistrationStatus.BOOKED:
-        raise errors.BAD_TRANSITION.error(status=registration.status)
+        raise errors.BAD_TRANSITION.error(registration_status=registration.status)
     deadline, still_open = selectors.patient_cancel_window(registration)
     if actor.type == ActorType.PATIENT and not still_open:
         raise errors.CANCEL_TOO_LATE.error(deadline=deadline.isoformat())
@@ -845,7 +845,7 @@ def registration_reschedule(
     so only a clinic with the same fees will do. Returns the new registration."""
     now = clock.now()
     if registration.status != RegistrationStatus.BOOKED:
-        raise errors.BAD_TRANSITION.error(status=registration.status)
+        raise errors.BAD_TRANSITION.error(registration_status=registration.status)
     if schedule.department_id != registration.department_id:
         raise errors.RESCHEDULE_OTHER_DEPARTMENT.error(field="schedule_id")
     if schedule.pk == registration.schedule_id and (period is None or period.pk == registration.period_id):

@@ -53,5 +53,6 @@ class Problem(Exception):
             "detail": str(self.detail if self.detail is not None else self.type.title),
             "status": self.type.status,
         }
-        body.update(self.extra)
+        # What a refusal adds never replaces the four members every problem has (RFC 9457).
+        body.update((k, v) for k, v in self.extra.items() if k not in body)
         return body

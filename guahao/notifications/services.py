@@ -339,7 +339,7 @@ def message_link(message: Message) -> str:
 def message_send_again(*, message: Message, by: str) -> Message:
     """Staff send a dead letter (or one not sent) again now; who asked is kept on it."""
     if message.channel == Channel.INBOX or message.status not in (MessageStatus.FAILED, MessageStatus.SKIPPED):
-        raise errors.NOT_RESENDABLE.error(status=message.status)
+        raise errors.NOT_RESENDABLE.error(message_status=message.status)
     Message.objects.filter(pk=message.pk, status__in=[MessageStatus.FAILED, MessageStatus.SKIPPED]).update(
         status=MessageStatus.PENDING, next_at=clock.now(), attempts=0, expires_at=None, resent_by=by[:150]
     )

@@ -652,7 +652,7 @@ def registration_refund(*, registration: Registration, actor: Actor, reason: str
         registration.refresh_from_db()
         payment = Payment.objects.filter(registration=registration, status=PaymentStatus.PAID).first()
         if registration.status not in allowed or payment is None:
-            raise booking_errors.BAD_TRANSITION.error(status=registration.status)
+            raise booking_errors.BAD_TRANSITION.error(registration_status=registration.status)
         if payment.refunds.exclude(status=RefundStatus.FAILED).exists():
             raise errors.REFUND_EXISTS.error()
         try:

@@ -254,7 +254,7 @@ def entry_leave(*, entry: WaitlistEntry, actor: str, reason: str = "waitlist.lef
     ended = _end(entry.pk, EntryStatus.CANCELLED, reason=reason, actor=actor, note=note, tell=actor != "patient")
     entry.refresh_from_db()
     if not ended:
-        raise errors.ENTRY_NOT_ACTIVE.error(status=entry.status)
+        raise errors.ENTRY_NOT_ACTIVE.error(entry_status=entry.status)
     # The offer's hold as the entry had it when it ended: the ``entry`` passed in may have been
     # read before the worker offered it a slot (a console list, a page), and a hold left live
     # would stay payable, and the slot kept from the next patient, until its confirm window ends.

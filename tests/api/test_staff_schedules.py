@@ -73,6 +73,11 @@ def test_a_desk_makes_a_template_previews_and_publishes_two_weeks_then_adds_extr
     assert [(s["date"], s["capacity"], s["free_platform"], s["location"]) for s in schedules] == [
         (first.isoformat(), 6, 6, "门诊二楼 201")
     ]
+    # API.md names them date_from and date_to: the same one week, not both
+    _, as_documented = api.call("GET", f"/staff/schedules?date_from={first.isoformat()}&date_to={first.isoformat()}")
+    assert as_documented == schedules
+    later = (first + dt.timedelta(days=7)).isoformat()
+    assert [s["date"] for s in api.call("GET", f"/staff/schedules?date_from={later}")[1]] == [later]
     status, added = api.call(
         "POST", f"/staff/schedules/{schedules[0]['id']}/extra-slots", {"count": 2, "reason": "复诊患者"}
     )
