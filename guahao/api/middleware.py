@@ -7,6 +7,7 @@ now, sold out above all (``RefusedForEveryone``)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,13 +16,15 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from guahao.accounts import services as accounts
 from guahao.api import schemas
-from guahao.api.problems import problem_response
+from guahao.api.problems import PROBLEM_JSON, problem_response
 from guahao.booking import gate
 from guahao.booking import services as booking
 from guahao.core import clock, errors
+from guahao.core.problems import Problem
 from guahao.scheduling import facts
 from guahao.scheduling.rules import waitlist_deadline
 
@@ -30,37 +33,58 @@ FORM_POSTED = ("/api/v1/payments/notify/",)
 
 
 class ApiBody:
+    """Also: an address under /api/ that does not exist, or does not take the method, is
+    answered as problem+json too (not Django's HTML pages). These answers come before the
+    language middleware, so each is worded in the request's own language here."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(API) and request.method in ("POST", "PUT", "PATCH", "DELETE"):
-            try:
-                length = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                return problem_response(errors.MALFORMED.error())
-            if length > settings.API_MAX_BODY_BYTES:
-                return problem_response(
-                    errors.TOO_LARGE.error(
-                        detail=f"{length} bytes; at most {settings.API_MAX_BODY_BYTES}",
-                        limit=settings.API_MAX_BODY_BYTES,
-                    )
-                )
-            kind = request.content_type or ""
-            json_body = kind == "application/json" or kind.endswith("+json")
-            if length and not json_body and not request.path.startswith(FORM_POSTED):
-                return problem_response(errors.MEDIA_TYPE.error())
-            if length and json_body and not _object(request.body):
-                # Every body the API documents is an object ([1] was read as no choice at all).
-                return problem_response(errors.INVALID.error(detail="the body is a JSON object", field="body"))
-        return self.get_response(request)
+        if not request.path.startswith(API):
+            return self.get_response(request)
+        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            with translation.override(translation.get_language_from_request(request)):
+                refused = _body_refused(request)
+                if refused is not None:
+                    return problem_response(refused)
+        response = self.get_response(request)
+        if response.status_code in (404, 405) and not response.get("Content-Type", "").startswith(PROBLEM_JSON):
+            kind = errors.NOT_FOUND if response.status_code == 404 else errors.METHOD_NOT_ALLOWED
+            with translation.override(translation.get_language_from_request(request)):
+                answer = problem_response(kind.error())
+            if "Allow" in response:
+                answer["Allow"] = response["Allow"]
+            return answer
+        return response
 
 
-def _object(body: bytes) -> bool:
-    """Whether a JSON body is an object (or empty), by its first character: what is not JSON at
-    all is left to the parser's own answer."""
-    start = body.lstrip()[:1]
-    return start in (b"", b"{") or start not in b'["-0123456789tfn'
+def _body_refused(request: HttpRequest) -> Problem | None:
+    """A body the API will not read: too large, not JSON, JSON that does not parse, or JSON that
+    is not an object. Every body is read here, so an action whose endpoint takes no body (a
+    cancellation) is not done when what was sent is broken."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return errors.MALFORMED.error()
+    if length > settings.API_MAX_BODY_BYTES:
+        limit = settings.API_MAX_BODY_BYTES
+        return errors.TOO_LARGE.error(
+            detail=_("%(n)s bytes; at most %(limit)s") % {"n": length, "limit": limit}, limit=limit
+        )
+    kind = request.content_type or ""
+    json_body = kind == "application/json" or kind.endswith("+json")
+    if length and not json_body and not request.path.startswith(FORM_POSTED):
+        return errors.MEDIA_TYPE.error()
+    if length and json_body:
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            return errors.MALFORMED.error(detail=_("The body is not valid JSON."), field="body")
+        if not isinstance(body, dict):
+            # Every body the API documents is an object ([1] was read as no choice at all).
+            return errors.INVALID.error(detail=_("The body must be a JSON object."), field="body")
+    return None
 
 
 HOLDS = "/api/v1/holds"

@@ -8,6 +8,7 @@ DATE_RANGE = ProblemType("request.date_range", 422, _("The range of days is not 
 NOT_LOGGED_IN = ProblemType("auth.required", 401, _("Please log in"))
 FORBIDDEN = ProblemType("auth.forbidden", 403, _("This is not allowed for you"))
 NOT_FOUND = ProblemType("not_found", 404, _("Not found"))
+METHOD_NOT_ALLOWED = ProblemType("request.method", 405, _("This address does not take that method"))
 RATE_LIMITED = ProblemType("rate_limited", 429, _("Too many requests; please wait and try again"))
 TOO_LARGE = ProblemType("request.too_large", 413, _("The request is too large"))
 MEDIA_TYPE = ProblemType("request.media_type", 415, _("Send the request as JSON (Content-Type: application/json)"))

@@ -75,3 +75,48 @@ def test_a_confirm_body_that_is_not_an_object_is_refused():
     status, body = api.call("POST", f"/holds/{hold['id']}/confirm", [1])
     assert (status, body.get("field")) == (422, "body"), body
     assert api.call("GET", f"/holds/{hold['id']}")[1]["status"] == "held"  # nothing changed
+
+
+def test_a_broken_body_on_an_action_that_reads_none_changes_nothing():
+    api = f.Api().login()
+    clinic = f.schedule(f.department(f.hospital()))
+    _, hold = api.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": api.add_patient()})
+    answer = api.client.delete(
+        f"/api/v1/holds/{hold['id']}",
+        '{"a": ',
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {api.token}",
+    )
+    assert (answer.status_code, problem(answer)["code"], problem(answer)["field"]) == (400, "request.malformed", "body")
+    assert api.call("GET", f"/holds/{hold['id']}")[1]["status"] == "held"  # not given back
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_refusal_before_the_api_reads_the_request_is_in_its_language(language):
+    api = f.Api().login()
+    said = {"zh-hans": "请求内容不是有效的 JSON。", "en": "The body is not valid JSON."}
+    for _ in range(4):  # whatever language the thread served last
+        for asked in ("en", "zh-hans"):
+            api.client.post(
+                "/api/v1/patients",
+                "[",
+                content_type="application/json",
+                HTTP_ACCEPT_LANGUAGE=asked,
+                HTTP_AUTHORIZATION=f"Bearer {api.token}",
+            )
+        answer = api.client.post(
+            "/api/v1/patients",
+            "[",
+            content_type="application/json",
+            HTTP_ACCEPT_LANGUAGE=language,
+            HTTP_AUTHORIZATION=f"Bearer {api.token}",
+        )
+        assert problem(answer)["detail"] == said[language]
+
+
+def test_an_unknown_api_address_or_method_is_a_problem_not_a_page():
+    answer = Client().get("/api/v1/nonexistent", HTTP_ACCEPT_LANGUAGE="en")
+    assert (answer.status_code, problem(answer)["code"], problem(answer)["status"]) == (404, "not_found", 404)
+    answer = Client().put("/api/v1/hospitals", "{}", content_type="application/json")
+    assert (answer.status_code, problem(answer)["code"]) == (405, "request.method")
+    assert problem(answer)["title"] == "此地址不支持该请求方法" and "GET" in answer["Allow"]

@@ -57,7 +57,7 @@ def day_end(at: Any) -> str:
 
     if not isinstance(at, dt.datetime):
         return ""
-    local = timezone.localtime(at) if timezone.is_aware(at) else at
+    local = at.astimezone(timezone.get_current_timezone()) if timezone.is_aware(at) else at
     if local.time() == dt.time(0, 0):
         return f"{(local.date() - dt.timedelta(days=1)).isoformat()} 24:00"
     return date_format(local, "Y-m-d H:i")
