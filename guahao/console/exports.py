@@ -12,6 +12,7 @@ from typing import Any
 from django.http import Http404, HttpResponse
 
 from guahao.core import clock
+from guahao.core.spreadsheet import csv_text
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -38,16 +39,26 @@ def table_response(*, headers: Sequence[Any], rows: Iterable[Sequence[Any]], nam
         writer = csv.writer(out)
         writer.writerow([str(h) for h in headers])
         for row in rows:
-            writer.writerow([_cell(v) for v in row])
+            writer.writerow([csv_text(c) if isinstance(c, str) else c for c in map(_cell, row)])
         body: bytes | str = out.getvalue()
     else:
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
 
         book = Workbook(write_only=True)
         sheet = book.create_sheet(title=name[:31])
+
+        def text(value: Any) -> Any:
+            """A text cell (openpyxl would write a string beginning with = as a formula)."""
+            if not isinstance(value, str) or not value.startswith("="):
+                return value
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"
+            return cell
+
         sheet.append([str(h) for h in headers])
         for row in rows:
-            sheet.append([_cell(v) for v in row])
+            sheet.append([text(_cell(v)) for v in row])
         buffer = io.BytesIO()
         book.save(buffer)
         body = buffer.getvalue()

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from guahao.core import clock
+from guahao.core.spreadsheet import csv_text
 from guahao.payments import locks, money
 from guahao.payments.interface import PaymentProvider, ProviderError, StatementLine
 from guahao.payments.models import (
@@ -216,20 +217,19 @@ def differences_csv(differences: Iterable[ReconciliationDifference]) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
     for d in differences:
-        writer.writerow(
-            [
-                d.run.day.isoformat(),
-                d.run.provider,
-                d.kind,
-                d.entry,
-                d.out_trade_no,
-                d.out_refund_no,
-                _yuan(d.our_amount_fen),
-                _yuan(d.their_amount_fen),
-                d.our_status,
-                d.their_status,
-                d.at.astimezone(ZoneInfo(settings.TIME_ZONE)).isoformat() if d.at else "",
-                d.hospital.name if d.hospital else "",
-            ]
-        )
+        row = [
+            d.run.day.isoformat(),
+            d.run.provider,
+            d.kind,
+            d.entry,
+            d.out_trade_no,
+            d.out_refund_no,
+            _yuan(d.our_amount_fen),
+            _yuan(d.their_amount_fen),
+            d.our_status,
+            d.their_status,
+            d.at.astimezone(ZoneInfo(settings.TIME_ZONE)).isoformat() if d.at else "",
+            d.hospital.name if d.hospital else "",
+        ]
+        writer.writerow([csv_text(str(c or "")) for c in row])  # a statement's text is the provider's
     return out.getvalue()
