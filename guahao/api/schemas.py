@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from ninja import Schema
-from pydantic import BeforeValidator, Field, StrictBool
+from pydantic import BeforeValidator, Field, StrictBool, WithJsonSchema
 
 from guahao.accounts.models import Patient
 from guahao.booking.models import RATEABLE_REGISTRATION, Hold, Rating, Registration
@@ -79,6 +80,25 @@ def _iso_day(value: object) -> object:
 
 
 Day = Annotated[dt.date, BeforeValidator(_iso_day)]
+
+_CLOCK = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?")
+
+
+def _clock_time(value: object) -> object:
+    """A time of day is written HH:MM on the hospital's clock: no offset (08:00+08:00 was taken
+    as 08:00 with its offset dropped, 08:00Z failed to compare), no bare number of seconds."""
+    if isinstance(value, dt.time) and value.tzinfo is None:
+        return value
+    if not (isinstance(value, str) and _CLOCK.fullmatch(value)):
+        raise ValueError("a time of day is written HH:MM, on the hospital's clock")
+    return value
+
+
+ClockTime = Annotated[
+    dt.time,
+    BeforeValidator(_clock_time),
+    WithJsonSchema({"type": "string", "pattern": f"^{_CLOCK.pattern}$", "examples": ["08:00"]}),
+]
 
 
 def _local(when: dt.datetime, tz: str) -> str:

@@ -22,7 +22,7 @@ from pydantic import Field, StrictBool
 from guahao.accounts.scope import staff_scope
 from guahao.api.auth import StaffBearer, staff_row_access, staff_scoped
 from guahao.api.problems import documented
-from guahao.api.schemas import Day, Id
+from guahao.api.schemas import ClockTime, Day, Id
 from guahao.booking import errors as booking_errors
 from guahao.booking import services as booking
 from guahao.catalog.models import Campus, Department, Doctor, Hospital
@@ -87,8 +87,8 @@ class TemplateIn(Schema):
     doctor_id: Id | None = Field(None, description="null: the department's general clinic")
     weekday: int = Field(None, ge=0, le=6, description="0 Monday … 6 Sunday")  # type: ignore[assignment]
     session: Literal["am", "pm", "evening"] = None  # type: ignore[assignment]
-    start: dt.time = None  # type: ignore[assignment]
-    end: dt.time = Field(None, description="after start")  # type: ignore[assignment]
+    start: ClockTime = None  # type: ignore[assignment]
+    end: ClockTime = Field(None, description="after start")  # type: ignore[assignment]
     period_minutes: int = Field(None, ge=5, le=240)  # type: ignore[assignment]
     slots_per_period: int = Field(None, ge=1, le=100)  # type: ignore[assignment]
     platform_share_percent: int | None = Field(
@@ -110,8 +110,8 @@ class TemplateCreateIn(TemplateIn):
     department_id: Id
     weekday: int = Field(ge=0, le=6, description="0 Monday … 6 Sunday")
     session: Literal["am", "pm", "evening"]
-    start: dt.time
-    end: dt.time = Field(description="after start")
+    start: ClockTime
+    end: ClockTime = Field(description="after start")
     valid_from: Day
 
 
@@ -261,8 +261,8 @@ class ScheduleFilters(Schema):
 
 class SchedulePatchIn(Schema):
     capacity: int = Field(None, ge=0, le=1000, description="never below the numbers held or booked")  # type: ignore[assignment]
-    start: dt.time = None  # type: ignore[assignment]
-    end: dt.time = Field(None, description="after start")  # type: ignore[assignment]
+    start: ClockTime = None  # type: ignore[assignment]
+    end: ClockTime = Field(None, description="after start")  # type: ignore[assignment]
     location: str | None = Field(None, max_length=100)
     reason: str | None = Field(
         None, max_length=200, description="kept in the audit trail; patients read it with a move"

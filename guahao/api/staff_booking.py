@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
+from django.db import transaction
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -461,14 +462,16 @@ def relief_out(grant: ReliefGrant) -> dict[str, Any]:
 def relief_request(request: HttpRequest, body: ReliefIn) -> Status:
     user = _user(request)
     schedule = _row(Schedule, body.schedule_id, user, "booking.add_reliefgrant", "schedule_id")
-    patient = accounts.patient_find_or_create(
-        name=_required(body.name, "name"),
-        id_number=_required(body.id_number, "id_number"),
-        phone=_required(body.phone, "phone"),
-    )
-    grant = booking.relief_request(
-        schedule=schedule, patient=patient, reason=body.reason or "", actor=booking.Actor.staff(user)
-    )
+    # One transaction: a request refused (no reason, a clinic over) adds no patient either.
+    with transaction.atomic():
+        patient = accounts.patient_find_or_create(
+            name=_required(body.name, "name"),
+            id_number=_required(body.id_number, "id_number"),
+            phone=_required(body.phone, "phone"),
+        )
+        grant = booking.relief_request(
+            schedule=schedule, patient=patient, reason=body.reason or "", actor=booking.Actor.staff(user)
+        )
     return Status(201, relief_out(grant))
 
 

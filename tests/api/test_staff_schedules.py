@@ -92,6 +92,10 @@ def test_bad_input_names_the_field_and_changes_nothing():
     base = TEMPLATE | {"department_id": str(dep.pk), "valid_from": f.today().isoformat()}
     for body, field in [
         (base | {"end": "07:00"}, "end"),
+        (base | {"start": "08:00Z"}, "start"),  # a time of day on the hospital's clock, no offset
+        (base | {"end": "13:30+08:00"}, "end"),
+        (base | {"start": 0}, "start"),
+        (base | {"end": 1.5}, "end"),
         (base | {"weekday": 9}, "weekday"),
         (base | {"session": "night"}, "session"),
         ({k: v for k, v in base.items() if k != "valid_from"}, "valid_from"),
@@ -115,6 +119,10 @@ def test_bad_input_names_the_field_and_changes_nothing():
         assert (status, refused.get("field")) == (422, field), (path, refused)
     status, refused = api.call("PATCH", f"/staff/schedules/{clinic.pk}", {"capacity": -1})
     assert (status, refused["field"]) == (422, "capacity")
+    for body, field in [({"start": "08:00+08:00", "end": "09:00+08:00"}, "start"), ({"end": "12:00Z"}, "end")]:
+        status, refused = api.call("PATCH", f"/staff/schedules/{clinic.pk}", body)
+        assert (status, refused["field"]) == (422, field), refused
+    assert Schedule.objects.get(pk=clinic.pk).starts_at == clinic.starts_at  # not moved
     assert Slot.objects.filter(schedule=clinic).count() == 10
     clinic.refresh_from_db()
     assert clinic.status == "open"

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from guahao.accounts.models import Patient
 from guahao.accounts.services import staff_token_create
 from guahao.booking import stats
 from guahao.booking.models import Registration, ReliefGrant
@@ -85,6 +86,8 @@ def test_whoever_asked_cannot_approve_and_a_refusal_books_nothing(full):
 
 def test_a_relief_request_needs_a_reason(full):
     h, clinic = full
+    patients = Patient.objects.count()
     status, problem = _ask(_desk("desk4", "operator", h), clinic, reason=" ")
     assert (status, problem["code"], problem["field"]) == (422, "staff.reason_required", "reason")
     assert not ReliefGrant.objects.exists()
+    assert Patient.objects.count() == patients  # nor the person it named: nothing was written
