@@ -493,7 +493,20 @@ def hold_offer(
         actor_type=ActorType.SYSTEM,
         actor_id="waitlist",
     )
-    return _hold_write(terms, schedule=schedule, rules=rules)
+    hold = _hold_write(terms, schedule=schedule, rules=rules)
+    if hold is not None:
+        # An offer is never held past the start of the visit it offers (a day-long confirm window
+        # offered the evening before ran into the morning's clinic): at the latest until the
+        # slot's period begins, or a few minutes into a period already begun.
+        period = Period.objects.get(pk=hold.period_id)
+        latest = max(period.starts_at, min(period.ends_at, now + dt.timedelta(minutes=OFFER_MINUTES_IN_PERIOD)))
+        if hold.expires_at > latest:
+            Hold.objects.filter(pk=hold.pk).update(expires_at=latest)
+            hold.expires_at = latest
+    return hold
+
+
+OFFER_MINUTES_IN_PERIOD = 5
 
 
 def hold_rules_check(*, account: Account, patient: Patient, schedule: Schedule, rules: Rules) -> None:

@@ -289,6 +289,24 @@ def test_an_offer_to_confirm_and_pay_lapses_and_passes_to_the_next_patient():
     assert entry(second, two["id"])["status"] == "offered"
 
 
+@pytest.mark.clock("10:00")
+def test_an_offer_is_never_held_past_the_start_of_the_visit_it_offers():
+    _, schedule, _, holders = full_clinic(payment_required=True, waitlist_confirm_minutes=1440)  # a day to confirm
+    client, pid = patient()
+    mine = join(client, schedule, pid)[1]
+    holder, hold = holders[0]
+    holder.call("DELETE", f"/holds/{hold['id']}")  # the 08:00 period's slot, tomorrow
+    worker()
+
+    offered = entry(client, mine["id"])
+    held = client.call("GET", f"/holds/{offered['hold_id']}")[1]
+    tomorrow = (f.today() + dt.timedelta(days=1)).isoformat()
+    assert held["period"]["starts_at"].startswith(f"{tomorrow}T08:00")
+    assert offered["expires_at"] == held["expires_at"] and held["expires_at"].startswith(f"{tomorrow}T08:00:00")
+    told = next(m for m in client.call("GET", "/messages")[1] if m["kind"] == "waitlist.offered")
+    assert f"{tomorrow} 08:00" in told["body"], told["body"]  # the message says the same
+
+
 def test_a_suspended_clinic_ends_its_waitlist():
     _, schedule, _, _ = full_clinic()
     client, pid = patient()

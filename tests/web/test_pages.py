@@ -16,6 +16,7 @@ from guahao.accounts.models import Account, Patient
 from guahao.booking import errors as booking_errors
 from guahao.booking.models import Hold, HoldStatus, Registration
 from guahao.catalog.models import Department, Hospital
+from guahao.core import clock
 from guahao.notifications import services as notifications
 from guahao.payments.models import Payment
 from guahao.web import errors as web_errors
@@ -490,3 +491,15 @@ def test_the_booking_notice_states_the_rules_as_they_stand():
     assert "请携带身份证原件就诊。" in notice and "号源保留 5 分钟" in notice
     assert "同一就诊日，每位就诊人在同一科室限约 2 个号，每个账号在本院限约 4 个号。" in notice
     assert "60 天内爽约 3 次，或 20 天内取消 5 次，将暂停线上预约 30 天。" in notice
+
+
+def test_a_deadline_on_another_day_reads_with_its_day():
+    from django.utils import timezone as django_tz
+
+    from guahao.web.templatetags.web import soon
+
+    with django_tz.override("Asia/Shanghai"):
+        today_at = clock.at_local(f.today(), dt.time(23, 50), "Asia/Shanghai")
+        tomorrow_at = clock.at_local(f.today() + dt.timedelta(days=1), dt.time(8, 0), "Asia/Shanghai")
+        assert soon(today_at) == "23:50" and soon(today_at, "s") == "23:50:00"
+        assert soon(tomorrow_at) == f"{tomorrow_at.astimezone(django_tz.get_current_timezone()):%m-%d} 08:00"

@@ -285,3 +285,18 @@ def test_a_booked_entry_links_to_its_registration():
     card = entry_card(browser.get("/waitlist/"), mine.pk)
     assert "候补成功" in card and f'href="/registrations/{registration.pk}/"' in card
     assert not Hold.objects.filter(patient_id=pid, status="held").exists()
+
+
+@pytest.mark.clock("10:00")
+def test_an_entry_booked_from_the_waitlist_reads_with_the_time_of_its_own_slot():
+    clinic, _, holders = full_clinic(waitlist_places=5)
+    browser = Browser().login()
+    pid = with_patient(browser)
+    browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "notice": "read", "once": "t"})
+    mine = WaitlistEntry.objects.get()
+    later, hold = holders[1]
+    later.call("DELETE", f"/holds/{hold['id']}")  # the 08:30 slot comes free
+    worker()
+    card = entry_card(browser.get("/waitlist/"), mine.pk)
+    assert WaitlistEntry.objects.get().status == "booked"
+    assert "08:30–09:00" in card and " 08:00<" not in card  # not the clinic's start

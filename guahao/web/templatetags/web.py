@@ -64,6 +64,28 @@ def day_end(at: Any) -> str:
 
 
 @register.filter
+def soon(at: Any, seconds: str = "") -> str:
+    """A deadline on the current time zone's clock: "H:i" when it is today there, else with its
+    day ("12-07 10:15"), so a hold kept until tomorrow does not read as today. ``seconds``: "s"
+    to add them."""
+    import datetime as dt
+
+    from django.utils import timezone
+    from django.utils.dateformat import format as date_format
+
+    from guahao.core import clock
+
+    if not isinstance(at, dt.datetime):
+        return ""
+    zone = timezone.get_current_timezone()
+    local = at.astimezone(zone)
+    shown = "H:i:s" if seconds == "s" else "H:i"
+    if local.date() != clock.now().astimezone(zone).date():
+        shown = "m-d " + shown
+    return date_format(local, shown)
+
+
+@register.filter
 def mmss(seconds: int | None) -> str:
     """Seconds as the countdown shows them (14:59): the page's first paint already has the
     script's format and width, so its first tick moves nothing (no layout shift)."""
