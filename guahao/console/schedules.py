@@ -32,6 +32,7 @@ from guahao.core.problems import Problem
 from guahao.his import services as his
 from guahao.scheduling import services as scheduling
 from guahao.scheduling.models import (
+    SESSION_MISMATCH,
     CalendarDay,
     Pool,
     Schedule,
@@ -39,6 +40,7 @@ from guahao.scheduling.models import (
     ScheduleStatus,
     ScheduleTemplate,
     SlotState,
+    session_fits,
 )
 from guahao.scheduling.rules import rules_for
 
@@ -74,11 +76,24 @@ class ScheduleAddForm(forms.ModelForm):
         department, doctor = data.get("department"), data.get("doctor")
         if department and doctor and doctor.hospital_id != department.hospital_id:
             self.add_error("doctor", _("The doctor is not of this department's hospital."))
+        if start and data.get("session") and not session_fits(data["session"], start):
+            self.add_error("start", SESSION_MISMATCH)
         if department:
             try:
                 his.schedules_owned_here(department.hospital_id)
             except Problem as problem:
                 raise ValidationError(_detail(problem)) from None
+        if department and data.get("date") and start and end and end > start and not self.errors:
+            refused = scheduling.clinic_refusal(
+                department=department,
+                doctor=doctor,
+                date=data["date"],
+                start=start,
+                end=end,
+                location=data.get("location") or "",
+            )
+            if refused is not None:
+                self.add_error(refused.extra.get("field") or None, _detail(refused))
         return data
 
     def validate_unique(self) -> None:  # the service decides; its refusal is shown by the admin

@@ -160,6 +160,16 @@ def schedule_add(*, actor: booking.Actor, **fields: Any) -> Schedule:
     """A clinic made by hand in the console (the platform's own hospitals only)."""
     department = fields["department"]
     schedules_owned_here(department.hospital_id)
+    refused = scheduling.clinic_refusal(
+        department=department,
+        doctor=fields.get("doctor"),
+        date=fields["date"],
+        start=fields["start"],
+        end=fields["end"],
+        location=fields.get("location") or "",
+    )
+    if refused is not None:
+        raise refused
     schedule = scheduling.schedule_create(**fields)
     scheduling.schedule_record(schedule=schedule, kind="created", actor=actor.id)
     return schedule

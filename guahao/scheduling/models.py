@@ -19,6 +19,24 @@ class Session(models.TextChoices):
     EVENING = "evening", _("Evening")
 
 
+def session_fits(session: str, start: dt.time) -> bool:
+    """Whether a clinic starting at ``start`` is of that session, as patients read it: a
+    morning clinic starts before noon, an afternoon one from noon to 18:00, an evening one from
+    17:00 (上午 08:00-10:00 read as 下午 08:00-10:00 when a template said afternoon)."""
+    if session == Session.AM:
+        return start < dt.time(12, 0)
+    if session == Session.PM:
+        return dt.time(12, 0) <= start < dt.time(18, 0)
+    if session == Session.EVENING:
+        return start >= dt.time(17, 0)
+    return True
+
+
+SESSION_MISMATCH = _(
+    "This start is not in the session chosen: a morning clinic starts before 12:00, an afternoon one from 12:00 to 18:00, an evening one from 17:00."
+)
+
+
 class ScheduleStatus(models.TextChoices):
     OPEN = "open", _("Open")
     SUSPENDED = "suspended", _("Suspended")
@@ -383,6 +401,14 @@ class RuleSet(models.Model):
             raise ValidationError(
                 {"doctor": _("A rule set is for the hospital, one department or one doctor: leave the other empty.")}
             )
+        if self.cancel_policy == CancelPolicy.HOURS_BEFORE and self.cancel_hours_before is None:
+            raise ValidationError(
+                {
+                    "cancel_hours_before": _(
+                        "Say how many hours before the visit online cancellation closes (0: when it begins)."
+                    )
+                }
+            )
         platform, phone = self.platform_share_percent, self.phone_share_percent
         if phone is None or not 0 <= phone <= 100 or (platform is not None and not 0 <= platform <= 100):
             return
@@ -490,6 +516,8 @@ class ScheduleTemplate(models.Model):
         problems: dict[str, Any] = {}
         if self.start is not None and self.end is not None and self.end <= self.start:
             problems["end"] = _("The clinic must end after it starts.")
+        if self.start is not None and self.session and not session_fits(self.session, self.start):
+            problems["start"] = SESSION_MISMATCH
         if self.valid_from is not None and self.valid_until is not None and self.valid_until < self.valid_from:
             problems["valid_until"] = _("Must not be before the first day it is valid.")
         if problems:

@@ -7,10 +7,12 @@ from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, Max, OuterRef, Q, Value, When
+from django.utils.translation import gettext_lazy as _
 
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital, Title
 from guahao.core import clock, outbox
 from guahao.core.audit import audit_record
+from guahao.core.problems import Problem
 from guahao.scheduling import errors, facts, locks
 from guahao.scheduling.models import (
     CalendarDay,
@@ -439,6 +441,31 @@ def _overlapping(
         return at_once & Q(doctor_id=doctor_id)
     if location:
         return at_once & Q(department_id=department_id, doctor__isnull=True, location=location)
+    return None
+
+
+def clinic_refusal(
+    *, department: Department, doctor: Doctor | None, date: dt.date, start: dt.time, end: dt.time, location: str
+) -> Problem | None:
+    """Why a clinic made by hand cannot be: it would be over already (a day gone, or hours
+    passed today on the hospital's clock), or its doctor (for a general clinic, its room) is in
+    another clinic then, as a move refuses. None when it can."""
+    tz = department.hospital.timezone
+    starts_at, ends_at = clock.at_local(date, start, tz), clock.at_local(date, end, tz)
+    if ends_at <= clock.now():
+        if date < clock.local_today(tz):
+            return errors.SCHEDULE_INVALID.error(field="date", detail=_("This day is over."))
+        return errors.SCHEDULE_INVALID.error(field="end", detail=_("These hours are over today."))
+    clash = _overlapping(
+        hospital_id=department.hospital_id,
+        doctor_id=doctor.pk if doctor else None,
+        department_id=department.pk,
+        location=location or department.location,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
+    if clash is not None and Schedule.objects.filter(clash).exists():
+        return errors.SCHEDULE_CLASH.error(field="start")
     return None
 
 

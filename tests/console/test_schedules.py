@@ -53,7 +53,7 @@ def test_a_clinic_added_by_hand_has_its_hours_periods_and_pools():
     # the same doctor and session again: shown as a refusal, nothing added
     again = desk.post("/console/scheduling/schedule/add/", form, follow=True)
     assert again.status_code == 200
-    assert "该医生在这一天的这一时段已在本科室出诊。" in again.content.decode()
+    assert "该医生（或诊室）在这一时间已有出诊" in again.content.decode()
     assert Schedule.objects.count() == 1
 
     bad = desk.post(
@@ -187,3 +187,44 @@ def test_a_rule_sets_empty_fields_show_what_they_take_from_above():
     assert "留空的项采用框内灰色显示的值" in page
     new = admin.get("/console/scheduling/ruleset/add/").content.decode()
     assert re.search(r'name="hold_minutes"[^>]*placeholder="10"|placeholder="10"[^>]*name="hold_minutes"', new)
+
+
+@pytest.mark.clock("11:05")
+def test_a_clinic_added_by_hand_that_is_over_clashes_or_reads_in_another_session_is_told_and_not_added():
+    h = f.hospital()
+    dep = f.department(h)
+    doctor = f.doctor(dep)
+    desk = console(h)
+    day = f.today() + dt.timedelta(days=2)
+    form = {"department": dep.pk, "doctor": doctor.pk, "date": day.isoformat(), "session": "am", "start": "08:00",
+            "end": "12:00", "period_minutes": "30", "slots_per_period": "3", "location": "门诊楼3层 21诊室"}  # fmt: skip
+    assert desk.post("/console/scheduling/schedule/add/", form).status_code == 302
+    for changes, said in [
+        ({"date": (f.today() - dt.timedelta(days=4)).isoformat()}, "这一天已过去。"),
+        ({"date": f.today().isoformat(), "start": "08:00", "end": "10:00"}, "今天的这段时间已过去。"),
+        ({"start": "11:00", "end": "13:00"}, "该医生（或诊室）在这一时间已有出诊"),  # the same doctor
+        ({"date": (day + dt.timedelta(days=1)).isoformat(), "session": "pm", "start": "08:00", "end": "10:00"},
+         "上午门诊在 12:00 前开始"),
+    ]:  # fmt: skip
+        page = desk.post("/console/scheduling/schedule/add/", form | changes).content.decode()
+        assert said in page, changes
+    assert Schedule.objects.count() == 1
+
+
+def test_a_template_in_the_wrong_session_and_hours_before_without_hours_are_told_at_their_fields():
+    h = f.hospital()
+    dep = f.department(h)
+    admin = console(h, "hospital_admin")
+    form = {
+        "hospital": h.pk, "department": dep.pk, "weekday": "1", "session": "pm", "start": "08:00", "end": "10:00",
+        "period_minutes": "30", "slots_per_period": "5", "valid_from": "2027-01-10", "is_active": "on",
+    }  # fmt: skip
+    page = admin.post("/console/scheduling/scheduletemplate/add/", form).content.decode()
+    assert "下午门诊在 12:00 至 18:00 间开始" in page and ScheduleTemplate.objects.count() == 0
+    rules = RuleSet.objects.get(hospital=h, department=None, doctor=None)
+    page = admin.post(
+        f"/console/scheduling/ruleset/{rules.pk}/change/",
+        {"hospital": h.pk, "cancel_policy": "hours_before", "cancel_hours_before": ""},
+    ).content.decode()
+    assert "请填写就诊前多少小时截止在线取消" in page
+    assert RuleSet.objects.get(pk=rules.pk).cancel_policy != "hours_before"
