@@ -233,7 +233,8 @@ class ScheduleAdmin(ScopedAdmin):
         departments = self.scope(request).narrow(
             Department.objects.filter(schedules__isnull=False).distinct().select_related("hospital"), "hospital"
         )
-        department = departments.filter(pk=request.GET.get("department") or 0).first() or departments.first()
+        asked = request.GET.get("department", "")
+        department = (departments.filter(pk=int(asked)).first() if asked.isdigit() else None) or departments.first()
         tz = department.hospital.timezone if department else "Asia/Shanghai"
         try:
             start = dt.date.fromisoformat(request.GET.get("start", ""))
@@ -246,7 +247,8 @@ class ScheduleAdmin(ScopedAdmin):
             clinics = self.get_queryset(request).filter(department=department, date__range=(days[0], days[-1]))
             free = Count("slots", filter=Q(slots__state=SlotState.FREE))
             by_phone = Count("slots", filter=Q(slots__state=SlotState.FREE, slots__pool=Pool.PHONE))
-            clinics = clinics.annotate(_free=free, _free_phone=by_phone)
+            online = Count("slots", filter=Q(slots__state=SlotState.FREE, slots__pool=Pool.PLATFORM))
+            clinics = clinics.annotate(_free=free, _free_phone=by_phone, _free_online=online)
             for s in clinics.select_related("doctor").order_by("doctor__name", "starts_at"):
                 who = s.doctor.name if s.doctor else str(_("General clinic"))
                 rows.setdefault(who, {d: [] for d in days})[s.date].append(
@@ -256,6 +258,7 @@ class ScheduleAdmin(ScopedAdmin):
                         "taken": s._taken,  # type: ignore[attr-defined]
                         "free": s._free,  # type: ignore[attr-defined]
                         "free_phone": s._free_phone,  # type: ignore[attr-defined]
+                        "free_online": s._free_online,  # type: ignore[attr-defined]  # what patients can book
                         "url": reverse("admin:scheduling_schedule_change", args=[s.pk]),
                         "suspended": s.status == ScheduleStatus.SUSPENDED,
                     }

@@ -115,6 +115,12 @@ def test_templates_preview_then_publish_and_the_week_grid_shows_booked_and_free(
     body = grid.content.decode()
     assert grid.status_code == 200
     assert doctor.name in body and "1 已占, 9 空闲" in body
+    online = Slot.objects.filter(schedule=first, state="free", pool=Pool.PLATFORM).count()
+    assert f"(线上 {online} 个)" in body  # what patients can still book, apart
+    assert desk.get("/console/scheduling/schedule/week/?department=abc").status_code == 200  # not a 500
+    Schedule.objects.filter(pk=first.pk).update(status="suspended")
+    body = desk.get(f"/console/scheduling/schedule/week/?department={dep.pk}&start={first.date.isoformat()}")
+    assert "<strong>停诊</strong>" in body.content.decode()
 
 
 def test_the_clinic_actions_ask_then_change_through_the_services_and_a_refusal_is_shown():
