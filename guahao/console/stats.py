@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts.scope import StaffScope, staff_scope
@@ -224,11 +224,18 @@ def charts(f: stats.StatsFilter, tz: str) -> list[Chart]:
             title=_("Waitlist conversion"),
             categories=[r["day"] for r in waited["by_day"]],
             series=[
-                Series(_("Joined"), [r["joined"] for r in waited["by_day"]]),
+                Series(pgettext_lazy("waitlist entries", "Joined"), [r["joined"] for r in waited["by_day"]]),
                 Series(_("Booked from the waitlist"), [r["booked"] for r in waited["by_day"]]),
                 Series(_("Expired"), [r["expired"] for r in waited["by_day"]]),
             ],
-            headers=[_("Day"), _("Joined"), _("Booked from the waitlist"), _("Expired"), _("Cancelled"), _("Rate")],
+            headers=[
+                _("Day"),
+                pgettext_lazy("waitlist entries", "Joined"),
+                _("Booked from the waitlist"),
+                _("Expired"),
+                _("Cancelled"),
+                _("Rate"),
+            ],
             rows=[
                 [r["day"], r["joined"], r["booked"], r["expired"], r["cancelled"], r["rate"]] for r in waited["by_day"]
             ],

@@ -121,3 +121,11 @@ def test_a_draw_reads_with_what_anyone_needs_to_redo_it():
     assert line in page and "与抽中的一致" in page
     booked = Message.objects.filter(kind__in=["registration.booked", "waitlist.booked"], channel="inbox")
     assert booked.count() == 1  # the chosen one was booked
+
+
+def test_the_statistics_count_entries_joined_not_a_time_of_joining():
+    h, clinic, _ = full_clinic()
+    join(clinic)
+    admin = console(h, "hospital_admin")
+    exported = admin.get("/console/stats/", {"export": "waitlist"}).content.decode("utf-8-sig")
+    assert exported.splitlines()[0].split(",")[:2] == ["日期", "申请候补"] and "申请时间" not in exported
