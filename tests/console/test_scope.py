@@ -432,3 +432,15 @@ def test_the_day_the_statistics_an_order_and_its_slip_show_nothing_of_another_ho
         found = console.post("/console/booking/registration/", {"id_number": their_number}, follow=True)
         assert found.status_code == 200 and not found.context["cl"].queryset.exists()
     assert _snapshot(rows) == before
+
+
+@pytest.mark.django_db
+def test_an_unknown_console_address_says_so_for_staff_not_for_patients():
+    h = f.hospital()
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    f.staff_member("lost", "operator", h)
+    assert client.login(username="lost", password="pw-for-tests")
+    answer = client.get("/console/nowhere/at-all/")
+    page = answer.content.decode()
+    assert answer.status_code == 404 and "该记录属于其他医院" in page and 'href="/console/"' in page
+    assert "其他账号" not in page and "返回医院列表" not in page
