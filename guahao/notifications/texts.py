@@ -39,6 +39,7 @@ _LABELS = {
     ),
     "rule.medical_record_required": ("需先在医院建档", "the hospital needs a medical record first"),
     "payment.failed": ("预付未能发起", "the payment could not be started"),
+    "waitlist.prepay_lapsed": ("未在时限内完成预付", "the payment when joining was not made in time"),
     "lottery.not_drawn": ("放号抽签未中签，候补也已满", "not drawn in the release's draw, and the waitlist is full"),
 }
 

@@ -67,6 +67,7 @@ CANCELLED = "waitlist.cancelled"
 SYSTEM = "system"
 
 # Why an entry ended, as the patient reads it (the screens; the messages word it themselves).
+PREPAY_LAPSED = "waitlist.prepay_lapsed"
 REASONS = {
     "waitlist.deadline": _("the waitlist closed before a slot came free"),
     "waitlist.offer_lapsed": _("the slot offered was not confirmed in time"),
@@ -79,9 +80,11 @@ REASONS = {
     "rule.per_account_per_day": _("the account has reached its registrations at this hospital that day"),
     "rule.medical_record_required": _("the hospital needs a medical record first"),
     "payment.failed": _("the payment could not be started"),
+    PREPAY_LAPSED: _("the payment when joining was not made in time"),
     "lottery.not_drawn": _("not drawn in the release's draw, and the waitlist is full"),
 }
 OFFERS_PER_CALL = 200
+PREPAY_LONGEST = dt.timedelta(minutes=5)  # the shortest hold time: entries younger are not read
 
 
 def _record(entry: WaitlistEntry, kind: str, *, from_status: str = "", actor: str = SYSTEM, **data: object) -> None:
@@ -570,9 +573,18 @@ def schedule_suspended(*, schedule_id: int) -> int:
 
 def entries_expire_due() -> int:
     """The periodic job: entries still waiting when their clinic's waitlist closes expire (told,
-    prepayments refunded); an offer runs on until its hold ends."""
+    prepayments refunded); an offer runs on until its hold ends. An entry paid when joining whose
+    money has not arrived within the clinic's hold time ends too (its order closed): it is not in
+    the queue, yet it took one of the waitlist's places, which a failed payment kept for good."""
     now = clock.now()
     ended = 0
+    unpaid = WaitlistEntry.objects.filter(
+        status=EntryStatus.WAITING, mode=EntryMode.PREPAY, paid_at__isnull=True, joined_at__lt=now - PREPAY_LONGEST
+    ).select_related("schedule__hospital")
+    for entry in unpaid:
+        minutes = rules_for_schedule(entry.schedule).hold_minutes
+        if entry.joined_at + dt.timedelta(minutes=minutes) <= now:
+            ended += _end(entry.pk, EntryStatus.CANCELLED, reason=PREPAY_LAPSED, only=[EntryStatus.WAITING])
     waiting = WaitlistEntry.objects.filter(status=EntryStatus.WAITING).select_related("schedule__hospital")
     for schedule_id in set(waiting.values_list("schedule_id", flat=True)):
         schedule = Schedule.objects.select_related("hospital", "department").get(pk=schedule_id)

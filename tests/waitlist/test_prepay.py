@@ -113,3 +113,31 @@ def test_leaving_before_paying_closes_the_order_and_charges_nothing(full_paid_cl
     assert client.call("DELETE", f"/waitlist/{entry['id']}")[1]["status"] == "cancelled"
     assert Payment.objects.get(pk=entry["payment"]["id"]).status == "closed"
     assert post(entry["payment"]["pay_url"] + "/pay") != 200  # the cashier no longer takes it
+
+
+def test_an_entry_whose_payment_never_comes_ends_after_the_hold_time_and_gives_its_place_back(sandbox):
+    h = f.hospital(payment_required=True, waitlist_places=1, waitlist_payment="prepay", hold_minutes=15)
+    dep = f.department(h)
+    schedule = f.schedule(dep, f.doctor(dep))
+    holder = f.Api().login()
+    for _ in range(10):  # every slot held
+        holder = f.Api().login()
+        holder.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": holder.add_patient()})
+    client = f.Api().login()
+    body = {"schedule_id": str(schedule.pk), "patient_id": client.add_patient(), "payment_method": "wechat"}
+    _, entry = client.call("POST", "/waitlist", body)
+    later = f.Api().login()
+    late = {"schedule_id": str(schedule.pk), "patient_id": later.add_patient(), "payment_method": "wechat"}
+    assert later.call("POST", "/waitlist", late)[1]["code"] == "waitlist.full"  # its one place is taken
+
+    clock.advance(dt.timedelta(minutes=14))
+    assert waitlist.entries_expire_due() == 0  # still time to pay
+    clock.advance(dt.timedelta(minutes=2))
+    assert waitlist.entries_expire_due() == 1
+    ended = now_of(client, entry)
+    assert (ended["status"], ended["reason"]) == ("cancelled", "waitlist.prepay_lapsed")
+    assert Payment.objects.get(pk=entry["payment"]["id"]).status == "closed"
+    worker()
+    told = next(m for m in client.call("GET", "/messages")[1] if m["kind"] == "waitlist.cancelled")
+    assert "未在时限内完成预付" in told["body"] and "退回" not in told["body"]  # nothing was paid
+    assert later.call("POST", "/waitlist", late)[0] == 201  # the place is free again
