@@ -7,6 +7,8 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -57,6 +59,56 @@ def problem_response(problem: Problem) -> HttpResponse:
     return response
 
 
+# What the validation library says, in the reader's language: its own messages are English.
+# (type of error → wording; the error's context fills the placeholders)
+_WORDING: dict[str, Any] = {
+    "missing": _("is required"),
+    "extra_forbidden": _("is not a field of this request"),
+    "int_parsing": _("must be a whole number"),
+    "int_from_float": _("must be a whole number"),
+    "int_type": _("must be a whole number"),
+    "float_parsing": _("must be a number"),
+    "float_type": _("must be a number"),
+    "bool_parsing": _("must be true or false"),
+    "bool_type": _("must be true or false"),
+    "string_type": _("must be text"),
+    "string_pattern_mismatch": _("does not have the expected form (%(pattern)s)"),
+    "string_too_short": _("is too short (at least %(min_length)s characters)"),
+    "string_too_long": _("is too long (at most %(max_length)s characters)"),
+    "greater_than_equal": _("must be at least %(ge)s"),
+    "greater_than": _("must be more than %(gt)s"),
+    "less_than_equal": _("must be at most %(le)s"),
+    "less_than": _("must be less than %(lt)s"),
+    "literal_error": _("must be one of %(expected)s"),
+    "enum": _("must be one of %(expected)s"),
+    "list_type": _("must be a list"),
+    "dict_type": _("must be an object"),
+    "model_type": _("must be an object"),
+    "date_from_datetime_parsing": _("a day is written YYYY-MM-DD"),
+    "date_parsing": _("a day is written YYYY-MM-DD"),
+    "time_parsing": _("a time of day is written HH:MM"),
+    "datetime_parsing": _("is not a valid date and time"),
+    "too_short": _("is too short"),
+    "too_long": _("is too long"),
+}
+
+
+def _worded(error: dict[str, Any]) -> str:
+    """An error of the validation library, worded in the active language (our own validators'
+    messages are translated; another type keeps the library's English)."""
+    kind = str(error.get("type", ""))
+    if kind == "value_error":
+        raised = (error.get("ctx") or {}).get("error")
+        return gettext(str(raised)) if raised is not None else str(error.get("msg", ""))
+    wording = _WORDING.get(kind)
+    if wording is None:
+        return str(error.get("msg", ""))
+    try:
+        return str(wording) % {k: v for k, v in (error.get("ctx") or {}).items()}
+    except (KeyError, TypeError, ValueError):
+        return str(error.get("msg", ""))
+
+
 def _field_of(error: dict[str, Any]) -> str:
     loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header", "payload")]
     return ".".join(loc) or "body"
@@ -73,8 +125,7 @@ def install(api: NinjaAPI) -> None:
         if first.get("type") == "json_invalid":
             return problem_response(errors.MALFORMED.error())
         field = _field_of(first)
-        message = first.get("msg", "")
-        return problem_response(errors.INVALID.error(detail=f"{field}: {message}", field=field))
+        return problem_response(errors.INVALID.error(detail=f"{field}: {_worded(first)}", field=field))
 
     @api.exception_handler(AuthenticationError)
     def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:

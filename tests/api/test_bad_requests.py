@@ -120,3 +120,25 @@ def test_an_unknown_api_address_or_method_is_a_problem_not_a_page():
     answer = Client().put("/api/v1/hospitals", "{}", content_type="application/json")
     assert (answer.status_code, problem(answer)["code"]) == (405, "request.method")
     assert problem(answer)["title"] == "此地址不支持该请求方法" and "GET" in answer["Allow"]
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_field_refused_by_the_schema_is_worded_in_the_asked_language(language):
+    api = f.Api().login()
+    api.language = language
+    clinic = f.schedule(f.department(f.hospital()))
+    said = {
+        "zh-hans": ["patient_id: 为必填项", "schedule_id: 格式不正确（^[1-9][0-9]{0,17}$）"],
+        "en": ["patient_id: is required", "schedule_id: does not have the expected form (^[1-9][0-9]{0,17}$)"],
+    }[language]
+    _, missing = api.call("POST", "/holds", {"schedule_id": str(clinic.pk)})
+    _, wrong = api.call("POST", "/holds", {"schedule_id": "x1", "patient_id": api.add_patient()})
+    assert [missing["detail"], wrong["detail"]] == said
+    assert (missing["field"], wrong["field"]) == ("patient_id", "schedule_id")
+
+
+def test_a_day_written_wrongly_is_told_in_chinese():
+    api = f.Api()
+    dep = f.department(f.hospital())
+    status, body = api.call("GET", f"/departments/{dep.pk}/availability?from=2026/12/01")
+    assert (status, body["field"], body["detail"]) == (422, "from", "from: 日期格式为 YYYY-MM-DD")
