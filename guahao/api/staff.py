@@ -26,6 +26,7 @@ from guahao.api.schemas import ClockTime, Day, Id
 from guahao.booking import errors as booking_errors
 from guahao.booking import services as booking
 from guahao.catalog.models import Campus, Department, Doctor, Hospital
+from guahao.core.audit import audit_record
 from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN
 from guahao.his import errors as his_errors
 from guahao.his import services as his
@@ -366,7 +367,23 @@ def template_create(request: HttpRequest, body: TemplateCreateIn) -> Status:
         "department_id",
     )  # fmt: skip
     fields = _template_fields(body, department.hospital_id, user, creating=True)
-    return Status(201, template_out(his.template_create(hospital=department.hospital, **fields)))
+    template = his.template_create(hospital=department.hospital, **fields)
+    _template_audited(user, template, "api.template_added", fields)
+    return Status(201, template_out(template))
+
+
+def _template_audited(user: Any, template: ScheduleTemplate, action: str, fields: dict[str, Any]) -> None:
+    """A template changed through the API is in the audit log under the staff member's name, as
+    the console's changes are."""
+    audit_record(
+        actor=user.get_username(),
+        action=action,
+        target_type="scheduletemplate",
+        target_id=template.pk,
+        target=str(template)[:100],
+        hospital_id=template.hospital_id,
+        after={k: str(getattr(v, "pk", v)) for k, v in fields.items()},
+    )
 
 
 # Before ".../{template_id}", which would take "generate" for an id.
@@ -418,13 +435,17 @@ def template_update(request: HttpRequest, template_id: str, body: TemplateIn) ->
     user = _user(request)
     template = _row(ScheduleTemplate, template_id, user, "scheduling.change_scheduletemplate")
     fields = _template_fields(body, template.hospital_id, user, creating=False)
-    return template_out(his.template_update(template=template, **fields))
+    template = his.template_update(template=template, **fields)
+    _template_audited(user, template, "api.template_changed", fields)
+    return template_out(template)
 
 
 @router.delete("/schedule-templates/{template_id}", **documented({204: None}, *TEMPLATE_REFUSALS))
 @staff_scoped(model=ScheduleTemplate, lookup="path:template_id")
 def template_delete(request: HttpRequest, template_id: str) -> Status:
-    template = _row(ScheduleTemplate, template_id, _user(request), "scheduling.delete_scheduletemplate")
+    user = _user(request)
+    template = _row(ScheduleTemplate, template_id, user, "scheduling.delete_scheduletemplate")
+    _template_audited(user, template, "api.template_deleted", {})
     his.template_delete(template=template)
     return Status(204, None)
 

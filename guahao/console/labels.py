@@ -54,6 +54,9 @@ LABELS = {
     "console.added": _("Added in the console"),
     "console.changed": _("Changed in the console"),
     "console.deleted": _("Deleted in the console"),
+    "api.template_added": _("Template added through the API"),
+    "api.template_changed": _("Template changed through the API"),
+    "api.template_deleted": _("Template deleted through the API"),
 }
 
 

@@ -186,3 +186,22 @@ def test_the_staff_endpoints_are_in_the_openapi_document():
     for action in ("extra-slots", "suspend", "reopen"):
         assert set(paths[f"/api/v1/staff/schedules/{{schedule_id}}/{action}"]) == {"post"}
     assert "schedule.capacity_below_booked" in paths["/api/v1/staff/schedules/{schedule_id}"]["patch"]["description"]
+
+
+def test_a_template_made_changed_and_deleted_through_the_api_is_in_the_audit_log():
+    from guahao.core.models import AuditEntry
+
+    h = f.hospital()
+    dep = f.department(h)
+    api = desk(h, "hospital_admin", name="tpl-desk")
+    body = TEMPLATE | {"department_id": str(dep.pk), "valid_from": f.today().isoformat()}
+    _, made = api.call("POST", "/staff/schedule-templates", body)
+    assert api.call("PATCH", f"/staff/schedule-templates/{made['id']}", {"slots_per_period": 5})[0] == 200
+    assert api.call("DELETE", f"/staff/schedule-templates/{made['id']}")[0] == 204
+    logged = list(AuditEntry.objects.filter(target_type="scheduletemplate").order_by("pk"))
+    assert [(e.actor, e.action) for e in logged] == [
+        ("tpl-desk", "api.template_added"),
+        ("tpl-desk", "api.template_changed"),
+        ("tpl-desk", "api.template_deleted"),
+    ]
+    assert logged[1].after["slots_per_period"] == "5" and logged[0].hospital_id == h.pk
