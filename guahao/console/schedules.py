@@ -564,6 +564,23 @@ class CalendarDayAdmin(ScopedAdmin):
     list_filter = ["hospital", "kind"]
     date_hierarchy = "date"
 
+    def save_model(self, request: HttpRequest, obj: CalendarDay, form: Any, change: bool) -> None:
+        """A day closed keeps generation from making clinics on it; clinics already there stay
+        open (their patients are told only by a suspension), so staff are told which."""
+        super().save_model(request, obj, form, change)
+        still_open = Schedule.objects.filter(hospital_id=obj.hospital_id, date=obj.date, status=ScheduleStatus.OPEN)
+        if obj.department_id is not None:
+            still_open = still_open.filter(department_id=obj.department_id)
+        names = [str(s.doctor or s.department) for s in still_open.select_related("doctor", "department")[:20]]
+        if names:
+            messages.warning(
+                request,
+                _(
+                    "%(n)s clinics on this day stay open and bookable: %(which)s. Suspend each one (停诊) to close it and tell its patients."
+                )
+                % {"n": len(names), "which": "、".join(names)},
+            )
+
 
 @admin.register(ScheduleEvent)
 class ScheduleEventAdmin(ReadOnlyAdmin):

@@ -234,3 +234,20 @@ def test_a_template_in_the_wrong_session_and_hours_before_without_hours_are_told
     ).content.decode()
     assert "请填写就诊前多少小时截止在线取消" in page
     assert RuleSet.objects.get(pk=rules.pk).cancel_policy != "hours_before"
+
+
+def test_a_day_closed_on_which_clinics_are_open_says_which_stay_bookable():
+    h = f.hospital()
+    dep = f.department(h, "口腔科")
+    clinic = f.schedule(dep, f.doctor(dep, "蒋刚"))
+    admin = console(h, "hospital_admin")
+    form = {
+        "hospital": h.pk,
+        "department": dep.pk,
+        "date": clinic.date.isoformat(),
+        "kind": "closure",
+        "name": "设备检修",
+    }
+    page = admin.post("/console/scheduling/calendarday/add/", form, follow=True).content.decode()
+    assert "当天已有 1 个出诊仍开放预约：蒋刚" in page and "请逐个停诊" in page
+    assert Schedule.objects.get(pk=clinic.pk).status == "open"  # nothing cancelled behind the staff's back
