@@ -567,7 +567,7 @@ def schedule_suspended(*, schedule_id: int) -> int:
     for entry_id in WaitlistEntry.objects.filter(schedule_id=schedule_id, status__in=ACTIVE).values_list(
         "pk", flat=True
     ):
-        ended += _end(entry_id, EntryStatus.EXPIRED, reason="schedule.suspended")
+        ended += _end(entry_id, EntryStatus.CANCELLED, reason="schedule.suspended")  # by the hospital, not run out
     return ended
 
 

@@ -318,7 +318,12 @@ def test_a_suspended_clinic_ends_its_waitlist():
     )
     worker()
     ended = entry(client, mine["id"])
-    assert (ended["status"], ended["reason"]) == ("expired", "schedule.suspended")
+    assert (ended["status"], ended["reason"]) == (
+        "cancelled",
+        "schedule.suspended",
+    )  # not "expired": ended by the hospital
+    told = next(m for m in client.call("GET", "/messages")[1] if m["kind"] == "waitlist.cancelled")
+    assert "的候补已取消（该门诊已停诊）。" in told["body"]
 
 
 def test_a_patient_turned_away_from_a_full_clinic_is_offered_its_waitlist_and_other_doctors():
