@@ -180,12 +180,17 @@ def test_a_full_clinic_without_an_open_waitlist_says_why(language):
     assert not WaitlistEntry.objects.filter(patient_id=pid).exists()
 
 
-def test_leaving_and_being_removed_read_with_their_reasons():
-    clinic, _, _ = full_clinic(waitlist_places=5)
+def joined(clinic) -> tuple[Browser, WaitlistEntry]:  # type: ignore[no-untyped-def]
+    """A patient logged in to the web app who joined the clinic's waitlist."""
     browser = Browser().login()
     pid = with_patient(browser)
     browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "notice": "read", "once": "a"})
-    mine = WaitlistEntry.objects.get()
+    return browser, WaitlistEntry.objects.get(patient_id=pid)
+
+
+def test_leaving_and_being_removed_read_with_their_reasons():
+    clinic, _, _ = full_clinic(waitlist_places=5)
+    browser, mine = joined(clinic)
     asked = entry_card(browser.get("/waitlist/"), mine.pk)  # leaving is asked once more first
     assert "退出后将失去当前候补资格" in asked and "确认退出候补" in asked
 
@@ -197,7 +202,7 @@ def test_leaving_and_being_removed_read_with_their_reasons():
     assert 'data-code="waitlist.not_active"' in html
     assert WaitlistEvent.objects.filter(entry=mine, kind="ended.cancelled").count() == 1
 
-    browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "notice": "read", "once": "b"})
+    browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": mine.patient_id, "notice": "read", "once": "b"})
     again = WaitlistEntry.objects.get(status="waiting")
     waitlist.entry_leave(entry=again, actor="desk-li", reason="waitlist.removed", note="同一就诊人重复候补")
     card = entry_card(browser.get("/waitlist/"), again.pk)
@@ -290,10 +295,7 @@ def test_a_booked_entry_links_to_its_registration():
 @pytest.mark.clock("10:00")
 def test_an_entry_booked_from_the_waitlist_reads_with_the_time_of_its_own_slot():
     clinic, _, holders = full_clinic(waitlist_places=5)
-    browser = Browser().login()
-    pid = with_patient(browser)
-    browser.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": pid, "notice": "read", "once": "t"})
-    mine = WaitlistEntry.objects.get()
+    browser, mine = joined(clinic)
     later, hold = holders[1]
     later.call("DELETE", f"/holds/{hold['id']}")  # the 08:30 slot comes free
     worker()

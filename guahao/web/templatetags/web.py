@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
 import segno
 from django import template
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
+from guahao.core import clock
 from guahao.payments import money
 
 register = template.Library()
@@ -50,11 +54,6 @@ def day_end(at: Any) -> str:
     """A deadline as "Y-m-d H:i", where midnight reads as the end of the day before (24:00): a
     cancellation open until the end of 12-06 reads "2026-12-06 24:00", not "2026-12-07 00:00",
     which reads as the visit day. ``at``: an aware datetime, shown on the current time zone."""
-    import datetime as dt
-
-    from django.utils import timezone
-    from django.utils.dateformat import format as date_format
-
     if not isinstance(at, dt.datetime):
         return ""
     local = at.astimezone(timezone.get_current_timezone()) if timezone.is_aware(at) else at
@@ -68,13 +67,6 @@ def soon(at: Any, seconds: str = "") -> str:
     """A deadline on the current time zone's clock: "H:i" when it is today there, else with its
     day ("12-07 10:15"), so a hold kept until tomorrow does not read as today. ``seconds``: "s"
     to add them."""
-    import datetime as dt
-
-    from django.utils import timezone
-    from django.utils.dateformat import format as date_format
-
-    from guahao.core import clock
-
     if not isinstance(at, dt.datetime):
         return ""
     zone = timezone.get_current_timezone()
