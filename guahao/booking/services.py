@@ -457,6 +457,9 @@ def hold_create(
     return hold
 
 
+OFFER_MINUTES_IN_PERIOD = 5  # how long an offer made in a period already begun is held at most
+
+
 def hold_offer(
     *,
     account_id: int,
@@ -504,9 +507,6 @@ def hold_offer(
             Hold.objects.filter(pk=hold.pk).update(expires_at=latest)
             hold.expires_at = latest
     return hold
-
-
-OFFER_MINUTES_IN_PERIOD = 5
 
 
 def hold_rules_check(*, account: Account, patient: Patient, schedule: Schedule, rules: Rules) -> None:

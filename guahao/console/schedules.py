@@ -571,14 +571,17 @@ class CalendarDayAdmin(ScopedAdmin):
         still_open = Schedule.objects.filter(hospital_id=obj.hospital_id, date=obj.date, status=ScheduleStatus.OPEN)
         if obj.department_id is not None:
             still_open = still_open.filter(department_id=obj.department_id)
+        count = still_open.count()
         names = [str(s.doctor or s.department) for s in still_open.select_related("doctor", "department")[:20]]
-        if names:
+        if count > len(names):
+            names.append("…")
+        if count:
             messages.warning(
                 request,
                 _(
                     "%(n)s clinics on this day stay open and bookable: %(which)s. Suspend each one (停诊) to close it and tell its patients."
                 )
-                % {"n": len(names), "which": "、".join(names)},
+                % {"n": count, "which": "、".join(names)},
             )
 
 

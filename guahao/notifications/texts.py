@@ -101,18 +101,17 @@ def facts_of(data: dict[str, Any], language: str) -> dict[str, str]:
     }
     if "refund_fen" in data:
         paid = int(data["refund_fen"] or 0)
-        facts["refund"] = (
-            _label("refund", language).replace("{amount}", f"¥{paid // 100}.{paid % 100:02d}")
-            if paid
-            else _label("no_refund", language)
-        )
+        facts["refund"] = _amount_said("refund", paid, language) if paid else _label("no_refund", language)
     else:
         facts["refund"] = ""
     prepaid = int(data.get("prepaid_fen") or 0)
-    facts["prepaid"] = (
-        _label("prepaid", language).replace("{amount}", f"¥{prepaid // 100}.{prepaid % 100:02d}") if prepaid else ""
-    )
+    facts["prepaid"] = _amount_said("prepaid", prepaid, language) if prepaid else ""
     return facts
+
+
+def _amount_said(name: str, fen: int, language: str) -> str:
+    """The label ``name`` with its ``{amount}`` in yuan."""
+    return _label(name, language).replace("{amount}", f"¥{fen // 100}.{fen % 100:02d}")
 
 
 def fill(text: str, facts: dict[str, str]) -> str:

@@ -10,6 +10,7 @@ from csp.utils import build_policy
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
+from django.urls import Resolver404, resolve
 from django.utils import translation
 
 
@@ -56,8 +57,6 @@ class PostOnly:
 def _page_of(path: str) -> str:
     """The nearest page above an action's address: ``/holds/5/release`` → ``/holds/5/``,
     ``/waitlist/5/leave`` → ``/waitlist/``."""
-    from django.urls import Resolver404, resolve
-
     parts = path.strip("/").split("/")[:-1]
     while parts:
         above = "/" + "/".join(parts) + "/"
