@@ -172,6 +172,7 @@ def _hold_asked(request: HttpRequest) -> tuple[int, str] | None:
         body = schemas.HoldIn.model_validate_json(request.body)
     except ValueError:
         return None
+    request.hold_in = body  # type: ignore[attr-defined]  # read once: the hold lane takes it
     if body.period_id is not None:
         return None
     return int(body.schedule_id), translation.get_language_from_request(request)
@@ -229,7 +230,7 @@ class BearerLane:
         handler._view_middleware = []
         handler._template_response_middleware = []
         handler._exception_middleware = []
-        lane: Any = convert_exception_to_response(handler._get_response)
+        lane: Any = convert_exception_to_response(self._holds_or_view(handler._get_response))
         for path in reversed([m for m in after if m not in COOKIE_ONLY]):
             middleware = import_string(path)(lane)
             if hasattr(middleware, "process_view"):
@@ -240,6 +241,21 @@ class BearerLane:
                 handler._exception_middleware.append(middleware.process_exception)
             lane = convert_exception_to_response(middleware)
         self.lane: Callable[[HttpRequest], HttpResponse] = lane
+
+    @staticmethod
+    def _holds_or_view(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+        """Where the lane ends: a hold goes straight to ``v1.holds_create_direct`` when it takes
+        it; everything else to its view, found by its URL."""
+        from guahao.api import v1
+
+        def holds_or_view(request: HttpRequest) -> HttpResponse:
+            if request.method == "POST" and request.path_info == HOLDS:
+                answered = v1.holds_create_direct(request, _bearer(request))
+                if answered is not None:
+                    return answered
+            return view(request)
+
+        return holds_or_view
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if (

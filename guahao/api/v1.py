@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable
 from typing import cast
@@ -476,6 +477,52 @@ def holds_create(
     # happens inside a transaction.
     asks_his = his_registry.mode_of(known.schedule.hospital_id) != ""
     return _once(request, idempotency_key, lambda: _hold_create(request, body, known, period), atomic=not asks_his)
+
+
+def holds_create_direct(request: HttpRequest, token: str) -> HttpResponse | None:
+    """``holds_create`` for the release-time crowd, without finding the URL's view nor
+    django-ninja's steps before and after it (together some 0.2-0.3 ms of a winning hold's CPU).
+    It takes only a request that ninja would pass as it is: a body ``HoldIn`` reads, a live
+    ``token``, no ``Idempotency-Key`` and no period. The answer is made as ninja makes it (its
+    schemas, its error handlers). None: anything else, for the whole way, which words the refusal."""
+    if "HTTP_IDEMPOTENCY_KEY" in request.META:
+        return None
+    body = getattr(request, "hold_in", None)
+    if body is None:
+        try:
+            body = schemas.HoldIn.model_validate_json(request.body)
+        except ValueError:
+            return None
+    if body.period_id is not None:
+        return None
+    account = accounts.account_for_token(token)
+    if account is None:
+        return None
+    request.auth = account  # type: ignore[attr-defined]  # as ninja's authentication sets it
+    request.resolver_match = _holds_route()  # the metrics count the answer under its route
+    operation = _holds_operation()
+    try:
+        done = holds_create(request, body, None)
+        return operation._result_to_response(request, done, operation.api.create_temporal_response(request))
+    except Exception as refused:  # noqa: BLE001  # as ninja does: its handlers answer
+        return operation.api.on_exception(request, refused)
+
+
+@functools.cache
+def _holds_operation():  # type: ignore[no-untyped-def]
+    """The hold's operation as mounted on the API (bound to it: its schemas and error handlers)."""
+    bound = next(b for b in api._get_bound_routers() if b.template is booking_router)
+    return next(op for op in bound.path_operations["/holds"].operations if "POST" in op.methods)
+
+
+@functools.cache
+def _holds_route():  # type: ignore[no-untyped-def]
+    from django.urls import resolve
+
+    return resolve(HOLDS_PATH)
+
+
+HOLDS_PATH = "/api/v1/holds"
 
 
 def _sent_as_is(done: Status) -> Status | HttpResponse:
