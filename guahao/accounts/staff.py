@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -176,6 +177,25 @@ def staff_role_refused(*, by: Any, target: str, rule: str, role: str) -> None:
         rule=rule,
         role=role,
     )
+
+
+def otp_passed(request: Any) -> bool:
+    """Whether this session has shown the second factor, or may go without one."""
+    user: Any = request.user
+    if user.is_verified():
+        return True
+    return settings.STAFF_OTP == "optional" and otp_device_of(user) is None
+
+
+def session_staff(request: Any) -> Any:
+    """The staff member whose console session this request carries: active, staff, with a role
+    and past the second factor (the console's own test, also for the staff API); else None."""
+    user: Any = getattr(request, "user", None)
+    if user is None or not (user.is_authenticated and user.is_active and user.is_staff):
+        return None
+    if not staff_scope(user).role:  # staff without a role see nothing
+        return None
+    return user if otp_passed(request) else None
 
 
 def otp_device_of(user: Any, *, confirmed: bool = True) -> Any:

@@ -4,10 +4,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
-from ninja.security import HttpBearer
+from ninja.security import APIKeyCookie, HttpBearer
 
-from guahao.accounts import services
+from guahao.accounts import services, staff
 from guahao.accounts.scope import staff_scope
 from guahao.core import addresses
 from guahao.core.errors import FORBIDDEN, NOT_FOUND
@@ -27,9 +28,20 @@ class StaffBearer(HttpBearer):
         return services.staff_for_token(token)
 
 
-def staff_session(request: HttpRequest) -> Any:
-    user = getattr(request, "user", None)
-    return user if user is not None and user.is_authenticated and user.is_staff else None
+class StaffSession(APIKeyCookie):
+    """The console's session, as API.md allows: the same staff member the console lets in
+    (active, with a role, past the second factor; logged out when idle), and a change carries
+    the console's CSRF token (``X-CSRFToken``) as a form of the console would."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        return staff.session_staff(request) if key else None
+
+
+def staff_auth() -> list[Any]:
+    """A staff endpoint's ways in: a staff token, or the console's session."""
+    return [StaffBearer(), StaffSession()]
 
 
 client_ip = addresses.client_ip

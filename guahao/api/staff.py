@@ -20,7 +20,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field, StrictBool
 
 from guahao.accounts.scope import staff_scope
-from guahao.api.auth import StaffBearer, staff_row_access, staff_scoped
+from guahao.api.auth import staff_auth, staff_row_access, staff_scoped
 from guahao.api.problems import documented
 from guahao.api.schemas import ClockTime, Day, Id
 from guahao.booking import errors as booking_errors
@@ -34,7 +34,7 @@ from guahao.scheduling import errors
 from guahao.scheduling import services as scheduling
 from guahao.scheduling.models import Schedule, ScheduleTemplate, SlotState
 
-router = Router(tags=["staff: schedules"], auth=StaffBearer())
+router = Router(tags=["staff: schedules"], auth=staff_auth())
 
 
 def _user(request: HttpRequest) -> Any:

@@ -18,7 +18,7 @@ from pydantic import Field
 from guahao.accounts import errors as account_errors
 from guahao.accounts import services as accounts
 from guahao.accounts.scope import staff_scope
-from guahao.api.auth import StaffBearer, staff_row_access, staff_scoped
+from guahao.api.auth import staff_auth, staff_row_access, staff_scoped
 from guahao.api.problems import documented
 from guahao.api.schemas import Day, hold_out, payment_out
 from guahao.api.staff import _hospital_for, _required, _row, _user
@@ -35,7 +35,7 @@ from guahao.payments import services as payments
 from guahao.payments.models import Payment, Refund
 from guahao.scheduling.models import Period, Schedule
 
-router = Router(tags=["staff: booking"], auth=StaffBearer())
+router = Router(tags=["staff: booking"], auth=staff_auth())
 CHANGE = "booking.change_registration"
 Id = str | int
 

@@ -16,7 +16,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from guahao.accounts.scope import staff_scope
-from guahao.api.auth import StaffBearer, staff_scoped
+from guahao.api.auth import staff_auth, staff_scoped
 from guahao.api.problems import documented
 from guahao.api.schemas import Day, Id
 from guahao.api.staff import _hospital_for, _int, _row, _user
@@ -29,7 +29,7 @@ from guahao.core.errors import DATE_RANGE, FORBIDDEN, INVALID, NOT_FOUND, NOT_LO
 from guahao.payments import stats as money_stats
 from guahao.payments.models import Payment
 
-router = Router(tags=["staff: orders and statistics"], auth=StaffBearer())
+router = Router(tags=["staff: orders and statistics"], auth=staff_auth())
 VIEW = "booking.view_registration"
 
 

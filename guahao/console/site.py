@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,30 +15,17 @@ from guahao.accounts import staff
 from guahao.accounts.scope import staff_scope
 
 
-def otp_passed(request: HttpRequest) -> bool:
-    """Whether this session has shown the second factor, or may go without one."""
-    user: Any = request.user
-    if user.is_verified():
-        return True
-    return settings.STAFF_OTP == "optional" and staff.otp_device_of(user) is None
-
-
 class ConsoleSite(UnfoldAdminSite):
     index_template = "console/dashboard.html"
     site_title = _("Guahao console")
     index_title = _("Today")
 
     def has_permission(self, request: HttpRequest) -> bool:
-        user: Any = request.user
-        if not (user.is_active and user.is_staff):
-            return False
-        if not staff_scope(user).role:  # staff without a role see nothing
-            return False
-        return otp_passed(request)
+        return staff.session_staff(request) is not None
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         user: Any = request.user
-        if request.method == "GET" and user.is_authenticated and user.is_staff and not otp_passed(request):
+        if request.method == "GET" and user.is_authenticated and user.is_staff and not staff.otp_passed(request):
             return HttpResponseRedirect(self.otp_url(request))
         return super().login(request, extra_context)
 
