@@ -432,7 +432,8 @@ class RatingOut(Schema):
     rated_at: str
 
 
-def rating_out(r: Rating) -> dict:
+def rating_out(r: Rating, tz: str) -> dict:
+    """A rating, its time on the clock of the rated visit's hospital (``tz``)."""
     return {
         "id": str(r.pk),
         "registration_id": str(r.registration_id),
@@ -440,7 +441,7 @@ def rating_out(r: Rating) -> dict:
         "score": r.score,
         "comment": r.comment,
         "status": r.status,
-        "rated_at": r.created_at.isoformat(),
+        "rated_at": _local(r.created_at, tz),
     }
 
 
@@ -504,12 +505,13 @@ def doctor_out(d: Doctor, ratings: RatingSummary | None = None) -> dict:
 
 
 def doctor_detail_out(d: Doctor, ratings: RatingSummary) -> dict:
+    tz = d.hospital.timezone
     return doctor_out(d, ratings) | {
         "intro": d.intro,
         "intro_en": d.intro_en,
         "department_name_en": d.department.name_en,
         "recent_ratings": [
-            {"patient": r.patient, "score": r.score, "comment": r.comment, "rated_at": r.at.isoformat()}
+            {"patient": r.patient, "score": r.score, "comment": r.comment, "rated_at": _local(r.at, tz)}
             for r in ratings.recent
         ],
     }
@@ -816,7 +818,7 @@ def registration_out(r: Registration) -> dict:
         "channel": r.channel,
         "moved_to_id": str(r.moved_to_id) if r.moved_to_id else None,
         "rateable": rating is None and r.doctor_id is not None and r.status in RATEABLE_REGISTRATION,
-        "rating": rating_out(rating) if rating is not None else None,
+        "rating": rating_out(rating, tz) if rating is not None else None,
     }
 
 

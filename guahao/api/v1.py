@@ -744,7 +744,7 @@ def registrations_cancel(request: HttpRequest, registration_id: str) -> dict:
 def registrations_rate(request: HttpRequest, registration_id: str, body: schemas.RatingIn) -> Status:
     registration = booking_selectors.access_registration(account=_account(request), registration_id=registration_id)
     rating = booking.rating_create(registration=registration, score=body.score, comment=body.comment)
-    return Status(201, schemas.rating_out(rating))
+    return Status(201, schemas.rating_out(rating, registration.hospital.timezone))
 
 
 RESCHEDULE_REFUSALS = (

@@ -89,6 +89,8 @@ def test_a_visited_patient_rates_staff_publish_and_the_doctor_shows_it_masked(cl
     assert [(r["patient"], r["score"], r["comment"]) for r in shown["recent_ratings"]] == [
         ("张*", 4, "耐心细致，解释清楚")
     ]
+    # When it was rated reads on the hospital's clock, as every time of the visit does.
+    assert rated["rated_at"].endswith("+08:00") and shown["recent_ratings"][0]["rated_at"] == rated["rated_at"]
     _, found = app.call("GET", f"/search?q=王&hospital={h.pk}")
     assert [(d["id"], d["rating_average"], d["rating_count"]) for d in found["doctors"]] == [(str(doctor.pk), 4.0, 1)]
 
