@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import Field, StrictBool
 
@@ -27,7 +28,7 @@ from guahao.booking import errors as booking_errors
 from guahao.booking import services as booking
 from guahao.catalog.models import Campus, Department, Doctor, Hospital
 from guahao.core.audit import audit_record
-from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN
+from guahao.core.errors import FORBIDDEN, NOT_AN_ID, NOT_FOUND, NOT_LOGGED_IN, REQUIRED, between, field_refused
 from guahao.his import errors as his_errors
 from guahao.his import services as his
 from guahao.scheduling import errors
@@ -48,7 +49,7 @@ def _int(value: str | int | None, field: str) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise INVALID.error(detail=f"{field}: not an id", field=field) from None
+        raise field_refused(field, NOT_AN_ID) from None
 
 
 def _row(model: type, pk: str | int | None, user: Any, permission: str, field: str = "id") -> Any:
@@ -65,7 +66,7 @@ def _row(model: type, pk: str | int | None, user: Any, permission: str, field: s
 
 def _required(value: Any, field: str) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise INVALID.error(detail=f"{field}: required", field=field)
+        raise field_refused(field, REQUIRED)
     return value
 
 
@@ -74,7 +75,7 @@ def _hospital_for(user: Any, hospital_id: str | int | None, permission: str) -> 
     if hospital_id in (None, "") and scope.hospital_id is not None:
         hospital_id = scope.hospital_id
     if hospital_id in (None, ""):
-        raise INVALID.error(detail="hospital_id: required", field="hospital_id")
+        raise field_refused("hospital_id", REQUIRED)
     return _row(Hospital, hospital_id, user, permission, "hospital_id")
 
 
@@ -314,7 +315,7 @@ def _template_fields(body: TemplateIn, hospital_id: int | None, user: Any, *, cr
             if row is None and (given[name] is not None or name == "department_id"):
                 raise NOT_FOUND.error(field=name)  # no such row
             if row is not None and row.hospital_id != hospital_id:
-                raise INVALID.error(detail=f"{name}: not of this hospital", field=name)
+                raise field_refused(name, _("is not of this hospital"))
             fields[name.removesuffix("_id")] = row
     for name in (
         "weekday",
@@ -411,7 +412,7 @@ def templates_generate(request: HttpRequest, body: GenerateIn) -> dict:
     start = _required(body.from_, "from")
     weeks = _required(body.weeks, "weeks")
     if not 1 <= weeks <= 12:
-        raise INVALID.error(detail="weeks: 1 to 12", field="weeks")
+        raise field_refused("weeks", between(1, 12))
     result = his.schedules_generate(
         hospital=hospital,
         start=start,
@@ -497,9 +498,9 @@ def schedule_patch(request: HttpRequest, schedule_id: str, body: SchedulePatchIn
     schedule = _row(Schedule, schedule_id, user, "scheduling.change_schedule")
     actor = booking.Actor.staff(user)
     if body.location is not None and len(body.location) > 100:
-        raise INVALID.error(detail="location: at most 100 characters", field="location")
+        raise field_refused("location", _("at most %(n)s characters") % {"n": 100})
     if body.capacity is not None and not 0 <= body.capacity <= 1000:
-        raise INVALID.error(detail="capacity: 0 to 1000", field="capacity")
+        raise field_refused("capacity", between(0, 1000))
     changed: dict[str, list[Any]] = {}
     told = 0
     with transaction.atomic():
@@ -531,7 +532,7 @@ def schedule_extra_slots(request: HttpRequest, schedule_id: str, body: ExtraSlot
     schedule = _row(Schedule, schedule_id, user, "scheduling.change_schedule")
     count = _required(body.count, "count")
     if not 1 <= count <= 50:
-        raise INVALID.error(detail="count: 1 to 50", field="count")
+        raise field_refused("count", between(1, 50))
     reason = _required(body.reason, "reason")
     slots = his.schedule_extra_slots_add(schedule=schedule, count=count, reason=reason, actor=booking.Actor.staff(user))
     return Status(201, {"schedule": schedule_out(schedule), "numbers": [s.number for s in slots]})

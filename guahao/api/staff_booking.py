@@ -28,7 +28,7 @@ from guahao.booking import services as booking
 from guahao.booking.models import Hold, Registration, ReliefGrant
 from guahao.catalog.models import Hospital
 from guahao.core import clock
-from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN
+from guahao.core.errors import FORBIDDEN, INVALID, NOT_AN_ID, NOT_FOUND, NOT_LOGGED_IN, REQUIRED, field_refused
 from guahao.payments import desk
 from guahao.payments import errors as payment_errors
 from guahao.payments import services as payments
@@ -51,11 +51,11 @@ class StaffRescheduleIn(Schema):
 def _target(body: StaffRescheduleIn, hospital_id: int) -> tuple[Schedule, Period | None]:
     """The clinic (and period) named in the body; one of another hospital is not found."""
     if body.schedule_id in (None, ""):
-        raise INVALID.error(detail="schedule_id: required", field="schedule_id")
+        raise field_refused("schedule_id", REQUIRED)
     try:
         schedule_id = int(body.schedule_id)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise INVALID.error(detail="schedule_id: not an id", field="schedule_id") from None
+        raise field_refused("schedule_id", NOT_AN_ID) from None
     schedule = Schedule.objects.select_related("hospital").filter(pk=schedule_id, hospital_id=hospital_id).first()
     if schedule is None:
         raise NOT_FOUND.error(field="schedule_id")
@@ -64,7 +64,7 @@ def _target(body: StaffRescheduleIn, hospital_id: int) -> tuple[Schedule, Period
         try:
             period_id = int(body.period_id)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise INVALID.error(detail="period_id: not an id", field="period_id") from None
+            raise field_refused("period_id", NOT_AN_ID) from None
         period = Period.objects.filter(pk=period_id).first()
         if period is None:
             raise NOT_FOUND.error(field="period_id")
@@ -205,7 +205,7 @@ def _required_int(value: Id | None, field: str) -> int:
     try:
         return int(_required(value, field))
     except (TypeError, ValueError):
-        raise INVALID.error(detail=f"{field}: not an id", field=field) from None
+        raise field_refused(field, NOT_AN_ID) from None
 
 
 @router.post(

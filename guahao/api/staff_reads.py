@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from pydantic import Field
 
@@ -25,7 +26,7 @@ from guahao.booking import stats as booking_stats
 from guahao.booking.models import Registration
 from guahao.catalog.models import Department, Hospital
 from guahao.core import clock
-from guahao.core.errors import DATE_RANGE, FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN
+from guahao.core.errors import DATE_RANGE, FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN, between, field_refused
 from guahao.payments import stats as money_stats
 from guahao.payments.models import Payment
 
@@ -136,7 +137,7 @@ def registrations_list(request: HttpRequest, filters: Query[RegistrationFilters]
     elif not user.has_perm(VIEW):
         raise FORBIDDEN.error()
     if not 1 <= filters.limit <= 500:
-        raise INVALID.error(detail="limit: 1 to 500", field="limit")
+        raise field_refused("limit", between(1, 500))
     if filters.q:
         qs = selectors.registrations_find(qs, filters.q)
     if filters.status:
@@ -250,7 +251,9 @@ def stats(request: HttpRequest, filters: Query[StatsFilters]) -> dict:
     date_to = filters.to or clock.local_today(tz)
     date_from = filters.from_ or date_to - dt.timedelta(days=29)
     if date_from > date_to or (date_to - date_from).days > 366:
-        raise DATE_RANGE.error(detail="from: not after to, and at most 366 days before it", field="from")
+        raise field_refused(
+            "from", _("must not be after to, and at most %(days)s days before it") % {"days": 366}, DATE_RANGE
+        )
     department_id = None
     if filters.department_id not in (None, ""):
         department = Department.objects.filter(pk=_int(filters.department_id, "department_id") or 0).first()

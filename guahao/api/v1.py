@@ -12,6 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import translation
+from django.utils.translation import gettext as _
 from ninja import Header, Query, Router, Status
 from ninja.responses import NinjaJSONEncoder
 
@@ -34,7 +35,16 @@ from guahao.catalog import errors as catalog_errors
 from guahao.catalog import selectors as catalog
 from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.core import clock, idempotency
-from guahao.core.errors import DATE_RANGE, FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN, RATE_LIMITED
+from guahao.core.errors import (
+    DATE_RANGE,
+    FORBIDDEN,
+    INVALID,
+    NOT_FOUND,
+    NOT_LOGGED_IN,
+    RATE_LIMITED,
+    REQUIRED,
+    field_refused,
+)
 from guahao.core.problems import Problem
 from guahao.his import errors as his_errors
 from guahao.his import realtime as his_realtime
@@ -189,7 +199,7 @@ def patients_update(request: HttpRequest, patient_id: str, body: schemas.Patient
     changes = body.model_dump(exclude_unset=True)
     if any(v is None for v in changes.values()):
         field = next(k for k, v in changes.items() if v is None)
-        raise INVALID.error(detail=f"{field}: a value is needed", field=field)
+        raise field_refused(field, REQUIRED)
     return schemas.patient_out(accounts.patient_update(patient=patient, changes=changes))
 
 
@@ -318,7 +328,7 @@ def availability(request: HttpRequest, department_id: str, query: Query[Availabi
     if start == today - dt.timedelta(days=1):
         start = today
     if start < today or start > today + dt.timedelta(days=60):
-        raise DATE_RANGE.error(detail="from: must be between today and 60 days ahead", field="from")
+        raise field_refused("from", _("must be between today and %(days)s days ahead") % {"days": 60}, DATE_RANGE)
     his_realtime.availability_refresh(
         hospital_id=department.hospital_id, start=start, end=start + dt.timedelta(days=query.days - 1)
     )
@@ -1027,7 +1037,7 @@ checkin_router = Router(tags=["integrations"], auth=[StaffBearer(), patient_auth
 @staff_scoped(model=Registration, lookup="body:registration_number", field="registration_number")
 def checkin(request: HttpRequest, body: schemas.CheckinIn) -> dict:
     if not body.registration_number and not body.qr:
-        raise INVALID.error(detail="registration_number or qr is required", field="registration_number")
+        raise INVALID.error(detail=_("registration_number or qr is required"), field="registration_number")
     registration = booking.registration_for_checkin(registration_number=body.registration_number, qr=body.qr)
     who = getattr(request, "auth", None)
     if isinstance(who, Account):

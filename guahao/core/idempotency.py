@@ -43,7 +43,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext_lazy as _
 
 from guahao.core import clock
-from guahao.core.errors import INVALID
+from guahao.core.errors import field_refused
 from guahao.core.models import IdempotentRequest
 from guahao.core.problems import ProblemType
 
@@ -169,7 +169,7 @@ def kept(*, owner: str, key: str, print_: str) -> Answer | None:
     another request is refused. For a request about to be refused for everyone (sold out): one
     sent again after its first attempt took the last slot is given that answer instead."""
     if not KEY_PATTERN.fullmatch(key):
-        raise INVALID.error(detail=f"{HEADER}: 1 to 255 visible ASCII characters", field=HEADER)
+        raise field_refused(HEADER, _("1 to 255 visible ASCII characters"))
     return _answered(owner=owner, key=key, print_=print_)
 
 
@@ -194,7 +194,7 @@ def replay_or_run(
     recover: Callable[[], Answer | None] | None = None,
 ) -> Answer:
     if not KEY_PATTERN.fullmatch(key):
-        raise INVALID.error(detail=f"{HEADER}: 1 to 255 visible ASCII characters", field=HEADER)
+        raise field_refused(HEADER, _("1 to 255 visible ASCII characters"))
     fields = {"owner": owner, "key": key, "fingerprint": print_}
     if atomic:
         with transaction.atomic():

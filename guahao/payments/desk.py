@@ -24,7 +24,7 @@ from guahao.booking.models import Hold, HoldStatus, Registration
 from guahao.catalog.models import Hospital
 from guahao.core import clock, outbox
 from guahao.core.audit import audit_record
-from guahao.core.errors import INVALID
+from guahao.core.errors import field_refused, one_of
 from guahao.payments import services as payments
 from guahao.payments.models import Method, Payment, PaymentStatus, Refund, RefundStatus
 from guahao.scheduling.models import Period, Schedule
@@ -49,7 +49,7 @@ def desk_hold(
     and then the platform pool (``booking.selectors.pools_of``), refused by the same rules as
     the patient's own hold (a desk is not a way round the limits)."""
     if channel not in DESK_CHANNELS:
-        raise INVALID.error(detail="channel: window or phone", field="channel")
+        raise field_refused("channel", one_of("window", "phone"))
     patient: Patient = accounts.patient_find_or_create(name=name, id_number=id_number, phone=phone)
     return booking.hold_create(
         account=patient.account, patient=patient, schedule=schedule, period=period, channel=channel, actor=actor
@@ -65,7 +65,7 @@ def desk_collect(*, hold: Hold, actor: booking.Actor, method: str | None, insura
     if not hold.payment_required or hold.fee_fen == 0:
         return booking.hold_confirm(hold=hold, insurance=insurance)
     if method not in WINDOW_METHODS:
-        raise booking_errors.PAYMENT_REQUIRED.error(field="method", detail="method: cash or card")
+        raise field_refused("method", one_of("cash", "card"), booking_errors.PAYMENT_REQUIRED)
     now = clock.now()
     with transaction.atomic():
         registration = booking.hold_book(hold_id=hold.pk, in_time_at=now, insurance=insurance, actor=actor)

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, Max, OuterRef, Q, Value, When
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from guahao.catalog.models import Campus, Department, Doctor, Fee, Hospital, Title
@@ -571,7 +572,7 @@ TEMPLATE_FIELDS = [
 
 
 def _template_check(t: ScheduleTemplate) -> None:
-    def bad(field: str, detail: str | None = None) -> None:
+    def bad(field: str, detail: str | Promise | None = None) -> None:
         raise errors.TEMPLATE_INVALID.error(field=field, detail=f"{field}: {detail or errors.TEMPLATE_INVALID.title}")
 
     if t.department.hospital_id != t.hospital_id:
@@ -585,7 +586,7 @@ def _template_check(t: ScheduleTemplate) -> None:
     if t.session not in Session.values:
         bad("session")
     if t.end <= t.start:
-        bad("end", "must be after start")
+        bad("end", _("must be after start"))
     if not 5 <= t.period_minutes <= 240:
         bad("period_minutes")
     if not 1 <= t.slots_per_period <= 100:
@@ -595,7 +596,7 @@ def _template_check(t: ScheduleTemplate) -> None:
     if t.fee_title and t.fee_title not in Title.values:
         bad("fee_title")
     if t.valid_until is not None and t.valid_until < t.valid_from:
-        bad("valid_until", "must not be before valid_from")
+        bad("valid_until", _("must not be before valid_from"))
     if len(t.location) > 100:
         bad("location")
 

@@ -142,3 +142,28 @@ def test_a_day_written_wrongly_is_told_in_chinese():
     dep = f.department(f.hospital())
     status, body = api.call("GET", f"/departments/{dep.pk}/availability?from=2026/12/01")
     assert (status, body["field"], body["detail"]) == (422, "from", "from: 日期格式为 YYYY-MM-DD")
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_field_refused_by_our_own_rules_is_worded_in_the_asked_language_too(language):
+    from guahao.accounts.services import staff_token_create
+
+    h = f.hospital()
+    dep = f.department(h)
+    desk = f.Api(language=language)
+    desk.token = staff_token_create(user=f.staff_member("desk", "operator", h), label="desk")
+    patient = f.Api(language=language).login()
+    said = {
+        "zh-hans": [
+            "from: 为必填项",
+            "from: 须在今天到 60 天后之间",
+        ],
+        "en": [
+            "from: is required",
+            "from: must be between today and 60 days ahead",
+        ],
+    }[language]
+    _, generated = desk.call("POST", "/staff/schedule-templates/generate", {"weeks": 2})
+    _, days = patient.call("GET", f"/departments/{dep.pk}/availability?from=2000-01-01")
+    assert [generated["detail"], days["detail"]] == said
+    assert (generated["field"], days["field"]) == ("from", "from")
