@@ -66,6 +66,8 @@ def test_staff_suspend_a_clinic_its_paid_patient_is_refunded_and_told_once(sandb
     registration.refresh_from_db()
     assert registration.status == "refunded"
     assert registration.events.get(kind="registration.cancelled").actor_id == "ops"  # audited
+    order = console.get(f"/console/booking/registration/{registration.pk}/change/").content.decode()
+    assert "(停诊: 医生外出会诊)" in order  # why it was cancelled, on the order page
     outbox.deliver_all()  # the worker tells the patient
     _, messages = patient.call("GET", "/messages")
     assert [m["kind"] for m in messages] == [  # told once, with why, and of the money

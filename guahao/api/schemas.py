@@ -779,6 +779,9 @@ class RegistrationOut(Schema):
     payment: PaymentOut | None
     channel: str = Field(description="where it was booked: app, wechat, window, phone, kiosk, sms, partner:…")
     moved_to_id: str | None = Field(None, description="改约: the registration this one was moved to")
+    suspension_reason: str = Field(
+        "", description="停诊: the hospital's reason, when the clinic's suspension cancelled this registration"
+    )
     rateable: bool = Field(
         False, description="the doctor may be rated now: checked in or visited, with a doctor, not rated yet"
     )
@@ -817,6 +820,7 @@ def registration_out(r: Registration) -> dict:
         "payment": payment_out(getattr(r, "payment", None)),
         "channel": r.channel,
         "moved_to_id": str(r.moved_to_id) if r.moved_to_id else None,
+        "suspension_reason": r.suspension_reason,
         "rateable": rating is None and r.doctor_id is not None and r.status in RATEABLE_REGISTRATION,
         "rating": rating_out(rating, tz) if rating is not None else None,
     }

@@ -124,6 +124,9 @@ class Registration(models.Model):
     booked_at = models.DateTimeField(_("booked at"))
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     cancelled_by = models.CharField(_("cancelled by"), max_length=10, blank=True)
+    # Cancelled by the clinic's suspension (停诊): its reason, kept for the patient's page (the
+    # clinic's own reason is cleared if it opens again).
+    suspension_reason = models.CharField(_("suspension reason"), max_length=200, blank=True, default="")
     checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
     # Where it was booked (the hold's channel); it may be cancelled on any channel.
     channel = models.CharField(_("channel"), max_length=40, default="app")

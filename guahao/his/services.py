@@ -19,7 +19,7 @@ from guahao.core.errors import INVALID
 from guahao.his import errors, outbox, registry, sync
 from guahao.his.models import HisCall, HisConnection
 from guahao.scheduling import services as scheduling
-from guahao.scheduling.models import Schedule, ScheduleStatus, ScheduleTemplate, Slot
+from guahao.scheduling.models import Schedule, ScheduleEvent, ScheduleStatus, ScheduleTemplate, Slot
 
 
 def call_retry(*, call: HisCall, actor: booking.Actor) -> HisCall:
@@ -150,8 +150,30 @@ def schedule_move(
 
 
 def schedule_reopen(*, schedule: Schedule, actor: booking.Actor, reason: str = "") -> Schedule:
+    """A suspended clinic is held after all: it opens again, and each patient whose registration
+    its suspension cancelled is told (the registration stays cancelled: they may book again)."""
     schedules_owned_here(schedule.hospital_id)
-    reopened = scheduling.schedule_reopen(schedule=schedule, actor=actor.id, reason=reason)
+    with transaction.atomic():
+        # The patients of this suspension: not those of one before it that was reopened already.
+        last_reopened = (
+            ScheduleEvent.objects.filter(schedule=schedule, kind="reopened")
+            .order_by("-at")
+            .values_list("at", flat=True)
+            .first()
+        )
+        reopened = scheduling.schedule_reopen(schedule=schedule, actor=actor.id, reason=reason)
+        cancelled = Registration.objects.filter(schedule=schedule, status=RegistrationStatus.CANCELLED).exclude(
+            suspension_reason=""
+        )
+        if last_reopened is not None:
+            cancelled = cancelled.filter(cancelled_at__gt=last_reopened)
+        for registration in cancelled:
+            events.event_emit(
+                "schedule.reopened",
+                account_id=registration.account_id,
+                registration_id=registration.pk,
+                schedule_id=schedule.pk,
+            )
     transaction.on_commit(lambda: gate.slot_freed(schedule.pk))
     return reopened
 

@@ -143,6 +143,7 @@ def schedule_suspend(*, schedule: Schedule, reason: str, actor: booking.Actor) -
         )
         for registration in booked:
             registration = payments.registration_cancel(registration=registration, actor=actor, tell_patient=False)
+            Registration.objects.filter(pk=registration.pk).update(suspension_reason=reason[:200])
             outbox.event_emit(
                 "schedule.suspended",
                 account_id=registration.account_id,

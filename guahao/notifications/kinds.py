@@ -198,6 +198,22 @@ KINDS: dict[str, Kind] = {
             urgent=True,
         ),
         Kind(
+            "schedule.reopened",
+            ALL,
+            (
+                "恢复出诊",
+                "{hospital} {department} {doctor} {date} 已恢复出诊。您的挂号 {number} 已在停诊时取消，不会自动恢复；"
+                "如仍需就诊，请重新预约。",
+            ),
+            (
+                "Clinic back on",
+                "{hospital} {department} {doctor} on {date} is held after all. Your registration {number} was cancelled "
+                "when it was suspended and is not restored; book again if you still need the visit.",
+            ),
+            service=True,
+            event=True,
+        ),
+        Kind(
             "payment.late_refunded",
             ALL,
             (

@@ -31,7 +31,8 @@ def emit(topic: str, **data: object) -> None:
 
 
 def staff() -> booking.Actor:
-    return booking.Actor.staff(get_user_model().objects.create_user("desk", is_staff=True))
+    desk, _ = get_user_model().objects.get_or_create(username="desk", defaults={"is_staff": True})
+    return booking.Actor.staff(desk)
 
 
 def booked(e: Everywhere) -> str:
@@ -150,6 +151,13 @@ def clinic_suspended_while_held(e: Everywhere) -> str:
     return "schedule.suspended_hold"
 
 
+def clinic_reopened(e: Everywhere) -> str:
+    clinic_suspended(e)
+    clock.advance(dt.timedelta(minutes=5))
+    his.schedule_reopen(schedule=e.schedule, actor=staff())
+    return "schedule.reopened"
+
+
 def clinic_moved(e: Everywhere) -> str:
     e.book()
     his.schedule_move(schedule=e.schedule, actor=staff(), start=dt.time(14, 0), end=dt.time(15, 0))
@@ -220,6 +228,7 @@ SCENARIOS = [
     reminded_hours_before,
     clinic_suspended,
     clinic_suspended_while_held,
+    clinic_reopened,
     clinic_moved,
     barred,
     lifted,
@@ -269,7 +278,13 @@ def test_every_kind_of_the_table_has_a_scenario_here():
     }
     covered |= {"hold.expired", "payment.received", "refund.started", "refund.finished", "refund.failed"}
     covered |= {"payment.late_refunded", "reminder.day_before", "reminder.hours_before", "schedule.suspended"}
-    covered |= {"schedule.suspended_hold", "schedule.moved", "blacklist.barred", "blacklist.lifted"}
+    covered |= {
+        "schedule.suspended_hold",
+        "schedule.moved",
+        "schedule.reopened",
+        "blacklist.barred",
+        "blacklist.lifted",
+    }
     covered |= {"waitlist.joined", "waitlist.offered", "waitlist.booked", "waitlist.expired", "waitlist.cancelled"}
     covered |= {"lottery.entered", "payment.link"}
     assert set(KINDS) - covered == {"payment.second_refunded"}  # tests/payments/test_paying.py books then pays twice
@@ -297,3 +312,16 @@ def test_the_catalog_s_english_names_are_used_where_it_has_them(everywhere):
     everywhere.api.language = "en"
     message = everywhere.api.call("GET", "/messages")[1][0]
     assert message["body"].startswith(f"{everywhere.hospital.name_en} Cardiology Wang Jianhua, ")
+
+
+def test_a_suspension_s_alternatives_name_doctors_in_the_reader_s_language(everywhere):
+    dep = everywhere.schedule.department
+    other = f.schedule(dep, f.doctor(dep, name="赵立新"))
+    Doctor.objects.filter(pk=other.doctor_id).update(name_en="Zhao Lixin")
+    clinic_suspended(everywhere)
+    worker()
+    said = {m["kind"]: m["body"] for m in everywhere.api.call("GET", "/messages")[1]}
+    assert f"赵立新 {other.date}" in said["schedule.suspended"]
+    everywhere.api.language = "en"
+    said = {m["kind"]: m["body"] for m in everywhere.api.call("GET", "/messages")[1]}
+    assert f"Zhao Lixin {other.date}" in said["schedule.suspended"]

@@ -8,9 +8,10 @@ import pytest
 
 from guahao.booking import services as booking
 from guahao.booking.models import Hold, Registration
-from guahao.core import clock
+from guahao.core import clock, outbox
 from guahao.his import services as his
 from guahao.his.models import HisConnection
+from guahao.notifications.models import Message
 from guahao.payments.models import Payment, PaymentStatus
 from guahao.scheduling.models import Schedule
 from tests import factories as f
@@ -69,6 +70,44 @@ def test_a_suspended_clinic_s_registration_offers_the_department_s_other_clinics
     assert 'id="rebook"' in html
     response = browser.client.get(f"/registrations/{registration.pk}/reschedule")
     assert response["Location"] == f"/departments/{registration.department_id}/"
+
+
+def test_a_reopened_clinic_s_cancelled_patient_keeps_the_reason_and_is_told_it_is_back(
+    registered, django_capture_on_commit_callbacks
+):
+    browser, registration, later = registered
+    clinic = registration.schedule
+    with django_capture_on_commit_callbacks(execute=True):
+        his.schedule_suspend(schedule=clinic, reason="医生外出会诊", actor=booking.SYSTEM)
+    html = browser.get(f"/registrations/{registration.pk}/")
+    assert "医院说明的原因：医生外出会诊" in html and 'id="reopened"' not in html
+
+    clock.advance(dt.timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        his.schedule_reopen(schedule=clinic, actor=booking.SYSTEM)
+    outbox.deliver_all()
+
+    # The clinic's own reason is cleared when it opens again; the patient's page keeps it.
+    html = browser.get(f"/registrations/{registration.pk}/")
+    assert "医院说明的原因：医生外出会诊" in html and 'id="rebook"' in html
+    assert 'id="reopened"' in html and "该门诊已恢复出诊" in html
+    told = browser.get("/messages/")
+    assert "恢复出诊" in told and registration.registration_number in told
+    assert Message.objects.filter(kind="schedule.reopened", channel="inbox").count() == 1
+
+    # Booked again, suspended and opened again: the patients of that suspension alone are told.
+    other = f.Api().login()
+    _, held = other.call("POST", "/holds", {"schedule_id": str(clinic.pk), "patient_id": other.add_patient()})
+    assert other.call("POST", f"/holds/{held['id']}/confirm", {})[0] == 201
+    clock.advance(dt.timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        his.schedule_suspend(schedule=clinic, reason="再次停诊", actor=booking.SYSTEM)
+    clock.advance(dt.timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        his.schedule_reopen(schedule=clinic, actor=booking.SYSTEM)
+    outbox.deliver_all()
+    told = Message.objects.filter(kind="schedule.reopened", channel="inbox")
+    assert sorted(told.values_list("account_id", flat=True)) == sorted([registration.account_id, int(other.account_id)])
 
 
 def test_a_paid_registration_is_offered_only_clinics_of_its_fee(registered):
