@@ -213,7 +213,9 @@ def _alternative(kind: str, schedule: Schedule, period: Period | None = None) ->
         "date": schedule.date.isoformat(),
         "session": schedule.session,
         "starts_at": (period or schedule).starts_at.astimezone(tz).isoformat(),
-        "doctor": {"id": str(doctor.pk), "name": doctor.name, "title": doctor.title} if doctor else None,
+        "doctor": {"id": str(doctor.pk), "name": doctor.name, "name_en": doctor.name_en, "title": doctor.title}
+        if doctor
+        else None,
     }
 
 
