@@ -147,7 +147,10 @@ def join_refusal(schedule: Schedule, rules: Rules | None = None, *, places: bool
         return booking_errors.SCHEDULE_NOT_RELEASED.error(release_at=_local_iso(opens, schedule))
     deadline = waitlist_deadline(schedule, rules)
     if now >= deadline:
-        return errors.WAITLIST_CLOSED.error(closed_at=_local_iso(deadline, schedule))
+        return errors.WAITLIST_CLOSED.error(
+            closed_at=_local_iso(deadline, schedule),
+            alternatives=booking_selectors.alternatives(schedule=schedule, period=None),
+        )
     if _free_now(schedule):
         return errors.WAITLIST_NOT_FULL.error()
     if places and schedule.waitlist_active >= rules.waitlist_places:

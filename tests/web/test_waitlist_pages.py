@@ -167,10 +167,10 @@ def test_a_full_clinic_without_an_open_waitlist_says_why(language):
     assert 'data-code="waitlist.full"' in html and f'href="/schedules/{colleague.pk}/"' in html.split('id="problem"')[1]
 
     # tomorrow's clinic at 18:00 today: closed
-    clinic, _, _ = full_clinic(day_offset=1, waitlist_places=5)
+    clinic, colleague, _ = full_clinic(day_offset=1, waitlist_places=5)
     with clock.travel(clock.at_local(f.today(), dt.time(18, 0), "Asia/Shanghai")):
         code, part = why(clinic)
-        assert code == "waitlist.closed"
+        assert code == "waitlist.closed" and f'href="/schedules/{colleague.pk}/"' in part  # what is left instead
         assert (
             f"已于 {f.today().isoformat()} 18:00 截止" if zh else f"It closed at {f.today().isoformat()} 18:00"
         ) in part
