@@ -19,13 +19,14 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from unfold.admin import TabularInline
 
 from guahao.console.base import ReadOnlyAdmin, apply_each
 from guahao.payments import money
 from guahao.scheduling.rules import rules_for_schedule, waitlist_deadline
 from guahao.waitlist import services as waitlist
-from guahao.waitlist.models import EntryStatus, WaitlistDraw, WaitlistEntry, WaitlistEvent
+from guahao.waitlist.models import EntryMode, EntryStatus, WaitlistDraw, WaitlistEntry, WaitlistEvent
 
 REMOVED = "waitlist.removed"
 
@@ -39,8 +40,47 @@ def _status(code: str) -> str:
     return str(EntryStatus(code).label) if code in EntryStatus.values else code
 
 
+# What each waitlist event records, as staff read it (the code stays in the column's filter).
+EVENT_LABELS = {
+    "joined": pgettext_lazy("waitlist entries", "Joined"),
+    "paid": _("Paid in advance"),
+    "offered": _("Slot offered"),
+    "booked": _("Booked from the waitlist"),
+    "lottery.entered": _("Entered the draw"),
+    "lottery.to_waitlist": _("Not drawn: on the waitlist"),
+}
+# Why an entry ended, as staff read it where the patient's own wording speaks to the patient.
+STAFF_REASONS = {"waitlist.left": _("the patient left the waitlist")}
+# Details of an event, by their names in the record.
+DETAIL_LABELS = {
+    "hold_id": _("hold"),
+    "slot_number": _("visit number"),
+    "registration_id": _("registration"),
+    "mode": _("waitlist mode"),
+    "order": _("order"),
+    "note": _("note"),
+}
+
+
+def reason_for_staff(code: str, note: str = "") -> str:
+    """Why an entry ended, worded for staff, the code after it (as recorded, for a search)."""
+    if not code:
+        return ""
+    worded = STAFF_REASONS.get(code) or waitlist.REASONS.get(code)
+    text = str(worded) if worded is not None else code
+    if note and code == REMOVED:
+        text += f": {note}"
+    return f"{text} ({code})"
+
+
 class EventColumns:
     """An event's change of status and its details, readable in the staff member's language."""
+
+    @admin.display(description=_("event"), ordering="kind")
+    def what(self, obj: WaitlistEvent) -> str:
+        if obj.kind.startswith("ended."):
+            return str(_("Ended"))
+        return str(EVENT_LABELS.get(obj.kind, obj.kind))
 
     @admin.display(description=_("status change"))
     def change(self, obj: WaitlistEvent) -> str:
@@ -50,14 +90,22 @@ class EventColumns:
 
     @admin.display(description=_("details"))
     def details(self, obj: WaitlistEvent) -> str:
-        return ", ".join(f"{k}={v}" for k, v in obj.data.items() if v not in ("", None))
+        data = {k: v for k, v in obj.data.items() if v not in ("", None)}
+        said = []
+        if "reason" in data:
+            said.append(reason_for_staff(str(data.pop("reason")), str(data.pop("note", ""))))
+        for key, value in data.items():
+            if key == "mode" and value in EntryMode.values:
+                value = EntryMode(value).label
+            said.append(f"{DETAIL_LABELS.get(key, key)}: {value}")
+        return "; ".join(said)
 
 
 class WaitlistEventInline(EventColumns, TabularInline):
     model = WaitlistEvent
     extra = 0
     can_delete = False
-    fields = ["at", "kind", "change", "actor", "details"]
+    fields = ["at", "what", "change", "actor", "details"]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -135,7 +183,7 @@ class WaitlistEntryAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("reason"))
     def reason(self, obj: WaitlistEntry) -> str:
-        return f"{waitlist.reason_worded(obj)} ({obj.end_reason})" if obj.end_reason else ""
+        return reason_for_staff(obj.end_reason, obj.note)
 
     @admin.display(description=_("where it stands"))
     def standing(self, obj: WaitlistEntry) -> str:
@@ -216,8 +264,8 @@ class WaitlistDrawAdmin(ReadOnlyAdmin):
 @admin.register(WaitlistEvent)
 class WaitlistEventAdmin(EventColumns, ReadOnlyAdmin):
     hospital_path = "entry__hospital"
-    list_display = ["at", "entry_number", "kind", "change", "actor", "details"]
-    fields = ["at", "entry", "kind", "change", "actor", "details"]
+    list_display = ["at", "entry_number", "what", "change", "actor", "details"]
+    fields = ["at", "entry", "what", "change", "actor", "details"]
     readonly_fields = fields
 
     @admin.display(description=_("waitlist entry"), ordering="entry_id")

@@ -136,4 +136,9 @@ class WaitlistEvent(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.from_status}→{self.to_status}"
+        """The change of status, in the reader's language (the console's rows read it)."""
+
+        def said(code: str) -> str:
+            return str(EntryStatus(code).label) if code in EntryStatus.values else code
+
+        return f"{said(self.from_status)} → {said(self.to_status)}" if self.from_status else said(self.to_status)

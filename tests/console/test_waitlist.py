@@ -57,8 +57,18 @@ def test_a_clinics_entries_show_the_patient_masked_the_mode_and_where_each_stand
     assert f"王芳 ({number[:6]}********{number[-4:]})" in listing and number not in listing
     assert "候补中" in listing and "有号即直接预约（无需线上支付）" in listing
     detail = desk.get(f"{ENTRIES}{entry.pk}/change/").content.decode()
-    assert "排在第 1 位" in detail and "joined" in detail  # where it stands, and its events
+    assert "排在第 1 位" in detail and "申请候补" in detail  # where it stands, and its events, worded
+    assert "候补方式: 有号即直接预约" in detail and "mode=" not in detail
     assert f"patient:{entry.account_id}" in detail  # who joined
+
+
+def test_an_entry_the_patient_left_reads_so_to_staff():
+    h, clinic, _ = full_clinic()
+    patient, entry = join(clinic)
+    assert patient.call("DELETE", f"/waitlist/{entry.pk}")[0] == 200
+    detail = console(h, "viewer").get(f"{ENTRIES}{entry.pk}/change/").content.decode()
+    assert "患者已退出候补 (waitlist.left)" in detail and "您已退出候补" not in detail
+    assert "已结束" in detail and "ended.cancelled" not in detail
 
 
 def test_an_operator_removes_an_entry_with_a_reason_the_patient_reads_and_the_events_name_them():
