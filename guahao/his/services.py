@@ -137,16 +137,19 @@ def schedule_move(
             booked = Registration.objects.filter(schedule=schedule, status=RegistrationStatus.BOOKED).select_related(
                 "hospital", "department", "doctor", "schedule__doctor", "period"
             )
-            for registration in booked:
-                events.event_emit(
-                    "schedule.moved",
-                    account_id=registration.account_id,
-                    registration_id=registration.pk,
-                    schedule_id=schedule.pk,
-                    reason=reason,
-                )
-                told += 1
+            told = _tell_each("schedule.moved", booked, schedule, reason=reason)
     return changes, told
+
+
+def _tell_each(topic: str, registrations: Any, schedule: Schedule, **data: object) -> int:
+    """An event of ``topic`` for each registration's patient (the messages come of it); how many."""
+    told = 0
+    for registration in registrations:
+        events.event_emit(
+            topic, account_id=registration.account_id, registration_id=registration.pk, schedule_id=schedule.pk, **data
+        )
+        told += 1
+    return told
 
 
 def schedule_reopen(*, schedule: Schedule, actor: booking.Actor, reason: str = "") -> Schedule:
@@ -167,13 +170,7 @@ def schedule_reopen(*, schedule: Schedule, actor: booking.Actor, reason: str = "
         )
         if last_reopened is not None:
             cancelled = cancelled.filter(cancelled_at__gt=last_reopened)
-        for registration in cancelled:
-            events.event_emit(
-                "schedule.reopened",
-                account_id=registration.account_id,
-                registration_id=registration.pk,
-                schedule_id=schedule.pk,
-            )
+        _tell_each("schedule.reopened", cancelled, schedule)
     transaction.on_commit(lambda: gate.slot_freed(schedule.pk))
     return reopened
 
