@@ -198,6 +198,12 @@ def session_staff(request: Any) -> Any:
     return user if otp_passed(request) else None
 
 
+def keeps_till(user: Any) -> bool:
+    """Whether the staff member takes money at the window (a till of their own): they collect it
+    and pay refunds back there. The platform's staff never do."""
+    return bool(user.has_perm("payments.add_payment")) and not staff_scope(user).is_platform
+
+
 def otp_device_of(user: Any, *, confirmed: bool = True) -> Any:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 

@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from guahao.accounts import idcard
+from guahao.accounts import idcard, staff
 from guahao.booking import selectors
 from guahao.booking import services as booking
 from guahao.booking.models import Registration, RegistrationStatus
@@ -328,12 +328,13 @@ class RegistrationAdmin(ScopedAdmin):
     @admin.action(description=_("Cancel the selected registrations (and refund what was paid)"), permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet) -> Any:
         actor = booking.Actor.staff(request.user)
+        till = staff.keeps_till(request.user)  # a window payment is handed back now by who keeps a till
         return self._with_reason(
             request,
             queryset,
             "cancel",
             lambda r, reason, asked: payments.registration_cancel(
-                registration=r, actor=actor, reason=reason, patient_asked=asked
+                registration=r, actor=actor, reason=reason, patient_asked=asked, paid_back_here=till
             ),
             str(_("Cancelled")),
         )
@@ -385,11 +386,14 @@ class RegistrationAdmin(ScopedAdmin):
     @admin.action(description=_("Refund the selected registrations' payments"), permissions=["change"])
     def refund(self, request: HttpRequest, queryset: QuerySet) -> Any:
         actor = booking.Actor.staff(request.user)
+        till = staff.keeps_till(request.user)  # a window payment is handed back now by who keeps a till
         return self._with_reason(
             request,
             queryset,
             "refund",
-            lambda r, reason, asked: payments.registration_refund(registration=r, actor=actor, reason=reason),
+            lambda r, reason, asked: payments.registration_refund(
+                registration=r, actor=actor, reason=reason, paid_back_here=till
+            ),
             str(_("Refund started")),
         )
 

@@ -17,7 +17,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
-from guahao.accounts.scope import PLATFORM, staff_scope
+from guahao.accounts import staff
+from guahao.accounts.scope import PLATFORM
 from guahao.booking import services as booking
 from guahao.console.base import ReadOnlyAdmin, apply_each
 from guahao.core import clock
@@ -95,7 +96,7 @@ class RefundAdmin(ReadOnlyAdmin):
 
     def has_pay_out_permission(self, request: HttpRequest) -> bool:
         """Who takes money at the window pays it back there (window clerks, from their till)."""
-        return request.user.has_perm("payments.add_payment") and not staff_scope(request.user).is_platform
+        return staff.keeps_till(request.user)
 
     @admin.action(
         description=_("Pay the selected window refunds back at the window (your till)"), permissions=["pay_out"]

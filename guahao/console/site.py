@@ -60,7 +60,7 @@ class ConsoleSite(UnfoldAdminSite):
             "may_see_stats": request.user.has_perm("booking.view_registration"),
             # the desk works for one hospital: the platform admin opens it with ?hospital=
             "may_book": request.user.has_perm("booking.add_registration") and not staff_scope(request.user).is_platform,
-            "may_till": request.user.has_perm("payments.add_payment") and not staff_scope(request.user).is_platform,
+            "may_till": staff.keeps_till(request.user),
             "title": _("Today"),
             **(extra_context or {}),
         }

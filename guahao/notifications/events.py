@@ -116,7 +116,20 @@ def registration_cancelled(event: OutboxEvent) -> None:
     # What goes back: the registration's payment, if it was paid (nothing at a hospital that is free).
     payment = getattr(registration, "payment", None)
     refund_fen = payment.amount_fen if payment is not None and payment.status == "paid" else 0
-    _tell(event, kind, account_id=registration.account_id, visit=registration, refund_fen=refund_fen)
+    _tell(
+        event,
+        kind,
+        account_id=registration.account_id,
+        visit=registration,
+        refund_fen=refund_fen,
+        refund_at_window=_paid_at_window(registration),
+    )
+
+
+def _paid_at_window(registration: Registration) -> bool:
+    """The registration was paid at the hospital's window: its money goes back there, to collect."""
+    payment = getattr(registration, "payment", None)
+    return payment is not None and payment.provider == "window"  # payments.services.WINDOW
 
 
 def _bar(event: OutboxEvent, kind: str) -> None:
@@ -172,6 +185,8 @@ def _refund(event: OutboxEvent, kind: str) -> None:
 def refund_started(event: OutboxEvent) -> None:
     if event.data.get("reason") == "late":
         _refund(event, services.SECOND_PAYMENT_REFUNDED if event.data.get("booked") else services.LATE_PAYMENT_REFUNDED)
+    elif event.data.get("at_window"):
+        _refund(event, "refund.at_window")  # money taken at the window waits there for the patient
     else:
         _refund(event, "refund.started")
 
@@ -193,6 +208,7 @@ def schedule_suspended(event: OutboxEvent) -> None:
     registration = _registration(d.get("registration_id"))
     if registration is not None:
         facts["refund_fen"] = int(d.get("refund_fen") or 0)
+        facts["refund_at_window"] = _paid_at_window(registration)
         _tell(event, services.SCHEDULE_SUSPENDED, account_id=registration.account_id, visit=registration, **facts)
         return
     hold = _hold(d.get("hold_id"))

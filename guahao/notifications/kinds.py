@@ -252,6 +252,20 @@ KINDS: dict[str, Kind] = {
             service=True,
         ),
         Kind(
+            "refund.at_window",
+            ALL,
+            (
+                "请到窗口领取退款",
+                "您在窗口为 {date} {hospital} {department} 支付的 {amount} 在医院窗口退还，请到挂号收费窗口领取。",
+            ),
+            (
+                "Collect your refund at the window",
+                "The {amount} you paid at the window for {hospital} {department} on {date} is paid back at the "
+                "hospital: collect it at the registration and payment window.",
+            ),
+            service=True,
+        ),
+        Kind(
             "refund.finished",
             ALL,
             ("退款成功", "您为 {date} {hospital} {department} 支付的 {amount} 已原路退回。"),

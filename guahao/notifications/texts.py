@@ -20,6 +20,10 @@ _LABELS = {
     "manual": ("医院设置", "a decision of the hospital"),
     "refund": ("已付的 {amount} 将原路退回。", "the {amount} you paid goes back to where it was paid from."),
     "no_refund": ("本次挂号未付费。", "nothing was paid."),
+    "refund_at_window": (
+        "已付的 {amount} 请到医院挂号收费窗口领取。",
+        "the {amount} you paid is handed back at the hospital's registration and payment window.",
+    ),
     "prepaid": ("预付的 {amount} 将原路退回。", "The {amount} paid in advance goes back to where it was paid from."),
     "none": ("暂无", "none right now"),
     # Why a waitlist entry ended (the waitlist's reason codes).
@@ -101,7 +105,8 @@ def facts_of(data: dict[str, Any], language: str) -> dict[str, str]:
     }
     if "refund_fen" in data:
         paid = int(data["refund_fen"] or 0)
-        facts["refund"] = _amount_said("refund", paid, language) if paid else _label("no_refund", language)
+        said = "refund_at_window" if data.get("refund_at_window") else "refund"
+        facts["refund"] = _amount_said(said, paid, language) if paid else _label("no_refund", language)
     else:
         facts["refund"] = ""
     prepaid = int(data.get("prepaid_fen") or 0)

@@ -376,6 +376,7 @@ def _refund_told(topic: str, refund: Refund, **more: object) -> None:
         registration_id=payment.registration_id,
         amount_fen=refund.amount_fen,
         reason=refund.reason,
+        at_window=payment.provider == WINDOW,  # paid back at the window, not by a provider
         **more,
     )
 
@@ -453,9 +454,13 @@ def registration_cancel(
     tell_patient: bool = True,
     reason: str = "",
     patient_asked: bool = False,
+    paid_back_here: bool = False,
 ) -> Registration:
     """Cancel a registration and, if it was paid for, start refunding it in the same step
-    (``reason`` and ``patient_asked``: a staff cancellation, see ``booking.registration_cancel``)."""
+    (``reason`` and ``patient_asked``: a staff cancellation, see ``booking.registration_cancel``).
+    Money taken at the window goes back at the window: ``paid_back_here``, the cancelling staff
+    member keeps a till and hands it back now (``refund_pay_out``); otherwise the refund waits,
+    pending, for whoever at the window pays it out (a suspension's, a colleague's without a till)."""
     refund: Refund | None = None
     with transaction.atomic():
         registration = booking.registration_cancel(
@@ -469,11 +474,12 @@ def registration_cancel(
         if payment is not None:
             booking.registration_refund_start(registration_id=registration.pk, actor=actor)
             refund = _refund_open(payment=payment, reason=RefundReason.CANCELLED)
-            _refund_told("refund.started", refund)
-            if payment.provider == WINDOW and actor.type == ActorType.STAFF:
-                # Taken at the window, paid back there by the staff member who cancels (their till).
-                refund_pay_out(refund=refund, actor=actor)
-                refund = None
+            if payment.provider == WINDOW and paid_back_here and actor.type == ActorType.STAFF:
+                refund_pay_out(refund=refund, actor=actor)  # handed back now: the patient hears it is done
+            else:
+                _refund_told("refund.started", refund)  # a window payment's: to collect at the window
+            if payment.provider == WINDOW:
+                refund = None  # never sent to a provider
     if refund is not None:
         _after_commit_send(refund)
     registration.refresh_from_db()
@@ -641,10 +647,13 @@ def payments_check() -> dict[str, int]:
     return done
 
 
-def registration_refund(*, registration: Registration, actor: Actor, reason: str) -> Refund:
+def registration_refund(
+    *, registration: Registration, actor: Actor, reason: str, paid_back_here: bool = False
+) -> Refund:
     """Staff refund a paid registration that stays as it is (checked in, visited, a no-show the
     hospital forgives): the whole payment goes back, recorded with who and why. A booked one is
-    refunded by cancelling it."""
+    refunded by cancelling it. Money taken at the window goes back there, as on a cancellation
+    (``paid_back_here``: handed back now from the staff member's till)."""
     if not reason.strip():
         raise booking_errors.REASON_REQUIRED.error(field="reason")
     allowed = ("checked_in", "visited", "no_show")
@@ -669,5 +678,10 @@ def registration_refund(*, registration: Registration, actor: Actor, reason: str
             amount_fen=refund.amount_fen,
             reason=reason.strip()[:300],
         )
+        if payment.provider == WINDOW:
+            if paid_back_here:
+                refund = refund_pay_out(refund=refund, actor=actor)
+            else:
+                _refund_told("refund.started", refund)  # to collect at the window
     _after_commit_send(refund)
     return refund

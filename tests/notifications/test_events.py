@@ -113,6 +113,11 @@ def refund_started(e: Everywhere) -> str:
     return "refund.started"
 
 
+def refund_at_the_window(e: Everywhere) -> str:
+    _money(e, "refund.started", reason="cancelled", at_window=True)
+    return "refund.at_window"
+
+
 def refund_finished(e: Everywhere) -> str:
     _money(e, "refund.finished", reason="cancelled")
     return "refund.finished"
@@ -221,6 +226,7 @@ SCENARIOS = [
     cancelled_by_staff,
     cancelled_by_the_his,
     refund_started,
+    refund_at_the_window,
     refund_finished,
     refund_failed,
     paid_too_late,
@@ -286,7 +292,7 @@ def test_every_kind_of_the_table_has_a_scenario_here():
         "blacklist.lifted",
     }
     covered |= {"waitlist.joined", "waitlist.offered", "waitlist.booked", "waitlist.expired", "waitlist.cancelled"}
-    covered |= {"lottery.entered", "payment.link"}
+    covered |= {"lottery.entered", "payment.link", "refund.at_window"}
     assert set(KINDS) - covered == {"payment.second_refunded"}  # tests/payments/test_paying.py books then pays twice
 
 

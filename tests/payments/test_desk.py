@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import User
+from django.test import Client
 
 from guahao.accounts import phones
 from guahao.accounts.models import Account, Patient
@@ -158,7 +160,9 @@ def test_the_till_balances_with_the_day_s_window_payments_and_refunds(desk):
     _, made = _hold(colleague, clinic, _person("赵敏"))
     colleague.call("POST", f"/staff/desk/holds/{made['hold']['id']}/collect", {"method": "cash"})
     # the patient of the first asks at the window to cancel: the cash goes back from the drawer
-    cancelled = payments.registration_cancel(registration=booked[0], actor=clerk, reason="患者不来了")
+    cancelled = payments.registration_cancel(
+        registration=booked[0], actor=clerk, reason="患者不来了", paid_back_here=True
+    )
     assert cancelled.status == "refunded"
     refund = Refund.objects.get(payment__registration=booked[0])
     assert (refund.status, refund.paid_out_by, refund.amount_fen) == ("succeeded", "clerk1", 5100)
@@ -247,3 +251,59 @@ def test_the_statistics_count_by_channel(desk):
     booking.hold_book(hold_id=int(hold["id"]), in_time_at=clock.now(), insurance=False)
     window = stats.StatsFilter(date_from=f.today(), date_to=f.today() + dt.timedelta(days=2))
     assert {r["key"]: r["booked"] for r in stats.by_channel(window)} == {"app": 1, "window": 1}
+
+
+def test_a_colleague_without_a_till_cancels_and_the_money_waits_at_the_window(desk):
+    """An operator (no till) cancels in the console a registration paid in cash at the window:
+    nothing is marked paid out in their name; the refund waits for a clerk, and the patient is
+    told to collect it at the window."""
+    h, dep, clinic, client = desk
+    person = _person()
+    _, made = _hold(client, clinic, person)
+    _, r = client.call("POST", f"/staff/desk/holds/{made['hold']['id']}/collect", {"method": "cash"})
+    f.staff_member("op1", "operator", h)
+    console = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert console.login(username="op1", password="pw-for-tests")
+    form = {"action": "cancel", "_selected_action": [r["id"]], "apply": "yes", "reason": "患者电话取消"}
+    console.post("/console/booking/registration/", form, follow=True)
+
+    refund = Refund.objects.get(payment__registration_id=r["id"])
+    assert (refund.status, refund.paid_out_by) == ("pending", "")
+    assert Registration.objects.get(pk=r["id"]).status == "refunding"
+    assert not AuditEntry.objects.filter(action="refund.paid_out").exists()
+    outbox.deliver_all()
+    app = f.Api().login(person["phone"])
+    told = {m["kind"]: m["body"] for m in app.call("GET", "/messages")[1]}
+    assert "请到挂号收费窗口领取" in told["refund.at_window"] and "refund.started" not in told
+    assert "已付的 ¥51.00 请到医院挂号收费窗口领取" in told["registration.cancelled_by_hospital"]  # not 原路退回
+
+    payments.refund_pay_out(refund=refund, actor=booking.Actor.staff(User.objects.get(username="clerk1")))
+    assert client.call("GET", "/staff/till")[1]["balance_fen"] == 0  # taken and handed back by the clerk
+
+
+@pytest.mark.clock("10:00")
+def test_a_clerk_refunds_a_checked_in_cash_visit_from_the_console_in_one_step(desk):
+    h, dep, clinic, client = desk
+    today = f.schedule(
+        dep,
+        f.doctor(dep, "孙春梅"),
+        day=f.today(),
+        session="pm",
+        start=dt.time(14, 0),
+        end=dt.time(15, 0),
+        platform_share_percent=50,
+    )
+    status, made = _hold(client, today, _person())
+    assert status == 201, made
+    _, r = client.call("POST", f"/staff/desk/holds/{made['hold']['id']}/collect", {"method": "cash"})
+    clerk = User.objects.get(username="clerk1")
+    booking.registration_check_in(registration=Registration.objects.get(pk=r["id"]), actor=booking.Actor.staff(clerk))
+    console = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert console.login(username="clerk1", password="pw-for-tests")
+    form = {"action": "refund", "_selected_action": [r["id"]], "apply": "yes", "reason": "医生临时停诊"}
+    console.post("/console/booking/registration/", form, follow=True)
+
+    refund = Refund.objects.get(payment__registration_id=r["id"])
+    assert (refund.status, refund.paid_out_by) == ("succeeded", "clerk1")  # handed back from the till
+    assert Registration.objects.get(pk=r["id"]).status == "checked_in"  # the visit stands
+    assert client.call("GET", "/staff/till")[1]["balance_fen"] == 0
