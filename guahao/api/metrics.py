@@ -22,20 +22,19 @@ class StateNow:
     """What needs watching, read from the database at each scrape."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from django.db.models import Count, Exists, OuterRef
+        from django.db.models import Count
         from huey.contrib.djhuey import HUEY
 
         from guahao.booking.models import Hold, HoldStatus
         from guahao.his.models import HisCall
-        from guahao.payments.models import Refund
+        from guahao.payments.models import Refund, refunds_failed_standing
 
         yield GaugeMetricFamily("guahao_jobs_waiting", "Jobs in the queue", value=HUEY.pending_count())
         calls = GaugeMetricFamily("guahao_his_writebacks", "HIS write-backs by status", labels=["status"])
         for row in HisCall.objects.values("status").annotate(n=Count("pk")).order_by():
             calls.add_metric([row["status"]], row["n"])
         yield calls
-        later = Refund.objects.filter(payment_id=OuterRef("payment_id")).exclude(status="failed")
-        failed = Refund.objects.filter(status="failed").exclude(Exists(later)).count()
+        failed = refunds_failed_standing(Refund.objects.all()).count()
         yield GaugeMetricFamily("guahao_refunds_failed", "Failed refunds waiting for staff", value=failed)
         held = Hold.objects.filter(status=HoldStatus.HELD).count()
         yield GaugeMetricFamily("guahao_holds_live", "Slots held now, waiting for confirm or payment", value=held)

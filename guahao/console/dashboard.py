@@ -26,7 +26,7 @@ from guahao.catalog.models import Hospital
 from guahao.core import clock
 from guahao.his import outbox
 from guahao.his.models import HisCall
-from guahao.payments.models import FailedRefund, ReconciliationDifference, Refund, RefundStatus
+from guahao.payments.models import FailedRefund, ReconciliationDifference, Refund, RefundStatus, refunds_failed_standing
 from guahao.scheduling.models import Schedule, ScheduleStatus, SlotState
 from guahao.waitlist.models import EntryStatus, WaitlistEntry
 
@@ -111,9 +111,7 @@ def _refunds(d: Day) -> list[Figure]:
     if not d.may("payments.view_refund"):
         return []
     pending = d.narrow(Refund.objects.filter(status=RefundStatus.PENDING), "payment__hospital").count()
-    failed = FailedRefund.objects.filter(status=RefundStatus.FAILED).exclude(
-        payment__refunds__status__in=[RefundStatus.PENDING, RefundStatus.SUCCEEDED]
-    )
+    failed = refunds_failed_standing(FailedRefund.objects.all())
     return [
         Figure(
             "refunds_pending", _("Refunds on their way"), pending, _list("payments_refund", status__exact="pending")

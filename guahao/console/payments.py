@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
@@ -31,6 +31,7 @@ from guahao.payments.models import (
     ReconciliationRun,
     Refund,
     RefundStatus,
+    refunds_failed_standing,
 )
 
 
@@ -127,8 +128,7 @@ class FailedRefundAdmin(RefundAdmin):
     list_filter = ["reason"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        later = Refund.objects.filter(payment_id=OuterRef("payment_id")).exclude(status="failed")
-        return super().get_queryset(request).filter(status="failed").exclude(Exists(later))
+        return refunds_failed_standing(super().get_queryset(request))
 
 
 class DifferenceInline(TabularInline):

@@ -214,6 +214,13 @@ class ReconciliationDifference(models.Model):
         return f"{self.get_kind_display()} {self.out_refund_no or self.out_trade_no}"
 
 
+def refunds_failed_standing(refunds: models.QuerySet[Refund]) -> models.QuerySet[Refund]:
+    """Of ``refunds``, the failed ones still to handle: the last attempt for its payment (a
+    retry is a later refund of the same payment, so an attempt retried is not counted again)."""
+    later = Refund.objects.filter(payment_id=models.OuterRef("payment_id"), pk__gt=models.OuterRef("pk"))
+    return refunds.filter(status=RefundStatus.FAILED).exclude(models.Exists(later))
+
+
 class FailedRefund(Refund):
     """The staff queue of refunds that failed and wait for someone to act."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
 
 from guahao.booking.models import RegistrationStatus
@@ -54,11 +54,15 @@ def refunds(f: StatsFilter, tz: str) -> dict[str, Any]:
     if f.department_id is not None:
         qs = qs.filter(payment__hold__department_id__in=department_and_below(f.department_id))
     qs = qs.annotate(day=TruncDate("created_at", tzinfo=ZoneInfo(tz))).filter(day__gte=f.date_from, day__lte=f.date_to)
+    # A failed attempt tried again is not a second refund, nor money still owed: only the last
+    # attempt for a payment counts (``refunds_failed_standing``).
+    retried = Refund.objects.filter(payment_id=OuterRef("payment_id"), pk__gt=OuterRef("pk"))
+    qs = qs.annotate(retried=Exists(retried))
     sums = {
-        "count": Count("id"),
+        "count": Count("id", filter=Q(retried=False)),
         "refunded_fen": Sum("amount_fen", filter=Q(status=RefundStatus.SUCCEEDED)),
         "pending_fen": Sum("amount_fen", filter=Q(status=RefundStatus.PENDING)),
-        "failed_fen": Sum("amount_fen", filter=Q(status=RefundStatus.FAILED)),
+        "failed_fen": Sum("amount_fen", filter=Q(status=RefundStatus.FAILED, retried=False)),
     }
 
     def shaped(r: dict[str, Any], key: str) -> dict[str, Any]:

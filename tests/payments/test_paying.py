@@ -217,6 +217,38 @@ def test_a_failed_refund_waits_for_staff_with_its_reason(held, sandbox):
     assert Refund.objects.count() == 2
 
 
+def test_a_refund_that_failed_twice_is_one_to_handle_and_one_in_the_figures(held, sandbox):
+    from django.test import Client
+
+    from guahao.booking.stats import StatsFilter
+    from guahao.payments import stats
+    from tests.api.test_metrics import value
+
+    sandbox(refund_fail=1.0)
+    client, hold = held
+    post(pay_start(client, hold)["pay_url"] + "/pay")
+    registration = wait_for(lambda: Registration.objects.first())
+    client.call("POST", f"/registrations/{registration.pk}/cancel")
+    first = wait_for(lambda: Refund.objects.filter(status="failed").first())
+    console = _console()
+    console.post("/console/payments/failedrefund/", {"action": "retry", "_selected_action": [first.pk]})
+    second = wait_for(lambda: Refund.objects.filter(status="failed").exclude(pk=first.pk).first())
+
+    queue = console.get("/console/payments/failedrefund/").content.decode()
+    assert second.out_refund_no in queue and first.out_refund_no not in queue  # the last attempt alone
+    assert value(Client().get("/metrics").content.decode(), "guahao_refunds_failed") == 1
+    today = clock.local_today(registration.hospital.timezone)
+    figures = stats.refunds(StatsFilter(date_from=today, date_to=today), registration.hospital.timezone)["total"]
+    assert (figures["count"], figures["failed_fen"]) == (1, second.amount_fen)
+
+    sandbox(refund_fail=0.0)
+    console.post("/console/payments/failedrefund/", {"action": "retry", "_selected_action": [second.pk]})
+    wait_for(lambda: Registration.objects.get().status == "refunded")
+    figures = stats.refunds(StatsFilter(date_from=today, date_to=today), registration.hospital.timezone)["total"]
+    assert figures == {"count": 1, "refunded_fen": second.amount_fen, "pending_fen": 0, "failed_fen": 0}
+    assert value(Client().get("/metrics").content.decode(), "guahao_refunds_failed") == 0
+
+
 def _console():
     from django.contrib.auth.models import User
     from django.test import Client
