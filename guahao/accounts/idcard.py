@@ -143,6 +143,15 @@ def _resident(number: str) -> Document:
     return Document(RESIDENT, parsed.number, parsed.birth_date, parsed.gender)
 
 
+def resident_refusal(raw: str) -> str | None:
+    """Why ``raw`` is not a resident ID number, in the reader's language (None: it is one)."""
+    try:
+        _resident(_clean(raw or ""))
+    except Refused as refused:
+        return str(refused.reason)
+    return None
+
+
 def document_parse(id_type: str, raw: str) -> Document:
     """The number of a document of that type, validated by the document's own rule; raises
     ``Refused`` naming what is wrong."""

@@ -99,7 +99,7 @@ def kiosk_patient(id_number: str) -> Patient | None:
     nobody has registered that number; a number that is not a valid resident ID is refused."""
     parsed = idcard.parse(id_number or "")
     if parsed is None:
-        raise errors.ID_NUMBER_INVALID.error(field="id_number")
+        raise errors.ID_NUMBER_INVALID.error(detail=idcard.resident_refusal(id_number or ""), field="id_number")
     return (
         Patient.objects.filter(
             id_number_hash__in=idcard.lookup_hashes(parsed.number), removed_at__isnull=True, account__is_active=True

@@ -611,7 +611,7 @@ def patient_find_or_create(*, name: str, id_number: str, phone: str, channel: st
     name = real_name(name)
     parsed = idcard.parse(id_number)
     if parsed is None:
-        raise errors.ID_NUMBER_INVALID.error(field="id_number")
+        raise errors.ID_NUMBER_INVALID.error(detail=idcard.resident_refusal(id_number), field="id_number")
     phone = phone_normalize(phone)
     id_hash = idcard.lookup_hash(parsed.number)
     known = Patient.objects.filter(id_number_hash=id_hash).order_by("pk").first()

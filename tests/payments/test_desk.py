@@ -89,6 +89,7 @@ def test_the_desk_finds_a_known_patient_and_refuses_a_wrong_name_or_number(desk)
     wrong_check = "1" if person["id_number"].endswith("0") else "0"  # never the number's own check digit
     status, problem = _hold(client, clinic, person | {"id_number": person["id_number"][:-1] + wrong_check})
     assert status == 422 and problem["field"] == "id_number"
+    assert "校验码" in problem["detail"]  # the real problem named, as the patient's own form names it
     status, problem = _hold(client, clinic, person | {"phone": "12345"})
     assert status == 422 and problem["field"] == "phone"
     status, problem = _hold(client, clinic, {k: v for k, v in person.items() if k != "name"})
