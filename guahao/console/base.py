@@ -4,6 +4,7 @@ answered 404, read-only lists, and actions applied row by row with each refusal 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -22,6 +23,7 @@ from unfold.admin import ModelAdmin
 
 from guahao.accounts.scope import PLATFORM, StaffScope, staff_scope
 from guahao.catalog.models import Doctor, Hospital
+from guahao.console import exports
 from guahao.console.exports import table_response
 from guahao.core.audit import audit_record
 from guahao.core.problems import Problem
@@ -219,13 +221,16 @@ class ScopedAdmin(ModelAdmin):
                 if isinstance(value, bool):  # a page's tick or cross, in words
                     out.append(str(_("Yes") if value else _("No")))
                     continue
+                if isinstance(value, dt.datetime | dt.date) and not getattr(field, "choices", None):
+                    out.append(exports.moment(value))  # sortable, on the staff member's clock
+                    continue
                 if field is None:
                     shown = display_for_value(value, "", boolean=bool(getattr(_attr, "boolean", False)))
                 elif isinstance(field, models.ForeignKey):
                     shown = "" if value is None else str(value)
                 else:
                     shown = display_for_field(value, field, "")
-                out.append(strip_tags(str(shown)))
+                out.append(exports.number_or_text(strip_tags(str(shown))))
             return out
 
         rows = (cells(obj) for obj in changelist.queryset[:EXPORT_LIMIT])

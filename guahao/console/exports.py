@@ -1,15 +1,20 @@
 """Lists as files staff open in a spreadsheet: CSV (UTF-8 with a byte-order mark, so Excel reads
-the Chinese) or Excel (.xlsx, openpyxl). Cells are text or numbers as shown on the page: money
-in 元, times in the hospital's time zone, personal data masked."""
+the Chinese) or Excel (.xlsx, openpyxl). Cells are what the page shows, in a form a spreadsheet
+sums and sorts: money as a number of 元 (the page's ¥51.00 is 51.00), times as 2026-12-06 14:43
+in the hospital's time zone, personal data masked."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import re
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.http import Http404, HttpResponse
+from django.utils import timezone
 
 from guahao.core import clock
 from guahao.core.spreadsheet import csv_text
@@ -20,12 +25,33 @@ FORMATS = {
 }
 
 
+_MONEY = re.compile(r"^(-?)¥(-?)(\d+\.\d{2})$")
+
+
+def number_or_text(shown: str) -> Any:
+    """A cell as shown on the page: an amount of money (``¥51.00``, ``¥-11.00``) as its number of
+    元, everything else as its text."""
+    found = _MONEY.match(shown.strip())
+    if found is None:
+        return shown
+    sign = "-" if found.group(1) or found.group(2) else ""
+    return Decimal(sign + found.group(3))
+
+
+def moment(value: dt.datetime | dt.date) -> str:
+    """A time as ``2026-12-06 14:43`` on the active time zone's clock (the staff member's
+    hospital's), a day as ``2026-12-06``."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
+
+
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, bool):
         return str(value)
-    return value if isinstance(value, (int, float)) else str(value)
+    return value if isinstance(value, (int, float, Decimal)) else str(value)
 
 
 def table_response(*, headers: Sequence[Any], rows: Iterable[Sequence[Any]], name: str, fmt: str) -> HttpResponse:

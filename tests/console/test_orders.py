@@ -208,7 +208,15 @@ def test_the_filtered_list_exports_as_csv_and_excel_with_what_the_page_shows(day
     sheet = list(book.active.values)
     assert [row[0] for row in sheet[1:]] == [r[0] for r in rows[1:]] and sheet[0][0] == "挂号单号"
     fees = console.get(f"{LIST}export/csv/", {"q": days.numbers["r1"]}).content.decode("utf-8-sig")
-    assert "¥51.00" in fees and "08:00–08:30" in fees
+    header, row = list(csv.reader(io.StringIO(fees)))
+    shown = dict(zip(header, row, strict=True))
+    # What a spreadsheet sums and sorts: the fee in 元 as a number, times on the hospital's clock.
+    assert shown["费用"] == "51.00" and "08:00–08:30" in shown["时间"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", shown["预约时间"]), shown["预约时间"]
+    assert shown["就诊日期"] == days.r["r1"].visit_date.isoformat()
+    book = load_workbook(io.BytesIO(console.get(f"{LIST}export/xlsx/", {"q": days.numbers["r1"]}).content))
+    header, row = list(book.active.values)
+    assert dict(zip(header, row, strict=True))["费用"] == 51
 
 
 def test_money_reads_in_yuan_on_every_page_that_shows_it(days):
