@@ -25,16 +25,13 @@ from guahao.accounts.scope import PLATFORM, StaffScope, staff_scope
 from guahao.catalog.models import Doctor, Hospital
 from guahao.console import exports
 from guahao.console.exports import table_response
+from guahao.core.amounts import yuan_shown
 from guahao.core.audit import audit_record
 from guahao.core.problems import Problem
 
 
 def in_yuan(name: Any) -> Any:
     return f"yuan__{name}" if isinstance(name, str) and name.endswith("_fen") else name
-
-
-def money_shown(fen: int | None) -> str:
-    return "" if fen is None else f"¥{fen // 100}.{fen % 100:02d}" if fen >= 0 else f"-{money_shown(-fen)}"
 
 
 def _plain(value: Any) -> Any:
@@ -79,7 +76,7 @@ class ScopedAdmin(ModelAdmin):
         field = name.removeprefix("yuan__")
 
         def shown(obj: Any) -> str:
-            return money_shown(getattr(obj, field))
+            return yuan_shown(getattr(obj, field))
 
         label = str(self.model._meta.get_field(field).verbose_name)
         shown.short_description = label.replace(" (fen)", "").replace("（分）", "")  # type: ignore[attr-defined]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from guahao.core.amounts import yuan_shown
 from guahao.notifications.kinds import KINDS
-from guahao.payments import money
 
 LABELS = {
     "hold.created": _("Slot held"),
@@ -81,4 +81,4 @@ def message_title(kind: str) -> str:
 
 def yuan(fen: int | None) -> str:
     """Money as staff read it: ¥12.50 (kept as 1250 fen)."""
-    return "" if fen is None else f"¥{money.yuan(fen)}"
+    return yuan_shown(fen)

@@ -22,7 +22,8 @@ from guahao.accounts.scope import PLATFORM
 from guahao.booking import services as booking
 from guahao.console.base import ReadOnlyAdmin, apply_each
 from guahao.core import clock
-from guahao.payments import money, reconciliation
+from guahao.core.amounts import yuan_shown
+from guahao.payments import reconciliation
 from guahao.payments import services as payments
 from guahao.payments.models import (
     FailedRefund,
@@ -36,7 +37,7 @@ from guahao.payments.models import (
 
 
 def _yuan(fen: int | None) -> str:
-    return "" if fen is None else f"¥{money.yuan(fen)}"
+    return yuan_shown(fen)
 
 
 def _today() -> str:

@@ -23,7 +23,7 @@ from django.utils.translation import pgettext_lazy
 from unfold.admin import TabularInline
 
 from guahao.console.base import ReadOnlyAdmin, apply_each
-from guahao.payments import money
+from guahao.core.amounts import yuan_shown
 from guahao.scheduling.rules import rules_for_schedule, waitlist_deadline
 from guahao.waitlist import services as waitlist
 from guahao.waitlist.models import EntryMode, EntryStatus, WaitlistDraw, WaitlistEntry, WaitlistEvent
@@ -172,7 +172,7 @@ class WaitlistEntryAdmin(ReadOnlyAdmin):
     def paid(self, obj: WaitlistEntry) -> str:
         """A prepayment: its amount and status (paid, refunded…); nothing for the other modes."""
         payment = obj.payment
-        return "—" if payment is None else f"¥{money.yuan(payment.amount_fen)} {payment.get_status_display()}"
+        return "—" if payment is None else f"{yuan_shown(payment.amount_fen)} {payment.get_status_display()}"
 
     @admin.display(description=_("offer"))
     def offer(self, obj: WaitlistEntry) -> str:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from guahao.accounts.models import Patient
 from guahao.booking.models import ActorType, BlacklistEntry, BookingEvent, Hold, HoldStatus, Registration
+from guahao.core.amounts import yuan_shown
 from guahao.core.models import OutboxEvent
 from guahao.notifications import services
 from guahao.notifications.kinds import KINDS
@@ -44,10 +45,6 @@ def _hold(pk: Any) -> Hold | None:
         .filter(pk=pk)
         .first()
     )
-
-
-def _yuan(fen: int) -> str:
-    return f"¥{fen // 100}.{fen % 100:02d}"
 
 
 def _when(value: Any) -> dt.datetime | None:
@@ -170,7 +167,7 @@ def payment_received(event: OutboxEvent) -> None:
         "payment.received",
         account_id=registration.account_id,
         visit=registration,
-        amount=_yuan(int(event.data.get("amount_fen") or 0)),
+        amount=yuan_shown(int(event.data.get("amount_fen") or 0)),
     )
 
 
@@ -179,7 +176,7 @@ def _refund(event: OutboxEvent, kind: str) -> None:
     visit: Hold | Registration | None = _registration(d.get("registration_id")) or _hold(d.get("hold_id"))
     if visit is None:
         return
-    _tell(event, kind, account_id=visit.account_id, visit=visit, amount=_yuan(int(d.get("amount_fen") or 0)))
+    _tell(event, kind, account_id=visit.account_id, visit=visit, amount=yuan_shown(int(d.get("amount_fen") or 0)))
 
 
 def refund_started(event: OutboxEvent) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.cache import cache
 
+from guahao.core.amounts import yuan_shown
 from guahao.notifications.kinds import FACTS, KINDS
 from guahao.notifications.models import MessageTemplate
 
@@ -116,7 +117,7 @@ def facts_of(data: dict[str, Any], language: str) -> dict[str, str]:
 
 def _amount_said(name: str, fen: int, language: str) -> str:
     """The label ``name`` with its ``{amount}`` in yuan."""
-    return _label(name, language).replace("{amount}", f"¥{fen // 100}.{fen % 100:02d}")
+    return _label(name, language).replace("{amount}", yuan_shown(fen))
 
 
 def fill(text: str, facts: dict[str, str]) -> str:

@@ -23,6 +23,7 @@ from guahao.booking import services as booking
 from guahao.booking.models import Hold, HoldStatus, Registration
 from guahao.catalog.models import Hospital
 from guahao.core import clock, outbox
+from guahao.core.amounts import yuan_shown
 from guahao.core.audit import audit_record
 from guahao.core.errors import field_refused, one_of
 from guahao.payments import services as payments
@@ -113,7 +114,7 @@ def desk_send_link(*, hold: Hold, actor: booking.Actor, method: str = Method.WEC
             hold_id=hold.pk,
             expires_at=hold.expires_at.isoformat(),
             link=payment.pay_url,
-            amount=f"¥{payment.amount_fen / 100:.2f}",
+            amount=yuan_shown(payment.amount_fen),
         )
         audit_record(
             actor=actor.id,

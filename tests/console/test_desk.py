@@ -117,3 +117,4 @@ def test_a_window_payment_cancelled_online_is_paid_back_at_the_window_from_the_c
     assert AuditEntry.objects.filter(actor="clerk", action="refund.paid_out").count() == 1
     till = console.get("/console/till/").content.decode()
     assert 'id="till-balance" class="font-semibold">¥0.00<' in till  # taken and given back
+    assert f"-¥{refund.amount_fen // 100}.00" in till and "¥-" not in till  # the line paid back, signed

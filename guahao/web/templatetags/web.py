@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
 from guahao.core import clock
-from guahao.payments import money
+from guahao.core.amounts import yuan_shown
 
 register = template.Library()
 
@@ -95,7 +95,7 @@ def stars(score: float | int | None) -> str:
 
 @register.filter
 def yuan(fen: int | None) -> str:
-    return f"¥{money.yuan(fen or 0)}"
+    return yuan_shown(fen or 0)
 
 
 @register.simple_tag
