@@ -277,6 +277,10 @@ def test_a_colleague_without_a_till_cancels_and_the_money_waits_at_the_window(de
     told = {m["kind"]: m["body"] for m in app.call("GET", "/messages")[1]}
     assert "请到挂号收费窗口领取" in told["refund.at_window"] and "refund.started" not in told
     assert "已付的 ¥51.00 请到医院挂号收费窗口领取" in told["registration.cancelled_by_hospital"]  # not 原路退回
+    from tests.web.test_pages import Browser
+
+    page = Browser().login(person["phone"]).get(f"/registrations/{r['id']}/")
+    assert "在医院退还：请到挂号收费窗口领取" in page
 
     payments.refund_pay_out(refund=refund, actor=booking.Actor.staff(User.objects.get(username="clerk1")))
     assert client.call("GET", "/staff/till")[1]["balance_fen"] == 0  # taken and handed back by the clerk
