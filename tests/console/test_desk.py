@@ -76,7 +76,9 @@ def test_a_viewer_has_no_desk_and_another_hospital_s_hold_is_not_found(window):
     f.staff_member("viewer", "viewer", h)
     viewer = Client()
     assert viewer.login(username="viewer", password="pw-for-tests")
-    assert viewer.get("/console/desk/").status_code == 403
+    refused = viewer.get("/console/desk/")
+    assert refused.status_code == 403  # a page of ours that says why, with the way back
+    assert "您的角色不包含此页面" in refused.content.decode() and 'id="to-console"' in refused.content.decode()
     other = f.hospital()
     f.staff_member("clerk2", "window_clerk", other)
     elsewhere = Client()
