@@ -12,34 +12,54 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts.roles import Role
-from guahao.booking.models import BlacklistEntry, RegistrationStatus
+from guahao.booking.models import BlacklistEntry, HoldStatus, RegistrationStatus
 from guahao.console.base import ReadOnlyAdmin
 from guahao.console.labels import event_label
+from guahao.core.amounts import yuan_shown
 from guahao.core.models import AuditEntry
+from guahao.payments.models import Method
 
 
 def _shown(values: dict[str, Any]) -> str:
-    def one(v: Any) -> str:
+    def one(k: str, v: Any) -> str:
         if v is None or v == "":
             return "—"
+        if k.endswith("_fen") and isinstance(v, int):
+            return yuan_shown(v)  # money as staff read it, not fen
         if isinstance(v, str):
             return str(STATUSES.get(v, v))
         return json.dumps(v, ensure_ascii=False)
 
-    return "; ".join(f"{KEYS.get(k, k)}: {one(v)}" for k, v in values.items())
+    return "; ".join(f"{KEYS.get(k, k)}: {one(k, v)}" for k, v in values.items())
 
 
 # How the recorded keys and states read (other keys are a form's fields, named as recorded).
 KEYS = {"status": _("status"), "until": _("until"), "lifted_at": _("lifted at"), "appeal": _("patient's appeal")}
 KEYS |= {"from": _("from"), "value": _("before"), "role": _("role"), "hospital": _("hospital")}
-STATUSES = dict(RegistrationStatus.choices) | dict(Role.choices)
+KEYS |= {"amount_fen": _("amount"), "slot_number": _("visit number"), "channel": _("channel")}
+KEYS |= {"method": _("payment method"), "out_trade_no": _("order number")}
+STATUSES = dict(RegistrationStatus.choices) | dict(HoldStatus.choices) | dict(Role.choices) | dict(Method.choices)
+
+
+class ActionFilter(admin.SimpleListFilter):
+    """The actions recorded, each by its name in the reader's language."""
+
+    title = _("what")
+    parameter_name = "action"
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        recorded = model_admin.get_queryset(request).values_list("action", flat=True).distinct().order_by("action")
+        return sorted(((a, event_label(a)) for a in recorded), key=lambda pair: pair[1])
+
+    def queryset(self, request: Any, queryset: Any) -> Any:
+        return queryset.filter(action=self.value()) if self.value() else queryset
 
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
     hospital_path = "hospital"
     list_display = ["at", "actor", "what", "target", "before_shown", "after_shown", "reason"]
-    list_filter = ["action", "target_type", "at"]
+    list_filter = [ActionFilter, "target_type", "at"]
     search_fields = ["actor", "target", "reason"]
     search_help_text = _("Staff member, registration number, patient's name or reason")
     date_hierarchy = "at"

@@ -54,6 +54,13 @@ def test_a_clerk_books_takes_cash_prints_the_slip_and_sees_the_till(window):
     slip = console.get(f"/console/booking/registration/{registration.pk}/slip/")
     assert slip.status_code == 200 and registration.registration_number in slip.content.decode()
     assert AuditEntry.objects.filter(actor="clerk", action="payment.collected").count() == 1
+    f.staff_member("boss", "hospital_admin", h)
+    admin = Client()
+    assert admin.login(username="boss", password="pw-for-tests")
+    log = admin.get("/console/core/auditentry/").content.decode()
+    assert "窗口收费" in log and "金额: ¥51.00" in log and "支付方式: 现金" in log  # worded, money in 元
+    assert 'title="窗口收费"' in log and 'title="payment.collected"' not in log  # the filter too
+    assert "amount_fen" not in log
 
     till = console.get("/console/till/").content.decode()
     assert 'id="till-balance" class="font-semibold">¥51.00<' in till and payment.out_trade_no in till
