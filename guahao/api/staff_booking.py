@@ -8,6 +8,7 @@ changes nothing; a role without the permission, 403.
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from typing import Any, Literal
 
 from django.db import transaction
@@ -396,7 +397,9 @@ def refund_pay_out(request: HttpRequest, refund_id: str) -> dict:
         "amount_fen": refund.amount_fen,
         "method": refund.payment.method,
         "paid_out_by": refund.paid_out_by,
-        "finished_at": refund.finished_at,
+        "finished_at": refund.finished_at.astimezone(zoneinfo.ZoneInfo(refund.payment.hospital.timezone))
+        if refund.finished_at
+        else None,  # on the hospital's clock, as every time the API gives
         "registration_number": registration.registration_number if registration else None,
     }
 
