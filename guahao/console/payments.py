@@ -17,9 +17,11 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
-from guahao.accounts import staff
+from guahao.accounts import idcard, staff
 from guahao.accounts.scope import PLATFORM
+from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
+from guahao.booking.models import Registration
 from guahao.console.base import ReadOnlyAdmin, apply_each
 from guahao.core import clock
 from guahao.core.amounts import yuan_shown
@@ -66,8 +68,22 @@ class PaymentAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["hospital", "status", "method", "provider", "insurance"]
     search_fields = ["out_trade_no", "transaction_id", "registration__registration_number"]
+    search_help_text = _("Order or transaction number, registration number, phone or name")
     list_select_related = ["registration", "hospital"]
     date_hierarchy = "created_at"
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        """The numbers of the payment, or the person it was for by phone or name, as the
+        registrations' search finds them. An ID number is looked up on the registrations' page,
+        which keeps it out of the address."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        numbers, _duplicates = super().get_search_results(request, queryset, term)
+        if idcard.parse(term) is not None:
+            return numbers, False
+        people = booking_selectors.registrations_find(Registration.objects.all(), term).values("pk")
+        return queryset.filter(Q(pk__in=numbers.values("pk")) | Q(registration__in=people)), False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # A paid payment stays paid (the money came); what went back is beside it.

@@ -61,6 +61,10 @@ def test_a_clerk_books_takes_cash_prints_the_slip_and_sees_the_till(window):
     assert "窗口收费" in log and "金额: ¥51.00" in log and "支付方式: 现金" in log  # worded, money in 元
     assert 'title="窗口收费"' in log and 'title="payment.collected"' not in log  # the filter too
     assert "amount_fen" not in log
+    # Finance finds the payment by the patient's name, as the registrations' search does.
+    found = admin.get("/console/payments/payment/", {"q": "李秀英"}).content.decode()
+    assert payment.out_trade_no in found
+    assert payment.out_trade_no not in admin.get("/console/payments/payment/", {"q": "王五"}).content.decode()
 
     till = console.get("/console/till/").content.decode()
     assert 'id="till-balance" class="font-semibold">¥51.00<' in till and payment.out_trade_no in till
