@@ -28,7 +28,7 @@ from guahao.catalog.models import Department, Hospital
 from guahao.core import clock
 from guahao.core.errors import DATE_RANGE, FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN, between, field_refused
 from guahao.payments import stats as money_stats
-from guahao.payments.models import Payment
+from guahao.payments.models import Payment, RefundStatus
 
 router = Router(tags=["staff: orders and statistics"], auth=staff_auth())
 VIEW = "booking.view_registration"
@@ -65,7 +65,11 @@ class StaffRegistrationOut(Schema):
     fee_fen: int
     insurance: bool
     payment_method: str | None
-    payment_status: str | None
+    payment_status: str | None = Field(
+        description="the payment's own: paid stays paid; what went back is in refund_status"
+    )
+    refund_status: str | None = Field(None, description="the payment's last refund: pending, succeeded or failed")
+    refunded_fen: int = Field(0, description="what went back (refunds succeeded)")
     booked_at: str
     cancelled_at: str | None
     checked_in_at: str | None
@@ -112,14 +116,24 @@ def registration_out(r: Registration, payment: Payment | None) -> dict[str, Any]
         "insurance": r.insurance,
         "payment_method": payment.method if payment else None,
         "payment_status": payment.status if payment else None,
+        **_refunds_of(payment),
         "booked_at": _local(r.booked_at, tz),
         "cancelled_at": _local(r.cancelled_at, tz),
         "checked_in_at": _local(r.checked_in_at, tz),
     }
 
 
+def _refunds_of(payment: Payment | None) -> dict[str, Any]:
+    refunds = sorted(payment.refunds.all(), key=lambda r: r.pk) if payment is not None else []
+    return {
+        "refund_status": refunds[-1].status if refunds else None,
+        "refunded_fen": sum(r.amount_fen for r in refunds if r.status == RefundStatus.SUCCEEDED),
+    }
+
+
 def _payments(ids: list[int]) -> dict[int, Payment]:
-    return {p.registration_id: p for p in Payment.objects.filter(registration_id__in=ids) if p.registration_id}
+    found = Payment.objects.filter(registration_id__in=ids).prefetch_related("refunds")
+    return {p.registration_id: p for p in found if p.registration_id}
 
 
 @router.get(

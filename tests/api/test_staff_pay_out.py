@@ -53,6 +53,9 @@ def test_the_clerk_pays_the_refund_out_once_and_the_till_balances(waiting):
     registration = Registration.objects.get(pk=refund.payment.registration_id)
     assert paid["registration_number"] == registration.registration_number and registration.status == "refunded"
     assert paid["finished_at"].endswith("+08:00")  # on the hospital's clock
+    _, rows = clerk.call("GET", "/staff/registrations")
+    row = next(r for r in rows if r["id"] == str(registration.pk))
+    assert (row["payment_status"], row["refund_status"], row["refunded_fen"]) == ("paid", "succeeded", 5100)
     _, till = clerk.call("GET", "/staff/till")
     assert (till["collected_fen"], till["refunded_fen"], till["balance_fen"]) == (5100, 5100, 0)
     assert [line["number"] for line in till["lines"] if line["kind"] == "refund"] == [refund.out_refund_no]
