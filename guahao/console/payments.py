@@ -59,6 +59,7 @@ class PaymentAdmin(ReadOnlyAdmin):
         "status",
         "amount",
         "method",
+        "where",
         "insurance",
         "registration",
         "hospital",
@@ -93,6 +94,14 @@ class PaymentAdmin(ReadOnlyAdmin):
     @admin.display(description=_("amount"), ordering="amount_fen")
     def amount(self, obj: Payment) -> str:
         return _yuan(obj.amount_fen)
+
+    @admin.display(description=_("where paid"), ordering="provider")
+    def where(self, obj: Payment) -> str:
+        """Online, or at the window with who took it (its till): a card at the window is not an
+        online card payment."""
+        if obj.provider == payments.WINDOW:
+            return f"{_('At the window')} · {obj.collected_by}"
+        return str(_("Online"))
 
     @admin.display(description=_("refunded"), ordering="refunded_fen")
     def refunded(self, obj: Payment) -> str:

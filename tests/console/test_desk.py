@@ -63,7 +63,7 @@ def test_a_clerk_books_takes_cash_prints_the_slip_and_sees_the_till(window):
     assert "amount_fen" not in log
     # Finance finds the payment by the patient's name, as the registrations' search does.
     found = admin.get("/console/payments/payment/", {"q": "李秀英"}).content.decode()
-    assert payment.out_trade_no in found
+    assert payment.out_trade_no in found and "窗口 · clerk" in found  # where it was paid, and who took it
     assert payment.out_trade_no not in admin.get("/console/payments/payment/", {"q": "王五"}).content.decode()
 
     till = console.get("/console/till/").content.decode()
