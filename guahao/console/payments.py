@@ -111,11 +111,33 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 class RefundAdmin(ReadOnlyAdmin):
     hospital_path = "payment__hospital"
-    list_display = ["out_refund_no", "status", "reason", "amount", "failure", "payment", "created_at", "finished_at"]
+    list_display = [
+        "out_refund_no",
+        "status",
+        "reason",
+        "amount",
+        "failure",
+        "registration_number",
+        "patient_name",
+        "payment",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["status", "reason"]
     search_fields = ["out_refund_no", "payment__out_trade_no", "payment__registration__registration_number"]
-    list_select_related = ["payment"]
+    list_select_related = ["payment__registration__patient"]
+    date_hierarchy = "created_at"
     actions = ["retry", "pay_out"]
+
+    @admin.display(description=_("registration number"), ordering="payment__registration__registration_number")
+    def registration_number(self, obj: Refund) -> str:
+        registration = obj.payment.registration
+        return registration.registration_number if registration is not None else "—"
+
+    @admin.display(description=_("patient"))
+    def patient_name(self, obj: Refund) -> str:
+        registration = obj.payment.registration
+        return str(registration.patient) if registration is not None else "—"  # masked, as on every page
 
     @admin.display(description=_("amount"), ordering="amount_fen")
     def amount(self, obj: Refund) -> str:

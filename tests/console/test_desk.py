@@ -122,6 +122,7 @@ def test_a_window_payment_cancelled_online_is_paid_back_at_the_window_from_the_c
 
     changelist = console.get("/console/payments/refund/").content.decode()
     assert "pay_out" in changelist
+    assert registration.registration_number in changelist and registration.patient.name in changelist  # whose
     console.post("/console/payments/refund/", {"action": "pay_out", "_selected_action": [refund.pk]})
 
     refund.refresh_from_db()
