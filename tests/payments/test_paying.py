@@ -187,13 +187,18 @@ def test_cancelling_a_paid_registration_refunds_it(held):
     assert notifications.message_text(told, "zh-hans")[1].endswith(f"已付的 {amount} 将原路退回。")
 
 
-def test_a_failed_refund_waits_for_staff_with_its_reason(held, sandbox):
+def _paid_cancelled_refund_failed(held, sandbox) -> tuple[Registration, Refund]:  # type: ignore[no-untyped-def]
+    """A paid registration cancelled by its patient, whose refund the provider refused."""
     sandbox(refund_fail=1.0)
     client, hold = held
     post(pay_start(client, hold)["pay_url"] + "/pay")
     registration = wait_for(lambda: Registration.objects.first())
     client.call("POST", f"/registrations/{registration.pk}/cancel")
-    refund = wait_for(lambda: Refund.objects.filter(status="failed").first())
+    return registration, wait_for(lambda: Refund.objects.filter(status="failed").first())
+
+
+def test_a_failed_refund_waits_for_staff_with_its_reason(held, sandbox):
+    registration, refund = _paid_cancelled_refund_failed(held, sandbox)
     assert refund.failure
     assert Registration.objects.get().status == "refunding"
 
@@ -224,12 +229,7 @@ def test_a_refund_that_failed_twice_is_one_to_handle_and_one_in_the_figures(held
     from guahao.payments import stats
     from tests.api.test_metrics import value
 
-    sandbox(refund_fail=1.0)
-    client, hold = held
-    post(pay_start(client, hold)["pay_url"] + "/pay")
-    registration = wait_for(lambda: Registration.objects.first())
-    client.call("POST", f"/registrations/{registration.pk}/cancel")
-    first = wait_for(lambda: Refund.objects.filter(status="failed").first())
+    registration, first = _paid_cancelled_refund_failed(held, sandbox)
     console = _console()
     console.post("/console/payments/failedrefund/", {"action": "retry", "_selected_action": [first.pk]})
     second = wait_for(lambda: Refund.objects.filter(status="failed").exclude(pk=first.pk).first())
