@@ -14,6 +14,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.db.models import Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
 
@@ -30,6 +32,7 @@ from guahao.payments import services as payments
 from guahao.payments.models import (
     FailedRefund,
     Payment,
+    PaymentStatus,
     ReconciliationDifference,
     ReconciliationRun,
     Refund,
@@ -179,13 +182,18 @@ class FailedRefundAdmin(RefundAdmin):
         return refunds_failed_standing(super().get_queryset(request))
 
 
-class DifferenceInline(TabularInline):
-    model = ReconciliationDifference
-    extra = 0
-    can_delete = False
-    fields = ["kind", "entry", "out_trade_no", "out_refund_no", "ours", "theirs"]
-    fields += ["our_status", "their_status", "at", "hospital"]
-    readonly_fields = fields
+class DifferenceColumns:
+    """A difference as finance reads it: what kind of line, our state worded, amounts in 元,
+    and the order it belongs to, one click away."""
+
+    @admin.display(description=_("entry"), ordering="entry")
+    def entry_shown(self, obj: ReconciliationDifference) -> str:
+        return str({"payment": _("payment"), "refund": _("refund")}.get(obj.entry, obj.entry))
+
+    @admin.display(description=_("our status"), ordering="our_status")
+    def our_status_shown(self, obj: ReconciliationDifference) -> str:
+        states = dict(RefundStatus.choices if obj.entry == "refund" else PaymentStatus.choices)
+        return str(states.get(obj.our_status, obj.our_status))
 
     @admin.display(description=_("our amount"))
     def ours(self, obj: ReconciliationDifference) -> str:
@@ -194,6 +202,27 @@ class DifferenceInline(TabularInline):
     @admin.display(description=_("their amount"))
     def theirs(self, obj: ReconciliationDifference) -> str:
         return _yuan(obj.their_amount_fen)
+
+    @admin.display(description=_("registration"))
+    def order(self, obj: ReconciliationDifference) -> str:
+        payment = obj.payment
+        registration = payment.registration if payment is not None else None
+        if registration is None:
+            return "—"
+        url = reverse("admin:booking_registration_change", args=[registration.pk])
+        return format_html('<a href="{}">{}</a>', url, registration.registration_number)
+
+
+DIFFERENCE_FIELDS = ["kind", "entry_shown", "out_trade_no", "out_refund_no", "ours", "theirs"]
+DIFFERENCE_FIELDS += ["our_status_shown", "their_status", "at", "hospital", "order"]
+
+
+class DifferenceInline(DifferenceColumns, TabularInline):
+    model = ReconciliationDifference
+    extra = 0
+    can_delete = False
+    fields = DIFFERENCE_FIELDS
+    readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -236,21 +265,12 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReconciliationDifference)
-class ReconciliationDifferenceAdmin(ReadOnlyAdmin):
-    list_display = ["run", "kind", "entry", "out_trade_no", "out_refund_no", "ours", "theirs"]
-    list_display += ["our_status", "their_status", "at", "hospital"]
+class ReconciliationDifferenceAdmin(DifferenceColumns, ReadOnlyAdmin):
+    list_display = ["run", *DIFFERENCE_FIELDS]
     list_filter = ["kind", "entry", "run__provider", "run__day"]
     search_fields = ["out_trade_no", "out_refund_no"]
-    list_select_related = ["run", "hospital"]
+    list_select_related = ["run", "hospital", "payment__registration"]
     actions = ["export_csv"]
-
-    @admin.display(description=_("our amount"))
-    def ours(self, obj: ReconciliationDifference) -> str:
-        return _yuan(obj.our_amount_fen)
-
-    @admin.display(description=_("their amount"))
-    def theirs(self, obj: ReconciliationDifference) -> str:
-        return _yuan(obj.their_amount_fen)
 
     @admin.action(description=_("Export the selected differences as CSV"))
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:

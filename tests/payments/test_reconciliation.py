@@ -161,6 +161,10 @@ def test_hospital_staff_see_only_their_hospitals_differences(schedule):
     console.login(username="clerk", password="pw-for-tests")
     page = console.get("/console/payments/reconciliationdifference/").content.decode()
     assert ours.out_trade_no in page and theirs.out_trade_no not in page
+    # Worded for finance, with the order one click away.
+    table = page.split('id="result_list"')[1].split("</table>")[0]
+    assert "支付单" in table and "已支付" in table and ">payment<" not in table and ">paid<" not in table
+    assert f'/console/booking/registration/{ours.registration_id}/change/"' in table
     assert console.get("/console/payments/reconciliationrun/").status_code == 403
 
 
