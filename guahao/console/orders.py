@@ -424,13 +424,19 @@ def order_timeline(order: Registration) -> list[dict[str, Any]]:
         add(e.at, event_label(e.kind), who, detail)
     for p in Payment.objects.filter(Q(registration=order) | Q(hold_id=order.hold_id)).distinct():
         what = f"{p.get_method_display()} {yuan(p.amount_fen)}"
-        add(p.created_at, str(_("Payment started")), patient, what)
-        add(p.paid_at, str(_("Paid")), system, f"{what} · {p.out_trade_no}")
+        if p.provider == payments.WINDOW:  # taken in one step, by the clerk at the window
+            add(p.paid_at, event_label("payment.collected"), p.collected_by or system, f"{what} · {p.out_trade_no}")
+        else:
+            add(p.created_at, str(_("Payment started")), patient, what)
+            add(p.paid_at, str(_("Paid")), system, f"{what} · {p.out_trade_no}")
         add(p.closed_at, str(_("Payment closed")), system, p.out_trade_no)
         for r in p.refunds.all():
             add(r.created_at, str(_("Refund opened")), system, f"{r.get_reason_display()} {yuan(r.amount_fen)}")
             if r.finished_at is not None:
-                add(r.finished_at, r.get_status_display(), system, r.failure or r.out_refund_no)
+                # The refund's own outcome (the registration's 已退费 is its own row), and who
+                # handed it back when it was paid out at the window.
+                done = str(_("Refund completed") if r.status == "succeeded" else r.get_status_display())
+                add(r.finished_at, done, r.paid_out_by or system, r.failure or r.out_refund_no)
     for c in HisCall.objects.filter(Q(registration=order) | Q(hold_id=order.hold_id)).distinct():
         add(c.created_at, f"{_('HIS write-back')}: {c.get_kind_display()}", system, c.get_status_display())
         if c.done_at is not None:

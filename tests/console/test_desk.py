@@ -49,6 +49,8 @@ def test_a_clerk_books_takes_cash_prints_the_slip_and_sees_the_till(window):
     registration = Registration.objects.get()
     assert booked.redirect_chain[-1][0] == f"/console/booking/registration/{registration.pk}/change/"
     assert registration.channel == "window" and 'id="print-slip"' in booked.content.decode()
+    timeline = booked.content.decode().split('id="timeline"')[1]
+    assert "窗口收费" in timeline and "发起支付" not in timeline  # taken by the clerk, in one step
     payment = Payment.objects.get(registration=registration)
     assert (payment.method, payment.collected_by) == ("cash", "clerk")
     slip = console.get(f"/console/booking/registration/{registration.pk}/slip/")
