@@ -18,6 +18,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts import idcard, staff
@@ -282,13 +283,22 @@ class RegistrationAdmin(ScopedAdmin):
     def slip_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The registration slip (预约单) to print for a patient at the desk: print stylesheet."""
         order = self._order(request, object_id)
-        context = {
-            "order": order,
-            "time": visit_time(order),
-            "fee": yuan(order.fee_fen),
-            "qr": booking.checkin_qr(order),
-        }
-        return TemplateResponse(request, "console/slip.html", context)
+        payment = Payment.objects.filter(registration=order).first()
+        # The patient's slip: in Chinese, the hospital's language, whatever the console's (?lang=en
+        # prints it in English for a patient who reads that).
+        language = "en" if request.GET.get("lang") == "en" else "zh-hans"
+        with translation.override(language):
+            context = {
+                "order": order,
+                "time": visit_time(order),
+                "fee": yuan(order.fee_fen),
+                "qr": booking.checkin_qr(order),
+                "paid": " · ".join(x for x in (payment.get_method_display(), payment.collected_by) if x)
+                if payment
+                else "",
+                "language": language,
+            }
+            return TemplateResponse(request, "console/slip.html", context).render()
 
     # --- actions -------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ prints the slip; the till page sums the day."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from guahao.booking.models import Registration
@@ -55,6 +56,11 @@ def test_a_clerk_books_takes_cash_prints_the_slip_and_sees_the_till(window):
     assert (payment.method, payment.collected_by) == ("cash", "clerk")
     slip = console.get(f"/console/booking/registration/{registration.pk}/slip/")
     assert slip.status_code == 200 and registration.registration_number in slip.content.decode()
+    printed = slip.content.decode()
+    assert 'id="slip-qr"' in printed and "<svg" in printed and "现金 · clerk" in printed  # scan to check in; paid how
+    english = Client(HTTP_ACCEPT_LANGUAGE="en")
+    english.force_login(User.objects.get(username="clerk"))
+    assert "挂号单号" in english.get(f"/console/booking/registration/{registration.pk}/slip/").content.decode()
     assert AuditEntry.objects.filter(actor="clerk", action="payment.collected").count() == 1
     f.staff_member("boss", "hospital_admin", h)
     admin = Client()
