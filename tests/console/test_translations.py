@@ -170,7 +170,7 @@ def test_the_english_switch_words_the_new_pages_in_english():
         "/console/": ["Clinics today", "No-shows so far", "Holds open"],
         "/console/stats/": ["By department", "By age at the visit", "Fill rate per clinic", "No-show rate"],
         f"/console/booking/registration/{r2}/change/": ["Timeline", "Undo the no-show", "No-show"],
-        f"/console/booking/registration/{r2}/slip/": ["Registration slip", "visit number"],
+        f"/console/booking/registration/{r2}/slip/?lang=en": ["Registration slip", "visit number"],
         "/console/core/auditentry/": ["Export CSV"],
     }
     for url, words in expected.items():
@@ -179,3 +179,5 @@ def test_the_english_switch_words_the_new_pages_in_english():
         text = _shown(page.content.decode())
         assert all(w in text for w in words), (url, [w for w in words if w not in text])
         assert "今日门诊" not in text and "时间线" not in text and "按科室" not in text, url
+    # The patient's slip prints in Chinese whatever the console's language; English on its link.
+    assert "就诊序号" in _shown(console.get(f"/console/booking/registration/{r2}/slip/").content.decode())
