@@ -509,7 +509,7 @@ def holds_create_direct(request: HttpRequest, token: str) -> HttpResponse | None
     if account is None:
         return None
     request.auth = account  # type: ignore[attr-defined]  # as ninja's authentication sets it
-    request.resolver_match = _holds_route()  # the metrics count the answer under its route
+    request.resolver_match = _route_of(request.path_info)  # the metrics count the answer under its route
     operation = _holds_operation()
     try:
         done = holds_create(request, body, None)
@@ -526,13 +526,11 @@ def _holds_operation():  # type: ignore[no-untyped-def]
 
 
 @functools.cache
-def _holds_route():  # type: ignore[no-untyped-def]
+def _route_of(path: str):  # type: ignore[no-untyped-def]
+    """The URL's match, found once per process (the hold lane's one address)."""
     from django.urls import resolve
 
-    return resolve(HOLDS_PATH)
-
-
-HOLDS_PATH = "/api/v1/holds"
+    return resolve(path)
 
 
 def _sent_as_is(done: Status) -> Status | HttpResponse:
