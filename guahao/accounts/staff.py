@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts import errors
@@ -40,7 +41,7 @@ def staff_event_record(
     )
     if kind in STAFF_ACTIONS and name:  # one staff member acting on another: in the audit log too
         before = {k.removeprefix("before_"): v for k, v in detail.items() if k.startswith("before_")}
-        after = {k: v for k, v in detail.items() if not k.startswith("before_")}
+        after = {k: v for k, v in detail.items() if not k.startswith("before_") and k != "user_id"}
         audit_record(
             actor=name,
             action=f"staff.{kind}",
@@ -163,8 +164,30 @@ def staff_member_save(
             hospital_id=staff_hospital_of(user),
             ip=ip,
             fields=fields,
+            user_id=user.pk,
         )
     return user
+
+
+def staff_keys_set_by(*, by: str, asker: str) -> bool:
+    """Whether ``by`` (a user name) ever made ``asker``'s account, set its password or reset its
+    second factor. Then ``by`` could have signed in as ``asker``: a request ``asker`` made is not
+    a second person's, and ``by`` may not approve it. Matched by the account's id as well as its
+    name, so a renamed account is still found."""
+    from django.contrib.auth import get_user_model
+
+    if not by or not asker:
+        return False
+    asker_id = get_user_model().objects.filter(username=asker).values_list("pk", flat=True).first()
+    whose = Q(target=asker) | (Q(detail__user_id=asker_id) if asker_id is not None else Q(pk__in=[]))
+    events = StaffEvent.objects.filter(
+        whose,
+        actor=by,
+        kind__in=[StaffEventKind.STAFF_CREATED, StaffEventKind.OTP_RESET, StaffEventKind.STAFF_CHANGED],
+    ).values_list("kind", "detail")
+    return any(
+        kind != StaffEventKind.STAFF_CHANGED or "password" in detail.get("fields", []) for kind, detail in events
+    )
 
 
 def staff_role_refused(*, by: Any, target: str, rule: str, role: str) -> None:
@@ -268,7 +291,12 @@ def otp_reset(*, by: Any, user: Any, ip: str | None = None) -> None:
     staff_change_check(by=by, user=user)
     TOTPDevice.objects.filter(user=user).delete()
     staff_event_record(
-        kind=StaffEventKind.OTP_RESET, actor=by, target=user.get_username(), hospital_id=staff_hospital_of(user), ip=ip
+        kind=StaffEventKind.OTP_RESET,
+        actor=by,
+        target=user.get_username(),
+        hospital_id=staff_hospital_of(user),
+        ip=ip,
+        user_id=user.pk,
     )
 
 

@@ -68,6 +68,14 @@ RESCHEDULE_NOT_HERE = ProblemType(
 RELIEF_OWN_REQUEST = ProblemType(
     "relief.own_request", 403, _("A relief slot is approved by another staff member than the one who asked")
 )
+RELIEF_ASKER_KEYS = ProblemType(
+    "relief.asker_keys",
+    403,
+    _(
+        "You made the asker's account, set their password or reset their second factor, so you could"
+        " have asked as them: another admin approves this relief slot"
+    ),
+)
 RELIEF_DECIDED = ProblemType("relief.decided", 409, _("This relief request has already been decided"))
 RATING_NOT_VISITED = ProblemType(
     "rating.not_visited", 409, _("A doctor can be rated only after the visit (checked in or visited)")

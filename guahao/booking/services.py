@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from guahao.accounts.models import Account, Patient
+from guahao.accounts.staff import staff_keys_set_by
 from guahao.booking import errors, gate, locks, risk, selectors
 from guahao.booking.models import (
     RATEABLE_REGISTRATION,
@@ -1312,9 +1313,12 @@ def relief_decide(*, grant: ReliefGrant, actor: Actor, approve: bool, note: str 
     """A second staff member (a hospital admin: the caller checks the role) approves or refuses a
     relief request. Approved, one transaction adds the extra number, held for the patient, and
     books it (the bar and the per-day limits still apply; the clinic being full does not).
-    Whoever asked cannot decide (also a check constraint)."""
+    Whoever asked cannot decide (also a check constraint), nor approve when they made the asker's
+    account, set its password or reset its second factor: they could have asked as the asker."""
     if actor.id == grant.requested_by:
         raise errors.RELIEF_OWN_REQUEST.error()
+    if approve and staff_keys_set_by(by=actor.id, asker=grant.requested_by):
+        raise errors.RELIEF_ASKER_KEYS.error()
     now = clock.now()
     with transaction.atomic():
         status = ReliefStatus.APPROVED if approve else ReliefStatus.REFUSED

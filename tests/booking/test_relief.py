@@ -91,3 +91,73 @@ def test_a_relief_request_needs_a_reason(full):
     assert (status, problem["code"], problem["field"]) == (422, "staff.reason_required", "reason")
     assert not ReliefGrant.objects.exists()
     assert Patient.objects.count() == patients  # nor the person it named: nothing was written
+
+
+def _made_by(admin_user, username, h):
+    """An operator whose account ``admin_user`` made in the console, with a password they chose."""
+    from django.contrib.auth import get_user_model
+
+    from guahao.accounts import staff
+
+    user = get_user_model()(username=username)
+    staff.staff_member_save(by=admin_user, user=user, password="chosen-by-admin-1", role="operator", hospital=h)
+    client = f.Api()
+    client.token = staff_token_create(user=user)
+    return user, client
+
+
+def test_an_admin_cannot_approve_what_an_account_they_made_asked(full):
+    """A hospital admin who makes an operator knows its password: they could ask as the operator
+    and approve as themselves. Another admin must approve; refusing stays open to them."""
+    h, clinic = full
+    boss = f.staff_member("boss5", "hospital_admin", h)
+    admin = f.Api()
+    admin.token = staff_token_create(user=boss)
+    operator, as_operator = _made_by(boss, "op5", h)
+    _, asked = _ask(as_operator, clinic)
+
+    status, problem = admin.call("POST", f"/staff/relief/{asked['id']}/approve", {})
+    assert (status, problem["code"]) == (403, "relief.asker_keys")
+    admin.language = "en"
+    status, problem = admin.call("POST", f"/staff/relief/{asked['id']}/approve", {})
+    assert "another admin approves" in problem["detail"]
+    admin.language = "zh-Hans"
+    assert "另一位管理员" in admin.call("POST", f"/staff/relief/{asked['id']}/approve", {})[1]["detail"]
+    assert ReliefGrant.objects.get(pk=asked["id"]).status == "requested"
+    assert Registration.objects.count() == 2
+
+    operator.username = "op5-renamed"  # a new name does not hide who made the account
+    operator.save()
+    _, asked_again = _ask(as_operator, clinic, reason="复诊，病情加重")
+    status, problem = admin.call("POST", f"/staff/relief/{asked_again['id']}/approve", {})
+    assert (status, problem["code"]) == (403, "relief.asker_keys")
+    status, done = admin.call("POST", f"/staff/relief/{asked_again['id']}/refuse", {"note": "请另约"})
+    assert status == 200 and done["status"] == "refused"
+
+    status, done = _desk("boss6", "hospital_admin", h).call("POST", f"/staff/relief/{asked['id']}/approve", {})
+    assert status == 200 and done["status"] == "approved" and done["registration_number"]
+
+
+@pytest.mark.parametrize("keys", ["password", "second factor"])
+def test_an_admin_who_reset_an_accounts_sign_in_cannot_approve_its_requests(full, keys):
+    from django.contrib.auth import get_user_model
+
+    from guahao.accounts import staff
+
+    h, clinic = full
+    boss = f.staff_member("boss7", "hospital_admin", h)
+    admin = f.Api()
+    admin.token = staff_token_create(user=boss)
+    _, asked = _ask(_desk("desk7", "window_clerk", h), clinic)
+    clerk = get_user_model().objects.get(username="desk7")
+    staff.staff_member_save(by=boss, user=clerk, changed=["first_name"])  # a name: not the keys
+    assert not staff.staff_keys_set_by(by="boss7", asker="desk7")
+
+    if keys == "password":
+        staff.staff_member_save(by=boss, user=clerk, password="reset-by-admin-1", changed=["new_password"])
+    else:
+        staff.otp_reset(by=boss, user=clerk)
+
+    status, problem = admin.call("POST", f"/staff/relief/{asked['id']}/approve", {})
+    assert (status, problem["code"]) == (403, "relief.asker_keys")
+    assert ReliefGrant.objects.get(pk=asked["id"]).status == "requested"
