@@ -43,7 +43,7 @@ from guahao.his import realtime as his_realtime
 from guahao.notifications import services as notifications
 from guahao.notifications.models import Language
 from guahao.payments import services as payments
-from guahao.payments.models import Method, Payment, PaymentStatus
+from guahao.payments.models import Method, Payment, PaymentStatus, Refund, refunds_failed_standing
 from guahao.scheduling import selectors as scheduling
 from guahao.scheduling.facts import schedule_facts
 from guahao.scheduling.models import CancelPolicy, Schedule, ScheduleStatus
@@ -479,6 +479,9 @@ def hold_release(request: HttpRequest, account: Account, hold_id: int) -> HttpRe
 @patient_page
 def registrations(request: HttpRequest, account: Account) -> HttpResponse:
     mine = list(booking_selectors.registrations_of(account).order_by("-visit_date", "-booked_at")[:100])
+    refunding = [r.pk for r in mine if r.status == RegistrationStatus.REFUNDING]
+    refunds = Refund.objects.filter(payment__registration_id__in=refunding)
+    failed = set(refunds_failed_standing(refunds).values_list("payment__registration_id", flat=True))
     now = clock.now()
     # Upcoming first, the soonest at the top; then the past and the cancelled, the latest first.
     upcoming = sorted(
@@ -489,6 +492,7 @@ def registrations(request: HttpRequest, account: Account) -> HttpResponse:
     waiting = waitlist.entries_active_count(account)
     held = list(booking_selectors.live_holds_of(account))  # left before they were confirmed or paid
     ctx = {"registrations": mine, "upcoming": upcoming, "past": past, "waiting": waiting, "held": held}
+    ctx["refund_failed"] = failed  # the list words a failed refund as its page does
     return _page(request, "web/registrations.html", ctx)
 
 
