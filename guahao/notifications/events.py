@@ -180,6 +180,8 @@ def _refund(event: OutboxEvent, kind: str) -> None:
 
 
 def refund_started(event: OutboxEvent) -> None:
+    if event.data.get("retried"):
+        return  # staff sending a failed refund again: the patient hears when it is done
     if event.data.get("reason") == "late":
         _refund(event, services.SECOND_PAYMENT_REFUNDED if event.data.get("booked") else services.LATE_PAYMENT_REFUNDED)
     elif event.data.get("at_window"):
@@ -193,6 +195,8 @@ def refund_finished(event: OutboxEvent) -> None:
 
 
 def refund_failed(event: OutboxEvent) -> None:
+    if event.data.get("retried"):
+        return  # failed again: the first failure told the patient that staff are on it
     _refund(event, "refund.failed")
 
 

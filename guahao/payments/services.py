@@ -441,7 +441,11 @@ def _refund_finish(
         # (visited, no-show), moves no registration.
         if succeeded and registration_id is not None and refund.reason not in (RefundReason.LATE, RefundReason.STAFF):
             booking.registration_refund_finish(registration_id=registration_id)
-        _refund_told("refund.finished" if succeeded else "refund.failed", refund)
+        # A retry that fails again: the patient was told at the first failure that staff are on it.
+        again = not succeeded and refund.payment.refunds.filter(status=RefundStatus.FAILED, pk__lt=refund.pk).exists()
+        _refund_told(
+            "refund.finished" if succeeded else "refund.failed", refund, **({"retried": True} if again else {})
+        )
     if not succeeded:
         log.error("refund %s failed: %s (waiting for staff)", refund.out_refund_no, failure)
     return "refunded" if succeeded else "refund_failed"
@@ -556,7 +560,7 @@ def refund_retry(*, refund: Refund, actor: Actor) -> Refund:
         if refund.status != RefundStatus.FAILED or refund.payment.refunds.exclude(status=RefundStatus.FAILED).exists():
             raise errors.REFUND_NOT_FAILED.error()
         again = _refund_open(payment=refund.payment, reason=refund.reason)
-        _refund_told("refund.started", again)
+        _refund_told("refund.started", again, retried=True)
         booking.event_record(
             actor=actor,
             kind="refund.retried",

@@ -248,6 +248,12 @@ def test_a_refund_that_failed_twice_is_one_to_handle_and_one_in_the_figures(held
     assert figures == {"count": 1, "refunded_fen": second.amount_fen, "pending_fen": 0, "failed_fen": 0}
     assert value(Client().get("/metrics").content.decode(), "guahao_refunds_failed") == 0
 
+    # The patient heard once that it was delayed and once that it is back: not of each retry.
+    outbox.deliver_all()
+    client, _ = held
+    refunds = [m["title"] for m in client.call("GET", "/messages")[1] if m["kind"].startswith("refund.")]
+    assert refunds == ["退款成功", "退款延迟", "退款处理中"]
+
 
 def _console():
     from django.contrib.auth.models import User
