@@ -13,11 +13,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin
 from django.db.models import Q, QuerySet, Sum
+from django.forms import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
+from unfold.contrib.filters.admin import RangeDateFilter
+from unfold.utils import parse_date_str
 
 from guahao.accounts import idcard, staff
 from guahao.accounts.scope import PLATFORM
@@ -55,6 +58,22 @@ def _csv_response(text: str, name: str) -> HttpResponse:
     return response
 
 
+class DayRange(RangeDateFilter):
+    """From one day to another, both included, by the day on the console's clock of a time (a
+    payment paid at 23:30 on the 5th is the 5th's, though it is the 5th at 15:30 UTC)."""
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        bounds = {}
+        for end, lookup in (("_from", "gte"), ("_to", "lte")):
+            value = self.used_parameters.get(f"{self.parameter_name}{end}")
+            if isinstance(value, str) and value:
+                bounds[f"{self.parameter_name}__date__{lookup}"] = parse_date_str(value)
+        try:
+            return queryset.filter(**bounds)
+        except (ValueError, ValidationError):
+            return None
+
+
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
     list_display = [
@@ -70,11 +89,20 @@ class PaymentAdmin(ReadOnlyAdmin):
         "paid_at",
         "refunded",
     ]
-    list_filter = ["hospital", "status", "method", "provider", "insurance"]
+    # Finance's day is the day the money came: paid from one day to another (the statement's days).
+    list_filter = ["hospital", "status", "method", "provider", "insurance", ("paid_at", DayRange)]
+    list_filter_submit = True
     search_fields = ["out_trade_no", "transaction_id", "registration__registration_number"]
     search_help_text = _("Order or transaction number, registration number, phone or name")
     list_select_related = ["registration", "hospital"]
     date_hierarchy = "created_at"
+
+    def export_columns(self, request: HttpRequest) -> list[str]:
+        """The page's columns and the provider's transaction number, what the provider's
+        statement and the bank name a payment by."""
+        columns = super().export_columns(request)
+        columns.insert(columns.index("out_trade_no") + 1, "transaction_id")
+        return columns
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         """The numbers of the payment, or the person it was for by phone or name, as the

@@ -285,3 +285,39 @@ def test_an_action_taken_on_an_orders_page_goes_back_to_that_page(days):
     done = console.post(LIST, form | {"from_order": str(booked["id"])})
     assert done.status_code == 302 and done["Location"] == f"{LIST}{booked['id']}/change/"
     assert Registration.objects.get(pk=booked["id"]).status == "cancelled"
+
+
+def test_finance_lists_the_payments_paid_from_one_day_to_another_on_the_hospitals_clock(days):
+    from zoneinfo import ZoneInfo
+
+    from guahao.payments.models import Payment
+
+    console = _desk(days, "finance", "cashier")
+    r1, r4 = days.r["r1"], days.r["r4"]
+    day = clock.local_today("Asia/Shanghai") - dt.timedelta(days=10)
+    late = dt.datetime.combine(day, dt.time(23, 30), ZoneInfo("Asia/Shanghai"))  # 15:30 UTC, the same day
+    Payment.objects.filter(registration=r1).update(paid_at=late)
+
+    def paid(start: dt.date, end: dt.date) -> set[str]:
+        page = console.get("/console/payments/payment/", {"paid_at_from": start, "paid_at_to": end})
+        assert page.status_code == 200
+        return {p.registration.registration_number for p in page.context["cl"].result_list}
+
+    assert paid(day, day) == {r1.registration_number}
+    assert not paid(day + dt.timedelta(days=1), day + dt.timedelta(days=1)) & {r1.registration_number}
+    r4_day = Payment.objects.get(registration=r4).paid_at.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    assert r4.registration_number in paid(day, r4_day) and r1.registration_number in paid(day, r4_day)
+    assert "paid_at_from" in console.get("/console/payments/payment/").content.decode()  # the filter is on the page
+
+
+def test_the_payments_export_carries_the_providers_transaction_number_as_text(days):
+    from guahao.payments.models import Payment
+
+    console = _desk(days, "finance", "cashier")
+    r1 = days.r["r1"]
+    Payment.objects.filter(registration=r1).update(transaction_id="4200002614202612061234567890")
+    book = load_workbook(io.BytesIO(console.get("/console/payments/payment/export/xlsx/").content))
+    rows = list(book.active.iter_rows(values_only=True))
+    column = rows[0].index("渠道交易号")
+    mine = next(row for row in rows[1:] if row[rows[0].index("订单号")] == f"T{r1.registration_number}")
+    assert mine[column] == "4200002614202612061234567890"  # every digit, not a rounded number
