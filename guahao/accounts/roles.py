@@ -76,6 +76,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         **_HOSPITAL_WORK,
         "payments.refund": "view change",
         "payments.failedrefund": "view change",
+        "payments.reconciliationdifference": "view change",  # marks one handled, with a note
     },
     # Book on a patient's behalf (find or add the patient by real name and ID number, hold, and
     # take the fee at the window or send a payment link), cancel, move and check in.

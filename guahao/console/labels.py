@@ -38,6 +38,7 @@ LABELS = {
     "relief.requested": _("Relief slot asked for"),
     "relief.approved": _("Relief slot approved"),
     "relief.refused": _("Relief slot refused"),
+    "reconciliation.handled": _("Reconciliation difference handled"),
     "blacklist.appeal": _("Appeal noted"),
     "message.registration.booked": _("booked"),
     "message.registration.cancelled": _("cancelled"),

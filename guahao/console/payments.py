@@ -12,9 +12,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.db.models import Q, QuerySet, Sum
 from django.forms import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +29,7 @@ from guahao.accounts.scope import PLATFORM
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
 from guahao.booking.models import Registration
+from guahao.console import exports
 from guahao.console.base import ReadOnlyAdmin, apply_each
 from guahao.core import clock
 from guahao.core.amounts import yuan_shown
@@ -240,9 +243,29 @@ class DifferenceColumns:
         url = reverse("admin:booking_registration_change", args=[registration.pk])
         return format_html('<a href="{}">{}</a>', url, registration.registration_number)
 
+    @admin.display(description=_("handled"), ordering="handled_at")
+    def handled(self, obj: ReconciliationDifference) -> str:
+        """Who handled it, when (the hospital's clock) and what they did; or that it waits."""
+        if obj.handled_at is None:
+            return str(_("To handle"))
+        return f"{obj.handled_by} · {exports.moment(obj.handled_at)} · {obj.note}"
+
 
 DIFFERENCE_FIELDS = ["kind", "entry_shown", "out_trade_no", "out_refund_no", "ours", "theirs"]
-DIFFERENCE_FIELDS += ["our_status_shown", "their_status", "at", "hospital", "order"]
+DIFFERENCE_FIELDS += ["our_status_shown", "their_status", "at", "hospital", "order", "handled"]
+
+
+class HandledFilter(admin.SimpleListFilter):
+    title = _("handled")
+    parameter_name = "handled"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("no", _("To handle")), ("yes", _("Handled"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(handled_at__isnull=self.value() == "no")
+        return queryset
 
 
 class DifferenceInline(DifferenceColumns, TabularInline):
@@ -295,10 +318,41 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
 @admin.register(ReconciliationDifference)
 class ReconciliationDifferenceAdmin(DifferenceColumns, ReadOnlyAdmin):
     list_display = ["run", *DIFFERENCE_FIELDS]
-    list_filter = ["kind", "entry", "run__provider", "run__day"]
+    list_filter = [HandledFilter, "kind", "entry", "run__provider", "run__day"]
     search_fields = ["out_trade_no", "out_refund_no"]
     list_select_related = ["run", "hospital", "payment__registration"]
-    actions = ["export_csv"]
+    actions = ["handle", "export_csv"]
+
+    @admin.action(description=_("Mark the selected differences handled (say what was done)"), permissions=["act"])
+    def handle(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        """Ask what was done; with it, mark each difference handled (audited) and say what each refused."""
+        note = request.POST.get("note", "").strip()
+        error: Any = ""
+        if request.POST.get("apply"):
+            if note:
+                actor = request.user.get_username()
+                apply_each(
+                    self,
+                    request,
+                    queryset,
+                    lambda d: reconciliation.difference_handle(difference=d, actor=actor, note=note),
+                    str(_("Marked handled")),
+                )
+                return None
+            error = _("Say what was done about it: the note is kept with the difference")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Mark handled"),
+            "opts": self.opts,
+            "rows": [str(d) for d in queryset],
+            "chosen": [d.pk for d in queryset],
+            "action": "handle",
+            "note": note,
+            "label": _("What was done (kept with the difference and in the audit log)"),
+            "error": error,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "console/note.html", context)
 
     @admin.action(description=_("Export the selected differences as CSV"))
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:

@@ -23,3 +23,9 @@ REFUND_NOT_WINDOW = ProblemType(
 REFUND_PAID_OUT = ProblemType(
     "refund.already_paid_out", 409, _("This refund was already paid out or is no longer waiting to be paid out")
 )
+DIFFERENCE_HANDLED = ProblemType(
+    "reconciliation.already_handled", 409, _("This reconciliation difference was already marked handled")
+)
+DIFFERENCE_NOTE_REQUIRED = ProblemType(
+    "reconciliation.note_required", 422, _("Say what was done about it: the note is kept with the difference")
+)

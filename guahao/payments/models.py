@@ -204,6 +204,11 @@ class ReconciliationDifference(models.Model):
     )
     payment = models.ForeignKey(Payment, models.PROTECT, null=True, blank=True, related_name="+")
     refund = models.ForeignKey(Refund, models.PROTECT, null=True, blank=True, related_name="+")
+    # Finance's word on it: what was done (a payment booked by hand, the bank asked, …), by whom
+    # and when. Kept when the day is reconciled again and the difference is still there.
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+    handled_by = models.CharField(_("handled by"), max_length=150, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("reconciliation difference")

@@ -19,8 +19,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from guahao.core import clock
+from guahao.core.audit import audit_record
 from guahao.core.spreadsheet import csv_text
-from guahao.payments import locks, money
+from guahao.payments import errors, locks, money
 from guahao.payments.interface import PaymentProvider, ProviderError, StatementLine
 from guahao.payments.models import (
     DifferenceKind,
@@ -150,9 +151,14 @@ def reconcile(*, provider_name: str, day: dt.date) -> ReconciliationRun:
             return run
         differences = _compare(provider, day, lines)
         payments, refunds = _ours(provider, day)
+        handled = {_same(d): d for d in run.differences.filter(handled_at__isnull=False)}
         run.differences.all().delete()
         for difference in differences:
             difference.run = run
+            earlier = handled.get(_same(difference))
+            if earlier is not None:  # still there: finance's word on it stays
+                difference.handled_at, difference.handled_by = earlier.handled_at, earlier.handled_by
+                difference.note = earlier.note
         ReconciliationDifference.objects.bulk_create(differences)
         run.status = RunStatus.DIFFERENCES if differences else RunStatus.MATCHED
         run.their_lines = len(lines)
@@ -166,6 +172,37 @@ def reconcile(*, provider_name: str, day: dt.date) -> ReconciliationRun:
     if differences:
         log.warning("reconciliation %s %s: %d differences", provider_name, day, len(differences))
     return run
+
+
+def _same(d: ReconciliationDifference) -> tuple[str, str, str, str]:
+    """What makes a difference found again the same one."""
+    return d.kind, d.entry, d.out_trade_no, d.out_refund_no
+
+
+def difference_handle(*, difference: ReconciliationDifference, actor: str, note: str) -> ReconciliationDifference:
+    """Finance marks a difference handled, saying what was done (required); once, audited."""
+    note = " ".join(note.split())[:300]
+    if not note:
+        raise errors.DIFFERENCE_NOTE_REQUIRED.error(field="note")
+    now = clock.now()
+    with transaction.atomic():
+        if not ReconciliationDifference.objects.filter(pk=difference.pk, handled_at__isnull=True).update(
+            handled_at=now, handled_by=actor, note=note
+        ):
+            raise errors.DIFFERENCE_HANDLED.error()
+        difference.refresh_from_db()
+        audit_record(
+            actor=actor,
+            action="reconciliation.handled",
+            target_type="reconciliation_difference",
+            target_id=difference.pk,
+            target=str(difference),
+            hospital_id=difference.hospital_id,
+            before={"handled": False},
+            after={"handled": True},
+            reason=note,
+        )
+    return difference
 
 
 def _providers(since: dt.date) -> list[str]:

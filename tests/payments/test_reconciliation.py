@@ -168,6 +168,54 @@ def test_hospital_staff_see_only_their_hospitals_differences(schedule):
     assert console.get("/console/payments/reconciliationrun/").status_code == 403
 
 
+def test_finance_marks_a_difference_handled_with_what_was_done_and_a_new_run_keeps_it(schedule):
+    from guahao.core.models import AuditEntry
+
+    day = clock.local_today("Asia/Shanghai")
+    _, differs = paid(schedule)
+    _, settles = paid(schedule)
+    Payment.objects.filter(pk__in=[differs.pk, settles.pk]).update(
+        registration_fee_fen=0, consultation_fee_fen=1, amount_fen=1
+    )
+    assert reconciliation.reconcile(provider_name="sandbox", day=day).difference_count == 2
+    f.staff_member("cashier", "finance", schedule.hospital)
+    console = Client()
+    console.login(username="cashier", password="pw-for-tests")
+    listed = "/console/payments/reconciliationdifference/"
+    difference = ReconciliationDifference.objects.get(out_trade_no=differs.out_trade_no)
+    chosen = {"action": "handle", "_selected_action": [difference.pk]}
+
+    asked = console.post(listed, chosen).content.decode()
+    assert "做了什么" in asked and difference.out_trade_no in asked  # the note is asked for
+    refused = console.post(listed, chosen | {"apply": "yes", "note": "  "}).content.decode()
+    assert 'role="alert"' in refused
+    assert ReconciliationDifference.objects.get(pk=difference.pk).handled_at is None
+
+    console.post(listed, chosen | {"apply": "yes", "note": "已与渠道核实，订单金额以渠道为准"})
+    handled = ReconciliationDifference.objects.get(pk=difference.pk)
+    assert (handled.handled_by, handled.note) == ("cashier", "已与渠道核实，订单金额以渠道为准")
+    entry = AuditEntry.objects.get(action="reconciliation.handled")
+    assert (entry.actor, entry.target_id, entry.reason) == ("cashier", str(difference.pk), handled.note)
+    to_handle = console.get(listed, {"handled": "no"}).content.decode()
+    assert settles.out_trade_no in to_handle and differs.out_trade_no not in to_handle
+    assert "已与渠道核实" in console.get(listed, {"handled": "yes"}).content.decode()
+
+    # The day reconciled again: the difference still there keeps finance's word on it.
+    Payment.objects.filter(pk=settles.pk).update(
+        consultation_fee_fen=settles.consultation_fee_fen,
+        registration_fee_fen=settles.registration_fee_fen,
+        amount_fen=settles.amount_fen,
+    )
+    assert reconciliation.reconcile(provider_name="sandbox", day=day).difference_count == 1
+    again = ReconciliationDifference.objects.get()
+    assert (again.out_trade_no, again.handled_by, again.note) == (differs.out_trade_no, "cashier", handled.note)
+    answer = console.post(
+        listed, {"action": "handle", "_selected_action": [again.pk], "apply": "yes", "note": "再次"}, follow=True
+    )
+    assert "该对账差异已标记为已处理" in answer.content.decode()  # once only: a second mark is refused
+    assert ReconciliationDifference.objects.get().note == handled.note
+
+
 @pytest.mark.clock("10:00")
 def test_days_whose_statement_could_not_be_fetched_are_tried_again(sandbox, settings):
     today = clock.local_today("Asia/Shanghai")
