@@ -9,12 +9,15 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import Concat
 from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts.roles import Role
 from guahao.booking.models import BlacklistEntry, HoldStatus, RegistrationStatus
 from guahao.console.base import ReadOnlyAdmin
-from guahao.console.labels import event_label
+from guahao.console.labels import event_label, person_name
 from guahao.core.amounts import yuan_shown
 from guahao.core.models import AuditEntry
 from guahao.payments.models import Method
@@ -58,13 +61,51 @@ class ActionFilter(admin.SimpleListFilter):
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
     hospital_path = "hospital"
-    list_display = ["at", "actor", "what", "target", "before_shown", "after_shown", "reason"]
+    list_display = ["at", "actor_shown", "what", "target", "before_shown", "after_shown", "reason"]
     list_filter = [ActionFilter, "target_type", "at"]
     search_fields = ["actor", "target", "reason"]
-    search_help_text = _("Staff member, registration number, patient's name or reason")
+    search_help_text = _("Staff member (user name or name), registration number, patient's name or reason")
     date_hierarchy = "at"
-    fields = ["at", "actor", "what", "kind_of_row", "target", "before_shown", "after_shown", "reason"]
+    fields = ["at", "actor_shown", "what", "kind_of_row", "target", "before_shown", "after_shown", "reason"]
     readonly_fields = fields
+
+    def get_queryset(self, request: Any) -> Any:
+        """Each entry with the name its staff member entered (the entry keeps their user name)."""
+        user = get_user_model().objects.filter(username=OuterRef("actor"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                actor_first=Subquery(user.values("first_name")[:1]), actor_last=Subquery(user.values("last_name")[:1])
+            )
+        )
+
+    def get_search_results(self, request: Any, queryset: Any, search_term: str) -> tuple[Any, bool]:
+        """Also by the staff member's name as entered (王芳, or either part of it)."""
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if not term:
+            return found, duplicates
+        named = (
+            get_user_model()
+            .objects.annotate(
+                family_first=Concat("last_name", "first_name"), given_first=Concat("first_name", "last_name")
+            )
+            .filter(
+                Q(first_name__icontains=term)
+                | Q(last_name__icontains=term)
+                | Q(family_first__icontains=term.replace(" ", ""))
+                | Q(given_first__icontains=term.replace(" ", ""))
+            )
+            .values("username")
+        )
+        return found | queryset.filter(actor__in=named), duplicates
+
+    @admin.display(description=AuditEntry._meta.get_field("actor").verbose_name, ordering="actor")
+    def actor_shown(self, obj: AuditEntry) -> str:
+        """王芳 (wangfang): the name entered, then the user name it was recorded under."""
+        name = person_name(getattr(obj, "actor_first", ""), getattr(obj, "actor_last", ""))
+        return f"{name} ({obj.actor})" if name else obj.actor
 
     @admin.display(description=_("kind of row"), ordering="target_type")
     def kind_of_row(self, obj: AuditEntry) -> str:

@@ -70,6 +70,15 @@ LABELS = {
 }
 
 
+def person_name(first: str | None, last: str | None) -> str:
+    """A staff member's name as entered: a Chinese one family name first with no space (王 + 芳:
+    王芳), another first name first; empty when none was entered."""
+    first, last = (first or "").strip(), (last or "").strip()
+    if any("\u4e00" <= ch <= "\u9fff" for ch in first + last):
+        return f"{last}{first}"
+    return f"{first} {last}".strip()
+
+
 def event_label(kind: str) -> str:
     """The kind in the reader's language (a message's by its title, ``message_title``); a kind
     not listed here reads as recorded."""

@@ -28,6 +28,7 @@ from guahao.accounts.roles import Role
 from guahao.accounts.scope import PLATFORM, staff_scope
 from guahao.catalog.models import Hospital
 from guahao.console.base import ReadOnlyAdmin, ScopedAdmin, apply_each
+from guahao.console.labels import person_name
 from guahao.core.problems import Problem
 
 User = get_user_model()
@@ -165,10 +166,7 @@ class StaffAdmin(ScopedAdmin):
 
     @admin.display(description=_("name"))
     def full_name(self, obj: Any) -> str:
-        first, last = obj.first_name.strip(), obj.last_name.strip()
-        if any("\u4e00" <= ch <= "\u9fff" for ch in first + last):
-            return f"{last}{first}"  # 王 + 芳: family name first, no space
-        return obj.get_full_name()
+        return person_name(obj.first_name, obj.last_name)
 
     @admin.display(description=_("role"))
     def role(self, obj: Any) -> str:

@@ -194,7 +194,7 @@ def difference_handle(*, difference: ReconciliationDifference, actor: str, note:
         audit_record(
             actor=actor,
             action="reconciliation.handled",
-            target_type="reconciliation_difference",
+            target_type="reconciliationdifference",
             target_id=difference.pk,
             target=str(difference),
             hospital_id=difference.hospital_id,

@@ -321,3 +321,21 @@ def test_the_payments_export_carries_the_providers_transaction_number_as_text(da
     column = rows[0].index("渠道交易号")
     mine = next(row for row in rows[1:] if row[rows[0].index("订单号")] == f"T{r1.registration_number}")
     assert mine[column] == "4200002614202612061234567890"  # every digit, not a rounded number
+
+
+def test_the_audit_log_names_staff_by_the_name_entered_and_finds_them_by_it(days):
+    from django.contrib.auth import get_user_model
+
+    clinic = f.schedule(days.internal, None)
+    r2 = days.r["r2"]
+    booked = booking.hold_confirm(hold=booking.hold_create(account=r2.account, patient=r2.patient, schedule=clinic))
+    console = _desk(days, "operator", "wangfang")
+    get_user_model().objects.filter(username="wangfang").update(first_name="芳", last_name="王")
+    console.post(LIST, {"action": "cancel", "_selected_action": [booked.pk], "apply": "yes", "reason": "医生临时停诊"})
+
+    boss = _desk(days, "hospital_admin", "boss")
+    log = boss.get("/console/core/auditentry/").content.decode()
+    assert "王芳 (wangfang)" in log
+    found = boss.get("/console/core/auditentry/", {"q": "王芳"}).context["cl"].result_list
+    assert found and {e.actor for e in found} == {"wangfang"}
+    assert not boss.get("/console/core/auditentry/", {"q": "李雷"}).context["cl"].result_list
