@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -25,7 +26,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
 
 from guahao.accounts import consent, idcard, kiosks
 from guahao.accounts.models import KioskDevice, Patient
@@ -125,6 +127,8 @@ def _render(request: HttpRequest, template: str, ctx: dict[str, Any], status: in
         "consent_version": consent.TEXT_VERSION,
         **ctx,
     }
+    if request.method != "GET":  # a form's answer: the language switch goes back to a kiosk page
+        ctx.setdefault("lang_next", _kiosk_page_posted_from(request))
     problem = ctx.get("problem")
     if problem is not None:
         ctx["problem_detail"] = problem.as_dict().get("detail", "")
@@ -132,6 +136,17 @@ def _render(request: HttpRequest, template: str, ctx: dict[str, Any], status: in
     # The hospital's clock on its own kiosk's pages (times are stored in UTC).
     with timezone.override(ZoneInfo(device.hospital.timezone if device else settings.TIME_ZONE)):
         return render(request, template, ctx, status=status)
+
+
+def _kiosk_page_posted_from(request: HttpRequest) -> str:
+    """The kiosk page whose form was sent (its action answers no GET); the start screen if the
+    page is not known or not the kiosk's: a kiosk never leads into the patients' own app."""
+    referer = request.META.get("HTTP_REFERER", "")
+    if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}):
+        parts = urlsplit(referer)
+        if parts.path.startswith(reverse("kiosk:start")):
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+    return reverse("kiosk:start")
 
 
 def _registrations(device: KioskDevice, patient: Patient) -> list[Registration]:
@@ -227,21 +242,25 @@ def identify(request: HttpRequest, device: KioskDevice) -> HttpResponse:
         request.session.cycle_key()
         request.session[READ] = idcard.encrypt(number)
         request.session[SEEN] = clock.now().isoformat()
-        return _render(request, "kiosk/register.html", {"id_masked": idcard.mask(number), "form": {}})
+        ctx = {"id_masked": idcard.mask(number), "form": {}, "lang_next": reverse("kiosk:register")}
+        return _render(request, "kiosk/register.html", ctx)
     _start_with(request, patient)
     return redirect("kiosk:menu")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @kiosk_page(patient=False)
 def register(request: HttpRequest, device: KioskDevice) -> HttpResponse:
     """The new patient's name and mobile, with the consent on the screen agreed to, for the ID
-    number read on the start screen (kept sealed in the session, never in the page)."""
+    number read on the start screen (kept sealed in the session, never in the page). Opened
+    (GET), the form again, as after a switch of language."""
     read, seen = request.session.get(READ), request.session.get(SEEN)
     if not read or not seen or clock.now() - dt.datetime.fromisoformat(seen) > dt.timedelta(seconds=IDLE_SECONDS):
         _forget(request)
         return redirect("kiosk:start")
     number = idcard.decrypt(read)
+    if request.method == "GET":
+        return _render(request, "kiosk/register.html", {"id_masked": idcard.mask(number), "form": {}})
     form = {k: request.POST.get(k, "").strip() for k in ("name", "phone", "consent")}
     try:
         if form["consent"] != consent.TEXT_VERSION:
@@ -252,6 +271,7 @@ def register(request: HttpRequest, device: KioskDevice) -> HttpResponse:
     except Problem as problem:
         request.session[SEEN] = clock.now().isoformat()
         ctx = {"id_masked": idcard.mask(number), "form": form, "problem": problem}
+        ctx["lang_next"] = reverse("kiosk:register")
         return _render(request, "kiosk/register.html", ctx, status=problem.status)
     _start_with(request, patient)
     return redirect("kiosk:menu")

@@ -9,7 +9,7 @@ from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
 from csp.utils import build_policy
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve
 from django.utils import translation
 
@@ -48,6 +48,8 @@ class PostOnly:
             or response.content
         ):
             return response
+        if request.path_info.startswith("/kiosk/"):
+            return redirect("kiosk:menu")  # a kiosk stays the kiosk (its menu, or its start screen)
         page = render(request, "405.html", {"page": _page_of(request.path_info)}, status=405)
         if "Allow" in response:
             page["Allow"] = response["Allow"]

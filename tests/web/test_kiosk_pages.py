@@ -6,6 +6,7 @@ ever show masked. The console registers and revokes the devices."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.test import Client
@@ -237,3 +238,26 @@ def test_a_qr_payment_books_the_hold_and_the_waiting_code_keeps_the_patient_five
     kiosk.post(f"/kiosk/holds/{again.pk}/pay")
     clock.advance(dt.timedelta(seconds=kiosk_views.PAY_IDLE_SECONDS + 1))  # walked away from the code
     assert kiosk.get(f"/kiosk/holds/{again.pk}/qr")["Location"] == "/kiosk/"
+
+
+def test_the_language_switch_keeps_the_kiosk_on_its_screen_in_the_other_language(hall):
+    kiosk = opened(hall["token"])
+    number = f.id_number("19800101")
+    form = page(kiosk.post("/kiosk/identify", {"id_number": number}, HTTP_REFERER="http://testserver/kiosk/"))
+    switch = re.search(r'name="next" value="([^"]+)"', form).group(1)
+    assert switch == "/kiosk/register"  # the form's own page, not its POST-only action
+    english = page(kiosk.post("/i18n/setlang/", {"language": "en", "next": switch}, follow=True))
+    assert 'id="register-form"' in english and number[:6] + "********" + number[-4:] in english
+    assert "Test Hospital" in english and "测试医院" not in english  # the hospital's English name
+
+    phone = f.phone()
+    kiosk.post("/kiosk/register", {"name": "李秀英", "phone": phone, "consent": "2026-12"})
+    clinics = f"/kiosk/book/{hall['department'].pk}"
+    kiosk.post(f"/kiosk/book/clinic/{hall['today'].pk}")  # held: a second hold of the same person is refused
+    refused = kiosk.post(f"/kiosk/book/clinic/{hall['tomorrow'].pk}", HTTP_REFERER=f"http://testserver{clinics}")
+    assert refused.status_code >= 400
+    assert re.search(r'name="next" value="([^"]+)"', refused.content.decode()).group(1) == clinics
+
+    # An action's address opened as a page: the kiosk's own screen, never the patients' app.
+    opened_by_hand = kiosk.get(f"/kiosk/book/clinic/{hall['tomorrow'].pk}")
+    assert opened_by_hand.status_code == 302 and opened_by_hand["Location"] == "/kiosk/menu"
