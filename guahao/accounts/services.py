@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, ProtectedError, QuerySet
 from django.db.models.signals import post_delete, post_save
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts import consent, errors, idcard, phones
@@ -286,7 +287,11 @@ def _guardian(
         raise INVALID.error(detail=_("Choose the guardian's relation."), field="guardian_relation")
     default_relation = GuardianRelation.PARENT if relation == Relation.CHILD else GuardianRelation.OTHER
     if name.strip():
-        return real_name(name, field="guardian_name"), guardian_relation or default_relation
+        try:
+            return real_name(name, field="guardian_name"), guardian_relation or default_relation
+        except Problem as refused:  # the reason, said of the guardian's name (they show no ID here)
+            refused.detail = format_lazy("{}{}", _("Guardian's name: "), refused.detail or refused.type.title)
+            raise
     if not guardian_needed(birth_date):
         return "", ""
     holder = Patient.objects.filter(account=account, relation=Relation.SELF).values_list("name", flat=True).first()
