@@ -125,6 +125,8 @@ def _born_before_today(birth: date) -> bool:
 
 
 def _resident(number: str) -> Document:
+    if not number:
+        raise Refused(_("Please enter the ID number."))
     try:
         ric.validate(number)
     except stdnum_errors.InvalidLength:

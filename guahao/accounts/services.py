@@ -59,6 +59,8 @@ def _digest(value: str) -> str:
 
 def phone_normalize(raw: str, *, field: str = "phone") -> str:
     """A mainland mobile number as its 11 digits, whether written with +86, spaces or dashes."""
+    if not (raw or "").strip():
+        raise errors.PHONE_INVALID.error(detail=_("Enter the mobile number."), field=field)
     try:
         parsed = phonenumbers.parse(raw, "CN")
     except phonenumbers.NumberParseException:
@@ -121,6 +123,8 @@ def account_login(*, phone: str, code: str, client_ip: str | None = None) -> tup
     ):
         raise RATE_LIMITED.error()
     phone = phone_normalize(phone)
+    if not code.strip():  # nothing typed: no guess, none of the code's tries used
+        raise errors.CODE_WRONG.error(detail=_("Enter the code from the text message."), field="code")
     now = clock.now()
     sms = (
         SmsCode.objects.filter(phones.matching(phone), used_at__isnull=True, expires_at__gt=now)

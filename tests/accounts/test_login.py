@@ -62,6 +62,20 @@ def test_after_five_wrong_codes_even_the_right_one_is_refused(api):
     assert not Account.objects.filter(phones.matching(number)).exists()
 
 
+def test_nothing_typed_is_asked_for_and_uses_none_of_the_codes_tries(api):
+    status, body = api.call("POST", "/auth/sms-code", {"phone": " "})
+    assert (status, body["code"], body["field"], body["detail"]) == (422, "phone.invalid", "phone", "请填写手机号。")
+    # On the web app's login page, a code left empty is asked for; it is no wrong guess.
+    from django.test import Client
+
+    browser, number = Client(), f.phone()
+    code = browser.post("/login/", {"phone": number, "step": "phone"}).context["dev_code"]
+    for _ in range(6):
+        page = browser.post("/login/", {"phone": number, "code": " ", "step": "code"}).content.decode()
+        assert "请填写短信验证码。" in page
+    assert browser.post("/login/", {"phone": number, "code": code, "step": "code", "next": "/"}).status_code == 302
+
+
 def test_an_expired_code_is_refused(api):
     from guahao.core import clock
 

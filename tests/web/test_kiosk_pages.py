@@ -261,3 +261,9 @@ def test_the_language_switch_keeps_the_kiosk_on_its_screen_in_the_other_language
     # An action's address opened as a page: the kiosk's own screen, never the patients' app.
     opened_by_hand = kiosk.get(f"/kiosk/book/clinic/{hall['tomorrow'].pk}")
     assert opened_by_hand.status_code == 302 and opened_by_hand["Location"] == "/kiosk/menu"
+
+
+def test_an_empty_id_number_is_asked_for(hall):
+    kiosk = opened(hall["token"])
+    refused = kiosk.post("/kiosk/identify", {"id_number": " "}).content.decode()
+    assert "请填写证件号码" in refused and "0 位" not in refused
