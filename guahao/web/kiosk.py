@@ -34,6 +34,7 @@ from guahao.accounts.models import KioskDevice, Patient
 from guahao.booking import services as booking
 from guahao.booking.models import ACTIVE_REGISTRATION, Hold, HoldStatus, Registration, RegistrationStatus
 from guahao.catalog.models import Department
+from guahao.catalog.selectors import department_tree
 from guahao.core import clock, ratelimit
 from guahao.core.errors import RATE_LIMITED
 from guahao.core.problems import Problem
@@ -131,7 +132,8 @@ def _render(request: HttpRequest, template: str, ctx: dict[str, Any], status: in
         ctx.setdefault("lang_next", _kiosk_page_posted_from(request))
     problem = ctx.get("problem")
     if problem is not None:
-        ctx["problem_detail"] = problem.as_dict().get("detail", "")
+        detail = problem.as_dict().get("detail", "")
+        ctx["problem_detail"] = detail if detail != str(problem.type.title) else ""  # not the heading twice
         ctx["problem_field"] = problem.extra.get("field", "")
     # The hospital's clock on its own kiosk's pages (times are stored in UTC).
     with timezone.override(ZoneInfo(device.hospital.timezone if device else settings.TIME_ZONE)):
@@ -309,10 +311,20 @@ def _open_clinics(device: KioskDevice) -> Any:
 
 @kiosk_page(patient=True)
 def departments(request: HttpRequest, device: KioskDevice, patient: Patient) -> HttpResponse:
-    """The departments with a clinic in the coming week."""
-    ids = _open_clinics(device).values("department_id")
-    shown = Department.objects.filter(pk__in=ids).order_by("name")
-    return _render(request, "kiosk/departments.html", {"patient": patient, "departments": shown})
+    """The departments with a clinic in the coming week, under their parent departments, in the
+    hospital's own order (as the app shows them), not by the character codes of their names."""
+    ids = set(_open_clinics(device).values_list("department_id", flat=True))
+    groups: list[tuple[Department | None, list[Department]]] = []
+
+    def walk(nodes: list[dict], parent: Department | None) -> None:
+        open_here = [n["department"] for n in nodes if n["department"].pk in ids]
+        if open_here:
+            groups.append((parent, open_here))
+        for n in nodes:
+            walk(n["children"], n["department"])
+
+    walk(department_tree(hospital=device.hospital), None)
+    return _render(request, "kiosk/departments.html", {"patient": patient, "groups": groups})
 
 
 @kiosk_page(patient=True)

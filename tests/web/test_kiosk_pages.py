@@ -267,3 +267,33 @@ def test_an_empty_id_number_is_asked_for(hall):
     kiosk = opened(hall["token"])
     refused = kiosk.post("/kiosk/identify", {"id_number": " "}).content.decode()
     assert "请填写证件号码" in refused and "0 位" not in refused
+
+
+def test_departments_are_grouped_in_the_hospitals_order_and_a_refusal_reads_its_heading_once(hall):
+    from guahao.catalog.models import Department
+
+    h = hall["hospital"]
+    surgery = f.department(h, name="外科")
+    internal = Department.objects.get(pk=hall["department"].pk)
+    medicine = f.department(h, name="内科")
+    Department.objects.filter(pk=internal.pk).update(parent=medicine, level=2)
+    Department.objects.filter(pk=surgery.pk).update(sort=9)  # the hospital puts surgery last
+    joints = f.department(h, name="骨科", parent=surgery)
+    f.schedule(joints, f.doctor(joints, name="李强"), platform_share_percent=50)
+    kiosk = opened(hall["token"])
+    kiosk.post("/kiosk/identify", {"id_number": f.id_number("19800101")})
+    kiosk.post("/kiosk/register", {"name": "李秀英", "phone": f.phone(), "consent": "2026-12"})
+
+    listed = page(kiosk.get("/kiosk/book"))
+    headings = re.findall(r'<h2 class="group">([^<]+)</h2>', listed)
+    assert headings == ["内科", "外科"]  # each group under its parent, as the hospital orders them
+    assert (
+        listed.index(f'id="department-{internal.pk}"')
+        < listed.index("外科")
+        < listed.index(f'id="department-{joints.pk}"')
+    )
+    kiosk.post(f"/kiosk/book/clinic/{hall['today'].pk}")
+    refused = kiosk.post(f"/kiosk/book/clinic/{hall['tomorrow'].pk}").content.decode()
+    box = re.search(r'<div class="problem".*?</div>', refused, re.S).group(0)
+    title = re.search(r"<strong>(.*?)</strong>", box).group(1)
+    assert box.count(title) == 1 and "<p>" not in box, box
