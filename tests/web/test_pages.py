@@ -503,3 +503,14 @@ def test_a_deadline_on_another_day_reads_with_its_day():
         tomorrow_at = clock.at_local(f.today() + dt.timedelta(days=1), dt.time(8, 0), "Asia/Shanghai")
         assert soon(today_at) == "23:50" and soon(today_at, "s") == "23:50:00"
         assert soon(tomorrow_at) == f"{tomorrow_at.astimezone(django_tz.get_current_timezone()):%m-%d} 08:00"
+
+
+def test_a_long_notice_on_the_home_page_is_cut_at_a_word_in_english_and_anywhere_in_chinese():
+    h = f.hospital()
+    english = "Arrive 30 minutes before your visit to check in at the kiosk or the window; bring your ID card."
+    h.notice, h.notice_en = "请提前30分钟到院，在自助机或窗口签到；" * 6, english
+    h.save()
+    shown = re.search(r'<p class="notice">([^<]+)</p>', Browser(language="en").get("/")).group(1)
+    assert shown.endswith("…") and english.startswith(shown[:-1]) and english[len(shown) - 1] == " "
+    chinese = re.search(r'<p class="notice">([^<]+)</p>', Browser().get("/")).group(1)
+    assert chinese.endswith("…") and len(chinese) == 90

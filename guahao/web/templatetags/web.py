@@ -30,6 +30,19 @@ def loc(obj: Any, name: str = "name") -> str:
     return str(get(name, "") or "")
 
 
+@register.filter
+def clip(text: Any, length: int = 90) -> str:
+    """``text`` cut to about ``length`` characters, with an ellipsis: where words are spaced
+    (English) at the end of a word, not inside one; anywhere in Chinese."""
+    text = " ".join(str(text or "").split())
+    if len(text) <= length:
+        return text
+    cut = text[: length - 1]
+    if cut[-1].isascii() and cut[-1].isalnum() and text[length - 1].isalnum() and " " in cut:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:，；：") + "…"
+
+
 @register.simple_tag
 def colon() -> str:
     """A label's colon: full-width in Chinese (就诊地点：), ": " in English."""
