@@ -583,6 +583,15 @@ def _move_choices(r: Registration) -> list[dict[str, Any]]:
     ]
 
 
+def _move_periods(r: Registration) -> list[tuple[Any, int]]:
+    """The other half-hours (periods) of the same clinic with free online slots: a move to
+    another time of the day, the same doctor and fee."""
+    if r.status != RegistrationStatus.BOOKED or not booking.reschedule_online_here(r.schedule):
+        return []
+    _view, periods = scheduling.schedule_detail(r.schedule)
+    return [(p, left) for p, left in periods if left > 0 and p.pk != r.period_id]
+
+
 @patient_page
 def registration_reschedule(request: HttpRequest, account: Account, registration_id: int) -> HttpResponse:
     """改约: the department's other clinics, and the move to the one chosen."""
@@ -592,14 +601,21 @@ def registration_reschedule(request: HttpRequest, account: Account, registration
         # 停诊 cancelled it (and refunded it): the department's other clinics are booked anew
         return redirect("web:department", department_id=r.department_id)
     ctx["choices"] = _move_choices(r)
+    ctx["same_clinic"] = _move_periods(r)
+    ctx["paid"] = payments.registration_paid(r)
     if request.method != "POST":
         return _page(request, "web/reschedule.html", ctx)
     schedule = Schedule.objects.filter(pk=_int(request.POST.get("schedule_id")) or 0).first()
     try:
         if schedule is None:
             raise NOT_FOUND.error(field="schedule_id")
+        period = None
+        if request.POST.get("period_id"):
+            period = schedule.periods.filter(pk=_int(request.POST["period_id"]) or 0).first()
+            if period is None:
+                raise NOT_FOUND.error(field="period_id")
         moved = payments.registration_reschedule(
-            registration=r, schedule=schedule, actor=booking.Actor.patient(account), channel="app"
+            registration=r, schedule=schedule, period=period, actor=booking.Actor.patient(account), channel="app"
         )
     except Problem as problem:
         return _refused(request, "web/reschedule.html", ctx, problem)

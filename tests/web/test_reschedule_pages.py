@@ -40,7 +40,7 @@ def test_move_from_the_registration_page_to_another_day(registered):
     assert 'id="reschedule"' in html and "改约到其他时间" in html
     html = browser.get(f"/registrations/{registration.pk}/reschedule")
     assert f'name="schedule_id" value="{later.pk}"' in html
-    assert f'value="{registration.schedule_id}"' not in html  # the clinic already booked is not offered
+    assert f'data-period="{registration.period_id}"' not in html  # the time already booked is not offered
 
     html = browser.post(f"/registrations/{registration.pk}/reschedule", {"schedule_id": later.pk})
 
@@ -137,3 +137,17 @@ def test_a_hospital_whose_his_books_in_real_time_offers_no_online_move(registere
     html = browser.get(f"/registrations/{registration.pk}/")
     assert 'id="reschedule"' not in html and "取消挂号" in html  # cancelling stays
     assert f'value="{later.pk}"' not in browser.get(f"/registrations/{registration.pk}/reschedule")
+
+
+def test_move_to_another_time_of_the_same_clinic(registered):
+    browser, registration, _later = registered
+    html = browser.get(f"/registrations/{registration.pk}/reschedule")
+    other = registration.schedule.periods.exclude(pk=registration.period_id).order_by("starts_at").first()
+    assert "本次门诊的其他时段" in html and f'data-period="{other.pk}"' in html
+
+    html = browser.post(
+        f"/registrations/{registration.pk}/reschedule", {"schedule_id": registration.schedule_id, "period_id": other.pk}
+    )
+    moved = Registration.objects.get(status="booked")
+    assert (moved.schedule_id, moved.period_id) == (registration.schedule_id, other.pk)
+    assert 'id="moved"' in html
