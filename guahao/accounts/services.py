@@ -571,6 +571,11 @@ def patient_update(*, patient: Patient, changes: dict[str, Any]) -> Patient:
     return patient
 
 
+def patient_identity_locked(patient: Patient) -> bool:
+    """Whether the patient's name and ID can no longer be changed (anything was booked for them)."""
+    return _has_booked(patient)
+
+
 def _has_booked(patient: Patient) -> bool:
     """Anything booked for the patient, ever: the hospital knows them by this identity."""
     # Holds, registrations and waitlist entries all point at the patient with PROTECT: a delete

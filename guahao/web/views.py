@@ -778,6 +778,7 @@ def patient(request: HttpRequest, account: Account, patient_id: int) -> HttpResp
         "relation": p.relation,
     }
     ctx = _patient_context(request, account, request.POST or stored) | {"patient": p}
+    ctx["identity_locked"] = accounts.patient_identity_locked(p)  # shown as it is, not offered for editing
     if request.method == "POST":
         changes = {k: request.POST[k] for k in PATIENT_FIELDS if k in request.POST and request.POST[k] != stored[k]}
         try:

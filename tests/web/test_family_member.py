@@ -32,3 +32,20 @@ def test_a_refused_family_member_shows_the_reason_where_the_page_opens_naming_th
     problem = re.search(r'<div class="problem" role="alert" id="problem".*?</div>', html, re.S).group(0)
     assert "监护人姓名：" in problem and "至少应有两个字" in problem
     assert not Patient.objects.filter(name="张小明").exists()
+
+
+def test_a_booked_patients_name_and_id_are_shown_as_they_are_not_offered_for_editing():
+    from guahao.accounts.models import Patient
+
+    browser = Browser().login()
+    me = browser.add_self()
+    assert 'id="f-name"' in browser.get(f"/patients/{me.pk}/")  # never booked: all of it can be corrected
+    dep = f.department(f.hospital())
+    clinic = f.schedule(dep, f.doctor(dep))
+    browser.post(f"/schedules/{clinic.pk}/hold", {"patient_id": me.pk, "notice": "read", "once": "b"})
+
+    html = browser.get(f"/patients/{me.pk}/")
+    assert 'id="identity-locked"' in html and 'id="f-name"' not in html and 'id="f-id"' not in html
+    assert me.id_number_masked in html and "不能修改姓名和证件信息" in html
+    browser.post(f"/patients/{me.pk}/", {"phone": "13912345678", "relation": "self"})
+    assert Patient.objects.get(pk=me.pk).phone == "13912345678"  # the rest is still edited
