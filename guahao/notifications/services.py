@@ -102,6 +102,18 @@ def preferences_of(account: Account) -> Preferences:
     return found or Preferences(account=account, updated_at=clock.now())
 
 
+def language_seen(*, account: Account, language: str) -> None:
+    """The language the patient uses the app in, while they have chosen nothing for their
+    messages: their SMS, WeChat and e-mail follow it (an English reader is not texted in Chinese).
+    Once they choose, their choice stands."""
+    language = (language or "").lower()
+    if language.startswith("en"):
+        language = Language.EN
+    if language not in Language.values or language == Language.ZH_HANS:
+        return  # Chinese is what an account without a choice gets anyway
+    Preferences.objects.get_or_create(account=account, defaults={"language": language, "updated_at": clock.now()})
+
+
 def preferences_set(
     *,
     account: Account,

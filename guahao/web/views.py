@@ -20,7 +20,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -833,6 +833,18 @@ def _messages_shown(account: Account) -> list[tuple[Any, ...]]:
     ]
 
 
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The language switch (Django's), and a signed-in patient's messages follow it while they
+    have chosen no language for them (``notifications.language_seen``)."""
+    from django.views.i18n import set_language as switch
+
+    response = switch(request)
+    account = current_account(request) if request.method == "POST" else None
+    if account is not None:
+        notifications.language_seen(account=account, language=request.POST.get("language", ""))
+    return response
+
+
 def login(request: HttpRequest) -> HttpResponse:
     ctx: dict[str, Any] = {"next": _next(request, ""), "phone": request.POST.get("phone", ""), "step": "phone"}
     if request.method != "POST":
@@ -840,11 +852,12 @@ def login(request: HttpRequest) -> HttpResponse:
     try:
         if request.POST.get("step") == "code":
             ctx["step"] = "code"
-            _, token = accounts.account_login(
+            account, token = accounts.account_login(
                 phone=ctx["phone"], code=request.POST.get("code", ""), client_ip=client_ip(request)
             )
             request.session.cycle_key()  # a new session id at login: an old one cannot be reused
             request.session[SESSION_TOKEN] = token
+            notifications.language_seen(account=account, language=translation.get_language() or "")
             return redirect(ctx["next"] or reverse("web:home"))
         _, code = accounts.sms_code_send(phone=ctx["phone"], client_ip=client_ip(request))
         ctx["step"] = "code"
