@@ -74,7 +74,9 @@ def differences(connection: HisConnection) -> list[str]:
             found.append(f"{label} No.{number}: not here, HIS {_there(other)}")
     for snapshot in there.values():
         found.append(f"{snapshot.date} {snapshot.id}: schedule in the HIS, not here")
-    pending = HisCall.objects.filter(hospital=connection.hospital).exclude(status=CallStatus.DONE)
+    pending = HisCall.objects.filter(hospital=connection.hospital).exclude(
+        status__in=[CallStatus.DONE, CallStatus.DROPPED]
+    )
     for call in pending.order_by("created_at"):
         found.append(
             f"write-back {call.kind} {call.ref}: {call.status} after {call.attempts} attempts {call.last_error}"

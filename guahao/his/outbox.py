@@ -16,7 +16,7 @@ from django.db.models import Q
 
 from guahao.accounts import idcard
 from guahao.accounts.models import MedicalRecord, Patient
-from guahao.booking.models import Hold, Registration
+from guahao.booking.models import Hold, Registration, RegistrationStatus
 from guahao.core import clock
 from guahao.his import registry
 from guahao.his.interface import HisError, HisRefused
@@ -28,6 +28,13 @@ BACKOFF_SECONDS = [15, 30, 60, 120, 300, 600, 1800, 3600]
 # A HIS lock whose hold was never written here (the process died in between) is released after this.
 ORPHAN_AFTER = dt.timedelta(minutes=1)
 ATTENTION_AFTER = 5
+# What a registration may be when its registration is written to the HIS: booked, or its visit begun.
+HELD_AT_HIS = (
+    RegistrationStatus.BOOKED,
+    RegistrationStatus.CHECKED_IN,
+    RegistrationStatus.VISITED,
+    RegistrationStatus.NO_SHOW,
+)
 
 
 def failing() -> Q:
@@ -66,8 +73,12 @@ def registration_written(registration: Registration) -> None:
 
 
 def registration_cancelled(registration: Registration) -> None:
-    """A registration was cancelled here: tell the HIS. Call inside the cancellation's transaction."""
+    """A registration was cancelled here: tell the HIS. Call inside the cancellation's transaction.
+    Its registration the HIS refused is no longer to be sent (nor shown to staff as failing)."""
     if registration.schedule.his_id and registry.mode_of(registration.hospital_id):
+        HisCall.objects.filter(kind=CallKind.REGISTER, registration=registration, status=CallStatus.FAILED).update(
+            status=CallStatus.DROPPED
+        )
         _enqueue(
             hospital_id=registration.hospital_id,
             kind=CallKind.CANCEL,
@@ -159,6 +170,13 @@ def call_send(*, call_id: int) -> bool:
         .first()
     )
     if call is None:
+        return False
+    if call.kind == CallKind.REGISTER and call.registration is not None and call.registration.status not in HELD_AT_HIS:
+        # Cancelled (or moved) here before the HIS had it: registering it now would put a booking
+        # in the HIS for a patient who has none (and was refunded). Its cancel is sent after.
+        HisCall.objects.filter(pk=call.pk, status=CallStatus.PENDING).update(
+            status=CallStatus.DROPPED, last_error="", done_at=now
+        )
         return False
     if (
         call.kind == CallKind.CANCEL

@@ -150,6 +150,6 @@ def send_all() -> None:
     """Run the write-back job until nothing is due, moving time past each back-off."""
     for _ in range(12):
         outbox.calls_send_due()
-        if not outbox.HisCall.objects.exclude(status__in=["done", "failed"]).exists():
+        if not outbox.HisCall.objects.exclude(status__in=["done", "failed", "dropped"]).exists():
             return
         clock.advance(dt.timedelta(hours=1))

@@ -124,9 +124,34 @@ def test_cancellation_here_is_written_back_after_the_registration(sim, api):
     assert status == 200
     sim.faults()
     send_all()
-    assert set(HisCall.objects.values_list("kind", "status")) == {("register", "done"), ("cancel", "done")}
+    # Cancelled before the HIS had it: its registration is not sent at all (the HIS would book a
+    # patient who has none); the cancel goes, and does nothing at the HIS.
+    assert set(HisCall.objects.values_list("kind", "status")) == {("register", "dropped"), ("cancel", "done")}
     assert his_slots(c, c.sid("S1"))[1].state == "free"
     assert check.differences(c.connection) == []
+
+
+def test_a_refused_registration_cancelled_here_is_never_sent_again_even_by_staff(sim, api, admin_client):
+    c = connect(sim, "synced")
+    schedule = c.schedule("S1")
+    sim.faults(error=1.0)
+    api.login()
+    registration = book(api, schedule)
+    window = sim.post("/admin/registrations", {"schedule_id": c.sid("S1"), "number": 1, "channel": "window"})
+    sim.faults()
+    send_all()
+    call = HisCall.objects.get(registration_id=registration["id"], kind="register")
+    assert call.status == CallStatus.FAILED  # the window had taken number 1: refused, shown to staff
+    assert api.call("POST", f"/registrations/{registration['id']}/cancel")[0] == 200
+    send_all()
+    call.refresh_from_db()
+    assert call.status == CallStatus.DROPPED and not HisCall.objects.filter(outbox.failing()).exists()
+
+    sim.post(f"/admin/registrations/{window['ref']}/cancel", {})  # the window gives number 1 back
+    admin_client.post("/console/his/hiscall/", {"action": "send_again", "_selected_action": [call.pk]})
+    call.refresh_from_db()
+    assert call.status == CallStatus.DROPPED
+    assert his_slots(c, c.sid("S1"))[1].state == "free"  # no booking at the HIS for a refunded patient
 
 
 def test_his_check_names_every_difference(sim, api):
