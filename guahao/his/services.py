@@ -14,7 +14,6 @@ from guahao.booking import gate
 from guahao.booking import services as booking
 from guahao.booking.models import Registration, RegistrationStatus
 from guahao.catalog.models import Hospital
-from guahao.core import outbox as events
 from guahao.core.errors import INVALID
 from guahao.his import errors, outbox, registry, sync
 from guahao.his.models import HisCall, HisConnection
@@ -137,19 +136,8 @@ def schedule_move(
             booked = Registration.objects.filter(schedule=schedule, status=RegistrationStatus.BOOKED).select_related(
                 "hospital", "department", "doctor", "schedule__doctor", "period"
             )
-            told = _tell_each("schedule.moved", booked, schedule, reason=reason)
+            told = sync.tell_each("schedule.moved", booked, schedule, reason=reason)
     return changes, told
-
-
-def _tell_each(topic: str, registrations: Any, schedule: Schedule, **data: object) -> int:
-    """An event of ``topic`` for each registration's patient (the messages come of it); how many."""
-    told = 0
-    for registration in registrations:
-        events.event_emit(
-            topic, account_id=registration.account_id, registration_id=registration.pk, schedule_id=schedule.pk, **data
-        )
-        told += 1
-    return told
 
 
 def schedule_reopen(*, schedule: Schedule, actor: booking.Actor, reason: str = "") -> Schedule:
@@ -170,7 +158,7 @@ def schedule_reopen(*, schedule: Schedule, actor: booking.Actor, reason: str = "
         )
         if last_reopened is not None:
             cancelled = cancelled.filter(cancelled_at__gt=last_reopened)
-        _tell_each("schedule.reopened", cancelled, schedule)
+        sync.tell_each("schedule.reopened", cancelled, schedule)
     transaction.on_commit(lambda: gate.slot_freed(schedule.pk))
     return reopened
 

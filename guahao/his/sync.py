@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -96,8 +97,38 @@ def schedule_apply(*, connection: HisConnection, snapshot: HisSchedule) -> str:
         if snapshot.doctor_code
         else None
     )
-    existed = Schedule.objects.filter(hospital=hospital, his_id=snapshot.id).exists()
-    schedule, changed = schedule_from_his(
+    here = Schedule.objects.filter(hospital=hospital, his_id=snapshot.id)
+    was = here.values_list("starts_at", "ends_at", "location").first()  # hours and room, to tell a move
+    existed = was is not None
+    with transaction.atomic():
+        schedule, changed = _schedule_from_snapshot(department, doctor, snapshot)
+        if existed and was != (schedule.starts_at, schedule.ends_at, schedule.location):
+            if schedule.status == ScheduleStatus.OPEN and snapshot.status == ScheduleStatus.OPEN:
+                # Moved at the hospital (new hours or room): each patient booked is told, as when
+                # staff move it here (``his.services.schedule_move``).
+                booked = Registration.objects.filter(schedule=schedule, status=RegistrationStatus.BOOKED)
+                tell_each("schedule.moved", booked, schedule, reason=snapshot.reason or "")
+    outcome = "changed" if existed and changed else "created" if not existed else "unchanged"
+    if snapshot.status != ScheduleStatus.OPEN and schedule.status == ScheduleStatus.OPEN:
+        schedule_suspend(schedule=schedule, reason=snapshot.reason, actor=HIS)
+        outcome = "suspended"
+    realtime.mirror(schedule, snapshot)
+    return outcome
+
+
+def tell_each(topic: str, registrations: Any, schedule: Schedule, **data: object) -> int:
+    """An event of ``topic`` for each registration's patient (the messages come of it); how many."""
+    told = 0
+    for registration in registrations:
+        outbox.event_emit(
+            topic, account_id=registration.account_id, registration_id=registration.pk, schedule_id=schedule.pk, **data
+        )
+        told += 1
+    return told
+
+
+def _schedule_from_snapshot(department: Department, doctor: Doctor | None, snapshot: HisSchedule) -> Any:
+    return schedule_from_his(
         department=department,
         doctor=doctor,
         his_id=snapshot.id,
@@ -110,12 +141,6 @@ def schedule_apply(*, connection: HisConnection, snapshot: HisSchedule) -> str:
         location=snapshot.location,
         slots=[SlotSpec(s.number, _when(s.period_starts_at), _when(s.period_ends_at)) for s in snapshot.slots],
     )
-    outcome = "changed" if existed and changed else "created" if not existed else "unchanged"
-    if snapshot.status != ScheduleStatus.OPEN and schedule.status == ScheduleStatus.OPEN:
-        schedule_suspend(schedule=schedule, reason=snapshot.reason, actor=HIS)
-        outcome = "suspended"
-    realtime.mirror(schedule, snapshot)
-    return outcome
 
 
 # --- suspension ----------------------------------------------------------------------------------

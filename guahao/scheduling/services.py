@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,8 @@ from guahao.scheduling.models import (
     SlotState,
 )
 from guahao.scheduling.rules import Rules, pool_return_at, rules_for, rules_for_schedule
+
+log = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -208,6 +211,36 @@ class SlotSpec:
     period_ends_at: dt.datetime
 
 
+def _periods_moved(schedule: Schedule, specs: list[SlotSpec]) -> int:
+    """The half-hours of slots we have, moved where the HIS now has them (a clinic moved an hour
+    later at the hospital): each period row moves whole, so the registrations on it read the new
+    time. A period whose slots the HIS now splits between times is left as it is. How many moved."""
+    old = {p.pk: p for p in schedule.periods.all()}
+    of_slot = dict(schedule.slots.values_list("number", "period_id"))
+    wanted: dict[int, set[tuple[dt.datetime, dt.datetime]]] = {}
+    for spec in specs:
+        if spec.number in of_slot:
+            wanted.setdefault(of_slot[spec.number], set()).add((spec.period_starts_at, spec.period_ends_at))
+    moves = [
+        (old[pk], *next(iter(times)))
+        for pk, times in wanted.items()
+        if len(times) == 1 and next(iter(times)) != (old[pk].starts_at, old[pk].ends_at)
+    ]
+    # Later ones first when moving later, earlier ones first when moving earlier: no two periods
+    # of the clinic share a start on the way (a constraint).
+    moves.sort(
+        key=lambda m: (0, -m[0].starts_at.timestamp()) if m[1] > m[0].starts_at else (1, m[0].starts_at.timestamp())
+    )
+    moved = 0
+    for period, start, end in moves:
+        try:
+            with transaction.atomic():
+                moved += Period.objects.filter(pk=period.pk).update(starts_at=start, ends_at=end)
+        except IntegrityError:
+            log.warning("schedule %s: period %s cannot move to %s (another starts then)", schedule.pk, period.pk, start)
+    return moved
+
+
 def _periods_and_slots(schedule: Schedule, specs: list[SlotSpec]) -> int:
     periods = {p.starts_at: p for p in schedule.periods.all()}
     have = set(schedule.slots.values_list("number", flat=True))
@@ -278,7 +311,7 @@ def schedule_from_his(
             Schedule.objects.filter(pk=schedule.pk).update(his_id=his_id, **differing)
             schedule.refresh_from_db()
             changed = True
-    changed = _periods_and_slots(schedule, slots) > 0 or changed
+    changed = _periods_moved(schedule, slots) + _periods_and_slots(schedule, slots) > 0 or changed
     if changed:
         _changed(schedule)
     return schedule, changed

@@ -86,6 +86,30 @@ def test_sync_picks_up_new_changed_and_suspended_schedules(sim, api):
     assert Message.objects.filter(channel="sms").count() == 2  # booked, suspended: by SMS too (console)
 
 
+def test_a_clinic_moved_at_the_hospital_tells_each_patient_booked_its_new_hours_and_room(sim, api):
+    c = connect(sim, "synced")
+    schedule = c.schedule("S1")
+    api.login()
+    registration = book(api, schedule)
+    day = schedule.date.isoformat()
+    sim.post(
+        f"/admin/schedules/{c.sid('S1')}/change",
+        {"location": "门诊楼9层", "starts_at": f"{day}T09:00:00+08:00", "ends_at": f"{day}T10:00:00+08:00"},
+    )
+    sync.hospital_sync(c.connection)
+    events.deliver_all()
+    messages = api.call("GET", "/messages")[1]
+    assert [m["kind"] for m in messages] == ["schedule.moved", "registration.booked"]
+    assert "门诊楼9层" in messages[0]["body"] and "09:00" in messages[0]["body"]
+    assert messages[0]["registration_id"] == registration["id"]
+
+    sim.post(f"/admin/schedules/{c.sid('S1')}/change", {"consultation_fee_fen": 1500})  # not a move: no message
+    sync.hospital_sync(c.connection)
+    sync.hospital_sync(c.connection)  # nor read again
+    events.deliver_all()
+    assert len(api.call("GET", "/messages")[1]) == 2
+
+
 def test_write_backs_that_keep_failing_are_retried_and_shown_to_staff(sim, api, admin_client):
     c = connect(sim, "synced")
     schedule = c.schedule("S1")

@@ -567,6 +567,18 @@ class His:
                 if name in body:
                     value = _utc(body[name]) if name.endswith("_at") else body[name]
                     self.run(f"UPDATE schedules SET {name} = ? WHERE id = ?", value, schedule_id)  # noqa: S608
+            if "starts_at" in body:  # the clinic moved: its half-hours move with it, as a HIS moves them
+                shift = dt.datetime.fromisoformat(_utc(body["starts_at"])) - dt.datetime.fromisoformat(row["starts_at"])
+                for slot in self.all(
+                    "SELECT number, period_starts_at, period_ends_at FROM slots WHERE schedule_id = ?", schedule_id
+                ):
+                    self.run(
+                        "UPDATE slots SET period_starts_at = ?, period_ends_at = ? WHERE schedule_id = ? AND number = ?",
+                        (dt.datetime.fromisoformat(slot["period_starts_at"]) + shift).isoformat(),
+                        (dt.datetime.fromisoformat(slot["period_ends_at"]) + shift).isoformat(),
+                        schedule_id,
+                        slot["number"],
+                    )
             for slot in body.get("add_slots", []):
                 self.run(
                     "INSERT INTO slots (schedule_id, number, period_starts_at, period_ends_at, pool) VALUES (?, ?, ?, ?, ?)",
