@@ -219,6 +219,17 @@ def _order_close(payment: Payment) -> None:
         )
 
 
+def orders_close_for_hold(*, hold_id: int) -> int:
+    """A hold ended unpaid (given back, run out, its clinic suspended): its orders still open are
+    closed at the provider at once, so the patient cannot pay for a slot they no longer hold
+    (the patient was told nothing was charged). One paid in the meantime is applied as paid
+    late: refunded in full. How many orders were open."""
+    still_open = list(Payment.objects.filter(hold_id=hold_id, status=PaymentStatus.CREATED, registration__isnull=True))
+    for payment in still_open:
+        _order_close(payment)
+    return len(still_open)
+
+
 def _order_missing(provider: PaymentProvider, payment: Payment) -> bool:
     try:
         return provider.order_query(out_trade_no=payment.out_trade_no) is None

@@ -342,3 +342,15 @@ def test_paying_twice_with_one_idempotency_key_opens_one_payment(held):
     status, problem = client.call("POST", path, {"payment_method": "alipay"}, **{"Idempotency-Key": "pay-1"})
     assert (status, problem["code"]) == (422, "idempotency.key_reused")
     assert Payment.objects.get().status == "created"
+
+
+def test_a_hold_given_back_closes_its_order_and_it_can_no_longer_be_paid(held):
+    client, hold = held
+    started = pay_start(client, hold)
+    assert client.call("DELETE", f"/holds/{hold['id']}")[0] in (200, 204)
+    outbox.deliver_all()  # the worker closes the order as the hold ends, not at the next minute's check
+
+    payment = Payment.objects.get(pk=started["payment_id"])
+    assert payment.status == "closed"
+    assert post(started["pay_url"] + "/pay") != 200  # the cashier refuses: nothing is charged
+    assert not Refund.objects.exists()
