@@ -63,6 +63,7 @@ def test_staff_suspend_a_clinic_its_paid_patient_is_refunded_and_told_once(sandb
     clinic.refresh_from_db()
     assert (clinic.status, clinic.suspended_reason) == (ScheduleStatus.SUSPENDED, "医生外出会诊")
     wait_for(lambda: Refund.objects.filter(payment__registration=registration, status="succeeded").exists())
+    assert Refund.objects.get(payment__registration=registration).reason == "suspended"  # finance reads 停诊
     registration.refresh_from_db()
     assert registration.status == "refunded"
     assert registration.events.get(kind="registration.cancelled").actor_id == "ops"  # audited

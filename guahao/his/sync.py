@@ -28,6 +28,7 @@ from guahao.his import errors, realtime, registry
 from guahao.his.interface import HisAdapter, HisError, HisRefused, HisSchedule, HisSlot
 from guahao.his.models import HisConnection, HisEvent
 from guahao.payments import services as payments
+from guahao.payments.models import RefundReason
 from guahao.scheduling.models import Schedule, ScheduleStatus
 from guahao.scheduling.rules import rules_for
 from guahao.scheduling.services import SlotSpec, schedule_from_his, schedule_mark_suspended, slots_mirror
@@ -167,7 +168,9 @@ def schedule_suspend(*, schedule: Schedule, reason: str, actor: booking.Actor) -
             "hospital", "department", "doctor", "schedule"
         )
         for registration in booked:
-            registration = payments.registration_cancel(registration=registration, actor=actor, tell_patient=False)
+            registration = payments.registration_cancel(
+                registration=registration, actor=actor, tell_patient=False, refund_reason=RefundReason.SUSPENDED
+            )
             Registration.objects.filter(pk=registration.pk).update(suspension_reason=reason[:200])
             outbox.event_emit(
                 "schedule.suspended",

@@ -470,9 +470,11 @@ def registration_cancel(
     reason: str = "",
     patient_asked: bool = False,
     paid_back_here: bool = False,
+    refund_reason: str = RefundReason.CANCELLED,
 ) -> Registration:
     """Cancel a registration and, if it was paid for, start refunding it in the same step
-    (``reason`` and ``patient_asked``: a staff cancellation, see ``booking.registration_cancel``).
+    (``reason`` and ``patient_asked``: a staff cancellation, see ``booking.registration_cancel``;
+    ``refund_reason``: why the money goes back, as finance reads it: a suspension's is its own).
     Money taken at the window goes back at the window: ``paid_back_here``, the cancelling staff
     member keeps a till and hands it back now (``refund_pay_out``); otherwise the refund waits,
     pending, for whoever at the window pays it out (a suspension's, a colleague's without a till)."""
@@ -488,7 +490,7 @@ def registration_cancel(
         payment = Payment.objects.filter(registration=registration, status=PaymentStatus.PAID).first()
         if payment is not None:
             booking.registration_refund_start(registration_id=registration.pk, actor=actor)
-            refund = _refund_open(payment=payment, reason=RefundReason.CANCELLED)
+            refund = _refund_open(payment=payment, reason=refund_reason)
             if payment.provider == WINDOW and paid_back_here and actor.type == ActorType.STAFF:
                 refund_pay_out(refund=refund, actor=actor)  # handed back now: the patient hears it is done
             else:
