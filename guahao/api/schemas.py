@@ -572,7 +572,9 @@ class PeriodOut(Schema):
     starts_at: str
     ends_at: str
     label: str
-    available: int
+    # Free online slots of the period (a schedule's periods); null where not counted (a hold's
+    # own period: counting it would cost the hold path a query, and the hold is what matters).
+    available: int | None
 
 
 def period_out(p: Period, tz: str, available: int | None = None) -> dict:
@@ -582,7 +584,7 @@ def period_out(p: Period, tz: str, available: int | None = None) -> dict:
         "starts_at": start.isoformat(),
         "ends_at": end.isoformat(),
         "label": f"{start:%H:%M}-{end:%H:%M}",
-        "available": available if available is not None else 0,
+        "available": available,
     }
 
 

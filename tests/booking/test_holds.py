@@ -39,7 +39,7 @@ def test_hold_takes_the_first_free_slot_and_counts_down(api, setup):
     assert hold["slot_number"] == 1
     assert hold["status"] == "held"
     assert hold["fee_fen"] == 5100 and hold["payment_required"] is False
-    assert hold["period"]["label"] == "08:00-08:30"
+    assert hold["period"]["label"] == "08:00-08:30" and hold["period"]["available"] is None  # not counted here
     expires = dt.datetime.fromisoformat(hold["expires_at"])
     assert expires - clock.now() == pytest.approx(dt.timedelta(minutes=15), abs=dt.timedelta(seconds=5))
     assert held_slots(sched) == [1]
