@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
 from guahao.core.problems import ProblemType
@@ -29,3 +31,12 @@ EXTRA_SLOTS_UNSUPPORTED = ProblemType(
     409,
     _("This hospital's HIS does not take extra slots from the platform: add them in the HIS"),
 )
+
+
+def failure(*, timeout: bool, hospital_id: int, retry: bool = True, **extra: Any) -> Exception:
+    """A HIS failure at hold or confirm, as the patient is answered: 504 for a timeout, else 502,
+    whether trying again may help, and the hospital's phone to call instead."""
+    from guahao.catalog.models import Hospital
+
+    phone = Hospital.objects.filter(pk=hospital_id).values_list("phone", flat=True).first() or ""
+    return (HIS_TIMEOUT if timeout else HIS_FAILED).error(retry=retry, hospital_phone=phone, **extra)

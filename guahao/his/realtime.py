@@ -15,7 +15,6 @@ from django.core.cache import cache
 from guahao.booking import errors as booking_errors
 from guahao.booking import gate
 from guahao.booking.models import Hold
-from guahao.catalog.models import Hospital
 from guahao.his import errors, outbox, registry
 from guahao.his.interface import HisError, HisRefused, HisSchedule
 from guahao.his.models import HisConnection
@@ -27,8 +26,7 @@ LOCK_MARGIN_MINUTES = 2
 
 
 def _failure(exc: HisError, hospital_id: int) -> Exception:
-    phone = Hospital.objects.filter(pk=hospital_id).values_list("phone", flat=True).first() or ""
-    return (errors.HIS_TIMEOUT if exc.timeout else errors.HIS_FAILED).error(retry=True, hospital_phone=phone)
+    return errors.failure(timeout=exc.timeout, hospital_id=hospital_id)
 
 
 def lock(

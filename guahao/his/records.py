@@ -34,9 +34,9 @@ def record_ensure(*, patient: Patient, hospital_id: int, mode: str) -> MedicalRe
             if found is None and mode == MedicalRecordMode.AUTO_CREATE:
                 found = his.patient_create(name=patient.name, id_number=number, phone=patient.phone)
         except HisError as exc:
-            raise (errors.HIS_TIMEOUT if exc.timeout else errors.HIS_FAILED).error() from exc
+            raise errors.failure(timeout=exc.timeout, hospital_id=hospital_id) from exc
         except HisRefused as exc:
-            raise errors.HIS_FAILED.error() from exc
+            raise errors.failure(timeout=False, hospital_id=hospital_id, retry=False, his_code=exc.code) from exc
         if found is None:
             return None
         his_patient_id, card_number = found.patient_id, found.card_number

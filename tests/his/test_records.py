@@ -53,3 +53,20 @@ def test_at_visit_books_without_a_record(sim, api):
     assert not MedicalRecord.objects.filter(patient_id=patient_id).exists()
     assert adapter(c.connection).patient_find(id_number=number) is None
     assert Patient.objects.filter(pk=patient_id).exists()
+
+
+def test_a_his_failing_while_the_record_is_made_says_whether_to_try_again_and_whom_to_call(sim, api):
+    from guahao.catalog.models import Hospital
+
+    c = connect(sim, "synced", medical_record_mode=MedicalRecordMode.AUTO_CREATE)
+    Hospital.objects.filter(pk=c.hospital.pk).update(phone="010-12345678")
+    schedule = c.schedule("S1")
+    api.login()
+    sim.faults(error=1.0)
+    _, status, problem = hold(api, schedule, f.id_number())
+    assert (status, problem["code"], problem["retry"], problem["hospital_phone"]) == (
+        502,
+        "his.failed",
+        True,
+        "010-12345678",
+    )
