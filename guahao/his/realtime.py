@@ -82,7 +82,9 @@ def register(*, hold: Hold, registration_number: str, patient: dict) -> None:
             patient=patient,
         )
     except HisRefused as exc:
-        raise errors.HIS_FAILED.error(retry=False, his_code=exc.code) from exc
+        if exc.code == "SCHEDULE_SUSPENDED":  # 停诊 at the hospital meanwhile: said as such, not "try again"
+            raise booking_errors.SCHEDULE_SUSPENDED.error() from exc
+        raise errors.failure(timeout=False, hospital_id=hold.hospital_id, retry=False, his_code=exc.code) from exc
     except HisError as exc:
         raise _failure(exc, hold.hospital_id) from exc
 

@@ -161,3 +161,15 @@ def patient_of(patient_id):  # type: ignore[no-untyped-def]
     from guahao.accounts.models import Patient
 
     return Patient.objects.get(pk=patient_id)
+
+
+def test_a_clinic_suspended_at_the_hospital_between_hold_and_confirm_is_answered_as_suspended(sim):
+    c = connect(sim, "realtime")
+    schedule = c.schedule("S1")
+    ((client, patient_id),) = crowd(1)
+    status, hold = client.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": patient_id})
+    assert status == 201, hold
+    sim.post(f"/admin/schedules/{c.sid('S1')}/suspend", {"reason": "医生临时出诊"})  # no push reaches us yet
+    status, problem = client.call("POST", f"/holds/{hold['id']}/confirm", {})
+    assert (status, problem["code"]) == (409, "schedule.suspended")  # not "try again"
+    assert not Registration.objects.exists()
