@@ -20,7 +20,8 @@ class ConsoleSms:
 
     def send(self, out: Outgoing) -> str:
         sign = (out.settings.sms_sign_name if out.settings else "") or out.hospital_name
-        print(f"[sms] to {mask_phone(out.to)}: 【{sign}】{out.title}：{out.body}", flush=True)  # noqa: T201
+        colon = ": " if out.language == "en" else "："  # as each language writes it
+        print(f"[sms] to {mask_phone(out.to)}: 【{sign}】{out.title}{colon}{out.body}", flush=True)  # noqa: T201
         return f"console-{out.message_id}"
 
     def sent_already(self, out: Outgoing) -> str | None:
