@@ -698,6 +698,9 @@ class PaymentOut(Schema):
     consultation_fee_fen: int
     insurance: bool
     pay_url: str
+    # The provider said the last attempt at its cashier failed (declined, cancelled): still
+    # payable there while the hold lasts. Null when none failed.
+    failed_at: str | None = None
     refund: RefundOut | None
 
 
@@ -714,6 +717,7 @@ def payment_out(p: Payment | None) -> dict | None:
         "consultation_fee_fen": p.consultation_fee_fen,
         "insurance": p.insurance,
         "pay_url": p.pay_url,
+        "failed_at": p.failed_at.astimezone(ZoneInfo(p.hospital.timezone)).isoformat() if p.failed_at else None,
         "refund": None
         if refund is None
         else {

@@ -30,7 +30,7 @@ from guahao.booking import errors as booking_errors
 from guahao.booking import risk
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
-from guahao.booking.models import Registration
+from guahao.booking.models import HoldStatus, Registration
 from guahao.catalog import errors as catalog_errors
 from guahao.catalog import selectors as catalog
 from guahao.catalog.models import Department, Doctor, Hospital
@@ -54,7 +54,7 @@ from guahao.notifications import errors as notification_errors
 from guahao.notifications import services as notifications
 from guahao.payments import errors as payment_errors
 from guahao.payments import services as payments
-from guahao.payments.models import Payment
+from guahao.payments.models import Payment, PaymentStatus
 from guahao.scheduling import selectors as scheduling
 from guahao.scheduling.facts import Facts, schedule_facts
 from guahao.scheduling.models import Period, Schedule
@@ -627,8 +627,16 @@ def holds_list(request: HttpRequest) -> list[dict]:
 
 
 @booking_router.get("/holds/{hold_id}", **documented({200: schemas.HoldOut}, NOT_LOGGED_IN, NOT_FOUND))
-def holds_detail(request: HttpRequest, hold_id: str) -> dict:
-    return schemas.hold_out(booking_selectors.access_hold(account=_account(request), hold_id=hold_id))
+def holds_detail(request: HttpRequest, hold_id: str, refresh: bool = False) -> dict:
+    """``refresh``: the client is back from the provider's cashier: the provider is asked now about
+    the hold's payment still awaited (paid: booked at once; declined: ``payment.failed_at``)."""
+    hold = booking_selectors.access_hold(account=_account(request), hold_id=hold_id)
+    if refresh and hold.status == HoldStatus.HELD:
+        awaited = Payment.objects.filter(hold=hold, status=PaymentStatus.CREATED).order_by("-pk").first()
+        if awaited is not None:
+            payments.payment_refresh(payment=awaited)
+            hold.refresh_from_db()
+    return schemas.hold_out(hold)
 
 
 @booking_router.delete(

@@ -79,6 +79,10 @@ def test_a_failed_payment_can_be_retried_at_the_same_cashier(held):
     client, hold = held
     first = pay_start(client, hold)
     assert post(first["pay_url"] + "/fail") == 200
+    # Back from the cashier, the app asks again (?refresh): the attempt failed, the hold still stands.
+    seen = client.call("GET", f"/holds/{hold['id']}?refresh=true")[1]
+    assert seen["status"] == "held" and seen["payment"]["failed_at"] and seen["payment"]["status"] == "created"
+    assert client.call("GET", f"/holds/{hold['id']}")[1]["payment"]["failed_at"] == seen["payment"]["failed_at"]
     again = pay_start(client, hold)
     assert (again["payment_id"], again["pay_url"]) == (first["payment_id"], first["pay_url"])
     post(again["pay_url"] + "/pay")
