@@ -173,3 +173,34 @@ def staff_member(username: str, role: str, h: Hospital | None = None, password: 
     user = User.objects.create_user(username, password=password, is_staff=True)
     staff.staff_role_set(by=root, user=user, hospital=h, role=role)
     return user
+
+
+def paid(
+    registration: Any = None,
+    *,
+    fen: int,
+    number: str,
+    method: str = "wechat",
+    provider: str = "sandbox",
+    at: dt.datetime | None = None,
+    account: Account | None = None,
+    hospital: Hospital | None = None,
+) -> Payment:
+    """A payment that arrived (``at``, now by default): of ``registration`` (and its hold) when
+    given, else of ``account`` at ``hospital``; the whole ``fen`` is the consultation fee."""
+    at = at or clock.now()
+    return Payment.objects.create(
+        hold=getattr(registration, "hold", None),
+        registration=registration,
+        account=account or registration.account,
+        hospital=hospital or registration.hospital,
+        provider=provider,
+        method=method,
+        out_trade_no=number,
+        registration_fee_fen=0,
+        consultation_fee_fen=fen,
+        amount_fen=fen,
+        status="paid",
+        created_at=at,
+        paid_at=at,
+    )

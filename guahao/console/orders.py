@@ -322,18 +322,26 @@ class RegistrationAdmin(ScopedAdmin):
                 return None
             error = _("Give a reason: it is kept in the order's audit trail.")
         title, ask_patient = REASONED[name]
+        chosen = list(queryset.select_related("patient", "department"))
         context = {
             **self.admin_site.each_context(request),
             "title": title,
             "opts": self.opts,
-            "rows": list(queryset.select_related("patient", "department")),
+            "rows": [
+                f"{r.registration_number} · {r.patient.name} · {r.department.name} · {r.visit_date:%Y-%m-%d} · "
+                f"{r.get_status_display()}"
+                for r in chosen
+            ],
+            "chosen": [r.pk for r in chosen],
             "action": name,
-            "reason": reason,
+            "field": "reason",
+            "note": reason,
+            "label": _("Reason (kept in the order's audit trail)"),
             "error": error,
             "ask_patient": ask_patient,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, "console/reason.html", context)
+        return TemplateResponse(request, "console/note.html", context)
 
     @admin.action(description=_("Cancel the selected registrations (and refund what was paid)"), permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet) -> Any:

@@ -9,7 +9,7 @@ from guahao.accounts.services import staff_token_create
 from guahao.booking.models import Registration
 from guahao.core import clock
 from guahao.core.models import AuditEntry
-from guahao.payments.models import Payment, Refund
+from guahao.payments.models import Refund
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -91,19 +91,7 @@ def test_another_hospital_is_not_found_and_a_role_without_the_till_is_forbidden(
 
 def test_a_refund_of_an_online_payment_is_not_paid_out_at_the_window(waiting):
     h, clerk, window_refund = waiting
-    online = Payment.objects.create(
-        account=window_refund.payment.account,
-        hospital=h,
-        provider="sandbox",
-        method="wechat",
-        out_trade_no="ONLINE0001",
-        registration_fee_fen=0,
-        consultation_fee_fen=1000,
-        amount_fen=1000,
-        status="paid",
-        created_at=clock.now(),
-        paid_at=clock.now(),
-    )
+    online = f.paid(fen=1000, number="ONLINE0001", account=window_refund.payment.account, hospital=h)
     refund = Refund.objects.create(
         payment=online, out_refund_no="ONLINER001", amount_fen=1000, reason="staff", created_at=clock.now()
     )

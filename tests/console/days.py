@@ -63,21 +63,7 @@ def _book(clinic: Schedule, number: str, name: str) -> tuple[Registration, str]:
 
 
 def _paid(r: Registration, method: str, fen: int, paid_at: dt.datetime) -> Payment:
-    return Payment.objects.create(
-        hold=r.hold,
-        registration=r,
-        account_id=r.account_id,
-        hospital_id=r.hospital_id,
-        provider="sandbox",
-        method=method,
-        out_trade_no=f"T{r.registration_number}",
-        registration_fee_fen=0,
-        consultation_fee_fen=fen,
-        amount_fen=fen,
-        status="paid",
-        created_at=paid_at,
-        paid_at=paid_at,
-    )
+    return f.paid(r, fen=fen, number=f"T{r.registration_number}", method=method, at=paid_at)
 
 
 def make_days(names: dict[str, str] | None = None) -> Days:

@@ -61,21 +61,7 @@ def _theirs() -> dict[type, models.Model]:
     )
     now = clock.now()
     patient = Patient.objects.get(pk=patient_id)
-    payment = Payment.objects.create(
-        hold=registration.hold,
-        registration=registration,
-        account=patient.account,
-        hospital=h,
-        provider="sandbox",
-        method="wechat",
-        out_trade_no="THEIRS0001",
-        registration_fee_fen=0,
-        consultation_fee_fen=1000,
-        amount_fen=1000,
-        status="paid",
-        created_at=now,
-        paid_at=now,
-    )
+    payment = f.paid(registration, fen=1000, number="THEIRS0001", account=patient.account, hospital=h)
     refund = Refund.objects.create(
         payment=payment,
         out_refund_no="THEIRSR001",
