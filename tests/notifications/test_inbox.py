@@ -98,7 +98,7 @@ def test_pushed_messages_are_in_the_language_the_patient_chose(everywhere, capsy
     everywhere.book()
     worker()
     [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("[sms]") and "验证码" not in x]
-    assert f"Registration booked：{everywhere.hospital.name_en} Cardiology 王建华, " in line
+    assert f"Registration booked: {everywhere.hospital.name_en} Cardiology 王建华, " in line
     assert mailoutbox[0].subject == f"Registration booked - {everywhere.hospital.name_en}"
 
 
