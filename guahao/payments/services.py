@@ -223,10 +223,12 @@ def orders_close_for_hold(*, hold_id: int) -> int:
     """A hold ended unpaid (given back, run out, its clinic suspended): its orders still open are
     closed at the provider at once, so the patient cannot pay for a slot they no longer hold
     (the patient was told nothing was charged). One paid in the meantime is applied as paid
-    late: refunded in full. How many orders were open."""
+    late: refunded in full. How many orders were open. The provider is called after the caller's
+    transaction commits (the outbox delivers inside one); the minute's check closes what a crash
+    in between left open."""
     still_open = list(Payment.objects.filter(hold_id=hold_id, status=PaymentStatus.CREATED, registration__isnull=True))
     for payment in still_open:
-        _order_close(payment)
+        transaction.on_commit(lambda payment=payment: _order_close(payment))  # type: ignore[misc]
     return len(still_open)
 
 
