@@ -121,6 +121,28 @@ def lock_release_now(*, hospital_id: int, ref: str) -> None:
         lock_release(hospital_id=hospital_id, ref=ref)
 
 
+def lock_release_soon(*, hospital_id: int, ref: str) -> None:
+    """A lock whose answer never came: its release, due now, is sent by the worker (the minute's
+    job if the worker cannot be asked), not by the request that is answering the patient."""
+    now = clock.now()
+    with transaction.atomic():
+        call, created = HisCall.objects.get_or_create(
+            kind=CallKind.RELEASE, ref=ref, defaults={"hospital_id": hospital_id, "next_at": now, "created_at": now}
+        )
+        if not created:
+            HisCall.objects.filter(pk=call.pk, status=CallStatus.PENDING, attempts=0).update(next_at=now)
+    transaction.on_commit(lambda: _send_by_worker(call.pk))
+
+
+def _send_by_worker(call_id: int) -> None:
+    try:
+        from guahao.his.tasks import his_call_send
+
+        his_call_send(call_id)
+    except Exception:  # noqa: BLE001 - the minute's job sends what the worker was not asked to
+        log.warning("could not ask the worker to send HIS call %s", call_id, exc_info=True)
+
+
 def _backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=BACKOFF_SECONDS[min(attempts - 1, len(BACKOFF_SECONDS) - 1)])
 

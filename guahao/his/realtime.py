@@ -58,7 +58,9 @@ def lock(
         raise errors.HIS_FAILED.error(retry=True) from exc
     except HisError as exc:
         if exc.timeout:
-            outbox.lock_release_now(hospital_id=schedule.hospital_id, ref=ref)
+            # It may have been taken: given back by the worker at once, while the patient is
+            # answered (sent here, a HIS that did not answer would keep them waiting again).
+            outbox.lock_release_soon(hospital_id=schedule.hospital_id, ref=ref)
         else:
             outbox.lock_not_taken(ref=ref)
         raise _failure(exc, schedule.hospital_id) from exc
@@ -100,11 +102,17 @@ def mirror(schedule: Schedule, snapshot: HisSchedule) -> None:
 
 
 def schedule_reread(*, connection: HisConnection, schedule: Schedule) -> None:
-    """Re-read one schedule before holding. A suspension there refuses at once; a HIS that does
-    not answer is not an error here (the lock that follows decides)."""
+    """Re-read one schedule before holding. A suspension there refuses at once. A HIS that
+    refuses the read or fails at once is not an error here (the lock that follows decides); one
+    that did not answer in time is: the patient is answered now (``his.timeout``, try again)
+    instead of waiting as long again for a lock it would most likely not answer either."""
     try:
         snapshot = registry.adapter(connection).schedule(schedule_id=schedule.his_id)
-    except (HisError, HisRefused):
+    except HisError as exc:
+        if exc.timeout:
+            raise _failure(exc, schedule.hospital_id) from exc
+        return
+    except HisRefused:
         return
     if snapshot.status != "open":
         raise booking_errors.SCHEDULE_SUSPENDED.error()

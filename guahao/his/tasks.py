@@ -1,9 +1,15 @@
 """Periodic jobs; thin wrappers around services."""
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from guahao.his import outbox, services, sync
+
+
+@db_task()
+def his_call_send(call_id: int) -> bool:
+    """One call sent now, beside the request that queued it."""
+    return outbox.call_send(call_id=call_id)
 
 
 @db_periodic_task(crontab(minute="*"))

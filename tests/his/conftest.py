@@ -23,7 +23,7 @@ from tests import factories as f
 from tests.processes import simulator_process
 
 KEY = "hissim-test-key"
-CALM = {"latency_ms": 0, "error": 0.0, "timeout": 0.0, "lost": 0.0, "hang_ms": 800, "push": False}
+CALM = {"latency_ms": 0, "error": 0.0, "timeout": 0.0, "lost": 0.0, "hang_ms": 800, "push": False, "method": ""}
 
 
 def hissim_process(store: Path, faults: str = "") -> contextlib.AbstractContextManager[str]:

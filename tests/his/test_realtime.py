@@ -11,6 +11,7 @@ from guahao.booking import services as booking
 from guahao.booking.models import Hold, Registration
 from guahao.core import clock
 from guahao.his import check, outbox
+from guahao.his.adapters.hissim import HissimAdapter
 from guahao.his.models import HisCall
 from guahao.his.registry import adapter
 from guahao.scheduling.models import SlotState
@@ -60,15 +61,32 @@ def test_a_crowd_never_gets_more_holds_than_the_his_has_slots(sim, settings):
     assert check.differences(c.connection) == []
 
 
-def test_a_lock_that_times_out_is_released_and_the_patient_can_try_again(sim):
+def asked_of_the_his(monkeypatch) -> list[str]:
+    """What the platform asks the HIS from now on, as ``METHOD path``."""
+    asked: list[str] = []
+    original = HissimAdapter._call
+
+    def call(self, method, path, body=None, query=None):
+        asked.append(f"{method} {path.split('?')[0]}")
+        return original(self, method, path, body, query)
+
+    monkeypatch.setattr(HissimAdapter, "_call", call)
+    return asked
+
+
+def test_a_lock_that_times_out_is_released_and_the_patient_can_try_again(sim, monkeypatch):
     c = connect(sim, "realtime")
     schedule = c.schedule("S1")
     ((client, patient_id),) = crowd(1)
-    sim.faults(timeout=1.0)
+    sim.faults(timeout=1.0, method="POST")  # the re-read answers; the lock does not
+    asked = asked_of_the_his(monkeypatch)
     status, problem = client.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": patient_id})
     assert status == 504 and problem["code"] == "his.timeout" and problem["retry"] is True
     assert "请重试" in problem["title"]
+    # The patient waited for the lock alone: its release is the worker's, due now.
+    assert [a.split()[0] for a in asked] == ["GET", "POST"]
     release = HisCall.objects.get(kind="release")
+    assert release.status == "pending" and release.attempts == 0 and release.next_at <= clock.now()
     assert not Hold.objects.exists()
     sim.faults()
     send_all()
@@ -76,6 +94,25 @@ def test_a_lock_that_times_out_is_released_and_the_patient_can_try_again(sim):
     assert release.status == "done"
     assert {state for state, _, _ in his_states(c).values()} == {"free"}  # whatever the HIS had done
     client.language = "en"
+    status, hold = client.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": patient_id})
+    assert status == 201, hold
+    assert check.differences(c.connection) == []
+
+
+def test_a_his_that_does_not_answer_the_re_read_is_not_asked_for_a_lock(sim, monkeypatch):
+    c = connect(sim, "realtime")
+    schedule = c.schedule("S1")
+    ((client, patient_id),) = crowd(1)
+    sim.faults(timeout=1.0)
+    asked = asked_of_the_his(monkeypatch)
+    client.language = "en"
+    status, problem = client.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": patient_id})
+    assert status == 504 and problem["code"] == "his.timeout" and problem["retry"] is True
+    assert "try again" in problem["title"].lower()
+    assert [a.split()[0] for a in asked] == ["GET"]  # one wait, not one for each step
+    assert not HisCall.objects.exists() and not Hold.objects.exists()
+    sim.faults()
+    assert {state for state, _, _ in his_states(c).values()} == {"free"}
     status, hold = client.call("POST", "/holds", {"schedule_id": str(schedule.pk), "patient_id": patient_id})
     assert status == 201, hold
     assert check.differences(c.connection) == []

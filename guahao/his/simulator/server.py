@@ -30,7 +30,8 @@ Faults (``GUAHAO_HISSIM_FAULTS`` or ``--faults``, e.g. ``latency_ms=50,error=0.0
 lost=0.1``; read and changed at run time with ``GET``/``POST /control``) apply to the signed
 interface: ``latency_ms`` delays every answer; ``error`` answers 500 having done nothing;
 ``timeout`` does the work half of the time, then hangs ``hang_ms`` and closes without an answer;
-``lost`` does the work and closes without an answer.
+``lost`` does the work and closes without an answer; ``method=POST`` (or ``GET``) applies them to
+writes (or reads) alone.
 
 The hospital's own side, for demos and tests (unsigned, like the window): ``POST /admin/import``
 (load a hospital, its catalog and schedules), ``/admin/schedules`` (a new schedule),
@@ -109,6 +110,7 @@ class Faults:
     timeout: float = 0.0  # did it half of the time, then hangs and closes without an answer
     lost: float = 0.0  # did it, then closes without an answer
     hang_ms: int = 3000  # how long a timeout hangs (longer than the client waits)
+    method: str = ""  # the faults apply to this method alone (GET: reads, POST: writes); "": every request
     push: bool = True  # push changes to the hospitals' webhooks
 
     def update(self, values: dict) -> None:
@@ -762,6 +764,8 @@ def make_handler(his: His) -> type[BaseHTTPRequestHandler]:
             ):
                 return self._send(401, {"code": "SIGN_ERROR", "message": "signature missing or wrong"})
             faults = his.faults
+            if faults.method and faults.method != self.command:
+                faults = Faults(push=faults.push, hang_ms=faults.hang_ms)
             if faults.latency_ms:
                 time.sleep(faults.latency_ms / 1000)
             if his.rng.random() < faults.error:
