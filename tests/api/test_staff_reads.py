@@ -39,6 +39,20 @@ def test_registrations_are_found_by_id_number_phone_and_status_masked(desk):
     assert api.call("GET", "/staff/registrations?limit=501")[0] == 422
 
 
+def test_an_id_number_is_searched_for_in_the_body_and_found_as_by_the_address(desk):
+    days, api = desk
+    number = days.numbers["r2"]
+    status, found = api.call("POST", "/staff/registrations/search", {"q": number})
+    assert status == 200 and [r["registration_number"] for r in found] == [days.r["r2"].registration_number]
+    assert found == api.call("GET", f"/staff/registrations?q={number}")[1]
+    assert number not in repr(found) and found[0]["id_number_masked"] == number[:6] + "********" + number[-4:]
+    _, no_shows = api.call("POST", "/staff/registrations/search", {"status": "no_show", "from": days.day2.isoformat()})
+    assert [r["registration_number"] for r in no_shows] == [days.r["r5"].registration_number]
+    status, refused = api.call("POST", "/staff/registrations/search", {"limit": 501})
+    assert status == 422 and refused["field"] == "limit"
+    assert api.call("POST", "/staff/registrations/search", {"status": "lost"})[1]["field"] == "status"
+
+
 def test_one_order_answers_its_timeline(desk):
     days, api = desk
     status, order = api.call("GET", f"/staff/registrations/{days.r['r1'].pk}")
