@@ -1,6 +1,7 @@
 """The staff API's reads of orders and statistics, for hospitals that build their own screens:
 the console's order list (found the same way: phone, registration number, name or full ID
-number), one order with its timeline, and the statistics page's numbers. A staff token reaches
+number), one order with its timeline, the payments with what went back of each, and the
+statistics page's numbers. A staff token reaches
 only its hospital's rows; another hospital's answers 404.
 """
 
@@ -29,6 +30,7 @@ from guahao.core import clock
 from guahao.core.errors import DATE_RANGE, FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN, between, field_refused
 from guahao.payments import stats as money_stats
 from guahao.payments.models import Payment, RefundStatus
+from guahao.payments.services import WINDOW
 
 router = Router(tags=["staff: orders and statistics"], auth=staff_auth())
 VIEW = "booking.view_registration"
@@ -215,6 +217,106 @@ def registration_detail(request: HttpRequest, registration_id: str) -> dict:
         for e in selectors.registration_events(registration)
     ]
     return out
+
+
+PAYMENTS_VIEW = "payments.view_payment"
+
+
+class PaymentFilters(Schema):
+    hospital_id: Id | None = Field(None, description="the staff member's hospital if left out")
+    from_: Day | None = Field(None, alias="from", description="paid from this day (the hospital's day)")
+    to: Day | None = Field(None, description="paid up to this day, included")
+    status: Literal["created", "paid", "closed"] | None = None
+    method: Literal["wechat", "alipay", "card", "cash"] | None = None
+    limit: int = Field(100, ge=1, le=500, description="1 to 500")
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class StaffRefundOut(Schema):
+    out_refund_no: str
+    status: str
+    reason: str
+    amount_fen: int
+    failure: str
+    created_at: str
+    finished_at: str | None
+
+
+class StaffPaymentOut(Schema):
+    id: str
+    out_trade_no: str
+    transaction_id: str = Field(description="the provider's number, as on its statement")
+    status: str
+    method: str
+    online: bool = Field(description="false: taken at the hospital's window, by `collected_by`")
+    collected_by: str
+    amount_fen: int
+    registration_fee_fen: int
+    consultation_fee_fen: int
+    insurance: bool
+    registration_number: str | None = Field(description="null: a waitlist's prepayment not used yet")
+    created_at: str
+    paid_at: str | None = Field(description="in the hospital's time zone")
+    closed_at: str | None
+    refunded_fen: int = Field(description="what went back, of refunds that succeeded")
+    refunds: list[StaffRefundOut]
+
+
+@router.get("/payments", **documented({200: list[StaffPaymentOut]}, NOT_LOGGED_IN, FORBIDDEN, NOT_FOUND, DATE_RANGE))
+@staff_scoped(model=Payment, lookup="query:hospital_id", field="hospital_id")
+def payments_list(request: HttpRequest, filters: Query[PaymentFilters]) -> list:
+    """One hospital's payments, newest first; ``from``/``to`` are the days the money came, on
+    the hospital's clock (the provider's statement's days). A paid payment stays paid: what went
+    back is in ``refunds`` and ``refunded_fen``."""
+    hospital = _hospital_for(_user(request), filters.hospital_id, PAYMENTS_VIEW)
+    tz = ZoneInfo(hospital.timezone)
+    if filters.from_ and filters.to and filters.from_ > filters.to:
+        raise field_refused("from", _("must not be after to"), DATE_RANGE)
+    qs = Payment.objects.filter(hospital=hospital)
+    if filters.from_:
+        qs = qs.filter(paid_at__gte=dt.datetime.combine(filters.from_, dt.time(), tz))
+    if filters.to:
+        qs = qs.filter(paid_at__lt=dt.datetime.combine(filters.to + dt.timedelta(days=1), dt.time(), tz))
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.method:
+        qs = qs.filter(method=filters.method)
+    rows = qs.select_related("registration").prefetch_related("refunds").order_by("-created_at", "-pk")
+    return [_payment_out(p, tz) for p in rows[filters.offset : filters.offset + filters.limit]]
+
+
+def _payment_out(p: Payment, tz: ZoneInfo) -> dict[str, Any]:
+    refunds = sorted(p.refunds.all(), key=lambda r: r.pk)
+    return {
+        "id": str(p.pk),
+        "out_trade_no": p.out_trade_no,
+        "transaction_id": p.transaction_id,
+        "status": p.status,
+        "method": p.method,
+        "online": p.provider != WINDOW,
+        "collected_by": p.collected_by,
+        "amount_fen": p.amount_fen,
+        "registration_fee_fen": p.registration_fee_fen,
+        "consultation_fee_fen": p.consultation_fee_fen,
+        "insurance": p.insurance,
+        "registration_number": p.registration.registration_number if p.registration else None,
+        "created_at": _local(p.created_at, tz),
+        "paid_at": _local(p.paid_at, tz),
+        "closed_at": _local(p.closed_at, tz),
+        "refunded_fen": sum(r.amount_fen for r in refunds if r.status == RefundStatus.SUCCEEDED),
+        "refunds": [
+            {
+                "out_refund_no": r.out_refund_no,
+                "status": r.status,
+                "reason": r.reason,
+                "amount_fen": r.amount_fen,
+                "failure": r.failure,
+                "created_at": _local(r.created_at, tz),
+                "finished_at": _local(r.finished_at, tz),
+            }
+            for r in refunds
+        ],
+    }
 
 
 class StatsFilters(Schema):

@@ -9,8 +9,9 @@ import datetime as dt
 import pytest
 
 from guahao.accounts.services import staff_token_create
+from guahao.core import clock
 from tests import factories as f
-from tests.console.days import counts, make_days
+from tests.console.days import TZ, counts, make_days
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +52,33 @@ def test_an_id_number_is_searched_for_in_the_body_and_found_as_by_the_address(de
     status, refused = api.call("POST", "/staff/registrations/search", {"limit": 501})
     assert status == 422 and refused["field"] == "limit"
     assert api.call("POST", "/staff/registrations/search", {"status": "lost"})[1]["field"] == "status"
+
+
+def test_payments_are_listed_by_the_days_paid_on_the_hospitals_clock_with_what_went_back(desk):
+    days, api = desk
+    # Paid at 00:30 in Beijing: the day before in UTC, the hospital's day1 on its statement.
+    at = clock.at_local(days.day1, dt.time(0, 30), TZ)
+    f.paid(account=days.r["r1"].account, hospital=days.hospital, fen=2000, number="TNIGHT", at=at)
+    status, listed = api.call("GET", "/staff/payments")
+    assert status == 200, listed
+    by_number = {p["out_trade_no"]: p for p in listed}
+    number = {k: f"T{days.r[k].registration_number}" for k in ("r1", "r3", "r4")}
+    assert set(by_number) == {*number.values(), "TNIGHT"}  # the other hospital's are not listed
+    refunded = by_number[number["r3"]]
+    assert (refunded["status"], refunded["amount_fen"], refunded["refunded_fen"]) == ("paid", 5100, 5100)
+    assert [(r["status"], r["reason"]) for r in refunded["refunds"]] == [("succeeded", "cancelled")]
+    night = by_number["TNIGHT"]
+    assert night["registration_number"] is None and night["online"] is True
+    assert night["paid_at"].endswith("+08:00") and night["paid_at"][:16] == f"{days.day1}T00:30"
+    _, paid_day1 = api.call("GET", f"/staff/payments?from={days.day1}&to={days.day1}")
+    assert sorted(p["out_trade_no"] for p in paid_day1) == sorted([number["r4"], "TNIGHT"])
+    the_day_before = (days.day1 - dt.timedelta(days=1)).isoformat()
+    _, paid_before = api.call("GET", f"/staff/payments?from={the_day_before}&to={the_day_before}")
+    assert sorted(p["out_trade_no"] for p in paid_before) == sorted([number["r1"], number["r3"]])
+    _, by_alipay = api.call("GET", "/staff/payments?method=alipay")
+    assert [p["out_trade_no"] for p in by_alipay] == [number["r4"]]
+    status, refused = api.call("GET", f"/staff/payments?from={days.day2}&to={days.day1}")
+    assert status == 422 and refused["field"] == "from"
 
 
 def test_one_order_answers_its_timeline(desk):
