@@ -36,15 +36,20 @@ router = Router(tags=["staff: orders and statistics"], auth=staff_auth())
 VIEW = "booking.view_registration"
 
 
-class RegistrationFilters(Schema):
+class Page(Schema):
+    """A list's window: ``limit`` rows from ``offset``."""
+
+    limit: int = Field(100, ge=1, le=500, description="1 to 500")
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class RegistrationFilters(Page):
     hospital_id: Id | None = Field(None, description="the staff member's hospital if left out")
     q: str | None = Field(None, description="a phone number, registration number, patient's name or full ID number")
     status: Literal["booked", "checked_in", "visited", "cancelled", "refunding", "refunded", "no_show"] | None = None
     department_id: Id | None = None
     from_: Day | None = Field(None, alias="from", description="visit days from")
     to: Day | None = Field(None, description="visit days to (included)")
-    limit: int = Field(100, ge=1, le=500, description="1 to 500")
-    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 class StaffRegistrationOut(Schema):
@@ -222,14 +227,12 @@ def registration_detail(request: HttpRequest, registration_id: str) -> dict:
 PAYMENTS_VIEW = "payments.view_payment"
 
 
-class PaymentFilters(Schema):
+class PaymentFilters(Page):
     hospital_id: Id | None = Field(None, description="the staff member's hospital if left out")
     from_: Day | None = Field(None, alias="from", description="paid from this day (the hospital's day)")
     to: Day | None = Field(None, description="paid up to this day, included")
     status: Literal["created", "paid", "closed"] | None = None
     method: Literal["wechat", "alipay", "card", "cash"] | None = None
-    limit: int = Field(100, ge=1, le=500, description="1 to 500")
-    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 class StaffRefundOut(Schema):
