@@ -77,14 +77,27 @@ def _body_refused(request: HttpRequest) -> Problem | None:
     if length and not json_body and not request.path.startswith(FORM_POSTED):
         return errors.MEDIA_TYPE.error()
     if length and json_body:
+        raw = request.body
         try:
-            body = json.loads(request.body)
-        except ValueError:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):  # RecursionError: arrays or objects nested a thousand deep
+            return errors.MALFORMED.error(detail=_("The body is not valid JSON."), field="body")
+        if b"\\ud" in raw.lower() and not _sound_text(body):
+            # A lone half of a surrogate pair ("\ud800") parses, but is no character: no database
+            # can store it.
             return errors.MALFORMED.error(detail=_("The body is not valid JSON."), field="body")
         if not isinstance(body, dict):
             # Every body the API documents is an object ([1] was read as no choice at all).
             return errors.INVALID.error(detail=_("The body must be a JSON object."), field="body")
     return None
+
+
+def _sound_text(body: object) -> bool:
+    try:
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 HOLDS = "/api/v1/holds"

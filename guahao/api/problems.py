@@ -69,6 +69,7 @@ _WORDING: dict[str, Any] = {
     "int_type": _("must be a whole number"),
     "float_parsing": _("must be a number"),
     "float_type": _("must be a number"),
+    "finite_number": _("must be a finite number"),
     "bool_parsing": _("must be true or false"),
     "bool_type": _("must be true or false"),
     "string_type": _("must be text"),

@@ -76,10 +76,12 @@ def _iso_day(value: object) -> object:
         return value
     if not (isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-"):
         raise ValueError("a day is written YYYY-MM-DD")
+    if not "1900" <= value[:4] <= "2199":  # a year past 9999 would be reached by adding days to it
+        raise ValueError("a day from 1900 to 2199")
     return value
 
 
-Day = Annotated[dt.date, BeforeValidator(_iso_day)]
+Day = Annotated[dt.date, BeforeValidator(_iso_day), Field(description="YYYY-MM-DD, from 1900 to 2199")]
 
 _CLOCK = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?")
 

@@ -8,14 +8,14 @@ only its hospital's rows; another hospital's answers 404.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from guahao.accounts.scope import staff_scope
 from guahao.api.auth import staff_auth, staff_scoped
@@ -45,11 +45,29 @@ class Page(Schema):
 
 class RegistrationFilters(Page):
     hospital_id: Id | None = Field(None, description="the staff member's hospital if left out")
-    q: str | None = Field(None, description="a phone number, registration number, patient's name or full ID number")
+    q: str | None = Field(
+        None, max_length=100, description="a phone number, registration number, patient's name or full ID number"
+    )
     status: Literal["booked", "checked_in", "visited", "cancelled", "refunding", "refunded", "no_show"] | None = None
     department_id: Id | None = None
     from_: Day | None = Field(None, alias="from", description="visit days from")
     to: Day | None = Field(None, description="visit days to (included)")
+
+
+def _not_true_or_false(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_true_or_false)]
+
+
+class RegistrationSearchIn(RegistrationFilters):
+    """The filters in a JSON body, where a number is a number (``false`` is not 0)."""
+
+    limit: Count = Field(100, ge=1, le=500, description="1 to 500")
+    offset: Count = Field(0, ge=0, le=1_000_000)
 
 
 class StaffRegistrationOut(Schema):
@@ -161,7 +179,7 @@ def registrations_list(request: HttpRequest, filters: Query[RegistrationFilters]
     **documented({200: list[StaffRegistrationOut]}, NOT_LOGGED_IN, FORBIDDEN, NOT_FOUND, INVALID),
 )
 @staff_scoped(model=Registration, lookup="body:hospital_id", field="hospital_id")
-def registrations_search(request: HttpRequest, body: RegistrationFilters) -> list:
+def registrations_search(request: HttpRequest, body: RegistrationSearchIn) -> list:
     """``GET /staff/registrations`` with the filters in the body (``{"q": …, "status": …,
     "from": …}``): an ID number searched for stays out of the address, and so out of the access
     logs of the proxies and load balancers in front. Changes nothing."""
@@ -177,6 +195,8 @@ def _registrations(request: HttpRequest, filters: RegistrationFilters) -> list:
         raise FORBIDDEN.error()
     if not 1 <= filters.limit <= 500:
         raise field_refused("limit", between(1, 500))
+    if filters.from_ and filters.to and filters.from_ > filters.to:
+        raise field_refused("from", _("must not be after to"), DATE_RANGE)
     if filters.q:
         qs = selectors.registrations_find(qs, filters.q)
     if filters.status:
@@ -236,6 +256,7 @@ class PaymentFilters(Page):
 
 
 class StaffRefundOut(Schema):
+    id: str = Field(description="for `POST /staff/refunds/{id}/pay-out`")
     out_refund_no: str
     status: str
     reason: str
@@ -257,9 +278,12 @@ class StaffPaymentOut(Schema):
     registration_fee_fen: int
     consultation_fee_fen: int
     insurance: bool
-    registration_number: str | None = Field(description="null: a waitlist's prepayment not used yet")
+    registration_number: str | None = Field(
+        description="null: no registration (yet): a waitlist's prepayment, a hold's"
+    )
     created_at: str
     paid_at: str | None = Field(description="in the hospital's time zone")
+    failed_at: str | None = Field(description="the provider's last attempt declined (it may still be paid)")
     closed_at: str | None
     refunded_fen: int = Field(description="what went back, of refunds that succeeded")
     refunds: list[StaffRefundOut]
@@ -305,10 +329,12 @@ def _payment_out(p: Payment, tz: ZoneInfo) -> dict[str, Any]:
         "registration_number": p.registration.registration_number if p.registration else None,
         "created_at": _local(p.created_at, tz),
         "paid_at": _local(p.paid_at, tz),
+        "failed_at": _local(p.failed_at, tz),
         "closed_at": _local(p.closed_at, tz),
         "refunded_fen": sum(r.amount_fen for r in refunds if r.status == RefundStatus.SUCCEEDED),
         "refunds": [
             {
+                "id": str(r.pk),
                 "out_refund_no": r.out_refund_no,
                 "status": r.status,
                 "reason": r.reason,

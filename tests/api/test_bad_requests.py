@@ -167,3 +167,38 @@ def test_a_field_refused_by_our_own_rules_is_worded_in_the_asked_language_too(la
     _, days = patient.call("GET", f"/departments/{dep.pk}/availability?from=2000-01-01")
     assert [generated["detail"], days["detail"]] == said
     assert (generated["field"], days["field"]) == ("from", "from")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 1000 + "]" * 1000,  # nested deeper than a parser recurses
+        '{"name": "\\ud800", "id_number": "1", "phone": "1"}',  # half a surrogate pair: no character
+    ],
+)
+def test_a_body_that_parses_into_no_text_is_400_and_changes_nothing(body):
+    api = f.Api().login()
+    for path in ("/api/v1/patients", "/api/v1/auth/login"):
+        answer = api.client.post(path, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {api.token}")
+        assert (answer.status_code, problem(answer)["code"]) == (400, "request.malformed"), path
+    assert Patient.objects.count() == 0
+
+
+def test_staff_lists_refuse_odd_days_and_long_searches_by_their_field():
+    hospital = f.hospital()
+    desk = f.Api()
+    from guahao.accounts.services import staff_token_create
+
+    desk.token = staff_token_create(user=f.staff_member("lists", "hospital_admin", hospital), label="lists")
+    for url, field in (
+        ("/staff/stats?to=0001-01-05", "to"),
+        ("/staff/payments?from=9999-12-31", "from"),
+        ("/staff/registrations?from=2030-01-02&to=2030-01-01", "from"),
+        ("/staff/registrations?q=" + "a" * 101, "q"),
+    ):
+        status, refused = desk.call("GET", url)
+        assert (status, refused["field"]) == (422, field), (url, refused)
+    status, refused = desk.call("POST", "/staff/registrations/search", {"q": "张" * 20000})
+    assert (status, refused["field"]) == (422, "q")
+    status, refused = desk.call("POST", "/staff/schedule-templates/generate", {"from": "9999-12-27", "weeks": 1})
+    assert (status, refused["field"]) == (422, "from")

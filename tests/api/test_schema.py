@@ -50,6 +50,9 @@ schemathesis.openapi.format(
         st.integers(0, 10**8 - 1),
     ),
 )
+# A day (``YYYY-MM-DD``) is one from 1900 to 2199, as its description says: a year past 9999 would
+# be reached by counting days on from one near it.
+schemathesis.openapi.format("date", st.dates(dt.date(1900, 1, 1), dt.date(2199, 12, 31)).map(lambda d: d.isoformat()))
 schemathesis.openapi.format(
     "real-name", st.sampled_from(["张伟", "李秀英", "阿依古丽·买买提", "Anna Smith", "欧阳娜娜"])
 )
