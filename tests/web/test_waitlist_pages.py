@@ -275,6 +275,10 @@ def test_a_prepaid_waitlist_goes_to_the_cashier_and_back_into_the_queue(sandbox)
     assert mine.paid_at is not None and Payment.objects.get(pk=mine.payment_id).status == "paid"
     card = entry_card(browser.get("/waitlist/"), mine.pk)
     assert "排在第 1 位" in card and "候补时已支付" in card
+    # Still waiting: nothing goes back yet (leaving's confirmation alone says it would).
+    assert '<p class="muted">您支付的 ¥51.00 将原路退回' not in card
+    browser.post(f"/waitlist/{mine.pk}/leave", {})
+    assert '<p class="muted">您支付的 ¥51.00 将原路退回' in entry_card(browser.get("/waitlist/"), mine.pk)
 
 
 def test_a_booked_entry_links_to_its_registration():
