@@ -353,11 +353,11 @@ KINDS: dict[str, Kind] = {
             ALL,
             (
                 "候补到号",
-                "{hospital} {department} {doctor} {date} {time} 有号了，已为您锁定至 {deadline}，请及时确认（并支付）。",
+                "{patient} 候补的 {hospital} {department} {doctor} {date} {time} 有号了，已为您锁定至 {deadline}，请及时确认（并支付）。",
             ),
             (
                 "A slot for you",
-                "A slot freed up: {hospital} {department} {doctor}, {date} {time}, held for you until {deadline}. "
+                "A slot freed up for {patient}: {hospital} {department} {doctor}, {date} {time}, held until {deadline}. "
                 "Confirm (and pay) in time.",
             ),
             urgent=True,
@@ -366,10 +366,10 @@ KINDS: dict[str, Kind] = {
         Kind(
             "waitlist.booked",
             ALL,
-            ("候补成功", _VISIT_ZH + "，候补已为您挂号，就诊序号 {slot}（挂号单号 {number}）。"),
+            ("候补成功", _VISIT_ZH + "，候补已为 {patient} 挂号，就诊序号 {slot}（挂号单号 {number}）。"),
             (
                 "Booked from the waitlist",
-                _VISIT_EN + ": booked for you from the waitlist, visit number {slot} (registration {number}).",
+                _VISIT_EN + ": booked for {patient} from the waitlist, visit number {slot} (registration {number}).",
             ),
             event=True,
         ),
