@@ -253,7 +253,7 @@ def by_name(event: OutboxEvent) -> None:
     expires_at = _when(d.get("expires_at"))
     if expires_at is not None:
         facts |= {"deadline": services.local_moment(expires_at, tz), "expires_at": expires_at}
-    for name in ("position", "why", "note", "link", "amount", "prepaid_fen"):
+    for name in ("position", "why", "note", "link", "amount", "prepaid_fen", "entry_id"):
         if name in d:
             facts[name] = d[name]
     if d.get("patient_id"):

@@ -342,6 +342,9 @@ def message_link(message: Message) -> str:
         return reverse("web:registration", args=[message.registration_id])
     if message.hold_id:
         return reverse("web:hold", args=[message.hold_id])
+    entry = (message.data or {}).get("entry_id")
+    if message.kind.startswith("waitlist.") and entry:
+        return reverse("web:waitlist") + f"#entry-{int(entry)}"  # joined, ended: the entry's card
     return ""
 
 

@@ -209,7 +209,10 @@ def test_leaving_and_being_removed_read_with_their_reasons():
     assert "医院已将其移除：同一就诊人重复候补" in card
     outbox.deliver_all()  # the worker tells the patient
     told = Message.objects.get(kind="waitlist.cancelled", channel="inbox")
-    assert "同一就诊人重复候补" in browser.get("/messages/") and told.data["note"] == "同一就诊人重复候补"
+    messages = browser.get("/messages/")
+    assert "同一就诊人重复候补" in messages and told.data["note"] == "同一就诊人重复候补"
+    # joined, ended: each leads to its entry on "my waitlist" (no hold or registration to show)
+    assert f'<a href="/waitlist/#entry-{again.pk}">查看我的候补</a>' in messages
 
     other = Browser().login()
     other.post(f"/waitlist/{again.pk}/leave", {}, status=404)  # another account's entry is not found
