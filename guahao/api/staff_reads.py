@@ -1,8 +1,8 @@
 """The staff API's reads of orders and statistics, for hospitals that build their own screens:
 the console's order list (found the same way: phone, registration number, name or full ID
 number), one order with its timeline, the payments with what went back of each, and the
-statistics page's numbers. A staff token reaches
-only its hospital's rows; another hospital's answers 404.
+statistics page's numbers. A staff token reaches only its hospital's rows; another hospital's
+answers 404.
 """
 
 from __future__ import annotations
@@ -186,6 +186,11 @@ def registrations_search(request: HttpRequest, body: RegistrationSearchIn) -> li
     return _registrations(request, body)
 
 
+def _days_in_order(first: dt.date | None, last: dt.date | None) -> None:
+    if first and last and first > last:
+        raise field_refused("from", _("must not be after to"), DATE_RANGE)
+
+
 def _registrations(request: HttpRequest, filters: RegistrationFilters) -> list:
     user = _user(request)
     qs = staff_scope(user).narrow(Registration.objects.all(), "hospital")
@@ -195,8 +200,7 @@ def _registrations(request: HttpRequest, filters: RegistrationFilters) -> list:
         raise FORBIDDEN.error()
     if not 1 <= filters.limit <= 500:
         raise field_refused("limit", between(1, 500))
-    if filters.from_ and filters.to and filters.from_ > filters.to:
-        raise field_refused("from", _("must not be after to"), DATE_RANGE)
+    _days_in_order(filters.from_, filters.to)
     if filters.q:
         qs = selectors.registrations_find(qs, filters.q)
     if filters.status:
@@ -297,8 +301,7 @@ def payments_list(request: HttpRequest, filters: Query[PaymentFilters]) -> list:
     back is in ``refunds`` and ``refunded_fen``."""
     hospital = _hospital_for(_user(request), filters.hospital_id, PAYMENTS_VIEW)
     tz = ZoneInfo(hospital.timezone)
-    if filters.from_ and filters.to and filters.from_ > filters.to:
-        raise field_refused("from", _("must not be after to"), DATE_RANGE)
+    _days_in_order(filters.from_, filters.to)
     qs = Payment.objects.filter(hospital=hospital)
     if filters.from_:
         qs = qs.filter(paid_at__gte=dt.datetime.combine(filters.from_, dt.time(), tz))

@@ -54,7 +54,7 @@ from guahao.notifications import errors as notification_errors
 from guahao.notifications import services as notifications
 from guahao.payments import errors as payment_errors
 from guahao.payments import services as payments
-from guahao.payments.models import Payment, PaymentStatus
+from guahao.payments.models import Payment
 from guahao.scheduling import selectors as scheduling
 from guahao.scheduling.facts import Facts, schedule_facts
 from guahao.scheduling.models import Period, Schedule
@@ -632,10 +632,8 @@ def holds_detail(request: HttpRequest, hold_id: str, refresh: bool = False) -> d
     the hold's payment still awaited (paid: booked at once; declined: ``payment.failed_at``)."""
     hold = booking_selectors.access_hold(account=_account(request), hold_id=hold_id)
     if refresh and hold.status == HoldStatus.HELD:
-        awaited = Payment.objects.filter(hold=hold, status=PaymentStatus.CREATED).order_by("-pk").first()
-        if awaited is not None:
-            payments.payment_refresh(payment=awaited)
-            hold.refresh_from_db()
+        payments.hold_payment_refresh(hold=hold)
+        hold.refresh_from_db()
     return schemas.hold_out(hold)
 
 

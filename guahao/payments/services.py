@@ -589,6 +589,14 @@ def refund_retry(*, refund: Refund, actor: Actor) -> Refund:
     return again
 
 
+def hold_payment_refresh(*, hold: Hold) -> None:
+    """The client is back from the provider's cashier: the hold's order still awaited, if any, is
+    asked about now (paid: booked at once; declined: ``failed_at``)."""
+    awaited = Payment.objects.filter(hold=hold, status=PaymentStatus.CREATED).order_by("-pk").first()
+    if awaited is not None:
+        payment_refresh(payment=awaited)
+
+
 def payment_refresh(*, payment: Payment) -> str | None:
     """Ask the provider about a payment still awaiting its money and apply a success now (the
     patient is back from the cashier, or its hold is about to end) rather than wait for the
