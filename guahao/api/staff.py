@@ -311,11 +311,10 @@ def _template_fields(body: TemplateIn, hospital_id: int | None, user: Any, *, cr
     for name, model in (("department_id", Department), ("doctor_id", Doctor), ("campus_id", Campus)):
         if name in given:
             pk = _int(given[name], name)
-            row = model.objects.filter(pk=pk).first() if pk is not None else None
+            # Another hospital's row is not found either: its answer tells nothing of that hospital.
+            row = model.objects.filter(pk=pk, hospital_id=hospital_id).first() if pk is not None else None
             if row is None and (given[name] is not None or name == "department_id"):
-                raise NOT_FOUND.error(field=name)  # no such row
-            if row is not None and row.hospital_id != hospital_id:
-                raise field_refused(name, _("is not of this hospital"))
+                raise NOT_FOUND.error(field=name)
             fields[name.removesuffix("_id")] = row
     for name in (
         "weekday",

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from guahao.accounts.services import staff_token_create
+from guahao.catalog.models import Campus
 from guahao.scheduling.models import Schedule, ScheduleTemplate, Slot, SlotState
 from tests import factories as f
 
@@ -104,6 +105,13 @@ def test_bad_input_names_the_field_and_changes_nothing():
         assert (status, refused.get("field")) == (422, field), refused
     status, refused = api.call("POST", "/staff/schedule-templates", base | {"doctor_id": "999999"})
     assert (status, refused["code"], refused["field"]) == (404, "not_found", "doctor_id")  # no such doctor here
+    # Another hospital's doctor or campus is answered as one that does not exist: the answer
+    # tells nothing of that hospital (it was 422 "is not of this hospital").
+    elsewhere = f.hospital()
+    other_campus = Campus.objects.create(hospital=elsewhere, name="东院", address="东大街 1 号")
+    for field, row in [("doctor_id", f.doctor(f.department(elsewhere))), ("campus_id", other_campus)]:
+        status, refused = api.call("POST", "/staff/schedule-templates", base | {field: str(row.pk)})
+        assert (status, refused["code"], refused["field"]) == (404, "not_found", field), refused
     assert ScheduleTemplate.objects.count() == 0
 
     clinic = f.schedule(dep)
