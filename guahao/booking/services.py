@@ -356,6 +356,13 @@ def hold_refuse_early(*, schedule: Schedule, period: Period | None = None, rules
         raise _sold_out(schedule, period, rules)
 
 
+def hold_asks_his(*, schedule: Schedule, channel: str = "app") -> bool:
+    """Whether a hold of ``channel`` on ``schedule`` asks the hospital's HIS for its slot (a
+    realtime HIS and the online pool): such a hold is never made inside a transaction."""
+    online = pools_of(channel, schedule)[0] == Pool.PLATFORM
+    return online and bool(schedule.his_id) and wired.his.realtime(schedule.hospital_id)
+
+
 def hold_create(
     *,
     account: Account,

@@ -48,13 +48,27 @@ def desk_hold(
     """Find or add the patient (``accounts.patient_find_or_create``) and hold a slot for them:
     the window's from the onsite pool, the phone desk's from its share of a clinic that has one
     and then the platform pool (``booking.selectors.pools_of``), refused by the same rules as
-    the patient's own hold (a desk is not a way round the limits)."""
+    the patient's own hold (a desk is not a way round the limits).
+
+    A hold refused adds no patient and no account: the name typed for a refused hold would
+    otherwise stay registered for the ID number, and a corrected one be refused as not the
+    registered name. One transaction does it, except where the hold asks the hospital's HIS
+    (never inside a transaction): there what is refused for everyone (a clinic over, not
+    released, suspended, sold out) is refused before the patient is added."""
     if channel not in DESK_CHANNELS:
         raise field_refused("channel", one_of("window", "phone"))
-    patient: Patient = accounts.patient_find_or_create(name=name, id_number=id_number, phone=phone)
-    return booking.hold_create(
-        account=patient.account, patient=patient, schedule=schedule, period=period, channel=channel, actor=actor
-    )
+
+    def hold() -> Hold:
+        patient: Patient = accounts.patient_find_or_create(name=name, id_number=id_number, phone=phone)
+        return booking.hold_create(
+            account=patient.account, patient=patient, schedule=schedule, period=period, channel=channel, actor=actor
+        )
+
+    if booking.hold_asks_his(schedule=schedule, channel=channel):
+        booking.hold_refuse_early(schedule=schedule, period=period)
+        return hold()
+    with transaction.atomic():
+        return hold()
 
 
 def desk_collect(*, hold: Hold, actor: booking.Actor, method: str | None, insurance: bool = False) -> Registration:

@@ -97,6 +97,32 @@ def test_the_desk_finds_a_known_patient_and_refuses_a_wrong_name_or_number(desk)
     assert (Patient.objects.count(), Hold.objects.count()) == before
 
 
+def test_a_refused_hold_adds_no_patient_and_a_corrected_name_is_taken_after_it(desk):
+    """A new person whose hold is refused is not added: the name typed then does not stick to
+    the ID number (a corrected one would have been refused as not the registered name)."""
+    h, dep, clinic, client = desk
+    before = (Patient.objects.count(), Account.objects.count())
+    person = _person(name="李秀瑛")  # mistyped
+    over = f.schedule(dep, f.doctor(dep, name="赵立新"), day=f.today() - dt.timedelta(days=1))
+    children = f.department(h, name="儿科")
+    children.age_under = 14
+    children.save()
+    paediatric = f.schedule(children, f.doctor(children, name="周敏"), platform_share_percent=50)
+    for schedule, channel, code in [
+        (over, "window", "schedule.ended"),
+        (over, "phone", "schedule.ended"),
+        (paediatric, "window", "rule.department_age"),
+    ]:
+        status, problem = _hold(client, schedule, person, channel=channel)
+        assert (status, problem["code"]) == (409, code), problem
+    assert (Patient.objects.count(), Account.objects.count()) == before
+    assert not Account.objects.filter(phones.matching(person["phone"])).exists()
+
+    status, made = _hold(client, clinic, person | {"name": "李秀英"})
+    assert status == 201, made
+    assert made["patient"]["name"] == "李秀英"
+
+
 def test_a_desk_booking_is_not_a_way_round_the_limits_across_channels(desk):
     _, dep, clinic, client = desk
     person = _person()
