@@ -305,7 +305,7 @@ class SuspendOut(Schema):
 TEMPLATE_REFUSALS = (NOT_LOGGED_IN, FORBIDDEN, NOT_FOUND, errors.TEMPLATE_INVALID, his_errors.SCHEDULES_FROM_HIS)
 
 
-def _template_fields(body: TemplateIn, hospital_id: int | None, user: Any, *, creating: bool) -> dict[str, Any]:
+def _template_fields(body: TemplateIn, hospital_id: int, user: Any, *, creating: bool) -> dict[str, Any]:
     given = body.dict(exclude_unset=True)
     fields: dict[str, Any] = {}
     for name, model in (("department_id", Department), ("doctor_id", Doctor), ("campus_id", Campus)):
