@@ -21,15 +21,15 @@ from guahao.accounts import services as accounts
 from guahao.accounts.scope import staff_scope
 from guahao.api.auth import staff_auth, staff_row_access, staff_scoped
 from guahao.api.problems import documented
-from guahao.api.schemas import Day, hold_out, payment_out
-from guahao.api.staff import _hospital_for, _required, _row, _user
+from guahao.api.schemas import Day, Id, IdNumber, Phone, RealName, hold_out, payment_out
+from guahao.api.staff import _hospital_for, _row, _user
 from guahao.api.staff_reads import StaffRegistrationOut, registration_out
 from guahao.booking import errors as booking_errors
 from guahao.booking import services as booking
 from guahao.booking.models import Hold, Registration, ReliefGrant
 from guahao.catalog.models import Hospital
 from guahao.core import clock
-from guahao.core.errors import FORBIDDEN, INVALID, NOT_AN_ID, NOT_FOUND, NOT_LOGGED_IN, REQUIRED, field_refused
+from guahao.core.errors import FORBIDDEN, INVALID, NOT_FOUND, NOT_LOGGED_IN
 from guahao.payments import desk
 from guahao.payments import errors as payment_errors
 from guahao.payments import services as payments
@@ -38,35 +38,26 @@ from guahao.scheduling.models import Period, Schedule
 
 router = Router(tags=["staff: booking"], auth=staff_auth())
 CHANGE = "booking.change_registration"
-Id = str | int
 
 
 class StaffRescheduleIn(Schema):
-    """Optional in the schema, checked after the registration is found (another hospital's: 404)."""
+    """The clinic (and period) to move to; one of another hospital is not found (404)."""
 
-    schedule_id: Id | None = None
+    schedule_id: Id
     period_id: Id | None = None
     reason: str | None = Field(default=None, max_length=300, description="required after the patient's cutoff")
 
 
 def _target(body: StaffRescheduleIn, hospital_id: int) -> tuple[Schedule, Period | None]:
     """The clinic (and period) named in the body; one of another hospital is not found."""
-    if body.schedule_id in (None, ""):
-        raise field_refused("schedule_id", REQUIRED)
-    try:
-        schedule_id = int(body.schedule_id)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise field_refused("schedule_id", NOT_AN_ID) from None
-    schedule = Schedule.objects.select_related("hospital").filter(pk=schedule_id, hospital_id=hospital_id).first()
+    schedule = (
+        Schedule.objects.select_related("hospital").filter(pk=int(body.schedule_id), hospital_id=hospital_id).first()
+    )
     if schedule is None:
         raise NOT_FOUND.error(field="schedule_id")
     period = None
-    if body.period_id not in (None, ""):
-        try:
-            period_id = int(body.period_id)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise field_refused("period_id", NOT_AN_ID) from None
-        period = Period.objects.filter(pk=period_id).first()
+    if body.period_id is not None:
+        period = Period.objects.filter(pk=int(body.period_id)).first()
         if period is None:
             raise NOT_FOUND.error(field="period_id")
     return schedule, period
@@ -118,13 +109,13 @@ COLLECT = "payments.add_payment"
 
 
 class DeskHoldIn(Schema):
-    """Optional in the schema, checked after the clinic is found (another hospital's: 404)."""
+    """The clinic and the patient: the patient is found or added by real name and ID number."""
 
-    schedule_id: Id | None = None
+    schedule_id: Id
     period_id: Id | None = None
-    name: str | None = Field(default=None, max_length=50, description="the patient's real name")
-    id_number: str | None = Field(default=None, max_length=18, description="resident ID number, read out or typed")
-    phone: str | None = Field(default=None, max_length=20, description="the patient's mobile: their login")
+    name: RealName = Field(description="the patient's real name")
+    id_number: IdNumber = Field(description="resident ID number, read out or typed")
+    phone: Phone = Field(description="the patient's mobile: their login")
     channel: Literal["window", "phone"] = "window"
 
 
@@ -178,15 +169,15 @@ def desk_hold(request: HttpRequest, body: DeskHoldIn) -> Status:
     user = _user(request)
     schedule = _row(Schedule, body.schedule_id, user, BOOK, "schedule_id")
     period = None
-    if body.period_id not in (None, ""):
-        period = Period.objects.filter(pk=_required_int(body.period_id, "period_id")).first()
+    if body.period_id is not None:
+        period = Period.objects.filter(pk=int(body.period_id)).first()
         if period is None:
             raise NOT_FOUND.error(field="period_id")
     hold = desk.desk_hold(
         actor=booking.Actor.staff(user),
-        name=_required(body.name, "name"),
-        id_number=_required(body.id_number, "id_number"),
-        phone=_required(body.phone, "phone"),
+        name=body.name,
+        id_number=body.id_number,
+        phone=body.phone,
         schedule=schedule,
         period=period,
         channel=body.channel,
@@ -200,13 +191,6 @@ def desk_hold(request: HttpRequest, body: DeskHoldIn) -> Status:
             "patient": {"id": str(patient.pk), "name": patient.name, "id_number_masked": patient.id_number_masked},
         },
     )
-
-
-def _required_int(value: Id | None, field: str) -> int:
-    try:
-        return int(_required(value, field))
-    except (TypeError, ValueError):
-        raise field_refused(field, NOT_AN_ID) from None
 
 
 @router.post(
@@ -408,12 +392,12 @@ def refund_pay_out(request: HttpRequest, refund_id: str) -> dict:
 
 
 class ReliefIn(Schema):
-    """Optional in the schema, checked after the clinic is found (another hospital's: 404)."""
+    """The clinic and the patient, found or added by real name and ID number, and why."""
 
-    schedule_id: Id | None = None
-    name: str | None = Field(default=None, max_length=50)
-    id_number: str | None = Field(default=None, max_length=18)
-    phone: str | None = Field(default=None, max_length=20)
+    schedule_id: Id
+    name: RealName
+    id_number: IdNumber
+    phone: Phone
     reason: str | None = Field(default=None, max_length=300, description="why this patient needs the extra slot")
 
 
@@ -468,9 +452,9 @@ def relief_request(request: HttpRequest, body: ReliefIn) -> Status:
     # One transaction: a request refused (no reason, a clinic over) adds no patient either.
     with transaction.atomic():
         patient = accounts.patient_find_or_create(
-            name=_required(body.name, "name"),
-            id_number=_required(body.id_number, "id_number"),
-            phone=_required(body.phone, "phone"),
+            name=body.name,
+            id_number=body.id_number,
+            phone=body.phone,
         )
         grant = booking.relief_request(
             schedule=schedule, patient=patient, reason=body.reason or "", actor=booking.Actor.staff(user)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 
@@ -202,3 +203,42 @@ def test_staff_lists_refuse_odd_days_and_long_searches_by_their_field():
     assert (status, refused["field"]) == (422, "q")
     status, refused = desk.call("POST", "/staff/schedule-templates/generate", {"from": "9999-12-27", "weeks": 1})
     assert (status, refused["field"]) == (422, "from")
+
+
+@pytest.mark.parametrize("given", [True, "+{pk}", " {pk} ", "{pk}.0", 1.0])
+def test_the_staff_desk_reads_ids_as_the_patient_s_app_does(given):
+    """`true` was read as clinic 1 and "+536" as 536 by the desk, relief and moving: a hold was
+    made, and a registration moved, on a clinic nobody named."""
+    from guahao.accounts.services import staff_token_create
+    from guahao.booking.models import Hold, ReliefGrant
+
+    hospital = f.hospital()
+    dep = f.department(hospital)
+    clinic = f.schedule(dep)
+    assert clinic.pk >= 1
+    given = given.format(pk=clinic.pk) if isinstance(given, str) else given
+    desk = f.Api()
+    desk.token = staff_token_create(user=f.staff_member("ids", "hospital_admin", hospital), label="ids")
+    person = {"name": "李秀英", "id_number": f.id_number("19560312"), "phone": f.phone()}
+    for path, body in [
+        ("/staff/desk/holds", {"schedule_id": given, **person}),
+        ("/staff/desk/holds", {"schedule_id": str(clinic.pk), "period_id": given, **person}),
+        ("/staff/relief", {"schedule_id": given, "reason": "急诊转入", **person}),
+    ]:
+        status, refused = desk.call("POST", path, body)
+        field = next(k for k, v in body.items() if v is given)
+        assert (status, refused["code"], refused["field"]) == (422, "request.invalid", field), (path, refused)
+    assert Hold.objects.count() == ReliefGrant.objects.count() == Patient.objects.count() == 0
+
+    from guahao.booking import services as booking
+
+    account = f.account()
+    registration = booking.hold_confirm(
+        hold=booking.hold_create(account=account, patient=f.patient(account), schedule=clinic)
+    )
+    f.schedule(dep, day=f.today() + dt.timedelta(days=2))  # a clinic to move to, not named
+    path = f"/staff/registrations/{registration.pk}/reschedule"
+    status, refused = desk.call("POST", path, {"schedule_id": given})
+    assert (status, refused["code"], refused["field"]) == (422, "request.invalid", "schedule_id"), refused
+    registration.refresh_from_db()
+    assert registration.schedule_id == clinic.pk
