@@ -40,6 +40,17 @@ def _id_text(value: object) -> object:
 # constraints in the generated schema.
 Id = Annotated[str, BeforeValidator(_id_text), Field(pattern=ID_PATTERN, json_schema_extra={"pattern": ID_PATTERN})]
 
+
+def _not_true_or_false(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")
+    return value
+
+
+# A number in a body: true and false are not 1 and 0.
+Integer = Annotated[int, BeforeValidator(_not_true_or_false)]
+
+
 # What the services check beyond a pattern is named by a format, each defined in its description:
 # a client (and the API's own schema tests) can tell a valid value from a well-shaped one.
 Phone = Annotated[

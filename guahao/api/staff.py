@@ -23,7 +23,7 @@ from pydantic import Field, StrictBool
 from guahao.accounts.scope import staff_scope
 from guahao.api.auth import staff_auth, staff_row_access, staff_scoped
 from guahao.api.problems import documented
-from guahao.api.schemas import ClockTime, Day, Id
+from guahao.api.schemas import ClockTime, Day, Id, Integer
 from guahao.booking import errors as booking_errors
 from guahao.booking import services as booking
 from guahao.catalog.models import Campus, Department, Doctor, Hospital
@@ -87,12 +87,12 @@ class TemplateIn(Schema):
 
     department_id: Id = None  # type: ignore[assignment]
     doctor_id: Id | None = Field(None, description="null: the department's general clinic")
-    weekday: int = Field(None, ge=0, le=6, description="0 Monday … 6 Sunday")  # type: ignore[assignment]
+    weekday: Integer = Field(None, ge=0, le=6, description="0 Monday … 6 Sunday")  # type: ignore[assignment]
     session: Literal["am", "pm", "evening"] = None  # type: ignore[assignment]
     start: ClockTime = None  # type: ignore[assignment]
     end: ClockTime = Field(None, description="after start")  # type: ignore[assignment]
-    period_minutes: int = Field(None, ge=5, le=240)  # type: ignore[assignment]
-    slots_per_period: int = Field(None, ge=1, le=100)  # type: ignore[assignment]
+    period_minutes: Integer = Field(None, ge=5, le=240)  # type: ignore[assignment]
+    slots_per_period: Integer = Field(None, ge=1, le=100)  # type: ignore[assignment]
     platform_share_percent: int | None = Field(
         None, ge=0, le=100, description="null: the share in the hospital's rules"
     )
@@ -110,7 +110,7 @@ class TemplateCreateIn(TemplateIn):
     """A new template: the department, weekday, session, times and first day are required."""
 
     department_id: Id
-    weekday: int = Field(ge=0, le=6, description="0 Monday … 6 Sunday")
+    weekday: Integer = Field(ge=0, le=6, description="0 Monday … 6 Sunday")
     session: Literal["am", "pm", "evening"]
     start: ClockTime
     end: ClockTime = Field(description="after start")
@@ -163,7 +163,7 @@ def template_out(t: ScheduleTemplate) -> dict:
 
 class GenerateIn(Schema):
     from_: Day = Field(alias="from", description="the first day (the hospital's today at the earliest)")
-    weeks: int = Field(ge=1, le=12, description="1 to 12")
+    weeks: Integer = Field(ge=1, le=12, description="1 to 12")
     hospital_id: Id | None = Field(None, description="the staff member's hospital if left out")
     department_id: Id | None = None
     doctor_id: Id | None = None
@@ -262,7 +262,7 @@ class ScheduleFilters(Schema):
 
 
 class SchedulePatchIn(Schema):
-    capacity: int = Field(None, ge=0, le=1000, description="never below the numbers held or booked")  # type: ignore[assignment]
+    capacity: Integer = Field(None, ge=0, le=1000, description="never below the numbers held or booked")  # type: ignore[assignment]
     start: ClockTime = None  # type: ignore[assignment]
     end: ClockTime = Field(None, description="after start")  # type: ignore[assignment]
     location: str | None = Field(None, max_length=100)
@@ -278,7 +278,7 @@ class PatchOut(Schema):
 
 
 class ExtraSlotsIn(Schema):
-    count: int = Field(ge=1, le=50, description="1 to 50")
+    count: Integer = Field(ge=1, le=50, description="1 to 50")
     reason: str = Field(max_length=200, pattern=r"\S", description="kept in the audit trail")
 
 

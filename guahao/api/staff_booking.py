@@ -14,7 +14,7 @@ from typing import Any, Literal
 from django.db import transaction
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from guahao.accounts import errors as account_errors
 from guahao.accounts import services as accounts
@@ -126,7 +126,7 @@ class DeskHoldOut(Schema):
 
 class CollectIn(Schema):
     method: Literal["cash", "card"] | None = None
-    insurance: bool = False
+    insurance: StrictBool = False
 
 
 class DeskRegistrationOut(StaffRegistrationOut):

@@ -8,19 +8,19 @@ answers 404.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
 from guahao.accounts.scope import staff_scope
 from guahao.api.auth import staff_auth, staff_scoped
 from guahao.api.problems import documented
-from guahao.api.schemas import Day, Id
+from guahao.api.schemas import Day, Id, Integer
 from guahao.api.staff import _hospital_for, _int, _row, _user
 from guahao.booking import selectors
 from guahao.booking import stats as booking_stats
@@ -54,20 +54,11 @@ class RegistrationFilters(Page):
     to: Day | None = Field(None, description="visit days to (included)")
 
 
-def _not_true_or_false(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError("must be a whole number")
-    return value
-
-
-Count = Annotated[int, BeforeValidator(_not_true_or_false)]
-
-
 class RegistrationSearchIn(RegistrationFilters):
     """The filters in a JSON body, where a number is a number (``false`` is not 0)."""
 
-    limit: Count = Field(100, ge=1, le=500, description="1 to 500")
-    offset: Count = Field(0, ge=0, le=1_000_000)
+    limit: Integer = Field(100, ge=1, le=500, description="1 to 500")
+    offset: Integer = Field(0, ge=0, le=1_000_000)
 
 
 class StaffRegistrationOut(Schema):

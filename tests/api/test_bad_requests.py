@@ -242,3 +242,35 @@ def test_the_staff_desk_reads_ids_as_the_patient_s_app_does(given):
     assert (status, refused["code"], refused["field"]) == (422, "request.invalid", "schedule_id"), refused
     registration.refresh_from_db()
     assert registration.schedule_id == clinic.pk
+
+
+def test_a_staff_body_s_numbers_and_yes_or_no_are_not_read_from_true_or_words():
+    """`count: true` added one extra slot, `capacity: true` cut a clinic to one, and
+    `insurance: "yes"` was read as true."""
+    from guahao.accounts.services import staff_token_create
+    from guahao.scheduling.models import Slot
+
+    hospital = f.hospital()
+    dep = f.department(hospital)
+    clinic = f.schedule(dep)
+    desk = f.Api()
+    desk.token = staff_token_create(user=f.staff_member("flags", "hospital_admin", hospital), label="flags")
+    template = {"department_id": str(dep.pk), "session": "am", "start": "08:00", "end": "09:00"}
+    template |= {"valid_from": f.today().isoformat(), "weekday": 0}
+    for method, path, body, field in [
+        ("POST", f"/staff/schedules/{clinic.pk}/extra-slots", {"count": True, "reason": "加号"}, "count"),
+        ("PATCH", f"/staff/schedules/{clinic.pk}", {"capacity": True}, "capacity"),
+        ("POST", "/staff/schedule-templates", template | {"weekday": False}, "weekday"),
+        ("POST", "/staff/schedule-templates", template | {"slots_per_period": True}, "slots_per_period"),
+        ("POST", "/staff/schedule-templates/generate", {"from": f.today().isoformat(), "weeks": True}, "weeks"),
+    ]:
+        status, refused = desk.call(method, path, body)
+        assert (status, refused["code"], refused["field"]) == (422, "request.invalid", field), (path, refused)
+    assert Slot.objects.filter(schedule=clinic).count() == 10
+
+    person = {"name": "李秀英", "id_number": f.id_number("19560312"), "phone": f.phone()}
+    desk.token = staff_token_create(user=f.staff_member("window", "window_clerk", hospital), label="window")
+    status, made = desk.call("POST", "/staff/desk/holds", {"schedule_id": str(clinic.pk), "channel": "phone", **person})
+    assert status == 201, made
+    status, refused = desk.call("POST", f"/staff/desk/holds/{made['hold']['id']}/collect", {"insurance": "yes"})
+    assert (status, refused["field"]) == (422, "insurance"), refused

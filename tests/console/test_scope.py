@@ -330,6 +330,14 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/staff/schedule-templates/generate"): {"from": "2030-01-07", "weeks": 1},
     ("POST", "/staff/schedules/{schedule_id}/extra-slots"): {"count": 1, "reason": "加号"},
     ("POST", "/staff/schedules/{schedule_id}/suspend"): {"reason": "停诊"},
+    ("POST", "/staff/registrations/{registration_id}/reschedule"): {"schedule_id": "1"},
+    ("POST", "/staff/desk/holds"): {"name": "李秀英", "id_number": f.id_number("19560312"), "phone": "13800138000"},
+    ("POST", "/staff/relief"): {
+        "name": "李秀英",
+        "id_number": f.id_number("19560312"),
+        "phone": "13800138000",
+        "reason": "急诊转入",
+    },
 }
 
 
