@@ -362,7 +362,7 @@ class Counts(Schema):
 
 
 class NamedCounts(Counts):
-    id: int | None
+    id: str | None
 
 
 class StatsOut(Schema):
@@ -387,6 +387,12 @@ class StatsOut(Schema):
     refunds: dict[str, Any] = Field(
         description="by_day, by_reason, total: count, refunded_fen, pending_fen, failed_fen"
     )
+
+
+def _ids_as_text(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The statistics' rows with their ids as the API writes ids (strings; none for a general
+    clinic's doctor)."""
+    return [row | {"id": None if row["id"] is None else str(row["id"])} for row in rows]
 
 
 @router.get(
@@ -425,6 +431,7 @@ def stats(request: HttpRequest, filters: Query[StatsFilters]) -> dict:
         hospital_ids=frozenset({hospital.pk}) if hospital else scope.hospital_ids,
         department_id=department_id,
     )
+    fill = booking_stats.fill_rates(f)
     return {
         "hospital_id": str(hospital.pk) if hospital else None,
         "from": date_from,
@@ -432,14 +439,14 @@ def stats(request: HttpRequest, filters: Query[StatsFilters]) -> dict:
         "department_id": str(department_id) if department_id else None,
         "totals": booking_stats.totals(f),
         "by_day": booking_stats.by_day(f),
-        "by_department": booking_stats.by_department(f),
-        "by_doctor": booking_stats.by_doctor(f),
+        "by_department": _ids_as_text(booking_stats.by_department(f)),
+        "by_doctor": _ids_as_text(booking_stats.by_doctor(f)),
         "by_weekday": booking_stats.by_weekday(f),
         "by_age": booking_stats.by_age(f),
         "by_payment_method": money_stats.by_payment_method(f),
         "by_channel": booking_stats.by_channel(f),
         "by_pool": booking_stats.by_pool(f),
-        "fill_rate": booking_stats.fill_rates(f),
-        "sell_outs": booking_stats.sell_outs(f),
+        "fill_rate": fill | {"clinics": _ids_as_text(fill["clinics"])},
+        "sell_outs": _ids_as_text(booking_stats.sell_outs(f)),
         "refunds": money_stats.refunds(f, tz),
     }

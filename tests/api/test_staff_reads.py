@@ -109,7 +109,10 @@ def test_the_statistics_answer_the_consoles_numbers(desk):
         ("wechat", 10200),
     ]
     assert (numbers["fill_rate"]["capacity"], numbers["fill_rate"]["taken"]) == (12, 4)
-    assert [s["id"] for s in numbers["sell_outs"]] == [days.clinic2.pk]
+    assert [s["id"] for s in numbers["sell_outs"]] == [str(days.clinic2.pk)]  # ids are strings, as API.md says
+    assert {d["id"] for d in numbers["by_department"]} == {str(days.internal.pk), str(days.surgery.pk)}
+    assert all(isinstance(c["id"], str) for c in numbers["fill_rate"]["clinics"])
+    assert all(d["id"] is None or isinstance(d["id"], str) for d in numbers["by_doctor"])
     assert numbers["refunds"]["total"]["refunded_fen"] == 5100
     _, internal = api.call(
         "GET", f"/staff/stats?from={frm}&to={days.day2.isoformat()}&department_id={days.internal.pk}"
