@@ -94,6 +94,9 @@ _WORDING: dict[str, Any] = {
 }
 
 
+NOT_BLANK = r"\S"  # the pattern of a text that must have more than spaces in it
+
+
 def _worded(error: dict[str, Any]) -> str:
     """An error of the validation library, worded in the active language (our own validators'
     messages are translated; another type keeps the library's English)."""
@@ -101,6 +104,8 @@ def _worded(error: dict[str, Any]) -> str:
     if kind == "value_error":
         raised = (error.get("ctx") or {}).get("error")
         return gettext(str(raised)) if raised is not None else str(error.get("msg", ""))
+    if kind == "string_pattern_mismatch" and (error.get("ctx") or {}).get("pattern") == NOT_BLANK:
+        return str(_("must not be blank"))  # not the pattern, which says nothing to a reader
     wording = _WORDING.get(kind)
     if wording is None:
         return str(error.get("msg", ""))

@@ -22,7 +22,7 @@ from pydantic import Field, StrictBool
 
 from guahao.accounts.scope import staff_scope
 from guahao.api.auth import staff_auth, staff_row_access, staff_scoped
-from guahao.api.problems import documented
+from guahao.api.problems import NOT_BLANK, documented
 from guahao.api.schemas import ClockTime, Day, Id, Integer
 from guahao.booking import errors as booking_errors
 from guahao.booking import services as booking
@@ -279,7 +279,7 @@ class PatchOut(Schema):
 
 class ExtraSlotsIn(Schema):
     count: Integer = Field(ge=1, le=50, description="1 to 50")
-    reason: str = Field(max_length=200, pattern=r"\S", description="kept in the audit trail")
+    reason: str = Field(max_length=200, pattern=NOT_BLANK, description="kept in the audit trail")
 
 
 class ExtraSlotsOut(Schema):
@@ -292,7 +292,7 @@ class ReasonIn(Schema):
 
 
 class SuspendIn(Schema):
-    reason: str = Field(max_length=200, pattern=r"\S", description="patients read it")
+    reason: str = Field(max_length=200, pattern=NOT_BLANK, description="patients read it")
 
 
 class SuspendOut(Schema):

@@ -158,16 +158,19 @@ def test_a_field_refused_by_our_own_rules_is_worded_in_the_asked_language_too(la
         "zh-hans": [
             "from: 为必填项",
             "from: 须在今天到 60 天后之间",
+            "reason: 不能为空",
         ],
         "en": [
             "from: is required",
             "from: must be between today and 60 days ahead",
+            "reason: must not be blank",  # not the pattern behind it ("\\S")
         ],
     }[language]
     _, generated = desk.call("POST", "/staff/schedule-templates/generate", {"weeks": 2})
     _, days = patient.call("GET", f"/departments/{dep.pk}/availability?from=2000-01-01")
-    assert [generated["detail"], days["detail"]] == said
-    assert (generated["field"], days["field"]) == ("from", "from")
+    _, blank = desk.call("POST", f"/staff/schedules/{f.schedule(dep).pk}/suspend", {"reason": "  "})
+    assert [generated["detail"], days["detail"], blank["detail"]] == said
+    assert (generated["field"], days["field"], blank["field"]) == ("from", "from", "reason")
 
 
 @pytest.mark.parametrize(
