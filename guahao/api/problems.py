@@ -95,6 +95,12 @@ _WORDING: dict[str, Any] = {
 
 
 NOT_BLANK = r"\S"  # the pattern of a text that must have more than spaces in it
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # the pattern of a text without control characters (a NUL, a line feed)
+# What a pattern means, said instead of the pattern (which says nothing to a reader).
+_PATTERN_WORDING: dict[str, Any] = {
+    NOT_BLANK: _("must not be blank"),
+    PRINTABLE: _("must not contain control characters"),
+}
 
 
 def _worded(error: dict[str, Any]) -> str:
@@ -104,8 +110,8 @@ def _worded(error: dict[str, Any]) -> str:
     if kind == "value_error":
         raised = (error.get("ctx") or {}).get("error")
         return gettext(str(raised)) if raised is not None else str(error.get("msg", ""))
-    if kind == "string_pattern_mismatch" and (error.get("ctx") or {}).get("pattern") == NOT_BLANK:
-        return str(_("must not be blank"))  # not the pattern, which says nothing to a reader
+    if kind == "string_pattern_mismatch" and (error.get("ctx") or {}).get("pattern") in _PATTERN_WORDING:
+        return str(_PATTERN_WORDING[error["ctx"]["pattern"]])
     wording = _WORDING.get(kind)
     if wording is None:
         return str(error.get("msg", ""))

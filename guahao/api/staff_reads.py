@@ -19,7 +19,7 @@ from pydantic import Field
 
 from guahao.accounts.scope import staff_scope
 from guahao.api.auth import staff_auth, staff_scoped
-from guahao.api.problems import documented
+from guahao.api.problems import PRINTABLE, documented
 from guahao.api.schemas import Day, Id, Integer
 from guahao.api.staff import _hospital_for, _int, _row, _user
 from guahao.booking import selectors
@@ -46,7 +46,10 @@ class Page(Schema):
 class RegistrationFilters(Page):
     hospital_id: Id | None = Field(None, description="the staff member's hospital if left out")
     q: str | None = Field(
-        None, max_length=100, description="a phone number, registration number, patient's name or full ID number"
+        None,
+        max_length=100,
+        pattern=PRINTABLE,
+        description="a phone number (+86, spaces or dashes allowed), registration number, patient's name or full ID number",
     )
     status: Literal["booked", "checked_in", "visited", "cancelled", "refunding", "refunded", "no_show"] | None = None
     department_id: Id | None = None

@@ -236,8 +236,14 @@ def registrations_find(qs: QuerySet[Registration], term: str) -> QuerySet[Regist
     parsed = idcard.parse(term)
     if parsed is not None:
         return qs.filter(person_hash__in=idcard.lookup_hashes(parsed.number))
-    if term.isdigit() and len(term) == 11 and term.startswith("1"):
-        return qs.filter(phones.matching(term, "account__phone_hash") | phones.matching(term, "patient__phone_hash"))
+    # A mobile number as it is written down: 138-0013-8000, +86 138 0013 8000, (0086)13800138000.
+    # (In an address a "+" reads as a space: "86" before the 11 digits is the same prefix; no
+    # registration number starts so, its first digits being a visit day's year.)
+    phone = term.translate(str.maketrans("", "", "-()")).removeprefix("+86").removeprefix("0086")
+    if len(phone) == 13 and phone.startswith("861"):
+        phone = phone[2:]
+    if phone.isdigit() and len(phone) == 11 and phone.startswith("1"):
+        return qs.filter(phones.matching(phone, "account__phone_hash") | phones.matching(phone, "patient__phone_hash"))
     # A passport or permit number (its document unsaid) may also be what was typed.
     documents = Q(person_hash__in=idcard.other_document_hashes(term))
     if term.isdigit():

@@ -35,6 +35,18 @@ def test_registrations_are_found_by_id_number_phone_and_status_masked(desk):
     assert row["starts_at"].endswith("+08:00") and row["starts_at"][11:16] == "08:00"
     _, by_phone = api.call("GET", f"/staff/registrations?q={days.phones['r4']}")
     assert [r["payment_method"] for r in by_phone] == ["alipay"]
+    # As the number is written down or read out: dashes, spaces, +86 (a "+" in an address is a space).
+    bare = days.phones["r4"]
+    for written in (f"{bare[:3]}-{bare[3:7]}-{bare[7:]}", f"+86 {bare[:3]} {bare[3:7]} {bare[7:]}", f"(0086){bare}"):
+        _, found = api.call("POST", "/staff/registrations/search", {"q": written})
+        assert [r["payment_method"] for r in found] == ["alipay"], written
+    _, found = api.call("GET", f"/staff/registrations?q=%2B86{bare}")
+    assert [r["payment_method"] for r in found] == ["alipay"]
+    _, found = api.call("GET", f"/staff/registrations?q=+86{bare}")
+    assert [r["payment_method"] for r in found] == ["alipay"]
+    # A NUL listed every order on SQLite (its LIKE stops at it): refused, naming the field.
+    status, refused = api.call("POST", "/staff/registrations/search", {"q": "\u0000"})
+    assert (status, refused["field"]) == (422, "q") and "控制字符" in refused["detail"], refused
     _, no_shows = api.call("GET", f"/staff/registrations?status=no_show&from={days.day2.isoformat()}")
     assert [r["registration_number"] for r in no_shows] == [days.r["r5"].registration_number]
     assert api.call("GET", "/staff/registrations?limit=501")[0] == 422
