@@ -121,6 +121,13 @@ def _local(when: dt.datetime, tz: str) -> str:
 # --- input ---------------------------------------------------------------------------------------
 
 
+class Page(Schema):
+    """A list's window: ``limit`` rows from ``offset``."""
+
+    limit: int = Field(100, ge=1, le=500, description="1 to 500")
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
 class SmsCodeIn(Schema):
     phone: Phone
 

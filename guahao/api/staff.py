@@ -23,7 +23,7 @@ from pydantic import Field, StrictBool
 from guahao.accounts.scope import staff_scope
 from guahao.api.auth import staff_auth, staff_row_access, staff_scoped
 from guahao.api.problems import NOT_BLANK, documented
-from guahao.api.schemas import ClockTime, Day, Id, Integer
+from guahao.api.schemas import ClockTime, Day, Id, Integer, Page
 from guahao.booking import errors as booking_errors
 from guahao.booking import services as booking
 from guahao.catalog.models import Campus, Department, Doctor, Hospital
@@ -250,7 +250,8 @@ def schedule_out(s: Schedule) -> dict:
     }
 
 
-class ScheduleFilters(Schema):
+class ScheduleFilters(Page):
+    limit: int = Field(500, ge=1, le=500, description="1 to 500 (soonest first; offset for the next)")
     hospital_id: Id | None = None
     department_id: Id | None = None
     doctor_id: Id | None = None
@@ -482,7 +483,8 @@ def schedules_list(request: HttpRequest, filters: Query[ScheduleFilters]) -> lis
         qs = qs.filter(date__lte=last)
     if filters.status:
         qs = qs.filter(status=filters.status)
-    return [schedule_out(s) for s in qs.order_by("date", "starts_at", "pk")[:500]]
+    rows = qs.order_by("date", "starts_at", "pk")[filters.offset : filters.offset + filters.limit]
+    return [schedule_out(s) for s in rows]
 
 
 @router.patch(

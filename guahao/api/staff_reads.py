@@ -20,7 +20,7 @@ from pydantic import Field
 from guahao.accounts.scope import staff_scope
 from guahao.api.auth import staff_auth, staff_scoped
 from guahao.api.problems import PRINTABLE, documented
-from guahao.api.schemas import Day, Id, Integer
+from guahao.api.schemas import Day, Id, Integer, Page
 from guahao.api.staff import _hospital_for, _int, _row, _user
 from guahao.booking import selectors
 from guahao.booking import stats as booking_stats
@@ -34,13 +34,6 @@ from guahao.payments.services import WINDOW
 
 router = Router(tags=["staff: orders and statistics"], auth=staff_auth())
 VIEW = "booking.view_registration"
-
-
-class Page(Schema):
-    """A list's window: ``limit`` rows from ``offset``."""
-
-    limit: int = Field(100, ge=1, le=500, description="1 to 500")
-    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 class RegistrationFilters(Page):

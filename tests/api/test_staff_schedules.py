@@ -79,6 +79,11 @@ def test_a_desk_makes_a_template_previews_and_publishes_two_weeks_then_adds_extr
     assert as_documented == schedules
     later = (first + dt.timedelta(days=7)).isoformat()
     assert [s["date"] for s in api.call("GET", f"/staff/schedules?date_from={later}")[1]] == [later]
+    # Page by page, soonest first (the list stopped at 500 clinics, without saying so).
+    one, two = (api.call("GET", f"/staff/schedules?limit=1&offset={n}")[1] for n in (0, 1))
+    assert [s["date"] for s in one + two] == [first.isoformat(), later]
+    assert api.call("GET", "/staff/schedules?offset=2")[1] == []
+    assert api.call("GET", "/staff/schedules?limit=501")[0] == 422
     status, added = api.call(
         "POST", f"/staff/schedules/{schedules[0]['id']}/extra-slots", {"count": 2, "reason": "复诊患者"}
     )
