@@ -574,6 +574,12 @@ def schedule_suspended(*, schedule_id: int) -> int:
     return ended
 
 
+def prepay_deadline(entry: WaitlistEntry, rules: Rules) -> dt.datetime:
+    """When an entry paid when joining lapses if its money has not arrived: the clinic's hold time
+    after joining."""
+    return entry.joined_at + dt.timedelta(minutes=rules.hold_minutes)
+
+
 def entries_expire_due() -> int:
     """The periodic job: entries still waiting when their clinic's waitlist closes expire (told,
     prepayments refunded); an offer runs on until its hold ends. An entry paid when joining whose
@@ -585,8 +591,7 @@ def entries_expire_due() -> int:
         status=EntryStatus.WAITING, mode=EntryMode.PREPAY, paid_at__isnull=True, joined_at__lt=now - PREPAY_LONGEST
     ).select_related("schedule__hospital")
     for entry in unpaid:
-        minutes = rules_for_schedule(entry.schedule).hold_minutes
-        if entry.joined_at + dt.timedelta(minutes=minutes) <= now:
+        if prepay_deadline(entry, rules_for_schedule(entry.schedule)) <= now:
             ended += _end(entry.pk, EntryStatus.CANCELLED, reason=PREPAY_LAPSED, only=[EntryStatus.WAITING])
     waiting = WaitlistEntry.objects.filter(status=EntryStatus.WAITING).select_related("schedule__hospital")
     for schedule_id in set(waiting.values_list("schedule_id", flat=True)):
@@ -820,6 +825,7 @@ class EntryShown:
     closes_at: dt.datetime
     payment: Payment | None
     reason: str  # why it ended, worded in the active language ("" while active)
+    pay_by: dt.datetime | None = None  # paid when joining: when it lapses unpaid
 
     @property
     def offer_live(self) -> bool:
@@ -867,6 +873,7 @@ def entries_shown(account: Account, *, schedule: Schedule | None = None, active:
                 closes_at=waitlist_deadline(entry.schedule, rules),
                 payment=entry.payment,
                 reason=reason_worded(entry),
+                pay_by=prepay_deadline(entry, rules) if entry.mode == EntryMode.PREPAY else None,
             )
         )
     return shown

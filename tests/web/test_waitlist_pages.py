@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import translation
@@ -19,6 +20,7 @@ from guahao.core.errors import INVALID
 from guahao.notifications.models import Message
 from guahao.payments.models import Payment
 from guahao.scheduling.models import Schedule
+from guahao.scheduling.rules import rules_for_schedule
 from guahao.waitlist import errors as waitlist_errors
 from guahao.waitlist import services as waitlist
 from guahao.waitlist.models import WaitlistEntry, WaitlistEvent
@@ -270,9 +272,16 @@ def test_a_prepaid_waitlist_goes_to_the_cashier_and_back_into_the_queue(sandbox)
     assert cashier.startswith(mine.payment.pay_url) and "return=" in cashier and f"back%3D{mine.pk}" in cashier
     card = entry_card(browser.get("/waitlist/"), mine.pk)
     assert "等待您支付 ¥51.00" in card and "支付 ¥51.00" in card
+    # Not in the queue yet, and the time to pay is said (the clinic's hold time after joining).
+    assert "待支付" in card and "候补中" not in card
+    pay_by = mine.joined_at + dt.timedelta(minutes=rules_for_schedule(clinic).hold_minutes)
+    assert f"请在 {pay_by.astimezone(ZoneInfo(clinic.hospital.timezone)):%H:%M} 前支付" in card
+    assert "逾期未付，候补名额作废" in card
 
     assert post(cashier.split("?")[0] + "/pay") == 200
-    browser.get(f"/waitlist/?back={mine.pk}")  # back from the cashier: the provider is asked
+    card = entry_card(browser.get(f"/waitlist/?back={mine.pk}"), mine.pk)  # back: the provider is asked
+    # The money is in, the queue not yet joined (the worker's step): one thing said, not both.
+    assert "已收到付款" in card and "等待您支付" not in card
     worker()
     mine.refresh_from_db()
     assert mine.paid_at is not None and Payment.objects.get(pk=mine.payment_id).status == "paid"
