@@ -27,6 +27,7 @@ import secrets
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -811,8 +812,15 @@ def entries_of(account: Account, *, schedule: Schedule | None = None, active: bo
     )
 
 
-def entries_active_count(account: Account) -> int:
-    return WaitlistEntry.objects.filter(account=account, status__in=ACTIVE).count()
+def entries_active_counts(account: Account) -> dict[str, int]:
+    """The account's active entries by status: ``waiting`` and ``offered`` (a slot held for it)."""
+    counted = dict(
+        WaitlistEntry.objects.filter(account=account, status__in=ACTIVE)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    return {status: counted.get(status, 0) for status in (EntryStatus.WAITING, EntryStatus.OFFERED)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -897,7 +905,7 @@ def payment_of(entry: WaitlistEntry) -> Payment | None:
 
 
 __all__ = [
-    "entries_active_count",
+    "entries_active_counts",
     "entries_expire_due",
     "entries_of",
     "entries_shown",

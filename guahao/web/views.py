@@ -489,7 +489,7 @@ def registrations(request: HttpRequest, account: Account) -> HttpResponse:
         key=lambda r: r.period.starts_at,
     )
     past = [r for r in mine if r not in upcoming]
-    waiting = waitlist.entries_active_count(account)
+    waiting = waitlist.entries_active_counts(account)
     held = list(booking_selectors.live_holds_of(account))  # left before they were confirmed or paid
     ctx = {"registrations": mine, "upcoming": upcoming, "past": past, "waiting": waiting, "held": held}
     ctx["refund_failed"] = failed  # the list words a failed refund as its page does

@@ -237,6 +237,9 @@ def test_an_offer_shows_its_countdown_and_leads_to_the_hold_to_confirm_and_pay()
     card = entry_card(browser.get("/waitlist/"), mine.pk)
     assert mine.status == "offered" and "已为您锁定号源" in card and "11:00" in card
     assert re.search(r'data-countdown="(359\d|3600)"', card)  # an hour to confirm
+    # The registrations tab tells a slot held apart from waiting (it counted both as waiting).
+    link = browser.get("/registrations/").split('id="waitlist-link"')[1].split("</a>")[0]
+    assert "1 个号源为您锁定中" in link and "候补中" not in link
     assert f'href="/holds/{mine.hold_id}/"' in card and "确认并支付" in card
     held = browser.get(f"/holds/{mine.hold_id}/")
     assert "支付 ¥51.00" in held and re.search(r'data-countdown="(359\d|3600)"', held)  # the same hour
