@@ -48,6 +48,7 @@ from guahao.scheduling import selectors as scheduling
 from guahao.scheduling.facts import schedule_facts
 from guahao.scheduling.models import CancelPolicy, Schedule, ScheduleStatus
 from guahao.scheduling.rules import Rules, cancel_deadline, rules_for, rules_for_schedule, waitlist_deadline
+from guahao.waitlist import errors as waitlist_errors
 from guahao.waitlist import services as waitlist
 from guahao.web import errors
 from guahao.web.templatetags.web import loc
@@ -320,6 +321,11 @@ def _schedule_context(request: HttpRequest, schedule: Schedule) -> dict[str, Any
     ctx["nobody_fits"] = bool(patients) and ctx["first_fitting"] is None
     if view.status == "full":
         ctx |= _clinic_waitlist(schedule, rules, account)
+        # The waitlist's form: a patient already waiting for the clinic cannot be chosen again
+        # (joining would be refused), and the first who can is ticked.
+        for entry in ctx["waitlist_mine"]:
+            refused.setdefault(entry.patient_id, waitlist_errors.WAITLIST_ALREADY.error())
+        ctx["first_fitting"] = next((p.pk for p in patients if p.pk not in refused), None)
     return ctx
 
 

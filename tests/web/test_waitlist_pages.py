@@ -116,6 +116,20 @@ def test_a_full_clinic_offers_its_waitlist_and_the_entry_shows_its_place_in_the_
         first.get(f"/schedules/{clinic.pk}/")
     )
 
+    # the form does not offer the patient already waiting again: a family member is ticked instead
+    first.post(
+        "/patients/",
+        {"name": "李娜", "id_number": f.id_number(), "phone": first.phone, "relation": "other"}
+        | {"consent_version": consent.TEXT_VERSION},
+    )
+    family = Patient.objects.get(name="李娜").pk
+    join = section(first.get(f"/schedules/{clinic.pk}/")).split("waitlist-join")[0]
+    waiting_radio = re.search(rf'<input type="radio" name="patient_id" value="{first_pid}"[^>]*>', join)[0]
+    family_radio = re.search(rf'<input type="radio" name="patient_id" value="{family}"[^>]*>', join)[0]
+    assert "disabled" in waiting_radio and "checked" not in waiting_radio and "checked" in family_radio
+    with translation.override(language):
+        assert escape(str(waitlist_errors.WAITLIST_ALREADY.title)) in join
+
     # pressing the button twice joins once; joining again with another form is refused, naming the patient
     first.post(f"/schedules/{clinic.pk}/waitlist", form)
     html = first.post(f"/schedules/{clinic.pk}/waitlist", form | {"once": "c"}, status=409)
