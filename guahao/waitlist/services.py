@@ -128,7 +128,8 @@ def _free_now(schedule: Schedule) -> bool:
 
 def waitlist_open_for(schedule: Schedule, rules: Rules | None = None) -> bool:
     """Whether a patient could join the clinic's waitlist now (the 候补 button on a full clinic)."""
-    return join_refusal(schedule, rules) is None
+    rules = rules or rules_for_schedule(schedule)
+    return rules.waitlist_places > 0 and join_refusal(schedule, rules) is None
 
 
 def join_refusal(schedule: Schedule, rules: Rules | None = None, *, places: bool = True) -> Problem | None:
@@ -140,7 +141,8 @@ def join_refusal(schedule: Schedule, rules: Rules | None = None, *, places: bool
     rules = rules or rules_for_schedule(schedule)
     now = clock.now()
     if rules.waitlist_places <= 0:
-        return errors.WAITLIST_OFF.error()
+        # No queue to wait in: what is left instead (other doctors, days, the general clinic).
+        return errors.WAITLIST_OFF.error(alternatives=booking_selectors.alternatives(schedule=schedule, period=None))
     if schedule.status == ScheduleStatus.SUSPENDED:
         return booking_errors.SCHEDULE_SUSPENDED.error()
     opens = release_at(schedule, rules)

@@ -164,11 +164,12 @@ def test_a_full_clinic_without_an_open_waitlist_says_why(language):
         assert "waitlist-join" not in part  # no 候补 button
         return re.search(r'data-code="([^"]+)"', part).group(1), part
 
-    # no waitlist at this hospital
-    clinic, _, _ = full_clinic()
+    # no waitlist at this hospital: the other doctor with slots that day is offered (it offered nothing)
+    clinic, colleague, _ = full_clinic()
     code, part = why(clinic)
     with translation.override(language):
         assert code == "waitlist.off" and escape(str(waitlist_errors.WAITLIST_OFF.title)) in part
+    assert f'href="/schedules/{colleague.pk}/"' in part
 
     # its queue is full: the other doctor with slots that day is offered
     clinic, colleague, _ = full_clinic(waitlist_places=1)
