@@ -849,6 +849,15 @@ class EntryShown:
         return max(0, int((expires - clock.now()).total_seconds())) if expires else 0
 
     @property
+    def next_step(self) -> bool:
+        """Ended, or its offer ran out, while the clinic is still ahead: its page shows what is
+        left (a slot given back since, the waitlist to join again, other doctors and days)."""
+        over = self.entry.status in (EntryStatus.EXPIRED, EntryStatus.CANCELLED) or (
+            self.entry.status == EntryStatus.OFFERED and not self.offer_live
+        )
+        return over and self.entry.schedule.ends_at > clock.now()
+
+    @property
     def awaiting_prepayment(self) -> bool:
         """Paid when joining, and the money has not arrived: not yet in the queue (or the draw)."""
         return (

@@ -215,6 +215,7 @@ def test_leaving_and_being_removed_read_with_their_reasons():
     card = entry_card(page, mine.pk)
     assert "您已退出候补" in page and "已取消" in card and "您退出了候补" in card
     assert "waitlist-leave" not in card and Schedule.objects.get(pk=clinic.pk).waitlist_active == 0
+    assert f'href="/schedules/{clinic.pk}/"' in card  # the clinic's page, to join again or book what is left
     html = browser.post(f"/waitlist/{mine.pk}/leave", {}, status=409)  # once is enough
     assert 'data-code="waitlist.not_active"' in html
     assert WaitlistEvent.objects.filter(entry=mine, kind="ended.cancelled").count() == 1
@@ -268,6 +269,10 @@ def test_an_offer_shows_its_countdown_and_leads_to_the_hold_to_confirm_and_pay()
     with clock.travel(clock.now() + dt.timedelta(minutes=61)):
         card = entry_card(browser.get("/waitlist/"), mine.pk)
         assert "确认时间已过" in card and "data-countdown" not in card
+        # and where to go next: the clinic's page (a slot given back since, its waitlist again)
+        assert f'href="/schedules/{clinic.pk}/"' in card and "再次候补" in card
+    live = entry_card(browser.get("/waitlist/"), mine.pk)
+    assert f'href="/schedules/{clinic.pk}/"' not in live  # while the offer runs: confirm, nothing else
 
 
 @pytest.mark.django_db(transaction=True)
