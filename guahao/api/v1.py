@@ -820,6 +820,7 @@ WAITLIST_REFUSALS = (
     NOT_LOGGED_IN,
     NOT_FOUND,
     waitlist_errors.WAITLIST_OFF,
+    waitlist_errors.WAITLIST_NO_ONLINE,
     waitlist_errors.WAITLIST_NOT_FULL,
     waitlist_errors.WAITLIST_FULL,
     waitlist_errors.WAITLIST_CLOSED,

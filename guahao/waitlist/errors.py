@@ -3,6 +3,11 @@ from django.utils.translation import gettext_lazy as _
 from guahao.core.problems import ProblemType
 
 WAITLIST_OFF = ProblemType("waitlist.off", 409, _("This clinic has no waitlist"))
+WAITLIST_NO_ONLINE = ProblemType(
+    "waitlist.no_online",
+    409,
+    _("This clinic's slots are all given at the hospital: none comes free online to wait for"),
+)
 WAITLIST_NOT_FULL = ProblemType("waitlist.not_full", 409, _("Slots of this clinic are free: hold one instead"))
 WAITLIST_FULL = ProblemType(
     "waitlist.full", 409, _("The waitlist of this clinic is full; other doctors may still have slots")

@@ -143,6 +143,11 @@ def join_refusal(schedule: Schedule, rules: Rules | None = None, *, places: bool
     if rules.waitlist_places <= 0:
         # No queue to wait in: what is left instead (other doctors, days, the general clinic).
         return errors.WAITLIST_OFF.error(alternatives=booking_selectors.alternatives(schedule=schedule, period=None))
+    if not Slot.objects.filter(schedule=schedule, pool=Pool.PLATFORM).exclude(state=SlotState.WITHDRAWN).exists():
+        # Every slot is the window's (or the phone desk's): a waitlist would wait for nothing.
+        return errors.WAITLIST_NO_ONLINE.error(
+            alternatives=booking_selectors.alternatives(schedule=schedule, period=None)
+        )
     if schedule.status == ScheduleStatus.SUSPENDED:
         return booking_errors.SCHEDULE_SUSPENDED.error()
     opens = release_at(schedule, rules)

@@ -171,6 +171,21 @@ def test_a_full_clinic_without_an_open_waitlist_says_why(language):
         assert code == "waitlist.off" and escape(str(waitlist_errors.WAITLIST_OFF.title)) in part
     assert f'href="/schedules/{colleague.pk}/"' in part
 
+    # every slot of the clinic is the window's: nothing comes free online, so no waitlist to wait in
+    h = f.hospital(waitlist_places=5)
+    dep = f.department(h)
+    at_the_window = f.schedule(dep, f.doctor(dep), day=f.today() + dt.timedelta(days=2), platform_share_percent=0)
+    colleague = f.schedule(dep, f.doctor(dep, "李明"), day=at_the_window.date)
+    code, part = why(at_the_window)
+    with translation.override(language):
+        assert code == "waitlist.no_online" and escape(str(waitlist_errors.WAITLIST_NO_ONLINE.title)) in part
+    assert f'href="/schedules/{colleague.pk}/"' in part
+    api = f.Api().login()
+    status, refused = api.call(
+        "POST", "/waitlist", {"schedule_id": str(at_the_window.pk), "patient_id": api.add_patient()}
+    )
+    assert (status, refused["code"]) == (409, "waitlist.no_online")
+
     # its queue is full: the other doctor with slots that day is offered
     clinic, colleague, _ = full_clinic(waitlist_places=1)
     waiting = f.Api().login()
