@@ -519,9 +519,12 @@ def _kangning(rng: random.Random) -> None:
         cancel_hours_before=2,
         medical_record_mode=MedicalRecordMode.AT_VISIT,
         payment_required=False,
-        # 候补: five places per clinic, first come first served, booked at once (nothing to pay).
+        # 候补: five places per clinic, first come first served, booked at once (nothing to pay);
+        # it closes when the online numbers left go to the window (17:00 the day before), as the
+        # notice says.
         waitlist_places=5,
         waitlist_order=WaitlistOrder.FIFO,
+        waitlist_deadline_time=dt.time(17, 0),
     )
     today = clock.local_today(hospital.timezone)
     leaves = _tree(hospital, KANGNING_TREE, None)
@@ -677,8 +680,8 @@ def _waitlists(rng: random.Random) -> list[Schedule]:
     """At the two hospitals that run a waitlist, a clinic of the coming days booked full with two
     patients already waiting for it: a 仁和医院 expert's (a draw; a slot given back is held for
     two hours to pay) and a 康宁社区医院 doctor's (first come; booked at once). Two to six days
-    ahead, so at any hour they are released and their waitlists (closing at 18:00 the day
-    before) are open."""
+    ahead, so at any hour they are released and their waitlists (closing at 18:00 or 17:00 the
+    day before) are open."""
     today = clock.local_today("Asia/Shanghai")
     coming = (
         Schedule.objects.filter(
