@@ -782,24 +782,27 @@ class Standing:
 
     position: int | None
     in_draw: bool | None
+    among: int | None = None  # in the draw: how many are in it (this entry too)
 
 
 def standing(entry: WaitlistEntry, rules: Rules | None = None) -> Standing:
     if entry.status != EntryStatus.WAITING:
         return Standing(None, None)
+    waiting = WaitlistEntry.objects.filter(schedule_id=entry.schedule_id, status=EntryStatus.WAITING)
     if entry.lottery:
-        return Standing(None, True)  # a ticket in the release's draw
+        return Standing(None, True, waiting.filter(lottery=True).count())  # a ticket in the release's draw
     rules = rules or rules_for_schedule(entry.schedule)
     counts = entry.mode != EntryMode.PREPAY or entry.paid_at is not None
     if rules.waitlist_order == WaitlistOrder.RANDOM:
-        return Standing(None, counts)
+        if not counts:
+            return Standing(None, False)
+        drawn = waiting.filter(lottery=False).exclude(mode=EntryMode.PREPAY, paid_at__isnull=True).count()
+        return Standing(None, True, drawn)
     if not counts:
         return Standing(None, None)
     ahead = [
         e
-        for e in WaitlistEntry.objects.filter(
-            schedule_id=entry.schedule_id, status=EntryStatus.WAITING, joined_at__lte=entry.joined_at
-        ).exclude(pk=entry.pk)
+        for e in waiting.filter(joined_at__lte=entry.joined_at).exclude(pk=entry.pk)
         if (e.joined_at, e.pk) < (entry.joined_at, entry.pk) and (e.mode != EntryMode.PREPAY or e.paid_at)
     ]
     return Standing(len(ahead) + 1, None)

@@ -356,3 +356,14 @@ def test_an_entry_booked_from_the_waitlist_reads_with_the_time_of_its_own_slot()
     card = entry_card(browser.get("/waitlist/"), mine.pk)
     assert WaitlistEntry.objects.get().status == "booked"
     assert "08:30–09:00" in card and " 08:00<" not in card  # not the clinic's start
+
+
+def test_a_draw_says_how_many_are_in_it():
+    clinic, _, _ = full_clinic(waitlist_places=5, waitlist_order="random")
+    browser, mine = joined(clinic)
+    assert "已参与抽签，目前共 1 人" in entry_card(browser.get("/waitlist/"), mine.pk)
+    other, _ = joined(clinic)
+    assert "已参与抽签，目前共 2 人" in entry_card(browser.get("/waitlist/"), mine.pk)
+    with translation.override("en"):
+        english = entry_card(Browser("en").login(browser.phone).get("/waitlist/"), mine.pk)
+    assert "in the draw, 2 in it" in english
