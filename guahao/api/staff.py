@@ -266,7 +266,9 @@ class SchedulePatchIn(Schema):
     capacity: Integer = Field(None, ge=0, le=1000, description="never below the numbers held or booked")  # type: ignore[assignment]
     start: ClockTime = None  # type: ignore[assignment]
     end: ClockTime = Field(None, description="after start")  # type: ignore[assignment]
-    location: str | None = Field(None, max_length=100)
+    location: str | None = Field(
+        None, max_length=100, pattern=NOT_BLANK, description="the room patients are told to go to; never blank"
+    )
     reason: str | None = Field(
         None, max_length=200, description="kept in the audit trail; patients read it with a move"
     )

@@ -132,6 +132,10 @@ def test_bad_input_names_the_field_and_changes_nothing():
         assert (status, refused.get("field")) == (422, field), (path, refused)
     status, refused = api.call("PATCH", f"/staff/schedules/{clinic.pk}", {"capacity": -1})
     assert (status, refused["field"]) == (422, "capacity")
+    # a room blanked would tell every patient booked that the clinic moved to nowhere
+    status, refused = api.call("PATCH", f"/staff/schedules/{clinic.pk}", {"location": " "})
+    assert (status, refused["field"], refused["detail"]) == (422, "location", "location: 不能为空")
+    assert Schedule.objects.get(pk=clinic.pk).location == clinic.location
     for body, field in [({"start": "08:00+08:00", "end": "09:00+08:00"}, "start"), ({"end": "12:00Z"}, "end")]:
         status, refused = api.call("PATCH", f"/staff/schedules/{clinic.pk}", body)
         assert (status, refused["field"]) == (422, field), refused
