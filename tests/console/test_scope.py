@@ -330,7 +330,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/staff/schedule-templates/generate"): {"from": "2030-01-07", "weeks": 1},
     ("POST", "/staff/schedules/{schedule_id}/extra-slots"): {"count": 1, "reason": "加号"},
     ("POST", "/staff/schedules/{schedule_id}/suspend"): {"reason": "停诊"},
-    ("POST", "/staff/registrations/{registration_id}/reschedule"): {"schedule_id": "1"},
+    ("POST", "/staff/registrations/{registration_id}/reschedule"): {"schedule_id": "{schedule}"},  # theirs
     ("POST", "/staff/desk/holds"): {"name": "李秀英", "id_number": f.id_number("19560312"), "phone": "13800138000"},
     ("POST", "/staff/relief"): {
         "name": "李秀英",
@@ -362,6 +362,7 @@ def test_every_staff_api_endpoint_answers_404_for_another_hospitals_rows():
             value = str(getattr(row, route.field))
             # A whole request (a body short of a required field is refused before any row is read).
             body = VALID_BODIES.get((method, path), {}) | ({name: value} if where == "body" else {})
+            body = {k: str(rows[Schedule].pk) if v == "{schedule}" else v for k, v in body.items()}
             url = path.replace("{" + name + "}", value).removeprefix("/api/v1")
             if where == "query":  # a list: never the other hospital's rows, nor theirs when asked for
                 status, listed = desk.call(method, url)
