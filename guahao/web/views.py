@@ -679,6 +679,8 @@ def _waitlist_cashier_url(request: HttpRequest, payment: Payment, entry_id: int)
 
 def _waitlist_context(request: HttpRequest, account: Account) -> dict[str, Any]:
     shown = waitlist.entries_shown(account)
+    # What is still going on first (an offer with its countdown above all), then what ended.
+    shown.sort(key=lambda e: {"offered": 0, "waiting": 1}.get(e.entry.status, 2))
     return {
         "entries": shown,
         "cashier_urls": {

@@ -129,6 +129,15 @@ def test_a_full_clinic_offers_its_waitlist_and_the_entry_shows_its_place_in_the_
     assert "disabled" in waiting_radio and "checked" not in waiting_radio and "checked" in family_radio
     with translation.override(language):
         assert escape(str(waitlist_errors.WAITLIST_ALREADY.title)) in join
+    # the family member joins too: nobody is left to join, and the form says so instead of
+    # asking for the notice with no button to press
+    first.post(f"/schedules/{clinic.pk}/waitlist", {"patient_id": family, "notice": "read", "once": "f"})
+    part = section(first.get(f"/schedules/{clinic.pk}/"))
+    assert 'id="waitlist-nobody"' in part and "waitlist-join" not in part and 'name="notice"' not in part
+    # and leaves: the entry still waiting is listed above the one that ended, though it is older
+    theirs_too = WaitlistEntry.objects.get(patient_id=family)
+    listed = first.post(f"/waitlist/{theirs_too.pk}/leave", {})
+    assert listed.index(f'id="entry-{mine.pk}"') < listed.index(f'id="entry-{theirs_too.pk}"')
 
     # pressing the button twice joins once; joining again with another form is refused, naming the patient
     first.post(f"/schedules/{clinic.pk}/waitlist", form)
@@ -136,7 +145,7 @@ def test_a_full_clinic_offers_its_waitlist_and_the_entry_shows_its_place_in_the_
     with translation.override(language):
         assert escape(str(waitlist_errors.WAITLIST_ALREADY.title)) in html
     assert 'data-code="waitlist.already"' in html and 'class="card flat invalid"' in html
-    assert WaitlistEntry.objects.filter(schedule=clinic).count() == 2
+    assert WaitlistEntry.objects.filter(schedule=clinic, status="waiting").count() == 2
     assert Schedule.objects.get(pk=clinic.pk).waitlist_active == 2
 
 
@@ -268,6 +277,9 @@ def test_an_offer_shows_its_countdown_and_leads_to_the_hold_to_confirm_and_pay()
     card = entry_card(browser.get("/waitlist/"), mine.pk)
     assert mine.status == "offered" and "已为您锁定号源" in card and "11:00" in card
     assert re.search(r'data-countdown="(359\d|3600)"', card)  # an hour to confirm
+    # The clinic's page says the slot is held, and leads to it (it said only "waiting").
+    offered = section(browser.get(f"/schedules/{clinic.pk}/"))
+    assert "已为 张伟 锁定" in offered and f'href="/holds/{mine.hold_id}/"' in offered
     # The registrations tab tells a slot held apart from waiting (it counted both as waiting).
     link = browser.get("/registrations/").split('id="waitlist-link"')[1].split("</a>")[0]
     assert "1 个号源为您锁定中" in link and "候补中" not in link
