@@ -234,12 +234,14 @@ def test_leaving_and_being_removed_read_with_their_reasons():
     browser, mine = joined(clinic)
     asked = entry_card(browser.get("/waitlist/"), mine.pk)  # leaving is asked once more first
     assert "退出后将失去当前候补资格" in asked and "确认退出候补" in asked
+    assert "有号即直接预约，费用到院缴纳" in asked  # booked at once; nothing paid online
 
     page = browser.post(f"/waitlist/{mine.pk}/leave", {})
     card = entry_card(page, mine.pk)
     assert "您已退出候补" in page and "已取消" in card and "您退出了候补" in card
     assert "waitlist-leave" not in card and Schedule.objects.get(pk=clinic.pk).waitlist_active == 0
     assert f'href="/schedules/{clinic.pk}/"' in card  # the clinic's page, to join again or book what is left
+    assert "有号即直接预约" not in card  # ended with nothing paid: no fee to speak of
     html = browser.post(f"/waitlist/{mine.pk}/leave", {}, status=409)  # once is enough
     assert 'data-code="waitlist.not_active"' in html
     assert WaitlistEvent.objects.filter(entry=mine, kind="ended.cancelled").count() == 1
@@ -286,7 +288,9 @@ def test_an_offer_shows_its_countdown_and_leads_to_the_hold_to_confirm_and_pay()
     assert f'href="/holds/{mine.hold_id}/"' in card and "确认并支付" in card
     held = browser.get(f"/holds/{mine.hold_id}/")
     assert "支付 ¥51.00" in held and re.search(r'data-countdown="(359\d|3600)"', held)  # the same hour
-    assert "锁号成功后支付" in card
+    assert "现在支付以确认锁定的号源" in card and "锁号成功后支付" not in card  # offered: now is the time
+    WaitlistEntry.objects.filter(pk=mine.pk).update(status="waiting")
+    assert "锁号成功后支付" in entry_card(browser.get("/waitlist/"), mine.pk)  # still waiting: later
     WaitlistEntry.objects.filter(pk=mine.pk).update(status="booked")  # as once its payment came
     booked = entry_card(browser.get("/waitlist/"), mine.pk)
     assert "到号后已支付" in booked and "锁号成功后支付" not in booked
