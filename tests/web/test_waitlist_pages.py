@@ -176,6 +176,8 @@ def test_a_full_clinic_without_an_open_waitlist_says_why(language):
     # no waitlist at this hospital: the other doctor with slots that day is offered (it offered nothing)
     clinic, colleague, _ = full_clinic()
     code, part = why(clinic)
+    times = browser.get(f"/schedules/{clinic.pk}/").split("</section>")[-1]
+    assert times.count("约满" if zh else "Full") == 2  # each half hour of the clinic's times says so
     with translation.override(language):
         assert code == "waitlist.off" and escape(str(waitlist_errors.WAITLIST_OFF.title)) in part
     assert f'href="/schedules/{colleague.pk}/"' in part
