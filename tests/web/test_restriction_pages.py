@@ -67,3 +67,16 @@ def test_a_family_with_a_woman_can_book_her_and_sees_why_the_man_cannot():
     assert "disabled" in man.split(">")[0] and "This department does not see patients of this sex" in man
     assert "checked" in woman.split(">")[0]
     assert "Hold this slot" in html
+
+
+def test_a_family_of_adults_at_a_children_s_clinic_reads_the_rule_not_one_patient_s_age():
+    h = f.hospital()
+    dep = f.department(h, name="儿科")
+    Department.objects.filter(pk=dep.pk).update(name_en="Paediatrics", age_under=14)
+    schedule = f.schedule(dep, f.doctor(dep, name="周敏"))
+    browser = Browser().login()
+    add(browser, person("19630101", "male"), "张伟", "self")
+    add(browser, person("19900101", "female"), "李娜", "other")
+    top = browser.get(f"/schedules/{schedule.pk}/").split('id="nobody-fits"')[1].split("</div>")[0]
+    assert "儿科接诊未满 14 岁的患者" in top
+    assert "岁。" not in top.split("儿科接诊未满 14 岁的患者")[1]  # no age of one of them as if of all
