@@ -236,19 +236,27 @@ def registrations_find(qs: QuerySet[Registration], term: str) -> QuerySet[Regist
     parsed = idcard.parse(term)
     if parsed is not None:
         return qs.filter(person_hash__in=idcard.lookup_hashes(parsed.number))
-    # A mobile number as it is written down: 138-0013-8000, +86 138 0013 8000, (0086)13800138000.
-    # (In an address a "+" reads as a space: "86" before the 11 digits is the same prefix; no
-    # registration number starts so, its first digits being a visit day's year.)
-    phone = term.translate(str.maketrans("", "", "-()")).removeprefix("+86").removeprefix("0086")
-    if len(phone) == 13 and phone.startswith("861"):
-        phone = phone[2:]
-    if phone.isdigit() and len(phone) == 11 and phone.startswith("1"):
+    # A mobile number as it is written down (138-0013-8000, +86 138 0013 8000, and 86 before the
+    # 11 digits where an address read the "+" as a space), read as the patients' own forms read it.
+    phone = _mobile(term)
+    if phone is not None:
         return qs.filter(phones.matching(phone, "account__phone_hash") | phones.matching(phone, "patient__phone_hash"))
     # A passport or permit number (its document unsaid) may also be what was typed.
     documents = Q(person_hash__in=idcard.other_document_hashes(term))
     if term.isdigit():
         return qs.filter(Q(registration_number__startswith=term) | documents)
     return qs.filter(Q(patient__name__icontains=term) | documents)
+
+
+def _mobile(term: str) -> str | None:
+    """``term`` as a mainland mobile number's 11 digits, or None when it is not one."""
+    from guahao.accounts.services import phone_normalize
+    from guahao.core.problems import Problem
+
+    try:
+        return phone_normalize(term)
+    except Problem:
+        return None
 
 
 def registration_events(registration: Registration) -> QuerySet[Any]:
