@@ -359,8 +359,12 @@ def hold_refuse_early(*, schedule: Schedule, period: Period | None = None, rules
 def hold_asks_his(*, schedule: Schedule, channel: str = "app") -> bool:
     """Whether a hold of ``channel`` on ``schedule`` asks the hospital's HIS for its slot (a
     realtime HIS and the online pool): such a hold is never made inside a transaction."""
-    online = pools_of(channel, schedule)[0] == Pool.PLATFORM
-    return online and bool(schedule.his_id) and wired.his.realtime(schedule.hospital_id)
+    return pools_of(channel, schedule)[0] == Pool.PLATFORM and _his_asked(schedule)
+
+
+def _his_asked(schedule: Schedule) -> bool:
+    """An online hold of ``schedule`` asks its hospital's HIS (a realtime one) for the slot."""
+    return bool(schedule.his_id) and wired.his.realtime(schedule.hospital_id)
 
 
 def hold_create(
@@ -418,7 +422,7 @@ def hold_create(
             if isinstance(patient, int):
                 patient = selectors.access_patient(account=account, patient_id=patient)
             _check_record(patient=patient, schedule=schedule, rules=rules, now=now)
-        if online and schedule.his_id and wired.his.realtime(schedule.hospital_id):
+        if online and _his_asked(schedule):
             hold = _hold_create_realtime(
                 account=account, patient_id=patient_id, schedule=schedule, period=period, rules=rules
             )
