@@ -62,10 +62,12 @@ class Hold(models.Model):
     consultation_fee_fen = models.PositiveIntegerField(_("consultation fee (fen)"))
     payment_required = models.BooleanField(_("payment required"))
     created_at = models.DateTimeField(_("created at"))
-    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+    # Found by the index of (status, expires_at): every query of it asks for a status.
+    expires_at = models.DateTimeField(_("expires at"))
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
-    # Realtime HIS hospitals: the reference of the HIS lock behind this hold.
-    his_lock_ref = models.CharField(max_length=64, blank=True, db_index=True)
+    # Realtime HIS hospitals: the reference of the HIS lock behind this hold (read from the hold,
+    # never searched for, so not indexed).
+    his_lock_ref = models.CharField(max_length=64, blank=True)
     # The registration number the HIS was asked to register this hold under (asked again with
     # the same number after a lost answer).
     his_registration_ref = models.CharField(max_length=20, blank=True)
