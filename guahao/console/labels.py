@@ -26,6 +26,7 @@ LABELS = {
     "refund.retried": _("Failed refund sent again"),
     "refund.started": _("Refunded by staff"),
     "his.call_retried": _("HIS write-back sent again"),
+    "registration.his_refused": _("Refused by the HIS: move it or cancel it with a refund"),
     "rating.published": _("Rating published"),
     "rating.rejected": _("Rating rejected"),
     "blacklist.lifted": _("Bar lifted"),

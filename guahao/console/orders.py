@@ -30,6 +30,7 @@ from guahao.console.labels import event_label, yuan
 from guahao.core import clock
 from guahao.core.errors import NOT_FOUND
 from guahao.core.problems import Problem
+from guahao.his import outbox as his_outbox
 from guahao.his.models import HisCall
 from guahao.notifications.models import Message
 from guahao.payments import services as payments
@@ -96,6 +97,21 @@ def find_by_id_number(request: HttpRequest, raw: str) -> bool:
     return True
 
 
+class HisRefusedFilter(admin.SimpleListFilter):
+    """The registrations the HIS refused (号源冲突): staff move each or cancel it with a refund."""
+
+    title = _("HIS")
+    parameter_name = "his"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("refused", _("Refused by the HIS"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "refused":
+            return queryset.filter(pk__in=his_outbox.registrations_refused())
+        return queryset
+
+
 @admin.register(Registration)
 class RegistrationAdmin(ScopedAdmin):
     list_display = [
@@ -112,7 +128,7 @@ class RegistrationAdmin(ScopedAdmin):
         "method",
         "booked_at",
     ]
-    list_filter = [PersonFilter, HospitalFilter, "status", "visit_date", "department"]
+    list_filter = [PersonFilter, HospitalFilter, HisRefusedFilter, "status", "visit_date", "department"]
     change_list_template = "console/registration_changelist.html"
     search_fields = ["registration_number"]  # the search box; what it finds: get_search_results
     search_help_text = _("Phone, registration number, name or full ID number")

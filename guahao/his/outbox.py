@@ -12,15 +12,18 @@ import datetime as dt
 import logging
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from guahao.accounts import idcard
 from guahao.accounts.models import MedicalRecord, Patient
-from guahao.booking.models import Hold, Registration, RegistrationStatus
+from guahao.booking import services as booking
+from guahao.booking.models import BookingEvent, Hold, Registration, RegistrationStatus
 from guahao.core import clock
+from guahao.core import outbox as events
 from guahao.his import registry
 from guahao.his.interface import HisError, HisRefused
 from guahao.his.models import CallKind, CallStatus, HisCall
+from guahao.scheduling.models import Slot, SlotState
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +76,19 @@ def registration_written(registration: Registration) -> None:
 
 
 def registration_cancelled(registration: Registration) -> None:
-    """A registration was cancelled here: tell the HIS. Call inside the cancellation's transaction.
-    Its registration the HIS refused is no longer to be sent (nor shown to staff as failing)."""
+    """A registration was cancelled (or moved) here: tell the HIS. Call inside the cancellation's
+    transaction, after its slot was freed. Its registration the HIS refused is no longer to be
+    sent (nor shown to staff as failing), and its slot stays taken."""
     if registration.schedule.his_id and registry.mode_of(registration.hospital_id):
-        HisCall.objects.filter(kind=CallKind.REGISTER, registration=registration, status=CallStatus.FAILED).update(
-            status=CallStatus.DROPPED
-        )
+        refused = HisCall.objects.filter(
+            kind=CallKind.REGISTER, registration=registration, status=CallStatus.FAILED
+        ).update(status=CallStatus.DROPPED)
+        if refused:
+            # The HIS said its number is not ours to give (taken at the window): it is not given
+            # again here either (nor offered to the waitlist) until the sync reads what it is.
+            Slot.objects.filter(pk=registration.slot_id).exclude(state=SlotState.BOOKED).update(
+                state=SlotState.ELSEWHERE
+            )
         _enqueue(
             hospital_id=registration.hospital_id,
             kind=CallKind.CANCEL,
@@ -216,7 +226,10 @@ def call_send(*, call_id: int) -> bool:
         _do(call)
     except HisRefused as exc:
         log.warning("HIS %s %s refused: %s", call.kind, call.ref, exc.code)
-        HisCall.objects.filter(pk=call.pk).update(status=CallStatus.FAILED, last_error=str(exc)[:300])
+        with transaction.atomic():
+            HisCall.objects.filter(pk=call.pk).update(status=CallStatus.FAILED, last_error=str(exc)[:300])
+            if call.kind == CallKind.REGISTER and call.registration is not None:
+                _registration_refused(call.registration, code=exc.code)
         return False
     except HisError as exc:
         log.warning("HIS %s %s failed (attempt %s): %s", call.kind, call.ref, attempts, exc)
@@ -225,6 +238,31 @@ def call_send(*, call_id: int) -> bool:
         return False
     HisCall.objects.filter(pk=call.pk).update(status=CallStatus.DONE, done_at=clock.now(), last_error="")
     return True
+
+
+def _registration_refused(registration: Registration, *, code: str) -> None:
+    """The HIS refused a booked registration (its number was given out on another channel while
+    the HIS could not be reached, or the HIS no longer has it): recorded in the order's trail and
+    the patient told, once however often it is sent again. Staff then move it (改约) or cancel it
+    with a full refund; it stays shown to them as failing until then."""
+    if BookingEvent.objects.filter(registration=registration, kind=REFUSED).exists():
+        return
+    booking.event_record(actor=booking.SYSTEM, kind=REFUSED, registration=registration, code=code)
+    events.event_emit(REFUSED, account_id=registration.account_id, registration_id=registration.pk)
+
+
+REFUSED = "registration.his_refused"
+
+
+def registrations_refused() -> QuerySet:
+    """The registrations the HIS refused that have not been written there since (ids)."""
+    refused = HisCall.objects.filter(kind=CallKind.REGISTER, status=CallStatus.FAILED, registration__isnull=False)
+    return refused.values("registration_id")
+
+
+def registration_refused(registration: Registration) -> bool:
+    """Whether the HIS refused this registration and it has not been written there since."""
+    return registrations_refused().filter(registration=registration).exists()
 
 
 def calls_send_due(limit: int = 500) -> dict[str, int]:

@@ -127,6 +127,26 @@ KINDS: dict[str, Kind] = {
             event=True,
         ),
         Kind(
+            "registration.his_refused",
+            ALL,
+            (
+                "挂号待医院确认",
+                "您在" + _VISIT_ZH + " 的挂号（挂号单号 {number}，就诊序号 {slot}）未能写入医院系统，"
+                "该号可能已在医院窗口挂出。医院工作人员将为您改约，或取消并全额退款，处理后会再通知您。"
+                "在此之前请勿凭此挂号就诊。",
+            ),
+            (
+                "Registration not confirmed by the hospital",
+                "Your registration {number} (visit number {slot}) at " + _VISIT_EN + " could not be written into "
+                "the hospital's system: the number may have been given out at the hospital's window. The "
+                "hospital's staff will move it to another time, or cancel it and refund in full, and tell you. "
+                "Until then, please do not come for the visit with this registration.",
+            ),
+            service=True,
+            urgent=True,
+            event=True,
+        ),
+        Kind(
             "registration.cancelled",
             ALL,
             ("挂号已取消", "您已取消 {date} {hospital} {department} 的挂号（{number}）。{refund}"),

@@ -39,6 +39,7 @@ from guahao.catalog.models import Department, Doctor, Hospital
 from guahao.core import clock, idempotency
 from guahao.core.errors import INVALID, NOT_FOUND
 from guahao.core.problems import Problem
+from guahao.his import outbox as his_outbox
 from guahao.his import realtime as his_realtime
 from guahao.notifications import services as notifications
 from guahao.notifications.models import Language
@@ -515,6 +516,7 @@ def _registration_context(account: Account, registration_id: int) -> dict[str, A
         "rules": rules,
         "cancellable": cancellable,
         "movable": booking.reschedule_online_here(r.schedule),
+        "his_refused": r.status == RegistrationStatus.BOOKED and his_outbox.registration_refused(r),
         "payment": payment,
         "refund": payment.refunds.order_by("-pk").first() if payment else None,
         "qr": booking.checkin_qr(r),

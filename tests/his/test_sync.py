@@ -7,13 +7,16 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from guahao.booking.models import BookingEvent, Registration
+from guahao.booking import services as booking
+from guahao.booking.models import ActorType, BookingEvent, Registration
 from guahao.core import outbox as events
 from guahao.his import check, outbox, sync
 from guahao.his.models import CallStatus, HisCall
 from guahao.his.registry import adapter
 from guahao.notifications.models import Message
+from guahao.payments import services as payments
 from guahao.scheduling.models import ScheduleStatus, SlotState
+from tests import factories as f
 from tests.his.conftest import connect, send_all
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -176,6 +179,56 @@ def test_a_refused_registration_cancelled_here_is_never_sent_again_even_by_staff
     call.refresh_from_db()
     assert call.status == CallStatus.DROPPED
     assert his_slots(c, c.sid("S1"))[1].state == "free"  # no booking at the HIS for a refunded patient
+
+
+def test_a_registration_the_his_refuses_is_shown_as_such_to_its_patient_and_to_staff(sim, api, admin_client):
+    """号源冲突: while the HIS could not be reached, the window gave out the number booked here.
+    The patient is told not to come with it, once; staff find it, and a cancellation ends it."""
+    from tests.web.test_pages import Browser
+
+    c = connect(sim, "synced")
+    schedule = c.schedule("S1")
+    sim.faults(error=1.0)
+    phone = f.phone()
+    api.login(phone)
+    registration = book(api, schedule)
+    sim.post("/admin/registrations", {"schedule_id": c.sid("S1"), "number": 1, "channel": "window"})
+    sim.faults()
+    send_all()
+    events.deliver_all()
+    call = HisCall.objects.get(registration_id=registration["id"], kind="register")
+    assert call.status == CallStatus.FAILED
+
+    status, messages = api.call("GET", "/messages")
+    assert [m["kind"] for m in messages] == ["registration.his_refused", "registration.booked"]
+    assert registration["registration_number"] in messages[0]["body"] and "全额退款" in messages[0]["body"]
+    page = Browser().login(phone).get(f"/registrations/{registration['id']}/")
+    assert 'id="his-refused"' in page and "请勿凭此挂号就诊" in page
+    assert 'class="qr"' not in page  # no check-in code for a number the hospital gave to someone else
+
+    listed = admin_client.get("/console/booking/registration/?his=refused").content.decode()
+    assert registration["registration_number"] in listed
+    order = admin_client.get(f"/console/booking/registration/{registration['id']}/change/").content.decode()
+    assert "号源冲突" in order or "Refused by the HIS" in order
+
+    admin_client.post("/console/his/hiscall/", {"action": "send_again", "_selected_action": [call.pk]})
+    events.deliver_all()  # refused again: the patient is not told twice
+    assert [m["kind"] for m in api.call("GET", "/messages")[1]].count("registration.his_refused") == 1
+
+    staff = booking.Actor(ActorType.STAFF, "admin")
+    payments.registration_cancel(
+        registration=Registration.objects.get(pk=registration["id"]),
+        actor=staff,
+        reason="号源冲突",
+        patient_asked=False,
+    )
+    events.deliver_all()
+    assert api.call("GET", "/messages")[1][0]["kind"] == "registration.cancelled_by_hospital"
+    assert not Registration.objects.filter(pk__in=outbox.registrations_refused()).exists()
+    assert 'id="his-refused"' not in Browser().login(phone).get(f"/registrations/{registration['id']}/")
+    # The number is the window's: it is not given to the next patient here (nor the waitlist).
+    assert schedule.slots.get(number=1).state == SlotState.ELSEWHERE
+    assert book(api, schedule)["slot_number"] != 1
 
 
 def test_his_check_names_every_difference(sim, api):
