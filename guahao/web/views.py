@@ -855,6 +855,9 @@ def set_language(request: HttpRequest) -> HttpResponse:
     return response
 
 
+DEV_CODE = "guahao_demo_code"  # the session's copy of the code the demo showed (never with a real SMS)
+
+
 def login(request: HttpRequest) -> HttpResponse:
     ctx: dict[str, Any] = {"next": _next(request, ""), "phone": request.POST.get("phone", ""), "step": "phone"}
     if request.method != "POST":
@@ -866,15 +869,21 @@ def login(request: HttpRequest) -> HttpResponse:
                 phone=ctx["phone"], code=request.POST.get("code", ""), client_ip=client_ip(request)
             )
             request.session.cycle_key()  # a new session id at login: an old one cannot be reused
+            request.session.pop(DEV_CODE, None)
+            request.session.pop(DEV_CODE + "_phone", None)
             request.session[SESSION_TOKEN] = token
             notifications.language_seen(account=account, language=translation.get_language() or "")
             return redirect(ctx["next"] or reverse("web:home"))
         _, code = accounts.sms_code_send(phone=ctx["phone"], client_ip=client_ip(request))
         ctx["step"] = "code"
-        ctx["dev_code"] = code if settings.SMS_BACKEND == "console" else ""
+        if settings.SMS_BACKEND == "console":  # the demo: no text message goes out, the page shows it
+            ctx["dev_code"] = request.session[DEV_CODE] = code
+            request.session[DEV_CODE + "_phone"] = ctx["phone"]
     except Problem as problem:
         if problem.code == account_errors.SMS_TOO_SOON.code:
             ctx["step"] = "code"  # the code sent a moment ago still holds: the box to type it in
+            if settings.SMS_BACKEND == "console" and request.session.get(DEV_CODE + "_phone") == ctx["phone"]:
+                ctx["dev_code"] = request.session.get(DEV_CODE, "")  # only its hash is kept: shown once more
         return _refused(request, "web/login.html", ctx, problem)
     return _page(request, "web/login.html", ctx)
 

@@ -139,6 +139,7 @@ def test_asking_for_a_code_again_too_soon_leaves_the_box_for_the_code_already_se
     code = browser.last.context["dev_code"]
     html = browser.post("/login/", {"phone": phone, "step": "phone"}, status=429)  # the page reloaded, asked again
     assert "验证码刚刚已发送" in html and 'name="code"' in html
+    assert f"验证码是 {code}" in html  # the demo shows the code sent a moment ago once more
     browser.post("/login/", {"phone": phone, "code": code, "step": "code", "next": "/"})
     assert browser.last.redirect_chain[-1][0] == "/"
 
