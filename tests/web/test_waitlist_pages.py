@@ -235,12 +235,14 @@ def test_leaving_and_being_removed_read_with_their_reasons():
     clinic, _, _ = full_clinic(waitlist_places=5)
     browser, mine = joined(clinic)
     asked = entry_card(browser.get("/waitlist/"), mine.pk)  # leaving is asked once more first
+    assert f'href="/schedules/{clinic.pk}/"' in asked  # a waiting card leads to its clinic
     assert "退出后将失去当前候补资格" in asked and "确认退出候补" in asked
     assert "有号即直接预约，费用到院缴纳" in asked  # booked at once; nothing paid online
 
     page = browser.post(f"/waitlist/{mine.pk}/leave", {})
     card = entry_card(page, mine.pk)
-    assert "您已退出候补" in page and "已取消" in card and "您退出了候补" in card
+    assert "您已退出候补" in page and "您退出了候补" in card
+    assert ">已结束</span>" in card  # the badge and the status line say the same
     assert "waitlist-leave" not in card and Schedule.objects.get(pk=clinic.pk).waitlist_active == 0
     assert f'href="/schedules/{clinic.pk}/"' in card  # the clinic's page, to join again or book what is left
     assert "有号即直接预约" not in card  # ended with nothing paid: no fee to speak of
