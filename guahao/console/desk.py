@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -18,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from guahao.accounts.scope import staff_scope
 from guahao.booking import services as booking
 from guahao.booking.models import Hold
-from guahao.catalog.models import Hospital
+from guahao.catalog.models import Department, Hospital
 from guahao.console.labels import yuan
 from guahao.core import clock
 from guahao.core.problems import Problem
@@ -43,19 +44,50 @@ def _hospital(request: HttpRequest) -> Hospital:
     return found
 
 
-def _clinics(hospital: Hospital) -> list[Schedule]:
+CLINICS_SHOWN = 300  # in the form's list at once; a day or a department narrows it
+
+
+def _bookable(hospital: Hospital) -> QuerySet[Schedule]:
+    """The clinics the desk books: open, of the coming 14 days, not over."""
     today = clock.local_today(hospital.timezone)
-    return list(
-        Schedule.objects.filter(
-            hospital=hospital,
-            status=ScheduleStatus.OPEN,
-            date__gte=today,
-            date__lt=today + dt.timedelta(days=14),
-            ends_at__gt=clock.now(),
-        )
-        .select_related("department", "doctor")
-        .order_by("starts_at", "department__name")[:300]
+    return Schedule.objects.filter(
+        hospital=hospital,
+        status=ScheduleStatus.OPEN,
+        date__gte=today,
+        date__lt=today + dt.timedelta(days=DAYS),
+        ends_at__gt=clock.now(),
     )
+
+
+DAYS = 14
+
+
+def _narrowing(request: HttpRequest, hospital: Hospital) -> dict[str, Any]:
+    """The list's day and department as asked (``?day=`` ``&department=``), each of the choices
+    offered; anything else is ignored (the whole list)."""
+    today = clock.local_today(hospital.timezone)
+    days = [today + dt.timedelta(days=n) for n in range(DAYS)]
+    asked_day = request.GET.get("day", "")
+    day = next((d for d in days if d.isoformat() == asked_day), None)
+    departments = list(
+        Department.objects.filter(pk__in=_bookable(hospital).values("department_id")).order_by("sort", "name")
+    )
+    asked = request.GET.get("department", "")
+    department = next((d for d in departments if str(d.pk) == asked), None)
+    return {"days": days, "day": day, "departments": departments, "department": department}
+
+
+def _clinics(hospital: Hospital, narrowing: dict[str, Any]) -> tuple[list[Schedule], bool]:
+    """The clinics listed (a day's, a department's, or all) and whether the list was cut short."""
+    clinics = _bookable(hospital)
+    if narrowing["day"] is not None:
+        clinics = clinics.filter(date=narrowing["day"])
+    if narrowing["department"] is not None:
+        clinics = clinics.filter(department=narrowing["department"])
+    found = list(
+        clinics.select_related("department", "doctor").order_by("starts_at", "department__name")[: CLINICS_SHOWN + 1]
+    )
+    return found[:CLINICS_SHOWN], len(found) > CLINICS_SHOWN
 
 
 def desk_view(request: HttpRequest, site: Any) -> HttpResponse:
@@ -68,7 +100,8 @@ def desk_view(request: HttpRequest, site: Any) -> HttpResponse:
     problem: Problem | None = None
     hold: Hold | None = None
     if request.method == "POST" and request.POST.get("step") == "hold":
-        schedule = next((s for s in _clinics(hospital) if str(s.pk) == form["schedule_id"]), None)
+        chosen = form["schedule_id"]
+        schedule = _bookable(hospital).filter(pk=int(chosen)).first() if chosen.isdigit() else None
         try:
             if schedule is None:
                 from guahao.core.errors import NOT_FOUND
@@ -107,11 +140,15 @@ def desk_view(request: HttpRequest, site: Any) -> HttpResponse:
                 return HttpResponseRedirect(reverse("admin:booking_registration_change", args=[registration.pk]))
         except Problem as refused:
             problem = refused
+    narrowing = _narrowing(request, hospital)
+    clinics, cut = _clinics(hospital, narrowing)
     context = {
         **site.each_context(request),
         "title": _("Book at the window"),
         "hospital": hospital,
-        "clinics": [(s, yuan(s.fee_fen)) for s in _clinics(hospital)],
+        "clinics": [(s, yuan(s.fee_fen)) for s in clinics],
+        "clinics_cut": cut,
+        **narrowing,
         "form": form,
         "problem": problem,
         "problem_detail": problem.as_dict().get("detail") if problem else "",

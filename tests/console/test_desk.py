@@ -3,6 +3,8 @@ prints the slip; the till page sums the day."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -141,3 +143,34 @@ def test_a_window_payment_cancelled_online_is_paid_back_at_the_window_from_the_c
     till = console.get("/console/till/").content.decode()
     assert 'id="till-balance" class="font-semibold">¥0.00<' in till  # taken and given back
     assert f"-¥{refund.amount_fen // 100}.00" in till and "¥-" not in till  # the line paid back, signed
+
+
+def test_a_clinic_beyond_the_list_s_length_is_found_by_day_or_department_and_booked(window, monkeypatch):
+    """A large hospital has more clinics in 14 days than a list can hold: the list says it was cut
+    short, and a day or a department finds the others, which the desk then books."""
+    from guahao.console import desk
+
+    h, clinic, console = window
+    monkeypatch.setattr(desk, "CLINICS_SHOWN", 2)
+    dep = f.department(h)
+    later = f.schedule(dep, f.doctor(dep), day=f.today() + dt.timedelta(days=5), platform_share_percent=50)
+    f.schedule(clinic.department, clinic.doctor, day=f.today() + dt.timedelta(days=2))
+
+    def listed(page: str) -> set[str]:
+        clinics = page.split('id="d-clinic"')[1].split("</select>")[0]
+        return {part.split('"')[0] for part in clinics.split('<option value="')[1:]}
+
+    page = console.get("/console/desk/").content.decode()
+    assert 'id="clinics-cut"' in page and str(later.pk) not in listed(page)  # the latest is beyond the list
+
+    by_day = console.get("/console/desk/", {"day": later.date.isoformat()}).content.decode()
+    assert listed(by_day) == {str(later.pk)} and 'id="clinics-cut"' not in by_day
+    by_department = console.get("/console/desk/", {"department": dep.pk}).content.decode()
+    assert listed(by_department) == {str(later.pk)}
+
+    held = console.post(
+        f"/console/desk/?department={dep.pk}",
+        {"step": "hold", "id_number": f.id_number(), "name": "李秀英", "phone": f.phone(), "schedule_id": later.pk},
+    ).content.decode()
+    assert 'id="desk-hold"' in held and 'id="problem"' not in held
+    assert listed(held) == {str(later.pk)}  # the list stays narrowed for the next patient
