@@ -27,6 +27,7 @@ LABELS = {
     "refund.started": _("Refunded by staff"),
     "his.call_retried": _("HIS write-back sent again"),
     "registration.his_refused": _("Refused by the HIS: move it or cancel it with a refund"),
+    "registration.his_accepted": _("Written to the HIS after all"),
     "rating.published": _("Rating published"),
     "rating.rejected": _("Rating rejected"),
     "blacklist.lifted": _("Bar lifted"),

