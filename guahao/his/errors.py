@@ -32,6 +32,12 @@ EXTRA_SLOTS_UNSUPPORTED = ProblemType(
     _("This hospital's HIS does not take extra slots from the platform: add them in the HIS"),
 )
 
+REGISTRATION_REFUSED = ProblemType(
+    "his.registration_refused",
+    409,
+    _("The hospital's system did not accept this registration: please go to the registration window"),
+)
+
 
 def failure(*, timeout: bool, hospital_id: int, retry: bool = True, **extra: Any) -> Exception:
     """A HIS failure at hold or confirm, as the patient is answered: 504 for a timeout, else 502,

@@ -38,6 +38,8 @@ from guahao.catalog.selectors import department_tree
 from guahao.core import clock, ratelimit
 from guahao.core.errors import RATE_LIMITED
 from guahao.core.problems import Problem
+from guahao.his import errors as his_errors
+from guahao.his import outbox as his_outbox
 from guahao.payments import kiosk
 from guahao.payments.models import Payment, PaymentStatus
 from guahao.scheduling.models import Pool, Schedule, ScheduleStatus, SlotState
@@ -428,14 +430,17 @@ def hold_release(request: HttpRequest, device: KioskDevice, patient: Patient, ho
 
 def _registration_context(device: KioskDevice, patient: Patient, r: Registration) -> dict[str, Any]:
     today = clock.local_today(device.hospital.timezone)
+    # Refused by the HIS (its number given out at the window): the window sorts it out, not the kiosk.
+    refused = r.status == RegistrationStatus.BOOKED and his_outbox.registration_refused(r)
     return {
         "patient": patient,
         "registration": r,
         "starts": _local(r.period.starts_at, device),
         "ends": _local(r.period.ends_at, device),
-        "may_check_in": r.status == RegistrationStatus.BOOKED and r.visit_date == today,
+        "his_refused": refused,
+        "may_check_in": r.status == RegistrationStatus.BOOKED and r.visit_date == today and not refused,
         "may_cancel": r.status == RegistrationStatus.BOOKED,
-        "active": r.status in ACTIVE_REGISTRATION,
+        "active": r.status in ACTIVE_REGISTRATION and not refused,
         "qr": booking.checkin_qr(r),
     }
 
@@ -452,6 +457,8 @@ def registration(request: HttpRequest, device: KioskDevice, patient: Patient, re
 def check_in(request: HttpRequest, device: KioskDevice, patient: Patient, registration_id: int) -> HttpResponse:
     r = _registration(device, patient, registration_id)
     try:
+        if r.status == RegistrationStatus.BOOKED and his_outbox.registration_refused(r):
+            raise his_errors.REGISTRATION_REFUSED.error()
         kiosk.kiosk_check_in(device=device, registration=r)
     except Problem as problem:
         ctx = _registration_context(device, patient, r) | {"problem": problem}

@@ -297,3 +297,33 @@ def test_departments_are_grouped_in_the_hospitals_order_and_a_refusal_reads_its_
     box = re.search(r'<div class="problem".*?</div>', refused, re.S).group(0)
     title = re.search(r"<strong>(.*?)</strong>", box).group(1)
     assert box.count(title) == 1 and "<p>" not in box, box
+
+
+def test_a_registration_the_his_refused_is_not_checked_in_at_the_kiosk(hall):
+    """号源冲突: the HIS gave its number to someone at the window; the kiosk sends the patient
+    there instead of checking them in to a number that is not theirs."""
+    from guahao.his.models import CallKind, CallStatus, HisCall
+
+    kiosk = opened(hall["token"])
+    kiosk.post("/kiosk/identify", {"id_number": f.id_number("19560312")})
+    kiosk.post("/kiosk/register", {"name": "李秀英", "phone": f.phone(), "consent": "2026-12"})
+    kiosk.post(f"/kiosk/book/clinic/{hall['today'].pk}")
+    kiosk.post(f"/kiosk/holds/{Hold.objects.get().pk}/pay")
+    registration = Registration.objects.get()
+    HisCall.objects.create(
+        hospital=hall["hospital"],
+        kind=CallKind.REGISTER,
+        ref=registration.registration_number,
+        registration=registration,
+        status=CallStatus.FAILED,
+        last_error="SLOT_TAKEN: slot 1 is booked",
+        next_at=clock.now(),
+        created_at=clock.now(),
+    )
+    slip = page(kiosk.get(f"/kiosk/registrations/{registration.pk}"))
+    assert 'id="his-refused"' in slip and "请到挂号窗口办理" in slip
+    assert 'id="check-in"' not in slip and 'class="qr"' not in slip
+    refused = kiosk.post(f"/kiosk/registrations/{registration.pk}/check-in")
+    assert refused.status_code == 409 and 'data-code="his.registration_refused"' in refused.content.decode()
+    registration.refresh_from_db()
+    assert registration.status == "booked"
