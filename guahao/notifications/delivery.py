@@ -32,9 +32,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 
+from guahao.booking.models import Registration, RegistrationStatus
 from guahao.core import clock
 from guahao.notifications import services, texts
 from guahao.notifications.channels import ChannelError, Outgoing, sender_for
+from guahao.notifications.kinds import STANDING
 from guahao.notifications.models import Channel, Message, MessageStatus, SmsDay
 
 log = logging.getLogger(__name__)
@@ -126,6 +128,16 @@ def _day(when: dt.datetime) -> str:
     return when.astimezone(ZoneInfo(settings.TIME_ZONE)).date().isoformat()
 
 
+def _still_stands(message: Message) -> bool:
+    """False for a message saying a registration stands whose registration has ended since
+    (cancelled, moved, refunded): a "booked, please come" SMS held back for the quiet hours
+    must not reach a patient who cancelled in the night."""
+    if message.kind not in STANDING or message.registration_id is None:
+        return True
+    status = Registration.objects.filter(pk=message.registration_id).values_list("status", flat=True).first()
+    return status in (RegistrationStatus.BOOKED, RegistrationStatus.CHECKED_IN)
+
+
 def message_send(*, message_id: int) -> str:
     """Send one message if it is due; what happened ("sent", "failed", "retry", "deferred",
     "skipped", "taken" when another worker has it or it is not due)."""
@@ -136,6 +148,9 @@ def message_send(*, message_id: int) -> str:
     pending = Message.objects.filter(pk=message.pk, status=MessageStatus.PENDING)
     if message.status == MessageStatus.PENDING and message.expires_at is not None and message.expires_at <= now:
         pending.update(status=MessageStatus.SKIPPED, last_error="too late to matter")
+        return "skipped"
+    if message.status == MessageStatus.PENDING and not _still_stands(message):
+        pending.update(status=MessageStatus.SKIPPED, last_error="the registration no longer stands")
         return "skipped"
     if message.channel == Channel.SMS and not message.urgent and message.status == MessageStatus.PENDING:
         tz = message.hospital.timezone if message.hospital else settings.TIME_ZONE

@@ -459,3 +459,19 @@ KINDS: dict[str, Kind] = {
 
 def kind_of(name: str) -> Kind | None:
     return KINDS.get(name)
+
+
+# Kinds that tell the patient a registration stands (come on time, check in): one still waiting
+# to go (an SMS held back for the quiet hours, a retry) is not sent once the registration no
+# longer stands, nor once a message saying it does not stand was told (``SUPERSEDE``).
+STANDING = frozenset(
+    {
+        "registration.booked",
+        "registration.moved",
+        "registration.his_accepted",
+        "reminder.day_before",
+        "reminder.hours_before",
+        "waitlist.booked",
+    }
+)
+SUPERSEDE = frozenset({"registration.his_refused"})

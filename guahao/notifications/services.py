@@ -28,7 +28,7 @@ from guahao.core import clock
 from guahao.core.errors import INVALID, NOT_FOUND
 from guahao.notifications import errors, texts
 from guahao.notifications.channels import ChannelError, sender_for
-from guahao.notifications.kinds import KINDS
+from guahao.notifications.kinds import KINDS, STANDING, SUPERSEDE
 from guahao.notifications.models import (
     Channel,
     HospitalChannels,
@@ -275,6 +275,10 @@ def notice(
         if channel == Channel.SMS and not spec.urgent:
             due = quiet_until(now, tz) or now
         rows.append(Message(status=MessageStatus.PENDING, next_at=due, to_masked=_masked(channel, address), **common))
+    if kind in SUPERSEDE and registration_id is not None:
+        Message.objects.filter(registration_id=registration_id, kind__in=STANDING, status=MessageStatus.PENDING).update(
+            status=MessageStatus.SKIPPED, last_error=f"superseded by {kind}"
+        )
     Message.objects.bulk_create(rows, ignore_conflicts=True)
     if any(row.channel != Channel.INBOX for row in rows):
         transaction.on_commit(kick)

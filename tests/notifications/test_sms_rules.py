@@ -50,6 +50,45 @@ def test_a_booking_at_night_is_told_by_sms_at_seven_and_at_once_everywhere_else(
     assert sms.status == "sent"
 
 
+@pytest.mark.clock("22:30")
+def test_a_booked_sms_held_for_the_morning_is_not_sent_once_the_registration_ended(everywhere, capsys):
+    """Booked at night, cancelled before seven: the morning brings the cancellation, not a
+    "booked, please come on time" that no longer holds."""
+    registration = everywhere.book()
+    worker()
+    assert everywhere.api.call("POST", f"/registrations/{registration.pk}/cancel")[0] == 200
+    worker()
+    tomorrow = f.today() + dt.timedelta(days=1)
+    with clock.travel(at(tomorrow, "07:00")):
+        worker()
+    booked = Message.objects.get(kind="registration.booked", channel="sms")
+    assert (booked.status, booked.last_error) == ("skipped", "the registration no longer stands")
+    lines = sms_lines(capsys)
+    assert any("挂号已取消" in line for line in lines) and not any("预约成功" in line for line in lines)
+
+
+@pytest.mark.clock("22:30")
+def test_a_booked_sms_held_for_the_morning_is_not_sent_after_the_his_refused_the_registration(everywhere, capsys):
+    registration = everywhere.book()
+    worker()
+    with transaction.atomic():
+        notifications.notice(
+            account_id=everywhere.account.pk,
+            kind="registration.his_refused",
+            key="refused",
+            hospital_id=everywhere.hospital.pk,
+            facts=notifications.visit_facts(registration),
+            registration_id=registration.pk,
+        )
+    worker()
+    booked = Message.objects.get(kind="registration.booked", channel="sms")
+    assert (booked.status, booked.last_error) == ("skipped", "superseded by registration.his_refused")
+    with clock.travel(at(f.today() + dt.timedelta(days=1), "07:00")):
+        worker()
+    lines = sms_lines(capsys)
+    assert len(lines) == 1 and "未能写入医院系统" in lines[0]  # urgent: at once, and alone
+
+
 @pytest.mark.clock("23:15")
 def test_a_suspension_is_urgent_and_goes_by_sms_in_the_night(everywhere, capsys):
     everywhere.book()
