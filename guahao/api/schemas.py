@@ -11,10 +11,11 @@ from ninja import Schema
 from pydantic import BeforeValidator, Field, StrictBool, WithJsonSchema
 
 from guahao.accounts.models import Patient
-from guahao.booking.models import RATEABLE_REGISTRATION, Hold, Rating, Registration
+from guahao.booking.models import RATEABLE_REGISTRATION, Hold, Rating, Registration, RegistrationStatus
 from guahao.booking.selectors import RatingSummary, patient_cancel_window
 from guahao.booking.services import checkin_qr
 from guahao.catalog.models import Department, Doctor, Hospital
+from guahao.his import outbox as his_outbox
 from guahao.notifications.kinds import KINDS
 from guahao.notifications.models import Message, Preferences
 from guahao.notifications.services import message_link, message_text
@@ -812,9 +813,15 @@ class RegistrationOut(Schema):
         False, description="the doctor may be rated now: checked in or visited, with a doctor, not rated yet"
     )
     rating: RatingOut | None = Field(None, description="the patient's rating of the doctor, once given")
+    his_refused: bool = Field(
+        False,
+        description="号源冲突: the hospital's HIS refused this booked registration (its number was given out at "
+        "the window); do not show the check-in code: the hospital moves it or cancels it with a full refund",
+    )
 
 
-def registration_out(r: Registration) -> dict:
+def registration_out(r: Registration, *, refused: set[int] | None = None) -> dict:
+    """``refused``: the ids of those the HIS refused, when the caller read them for a list."""
     s = r.schedule
     tz = s.hospital.timezone
     deadline, cancellable = patient_cancel_window(r)
@@ -848,6 +855,11 @@ def registration_out(r: Registration) -> dict:
         "moved_to_id": str(r.moved_to_id) if r.moved_to_id else None,
         "suspension_reason": r.suspension_reason,
         "rateable": rating is None and r.doctor_id is not None and r.status in RATEABLE_REGISTRATION,
+        "his_refused": (
+            r.pk in refused
+            if refused is not None
+            else r.status == RegistrationStatus.BOOKED and his_outbox.registration_refused(r)
+        ),
         "rating": rating_out(rating, tz) if rating is not None else None,
     }
 

@@ -30,7 +30,7 @@ from guahao.booking import errors as booking_errors
 from guahao.booking import risk
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
-from guahao.booking.models import HoldStatus, Registration
+from guahao.booking.models import HoldStatus, Registration, RegistrationStatus
 from guahao.catalog import errors as catalog_errors
 from guahao.catalog import selectors as catalog
 from guahao.catalog.models import Department, Doctor, Hospital
@@ -47,6 +47,7 @@ from guahao.core.errors import (
 )
 from guahao.core.problems import Problem
 from guahao.his import errors as his_errors
+from guahao.his import outbox as his_outbox
 from guahao.his import realtime as his_realtime
 from guahao.his import registry as his_registry
 from guahao.his import sync as his_sync
@@ -712,7 +713,12 @@ def _hold_confirm(request: HttpRequest, hold_id: str, body: schemas.ConfirmIn | 
 
 @booking_router.get("/registrations", **documented({200: list[schemas.RegistrationOut]}, NOT_LOGGED_IN))
 def registrations_list(request: HttpRequest) -> list[dict]:
-    return [schemas.registration_out(r) for r in booking_selectors.registrations_of(_account(request))[:200]]
+    rows = list(booking_selectors.registrations_of(_account(request))[:200])
+    booked = [r.pk for r in rows if r.status == RegistrationStatus.BOOKED]
+    refused = set(
+        his_outbox.registrations_refused().filter(registration_id__in=booked).values_list("registration_id", flat=True)
+    )
+    return [schemas.registration_out(r, refused=refused) for r in rows]
 
 
 @booking_router.get(
@@ -1037,6 +1043,7 @@ checkin_router = Router(tags=["integrations"], auth=[StaffBearer(), patient_auth
         booking_errors.CHECKIN_UNKNOWN,
         booking_errors.CHECKIN_WRONG_DAY,
         booking_errors.BAD_TRANSITION,
+        his_errors.REGISTRATION_REFUSED,
     ),
 )
 @staff_scoped(model=Registration, lookup="body:registration_number", field="registration_number")
@@ -1048,6 +1055,8 @@ def checkin(request: HttpRequest, body: schemas.CheckinIn) -> dict:
     if isinstance(who, Account):
         if registration.account_id != who.pk:  # another account's number is not revealed
             raise booking_errors.CHECKIN_UNKNOWN.error()
+        if registration.status == RegistrationStatus.BOOKED and his_outbox.registration_refused(registration):
+            raise his_errors.REGISTRATION_REFUSED.error()  # the window sorts it out
         actor = booking.Actor.patient(who)
     else:
         staff_row_access(who, hospital_id=registration.hospital_id, permission="booking.change_registration")

@@ -472,7 +472,8 @@ def order_timeline(order: Registration) -> list[dict[str, Any]]:
                 done = str(_("Refund completed") if r.status == "succeeded" else r.get_status_display())
                 add(r.finished_at, done, r.paid_out_by or system, r.failure or r.out_refund_no)
     for c in HisCall.objects.filter(Q(registration=order) | Q(hold_id=order.hold_id)).distinct():
-        add(c.created_at, f"{_('HIS write-back')}: {c.get_kind_display()}", system, c.get_status_display())
+        now = _("now: %(status)s") % {"status": c.get_status_display()}  # its state today, not then
+        add(c.created_at, f"{_('HIS write-back')}: {c.get_kind_display()}", system, str(now))
         if c.done_at is not None:
             add(c.done_at, f"{_('HIS write-back done')}: {c.get_kind_display()}", system, c.ref)
         elif c.last_error:

@@ -55,7 +55,7 @@ class CallStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     DONE = "done", _("Done")
     FAILED = "failed", _("Failed (refused by the HIS)")
-    DROPPED = "dropped", _("Not needed (the registration ended here first)")
+    DROPPED = "dropped", _("Not sent: the registration ended here")
 
 
 class HisCall(models.Model):

@@ -202,8 +202,15 @@ def test_a_registration_the_his_refuses_is_shown_as_such_to_its_patient_and_to_s
     status, messages = api.call("GET", "/messages")
     assert [m["kind"] for m in messages] == ["registration.his_refused", "registration.booked"]
     assert registration["registration_number"] in messages[0]["body"] and "全额退款" in messages[0]["body"]
-    page = Browser().login(phone).get(f"/registrations/{registration['id']}/")
+    browser = Browser().login(phone)
+    page = browser.get(f"/registrations/{registration['id']}/")
     assert 'id="his-refused"' in page and "请勿凭此挂号就诊" in page
+    assert 'id="status">未获医院确认<' in page and "预约成功" not in page  # it does not look booked
+    assert '<span class="badge warn">未获医院确认</span>' in browser.get("/registrations/")
+    assert api.call("GET", f"/registrations/{registration['id']}")[1]["his_refused"] is True
+    assert [r["his_refused"] for r in api.call("GET", "/registrations")[1]] == [True]
+    status, refused = api.call("POST", "/checkin", {"registration_number": registration["registration_number"]})
+    assert (status, refused["code"]) == (409, "his.registration_refused")  # the window sorts it out
     assert 'class="qr"' not in page  # no check-in code for a number the hospital gave to someone else
 
     listed = admin_client.get("/console/booking/registration/?his=refused").content.decode()
@@ -257,6 +264,7 @@ def test_a_refused_registration_written_after_all_is_told_to_its_patient_as_stan
     assert kinds == ["registration.his_accepted", "registration.his_refused", "registration.booked"]
     page = Browser().login(phone).get(f"/registrations/{registration['id']}/")
     assert 'id="his-refused"' not in page and 'class="qr"' in page
+    assert api.call("GET", f"/registrations/{registration['id']}")[1]["his_refused"] is False
     order = admin_client.get(f"/console/booking/registration/{registration['id']}/change/").content.decode()
     assert "Written to the HIS after all" in order or "已补写入 HIS" in order
 
