@@ -64,7 +64,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "scheduling.schedule": "view add change",
         "scheduling.scheduletemplate": "view add change",
         "scheduling.calendarday": "view add change",
-        "booking.registration": "view change",
+        "booking.registration": "view change refund attendance",
         "booking.blacklistentry": "view add change",
         "his.hiscall": "view change",
         "notifications.message": "view change",
@@ -79,7 +79,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "payments.reconciliationdifference": "view change",  # marks one handled, with a note
     },
     # Book on a patient's behalf (find or add the patient by real name and ID number, hold, and
-    # take the fee at the window or send a payment link), cancel, move and check in.
+    # take the fee at the window or send a payment link), cancel, move and check in; not refund
+    # without cancelling, nor mark visits and no-shows (an undone no-show lifts a bar).
     Role.WINDOW_CLERK: {
         **_HOSPITAL_WORK,
         "booking.registration": "view add change",
@@ -106,7 +107,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "scheduling.scheduletemplate": "view add change delete",
         "scheduling.calendarday": "view add change delete",
         "scheduling.ruleset": "view add change delete",
-        "booking.registration": "view change",
+        "booking.registration": "view change refund attendance",
         "booking.blacklistentry": "view add change",
         "his.hisconnection": "view",
         "his.hiscall": "view change",

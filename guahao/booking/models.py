@@ -150,6 +150,13 @@ class Registration(models.Model):
         verbose_name = _("registration")
         verbose_name_plural = _("registrations")
         ordering = ["-booked_at"]
+        # Beyond booking, cancelling, moving and checking in (change): handing money back without a
+        # cancellation, and the visit's outcome (visited, no-show and its undoing, which lifts a
+        # bar), are the operators' and the hospital admin's, not the window's or the call centre's.
+        permissions = [
+            ("refund_registration", _("Can refund a registration's payment without cancelling it")),
+            ("attendance_registration", _("Can mark a registration visited or a no-show, and undo a no-show")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["slot"],

@@ -142,6 +142,14 @@ class RegistrationAdmin(ScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_refund_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Money back without a cancellation (checked in, visited, a no-show)."""
+        return self.has_change_permission(request, obj) and request.user.has_perm("booking.refund_registration")
+
+    def has_attendance_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """A visit's outcome: visited, no-show, and undoing a no-show (which lifts a bar)."""
+        return self.has_change_permission(request, obj) and request.user.has_perm("booking.attendance_registration")
+
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         return selectors.registrations_find(queryset, search_term), False
 
@@ -211,19 +219,20 @@ class RegistrationAdmin(ScopedAdmin):
         order = self._order(request, object_id)
         payment = Payment.objects.filter(registration=order).first()
         may_change = self.has_change_permission(request, order)
+        attendance = self.has_attendance_permission(request, order)
         offered = []
         if may_change:
             if order.status == RegistrationStatus.BOOKED:
                 # Checked in on the visit's day; a no-show from that day on (the service says when).
                 today = clock.local_today(order.hospital.timezone)
                 offered += ["check_in"] if order.visit_date == today else []
-                offered += ["cancel"] + (["mark_no_show"] if order.visit_date <= today else [])
-            if order.status == RegistrationStatus.CHECKED_IN:
+                offered += ["cancel"] + (["mark_no_show"] if order.visit_date <= today and attendance else [])
+            if order.status == RegistrationStatus.CHECKED_IN and attendance:
                 offered += ["mark_visited"]
-            if order.status == RegistrationStatus.NO_SHOW:
+            if order.status == RegistrationStatus.NO_SHOW and attendance:
                 offered += ["undo_no_show"]
             if payment is not None and order.status in ("checked_in", "visited", "no_show"):
-                if not payment.refunds.exclude(status="failed").exists():
+                if self.has_refund_permission(request, order) and not payment.refunds.exclude(status="failed").exists():
                     offered += ["refund"]
         deadline = selectors.patient_cancel_window(order)[0]
         context = {
@@ -384,7 +393,7 @@ class RegistrationAdmin(ScopedAdmin):
             str(_("Checked in")),
         )
 
-    @admin.action(description=_("Mark the selected registrations visited"), permissions=["change"])
+    @admin.action(description=_("Mark the selected registrations visited"), permissions=["attendance"])
     def mark_visited(self, request: HttpRequest, queryset: QuerySet) -> None:
         actor = booking.Actor.staff(request.user)
         apply_each(
@@ -395,7 +404,7 @@ class RegistrationAdmin(ScopedAdmin):
             str(_("Marked visited")),
         )
 
-    @admin.action(description=_("Mark the selected registrations as no-shows"), permissions=["change"])
+    @admin.action(description=_("Mark the selected registrations as no-shows"), permissions=["attendance"])
     def mark_no_show(self, request: HttpRequest, queryset: QuerySet) -> Any:
         actor = booking.Actor.staff(request.user)
         return self._with_reason(
@@ -406,7 +415,7 @@ class RegistrationAdmin(ScopedAdmin):
             str(_("Marked as no-show")),
         )
 
-    @admin.action(description=_("Undo the no-show of the selected registrations"), permissions=["change"])
+    @admin.action(description=_("Undo the no-show of the selected registrations"), permissions=["attendance"])
     def undo_no_show(self, request: HttpRequest, queryset: QuerySet) -> Any:
         actor = booking.Actor.staff(request.user)
         return self._with_reason(
@@ -417,7 +426,7 @@ class RegistrationAdmin(ScopedAdmin):
             str(_("No-show undone")),
         )
 
-    @admin.action(description=_("Refund the selected registrations' payments"), permissions=["change"])
+    @admin.action(description=_("Refund the selected registrations' payments"), permissions=["refund"])
     def refund(self, request: HttpRequest, queryset: QuerySet) -> Any:
         actor = booking.Actor.staff(request.user)
         till = staff.keeps_till(request.user)  # a window payment is handed back now by who keeps a till
