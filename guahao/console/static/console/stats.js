@@ -20,6 +20,6 @@
     el.dataset.drawn = "yes";
     window.addEventListener("resize", function () { chart.resize(); });
   }
-  function start() { document.querySelectorAll(".chart[data-option]").forEach(draw); }
+  function start() { document.querySelectorAll(".stats-chart[data-option]").forEach(draw); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
 })();
