@@ -78,6 +78,8 @@ def test_the_order_page_shows_the_timeline_in_the_hospitals_time_and_money_in_yu
     assert days.r["r1"].person_hash not in page
     slip = console.get(f"{LIST}{days.r['r1'].pk}/slip/").content.decode()
     assert days.r["r1"].registration_number in slip and "slip.css" in slip
+    cancelled = console.get(f"{LIST}{days.r['r3'].pk}/slip/").content.decode()
+    assert "已取消" in cancelled and 'id="slip-qr"' not in cancelled  # nothing to check in with
 
 
 def test_undoing_a_wrong_no_show_lifts_the_bar_it_caused_and_is_audited(days):
