@@ -127,10 +127,19 @@ def patient_cancel_window(registration: Registration) -> tuple[dt.datetime, bool
 
 
 def doctors_seen(*, account: Account, hospital: Hospital, limit: int = 10) -> list[Doctor]:
-    """Doctors the account's patients were registered with at the hospital, last seen first
-    (a follow-up visit usually goes to the same doctor)."""
+    """Doctors the account's patients saw at the hospital (checked in or visited), last seen
+    first (a follow-up visit usually goes to the same doctor); not one only booked, cancelled,
+    moved away from or missed."""
     seen: dict[int, Doctor] = {}
-    booked = registrations_of(account).filter(hospital=hospital, doctor__isnull=False).order_by("-visit_date")
+    booked = (
+        registrations_of(account)
+        .filter(
+            hospital=hospital,
+            doctor__isnull=False,
+            status__in=[RegistrationStatus.CHECKED_IN, RegistrationStatus.VISITED],
+        )
+        .order_by("-visit_date")
+    )
     for r in booked.select_related("doctor__department")[:100]:
         if r.doctor is not None and r.doctor.is_active:
             seen.setdefault(r.doctor.pk, r.doctor)

@@ -515,3 +515,24 @@ def test_a_long_notice_on_the_home_page_is_cut_at_a_word_in_english_and_anywhere
     assert shown.endswith("…") and english.startswith(shown[:-1]) and english[len(shown) - 1] == " "
     chinese = re.search(r'<p class="notice">([^<]+)</p>', Browser().get("/")).group(1)
     assert chinese.endswith("…") and len(chinese) == 90
+
+
+def test_doctors_seen_before_are_those_the_account_s_patients_saw_not_only_booked():
+    """复诊: the hospital's page offers the doctors seen before; one only booked, then cancelled
+    (or suspended), was never seen."""
+    from guahao.booking import services as booking
+    from guahao.booking.models import Registration
+
+    h = f.hospital(payment_required=False)
+    dep = f.department(h, name="心血管内科")
+    wang, li = f.doctor(dep, "王建华"), f.doctor(dep, "李明")
+    browser = Browser().login()
+    patient = browser.add_self()
+    for days, doctor in ((1, wang), (2, li)):
+        clinic = f.schedule(dep, doctor, day=f.today() + dt.timedelta(days=days))
+        booking.hold_confirm(hold=booking.hold_create(account=patient.account, patient=patient, schedule=clinic))
+    Registration.objects.filter(doctor=li).update(status="cancelled")
+    assert "看过的医生" not in browser.get(f"/hospitals/{h.pk}/")  # nobody seen yet
+    Registration.objects.filter(doctor=wang).update(status="visited")
+    seen = browser.get(f"/hospitals/{h.pk}/").split("看过的医生")[1].split("</ul>")[0]
+    assert "王建华" in seen and "李明" not in seen
