@@ -4,6 +4,7 @@ by action and day, exportable like every list."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Concat
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from guahao.accounts.roles import Role
@@ -23,17 +25,51 @@ from guahao.core.models import AuditEntry
 from guahao.payments.models import Method
 
 
-def _shown(values: dict[str, Any]) -> str:
+def _shown(values: dict[str, Any], model: Any = None) -> str:
+    """Before or after as staff read them: keys by their names (the row's own fields' too), money
+    in 元, states and choices by their labels, moments on the hospital's clock."""
+
+    def field(k: str) -> Any:
+        try:
+            return model._meta.get_field(k) if model is not None else None
+        except Exception:  # noqa: BLE001 - a key that is no field of the row (a form's, an event's)
+            return None
+
     def one(k: str, v: Any) -> str:
         if v is None or v == "":
             return "—"
         if k.endswith("_fen") and isinstance(v, int):
             return yuan_shown(v)  # money as staff read it, not fen
+        choices = dict(getattr(field(k), "choices", None) or [])
+        if choices and v in choices:
+            return str(choices[v])
         if isinstance(v, str):
-            return str(STATUSES.get(v, v))
+            moment = _moment(v)
+            return moment or str(STATUSES.get(v, v))
         return json.dumps(v, ensure_ascii=False)
 
-    return "; ".join(f"{KEYS.get(k, k)}: {one(k, v)}" for k, v in values.items())
+    def name(k: str) -> str:
+        known = KEYS.get(k) or getattr(field(k), "verbose_name", None)
+        return str(known) if known else k
+
+    return "; ".join(f"{name(k)}: {one(k, v)}" for k, v in values.items())
+
+
+def _moment(text: str) -> str:
+    """An ISO date-time as recorded (UTC) on the current time zone's clock; "" if it is none."""
+    if len(text) < 16 or text[4:5] != "-" or "T" not in text:
+        return ""
+    try:
+        at = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return ""
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if timezone.is_aware(at) else at.strftime("%Y-%m-%d %H:%M")
+
+
+def _model_of(target_type: str) -> Any:
+    if target_type == "blacklist":
+        return BlacklistEntry
+    return next((m for m in apps.get_models() if m._meta.model_name == target_type), None)
 
 
 # How the recorded keys and states read (other keys are a form's fields, named as recorded).
@@ -109,7 +145,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("kind of row"), ordering="target_type")
     def kind_of_row(self, obj: AuditEntry) -> str:
-        model = next((m for m in apps.get_models() if m._meta.model_name == obj.target_type), None)
+        model = _model_of(obj.target_type)
         if obj.target_type == "staff":
             return str(_("staff member"))
         if obj.target_type == "blacklist":
@@ -122,8 +158,17 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("before"))
     def before_shown(self, obj: AuditEntry) -> str:
-        return _shown(obj.before)
+        return _shown(obj.before, _model_of(obj.target_type))
 
     @admin.display(description=_("after"))
     def after_shown(self, obj: AuditEntry) -> str:
-        return _shown(obj.after)
+        return _shown(obj.after, _model_of(obj.target_type))
+
+    def change_view(self, request: Any, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        """The entry's page, titled in the reader's words and the hospital's time (not the codes)."""
+        obj = self.get_object(request, object_id)
+        if obj is not None:
+            at = timezone.localtime(obj.at).strftime("%Y-%m-%d %H:%M")
+            title = f"{at} {self.actor_shown(obj)} {event_label(obj.action)} {obj.target}"
+            extra_context = {**(extra_context or {}), "title": title, "subtitle": None}
+        return super().change_view(request, object_id, form_url, extra_context)

@@ -4,6 +4,7 @@ events the apps tell each other through (``core.outbox``)."""
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -113,7 +114,7 @@ class AuditEntry(models.Model):
         indexes = [models.Index(fields=["hospital_id", "at"], name="audit_hospital_at")]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"
 
 
 class RateCount(models.Model):

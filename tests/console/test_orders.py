@@ -362,3 +362,37 @@ def test_the_audit_log_names_staff_by_the_name_entered_and_finds_them_by_it(days
     found = boss.get("/console/core/auditentry/", {"q": "王芳"}).context["cl"].result_list
     assert found and {e.actor for e in found} == {"wangfang"}
     assert not boss.get("/console/core/auditentry/", {"q": "李雷"}).context["cl"].result_list
+
+
+def test_the_audit_log_reads_in_the_hospital_s_time_and_the_fields_names_not_their_codes(days):
+    from guahao.core.audit import audit_record
+
+    rules = RuleSet.objects.filter(hospital=days.hospital).first() or RuleSet.objects.create(hospital=days.hospital)
+    audit_record(
+        actor="boss",
+        action="blacklist.lifted",
+        target_type="blacklist",
+        target_id=1,
+        target="钱二",
+        hospital_id=days.hospital.pk,
+        before={"until": "2027-03-02T10:00:00.000002+00:00"},
+        after={"lifted_at": "2026-12-06T18:02:37.685826+00:00"},
+    )
+    entry = audit_record(
+        actor="boss",
+        action="console.changed",
+        target_type="ruleset",
+        target_id=rules.pk,
+        target=str(rules),
+        hospital_id=days.hospital.pk,
+        before={"days_ahead": 7, "cancel_policy": "hours_before"},
+        after={"days_ahead": 14, "cancel_policy": "day_before"},
+    )
+    boss = _desk(days, "hospital_admin", "boss")
+    log = boss.get("/console/core/auditentry/").content.decode()
+    assert "2027-03-02 18:00" in log and "2026-12-07 02:02" in log  # Beijing time, not UTC
+    assert "+00:00" not in log and "T10:00" not in log
+    assert "days_ahead" not in log and "day_before" not in log  # the fields and choices by their names
+    page = boss.get(f"/console/core/auditentry/{entry.pk}/change/").content.decode()
+    title = page.split("<title>")[1].split("</title>")[0]
+    assert "console.changed" not in title and "在后台修改" in title, title
