@@ -56,19 +56,19 @@ def test_staff_suspend_a_clinic_its_paid_patient_is_refunded_and_told_once(sandb
 
     done = console.post(
         url,
-        {"action": "suspend", "_selected_action": [clinic.pk], "apply": "yes", "reason": "医生外出会诊"},
+        {"action": "suspend", "_selected_action": [clinic.pk], "apply": "yes", "reason": "医生外出会诊。"},
         follow=True,
     )
-    assert "已停诊: 1" in done.content.decode() and "1 个挂号已取消、退款并通知患者" in done.content.decode()
+    assert "已停诊: 1" in done.content.decode() and "1 个挂号已取消并已通知患者" in done.content.decode()
     clinic.refresh_from_db()
-    assert (clinic.status, clinic.suspended_reason) == (ScheduleStatus.SUSPENDED, "医生外出会诊")
+    assert (clinic.status, clinic.suspended_reason) == (ScheduleStatus.SUSPENDED, "医生外出会诊。")
     wait_for(lambda: Refund.objects.filter(payment__registration=registration, status="succeeded").exists())
     assert Refund.objects.get(payment__registration=registration).reason == "suspended"  # finance reads 停诊
     registration.refresh_from_db()
     assert registration.status == "refunded"
     assert registration.events.get(kind="registration.cancelled").actor_id == "ops"  # audited
     order = console.get(f"/console/booking/registration/{registration.pk}/change/").content.decode()
-    assert "(停诊: 医生外出会诊)" in order  # why it was cancelled, on the order page
+    assert "(停诊: 医生外出会诊。)" in order  # why it was cancelled, on the order page
     outbox.deliver_all()  # the worker tells the patient
     _, messages = patient.call("GET", "/messages")
     assert [m["kind"] for m in messages] == [  # told once, with why, and of the money
@@ -78,7 +78,7 @@ def test_staff_suspend_a_clinic_its_paid_patient_is_refunded_and_told_once(sandb
         "payment.received",
         "registration.booked",
     ]
-    assert "医生外出会诊" in messages[1]["body"] and "李明" in messages[1]["body"]
+    assert "停诊（医生外出会诊）。" in messages[1]["body"] and "李明" in messages[1]["body"]  # not "。）。"
     assert "已付的 ¥51.00 将原路退回" in messages[1]["body"]
 
 

@@ -351,7 +351,7 @@ class ScheduleAdmin(ScopedAdmin):
         if cancelled:
             self.message_user(
                 request,
-                _("%(cancelled)d registrations cancelled, refunded and their patients told.")
+                _("%(cancelled)d registrations cancelled and their patients told; what was paid goes back.")
                 % {"cancelled": sum(cancelled)},
                 messages.SUCCESS,
             )

@@ -94,7 +94,8 @@ def facts_of(data: dict[str, Any], language: str) -> dict[str, str]:
         "slot": str(data.get("slot_number", "")),
         "place": str(data.get("location", "")),
         "amount": str(data.get("amount", "")),
-        "reason": str(data.get("reason", "")),
+        # The hospital's words end where the text's own punctuation follows: "（…请改约。）。" reads doubled.
+        "reason": str(data.get("reason", "")).strip().rstrip("。．.！!；;，,"),
         "deadline": str(data.get("deadline", "")),
         "until": str(data.get("until", "")),
         "hours": str(data.get("hours", "")),
