@@ -120,3 +120,16 @@ def test_staff_who_may_only_look_are_offered_no_action_that_changes_orders_or_cl
     clinic.refresh_from_db()
     assert clinic.status == ScheduleStatus.OPEN  # nothing changed
     assert Registration.objects.get(pk=registration["id"]).status == "booked"
+
+
+@pytest.mark.django_db
+def test_a_hospital_s_form_names_its_name_and_landline_as_a_hospital_s_not_a_person_s():
+    h = f.hospital()
+    User.objects.create_superuser("ops", password="pw-for-tests")
+    console = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    console.login(username="ops", password="pw-for-tests")
+    page = console.get(f"/console/catalog/hospital/{h.pk}/change/").content.decode()
+    name = page.split('for="id_name"')[1].split("</label>")[0]
+    phone = page.split('for="id_phone"')[1].split("</label>")[0]
+    assert "名称" in name and "姓名" not in name
+    assert "电话" in phone and "手机号" not in phone

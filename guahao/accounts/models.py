@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from guahao.accounts import phones
 from guahao.accounts.roles import Role
@@ -299,7 +300,9 @@ class KioskDevice(models.Model):
     patient's own rules, and never with a staff member's rights."""
 
     hospital = models.ForeignKey(Hospital, models.CASCADE, related_name="+", verbose_name=_("hospital"))
-    name = models.CharField(_("name"), max_length=100, help_text=_("Where it stands, e.g. “Hall 1, kiosk 3”."))
+    name = models.CharField(
+        pgettext_lazy("not a person's", "name"), max_length=100, help_text=_("Where it stands, e.g. “Hall 1, kiosk 3”.")
+    )
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(_("created at"), editable=False)
     created_by = models.CharField(_("created by"), max_length=150, blank=True, editable=False)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Title(models.TextChoices):
@@ -25,11 +26,11 @@ class PatientSex(models.TextChoices):
 
 class Hospital(models.Model):
     code = models.SlugField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("not a person's", "name"), max_length=100)
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
     grade = models.CharField(_("grade"), max_length=40, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
-    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    phone = models.CharField(pgettext_lazy("a landline", "phone"), max_length=40, blank=True)
     timezone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
     notice = models.TextField(
         _("booking notice"),
@@ -53,7 +54,7 @@ class Hospital(models.Model):
 
 class Campus(models.Model):
     hospital = models.ForeignKey(Hospital, models.CASCADE, related_name="campuses", verbose_name=_("hospital"))
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("not a person's", "name"), max_length=100)
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
 
@@ -77,7 +78,7 @@ class Department(models.Model):
         "self", models.PROTECT, null=True, blank=True, related_name="children", verbose_name=_("parent department")
     )
     level = models.PositiveSmallIntegerField(_("level"), default=1, editable=False)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("not a person's", "name"), max_length=100)
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
     pinyin_initials = models.CharField(_("pinyin initials"), max_length=40, blank=True, db_index=True)
     intro = models.TextField(_("introduction"), blank=True)
