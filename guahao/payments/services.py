@@ -38,8 +38,9 @@ REFUND_QUERY_AFTER = dt.timedelta(minutes=5)
 
 
 def _number(prefix: str) -> str:
-    """Our order and refund numbers: date, time and randomness, at most 32 characters."""
-    return f"{prefix}{clock.now():%Y%m%d%H%M%S}{secrets.token_hex(6).upper()}"
+    """Our order and refund numbers: date, time (Beijing's, as the providers' statements and the
+    hospitals' days read them) and randomness, at most 32 characters."""
+    return f"{prefix}{clock.local_now(settings.TIME_ZONE):%Y%m%d%H%M%S}{secrets.token_hex(6).upper()}"
 
 
 def new_number(prefix: str) -> str:

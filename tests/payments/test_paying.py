@@ -358,3 +358,12 @@ def test_a_hold_given_back_closes_its_order_and_it_can_no_longer_be_paid(held):
     assert payment.status == "closed"
     assert post(started["pay_url"] + "/pay") != 200  # the cashier refuses: nothing is charged
     assert not Refund.objects.exists()
+
+
+def test_order_and_refund_numbers_carry_beijing_s_date_as_the_providers_statements_do():
+    """At 01:59 in Beijing (17:59 UTC the day before) a number is of the Beijing day, which the
+    provider's daily statement and the hospital's day files it under."""
+    night = clock.at_local(dt.date(2026, 12, 7), dt.time(1, 59, 43), "Asia/Shanghai")
+    with clock.travel(night):
+        assert payments.new_number("GH").startswith("GH20261207015943")
+        assert payments.new_number("RF").startswith("RF20261207015943")
