@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from unfold.widgets import UnfoldAdminPasswordWidget
@@ -272,7 +273,9 @@ def _permission_label(permission: Any) -> str:
     model = permission.content_type.model_class()
     what = model._meta.verbose_name if model is not None else permission.content_type.model
     app = model._meta.app_config.verbose_name if model is not None else permission.content_type.app_label
-    return f"{app} · {what} · {ACTIONS.get(action, action)}"
+    if action not in ACTIONS:  # a model's own permission (refund, attendance): its own wording
+        return f"{app} · {what} · {gettext(permission.name)}"  # stored as written: worded on reading
+    return f"{app} · {what} · {ACTIONS[action]}"
 
 
 @admin.register(StaffLockout)
