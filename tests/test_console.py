@@ -133,3 +133,16 @@ def test_a_hospital_s_form_names_its_name_and_landline_as_a_hospital_s_not_a_per
     phone = page.split('for="id_phone"')[1].split("</label>")[0]
     assert "名称" in name and "姓名" not in name
     assert "电话" in phone and "手机号" not in phone
+
+
+@pytest.mark.django_db
+def test_a_clinic_s_page_only_shows_it_and_offers_no_save():
+    """Every change of a clinic is an action of the list (suspend, move, capacity): its page
+    offers no save button that would do nothing, and a post to it changes nothing."""
+    clinic = f.schedule(f.department(f.hospital()))
+    User.objects.create_superuser("ops", password="pw-for-tests")
+    console = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    console.login(username="ops", password="pw-for-tests")
+    page = console.get(f"/console/scheduling/schedule/{clinic.pk}/change/").content.decode()
+    assert 'name="_save"' not in page and 'name="_continue"' not in page and 'name="_addanother"' not in page
+    assert console.post(f"/console/scheduling/schedule/{clinic.pk}/change/", {}).status_code == 403
