@@ -536,3 +536,13 @@ def test_doctors_seen_before_are_those_the_account_s_patients_saw_not_only_booke
     Registration.objects.filter(doctor=wang).update(status="visited")
     seen = browser.get(f"/hospitals/{h.pk}/").split("看过的医生")[1].split("</ul>")[0]
     assert "王建华" in seen and "李明" not in seen
+
+
+def test_a_hospital_s_rules_say_what_a_hold_is_for_and_both_limits_of_a_visit_day():
+    free = f.hospital(payment_required=False)
+    paying = f.hospital(payment_required=True)
+    browser = Browser()
+    rules = browser.get(f"/hospitals/{free.pk}/").split("<summary>")[1].split("</details>")[0]
+    assert "分钟以便确认" in rules and "以便支付" not in rules  # nothing to pay online here
+    assert "每个账号" in rules  # the account's limit at the hospital, besides the patient's
+    assert "分钟以便支付" in browser.get(f"/hospitals/{paying.pk}/")
