@@ -488,6 +488,11 @@ def order_timeline(order: Registration) -> list[dict[str, Any]]:
         elif c.last_error:
             add(c.next_at, f"{_('HIS write-back failing')}: {c.get_kind_display()}", system, c.last_error)
     for m in Message.objects.filter(account_id=order.account_id, data__registration_number=order.registration_number):
-        add(m.created_at, f"{_('Message to the patient')}: {event_label('message.' + m.kind)}", system)
+        add(
+            m.created_at,
+            f"{_('Message to the patient')}: {event_label('message.' + m.kind)}",
+            system,
+            m.get_channel_display(),
+        )
     rows.sort(key=lambda r: r["at"])
     return rows

@@ -73,8 +73,12 @@ def test_the_order_page_shows_the_timeline_in_the_hospitals_time_and_money_in_yu
     page = console.get(f"{LIST}{days.r['r1'].pk}/change/").content.decode()
     assert "08:00–08:30" in page  # the period, in Beijing time (00:00 UTC)
     assert "¥51.00" in page and "5100" not in page
-    for what in ("锁号", "预约成功", "已取号", "已就诊", "发起支付", "微信支付"):
+    for what in ("锁号", "预约成功", "已签到", "已就诊", "发起支付", "微信支付"):
         assert what in page, what
+    outbox.deliver_all()  # the patient is told of the booking: in the app, and by SMS
+    timeline = console.get(f"{LIST}{days.r['r1'].pk}/change/").content.decode().split('id="timeline"')[1]
+    told = [row for row in timeline.split("<tr")[1:] if "发给患者的消息" in row]
+    assert told and {"站内消息", "短信"} <= {c for row in told for c in ("站内消息", "短信") if c in row}
     assert days.r["r1"].person_hash not in page
     slip = console.get(f"{LIST}{days.r['r1'].pk}/slip/").content.decode()
     assert days.r["r1"].registration_number in slip and "slip.css" in slip
