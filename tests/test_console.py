@@ -146,3 +146,15 @@ def test_a_clinic_s_page_only_shows_it_and_offers_no_save():
     page = console.get(f"/console/scheduling/schedule/{clinic.pk}/change/").content.decode()
     assert 'name="_save"' not in page and 'name="_continue"' not in page and 'name="_addanother"' not in page
     assert console.post(f"/console/scheduling/schedule/{clinic.pk}/change/", {}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_forbidden_page_is_one_log_line_not_a_traceback(caplog):
+    h = f.hospital()
+    f.staff_member("looker", "viewer", h)
+    console = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert console.login(username="looker", password="pw-for-tests")
+    with caplog.at_level("WARNING", logger="django.request"):
+        assert console.get("/console/desk/").status_code == 403
+    [line] = [r for r in caplog.records if r.name == "django.request"]
+    assert line.status_code == 403 and line.exc_info is None  # who may not, not an error to chase

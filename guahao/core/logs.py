@@ -48,10 +48,17 @@ class RequestIdFilter(logging.Filter):
 
 
 class RefusalsFilter(logging.Filter):
-    """Drops Django's line for an answer that refuses by a rule (409, 429)."""
+    """Drops Django's line for an answer that refuses by a rule (409, 429), and the traceback of
+    a forbidden one (403)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return getattr(record, "status_code", None) not in (409, 429)
+        status = getattr(record, "status_code", None)
+        if status == 403 and record.exc_info:
+            # A role's refusal is one line (who may not do what), not a traceback that reads as
+            # an error when the log is searched for them.
+            record.exc_info = None
+            record.exc_text = None
+        return status not in (409, 429)
 
 
 class JsonFormatter(logging.Formatter):
