@@ -215,6 +215,7 @@ def charts(f: stats.StatsFilter, tz: str) -> list[Chart]:
                 for r in refunds["by_reason"]
             ],
             extra=refunds["total"],
+            note=_("By the day each refund was asked for (the money's day), not the visit's."),
         )
     )
     waited = waitlist_stats.conversion(f)

@@ -63,6 +63,7 @@ def test_find_an_order_by_id_number_undo_its_no_show_and_read_the_charts(chromiu
     assert page.locator("[data-total=booked]").inner_text() == "5"
     assert page.locator("[data-total=no_show]").inner_text() == "1"  # one no-show undone
     assert errors == []  # the console's own scripts leave the charts alone
+    assert "申请日" in page.locator("#chart-card-refunds").inner_text()  # refunds count by the money's day
     page.screenshot(path=str(shots / "05-statistics.png"), full_page=True)
 
     page.goto(f"{live_server.url}/console/core/auditentry/")
