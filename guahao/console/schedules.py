@@ -459,10 +459,19 @@ class TemplateForm(forms.ModelForm):
         return data
 
 
+_BOXED = {"class": "border border-base-200 rounded-default px-3 py-2 font-normal dark:border-base-700 dark:bg-base-900"}
+
+
 class GenerateForm(forms.Form):
-    start = forms.DateField(label=_("from"))
-    weeks = forms.IntegerField(label=_("weeks"), min_value=1, max_value=12, initial=2)
-    department = forms.ModelChoiceField(label=_("department"), queryset=Department.objects.none(), required=False)
+    start = forms.DateField(
+        label=_("from"), widget=forms.DateInput(attrs={**_BOXED, "type": "date"}, format="%Y-%m-%d")
+    )
+    weeks = forms.IntegerField(
+        label=_("weeks"), min_value=1, max_value=12, initial=2, widget=forms.NumberInput(attrs=_BOXED)
+    )
+    department = forms.ModelChoiceField(
+        label=_("department"), queryset=Department.objects.none(), required=False, widget=forms.Select(attrs=_BOXED)
+    )
 
 
 @admin.register(ScheduleTemplate)
@@ -542,6 +551,8 @@ class ScheduleTemplateAdmin(ScopedAdmin):
             "form": form,
             "outcome": outcome,
             "published": published,
+            # Publishing follows a preview of the same weeks: the first screen only previews.
+            "may_publish": bool(outcome) and published is None,
             "labels": {
                 scheduling.CREATE: _("to create") if published is None else _("created"),
                 scheduling.EXISTS: _("exists"),

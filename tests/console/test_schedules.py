@@ -101,8 +101,11 @@ def test_templates_preview_then_publish_and_the_week_grid_shows_booked_and_free(
     assert ScheduleTemplate.objects.get().capacity == 10
 
     url = "/console/scheduling/scheduletemplate/generate/"
+    first_screen = desk.get(url).content.decode()
+    assert 'id="do-preview"' in first_screen and 'id="do-publish"' not in first_screen  # no publishing unseen
     preview = desk.post(url, {"start": f.today().isoformat(), "weeks": "2", "preview": "yes"})
     assert preview.content.decode().count('data-outcome="create"') == 2
+    assert 'id="do-publish"' in preview.content.decode()
     assert Schedule.objects.count() == 0
     published = desk.post(url, {"start": f.today().isoformat(), "weeks": "2", "publish": "yes"})
     assert published.content.decode().count('data-outcome="create"') == 2
