@@ -203,9 +203,19 @@ class RuleSetAdmin(ScopedAdmin):
         inherited = self._inherited(request, obj)
         for name, field in form.base_fields.items():
             value = getattr(inherited, name, None)
-            if value is None or not isinstance(field.widget, forms.widgets.Input):
+            if value is None or isinstance(field.widget, forms.CheckboxInput):
                 continue
-            if isinstance(field.widget, forms.CheckboxInput):
+            if isinstance(field.widget, forms.NullBooleanSelect):
+                # Empty is not "unknown": it is what this rule set takes from above.
+                said = _("Yes") if value else _("No")
+                field.widget.choices = [("unknown", f"{_('as above')}: {said}"), *field.widget.choices[1:]]
+                continue
+            if isinstance(field, forms.ChoiceField) and not isinstance(field, forms.ModelChoiceField):
+                labels = dict(field.choices)
+                shown = labels.get(value, value)
+                field.choices = [("", f"{_('as above')}: {shown}"), *[c for c in field.choices if c[0] != ""]]
+                continue
+            if not isinstance(field.widget, forms.widgets.Input):
                 continue
             shown = value.strftime("%H:%M") if hasattr(value, "strftime") else value
             field.widget.attrs["placeholder"] = str(shown)

@@ -196,6 +196,11 @@ def test_a_rule_sets_empty_fields_show_what_they_take_from_above():
     assert "留空的项采用框内灰色显示的值" in page
     new = admin.get("/console/scheduling/ruleset/add/").content.decode()
     assert re.search(r'name="hold_minutes"[^>]*placeholder="10"|placeholder="10"[^>]*name="hold_minutes"', new)
+    # The choices too: an empty one reads as what it takes, not "choose" or "unknown".
+    policy = page.split('name="cancel_policy"')[1].split("</select>")[0]
+    assert re.search(r'<option value="" selected>沿用上级: [^<]+</option>', policy), policy[:300]
+    paying = page.split('name="payment_required"')[1].split("</select>")[0]
+    assert "沿用上级: " in paying and "未知" not in paying
 
 
 @pytest.mark.clock("11:05")
