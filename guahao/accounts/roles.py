@@ -79,11 +79,11 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
         "payments.reconciliationdifference": "view change",  # marks one handled, with a note
     },
     # Book on a patient's behalf (find or add the patient by real name and ID number, hold, and
-    # take the fee at the window or send a payment link), cancel, move and check in; not refund
-    # without cancelling, nor mark visits and no-shows (an undone no-show lifts a bar).
+    # take the fee at the window or send a payment link), cancel, move, check in and refund at the
+    # window (退费, from the till); not mark visits and no-shows (an undone no-show lifts a bar).
     Role.WINDOW_CLERK: {
         **_HOSPITAL_WORK,
-        "booking.registration": "view add change",
+        "booking.registration": "view add change refund",
         "booking.hold": "view add",
         "accounts.patient": "view add",
         "payments.payment": "view add",

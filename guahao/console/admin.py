@@ -208,12 +208,13 @@ class RuleSetAdmin(ScopedAdmin):
             if isinstance(field.widget, forms.NullBooleanSelect):
                 # Empty is not "unknown": it is what this rule set takes from above.
                 said = _("Yes") if value else _("No")
-                field.widget.choices = [("unknown", f"{_('as above')}: {said}"), *field.widget.choices[1:]]
+                options: list[Any] = list(field.widget.choices)
+                field.widget.choices = [("unknown", f"{_('as above')}: {said}"), *options[1:]]
                 continue
             if isinstance(field, forms.ChoiceField) and not isinstance(field, forms.ModelChoiceField):
-                labels = dict(field.choices)
-                shown = labels.get(value, value)
-                field.choices = [("", f"{_('as above')}: {shown}"), *[c for c in field.choices if c[0] != ""]]
+                offered: list[Any] = list(field.choices)  # type: ignore[arg-type]
+                shown = dict(offered).get(value, value)
+                field.choices = [("", f"{_('as above')}: {shown}"), *[c for c in offered if c[0] != ""]]
                 continue
             if not isinstance(field.widget, forms.widgets.Input):
                 continue

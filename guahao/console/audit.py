@@ -63,7 +63,8 @@ def _moment(text: str) -> str:
         at = dt.datetime.fromisoformat(text)
     except ValueError:
         return ""
-    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if timezone.is_aware(at) else at.strftime("%Y-%m-%d %H:%M")
+    shown = at.astimezone(timezone.get_current_timezone()) if timezone.is_aware(at) else at
+    return shown.strftime("%Y-%m-%d %H:%M")
 
 
 def _model_of(target_type: str) -> Any:
@@ -168,7 +169,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         """The entry's page, titled in the reader's words and the hospital's time (not the codes)."""
         obj = self.get_object(request, object_id)
         if obj is not None:
-            at = timezone.localtime(obj.at).strftime("%Y-%m-%d %H:%M")
+            at = obj.at.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%d %H:%M")
             title = f"{at} {self.actor_shown(obj)} {event_label(obj.action)} {obj.target}"
             extra_context = {**(extra_context or {}), "title": title, "subtitle": None}
         return super().change_view(request, object_id, form_url, extra_context)

@@ -114,7 +114,8 @@ class AuditEntry(models.Model):
         indexes = [models.Index(fields=["hospital_id", "at"], name="audit_hospital_at")]
 
     def __str__(self) -> str:
-        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"
+        at = self.at.astimezone(timezone.get_current_timezone())  # the console's: the hospital's clock
+        return f"{at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"
 
 
 class RateCount(models.Model):

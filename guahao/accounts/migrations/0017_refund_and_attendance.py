@@ -4,11 +4,13 @@ from guahao.accounts.roles import Role, roles_grant
 
 
 def grant(apps, schema_editor):
-    """Refunding without a cancellation and marking visits and no-shows are the operators' and the
-    hospital admin's (accounts.roles): the window clerk and the call centre keep booking,
-    cancelling, moving and checking in."""
+    """Refunding without a cancellation is the operators', the hospital admin's and the window's
+    (from its till); marking visits and no-shows, and undoing one, the operators' and the hospital
+    admin's (accounts.roles). The call centre keeps booking, cancelling, moving and checking in."""
     roles_grant(
-        apps, models=["booking.registration"], roles=[Role.OPERATOR, Role.HOSPITAL_ADMIN, Role.PLATFORM_ADMIN]
+        apps,
+        models=["booking.registration"],
+        roles=[Role.OPERATOR, Role.HOSPITAL_ADMIN, Role.WINDOW_CLERK, Role.PLATFORM_ADMIN],
     )
 
 
