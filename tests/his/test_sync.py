@@ -181,23 +181,30 @@ def test_a_refused_registration_cancelled_here_is_never_sent_again_even_by_staff
     assert his_slots(c, c.sid("S1"))[1].state == "free"  # no booking at the HIS for a refunded patient
 
 
-def test_a_registration_the_his_refuses_is_shown_as_such_to_its_patient_and_to_staff(sim, api, admin_client):
-    """号源冲突: while the HIS could not be reached, the window gave out the number booked here.
-    The patient is told not to come with it, once; staff find it, and a cancellation ends it."""
-    from tests.web.test_pages import Browser
-
+def booked_then_refused(sim, api):  # type: ignore[no-untyped-def]
+    """号源冲突: booked here while the HIS failed; the window gave out the same number meanwhile,
+    so the write-back, sent once the HIS is back, is refused."""
     c = connect(sim, "synced")
     schedule = c.schedule("S1")
     sim.faults(error=1.0)
     phone = f.phone()
     api.login(phone)
     registration = book(api, schedule)
-    sim.post("/admin/registrations", {"schedule_id": c.sid("S1"), "number": 1, "channel": "window"})
+    window = sim.post("/admin/registrations", {"schedule_id": c.sid("S1"), "number": 1, "channel": "window"})
     sim.faults()
     send_all()
-    events.deliver_all()
     call = HisCall.objects.get(registration_id=registration["id"], kind="register")
     assert call.status == CallStatus.FAILED
+    return c, schedule, phone, registration, window, call
+
+
+def test_a_registration_the_his_refuses_is_shown_as_such_to_its_patient_and_to_staff(sim, api, admin_client):
+    """号源冲突: while the HIS could not be reached, the window gave out the number booked here.
+    The patient is told not to come with it, once; staff find it, and a cancellation ends it."""
+    from tests.web.test_pages import Browser
+
+    c, schedule, phone, registration, _window, call = booked_then_refused(sim, api)
+    events.deliver_all()
 
     status, messages = api.call("GET", "/messages")
     assert [m["kind"] for m in messages] == ["registration.his_refused", "registration.booked"]
@@ -243,17 +250,7 @@ def test_a_refused_registration_written_after_all_is_told_to_its_patient_as_stan
     the patient, told not to come, is told the registration stands, and sees its check-in code."""
     from tests.web.test_pages import Browser
 
-    c = connect(sim, "synced")
-    schedule = c.schedule("S1")
-    sim.faults(error=1.0)
-    phone = f.phone()
-    api.login(phone)
-    registration = book(api, schedule)
-    window = sim.post("/admin/registrations", {"schedule_id": c.sid("S1"), "number": 1, "channel": "window"})
-    sim.faults()
-    send_all()
-    call = HisCall.objects.get(registration_id=registration["id"], kind="register")
-    assert call.status == CallStatus.FAILED
+    c, _schedule, phone, registration, window, call = booked_then_refused(sim, api)
 
     sim.post(f"/admin/registrations/{window['ref']}/cancel", {})
     admin_client.post("/console/his/hiscall/", {"action": "send_again", "_selected_action": [call.pk]})
