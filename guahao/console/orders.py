@@ -43,6 +43,8 @@ REASONED = {
     "undo_no_show": (_("Undo the no-show"), False),
     "refund": (_("Refund the payment"), False),
 }
+# The one-step actions as one order's page words them (the list's speak of "the selected").
+ONE_ORDER = {"check_in": _("Check in"), "mark_visited": _("Mark visited"), "cancel": _("Cancel the registration")}
 
 
 def visit_time(r: Registration) -> str:
@@ -252,8 +254,8 @@ class RegistrationAdmin(ScopedAdmin):
             "cutoff": deadline,
             "cutoff_passed": clock.now() >= deadline,  # whatever became of the order since
             "offered": offered,
-            "reasoned": {name: REASONED[name][0] for name in offered if name in REASONED},
-            "plain": {name: getattr(self, name).short_description for name in offered if name not in REASONED},
+            "reasoned": {name: ONE_ORDER.get(name, REASONED[name][0]) for name in offered if name in REASONED},
+            "plain": {name: ONE_ORDER[name] for name in offered if name not in REASONED},
             "changelist": reverse("admin:booking_registration_changelist"),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "slip_url": reverse("admin:booking_registration_slip", args=[order.pk]),

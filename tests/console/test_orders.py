@@ -400,3 +400,13 @@ def test_the_audit_log_reads_in_the_hospital_s_time_and_the_fields_names_not_the
     page = boss.get(f"/console/core/auditentry/{entry.pk}/change/").content.decode()
     title = page.split("<title>")[1].split("</title>")[0]
     assert "console.changed" not in title and "在后台修改" in title, title
+
+
+def test_one_order_s_buttons_speak_of_this_registration_not_the_selected_ones(days):
+    clinic = f.schedule(days.internal, None, day=clock.local_today("Asia/Shanghai"))
+    r2 = days.r["r2"]
+    with clock.travel(clock.now() - dt.timedelta(days=1)):
+        today = booking.hold_confirm(hold=booking.hold_create(account=r2.account, patient=r2.patient, schedule=clinic))
+    page = _desk(days).get(f"{LIST}{today.pk}/change/").content.decode()
+    assert re.search(r'id="do-check_in"[^>]*>签到<', page) and re.search(r'id="do-cancel"[^>]*>取消此挂号<', page)
+    assert "所选" not in page.split("处理此订单")[1]
