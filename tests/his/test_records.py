@@ -70,3 +70,20 @@ def test_a_his_failing_while_the_record_is_made_says_whether_to_try_again_and_wh
         True,
         "010-12345678",
     )
+
+
+def test_the_web_app_gives_the_hospital_s_phone_with_a_his_failure(sim):
+    """The refusal says to call the hospital: the page gives the number to call."""
+    from guahao.catalog.models import Hospital
+    from tests.web.test_pages import Browser
+
+    c = connect(sim, "synced", medical_record_mode=MedicalRecordMode.AUTO_CREATE)
+    Hospital.objects.filter(pk=c.hospital.pk).update(phone="010-12345678")
+    schedule = c.schedule("S1")
+    browser = Browser().login()
+    patient = browser.add_self()
+    sim.faults(error=1.0)
+    page = browser.post(
+        f"/schedules/{schedule.pk}/hold", {"patient_id": patient.pk, "notice": "read", "once": "a"}, status=502
+    )
+    assert 'data-code="his.failed"' in page and 'href="tel:010-12345678"' in page
