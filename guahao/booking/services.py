@@ -774,10 +774,12 @@ def registration_cancel(
     tell_patient: bool = True,
     reason: str = "",
     patient_asked: bool = False,
+    reason_told: bool = False,
 ) -> Registration:
     """Cancel before the cutoff (staff may cancel later, with a reason) and give the slot back.
     The event says who cancelled; the patient is told of it unless the caller tells them why
-    itself (a suspension, ``tell_patient=False``).
+    itself (a suspension, ``tell_patient=False``), and read the staff member's reason when they
+    chose so (``reason_told``; it is otherwise the audit trail's alone).
 
     Staff cancelling after the patient's cutoff because the patient asked (``patient_asked``)
     make it a late cancellation, counted towards the blacklist as the hospital's rules say."""
@@ -823,6 +825,7 @@ def registration_cancel(
             account_id=registration.account_id,
             by=actor.type,
             tell_patient=tell_patient,
+            **({"told_reason": reason.strip()} if reason_told and reason.strip() else {}),
         )
         scheduling.slot_freed(schedule_id=registration.schedule_id, why="registration.cancelled")
     _now_and_after_commit(lambda: _slot_given_back(registration))

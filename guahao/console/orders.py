@@ -373,13 +373,14 @@ class RegistrationAdmin(ScopedAdmin):
     @admin.action(description=_("Cancel the selected registrations (and refund what was paid)"), permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet) -> Any:
         actor = booking.Actor.staff(request.user)
+        told = request.POST.get("tell_reason") == "yes"  # the patient's message quotes the reason
         till = staff.keeps_till(request.user)  # a window payment is handed back now by who keeps a till
         return self._with_reason(
             request,
             queryset,
             "cancel",
             lambda r, reason, asked: payments.registration_cancel(
-                registration=r, actor=actor, reason=reason, patient_asked=asked, paid_back_here=till
+                registration=r, actor=actor, reason=reason, patient_asked=asked, paid_back_here=till, reason_told=told
             ),
             str(_("Cancelled")),
         )

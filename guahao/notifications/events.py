@@ -120,6 +120,7 @@ def registration_cancelled(event: OutboxEvent) -> None:
         visit=registration,
         refund_fen=refund_fen,
         refund_at_window=_paid_at_window(registration),
+        told_reason=event.data.get("told_reason", ""),
     )
 
 

@@ -39,6 +39,7 @@ FACTS: dict[str, tuple[str, str]] = {
     "alternatives": ("赵立新 2026-11-23；普通门诊 2026-11-24", "Zhao Lixin 2026-11-23; General clinic 2026-11-24"),
     "position": ("4", "4"),
     "link": ("https://pay.example.cn/c/GH2026", "https://pay.example.cn/c/GH2026"),
+    "said": ("原因：医生临时停诊。", "reason given: 医生临时停诊; "),
 }
 
 
@@ -177,12 +178,12 @@ KINDS: dict[str, Kind] = {
             ALL,
             (
                 "挂号已在医院取消",
-                "您在{hospital} {department} {date} 的挂号 {number} 已在医院取消。{refund}",
+                "您在{hospital} {department} {date} 的挂号 {number} 已在医院取消。{said}{refund}",
             ),
             (
                 "Registration cancelled at the hospital",
                 "Your registration {number} at {hospital} {department} on {date} was cancelled at the hospital; "
-                "{refund}",
+                "{said}{refund}",
             ),
             service=True,
             urgent=True,

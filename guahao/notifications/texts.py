@@ -82,6 +82,14 @@ def _why(data: dict[str, Any], language: str) -> str:
     return text
 
 
+def _said(data: dict[str, Any], language: str) -> str:
+    """The reason staff chose to give the patient when cancelling, as a clause of its own."""
+    told = str(data.get("told_reason", "")).strip().rstrip("。．.！!；;，,")
+    if not told:
+        return ""
+    return f"reason given: {told}; " if language == "en" else f"原因：{told}。"
+
+
 def facts_of(data: dict[str, Any], language: str) -> dict[str, str]:
     """Every fact a text may name, worded for ``language`` (missing ones are empty)."""
     facts = {
@@ -103,6 +111,7 @@ def facts_of(data: dict[str, Any], language: str) -> dict[str, str]:
         "position": str(data.get("position", "")),
         "link": str(data.get("link", "")),
         "why": _why(data, language),
+        "said": _said(data, language),
         "alternatives": _alternatives(data, language),
     }
     if "refund_fen" in data:

@@ -474,6 +474,7 @@ def registration_cancel(
     patient_asked: bool = False,
     paid_back_here: bool = False,
     refund_reason: str = RefundReason.CANCELLED,
+    reason_told: bool = False,
 ) -> Registration:
     """Cancel a registration and, if it was paid for, start refunding it in the same step
     (``reason`` and ``patient_asked``: a staff cancellation, see ``booking.registration_cancel``;
@@ -489,6 +490,7 @@ def registration_cancel(
             tell_patient=tell_patient,
             reason=reason,
             patient_asked=patient_asked,
+            reason_told=reason_told,
         )
         payment = Payment.objects.filter(registration=registration, status=PaymentStatus.PAID).first()
         if payment is not None:

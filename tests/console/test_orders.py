@@ -410,3 +410,34 @@ def test_one_order_s_buttons_speak_of_this_registration_not_the_selected_ones(da
     page = _desk(days).get(f"{LIST}{today.pk}/change/").content.decode()
     assert re.search(r'id="do-check_in"[^>]*>签到<', page) and re.search(r'id="do-cancel"[^>]*>取消此挂号<', page)
     assert "所选" not in page.split("处理此订单")[1]
+
+
+def test_a_cancellation_s_reason_reaches_the_patient_only_when_staff_say_so(days):
+    """The reason is the audit trail's; staff tick "tell the patient" for the message to quote it."""
+    from guahao.notifications.models import Message
+    from guahao.notifications.services import message_text
+
+    r2 = days.r["r2"]
+    later = clock.local_today("Asia/Shanghai") + dt.timedelta(days=2)
+    told, kept = (
+        booking.hold_confirm(
+            hold=booking.hold_create(
+                account=r2.account,
+                patient=r2.patient,
+                schedule=f.schedule(days.internal, None, day=later + dt.timedelta(days=n)),
+            )
+        )
+        for n in (0, 1)
+    )
+    console = _desk(days)
+    order = console.get(f"{LIST}{told.pk}/change/").content.decode()
+    assert 'name="tell_reason"' in order
+    base = {"action": "cancel", "apply": "yes", "reason": "医生临时停诊。"}
+    console.post(LIST, base | {"_selected_action": [told.pk], "tell_reason": "yes"})
+    console.post(LIST, base | {"_selected_action": [kept.pk]})
+    outbox.deliver_all()
+    inbox = Message.objects.filter(channel="inbox", kind="registration.cancelled_by_hospital")
+    said = {m.registration_id: message_text(m, "zh-hans")[1] for m in inbox}
+    assert "原因：医生临时停诊。" in said[told.pk] and "。。" not in said[told.pk]
+    assert "医生临时停诊" not in said[kept.pk]  # an internal note stays in the audit trail
+    assert "reason given: 医生临时停诊; " in message_text(inbox.get(registration_id=told.pk), "en")[1]
