@@ -11,7 +11,7 @@ from ninja import Schema
 from pydantic import BeforeValidator, Field, StrictBool, WithJsonSchema
 
 from guahao.accounts.models import Patient
-from guahao.booking.models import RATEABLE_REGISTRATION, Hold, Rating, Registration, RegistrationStatus
+from guahao.booking.models import RATEABLE_REGISTRATION, Hold, Rating, Registration
 from guahao.booking.selectors import RatingSummary, patient_cancel_window
 from guahao.booking.services import checkin_qr
 from guahao.catalog.models import Department, Doctor, Hospital
@@ -855,11 +855,7 @@ def registration_out(r: Registration, *, refused: set[int] | None = None) -> dic
         "moved_to_id": str(r.moved_to_id) if r.moved_to_id else None,
         "suspension_reason": r.suspension_reason,
         "rateable": rating is None and r.doctor_id is not None and r.status in RATEABLE_REGISTRATION,
-        "his_refused": (
-            r.pk in refused
-            if refused is not None
-            else r.status == RegistrationStatus.BOOKED and his_outbox.registration_refused(r)
-        ),
+        "his_refused": r.pk in refused if refused is not None else his_outbox.registration_refused(r),
         "rating": rating_out(rating, tz) if rating is not None else None,
     }
 

@@ -1055,8 +1055,7 @@ def checkin(request: HttpRequest, body: schemas.CheckinIn) -> dict:
     if isinstance(who, Account):
         if registration.account_id != who.pk:  # another account's number is not revealed
             raise booking_errors.CHECKIN_UNKNOWN.error()
-        if registration.status == RegistrationStatus.BOOKED and his_outbox.registration_refused(registration):
-            raise his_errors.REGISTRATION_REFUSED.error()  # the window sorts it out
+        his_outbox.check_in_refused(registration)
         actor = booking.Actor.patient(who)
     else:
         staff_row_access(who, hospital_id=registration.hospital_id, permission="booking.change_registration")

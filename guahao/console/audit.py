@@ -11,6 +11,7 @@ from typing import Any
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -32,7 +33,7 @@ def _shown(values: dict[str, Any], model: Any = None) -> str:
     def field(k: str) -> Any:
         try:
             return model._meta.get_field(k) if model is not None else None
-        except Exception:  # noqa: BLE001 - a key that is no field of the row (a form's, an event's)
+        except FieldDoesNotExist:  # a key that is no field of the row (a form's, an event's)
             return None
 
     def one(k: str, v: Any) -> str:

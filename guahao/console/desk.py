@@ -45,6 +45,7 @@ def _hospital(request: HttpRequest) -> Hospital:
 
 
 CLINICS_SHOWN = 300  # in the form's list at once; a day or a department narrows it
+DAYS = 14  # the clinics the desk books: of the coming two weeks
 
 
 def _bookable(hospital: Hospital) -> QuerySet[Schedule]:
@@ -57,9 +58,6 @@ def _bookable(hospital: Hospital) -> QuerySet[Schedule]:
         date__lt=today + dt.timedelta(days=DAYS),
         ends_at__gt=clock.now(),
     )
-
-
-DAYS = 14
 
 
 def _narrowing(request: HttpRequest, hospital: Hospital) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from guahao.booking.models import BookingEvent, Hold, Registration, Registration
 from guahao.core import clock
 from guahao.core import outbox as events
 from guahao.his import registry
+from guahao.his.errors import REGISTRATION_REFUSED
 from guahao.his.interface import HisError, HisRefused
 from guahao.his.models import CallKind, CallStatus, HisCall
 from guahao.scheduling.models import Slot, SlotState
@@ -275,8 +276,17 @@ def registrations_refused() -> QuerySet:
 
 
 def registration_refused(registration: Registration) -> bool:
-    """Whether the HIS refused this registration and it has not been written there since."""
+    """Whether this booked registration was refused by the HIS and not written there since."""
+    if registration.status != RegistrationStatus.BOOKED:
+        return False
     return registrations_refused().filter(registration=registration).exists()
+
+
+def check_in_refused(registration: Registration) -> None:
+    """The patient's own check-in (the app, a kiosk) of a registration the HIS refused: its number
+    is someone else's at the hospital, so the window sorts it out (staff may still check it in)."""
+    if registration_refused(registration):
+        raise REGISTRATION_REFUSED.error()
 
 
 def calls_send_due(limit: int = 500) -> dict[str, int]:

@@ -38,7 +38,6 @@ from guahao.catalog.selectors import department_tree
 from guahao.core import clock, ratelimit
 from guahao.core.errors import RATE_LIMITED
 from guahao.core.problems import Problem
-from guahao.his import errors as his_errors
 from guahao.his import outbox as his_outbox
 from guahao.payments import kiosk
 from guahao.payments.models import Payment, PaymentStatus
@@ -431,7 +430,7 @@ def hold_release(request: HttpRequest, device: KioskDevice, patient: Patient, ho
 def _registration_context(device: KioskDevice, patient: Patient, r: Registration) -> dict[str, Any]:
     today = clock.local_today(device.hospital.timezone)
     # Refused by the HIS (its number given out at the window): the window sorts it out, not the kiosk.
-    refused = r.status == RegistrationStatus.BOOKED and his_outbox.registration_refused(r)
+    refused = his_outbox.registration_refused(r)
     return {
         "patient": patient,
         "registration": r,
@@ -457,8 +456,7 @@ def registration(request: HttpRequest, device: KioskDevice, patient: Patient, re
 def check_in(request: HttpRequest, device: KioskDevice, patient: Patient, registration_id: int) -> HttpResponse:
     r = _registration(device, patient, registration_id)
     try:
-        if r.status == RegistrationStatus.BOOKED and his_outbox.registration_refused(r):
-            raise his_errors.REGISTRATION_REFUSED.error()
+        his_outbox.check_in_refused(r)
         kiosk.kiosk_check_in(device=device, registration=r)
     except Problem as problem:
         ctx = _registration_context(device, patient, r) | {"problem": problem}

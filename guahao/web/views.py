@@ -520,7 +520,7 @@ def _registration_context(account: Account, registration_id: int) -> dict[str, A
         "rules": rules,
         "cancellable": cancellable,
         "movable": booking.reschedule_online_here(r.schedule),
-        "his_refused": r.status == RegistrationStatus.BOOKED and his_outbox.registration_refused(r),
+        "his_refused": his_outbox.registration_refused(r),
         "payment": payment,
         "refund": payment.refunds.order_by("-pk").first() if payment else None,
         "qr": booking.checkin_qr(r),
