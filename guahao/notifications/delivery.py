@@ -36,7 +36,7 @@ from guahao.booking.models import Registration, RegistrationStatus
 from guahao.core import clock
 from guahao.notifications import services, texts
 from guahao.notifications.channels import ChannelError, Outgoing, sender_for
-from guahao.notifications.kinds import STANDING
+from guahao.notifications.kinds import RESTORE, STANDING
 from guahao.notifications.models import Channel, Message, MessageStatus, SmsDay
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,9 @@ def _still_stands(message: Message) -> bool:
     if message.kind not in STANDING or message.registration_id is None:
         return True
     status = Registration.objects.filter(pk=message.registration_id).values_list("status", flat=True).first()
-    return status in (RegistrationStatus.BOOKED, RegistrationStatus.CHECKED_IN)
+    if status not in (RegistrationStatus.BOOKED, RegistrationStatus.CHECKED_IN):
+        return False
+    return message.kind in RESTORE or not services.superseded(message.registration_id)
 
 
 def message_send(*, message_id: int) -> str:

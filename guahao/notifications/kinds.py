@@ -476,3 +476,4 @@ STANDING = frozenset(
     }
 )
 SUPERSEDE = frozenset({"registration.his_refused"})
+RESTORE = frozenset({"registration.his_accepted"})  # what a superseding message said no longer holds

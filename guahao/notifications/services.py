@@ -28,7 +28,7 @@ from guahao.core import clock
 from guahao.core.errors import INVALID, NOT_FOUND
 from guahao.notifications import errors, texts
 from guahao.notifications.channels import ChannelError, sender_for
-from guahao.notifications.kinds import KINDS, STANDING, SUPERSEDE
+from guahao.notifications.kinds import KINDS, RESTORE, STANDING, SUPERSEDE
 from guahao.notifications.models import (
     Channel,
     HospitalChannels,
@@ -240,6 +240,8 @@ def notice(
     receive and wants (all of them for a service message). ``key`` names what is reported: a
     second notice with the same key adds nothing. Call inside the transaction of what it reports."""
     spec = KINDS[kind]
+    if kind in STANDING - RESTORE and registration_id is not None and superseded(registration_id):
+        return []  # no "please come" (a reminder) for a registration the patient was told not to use
     account = Account.objects.get(pk=account_id)
     prefs = preferences_of(account)
     config = channels_of(hospital_id)
@@ -283,6 +285,18 @@ def notice(
     if any(row.channel != Channel.INBOX for row in rows):
         transaction.on_commit(kick)
     return rows
+
+
+def superseded(registration_id: int) -> bool:
+    """Whether the patient was last told the registration does not stand (the HIS refused it) and
+    not told since that it does."""
+    last = (
+        Message.objects.filter(registration_id=registration_id, kind__in=SUPERSEDE | RESTORE)
+        .order_by("-created_at", "-pk")
+        .values_list("kind", flat=True)
+        .first()
+    )
+    return last in SUPERSEDE
 
 
 def kick() -> None:

@@ -163,3 +163,32 @@ def test_a_phone_gets_at_most_the_daily_limit_of_sms_but_urgent_ones(everywhere,
     assert len(sms_lines(capsys)) == 1
     assert sorted(SmsDay.objects.values_list("count", flat=True)) == [1, 3]
     assert everywhere.account.phone not in str(list(SmsDay.objects.values()))  # only a keyed hash of it
+
+
+@pytest.mark.clock("10:00")
+def test_no_reminder_asks_to_come_with_a_registration_the_his_refused_until_it_took_it_after_all(everywhere):
+    registration = everywhere.book()
+    worker()
+
+    def tell(kind: str) -> None:
+        with transaction.atomic():
+            notifications.notice(
+                account_id=everywhere.account.pk,
+                kind=kind,
+                key=kind,
+                hospital_id=everywhere.hospital.pk,
+                facts=notifications.visit_facts(registration),
+                registration_id=registration.pk,
+            )
+
+    tell("registration.his_refused")
+    day_before = at(registration.visit_date - dt.timedelta(days=1), "18:00")
+    with clock.travel(day_before):
+        reminders.reminders_day_before()
+        worker()
+    assert not Message.objects.filter(kind="reminder.day_before").exists()  # told not to come: no "come"
+    tell("registration.his_accepted")
+    with clock.travel(day_before):
+        reminders.reminders_day_before()
+        worker()
+    assert Message.objects.filter(kind="reminder.day_before", channel="inbox").count() == 1
