@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from guahao.booking import services as booking
+from guahao.booking.models import Registration
 from guahao.core import clock
 from guahao.his import services as his
 from guahao.notifications import reminders
@@ -71,15 +72,7 @@ def test_a_booked_sms_held_for_the_morning_is_not_sent_once_the_registration_end
 def test_a_booked_sms_held_for_the_morning_is_not_sent_after_the_his_refused_the_registration(everywhere, capsys):
     registration = everywhere.book()
     worker()
-    with transaction.atomic():
-        notifications.notice(
-            account_id=everywhere.account.pk,
-            kind="registration.his_refused",
-            key="refused",
-            hospital_id=everywhere.hospital.pk,
-            facts=notifications.visit_facts(registration),
-            registration_id=registration.pk,
-        )
+    _tell(everywhere, "registration.his_refused", "refused", registration)
     worker()
     booked = Message.objects.get(kind="registration.booked", channel="sms")
     assert (booked.status, booked.last_error) == ("skipped", "superseded by registration.his_refused")
@@ -131,14 +124,17 @@ def test_a_reminder_held_back_until_after_the_visit_began_is_not_sent(everywhere
     assert Message.objects.get(kind="reminder.hours_before", channel="wechat").status == "sent"
 
 
-def _tell(everywhere, kind: str, key: str) -> None:
+def _tell(everywhere, kind: str, key: str, registration: Registration | None = None) -> None:
+    """A message of ``kind`` to the account (about ``registration``, with its facts)."""
+    facts = notifications.visit_facts(registration) if registration else {"hospital": everywhere.hospital.name}
     with transaction.atomic():
         notifications.notice(
             account_id=everywhere.account.pk,
             kind=kind,
             key=key,
             hospital_id=everywhere.hospital.pk,
-            facts={"hospital": everywhere.hospital.name, "patient": "张伟"},
+            facts=facts | {"patient": "张伟"},
+            registration_id=registration.pk if registration else None,
         )
 
 
@@ -169,25 +165,13 @@ def test_a_phone_gets_at_most_the_daily_limit_of_sms_but_urgent_ones(everywhere,
 def test_no_reminder_asks_to_come_with_a_registration_the_his_refused_until_it_took_it_after_all(everywhere):
     registration = everywhere.book()
     worker()
-
-    def tell(kind: str) -> None:
-        with transaction.atomic():
-            notifications.notice(
-                account_id=everywhere.account.pk,
-                kind=kind,
-                key=kind,
-                hospital_id=everywhere.hospital.pk,
-                facts=notifications.visit_facts(registration),
-                registration_id=registration.pk,
-            )
-
-    tell("registration.his_refused")
+    _tell(everywhere, "registration.his_refused", "refused", registration)
     day_before = at(registration.visit_date - dt.timedelta(days=1), "18:00")
     with clock.travel(day_before):
         reminders.reminders_day_before()
         worker()
     assert not Message.objects.filter(kind="reminder.day_before").exists()  # told not to come: no "come"
-    tell("registration.his_accepted")
+    _tell(everywhere, "registration.his_accepted", "accepted", registration)
     with clock.travel(day_before):
         reminders.reminders_day_before()
         worker()
