@@ -172,6 +172,9 @@ def _serve(
             "guahao.wsgi:application",
         ],
         env=env,
+        # A group of its own: its workers are stopped with it even if granian's own process ends
+        # first (they were once left serving, orphaned, after it).
+        start_new_session=True,
     )
     procs.append(server)
     if banner:
@@ -191,6 +194,7 @@ def _serve(
         for p in procs:
             if p.poll() is None:
                 p.terminate()
+        _signal_group(server, signal.SIGTERM)
         if found_at is not None:
             found_at.unlink(missing_ok=True)
 
@@ -211,7 +215,16 @@ def _serve(
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+        _signal_group(server, signal.SIGKILL)  # whatever of the web server is still there
     return server.returncode or 0
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    """Signal ``process``'s group (its own session's): the web server and its workers."""
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # the whole group has ended
 
 
 def main(argv: list[str] | None = None) -> int:
