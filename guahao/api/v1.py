@@ -30,7 +30,7 @@ from guahao.booking import errors as booking_errors
 from guahao.booking import risk
 from guahao.booking import selectors as booking_selectors
 from guahao.booking import services as booking
-from guahao.booking.models import HoldStatus, Registration, RegistrationStatus
+from guahao.booking.models import HoldStatus, Registration
 from guahao.catalog import errors as catalog_errors
 from guahao.catalog import selectors as catalog
 from guahao.catalog.models import Department, Doctor, Hospital
@@ -714,10 +714,7 @@ def _hold_confirm(request: HttpRequest, hold_id: str, body: schemas.ConfirmIn | 
 @booking_router.get("/registrations", **documented({200: list[schemas.RegistrationOut]}, NOT_LOGGED_IN))
 def registrations_list(request: HttpRequest) -> list[dict]:
     rows = list(booking_selectors.registrations_of(_account(request))[:200])
-    booked = [r.pk for r in rows if r.status == RegistrationStatus.BOOKED]
-    refused = set(
-        his_outbox.registrations_refused().filter(registration_id__in=booked).values_list("registration_id", flat=True)
-    )
+    refused = his_outbox.refused_among(rows)
     return [schemas.registration_out(r, refused=refused) for r in rows]
 
 

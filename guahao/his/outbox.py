@@ -275,6 +275,13 @@ def registrations_refused() -> QuerySet:
     return refused.values("registration_id")
 
 
+def refused_among(registrations: list[Registration]) -> set[int]:
+    """Which of ``registrations`` (a page's list) stand refused by the HIS: their ids, one query."""
+    booked = [r.pk for r in registrations if r.status == RegistrationStatus.BOOKED]
+    found = registrations_refused().filter(registration_id__in=booked)
+    return set(found.values_list("registration_id", flat=True))
+
+
 def registration_refused(registration: Registration) -> bool:
     """Whether this booked registration was refused by the HIS and not written there since."""
     if registration.status != RegistrationStatus.BOOKED:

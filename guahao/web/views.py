@@ -500,10 +500,7 @@ def registrations(request: HttpRequest, account: Account) -> HttpResponse:
     held = list(booking_selectors.live_holds_of(account))  # left before they were confirmed or paid
     ctx = {"registrations": mine, "upcoming": upcoming, "past": past, "waiting": waiting, "held": held}
     ctx["refund_failed"] = failed  # the list words a failed refund as its page does
-    booked = [r.pk for r in upcoming if r.status == RegistrationStatus.BOOKED]
-    ctx["his_refused"] = set(
-        his_outbox.registrations_refused().filter(registration_id__in=booked).values_list("registration_id", flat=True)
-    )
+    ctx["his_refused"] = his_outbox.refused_among(upcoming)
     return _page(request, "web/registrations.html", ctx)
 
 
